@@ -1,6 +1,8 @@
+import pytest
+
 from trace2skill.analysts.analyze import AnalystConfig, build_messages
 from trace2skill.analysts.models import ErrorAnalysis, MergeResult, SuccessAnalysis
-from trace2skill.llm.base import Message
+from trace2skill.llm.base import LLMError, Message
 from trace2skill.llm.fake import FakeLLM
 from trace2skill.llm.structured import generate
 from tests.conftest import make_trajectory
@@ -50,3 +52,17 @@ def test_failure_injection_is_deterministic():
     completion = llm.complete(_messages(make_trajectory("f", False, ["x"])), ErrorAnalysis, 100)
     assert completion.text == llm.complete(_messages(make_trajectory("f", False, ["x"])), ErrorAnalysis, 100).text
     assert not completion.text.endswith("}")
+
+
+@pytest.mark.parametrize("kind", ["truncated", "invalid_json", "schema", "empty", "exception", "timeout"])
+def test_every_injected_failure_kind_ends_in_llm_error(kind):
+    llm = FakeLLM(failure_rate=1.0, failures=(kind,))
+    with pytest.raises(LLMError) as err:
+        generate(llm, _messages(make_trajectory("f", False, ["x"])), ErrorAnalysis, retries=1)
+    assert len(err.value.attempts) == 2  # the first try and one retry, no more
+
+
+def test_failure_kinds_are_spread_over_the_failing_calls():
+    llm = FakeLLM(failure_rate=1.0, failures=("empty", "schema"))
+    texts = {llm.complete([Message(role="user", content=f"<trajectory>\n[{i}] assistant: call t(\n</trajectory>\n")], ErrorAnalysis, 10).text for i in range(40)}
+    assert "" in texts and any("answer" in t for t in texts)

@@ -9,6 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from trace2skill.llm.base import LLMClient
 
 Backend = Literal["embedded", "openai", "vllm", "fake"]
+# How a fake call fails: cut-off JSON, not JSON, JSON of the wrong shape, nothing, an error, a time-out.
+FakeFailure = Literal["truncated", "invalid_json", "schema", "empty", "exception", "timeout"]
 
 
 class VllmConfig(BaseModel):
@@ -50,8 +52,12 @@ class BackendConfig(BaseModel):
     base_url: str | None = Field(None, description="OpenAI-compatible endpoint, e.g. http://localhost:8000/v1.")
     model: str | None = Field(None, description="Model name served at base_url.")
     api_key_env: str = Field("OPENAI_API_KEY", description="Environment variable holding the API key.")
-    fake_latency_s: float = Field(0.0, description="Fake backend: seconds slept per call.")
-    fake_failure_rate: float = Field(0.0, ge=0.0, le=1.0, description="Fake backend: share of calls answered invalidly.")
+    fake_latency_s: float = Field(0.0, ge=0.0, description="Fake backend: seconds slept per call.")
+    fake_latency_per_token_s: float = Field(0.0, ge=0.0, description="Fake backend: seconds slept per completion token.")
+    fake_failure_rate: float = Field(0.0, ge=0.0, le=1.0, description="Fake backend: share of calls that fail.")
+    fake_failures: list[FakeFailure] = Field(
+        default_factory=lambda: ["truncated"], min_length=1, description="Fake backend: the kinds of failure injected, chosen per call."
+    )
     vllm: VllmConfig | None = Field(None, description="The vLLM engine to deploy (vllm backend).")
 
     def for_replica(self) -> BackendConfig:
@@ -68,7 +74,12 @@ def make_llm(config: BackendConfig) -> LLMClient:
     if config.backend == "fake":
         from trace2skill.llm.fake import FakeLLM
 
-        return FakeLLM(latency_s=config.fake_latency_s, failure_rate=config.fake_failure_rate)
+        return FakeLLM(
+            latency_s=config.fake_latency_s,
+            latency_per_token_s=config.fake_latency_per_token_s,
+            failure_rate=config.fake_failure_rate,
+            failures=tuple(config.fake_failures),
+        )
     if config.backend == "vllm":
         raise ValueError("the vllm backend is deployed by the pipeline; replicas use BackendConfig.for_replica()")
     if config.backend == "openai":

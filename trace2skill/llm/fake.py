@@ -208,15 +208,23 @@ RESPONDERS: dict[str, Callable[[str], dict]] = {
 class FakeLLM:
     """Deterministic, schema-valid answers derived from the prompt.
 
-    ``latency_s`` + ``latency_per_token_s`` * completion tokens is slept per call;
-    ``failure_rate`` of calls (chosen by a hash of the prompt and attempt, so runs
-    repeat exactly) return an invalid answer.
+    ``latency_s`` + ``latency_per_token_s`` * completion tokens is slept per call.
+    ``failure_rate`` of calls (chosen by a hash of the prompt, so runs repeat exactly)
+    fail in one of ``failures``' ways: an answer that is cut off, not JSON, JSON of the
+    wrong shape or empty, or a raised connection error or time-out.
     """
 
-    def __init__(self, latency_s: float = 0.0, latency_per_token_s: float = 0.0, failure_rate: float = 0.0):
+    def __init__(
+        self,
+        latency_s: float = 0.0,
+        latency_per_token_s: float = 0.0,
+        failure_rate: float = 0.0,
+        failures: tuple[str, ...] = ("truncated",),
+    ):
         self.latency_s = latency_s
         self.latency_per_token_s = latency_per_token_s
         self.failure_rate = failure_rate
+        self.failures = failures
 
     def count_tokens(self, text: str) -> int:
         return max(1, len(text) // 4)
@@ -227,8 +235,9 @@ class FakeLLM:
         if responder is None:
             raise KeyError(f"FakeLLM has no answer for {output.__name__}")
         text = json.dumps(responder(prompt))
-        if self.failure_rate and self._roll(prompt) < self.failure_rate:
-            text = text[: len(text) // 2]  # truncated JSON, as an engine cut off by max_tokens would give
+        roll = _roll(prompt)
+        if self.failure_rate and roll < self.failure_rate:
+            text = self._fail(text, self.failures[int(roll / self.failure_rate * len(self.failures))])
         usage = Usage(prompt_tokens=self.count_tokens(prompt), completion_tokens=self.count_tokens(text), calls=1)
         delay = self.latency_s + self.latency_per_token_s * usage.completion_tokens
         if delay:
@@ -236,6 +245,19 @@ class FakeLLM:
         return Completion(text=text, usage=usage)
 
     @staticmethod
-    def _roll(prompt: str) -> float:
-        digest = hashlib.sha256(prompt.encode("utf-8")).digest()
-        return int.from_bytes(digest[:8], "big") / 2**64
+    def _fail(text: str, kind: str) -> str:
+        if kind == "exception":
+            raise ConnectionError("fake engine: connection reset (injected)")
+        if kind == "timeout":
+            raise TimeoutError("fake engine: request timed out (injected)")
+        return {
+            "truncated": text[: len(text) // 2],  # as an engine cut off by max_tokens gives
+            "invalid_json": "Sure! Here is the analysis you asked for.",
+            "schema": json.dumps({"answer": "the right keys are missing"}),
+            "empty": "",
+        }[kind]
+
+
+def _roll(prompt: str) -> float:
+    digest = hashlib.sha256(prompt.encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
