@@ -25,7 +25,7 @@ def test_help(args):
     [
         (["distill", "missing.jsonl", "--out", "o"], 1, "input not found: missing.jsonl"),
         (["distill", str(EXAMPLES), "--out", "o", "--bogus"], 2, "No such option"),
-        (["distill", str(EXAMPLES)], 2, "Missing option '--out'"),
+        (["distill", str(EXAMPLES)], 1, "give INPUTS and --out"),
         (["distill", str(EXAMPLES), "--out", "o", "--name", "Bad Name"], 1, "kebab-case"),
         (["distill", str(EXAMPLES), "--out", "o", "--skill", str(EXAMPLES / "airline")], 1, "SKILL.md"),
         (["distill", str(EXAMPLES), "--out", "o", "--mode", "deepen"], 1, "needs a starting skill"),

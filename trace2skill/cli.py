@@ -1,4 +1,4 @@
-"""Command line: ``trace2skill distill | ingest | inspect | validate | explain``."""
+"""Command line: ``trace2skill distill | ingest | inspect | validate | explain | report``."""
 
 from __future__ import annotations
 
@@ -29,8 +29,11 @@ class CliError(Exception):
 
 @app.command()
 def distill(
-    inputs: Annotated[list[Path], typer.Argument(help="Trajectory files or directories.")],
-    out: Annotated[Path, typer.Option("--out", help="Output folder; the skill lands in OUT/<name>/.")],
+    inputs: Annotated[Optional[list[Path]], typer.Argument(help="Trajectory files or directories.")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", help="Output folder; the skill lands in OUT/<name>/.")] = None,
+    resume: Annotated[Optional[Path], typer.Option("--resume", help="Continue the interrupted run in this run folder, with its saved options.")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress lines on stderr.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the run summary as JSON on stdout instead of a table.")] = False,
     recipe: Annotated[Optional[Path], typer.Option("--recipe", help="YAML recipe of options (pipelines/*.yaml); flags override it.")] = None,
     skill: Annotated[Optional[Path], typer.Option("--skill", help="Starting skill folder S0 (deepen mode).")] = None,
     mode: Annotated[Optional[str], typer.Option("--mode", help="deepen (needs --skill) or create. Default: deepen with --skill, else create.")] = None,
@@ -49,17 +52,11 @@ def distill(
     input_format: Annotated[Optional[str], typer.Option("--format", help="Input format name for every file (default: detect per file).")] = None,
     context_tokens: Annotated[Optional[int], typer.Option("--context-tokens", help="Model context window (default 8192).")] = None,
 ) -> None:
-    """Analyse trajectories and write a skill folder plus run outputs (Parquet, summary)."""
+    """Analyse trajectories and write a skill folder plus run outputs (Parquet, summary, report)."""
+    from trace2skill.checkpoint import resume_config
     from trace2skill.config import DistillConfig
     from trace2skill.recipes import load_recipe, overlay
 
-    _require(inputs)
-    if skill is not None and not skill.is_dir():
-        raise CliError(f"--skill {skill} is not a directory")
-    if recipe is not None and not recipe.is_file():
-        raise CliError(f"recipe not found: {recipe}")
-    if labels is not None and not labels.is_file():
-        raise CliError(f"labels file not found: {labels}")
     flags = {
         "skill_dir": skill,
         "mode": mode,
@@ -81,19 +78,38 @@ def distill(
         },
         "analyst": {"context_tokens": context_tokens},
     }
-    settings = overlay(load_recipe(recipe) if recipe else {}, _given(flags))
-    try:
-        cfg = DistillConfig.model_validate({**settings, "inputs": inputs, "out_dir": out})
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        raise CliError(f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}") from None
+    if resume is not None:
+        given = _given(flags)
+        if inputs or out or recipe or set(given) - {"num_cpus"}:
+            raise CliError("--resume continues a run with its saved inputs and options; give it alone (or with --num-cpus)")
+        cfg = resume_config(resume, **given)
+    else:
+        if not inputs or out is None:
+            raise CliError("give INPUTS and --out (or --resume RUN_DIR)")
+        _require(inputs)
+        if skill is not None and not skill.is_dir():
+            raise CliError(f"--skill {skill} is not a directory")
+        if recipe is not None and not recipe.is_file():
+            raise CliError(f"recipe not found: {recipe}")
+        if labels is not None and not labels.is_file():
+            raise CliError(f"labels file not found: {labels}")
+        settings = overlay(load_recipe(recipe) if recipe else {}, _given(flags))
+        try:
+            cfg = DistillConfig.model_validate({**settings, "inputs": inputs, "out_dir": out})
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            raise CliError(f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}") from None
 
     from trace2skill.pipeline import distill as run_distill
 
-    summary = run_distill(cfg, progress=lambda msg: typer.echo(f"[trace2skill] {msg}", err=True))
-    typer.echo(f"\nskill written to {summary.skill_dir}/SKILL.md")
-    typer.echo(f"run outputs in  {cfg.resolved_run_dir}\n")
-    typer.echo(summary.table())
+    progress = (lambda msg: None) if quiet else (lambda msg: typer.echo(f"[trace2skill] {msg}", err=True))
+    summary = run_distill(cfg, progress=progress, resume=resume is not None)
+    if as_json:
+        typer.echo(summary.model_dump_json(indent=2))
+    else:
+        typer.echo(f"\nskill written to {summary.skill_dir}/SKILL.md")
+        typer.echo(f"run outputs in  {cfg.resolved_run_dir}\n")
+        typer.echo(summary.table())
     if not summary.valid:
         typer.echo("the patched skill did not validate; S0 was kept: " + "; ".join(summary.validation_problems), err=True)
 
@@ -181,8 +197,20 @@ def explain(
     typer.echo(explain_skill(skill_dir, run_dir, section))
 
 
+@app.command()
+def report(run_dir: Annotated[Path, typer.Argument(help="The run folder of a distill (OUT/run).")]) -> None:
+    """Write RUN_DIR/report.html (self-contained) and RUN_DIR/report.md for a finished run."""
+    from trace2skill.report import write_report
+
+    if not (run_dir / "summary.json").is_file():
+        raise CliError(f"{run_dir}: no summary.json (give the run folder of a finished distill)")
+    html_path, md_path = write_report(run_dir)
+    typer.echo(f"{html_path}\n{md_path}")
+
+
 def main() -> None:
     """Entry point: user errors are one line on stderr and a non-zero exit, never a traceback."""
+    from trace2skill.checkpoint import RunError
     from trace2skill.ingest import IngestError
     from trace2skill.recipes import RecipeError
     from trace2skill.skill.folder import SkillError
@@ -201,7 +229,7 @@ def main() -> None:
         sys.exit(exc.exit_code)
     except typer.Abort:
         sys.exit(130)
-    except (CliError, SkillError, IngestError, RecipeError, FileNotFoundError, ValueError) as exc:
+    except (CliError, SkillError, IngestError, RecipeError, RunError, FileNotFoundError, ValueError) as exc:
         typer.echo(f"error: {exc}", err=True)
         sys.exit(1)
     sys.exit(code if isinstance(code, int) else 0)

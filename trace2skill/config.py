@@ -26,6 +26,9 @@ class ReplicaConfig(BaseModel):
     )
     num_cpus: float | None = Field(None, ge=0, description="CPUs per replica (default: 1 for embedded, else 0).")
     num_gpus: float = Field(0.0, ge=0, description="GPUs per replica.")
+    resources: dict[str, float] = Field(
+        default_factory=dict, description="Custom Ray resources per replica, e.g. to pin replicas to a node type."
+    )
     max_ongoing_requests: int = Field(8, ge=1, description="Requests one replica accepts at once.")
 
 
@@ -50,6 +53,9 @@ class RunOptions(BaseModel):
     backend: BackendConfig = Field(default_factory=BackendConfig)
     analyst: AnalystConfig = Field(default_factory=AnalystConfig)
     replicas: ReplicaConfig = Field(default_factory=ReplicaConfig)
+    analyst_app: str | None = Field(
+        None, description="Name of a running analyst Serve application (e.g. a RayService's) to use instead of deploying one."
+    )
     consolidate: ConsolidateConfig = Field(default_factory=ConsolidateConfig)
 
     @field_validator("name")

@@ -10,6 +10,7 @@ from trace2skill.llm.base import Usage
 class RunSummary(BaseModel):
     skill_dir: str = ""
     read: int = 0
+    resumed: int = 0  # trajectories whose analysis an interrupted earlier run had already done
     analyzed: int = 0
     no_lesson: int = 0
     quarantined: int = 0

@@ -2,7 +2,8 @@
 
 It answers with the fake LLM's responders (chosen by the ``response_format`` schema
 name), so the ``openai`` backend is tested over real HTTP, not with a mocked client.
-It can answer the first requests with an error status to exercise retries.
+It can answer the first requests with an error status to exercise retries, and counts
+tokens on ``POST /tokenize`` as vLLM's server does.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ from trace2skill.llm.fake import RESPONDERS
 
 
 class ChatServer:
-    def __init__(self, fail_first: int = 0, fail_status: int = 503):
+    def __init__(self, fail_first: int = 0, fail_status: int = 503, tokenize: bool = True):
         self.fail_first = fail_first
+        self.tokenize = tokenize  # answer POST /tokenize (one token per word), as vLLM's server does
         self.fail_status = fail_status
         self.requests: list[dict] = []
         self.headers: list[dict] = []
@@ -30,6 +32,8 @@ class ChatServer:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 server.requests.append(body)
                 server.headers.append(dict(self.headers))
+                if self.path == "/tokenize" and server.tokenize:
+                    return self._send(200, {"count": len(body["prompt"].split()), "max_model_len": 8192})
                 if self.path != "/v1/chat/completions":
                     return self._send(404, {"error": "not found"})
                 if len(server.requests) <= server.fail_first:

@@ -44,3 +44,25 @@ def test_client_error_is_not_retried():
         llm = OpenAILLM(server.base_url, "m", backoff_s=0.01)
         result = analyze(make_trajectory("t1", False, ["x"]), SKILL, llm)
     assert result.status == "failed" and "HTTP 400" in result.reason and len(server.requests) == 1
+
+
+def test_server_tokenizer_counts_on_the_server_and_caches():
+    with ChatServer() as server:
+        llm = OpenAILLM(server.base_url, "m", tokenizer="server")
+        assert llm.count_tokens("one two three four five six seven eight nine ten") == 10  # the estimate would say 12
+        llm.count_tokens("one two three four five six seven eight nine ten")
+        assert [r for r in server.requests if "prompt" in r] == [{"model": "m", "prompt": "one two three four five six seven eight nine ten"}]
+
+
+def test_server_without_tokenize_falls_back_to_the_estimate():
+    with ChatServer(tokenize=False) as server:
+        llm = OpenAILLM(server.base_url, "m", tokenizer="server")
+        assert llm.count_tokens("x" * 40) == 10
+        assert llm.tokenizer == "estimate"
+
+
+def test_vllm_replicas_count_with_the_served_tokenizer():
+    from trace2skill.llm.factory import BackendConfig
+
+    config = BackendConfig(backend="vllm", vllm={"model_source": "Qwen/Qwen2.5-0.5B-Instruct"})
+    assert config.for_replica().tokenizer == "server"

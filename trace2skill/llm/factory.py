@@ -52,6 +52,9 @@ class BackendConfig(BaseModel):
     base_url: str | None = Field(None, description="OpenAI-compatible endpoint, e.g. http://localhost:8000/v1.")
     model: str | None = Field(None, description="Model name served at base_url.")
     api_key_env: str = Field("OPENAI_API_KEY", description="Environment variable holding the API key.")
+    tokenizer: Literal["estimate", "server"] = Field(
+        "estimate", description="openai backend: count tokens with the server's POST /tokenize (vLLM, Ray Serve LLM) or estimate ~4 chars/token."
+    )
     fake_latency_s: float = Field(0.0, ge=0.0, description="Fake backend: seconds slept per call.")
     fake_latency_per_token_s: float = Field(0.0, ge=0.0, description="Fake backend: seconds slept per completion token.")
     fake_failure_rate: float = Field(0.0, ge=0.0, le=1.0, description="Fake backend: share of calls that fail.")
@@ -66,7 +69,8 @@ class BackendConfig(BaseModel):
             return self
         if self.vllm is None:
             raise ValueError("the vllm backend needs a 'vllm' section (model_source, ...) in the recipe")
-        return self.model_copy(update={"backend": "openai", "base_url": self.vllm.base_url(), "model": self.vllm.served_name})
+        update = {"backend": "openai", "base_url": self.vllm.base_url(), "model": self.vllm.served_name, "tokenizer": "server"}
+        return self.model_copy(update=update)
 
 
 def make_llm(config: BackendConfig) -> LLMClient:
@@ -87,7 +91,7 @@ def make_llm(config: BackendConfig) -> LLMClient:
 
         if not config.base_url or not config.model:
             raise ValueError("the openai backend needs --base-url and --model")
-        return OpenAILLM(config.base_url, config.model, api_key_env=config.api_key_env)
+        return OpenAILLM(config.base_url, config.model, api_key_env=config.api_key_env, tokenizer=config.tokenizer)
     from trace2skill.llm.embedded import EmbeddedLLM
 
     return EmbeddedLLM(config.model_path, context_tokens=config.context_tokens, threads=config.threads)

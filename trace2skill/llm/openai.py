@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import time
+from functools import lru_cache
 
 import httpx
 from pydantic import BaseModel
 
 from trace2skill.llm.base import Completion, Message, Usage
 from trace2skill.llm.structured import schema_of
+
+log = logging.getLogger(__name__)
 
 # Retry on these HTTP statuses (rate limits, overload, gateway errors), never by message text.
 RETRYABLE_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
@@ -23,7 +27,9 @@ class OpenAILLM:
     """Chat completions with ``response_format`` = the output model's JSON schema.
 
     The API key is read from the environment variable named by ``api_key_env`` and is
-    never logged or stored elsewhere.
+    never logged or stored elsewhere. ``tokenizer="server"`` counts tokens with the served
+    model's tokenizer through the server's ``POST /tokenize`` (vLLM and Ray Serve LLM have
+    it); ``"estimate"`` uses ~4 characters per token, for endpoints without it.
     """
 
     def __init__(
@@ -35,6 +41,7 @@ class OpenAILLM:
         timeout_s: float = 120.0,
         max_retries: int = 4,
         backoff_s: float = 0.5,
+        tokenizer: str = "estimate",
     ):
         self.base_url = base_url.rstrip("/")
         self.model = model
@@ -43,9 +50,21 @@ class OpenAILLM:
         key = os.environ.get(api_key_env, "")
         headers = {"Authorization": f"Bearer {key}"} if key else {}
         self._client = httpx.Client(base_url=self.base_url, headers=headers, timeout=timeout_s)
+        self.tokenizer = tokenizer
+        # The prompt around a trajectory is counted again for every call: remember counts.
+        self.count_tokens = lru_cache(maxsize=4096)(self._count_tokens)
 
-    def count_tokens(self, text: str) -> int:
-        # The served tokenizer is remote; ~4 characters per token is the usual estimate.
+    def _count_tokens(self, text: str) -> int:
+        if self.tokenizer == "server":
+            root = self.base_url.removesuffix("/v1")
+            response = self._client.post(f"{root}/tokenize", json={"model": self.model, "prompt": text})
+            if response.status_code == 200:
+                answer = response.json()
+                return int(answer.get("count", len(answer.get("tokens", []))))
+            if response.status_code not in (404, 405):
+                raise OpenAIHTTPError(f"tokenize answered HTTP {response.status_code}")
+            log.warning("%s has no /tokenize; counting ~4 characters per token instead", root)
+            self.tokenizer = "estimate"
         return max(1, len(text) // 4)
 
     def request_body(self, messages: list[Message], output: type[BaseModel], max_tokens: int) -> dict:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
 
-import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 import ray
 from ray import serve
 from ray.serve.handle import DeploymentHandle
@@ -13,43 +15,44 @@ from ray.serve.handle import DeploymentHandle
 from trace2skill.analysts.analyze import AnalysisResult
 from trace2skill.analysts.draft import MAX_TASKS
 from trace2skill.llm.base import Usage
-from trace2skill.schema import QuarantinedRecord, Trajectory
+from trace2skill.schema import Trajectory
 from trace2skill.skill.model import Skill
 
 Progress = Callable[[str], None]
 
 
 class AnalyzeBatch:
-    """Ray Data actor: one Serve request per trajectory of the batch; quarantined rows pass through."""
+    """Ray Data actor: one Serve request per trajectory of a batch read from
+    ``trajectories.parquet``, all in flight at once; trajectories in ``skip`` (analysed
+    before a resumption) are left out."""
 
-    def __init__(self, app: str, skill_view: str):
+    def __init__(self, app: str, skill_view: str, skip: list[ray.ObjectRef]):
         self.handle = serve.get_app_handle(app)
         self.skill_view = skill_view
+        self.skip: set[str] = ray.get(skip[0]) if skip else set()  # a ref in a list: Ray Data passes it unresolved
 
-    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, list]:
-        pending = [self.handle.analyze.remote(p, self.skill_view) if ok else None for ok, p in zip(batch["ok"], batch["payload"])]
-        results = []
-        for ok, payload, response in zip(batch["ok"], batch["payload"], pending):
-            if ok:
-                results.append(_result_of(response, payload))
-            else:
-                q = QuarantinedRecord.model_validate_json(payload)
-                results.append(AnalysisResult(trajectory_id=q.trajectory_id, source_file=q.source_file, status="quarantined", reason=q.reason))
-        return {"result": [r.model_dump_json() for r in results]}
+    def __call__(self, batch: pa.Table) -> dict[str, list]:
+        trajs = [t for t in map(Trajectory.from_row, batch.to_pylist()) if t.id not in self.skip]
+        pending = [self.handle.analyze.remote(t.model_dump_json(), self.skill_view) for t in trajs]
+        results = [_result_of(response, traj) for traj, response in zip(trajs, pending)]
+        return {"trajectory_id": [r.trajectory_id for r in results], "result": [r.model_dump_json() for r in results]}
 
 
-def _result_of(response, payload: str) -> AnalysisResult:
+def _result_of(response, traj: Trajectory) -> AnalysisResult:
     try:
         return AnalysisResult.model_validate_json(response.result())
     except Exception as exc:  # a crashed or unreachable replica fails this trajectory, not the run
-        traj = Trajectory.model_validate_json(payload)
         return AnalysisResult(trajectory_id=traj.id, source_file=traj.source_file, status="failed", reason=f"analyst call failed: {type(exc).__name__}: {exc}")
 
 
-def draft_s0(handle: DeploymentHandle, name: str, parsed: ray.data.Dataset, progress: Progress) -> tuple[Skill, Usage, str]:
+def draft_s0(handle: DeploymentHandle, name: str, trajectories: Path, progress: Progress) -> tuple[Skill, Usage, str]:
     """Create mode with ``--draft``: the model drafts S0 from the first task descriptions."""
-    rows = parsed.filter(lambda row: row["ok"]).take(MAX_TASKS)
-    tasks = [Trajectory.model_validate_json(r["payload"]).task for r in rows]
+    tasks: list[str] = []
+    for batch in pq.ParquetFile(trajectories).iter_batches(batch_size=MAX_TASKS, columns=["task"]):
+        tasks += batch["task"].to_pylist()
+        if len(tasks) >= MAX_TASKS:
+            break
+    tasks = tasks[:MAX_TASKS]
     answer = json.loads(handle.draft.remote(name, tasks).result())
     progress(f"S0 {answer['note']} ({len(tasks)} task(s))")
     return Skill.model_validate(answer["skill"]), Usage.model_validate(answer["usage"]), answer["note"]

@@ -50,11 +50,11 @@ def parse_file_rows(row: dict[str, Any], *, success_threshold: float, labels: Ma
 def read_records(
     plan: list[dict[str, str]], *, success_threshold: float, labels: Mapping[str, Label] | None, limit: int | None
 ) -> ray.data.Dataset:
-    """The records of every planned file, in file order, materialized in the object store."""
+    """The records of every planned file, in file order, as a lazy (streaming) dataset."""
     parsed = ray.data.from_items(plan).flat_map(parse_file_rows, fn_kwargs={"success_threshold": success_threshold, "labels": labels})
     if limit:
         parsed = parsed.limit(limit)
-    return parsed.materialize()
+    return parsed
 
 
 def write_records(parsed: ray.data.Dataset, trajectories: Path, quarantine: Path) -> dict[str, int]:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
+from collections import Counter
 from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,6 +16,7 @@ import ray
 from ray.data import ActorPoolStrategy, DataContext
 
 from trace2skill.analysts.analyze import AnalysisResult
+from trace2skill.checkpoint import AnalysisLog, RunState, check_writable, mark_done, start_run
 from trace2skill.config import DistillConfig
 from trace2skill.consolidate.merge import TreeStats
 from trace2skill.consolidate.provenance import write_provenance
@@ -23,6 +26,7 @@ from trace2skill.pipeline.analyze import AnalyzeBatch, draft_s0
 from trace2skill.pipeline.consolidate import consolidate
 from trace2skill.pipeline.read import plan_inputs, read_records, write_records
 from trace2skill.schema import LESSON_SCHEMA, MANIFEST_SCHEMA, PATCH_SCHEMA, ManifestRow, to_table
+from trace2skill.report import write_report
 from trace2skill.serve.analyst import start_analyst
 from trace2skill.skill.folder import load_skill, minimal_skill, skill_prompt_view, write_skill
 from trace2skill.skill.model import Skill
@@ -30,13 +34,18 @@ from trace2skill.summary import RunSummary
 
 Progress = Callable[[str], None]
 STATUSES = ("analyzed", "no_lesson", "quarantined", "failed")
+TRAJECTORIES, QUARANTINE = "trajectories.parquet", "quarantine.parquet"
+MIN_FREE_BYTES = 50_000_000  # beyond the inputs' size: Parquet outputs, the skill, Ray's spill headroom
 
 
 @contextmanager
 def ray_session(num_cpus: int | None):
     """Use the running Ray instance, or start a local one for this run and stop it after."""
     started = not ray.is_initialized()
-    if started:
+    if started and os.environ.get("RAY_ADDRESS", "local") != "local":
+        # A job on a cluster (``ray job submit`` sets RAY_ADDRESS) joins it; the cluster has its own CPUs.
+        ray.init(logging_level=logging.WARNING)
+    elif started:
         ray.init(num_cpus=num_cpus, include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False)
     for name in ("ray.data", "ray.serve"):  # our own progress lines say what happens
         logging.getLogger(name).setLevel(logging.WARNING)
@@ -75,43 +84,44 @@ def ingest(inputs: list[str], trajectories: Path, *, fmt: str = "auto", labels: 
         return write_records(parsed, trajectories, trajectories.with_name(f"{trajectories.stem}.quarantine.parquet"))
 
 
-def distill(cfg: DistillConfig, progress: Progress = print) -> RunSummary:
-    """Run the whole method over ``cfg.inputs`` and write the skill and the run outputs."""
+def distill(cfg: DistillConfig, progress: Progress = print, *, resume: bool = False) -> RunSummary:
+    """Run the whole method over ``cfg.inputs`` and write the skill and the run outputs.
+
+    With ``resume``, continue the run saved in the run dir: completed stages are skipped and
+    trajectories already analysed are not sent again.
+    """
     t_start = time.perf_counter()
+    run_dir = cfg.resolved_run_dir
     plan = plan_inputs([str(p) for p in cfg.inputs], cfg.input_format)  # fails before any work on a bad input
     labels = read_labels(cfg.labels) if cfg.labels else None
     s0 = load_starting_skill(cfg)
-    run_dir = cfg.resolved_run_dir
-    run_dir.mkdir(parents=True, exist_ok=True)
-    cfg.out_dir.mkdir(parents=True, exist_ok=True)
+    check_writable(cfg.out_dir, run_dir, need_bytes=sum(Path(f["path"]).stat().st_size for f in plan) + MIN_FREE_BYTES)
+    state = start_run(cfg, resume=resume)
+    if state.finished:
+        progress(f"{run_dir} holds a finished run; nothing to resume")
+        return RunSummary.model_validate_json((run_dir / "summary.json").read_text())
     summary = RunSummary()
     stage = _StageClock(summary)
 
     with ray_session(cfg.num_cpus):
         progress(f"starting the analyst deployment ({cfg.backend.backend} backend)")
-        app, handle = start_analyst(cfg.backend, cfg.analyst, cfg.replicas)
+        app, handle = start_analyst(cfg.backend, cfg.analyst, cfg.replicas, existing=cfg.analyst_app)
         stage("start")
 
-        progress(f"reading {len(plan)} file(s)")
-        parsed = read_records(plan, success_threshold=cfg.success_threshold, labels=labels, limit=cfg.limit)
-        write_records(parsed, run_dir / "trajectories.parquet", run_dir / "quarantine.parquet")
-        stage("read")
-
-        if cfg.draft:
-            s0, usage, summary.draft_note = draft_s0(handle, s0.name, parsed, progress)
-            summary.analysis_usage = summary.analysis_usage + usage
-            stage("draft")
+        if "read" not in state.stages:
+            progress(f"reading {len(plan)} file(s)")
+            parsed = read_records(plan, success_threshold=cfg.success_threshold, labels=labels, limit=cfg.limit)
+            write_records(parsed, run_dir / TRAJECTORIES, run_dir / QUARANTINE)
+            if cfg.draft:
+                s0, usage, summary.draft_note = draft_s0(handle, s0.name, run_dir / TRAJECTORIES, progress)
+                summary.analysis_usage = summary.analysis_usage + usage
+            write_skill(s0, run_dir / "s0")  # the frozen S0 every later stage (and a resumption) reads
+            mark_done(run_dir, state, "read")
+            stage("read")
+        s0 = load_skill(run_dir / "s0")
         skill_view = skill_prompt_view(s0)
 
-        progress(f"analyzing {parsed.count()} record(s)")
-        analyzed = parsed.map_batches(
-            AnalyzeBatch,
-            fn_constructor_kwargs={"app": app, "skill_view": skill_view},
-            batch_size=cfg.batch_size,
-            compute=ActorPoolStrategy(size=cfg.analyze_concurrency),
-            num_cpus=0,  # the actors only wait on Serve; the replicas hold the CPUs
-        )
-        results = [AnalysisResult.model_validate_json(r["result"]) for r in analyzed.iter_rows()]
+        results, summary.resumed = _analyze(cfg, state, app, skill_view, progress)
         stage("analyze")
 
         lessons = [lesson for r in results for lesson in r.lessons]
@@ -121,11 +131,59 @@ def distill(cfg: DistillConfig, progress: Progress = print) -> RunSummary:
         cons = consolidate(s0, lessons, patches, cfg, app, skill_view, handle, progress)
         stage("merge")
 
+    summary = _write_outputs(cfg, results, lessons, patches, cons, summary)
+    stage("apply")
+    summary.wall_seconds = round(time.perf_counter() - t_start, 2)
+    (run_dir / "summary.json").write_text(summary.model_dump_json(indent=2))
+    write_report(run_dir)
+    progress(f"report: {run_dir / 'report.html'}")
+    mark_done(run_dir, state, "consolidate")
+    return summary
+
+
+def _analyze(cfg: DistillConfig, state: RunState, app: str, skill_view: str, progress: Progress) -> tuple[list[AnalysisResult], int]:
+    """Every trajectory's analysis result (quarantined records included), in input order, and
+    how many of them an earlier, interrupted run had already produced."""
+    run_dir = cfg.resolved_run_dir
+    log = AnalysisLog(run_dir)
+    done = log.done_ids()
+    if "analyze" not in state.stages:
+        total = pq.ParquetFile(run_dir / TRAJECTORIES).metadata.num_rows
+        progress(f"analyzing {total - len(done)} trajectory(ies)" + (f"; {len(done)} were analysed before the resumption" if done else ""))
+        if total > len(done):
+            # Blocks of one batch each (streamed, not a barrier), so every actor gets work: a
+            # file's rows otherwise arrive as one block that only one actor would process.
+            rows = ray.data.read_parquet(str(run_dir / TRAJECTORIES)).repartition(target_num_rows_per_block=cfg.batch_size)
+            analyzed = rows.map_batches(
+                AnalyzeBatch,
+                fn_constructor_kwargs={"app": app, "skill_view": skill_view, "skip": [ray.put(done)]},
+                batch_size=cfg.batch_size,
+                batch_format="pyarrow",
+                compute=ActorPoolStrategy(size=cfg.analyze_concurrency),
+                num_cpus=0,  # the actors only wait on Serve; the replicas hold the CPUs
+            )
+            ticker = _Ticker(progress, total, len(done))
+            for batch in analyzed.iter_batches(batch_size=None, batch_format="pyarrow"):
+                new = [AnalysisResult.model_validate_json(r) for r in batch.column("result").to_pylist()]
+                log.add(new)
+                ticker(new)
+        log.flush()
+        mark_done(run_dir, state, "analyze")
+    order = {tid: i for i, tid in enumerate(pq.read_table(run_dir / TRAJECTORIES, columns=["id"])["id"].to_pylist())}
+    results = sorted(log.read(), key=lambda r: order.get(r.trajectory_id, len(order)))  # a resumption's parts come in another order
+    quarantined = [
+        AnalysisResult(trajectory_id=q["trajectory_id"], source_file=q["source_file"], status="quarantined", reason=q["reason"])
+        for q in pq.read_table(run_dir / QUARANTINE, columns=["trajectory_id", "source_file", "reason"]).to_pylist()
+    ]
+    return results + quarantined, len(done)
+
+
+def _write_outputs(cfg: DistillConfig, results: list[AnalysisResult], lessons: list, patches: list, cons, summary: RunSummary) -> RunSummary:
+    """Write the skill and the run's Parquet and JSON outputs; return the filled-in summary."""
+    run_dir = cfg.resolved_run_dir
     result = cons.final
     skill_dir = cfg.out_dir / result.skill.name
     write_skill(result.skill, skill_dir)
-    stage("apply")
-
     manifest = [
         ManifestRow(
             trajectory_id=r.trajectory_id,
@@ -145,6 +203,7 @@ def distill(cfg: DistillConfig, progress: Progress = print) -> RunSummary:
     pq.write_table(to_table(final, PATCH_SCHEMA), run_dir / "final_patches.parquet")
     write_provenance(cons.provenance, run_dir / "provenance.parquet")
     (run_dir / "consolidation.json").write_text(cons.stats.model_dump_json(indent=2))
+    (run_dir / "refusals.json").write_text(json.dumps([r.model_dump() for r in result.refused], indent=2))
 
     tree = TreeStats(
         merge_calls=cons.stats.merge_calls,
@@ -152,7 +211,7 @@ def distill(cfg: DistillConfig, progress: Progress = print) -> RunSummary:
         usage=sum((c.stats.usage for c in cons.clusters), Usage()),
     )
     tree = tree + cons.assembly.stats + cons.final.fix_stats
-    summary = summary.model_copy(
+    return summary.model_copy(
         update={
             "skill_dir": str(skill_dir),
             "read": len(results),
@@ -167,12 +226,24 @@ def distill(cfg: DistillConfig, progress: Progress = print) -> RunSummary:
             "edits_refused": len(result.refused),
             "valid": not result.problems,
             "validation_problems": result.problems,
-            "wall_seconds": round(time.perf_counter() - t_start, 2),
         }
     )
-    (run_dir / "summary.json").write_text(summary.model_dump_json(indent=2))
-    (run_dir / "refusals.json").write_text(json.dumps([r.model_dump() for r in result.refused], indent=2))
-    return summary
+
+
+class _Ticker:
+    """A progress line at most every ``every`` seconds while analysis runs."""
+
+    def __init__(self, progress: Progress, total: int, done: int, every: float = 10.0):
+        self.progress, self.total, self.every = progress, total, every
+        self.counts = Counter({"analyzed": done})
+        self.last = time.monotonic()
+
+    def __call__(self, results: list[AnalysisResult]) -> None:
+        self.counts.update(r.status for r in results)
+        if time.monotonic() - self.last >= self.every:
+            self.last = time.monotonic()
+            n = sum(self.counts.values())
+            self.progress(f"analyzed {n}/{self.total}: " + ", ".join(f"{v} {k}" for k, v in sorted(self.counts.items())))
 
 
 class _StageClock:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+from typing import Any
 
 from ray import serve
+from ray.serve import Application
 from ray.serve.handle import DeploymentHandle
 
 from trace2skill.analysts.analyze import AnalystConfig, analyze
@@ -50,26 +52,36 @@ def app_name(backend: BackendConfig, analyst: AnalystConfig, replicas: ReplicaCo
     return "trace2skill-analyst-" + hashlib.sha256(key.encode()).hexdigest()[:10]
 
 
-def start_analyst(backend: BackendConfig, analyst: AnalystConfig, replicas: ReplicaConfig) -> tuple[str, DeploymentHandle]:
-    """The analyst app's name and a handle to it, deploying it (HTTP proxy off) if it is not running."""
-    name = app_name(backend, analyst, replicas)
-    replica_backend = backend.for_replica()  # fails early on a vllm backend without its section
-    if backend.backend == "vllm":
-        from trace2skill.serve.vllm_app import deploy_vllm
-
-        deploy_vllm(backend.vllm)
-    serve.start(proxy_location="Disabled")
-    if name in serve.status().applications and serve.status().applications[name].status == "RUNNING":
-        return name, serve.get_app_handle(name)
+def analyst_app(backend: BackendConfig, analyst: AnalystConfig, replicas: ReplicaConfig) -> Application:
+    """The ``Analyst`` deployment with its replica options, bound to ``backend`` (as replicas reach it)."""
     # The embedded engine computes on the replica's own CPU; remote engines only wait on HTTP.
     num_cpus = replicas.num_cpus if replicas.num_cpus is not None else (1.0 if backend.backend == "embedded" else 0.0)
-    options = {
+    options: dict[str, Any] = {
         "max_ongoing_requests": replicas.max_ongoing_requests,
-        "ray_actor_options": {"num_cpus": num_cpus, "num_gpus": replicas.num_gpus},
+        "ray_actor_options": {"num_cpus": num_cpus, "num_gpus": replicas.num_gpus, "resources": replicas.resources},
     }
     if replicas.autoscaling:
         options["autoscaling_config"] = replicas.autoscaling
     else:
         options["num_replicas"] = replicas.num_replicas
-    deployment = Analyst.options(**options).bind(replica_backend.model_dump(), analyst.model_dump())
-    return name, serve.run(deployment, name=name, route_prefix=None)
+    return Analyst.options(**options).bind(backend.for_replica().model_dump(), analyst.model_dump())
+
+
+def start_analyst(backend: BackendConfig, analyst: AnalystConfig, replicas: ReplicaConfig, *, existing: str | None = None) -> tuple[str, DeploymentHandle]:
+    """The analyst app's name and a handle to it, deploying it (HTTP proxy off) if it is not
+    running. With ``existing``, use that running application (e.g. a RayService's) instead."""
+    serve.start(proxy_location="Disabled")
+    if existing is not None:
+        status = serve.status().applications.get(existing)
+        if status is None or status.status != "RUNNING":
+            raise ValueError(f"analyst_app {existing!r} is not a running Serve application on this cluster")
+        return existing, serve.get_app_handle(existing)
+    name = app_name(backend, analyst, replicas)
+    backend.for_replica()  # fails early on a vllm backend without its section
+    if backend.backend == "vllm":
+        from trace2skill.serve.vllm_app import deploy_vllm
+
+        deploy_vllm(backend.vllm)
+    if name in serve.status().applications and serve.status().applications[name].status == "RUNNING":
+        return name, serve.get_app_handle(name)
+    return name, serve.run(analyst_app(backend, analyst, replicas), name=name, route_prefix=None)

@@ -1,0 +1,62 @@
+"""A distill on a simulated multi-node cluster: analysts autoscale onto the "GPU" workers only.
+
+The cluster runs in a child process (multinode_run.py) with its own Ray temp dir: the
+suite's shared local session stays untouched, and a concurrent ``ray.init()`` on this
+machine cannot find the simulated cluster through /tmp/ray/ray_current_cluster.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+pytestmark = pytest.mark.ray
+
+SCRIPT = Path(__file__).with_name("multinode_run.py")
+
+
+@pytest.fixture(scope="module")
+def facts() -> dict:
+    """Run the script once and return what it observed."""
+    # A short path: Ray's unix sockets live under the temp dir and their paths are capped at 107 bytes.
+    with tempfile.TemporaryDirectory(prefix="t2s-") as tmp:
+        env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"} | {"RAY_TMPDIR": tmp}
+        facts_file = Path(tmp) / "facts.json"
+        proc = subprocess.run(
+            [sys.executable, str(SCRIPT), "--out", str(Path(tmp) / "out"), "--facts", str(facts_file)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert proc.returncode == 0, f"multinode_run.py failed:\n{proc.stderr[-4000:]}"
+        result = json.loads(facts_file.read_text())
+        run_dir = Path(result["run_dir"])
+        result["manifest"] = pl.read_parquet(run_dir / "manifest.parquet").to_dicts()
+        result["trajectory_ids"] = pl.read_parquet(run_dir / "trajectories.parquet")["id"].to_list()
+        result["quarantined_ids"] = pl.read_parquet(run_dir / "quarantine.parquet")["trajectory_id"].to_list()
+        return result
+
+
+def test_analyst_replicas_ran_only_on_gpu_workers_and_scaled_out(facts):
+    replica_nodes = [r["node_id"] for r in facts["replicas"]]
+    assert replica_nodes, "no analyst replica was found in the actor table"
+    assert set(replica_nodes) <= set(facts["gpu_node_ids"]), "a replica ran on a node without the fake_gpu resource"
+    assert facts["head_node_id"] not in replica_nodes
+    # max_replicas 2, one fake_gpu per worker: the scaled-out replica must sit on the other worker.
+    assert set(replica_nodes) == set(facts["gpu_node_ids"]), "the analyst never scaled out to the second GPU worker"
+
+
+def test_manifest_accounts_for_every_trajectory(facts):
+    manifest = facts["manifest"]
+    ids = [row["trajectory_id"] for row in manifest]
+    assert len(ids) == len(set(ids)) == facts["summary"]["read"] == 24
+    assert set(ids) == set(facts["trajectory_ids"]) | set(facts["quarantined_ids"])
+    assert {row["status"] for row in manifest} <= {"analyzed", "no_lesson", "quarantined", "failed"}
+    assert all(row["reason"] for row in manifest if row["status"] != "analyzed")
+    assert facts["summary"]["failed"] == 0 and facts["summary"]["valid"]

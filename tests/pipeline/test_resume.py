@@ -1,0 +1,110 @@
+"""A driver killed with SIGKILL mid-analysis or mid-consolidation: ``--resume`` finishes the
+run, re-sends only what was not written, and writes the skill an uninterrupted run writes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import polars as pl
+import pytest
+import yaml
+
+from trace2skill.checkpoint import load_state, resume_config
+from trace2skill.config import DistillConfig
+from trace2skill.pipeline import distill
+from tests.conftest import EXAMPLES
+from tests.test_pipeline import check_run_invariants
+
+pytestmark = pytest.mark.ray
+
+RECIPE = {
+    "backend": {"backend": "fake", "fake_latency_s": 0.25},
+    "consolidate": {"embedder": "hashing"},
+    "batch_size": 2,
+    "analyze_concurrency": 1,
+    "replicas": {"max_ongoing_requests": 2},
+}
+RECORDS = 24  # 20 tau-bench + 4 chat records in examples/airline
+
+
+def _config(out: Path) -> DistillConfig:
+    return DistillConfig.model_validate({**RECIPE, "inputs": [EXAMPLES / "airline"], "out_dir": out, "skill_dir": EXAMPLES / "skills" / "airline-support"})
+
+
+def _skill_files(skill_dir: Path) -> dict[str, str]:
+    return {str(p.relative_to(skill_dir)): p.read_text() for p in sorted(skill_dir.rglob("*")) if p.is_file()}
+
+
+def _kill_when(out: Path, tmp_path: Path, ready) -> None:
+    """Run ``trace2skill distill`` in its own process group (its own Ray), SIGKILL the whole
+    group as soon as ``ready(run_dir)`` holds, as losing the machine would."""
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(yaml.safe_dump(RECIPE))
+    cmd = [sys.executable, "-c", "from trace2skill.cli import main; main()", "distill", str(EXAMPLES / "airline"), "--out", str(out),
+           "--skill", str(EXAMPLES / "skills" / "airline-support"), "--recipe", str(recipe), "--num-cpus", "2", "--quiet"]
+    env = {**os.environ, "RAY_ADDRESS": "local"}  # never join the test session's Ray
+    proc = subprocess.Popen(cmd, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 240
+    try:
+        while not ready(out / "run"):
+            assert proc.poll() is None, f"the run ended before the kill: {proc.stderr.read().decode()[-2000:]}"
+            assert time.monotonic() < deadline, "the run never reached the kill point"
+            time.sleep(0.05)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+def _analysis_rows(run_dir: Path) -> int:
+    parts = sorted((run_dir / "analysis").glob("part-*.parquet"))
+    return sum(pl.read_parquet(p).height for p in parts)
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(ray_session, tmp_path_factory) -> dict[str, str]:
+    out = tmp_path_factory.mktemp("uninterrupted")
+    summary = distill(_config(out), progress=lambda _: None)
+    return _skill_files(Path(summary.skill_dir))
+
+
+def test_sigkill_mid_analysis_then_resume(uninterrupted, tmp_path):
+    out = tmp_path / "out"
+    _kill_when(out, tmp_path, lambda run: (run / "analysis").is_dir() and len(list((run / "analysis").glob("part-*.parquet"))) >= 2)
+    written = _analysis_rows(out / "run")
+    state = load_state(out / "run")
+    assert "analyze" not in state.stages and 0 < written < RECORDS
+
+    summary = distill(resume_config(out / "run"), progress=lambda _: None, resume=True)
+    assert summary.resumed == written  # what was written is not sent again
+    assert summary.analysis_usage.calls >= RECORDS - written - 1  # the rest is (fake answers may retry)
+    check_run_invariants(out / "run", Path(summary.skill_dir), RECORDS)
+    assert _skill_files(Path(summary.skill_dir)) == uninterrupted
+    assert load_state(out / "run").finished
+
+
+def test_sigkill_mid_consolidation_then_resume(uninterrupted, tmp_path):
+    out = tmp_path / "out"
+    def consolidating(run: Path) -> bool:
+        state = run / "run.json"
+        return state.is_file() and "analyze" in json.loads(state.read_text() or "{}").get("stages", [])
+
+    _kill_when(out, tmp_path, consolidating)
+    assert not load_state(out / "run").finished
+
+    summary = distill(resume_config(out / "run"), progress=lambda _: None, resume=True)
+    assert summary.resumed == summary.read - summary.quarantined  # no trajectory analysed twice
+    check_run_invariants(out / "run", Path(summary.skill_dir), RECORDS)
+    assert _skill_files(Path(summary.skill_dir)) == uninterrupted
+
+
+def test_a_finished_run_resumes_to_its_summary(uninterrupted, tmp_path):
+    cfg = _config(tmp_path / "out")
+    first = distill(cfg, progress=lambda _: None)
+    again = distill(resume_config(cfg.resolved_run_dir), progress=lambda _: None, resume=True)
+    assert again == first

@@ -1,0 +1,107 @@
+import json
+from pathlib import Path
+
+import pytest
+
+from trace2skill.analysts.analyze import AnalysisResult
+from trace2skill.checkpoint import (
+    RUN_FORMAT,
+    AnalysisLog,
+    RunError,
+    check_writable,
+    load_state,
+    mark_done,
+    resume_config,
+    start_run,
+)
+from trace2skill.config import DistillConfig
+
+
+def _cfg(tmp_path: Path, **kw) -> DistillConfig:
+    inputs = tmp_path / "in.jsonl"
+    inputs.touch()
+    return DistillConfig(inputs=[inputs], out_dir=tmp_path / "out", **kw)
+
+
+def _result(i: int) -> AnalysisResult:
+    return AnalysisResult(trajectory_id=f"t{i}", status="no_lesson", reason="r")
+
+
+def test_fresh_run_saves_its_config_with_absolute_paths(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    cfg = DistillConfig(inputs=[Path("in.jsonl")], out_dir=Path("out"))
+    cfg.resolved_run_dir.mkdir(parents=True)
+    state = start_run(cfg, resume=False)
+    assert state.config["inputs"] == [str(tmp_path / "in.jsonl")]
+    assert load_state(cfg.resolved_run_dir) == state
+
+
+def test_resume_refuses_other_options_and_other_versions(tmp_path):
+    cfg = _cfg(tmp_path)
+    cfg.resolved_run_dir.mkdir(parents=True)
+    start_run(cfg, resume=False)
+    with pytest.raises(RunError, match="other options .*fan_in"):
+        start_run(cfg.model_copy(update={"fan_in": 4}), resume=True)
+    assert start_run(cfg.model_copy(update={"num_cpus": 7, "batch_size": 9}), resume=True).stages == []
+    state_file = cfg.resolved_run_dir / "run.json"
+    state_file.write_text(json.dumps({**json.loads(state_file.read_text()), "format": RUN_FORMAT + 1}))
+    with pytest.raises(RunError, match="run format"):
+        start_run(cfg, resume=True)
+
+
+def test_an_unfinished_run_is_not_overwritten_by_a_fresh_start(tmp_path):
+    cfg = _cfg(tmp_path)
+    cfg.resolved_run_dir.mkdir(parents=True)
+    state = start_run(cfg, resume=False)
+    mark_done(cfg.resolved_run_dir, state, "read")
+    with pytest.raises(RunError, match="unfinished run"):
+        start_run(cfg, resume=False)
+    for stage in ("analyze", "consolidate"):
+        mark_done(cfg.resolved_run_dir, state, stage)
+    assert start_run(cfg, resume=False).stages == []  # a finished run may be redone
+
+
+def test_nothing_to_resume(tmp_path):
+    with pytest.raises(RunError, match="nothing to resume"):
+        resume_config(tmp_path)
+
+
+def test_resume_config_keeps_result_options(tmp_path):
+    cfg = _cfg(tmp_path, fan_in=3)
+    cfg.resolved_run_dir.mkdir(parents=True)
+    start_run(cfg, resume=False)
+    assert resume_config(cfg.resolved_run_dir, num_cpus=1).fan_in == 3
+    with pytest.raises(RunError, match="cannot change fan_in"):
+        resume_config(cfg.resolved_run_dir, fan_in=5)
+
+
+def test_analysis_log_flushes_whole_parts_and_reads_them_back(tmp_path):
+    log = AnalysisLog(tmp_path, flush_rows=3, flush_seconds=3600)
+    log.add([_result(i) for i in range(2)])
+    assert log.parts() == []  # below both thresholds: still buffered
+    log.add([_result(2)])
+    log.add([_result(3)])
+    log.flush()
+    assert len(log.parts()) == 2
+    assert [r.trajectory_id for r in log.read()] == ["t0", "t1", "t2", "t3"]
+    assert not list(log.dir.glob(".*.tmp"))
+    again = AnalysisLog(tmp_path)  # a resumption numbers its parts after the existing ones
+    again.add([_result(4)])
+    again.flush()
+    assert again.done_ids() == {f"t{i}" for i in range(5)}
+
+
+def test_check_writable_names_the_folder(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")  # a folder under a file cannot be made, even by root
+    with pytest.raises(RunError, match="cannot write to .*a-file/out"):
+        check_writable(tmp_path, blocker / "out")
+
+
+def test_check_writable_refuses_a_full_disk(tmp_path, monkeypatch):
+    import shutil
+
+    usage = shutil.disk_usage(tmp_path)
+    monkeypatch.setattr(shutil, "disk_usage", lambda _: usage._replace(free=1_000_000))
+    with pytest.raises(RunError, match="only 1 MB free"):
+        check_writable(tmp_path, need_bytes=60_000_000)

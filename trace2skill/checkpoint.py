@@ -1,0 +1,189 @@
+"""The run dir as a checkpoint: what a run was started with, which stages are done, and the
+analysis results written so far, so ``--resume`` picks up where a killed run stopped.
+
+``run.json`` holds the run's format version, its configuration and the completed stages;
+``analysis/part-*.parquet`` holds analysis results, written by the driver as they arrive.
+A part is written to a temporary name and renamed, so a killed driver leaves whole parts
+or none. Nothing here knows about Ray.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from pydantic import BaseModel, Field
+
+from trace2skill import __version__
+from trace2skill.analysts.analyze import AnalysisResult
+from trace2skill.config import DistillConfig
+
+# Bump when the run dir's layout or the meaning of its files changes.
+RUN_FORMAT = 1
+STATE_FILE = "run.json"
+ANALYSIS_DIR = "analysis"
+ANALYSIS_SCHEMA = pa.schema([("trajectory_id", pa.string()), ("result", pa.string())])
+# Options that change what a run produces; the others (CPUs, concurrency, batch size,
+# replicas, where the run dir is) may differ between a run and its resumption.
+RESULT_OPTIONS = frozenset(
+    {"skill_dir", "mode", "name", "draft", "fan_in", "limit", "success_threshold", "labels", "input_format", "backend", "analyst", "consolidate", "inputs", "out_dir"}
+)
+STAGES = ("read", "analyze", "consolidate")
+
+
+class RunError(Exception):
+    """A run dir that cannot be used as asked (another version, other options, unwritable)."""
+
+
+class RunState(BaseModel):
+    """The contents of ``run.json``."""
+
+    format: int = RUN_FORMAT
+    version: str = __version__
+    config: dict[str, Any]  # the DistillConfig, as saved_config gives it
+    stages: list[str] = Field(default_factory=list)
+
+    @property
+    def finished(self) -> bool:
+        return all(s in self.stages for s in STAGES)
+
+
+def saved_config(cfg: DistillConfig) -> dict[str, Any]:
+    """``cfg`` as ``run.json`` keeps it: JSON, with absolute paths so a run can be resumed
+    from any working directory."""
+    absolute = {"inputs": [p.resolve() for p in cfg.inputs], "out_dir": cfg.out_dir.resolve(), "run_dir": cfg.resolved_run_dir.resolve()}
+    for key in ("skill_dir", "labels"):
+        if getattr(cfg, key) is not None:
+            absolute[key] = getattr(cfg, key).resolve()
+    return json.loads(cfg.model_copy(update=absolute).model_dump_json())
+
+
+def resume_config(run_dir: Path, **overrides: Any) -> DistillConfig:
+    """The configuration of the run saved in ``run_dir``, with ``overrides`` of the options
+    that may change on resumption (``num_cpus``, ``analyze_concurrency``, ...)."""
+    state = load_state(run_dir)
+    if state is None:
+        raise RunError(f"nothing to resume: {run_dir} holds no {STATE_FILE}")
+    if set(overrides) & RESULT_OPTIONS:
+        raise RunError(f"a resumed run keeps its options; cannot change {', '.join(sorted(set(overrides) & RESULT_OPTIONS))}")
+    return DistillConfig.model_validate({**state.config, **overrides})
+
+
+def load_state(run_dir: Path) -> RunState | None:
+    """``run.json`` of ``run_dir``, or None where there is none. Raises ``RunError`` for a
+    run dir written by another format version."""
+    path = run_dir / STATE_FILE
+    if not path.is_file():
+        return None
+    raw = json.loads(path.read_text())
+    if raw.get("format") != RUN_FORMAT:
+        raise RunError(
+            f"{run_dir} was written by trace2skill {raw.get('version', '?')} (run format {raw.get('format')}); "
+            f"this is {__version__} (run format {RUN_FORMAT}): use another --run-dir"
+        )
+    return RunState.model_validate(raw)
+
+
+def save_state(run_dir: Path, state: RunState) -> None:
+    """Write ``run.json`` atomically."""
+    tmp = run_dir / f".{STATE_FILE}.tmp"
+    tmp.write_text(state.model_dump_json(indent=2))
+    os.replace(tmp, run_dir / STATE_FILE)
+
+
+def start_run(cfg: DistillConfig, *, resume: bool) -> RunState:
+    """The state a run starts from: the saved one when resuming (after checking it matches
+    ``cfg``), else a new one. A fresh start clears an earlier finished run's checkpoint; it
+    refuses to overwrite an unfinished run, which only ``resume`` continues."""
+    run_dir = cfg.resolved_run_dir
+    state = load_state(run_dir)
+    config = saved_config(cfg)
+    if resume:
+        if state is None:
+            raise RunError(f"nothing to resume: {run_dir} holds no {STATE_FILE}")
+        differ = sorted(k for k in RESULT_OPTIONS if state.config.get(k) != config.get(k))
+        if differ:
+            raise RunError(f"{run_dir} was started with other options ({', '.join(differ)}); resume it with the same ones")
+        return state
+    if state is not None and not state.finished:
+        raise RunError(f"{run_dir} holds an unfinished run: resume it (--resume {run_dir}) or choose another --run-dir")
+    shutil.rmtree(run_dir / ANALYSIS_DIR, ignore_errors=True)
+    state = RunState(config=config)
+    save_state(run_dir, state)
+    return state
+
+
+def mark_done(run_dir: Path, state: RunState, stage: str) -> None:
+    """Record ``stage`` as complete."""
+    if stage not in state.stages:
+        state.stages.append(stage)
+    save_state(run_dir, state)
+
+
+def check_writable(*dirs: Path, need_bytes: int = 0) -> None:
+    """Fail before any work if a folder cannot be created or written, or its disk has less
+    than ``need_bytes`` free."""
+    for folder in dirs:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            probe = folder / ".trace2skill-write-probe"
+            probe.write_bytes(b"ok")
+            probe.unlink()
+        except OSError as exc:
+            raise RunError(f"cannot write to {folder}: {exc.strerror or exc}") from None
+        free = shutil.disk_usage(folder).free
+        if free < need_bytes:
+            raise RunError(f"only {free / 1e6:.0f} MB free on the disk of {folder}; this run needs about {need_bytes / 1e6:.0f} MB")
+
+
+class AnalysisLog:
+    """Analysis results of a run, appended as Parquet parts as they arrive.
+
+    Results are buffered and written at least every ``flush_seconds`` (and every
+    ``flush_rows``), so a killed run loses at most the requests in flight plus that
+    much completed work, without one file per small batch on a long run.
+    """
+
+    def __init__(self, run_dir: Path, flush_rows: int = 1024, flush_seconds: float = 1.0):
+        self.dir = run_dir / ANALYSIS_DIR
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.flush_rows = flush_rows
+        self.flush_seconds = flush_seconds
+        self.buffer: list[AnalysisResult] = []
+        self.last_flush = time.monotonic()
+        self.next_part = len(self.parts())
+
+    def parts(self) -> list[Path]:
+        return sorted(self.dir.glob("part-*.parquet"))
+
+    def read(self) -> list[AnalysisResult]:
+        """Every result written so far, in the order written."""
+        return [AnalysisResult.model_validate_json(r) for part in self.parts() for r in pq.read_table(part, columns=["result"])["result"].to_pylist()]
+
+    def done_ids(self) -> set[str]:
+        return {i for part in self.parts() for i in pq.read_table(part, columns=["trajectory_id"])["trajectory_id"].to_pylist()}
+
+    def add(self, results: Iterable[AnalysisResult]) -> None:
+        self.buffer.extend(results)
+        if len(self.buffer) >= self.flush_rows or time.monotonic() - self.last_flush >= self.flush_seconds:
+            self.flush()
+
+    def flush(self) -> None:
+        self.last_flush = time.monotonic()
+        if not self.buffer:
+            return
+        table = pa.table(
+            {"trajectory_id": [r.trajectory_id for r in self.buffer], "result": [r.model_dump_json() for r in self.buffer]}, schema=ANALYSIS_SCHEMA
+        )
+        name = f"part-{self.next_part:06d}.parquet"
+        pq.write_table(table, self.dir / f".{name}.tmp")
+        os.replace(self.dir / f".{name}.tmp", self.dir / name)
+        self.next_part += 1
+        self.buffer = []

@@ -1,0 +1,177 @@
+"""Turn the loaded run into the report's sections: tables, charts and diffs, all plain text.
+
+The order follows the questions a reader has after a run: did it work (summary), what
+did the trajectories teach (topics), how was it merged (consolidation), what changed in
+the skill and why (diff with evidence), what was left out and why (dropped, refused),
+and which trajectories gave nothing (reasons).
+"""
+
+from __future__ import annotations
+
+from trace2skill.report import plots
+from trace2skill.report.diff import Change, skill_diff
+from trace2skill.report.doc import Block, Chart, Diff, Report, Section, Table, Text
+from trace2skill.report.load import EXAMPLE_IDS, STATUSES, TIERS, RunData
+from trace2skill.skill.validate import MAX_SKILL_MD_LINES
+
+MAX_ROWS = 50
+MAX_CELL = 200
+
+
+def build_report(run: RunData) -> Report:
+    """The whole report of ``run``, ready for ``render_html`` / ``render_markdown``."""
+    name = run.skill.name if run.skill else run.s0.name if run.s0 else "skill"
+    return Report(
+        title=f"trace2skill run report: {name}",
+        subtitle=str(run.run_dir),
+        sections=[_summary(run), _topics(run), _consolidation(run), _changes(run), _left_out(run), _no_lesson(run)],
+    )
+
+
+def _summary(run: RunData) -> Section:
+    s = run.summary
+    blocks: list[Block] = [Text(note) for note in run.notes]
+    verdict = "valid" if s.valid else "NOT valid: " + "; ".join(s.validation_problems)
+    blocks.append(Text(f"Skill written to {s.skill_dir or '(not recorded)'}; it is {verdict}. Wall time {s.wall_seconds:.1f} s."))
+    if s.draft_note:
+        blocks.append(Text(f"S0 was drafted by the model: {s.draft_note}."))
+    counts = [
+        ("trajectories read", s.read),
+        *([("of them, analysed before a resumption", s.resumed)] if s.resumed else []),
+        ("analysed (gave lessons)", s.analyzed),
+        ("no lesson", s.no_lesson),
+        ("quarantined (unreadable)", s.quarantined),
+        ("failed (LLM output unusable)", s.failed),
+        ("lessons", s.lessons),
+        ("topic groups", s.groups),
+        ("merge calls (failed)", f"{s.merge_calls} ({s.failed_merges})"),
+        ("edits applied / refused", f"{s.edits_applied} / {s.edits_refused}"),
+    ]
+    blocks.append(Table(["", "count"], [[k, str(v)] for k, v in counts]))
+    total = s.analysis_usage + s.merge_usage
+    usage = [("analysis", s.analysis_usage), ("consolidation", s.merge_usage), ("total", total)]
+    blocks.append(Table(["LLM usage", "calls", "prompt tokens", "completion tokens"], [[k, f"{u.calls:,}", f"{u.prompt_tokens:,}", f"{u.completion_tokens:,}"] for k, u in usage]))
+    wall = s.wall_seconds or 1.0
+    stages = [[k, f"{v:.1f}", f"{100 * v / wall:.0f}%"] for k, v in s.stage_seconds.items()]
+    blocks.append(Table(["stage", "seconds", "share of wall time"], stages + [["whole run", f"{s.wall_seconds:.1f}", "100%"]]))
+    by_status = {status: getattr(s, status) for status in STATUSES}
+    blocks.append(Chart("outcomes", "Outcome split", plots.outcome_chart(by_status), "Every input record ends in the manifest with exactly one status."))
+    return Section("Summary", "summary", blocks)
+
+
+def _topics(run: RunData) -> Section:
+    items = [(r.support, r.kind) for r in run.provenance if r.kind in TIERS]  # these provenance kinds are the tiers
+    rows = [
+        [c.label, plots.TIER_NAMES[c.tier], str(c.support), ", ".join(f"{n} {k}" for k, n in c.lessons_by_kind.items()), _ids(c.trajectory_ids)]
+        for c in run.clusters
+    ]
+    return Section(
+        "Lessons and topics",
+        "topics",
+        [
+            Chart(
+                "clusters",
+                "Lessons per topic cluster",
+                plots.clusters_chart(run.clusters),
+                "Lessons are embedded and clustered by topic; the bracket says where the topic's content went.",
+            ),
+            Chart(
+                "support",
+                "Support histogram",
+                plots.support_chart(items),
+                "Support = distinct trajectories behind a piece of content. High support goes to SKILL.md, "
+                "lower to references/, one-offs are dropped.",
+            ),
+            _table(["topic", "went to", "support", "lessons", "example trajectories"], rows),
+        ],
+    )
+
+
+def _consolidation(run: RunData) -> Section:
+    counts = [[key.replace("_", " "), str(value)] for key, value in run.consolidation.items() if isinstance(value, int)]
+    blocks: list[Block] = [
+        Chart("merges", "Merge calls", plots.merge_chart(run.consolidation), "LLM merge calls of consolidation, by stage, from consolidation.json."),
+        Table(["consolidation.json", "count"], counts),
+    ]
+    conflicts = [[r.cluster_label, _cell(r.reason)] for r in run.provenance if r.kind == "conflict"]
+    if conflicts:
+        blocks += [Text("Conflicts the merges resolved, with their stated justification:"), _table(["topic", "resolution"], conflicts)]
+    return Section("Consolidation", "consolidation", blocks)
+
+
+def _changes(run: RunData) -> Section:
+    if run.s0 is None or run.skill is None:
+        return Section("Skill changes", "changes", [Text("The skill diff needs both s0/ and the final skill; see the notes in the summary.")])
+    changes = skill_diff(run.s0, run.skill, run.provenance)
+    blocks: list[Block] = [
+        Chart("skill_lines", "SKILL.md before and after", plots.lines_chart(run.s0, run.skill, MAX_SKILL_MD_LINES), "Lines per SKILL.md section in S0 and in the result."),
+    ]
+    if not changes:
+        return Section("Skill changes", "changes", blocks + [Text("The run left the skill as S0 was.")])
+    rows = [
+        [c.kind, c.place, f"{c.lines_before} → {c.lines_after}", str(c.support) if c.support else "-", str(c.lessons), _ids(c.trajectory_ids), ", ".join(c.topics), _cell(c.note)]
+        for c in changes
+    ]
+    blocks.append(Text(f"{len(changes)} place(s) differ from S0. Support, lessons and trajectories come from provenance.parquet; a change without support was made by code (e.g. the References index) or a validation fix."))
+    blocks.append(_table(["change", "where", "lines", "support", "lessons", "example trajectories", "topics", "note"], rows))
+    blocks.extend(Diff(_diff_title(c), c.diff) for c in changes)
+    return Section("Skill changes", "changes", blocks)
+
+
+def _left_out(run: RunData) -> Section:
+    blocks: list[Block] = []
+    collapsed = sum(r.kind == "collapsed" for r in run.provenance)
+    if collapsed:
+        blocks.append(Text(f"{collapsed} near-duplicate lesson(s) were folded into others; their evidence counts toward the lesson they joined."))
+    dropped = sorted((r for r in run.provenance if r.kind == "dropped"), key=lambda r: (-r.support, r.cluster_label))
+    blocks.append(Text(f"Dropped by consolidation ({len(dropped)}): one-offs without a similar lesson from another trajectory, topics below the references/ bar, edits of existing text below the SKILL.md bar."))
+    blocks.append(_table(["topic", "support", "reason", "content", "trajectories"], [[r.cluster_label, str(r.support), _cell(r.reason), _cell(_first_line(r.content)), _ids(r.trajectory_ids)] for r in dropped]))
+    # refusals.json has no provenance; the provenance row of the same refused edit has it
+    evidence = {(r.reason, r.content): r.trajectory_ids for r in run.provenance if r.kind == "refused"}
+    refused = [
+        [f.edit.op, f"{f.edit.path} § {f.edit.section}" if f.edit.section else f.edit.path, _cell(f.reason), _cell(_first_line(f.edit.content)), _ids(evidence.get((f.reason, f.edit.content[:2000]), []))]
+        for f in run.refusals
+    ]
+    blocks.append(Text(f"Edits the guards refused at apply time ({len(refused)}), from refusals.json:"))
+    blocks.append(_table(["op", "target", "reason", "content", "trajectories"], refused))
+    return Section("Left out", "left-out", blocks)
+
+
+def _no_lesson(run: RunData) -> Section:
+    rows = [[r.status, _cell(r.reason), str(r.count), _ids(r.examples, r.count)] for r in run.reasons]
+    shown = [s for s in STATUSES if s != "analyzed"]
+    return Section(
+        "Trajectories without lessons",
+        "no-lessons",
+        [
+            Text(f"The most frequent reasons per status ({', '.join(shown)}); manifest.parquet has every trajectory with its reason."),
+            _table(["status", "reason", "trajectories", "examples"], rows),
+        ],
+    )
+
+
+def _table(columns: list[str], rows: list[list[str]]) -> Table:
+    if len(rows) <= MAX_ROWS:
+        return Table(columns, rows)
+    return Table(columns, rows[:MAX_ROWS], note=f"{len(rows) - MAX_ROWS} more row(s) not shown; provenance.parquet and manifest.parquet have them all.")
+
+
+def _diff_title(c: Change) -> str:
+    return f"{c.kind}: {c.place} ({c.lines_before} → {c.lines_after} lines)"
+
+
+def _ids(ids: list[str], total: int | None = None) -> str:
+    total = len(ids) if total is None else total
+    if not total:
+        return "-"
+    shown = ", ".join(ids[:EXAMPLE_IDS])
+    return shown + (f" (+{total - EXAMPLE_IDS} more)" if total > EXAMPLE_IDS else "")
+
+
+def _first_line(text: str) -> str:
+    return next((line.strip() for line in text.splitlines() if line.strip()), "")
+
+
+def _cell(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= MAX_CELL else text[: MAX_CELL - 1] + "…"

@@ -1,0 +1,64 @@
+"""The report as a small document model that both renderers (HTML, Markdown) walk.
+
+Building the content once and rendering it twice is what keeps ``report.html`` and
+``report.md`` saying the same thing. Every string here is plain text, often from
+untrusted trajectories; escaping is the renderers' job, never the builder's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Text:
+    """A paragraph of plain text."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Table:
+    """A table of plain-text cells; ``note`` says what was left out, if anything."""
+
+    columns: list[str]
+    rows: list[list[str]]
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Chart:
+    """A PNG chart. ``name`` is a file-name stem (``[a-z0-9_]``) unique within a report."""
+
+    name: str
+    title: str
+    png: bytes
+    caption: str
+
+
+@dataclass(frozen=True)
+class Diff:
+    """Unified-diff lines of one change, shown folded under ``title``."""
+
+    title: str
+    lines: list[str]
+
+
+Block = Text | Table | Chart | Diff
+
+
+@dataclass
+class Section:
+    title: str
+    anchor: str
+    blocks: list[Block] = field(default_factory=list)
+
+
+@dataclass
+class Report:
+    title: str
+    subtitle: str
+    sections: list[Section] = field(default_factory=list)
+
+    def charts(self) -> list[Chart]:
+        return [b for s in self.sections for b in s.blocks if isinstance(b, Chart)]

@@ -1,0 +1,185 @@
+"""Read a run dir into plain data: the summary, aggregates of the Parquet outputs, both skills.
+
+The manifest and the lessons can hold millions of rows, so they are aggregated with polars
+while they are read (status counts, top reasons, lesson kinds per topic cluster) and never
+turned into Python objects row by row. Provenance, refusals and the two skills are small
+(one row per edit, dropped item or folded duplicate) and are loaded as models.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from trace2skill.consolidate.provenance import CONTENT_KINDS, ProvenanceRow, read_provenance
+from trace2skill.skill.apply import Refusal
+from trace2skill.skill.folder import SkillError, load_skill
+from trace2skill.skill.model import Skill
+from trace2skill.summary import RunSummary
+
+# The order statuses and tiers are shown in, everywhere in the report.
+STATUSES = ("analyzed", "no_lesson", "quarantined", "failed")
+TIERS = ("skill", "reference", "refused", "dropped")
+EXAMPLE_IDS = 3
+
+
+@dataclass(frozen=True)
+class ReasonCount:
+    """How many trajectories ended in ``status`` for the same ``reason``, with a few of their ids."""
+
+    status: str
+    reason: str
+    count: int
+    examples: list[str]
+
+
+@dataclass(frozen=True)
+class TopicCluster:
+    """One topic cluster of consolidation: where its content went and the lessons behind it."""
+
+    cluster_id: int
+    label: str
+    tier: str  # skill | reference | refused | dropped
+    support: int
+    lessons_by_kind: dict[str, int]
+    trajectory_ids: list[str]
+
+    @property
+    def lessons(self) -> int:
+        return sum(self.lessons_by_kind.values())
+
+
+@dataclass
+class RunData:
+    """Everything the report shows, read from one run dir."""
+
+    run_dir: Path
+    summary: RunSummary
+    consolidation: dict[str, Any]
+    reasons: list[ReasonCount]
+    clusters: list[TopicCluster]
+    provenance: list[ProvenanceRow]
+    refusals: list[Refusal]
+    s0: Skill | None
+    skill: Skill | None
+    notes: list[str] = field(default_factory=list)  # what could not be read, said in the report
+
+
+def load_run(run_dir: Path, *, top_reasons: int = 10) -> RunData:
+    """Load ``run_dir`` (written by ``distill``). ``summary.json`` is required; a missing
+    optional file leaves its part of the report empty and adds a line to ``notes``."""
+    run_dir = Path(run_dir)
+    summary_path = run_dir / "summary.json"
+    if not summary_path.is_file():
+        raise FileNotFoundError(f"{run_dir}: no summary.json; is this the run dir of a distill run?")
+    summary = RunSummary.model_validate_json(summary_path.read_text())
+    notes: list[str] = []
+    provenance = read_provenance(run_dir / "provenance.parquet") if _present(run_dir, "provenance.parquet", notes) else []
+    lesson_kinds = _lesson_kinds(run_dir / "lessons.parquet") if _present(run_dir, "lessons.parquet", notes) else {}
+    return RunData(
+        run_dir=run_dir,
+        summary=summary,
+        consolidation=json.loads((run_dir / "consolidation.json").read_text()) if _present(run_dir, "consolidation.json", notes) else {},
+        reasons=_reasons(run_dir / "manifest.parquet", top_reasons) if _present(run_dir, "manifest.parquet", notes) else [],
+        clusters=topic_clusters(provenance, lesson_kinds),
+        provenance=provenance,
+        refusals=[Refusal.model_validate(r) for r in json.loads((run_dir / "refusals.json").read_text())] if _present(run_dir, "refusals.json", notes) else [],
+        s0=_skill(run_dir / "s0", "starting skill (s0/)", notes),
+        skill=_skill(_skill_dir(run_dir, summary.skill_dir), "final skill", notes) if summary.skill_dir else None,
+        notes=notes,
+    )
+
+
+def topic_clusters(provenance: list[ProvenanceRow], lesson_kinds: dict[str, str]) -> list[TopicCluster]:
+    """The topic clusters named in provenance, by support (highest first).
+
+    A cluster's lessons are the union of the lesson ids on all its rows (kept, dropped and
+    folded near-duplicates), so every lesson of the run is counted once. Its tier is the
+    best place any of its content reached: SKILL.md, else references/, else refused by the
+    guards at apply time, else dropped by consolidation."""
+    lessons: dict[int, set[str]] = {}
+    trajectories: dict[int, set[str]] = {}
+    labels: dict[int, str] = {}
+    tiers: dict[int, str] = {}
+    support: dict[int, int] = {}
+    for row in provenance:
+        if row.cluster_id < 0:  # the References scaffold belongs to no topic
+            continue
+        cid = row.cluster_id
+        labels.setdefault(cid, row.cluster_label)
+        lessons.setdefault(cid, set()).update(row.lesson_ids)
+        trajectories.setdefault(cid, set()).update(row.trajectory_ids)
+        if row.kind in CONTENT_KINDS or row.kind == "refused":
+            tier = {"skill": "skill", "refused": "refused"}.get(row.kind, "reference")
+            tiers[cid] = min(tiers.get(cid, tier), tier, key=TIERS.index)
+            support[cid] = max(support.get(cid, 0), row.support)
+    clusters = []
+    for cid, ids in lessons.items():
+        kinds: dict[str, int] = {}
+        for lesson_id in ids:
+            kind = lesson_kinds.get(lesson_id, "unknown")
+            kinds[kind] = kinds.get(kind, 0) + 1
+        clusters.append(
+            TopicCluster(
+                cluster_id=cid,
+                label=labels[cid],
+                tier=tiers.get(cid, "dropped"),
+                # a dropped cluster has no content row; its evidence is all it had
+                support=support.get(cid, len(trajectories[cid])),
+                lessons_by_kind=dict(sorted(kinds.items())),
+                trajectory_ids=sorted(trajectories[cid]),
+            )
+        )
+    return sorted(clusters, key=lambda c: (-c.support, c.cluster_id))
+
+
+def _reasons(manifest: Path, top: int) -> list[ReasonCount]:
+    """The ``top`` most frequent reasons per non-analysed status (most frequent first)."""
+    frame = (
+        pl.scan_parquet(manifest)
+        .filter(pl.col("status") != "analyzed")
+        .group_by("status", "reason")
+        .agg(pl.len().alias("count"), pl.col("trajectory_id").sort().head(EXAMPLE_IDS).alias("examples"))
+        .sort(["status", "count", "reason"], descending=[False, True, False])
+        .group_by("status", maintain_order=True)
+        .head(top)
+        .collect()
+    )
+    rows = [ReasonCount(status=r["status"], reason=r["reason"], count=r["count"], examples=r["examples"]) for r in frame.iter_rows(named=True)]
+    order = {s: i for i, s in enumerate(STATUSES)}
+    return sorted(rows, key=lambda r: (order.get(r.status, len(order)), -r.count, r.reason))
+
+
+def _lesson_kinds(path: Path) -> dict[str, str]:
+    frame = pl.read_parquet(path, columns=["id", "kind"])
+    return dict(zip(frame["id"].to_list(), frame["kind"].to_list()))
+
+
+def _present(run_dir: Path, name: str, notes: list[str]) -> bool:
+    if (run_dir / name).is_file():
+        return True
+    notes.append(f"{name} is missing from the run dir; its part of the report is empty")
+    return False
+
+
+def _skill_dir(run_dir: Path, recorded: str) -> Path:
+    """The final skill's folder: as recorded, else beside the run dir under the same name.
+
+    ``skill_dir`` is recorded as given to the run (relative to its working directory, or
+    absolute on its machine); an output folder that was moved or copied whole still has the
+    skill next to ``run/``."""
+    path = Path(recorded)
+    beside = run_dir.parent / path.name
+    return beside if not path.is_dir() and beside.is_dir() else path
+
+
+def _skill(path: Path, what: str, notes: list[str]) -> Skill | None:
+    try:
+        return load_skill(path)
+    except SkillError as error:
+        notes.append(f"{what} could not be loaded, so the skill diff is left out: {error}")
+        return None
