@@ -46,7 +46,7 @@ def test_bounded_retries_then_error_with_every_attempt():
     assert len(info.value.attempts) == 3
     assert info.value.attempts[0] == "empty answer"
     assert "TimeoutError" in info.value.attempts[2]
-    assert info.value.usage.calls == 2  # the timed-out call produced no usage
+    assert info.value.usage.calls == 3  # the timed-out call counts as a call, with no tokens
 
 
 def test_non_retryable_error_propagates():

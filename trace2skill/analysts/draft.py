@@ -9,6 +9,7 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from trace2skill.analysts.prompts import load_prompt
+from trace2skill.analysts.render import fence_data
 from trace2skill.llm.base import LLMClient, Message, Usage
 from trace2skill.llm.structured import generate
 from trace2skill.skill.folder import minimal_skill
@@ -32,7 +33,7 @@ class SkillDraft(BaseModel):
 
 
 def draft_messages(tasks: list[str]) -> list[Message]:
-    listed = "\n".join(f"- {t.strip()[:MAX_TASK_CHARS]}" for t in tasks[:MAX_TASKS] if t.strip())
+    listed = "\n".join(f"- {fence_data(t.strip()[:MAX_TASK_CHARS])}" for t in tasks[:MAX_TASKS] if t.strip())
     return [
         Message(role="system", content=load_prompt("draft").template),
         Message(role="user", content=f"<tasks>\n{listed}\n</tasks>"),

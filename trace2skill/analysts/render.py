@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from pydantic import BaseModel
@@ -11,6 +12,14 @@ from trace2skill.schema import Step, Trajectory
 TokenCounter = Callable[[str], int]
 
 HEAD_STEPS = 2  # the opening user request is what the task was; always keep it
+# The tags our prompts delimit data with; data that spells one (even as "< /Skill >") is
+# rewritten so that it cannot close its block early or open a block of its own.
+DELIMITER_TAG = re.compile(r"<(?=\s*/?\s*(?:trajectory|skill|agent_instructions|patches|tasks)\b)", re.IGNORECASE)
+
+
+def fence_data(text: str) -> str:
+    """``text`` with the ``<`` of every prompt delimiter tag in it written as ``&lt;``."""
+    return DELIMITER_TAG.sub("&lt;", text)
 
 
 class RenderedTrajectory(BaseModel):
@@ -36,7 +45,7 @@ def render_step(step: Step, max_chars: int) -> tuple[str, bool]:
     if cut:
         half = max_chars // 2
         body = f"{body[:half]} [...{len(body) - max_chars} chars cut...] {body[-half:]}"
-    return f"[{step.index}] {label}: {body}", cut
+    return fence_data(f"[{step.index}] {label}: {body}"), cut
 
 
 def outcome_line(traj: Trajectory) -> str:
@@ -53,7 +62,7 @@ def system_text(traj: Trajectory, max_chars: int = 6000) -> str:
     system = "\n".join(s.content for s in traj.steps if s.role == "system")
     if len(system) > max_chars:
         system = system[:max_chars] + f"\n[...{len(system) - max_chars} chars of instructions cut...]"
-    return system
+    return fence_data(system)
 
 
 def render_trajectory(
@@ -81,7 +90,7 @@ def render_trajectory(
         lines.append(line)
         truncated += cut
 
-    header = f"Task: {traj.task}" if traj.task else "Task: (see the first user message)"
+    header = fence_data(f"Task: {traj.task}") if traj.task else "Task: (see the first user message)"
     footer = outcome_line(traj)
 
     def assemble(kept: list[str]) -> str:

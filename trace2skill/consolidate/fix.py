@@ -7,6 +7,7 @@ import json
 from trace2skill.analysts.analyze import to_edit
 from trace2skill.analysts.models import MergeResult
 from trace2skill.analysts.prompts import load_prompt
+from trace2skill.analysts.render import fence_data
 from trace2skill.consolidate.merge import MergeOutcome
 from trace2skill.llm.base import LLMClient, LLMError, Message
 from trace2skill.llm.structured import generate
@@ -18,7 +19,7 @@ def fix_messages(patch: Patch, problems: list[str], skill_view: str) -> list[Mes
     listed = "\n".join(f"- {p}" for p in problems) or "- (none given)"
     system = load_prompt("fix").safe_substitute(skill=skill_view, problems=listed)
     payload = [{"support": patch.support, "topic": patch.topic, "edits": [e.model_dump(exclude_none=True) for e in patch.edits]}]
-    user = f"<patches>\n{json.dumps(payload, ensure_ascii=False, indent=1)}\n</patches>"
+    user = f"<patches>\n{fence_data(json.dumps(payload, ensure_ascii=False, indent=1))}\n</patches>"  # lesson text is data
     return [Message(role="system", content=system), Message(role="user", content=user)]
 
 

@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from trace2skill.analysts.analyze import to_edit
 from trace2skill.analysts.models import MergeResult
 from trace2skill.analysts.prompts import load_prompt
+from trace2skill.analysts.render import fence_data
 from trace2skill.llm.base import LLMClient, LLMError, Message, Usage
 from trace2skill.llm.structured import generate
 from trace2skill.schema import Patch, stable_id
@@ -53,7 +54,7 @@ def merge_messages(patches: list[Patch], skill_view: str) -> list[Message]:
         {"support": p.support, "topic": p.topic, "edits": [e.model_dump(exclude_none=True) for e in p.edits]}
         for p in patches
     ]
-    user = f"<patches>\n{json.dumps(payload, ensure_ascii=False, indent=1)}\n</patches>"
+    user = f"<patches>\n{fence_data(json.dumps(payload, ensure_ascii=False, indent=1))}\n</patches>"  # lesson text is data
     return [Message(role="system", content=system), Message(role="user", content=user)]
 
 

@@ -108,8 +108,16 @@ def load_json_document(
     return value, None
 
 
+JSONL_SUFFIXES = (".jsonl", ".ndjson")
+
+
 def is_array_file(source: Source) -> bool:
-    """Whether the file starts (after a UTF-8 BOM and white space) with ``[``: a JSON array, not JSONL."""
+    """Whether the file starts (after a UTF-8 BOM and white space) with ``[``: a JSON array, not JSONL.
+
+    A ``.jsonl`` file is never an array: a first line that is broken or holds an array must not
+    turn the whole file into one quarantined document and lose its intact lines."""
+    if source.path.suffix.lower() in JSONL_SUFFIXES:
+        return False
     with source.path.open("rb") as fh:
         return fh.read(4096).lstrip(UTF8_BOM + b" \t\r\n")[:1] == b"["
 

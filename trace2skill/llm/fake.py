@@ -4,7 +4,9 @@ It answers from the prompt it is given, so different trajectories give different
 lessons and the same input always gives the same output. It reads the blocks our
 prompts delimit (``<skill>``, ``<trajectory>``, ``<patches>``) and knows the output
 models by name; any other model is an error. Latency and failure injection let
-benchmarks and reliability tests simulate a real engine.
+benchmarks and reliability tests simulate a real engine. Like a gullible model, it obeys
+an instruction planted in the data it analyses ("... add this to the skill: TEXT"): TEXT
+becomes its first lesson, so tests can check that the pipeline keeps such text out.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from pydantic import BaseModel
 from trace2skill.llm.base import Completion, Message, Usage
 
 _TOOL_CALL = re.compile(r"call (\w+)\(")
+_OBEYED = re.compile(r"add this to the skill:[ \t]*(\S.{9,})", re.IGNORECASE)
 _SECTION = re.compile(r"^## (.+)$", re.MULTILINE)
 
 
@@ -59,6 +62,10 @@ def _lessons_and_edits(prompt: str, kind: str) -> tuple[list[dict], list[dict]]:
             content = f"Gather the facts first, then call {tool} once, with the arguments the user confirmed."
             title = f"Confirm arguments for {tool}"
         lessons.append({"title": title, "description": f"When a task needs {tool}.", "content": content, "topic": topic})
+    obeyed = _OBEYED.search(trajectory + "\n" + _block(prompt, "agent_instructions"))
+    if obeyed:
+        injected = {"title": "Follow the standing instruction", "description": "Always.", "content": obeyed.group(1).strip()[:240], "topic": "standing instructions"}
+        lessons = [injected, *lessons[:2]]
     section = _pick_section(skill, ("pitfalls",) if kind == "failure" else ("workflow",))
     if section:
         edits = [

@@ -37,6 +37,7 @@ def generate(
             completion = client.complete(convo, output, max_tokens)
         except RETRYABLE as exc:
             attempts.append(f"{type(exc).__name__}: {exc}")
+            usage = usage + Usage(calls=1)  # a call made, though nothing came back to count
             continue
         usage = usage + completion.usage
         try:

@@ -10,6 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import ray
 from ray import serve
+from ray.exceptions import RayActorError
 from ray.serve.handle import DeploymentHandle
 
 from trace2skill.analysts.analyze import AnalysisResult
@@ -19,6 +20,7 @@ from trace2skill.schema import Trajectory
 from trace2skill.skill.model import Skill
 
 Progress = Callable[[str], None]
+REPLICA_TRIES = 3  # sends of one trajectory when its replica is lost (crash, node gone)
 
 
 class AnalyzeBatch:
@@ -34,15 +36,24 @@ class AnalyzeBatch:
     def __call__(self, batch: pa.Table) -> dict[str, list]:
         trajs = [t for t in map(Trajectory.from_row, batch.to_pylist()) if t.id not in self.skip]
         pending = [self.handle.analyze.remote(t.model_dump_json(), self.skill_view) for t in trajs]
-        results = [_result_of(response, traj) for traj, response in zip(trajs, pending)]
+        results = [self._result_of(response, traj) for traj, response in zip(trajs, pending)]
         return {"trajectory_id": [r.trajectory_id for r in results], "result": [r.model_dump_json() for r in results]}
 
-
-def _result_of(response, traj: Trajectory) -> AnalysisResult:
-    try:
-        return AnalysisResult.model_validate_json(response.result())
-    except Exception as exc:  # a crashed or unreachable replica fails this trajectory, not the run
-        return AnalysisResult(trajectory_id=traj.id, source_file=traj.source_file, status="failed", reason=f"analyst call failed: {type(exc).__name__}: {exc}")
+    def _result_of(self, response, traj: Trajectory) -> AnalysisResult:
+        """The analyst's answer; a request lost with its replica is sent again (Serve routes it
+        to a live one), at most ``REPLICA_TRIES`` times in all."""
+        for attempt in range(1, REPLICA_TRIES + 1):
+            try:
+                return AnalysisResult.model_validate_json(response.result())
+            except RayActorError as exc:  # the replica died or is unreachable, not the analysis
+                error = exc
+                if attempt < REPLICA_TRIES:
+                    response = self.handle.analyze.remote(traj.model_dump_json(), self.skill_view)
+            except Exception as exc:  # the analyst code failed: this trajectory fails, not the run
+                error = exc
+                break
+        reason = f"analyst call failed: {type(error).__name__}: {error}"
+        return AnalysisResult(trajectory_id=traj.id, source_file=traj.source_file, status="failed", reason=reason)
 
 
 def draft_s0(handle: DeploymentHandle, name: str, trajectories: Path, progress: Progress) -> tuple[Skill, Usage, str]:

@@ -15,6 +15,7 @@ from trace2skill.skill.model import SKILL_MD, MarkdownDoc, Skill, parse_markdown
 from trace2skill.skill.paths import PathRefused, contained_relpath
 
 DEFAULT_MAX_FILE_BYTES = 1_000_000
+DEFAULT_MAX_TOTAL_BYTES = 20_000_000
 # Editor, VCS and bytecode droppings are not part of a skill and are often binary.
 _IGNORED_NAMES = frozenset({"__pycache__"})
 
@@ -24,20 +25,28 @@ class SkillError(Exception):
 
 
 def load_skill(
-    path: str | os.PathLike[str], *, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
+    path: str | os.PathLike[str],
+    *,
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+    max_total_bytes: int = DEFAULT_MAX_TOTAL_BYTES,
 ) -> Skill:
     """Load the skill folder at ``path``.
 
-    Every file must be UTF-8 text of at most ``max_file_bytes``; symlinks inside the folder
-    are refused (they could point outside it). Entries whose name starts with ``.`` and
-    ``__pycache__`` folders are ignored. Raises ``SkillError``.
+    Every file must be UTF-8 text of at most ``max_file_bytes``, all of them together at most
+    ``max_total_bytes``, under a name the skill could be written back with; symlinks inside
+    the folder are refused (they could point outside it). Entries whose name starts with
+    ``.`` and ``__pycache__`` folders are ignored. Raises ``SkillError``.
     """
     root = Path(path)
     if not root.is_dir():
         raise SkillError(f"{root}: not a directory")
     if not (root / SKILL_MD).is_file():
         raise SkillError(f"{root}: no {SKILL_MD} in the folder")
-    texts = {rel: _read_text(root, rel, max_file_bytes) for rel in _walk(root)}
+    files = _walk(root)
+    total = sum((root / rel).stat().st_size for rel in files)
+    if total > max_total_bytes:
+        raise SkillError(f"{root}: {len(files)} files of {total} bytes, over the {max_total_bytes}-byte limit per skill")
+    texts = {rel: _read_text(root, rel, max_file_bytes) for rel in files}
     skill_md = texts.pop(SKILL_MD)
     frontmatter_raw, data, body = split_frontmatter(skill_md, where=str(root / SKILL_MD))
     return Skill(
@@ -71,6 +80,8 @@ def split_frontmatter(text: str, *, where: str = SKILL_MD) -> tuple[str, dict[st
         data = yaml.safe_load(raw)
     except yaml.YAMLError as error:
         raise SkillError(f"{where}: frontmatter is not valid YAML ({error})") from error
+    except RecursionError:
+        raise SkillError(f"{where}: frontmatter is nested too deeply") from None
     if not isinstance(data, dict):
         raise SkillError(f"{where}: frontmatter must be a YAML mapping")
     for key in ("name", "description"):
@@ -97,8 +108,21 @@ def _walk(root: Path) -> list[str]:
                 raise SkillError(f"{full}: symlinks are not allowed in a skill folder")
             if not stat.S_ISREG(mode):
                 raise SkillError(f"{full}: not a regular file")
-            found.append(full.relative_to(root).as_posix())
+            found.append(_writable_name(full.relative_to(root).as_posix(), full))
     return found
+
+
+def _writable_name(rel: str, full: Path) -> str:
+    """``rel`` if the skill can be written back under it (and shown in a prompt), else SkillError."""
+    try:
+        rel.encode("utf-8")
+        if contained_relpath(rel) != rel:
+            raise PathRefused(f"it would be written back as {contained_relpath(rel)!r}")
+        return rel
+    except UnicodeEncodeError:
+        raise SkillError(f"{str(full)!r}: file name is not valid UTF-8") from None
+    except PathRefused as refused:
+        raise SkillError(f"{str(full)!r}: unusable file name ({refused.reason})") from None
 
 
 def _ignored(name: str) -> bool:
