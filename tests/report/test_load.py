@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+import pytest
+
+from trace2skill.consolidate.provenance import ProvenanceRow
+from trace2skill.report.load import load_run, topic_clusters
+from tests.report.conftest import HOSTILE
+
+
+def test_load_counts_reasons_and_topics(hand_run, corpus_run):
+    corpus, result = corpus_run
+    run = load_run(hand_run, top_reasons=1)
+    assert run.notes == [] and run.s0 is not None and run.skill is not None
+    assert run.summary.read == 38 and run.consolidation["clusters"] == result.stats.clusters
+    # one reason per status (top_reasons=1), statuses in report order, the commonest first
+    assert [(r.status, r.count) for r in run.reasons] == [("no_lesson", 2), ("quarantined", 1), ("failed", 4)]
+    assert run.reasons[2].reason == "invalid JSON after 3 attempts" and run.reasons[2].examples == ["f0", "f1", "f2"]
+    assert len(run.refusals) == 1 and run.refusals[0].edit.section == "Nowhere"
+
+    by_label = {c.label: c for c in run.clusters}
+    assert by_label["refunds"].tier == "skill" and by_label["compensation"].tier == "reference"
+    assert by_label["nowhere"].tier == "refused" and by_label[HOSTILE].tier == "dropped"
+    assert [c.support for c in run.clusters] == sorted((c.support for c in run.clusters), reverse=True)
+    # every lesson of the corpus is counted in exactly one topic
+    counted = sum(c.lessons for c in run.clusters if c.label not in ("nowhere", HOSTILE))
+    assert counted == len(corpus.lessons)
+    assert by_label["nowhere"].lessons_by_kind == {"unknown": 2}  # lesson ids not in lessons.parquet
+
+
+def test_all_reasons_by_default(hand_run):
+    failed = [r for r in load_run(hand_run).reasons if r.status == "failed"]
+    assert [(r.reason, r.count) for r in failed] == [("invalid JSON after 3 attempts", 4), (HOSTILE, 1)]
+
+
+def test_missing_files_become_notes(hand_run):
+    for name in ("provenance.parquet", "lessons.parquet", "refusals.json"):
+        (hand_run / name).unlink()
+    for path in (hand_run / "s0").rglob("*"):
+        if path.is_file():
+            path.unlink()
+    run = load_run(hand_run)
+    assert run.provenance == [] and run.clusters == [] and run.refusals == [] and run.s0 is None
+    assert len(run.notes) == 4 and any("s0/" in n for n in run.notes)
+
+
+def test_not_a_run_dir(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no summary.json"):
+        load_run(tmp_path)
+
+
+def test_a_cluster_takes_the_best_tier_its_content_reached():
+    rows = [
+        ProvenanceRow(kind="dropped", cluster_id=1, cluster_label="a", support=1, lesson_ids=["l1"], trajectory_ids=["t1"]),
+        ProvenanceRow(kind="reference", cluster_id=1, cluster_label="a", support=3, lesson_ids=["l2", "l3"], trajectory_ids=["t2", "t3", "t4"]),
+        ProvenanceRow(kind="skill", cluster_id=1, cluster_label="a", support=3, lesson_ids=["l2", "l3"], trajectory_ids=["t2", "t3", "t4"]),
+        ProvenanceRow(kind="scaffold", cluster_id=-1, cluster_label="references"),
+        ProvenanceRow(kind="collapsed", cluster_id=2, cluster_label="b", support=1, lesson_ids=["l4"], trajectory_ids=["t5"]),
+    ]
+    a, b = topic_clusters(rows, {"l1": "success", "l2": "failure", "l3": "failure"})
+    assert (a.label, a.tier, a.support, a.lessons_by_kind) == ("a", "skill", 3, {"failure": 2, "success": 1})
+    assert a.trajectory_ids == ["t1", "t2", "t3", "t4"]
+    assert (b.tier, b.support, b.lessons_by_kind) == ("dropped", 1, {"unknown": 1})
+
+
+def test_a_moved_output_folder_still_finds_its_skill(hand_run, tmp_path):
+    moved = tmp_path / "elsewhere"
+    (hand_run.parent).rename(moved)  # out/ moved whole: summary.json's skill_dir is stale
+    run = load_run(moved / "run")
+    assert run.skill is not None and run.skill.name == "airline-agent" and run.notes == []
