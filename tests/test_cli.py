@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import sys
 
@@ -74,3 +76,23 @@ def test_ingest_writes_parquet_with_labels(tmp_path):
     table = pl.read_parquet(out)
     assert table.height == 20 and table.filter(pl.col("raw_id") == "0:0")["success"].to_list() == [False]
     assert pl.read_parquet(tmp_path / "t.quarantine.parquet").height == 0
+
+
+@pytest.mark.ray
+def test_distill_quiet_json_then_report(tmp_path):
+    out = tmp_path / "out"
+    env = {**os.environ, "RAY_ADDRESS": "local"}  # its own Ray, not the test session's
+    result = subprocess.run(
+        [sys.executable, "-c", "from trace2skill.cli import main; main()", "distill", str(EXAMPLES / "airline"), "--out", str(out),
+         "--skill", str(EXAMPLES / "skills" / "airline-support"), "--backend", "fake", "--limit", "6", "--num-cpus", "2", "--quiet", "--json"],
+        capture_output=True, text=True, env=env, timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.startswith("{"), result.stdout[:2000]
+    summary = json.loads(result.stdout)
+    assert summary["read"] == 6 and summary["valid"]
+    assert "[trace2skill]" not in result.stderr  # --quiet: no progress lines
+    assert (out / "run" / "report.html").is_file()
+    (out / "run" / "report.html").unlink()
+    again = run("report", str(out / "run"))
+    assert again.returncode == 0 and (out / "run" / "report.html").is_file() and str(out / "run" / "report.md") in again.stdout

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -103,7 +104,8 @@ def distill(
     from trace2skill.pipeline import distill as run_distill
 
     progress = (lambda msg: None) if quiet else (lambda msg: typer.echo(f"[trace2skill] {msg}", err=True))
-    summary = run_distill(cfg, progress=progress, resume=resume is not None)
+    with contextlib.redirect_stdout(sys.stderr):  # whatever Ray prints in this process: stdout is the summary's
+        summary = run_distill(cfg, progress=progress, resume=resume is not None)
     if as_json:
         typer.echo(summary.model_dump_json(indent=2))
     else:
