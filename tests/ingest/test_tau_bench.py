@@ -94,13 +94,33 @@ def test_quarantine_reasons() -> None:
     assert bad["item 4"].excerpt.startswith('{"task_id": 3') and len(bad["item 4"].excerpt) <= 200
 
 
-def test_truncated_file_is_one_quarantined_record() -> None:
+def test_truncated_file_keeps_the_items_before_the_cut() -> None:
     records = list(read_file(TRUNCATED))
-    assert len(records) == 1 and isinstance(records[0], QuarantinedRecord)
-    q = records[0]
-    assert (q.location, q.source_file, q.source_format) == ("file", str(TRUNCATED), "tau_bench")
-    assert q.reason.startswith("file is not valid JSON")
-    assert q.trajectory_id == stable_id("tau_bench", "tau_truncated.json", "file", prefix="t-")
+    assert [type(r) for r in records] == [Trajectory, Trajectory, QuarantinedRecord]
+    assert [r.raw_id for r in records[:2]] == ["0:0", "0:1"]
+    q = records[2]
+    assert (q.location, q.source_file, q.source_format) == ("item 2", str(TRUNCATED), "tau_bench")
+    assert q.reason == "file is not valid JSON from item 2 on (truncated or corrupt?): parse error: premature EOF"
+    assert q.trajectory_id == stable_id("tau_bench", "tau_truncated.json", "item 2", prefix="t-")
+
+
+def test_a_large_array_streams_item_by_item(tmp_path: Path) -> None:
+    import tracemalloc
+
+    item = json.loads(RESULTS.read_text())[0]
+    path = tmp_path / "big.json"
+    with path.open("w") as fh:  # ~25 MB of results, written without holding them
+        fh.write("[")
+        for i in range(20_000):
+            fh.write(("," if i else "") + json.dumps({**item, "task_id": i}))
+        fh.write("]")
+    tracemalloc.start()
+    records = read_file(path, fmt="tau_bench")
+    first = next(records)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert isinstance(first, Trajectory) and peak < path.stat().st_size / 20  # a read buffer and one item, not the file
+    records.close()
 
 
 def test_non_array_document_is_one_quarantined_record(tmp_path: Path) -> None:

@@ -88,7 +88,9 @@ def test_every_line_is_accounted_for_and_the_intact_record_kept(tmp_path: Path, 
     path = tmp_path / "mixed.jsonl"
     path.write_text("\n".join(mixed), encoding="utf-8")
     ok, bad = _read(path, fmt)
-    assert len(ok) + len(bad) == sum(1 for line in mixed if line.encode().strip())  # ingest splits bytes
+    # Ingest splits bytes; a byte-order mark opening the file is the encoding's, not a record.
+    mixed[0] = mixed[0].removeprefix("\ufeff")
+    assert len(ok) + len(bad) == sum(1 for line in mixed if line.encode().strip())
     alone = tmp_path / "alone.jsonl"
     alone.write_text(good, encoding="utf-8")
     (reference,) = _read(alone, fmt)[0]

@@ -16,6 +16,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import ijson
+
 from trace2skill.ingest.base import Record, Source, guarded, json_excerpt, json_type
 from trace2skill.schema import QuarantinedRecord, Trajectory
 
@@ -150,9 +152,10 @@ def read_items(
     build: Callable[..., Trajectory],
     *args: Any,
     excerpt: Callable[[Any], str] = json_excerpt,
+    start: int = 0,
 ) -> Iterator[Record]:
-    """One record per item (``item N``, from 0): ``build(item, source, location, *args)``."""
-    for i, item in enumerate(items):
+    """One record per item (``item N``, counted from ``start``): ``build(item, source, location, *args)``."""
+    for i, item in enumerate(items, start):
         location = f"item {i}"
         yield guarded(source, location, item, build, item, source, location, *args, excerpt=excerpt)
 
@@ -160,7 +163,35 @@ def read_items(
 def read_array(
     source: Source, build: Callable[[Any, Source, str], Trajectory], excerpt: Callable[[Any], str] = json_excerpt
 ) -> Iterator[Record]:
-    """One record per item (``item N``) of a file holding one JSON array; ``excerpt`` shows a quarantined one."""
+    """One record per item (``item N``) of a file holding one JSON array; ``excerpt`` shows a quarantined one.
+
+    The array is streamed item by item (ijson), so a multi-GB results file never sits in
+    memory whole. Where the stream breaks (a truncated or corrupt file) the items before
+    are kept and the rest is one quarantined record located at the first item not read.
+    A break that the whole-file parser gets past (undecodable bytes inside a string) falls
+    back to it, so only the records holding those bytes fail.
+    """
+    with source.path.open("rb") as fh:
+        head = fh.read(4096)
+        if not head.strip() or foreign_encoding(head) or not head.removeprefix(UTF8_BOM).lstrip()[:1] == b"[":
+            yield from _read_array_whole(source, build, excerpt)  # blank, UTF-16/32, or not an array: one clear record
+            return
+        fh.seek(len(UTF8_BOM) if head.startswith(UTF8_BOM) else 0)
+        count = 0
+        try:
+            for item in ijson.items(fh, "item", use_float=True):
+                yield from read_items(source, [item], build, excerpt=excerpt, start=count)
+                count += 1
+        except ijson.JSONError as exc:
+            items, bad = load_json_document(source, list, excerpt)
+            if bad is None and items is not None:
+                yield from read_items(source, items[count:], build, excerpt=excerpt, start=count)
+            else:
+                reason = str(exc).splitlines()[0].strip() if str(exc).strip() else type(exc).__name__
+                yield source.quarantine(f"item {count}", f"file is not valid JSON from item {count} on (truncated or corrupt?): {reason}", "")
+
+
+def _read_array_whole(source: Source, build: Callable[[Any, Source, str], Trajectory], excerpt: Callable[[Any], str]) -> Iterator[Record]:
     items, bad = load_json_document(source, list, excerpt)
     if bad is not None:
         yield bad
