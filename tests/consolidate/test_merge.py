@@ -24,6 +24,7 @@ def test_tree_reduces_to_one_with_ceil_log_levels():
     final, stats = merge_tree([patch(i) for i in range(20)], 4, concat)
     assert len(final) == 1
     assert stats.levels == 3  # 20 -> 5 -> 2 -> 1
+    assert stats.calls_per_level == [5, 1, 1]
     assert stats.merge_calls == 5 + 1 + 1
     assert final[0].support == 20 and len(final[0].trajectory_ids) == 20
 

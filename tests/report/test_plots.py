@@ -29,6 +29,7 @@ def test_every_chart_renders_real_data():
         plots.clusters_chart([cluster(HOSTILE, "skill", failure=3, success=2), cluster(r"a $\nosuchmacro$", "skill", success=1), cluster("refunds", "reference", failure=1), cluster("refunds", "dropped", unknown=1)]),
         plots.support_chart([(12, "skill"), (12, "skill"), (3, "reference"), (1, "dropped"), (2, "refused")]),
         plots.merge_chart({"merge_calls": 7, "forced_merges": 1, "final_merge_calls": 2, "fix_calls": 1, "failed_merges": 1}),
+        plots.merge_chart({"merge_calls": 7, "merge_calls_per_level": [5, 2], "final_merge_calls": 2}),
         plots.lines_chart(S0, skill("\n# T\n\n## Workflow\n\n1. Look.\n\n## Cost $5\n\n- a\n- b\n"), 500),
     ]
     for png in charts:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Callable
+from itertools import zip_longest
 
 from pydantic import BaseModel, Field
 
@@ -30,6 +31,7 @@ class TreeStats(BaseModel):
     failed_merges: int = 0
     forced_merges: int = 0
     levels: int = 0
+    calls_per_level: list[int] = Field(default_factory=list)  # merge calls at tree level 1, 2, ...
     usage: Usage = Field(default_factory=Usage)
 
     def __add__(self, other: TreeStats) -> TreeStats:
@@ -38,8 +40,14 @@ class TreeStats(BaseModel):
             failed_merges=self.failed_merges + other.failed_merges,
             forced_merges=self.forced_merges + other.forced_merges,
             levels=max(self.levels, other.levels),
+            calls_per_level=add_per_level(self.calls_per_level, other.calls_per_level),
             usage=self.usage + other.usage,
         )
+
+
+def add_per_level(a: list[int], b: list[int]) -> list[int]:
+    """Element-wise sum of two per-level counts of different depths."""
+    return [x + y for x, y in zip_longest(a, b, fillvalue=0)]
 
 
 MergeFn = Callable[[list[Patch]], MergeOutcome]
@@ -122,6 +130,7 @@ def merge_tree(
         stats.levels += 1
         groups = [level[s : s + fan_in] for s in range(0, len(level), fan_in)]
         to_merge = [g for g in groups if len(g) > 1]
+        stats.calls_per_level.append(len(to_merge))
         outcomes = iter(merge_many(to_merge))
         nxt: list[Patch] = []
         progressed = False

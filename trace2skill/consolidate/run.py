@@ -7,6 +7,8 @@
 
 from __future__ import annotations
 
+from functools import reduce
+
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -15,7 +17,7 @@ from trace2skill.consolidate.cluster import assign, far_from, fit_centroids, ref
 from trace2skill.consolidate.config import ConsolidateConfig
 from trace2skill.consolidate.embed import Embedder, thresholds
 from trace2skill.consolidate.finalize import FinalSkill, Fixer, finalize
-from trace2skill.consolidate.merge import MergeFn, MergeManyFn, sequential
+from trace2skill.consolidate.merge import MergeFn, MergeManyFn, add_per_level, sequential
 from trace2skill.consolidate.prevalence import skill_threshold
 from trace2skill.consolidate.provenance import ProvenanceRow, provenance_rows
 from trace2skill.consolidate.reduce import ClusterResult, ReduceParams, reduce_cluster
@@ -38,6 +40,7 @@ class ConsolidationStats(BaseModel):
     dropped_items: int = 0
     conflicts_resolved: int = 0
     merge_calls: int = 0
+    merge_calls_per_level: list[int] = Field(default_factory=list)  # summed over the topic clusters' trees
     failed_merges: int = 0
     forced_merges: int = 0
     final_merge_calls: int = 0
@@ -130,6 +133,7 @@ def finish(s0: Skill, clusters: list[ClusterResult], cfg: ConsolidateConfig, *, 
         dropped_items=sum(r.kind == "dropped" for r in rows),
         conflicts_resolved=sum(r.kind == "conflict" for r in rows),
         merge_calls=sum(c.stats.merge_calls for c in clusters),
+        merge_calls_per_level=reduce(add_per_level, (c.stats.calls_per_level for c in clusters), []),
         failed_merges=sum(c.stats.failed_merges for c in clusters) + assembly.stats.failed_merges,
         forced_merges=sum(c.stats.forced_merges for c in clusters),
         final_merge_calls=assembly.stats.merge_calls,

@@ -90,7 +90,7 @@ def _topics(run: RunData) -> Section:
 def _consolidation(run: RunData) -> Section:
     counts = [[key.replace("_", " "), str(value)] for key, value in run.consolidation.items() if isinstance(value, int)]
     blocks: list[Block] = [
-        Chart("merges", "Merge calls", plots.merge_chart(run.consolidation), "LLM merge calls of consolidation, by stage, from consolidation.json."),
+        Chart("merges", "Merge calls", plots.merge_chart(run.consolidation), "LLM merge calls of consolidation, by merge-tree level and stage, from consolidation.json."),
         Table(["consolidation.json", "count"], counts),
     ]
     conflicts = [[r.cluster_label, _cell(r.reason)] for r in run.provenance if r.kind == "conflict"]

@@ -106,22 +106,26 @@ def support_chart(items: list[tuple[int, str]]) -> bytes:
 
 
 def merge_chart(consolidation: dict[str, Any]) -> bytes:
-    """LLM merge calls per consolidation stage (``consolidation.json`` counts calls per
-    stage, not per merge-tree level)."""
+    """LLM merge calls per merge-tree level (summed over the topic clusters' trees), then
+    the merges after the trees: forced final merges, merges across topics, fix rounds."""
     fig, ax = _figure(6.0, 2.6)
-    forced = consolidation.get("forced_merges", 0)
-    stages = {
-        "tree merges in topics": consolidation.get("merge_calls", 0) - forced,
-        "forced final merges": forced,
-        "merges across topics": consolidation.get("final_merge_calls", 0),
-        "validation fix rounds": consolidation.get("fix_calls", 0),
-    }
+    per_level = consolidation.get("merge_calls_per_level") or []
+    stages = {f"tree level {n}": calls for n, calls in enumerate(per_level, 1)}
+    if not per_level:  # a run dir written before levels were recorded
+        stages["tree merges in topics"] = consolidation.get("merge_calls", 0) - consolidation.get("forced_merges", 0)
+    stages.update(
+        {
+            "forced final merges": consolidation.get("forced_merges", 0),
+            "merges across topics": consolidation.get("final_merge_calls", 0),
+            "validation fix rounds": consolidation.get("fix_calls", 0),
+        }
+    )
     bars = ax.barh(list(stages), list(stages.values()), color=COLORS["skill"])
     ax.bar_label(bars, padding=3)
     ax.invert_yaxis()
     ax.set_xlabel("LLM calls")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_title(f"Merge calls per stage ({consolidation.get('failed_merges', 0)} failed)")
+    ax.set_title(f"Merge calls per tree level and stage ({consolidation.get('failed_merges', 0)} failed)")
     _room_for_labels(ax, max(stages.values()))
     return _png(fig)
 
