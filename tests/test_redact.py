@@ -277,7 +277,7 @@ def airline_text(rng: random.Random, ids: dict[str, str]) -> str:
                         "payment_history": [{"payment_id": ids["payment"], "amount": rng.randrange(80, 900)}], "cabin": "economy"}),
             f"Flight {ids['flight']} from {origin} to {dest} departs at 09:40; your booking {ids['reservation']} is basic economy.",
             json.dumps({"user_id": ids["user"], "payment_method_id": ids["payment"], "email": ids["email"], "membership": "gold"}),
-            f"Basic economy flights cannot be modified. Token of appreciation: none. Password reset is not something I can do.",
+            "Basic economy flights cannot be modified. Token of appreciation: none. Password reset is not something I can do.",
         )
     )
 
