@@ -16,9 +16,9 @@ that process, which includes the interpreter and imports) is its own:
   ``arrow_to_pylist``: the streaming reader with each batch turned into Python dicts;
   ``json_loads``: stdlib ``json.loads`` of each line (both: what any normaliser that
   builds Python objects pays before its own work);
-- ``normalize``: ``trace2skill.ingest.read_file`` over the file, every record to a
-  ``Trajectory`` (or ``QuarantinedRecord``);
-- ``normalize+redact``: the same, each Trajectory through ``redact_trajectory``;
+- ``normalize``: ``trace2skill.ingest.read_file(..., redact=False)`` over the file,
+  every record to a ``Trajectory`` (or ``QuarantinedRecord``);
+- ``normalize+redact``: ``read_file`` as the pipeline calls it (secrets redacted);
 - ``redact``: ``redact_trajectory`` alone over trajectories normalised beforehand (the
   first ``--redact-sample``), MB/s of their text fields and of their JSONL lines.
 
@@ -44,6 +44,8 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
+
+from results import save_result  # noqa: E402 (benchmarks/ on the path above)
 
 STAGES = (
     "arrow_read_json",
@@ -102,18 +104,15 @@ def run_stage(stage: str, path: Path, repeats: int, redact_sample: int) -> dict:
         extra["records"] = rows
     elif stage in ("normalize", "normalize+redact"):
         from trace2skill.ingest import read_file
-        from trace2skill.redact import redact_trajectory
         from trace2skill.schema import Trajectory
 
         for _ in range(repeats):
             ok = quarantined = redactions = 0
             t0 = time.perf_counter()
-            for record in read_file(path):
+            for record in read_file(path, redact=stage == "normalize+redact"):  # read_file redacts by default
                 if isinstance(record, Trajectory):
                     ok += 1
-                    if stage == "normalize+redact":
-                        record = redact_trajectory(record)
-                        redactions += sum(record.metadata["redactions"].values())
+                    redactions += sum(record.metadata.get("redactions", {}).values())
                 else:
                     quarantined += 1
             times.append(time.perf_counter() - t0)
@@ -129,7 +128,7 @@ def run_stage(stage: str, path: Path, repeats: int, redact_sample: int) -> dict:
         with path.open("rb") as fh:
             for _, line in zip(range(redact_sample), fh):
                 jsonl_bytes += len(line)
-        for record, _ in zip(read_file(path), range(redact_sample)):
+        for record, _ in zip(read_file(path, redact=False), range(redact_sample)):
             trajs.append(record)
         text_bytes = sum(_text_bytes(t) for t in trajs)
         for _ in range(repeats):
@@ -161,7 +160,7 @@ def _profile(path: Path, limit: int) -> str:
 
     prof = cProfile.Profile()
     prof.enable()
-    for _, _record in zip(range(limit), read_file(path)):
+    for _, _record in zip(range(limit), read_file(path, redact=False)):
         pass
     prof.disable()
     buf = io.StringIO()
@@ -259,12 +258,9 @@ def main() -> None:
         workdir.mkdir(parents=True, exist_ok=True)
         results = [bench(n, args, workdir) for n in sizes]
     print("\n" + table(results))
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
     for res in results:
         res.pop("profile", None)
-    out.write_text(json.dumps({"meta": meta, "results": results}, indent=2) + "\n")
-    print(f"\nwrote {out}")
+    save_result({"meta": meta, "results": results}, args.out)
 
 
 if __name__ == "__main__":

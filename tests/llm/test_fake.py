@@ -66,3 +66,9 @@ def test_failure_kinds_are_spread_over_the_failing_calls():
     llm = FakeLLM(failure_rate=1.0, failures=("empty", "schema"))
     texts = {llm.complete([Message(role="user", content=f"<trajectory>\n[{i}] assistant: call t(\n</trajectory>\n")], ErrorAnalysis, 10).text for i in range(40)}
     assert "" in texts and any("answer" in t for t in texts)
+
+
+def test_success_answers_fit_the_schema_for_many_distinct_tools():
+    traj = make_trajectory("s", True, [f"tool_{i}" for i in range(9)])
+    answer, usage = generate(FakeLLM(), _messages(traj), SuccessAnalysis)
+    assert usage.calls == 1 and len(answer.solution_path) == 6

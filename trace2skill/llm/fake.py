@@ -96,7 +96,7 @@ def _error_analysis(prompt: str) -> dict:
 
 def _success_analysis(prompt: str) -> dict:
     lessons, edits = _lessons_and_edits(prompt, "success")
-    path = [f"call {t}" for t in _tools(_block(prompt, "trajectory"))][:8] or ["answer the user"]
+    path = [f"call {t}" for t in _tools(_block(prompt, "trajectory"))][:6] or ["answer the user"]
     return {"solution_path": path, "lessons": lessons, "edits": edits}
 
 

@@ -1,0 +1,88 @@
+"""Every benchmark runs end to end at a tiny size, so none of them rots.
+
+Each one runs as its users run it (``python benchmarks/NAME.py``), in a subprocess
+with its own local Ray instance where it needs one, and must write its JSON result.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+
+BENCH = ROOT / "benchmarks"
+
+
+def run_bench(name: str, *args: str, timeout: int = 600) -> str:
+    out = subprocess.run([sys.executable, str(BENCH / name), *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return out.stdout
+
+
+def test_corpus_shapes_and_formats(tmp_path: Path):
+    sys.path.insert(0, str(BENCH))
+    from corpus import write_corpus
+
+    from trace2skill.ingest import detect_format, read_file
+    from trace2skill.schema import Trajectory
+
+    for fmt, suffix in (("openai_chat", ".jsonl"), ("tau_bench", ".json")):
+        folder = tmp_path / fmt
+        meta = write_corpus(folder, 60, fmt, shard_size=25, workers=1)
+        files = sorted(folder.glob(f"part-*{suffix}"))
+        assert meta["files"] == len(files) == 3
+        assert all(detect_format(f) == fmt for f in files)
+        records = [r for f in files for r in read_file(f)]
+        assert len(records) == 60 and all(isinstance(r, Trajectory) for r in records)
+        assert {r.success for r in records} == {True, False}
+        assert meta["steps"]["max"] >= meta["steps"]["p50"] >= 1
+    again = write_corpus(tmp_path / "openai_chat", 60, "openai_chat", shard_size=25, workers=1)
+    assert again == json.loads((tmp_path / "openai_chat.corpus.json").read_text())  # reused, not rewritten
+
+
+def test_ingest_benchmark(tmp_path: Path):
+    out = tmp_path / "ingest.json"
+    run_bench("ingest.py", "--n", "40", "--repeats", "1", "--redact-sample", "10", "--out", str(out))
+    assert json.loads(out.read_text())["results"][0]["stages"]["normalize"]["records"] == 40
+
+
+@pytest.mark.ray
+def test_pipeline_benchmark(tmp_path: Path):
+    out = tmp_path / "pipeline.json"
+    stdout = run_bench("pipeline.py", "--n", "30", "--workdir", str(tmp_path), "--out", str(out))
+    result = json.loads(out.read_text())["results"][0]
+    assert result["n"] == 30 and sum(result["statuses"].values()) == 30
+    assert result["memory"]["peak_pss_mb"] > 0 and "raylet+gcs" in result["memory"]["peak_by_role_pss_mb"]
+    assert result["stage_seconds"]["analyze"] > 0 and "| 30 |" in stdout
+    assert set(result["stage_peak_pss_mb"]) >= {"read", "analyze", "merge"}
+
+
+@pytest.mark.ray
+def test_pipeline_benchmark_read_stage(tmp_path: Path):
+    out = tmp_path / "read.json"
+    run_bench("pipeline.py", "--stages", "read", "--n", "30", "--workdir", str(tmp_path), "--out", str(out))
+    result = json.loads(out.read_text())["results"][0]
+    assert result["counts"] == {"ok": 30, "quarantined": 0} and result["memory"]["peak_pss_mb"] > 0
+
+
+@pytest.mark.ray
+def test_speedup_benchmark(tmp_path: Path):
+    out = tmp_path / "speedup.json"
+    run_bench("speedup.py", "--n", "12", "--latency-s", "0.001", "--latency-per-token-s", "0", "--workdir", str(tmp_path), "--out", str(out))
+    result = json.loads(out.read_text())
+    assert result["sequential"]["analysis_calls"] == result["pipeline"]["analysis_calls"] > 0
+    assert result["speedup_wall"] > 0
+
+
+@pytest.mark.ray
+@pytest.mark.embedded
+def test_embedded_benchmark(tmp_path: Path):
+    out = tmp_path / "embedded.json"
+    run_bench("embedded.py", "--limit", "1", "--workdir", str(tmp_path), "--out", str(out))
+    result = json.loads(out.read_text())
+    assert result["ceiling"]["completion_tokens"] > 0 and result["pipeline"]["analysis_completion_tokens"] > 0
