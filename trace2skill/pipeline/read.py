@@ -6,6 +6,7 @@ one clear error, not a failed task halfway through a run.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -16,7 +17,7 @@ import pyarrow.parquet as pq
 import ray
 
 from trace2skill.ingest import Label, detect_format, discover_files, read_file
-from trace2skill.schema import QUARANTINE_SCHEMA, TRAJECTORY_SCHEMA, QuarantinedRecord, Trajectory, to_table
+from trace2skill.schema import QUARANTINE_SCHEMA, TRAJECTORY_SCHEMA, QuarantinedRecord, Trajectory
 
 
 def plan_inputs(inputs: list[str], fmt: str = "auto") -> list[dict[str, str]]:
@@ -43,7 +44,9 @@ def parse_file_rows(row: dict[str, Any], *, success_threshold: float, labels: Ma
             "trajectory_id": record.id if ok else record.trajectory_id,
             "source_file": record.source_file,
             "ok": ok,
-            "payload": record.model_dump_json(),
+            # A trajectory travels as its Arrow row (validated here, in the worker), so the
+            # driver only decodes JSON into the Parquet writer: it is one core for the run.
+            "payload": json.dumps(record.to_row(), ensure_ascii=False) if ok else record.model_dump_json(),
         }
 
 
@@ -62,10 +65,10 @@ def write_records(parsed: ray.data.Dataset, trajectories: Path, quarantine: Path
     counts = {"ok": 0, "quarantined": 0}
     with pq.ParquetWriter(trajectories, TRAJECTORY_SCHEMA) as tw, pq.ParquetWriter(quarantine, QUARANTINE_SCHEMA) as qw:
         for batch in parsed.iter_batches(batch_format="numpy", batch_size=256):
-            trajs = [Trajectory.model_validate_json(p) for ok, p in zip(batch["ok"], batch["payload"]) if ok]
+            trajs = [json.loads(p) for ok, p in zip(batch["ok"], batch["payload"]) if ok]
             quar = [QuarantinedRecord.model_validate_json(p) for ok, p in zip(batch["ok"], batch["payload"]) if not ok]
             if trajs:
-                tw.write_table(to_table(trajs, TRAJECTORY_SCHEMA))
+                tw.write_table(pa.Table.from_pylist(trajs, schema=TRAJECTORY_SCHEMA))
             if quar:
                 qw.write_table(pa.Table.from_pylist([q.model_dump() for q in quar], schema=QUARANTINE_SCHEMA))
             counts["ok"] += len(trajs)
