@@ -156,7 +156,8 @@ def _analyze(cfg: DistillConfig, state: RunState, app: str, skill_view: str, pro
             rows = ray.data.read_parquet(str(run_dir / TRAJECTORIES)).repartition(target_num_rows_per_block=cfg.batch_size)
             analyzed = rows.map_batches(
                 AnalyzeBatch,
-                fn_constructor_kwargs={"app": app, "skill_view": skill_view, "skip": [ray.put(done)]},
+                # Only a resumption has ids to skip; a ref in the constructor makes Ray warn on every actor.
+                fn_constructor_kwargs={"app": app, "skill_view": skill_view, "skip": [ray.put(done)] if done else []},
                 batch_size=cfg.batch_size,
                 batch_format="pyarrow",
                 compute=ActorPoolStrategy(size=cfg.analyze_concurrency),
