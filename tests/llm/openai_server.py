@@ -2,7 +2,9 @@
 
 It answers with the fake LLM's responders (chosen by the ``response_format`` schema
 name), so the ``openai`` backend is tested over real HTTP, not with a mocked client.
-It can answer the first requests with an error status to exercise retries, and counts
+It can answer the first requests with an error status to exercise retries, take
+``latency_s`` per answer or hold answers until ``gate`` requests are in (it records the
+most requests it held at once), and counts
 tokens on ``POST /tokenize`` as vLLM's server does.
 """
 
@@ -10,14 +12,21 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from trace2skill.llm.fake import RESPONDERS
 
 
 class ChatServer:
-    def __init__(self, fail_first: int = 0, fail_status: int = 503, tokenize: bool = True):
+    def __init__(self, fail_first: int = 0, fail_status: int = 503, tokenize: bool = True, latency_s: float = 0.0, retry_after: str | None = None, gate: int = 0):
         self.fail_first = fail_first
+        self.latency_s = latency_s
+        self.retry_after = retry_after  # Retry-After header sent with the failures
+        self.in_flight = 0
+        self.peak_in_flight = 0
+        self.gate = gate
+        self.lock = threading.Condition()
         self.tokenize = tokenize  # answer POST /tokenize (one token per word), as vLLM's server does
         self.fail_status = fail_status
         self.requests: list[dict] = []
@@ -37,7 +46,15 @@ class ChatServer:
                 if self.path != "/v1/chat/completions":
                     return self._send(404, {"error": "not found"})
                 if len(server.requests) <= server.fail_first:
-                    return self._send(server.fail_status, {"error": "busy"})
+                    return self._send(server.fail_status, {"error": "busy"}, server.retry_after)
+                with server.lock:
+                    server.in_flight += 1
+                    server.peak_in_flight = max(server.peak_in_flight, server.in_flight)
+                    server.lock.notify_all()
+                    server.lock.wait_for(lambda: server.peak_in_flight >= server.gate, timeout=10)
+                time.sleep(server.latency_s)
+                with server.lock:
+                    server.in_flight -= 1
                 fmt = body["response_format"]["json_schema"]
                 prompt = "\n".join(m["content"] for m in body["messages"])
                 answer = json.dumps(RESPONDERS[fmt["name"]](prompt))
@@ -47,9 +64,11 @@ class ChatServer:
                     "usage": {"prompt_tokens": len(prompt) // 4, "completion_tokens": len(answer) // 4, "total_tokens": 0},
                 })
 
-            def _send(self, status: int, payload: dict):
+            def _send(self, status: int, payload: dict, retry_after: str | None = None):
                 data = json.dumps(payload).encode()
                 self.send_response(status)
+                if retry_after is not None:
+                    self.send_header("Retry-After", retry_after)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()

@@ -1,12 +1,17 @@
 """The openai backend against a real HTTP server on loopback."""
 
+import asyncio
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
 import pytest
 
-from trace2skill.analysts.analyze import analyze
-from trace2skill.analysts.models import ErrorAnalysis
-from trace2skill.llm.openai import OpenAIHTTPError, OpenAILLM
 from tests.conftest import make_trajectory
 from tests.llm.openai_server import ChatServer
+from trace2skill.analysts.analyze import analyze
+from trace2skill.analysts.models import ErrorAnalysis
+from trace2skill.llm.openai import OpenAIHTTPError, OpenAILLM, retry_after_s
 
 SKILL = "---\nname: s\ndescription: d\n---\n# S\n\n## Workflow\n\n- a\n\n## Pitfalls\n\n- b\n"
 
@@ -66,3 +71,41 @@ def test_vllm_replicas_count_with_the_served_tokenizer():
 
     config = BackendConfig(backend="vllm", vllm={"model_source": "Qwen/Qwen2.5-0.5B-Instruct"})
     assert config.for_replica().tokenizer == "server"
+
+
+def test_requests_in_flight_are_bounded_by_max_concurrency():
+    with ChatServer(latency_s=0.2) as server:
+        llm = OpenAILLM(server.base_url, "m", max_concurrency=3)
+        with ThreadPoolExecutor(10) as pool:
+            answers = list(pool.map(lambda _: llm.complete([], ErrorAnalysis, 10), range(10)))
+        llm.close()
+    assert len(answers) == 10 and server.peak_in_flight == 3
+
+
+def test_concurrent_callers_share_one_client_up_to_the_bound():
+    with ChatServer(gate=12) as server:  # answers only once 12 requests are in (or after 10 s)
+        llm = OpenAILLM(server.base_url, "m", max_concurrency=16)
+        with ThreadPoolExecutor(12) as pool:
+            list(pool.map(lambda _: llm.complete([], ErrorAnalysis, 10), range(12)))
+    assert server.peak_in_flight == 12
+
+
+def test_retry_after_from_the_server_sets_the_wait():
+    with ChatServer(fail_first=1, fail_status=429, retry_after="0.6") as server:
+        llm = OpenAILLM(server.base_url, "m", backoff_s=0.0)
+        start = time.monotonic()
+        llm.complete([], ErrorAnalysis, 10)
+    assert time.monotonic() - start >= 0.6 and len(server.requests) == 2
+
+
+@pytest.mark.parametrize(("header", "wait"), [("2", 2.0), ("-1", 0.0), ("3600", 60.0), ("Wed, 21 Oct 2015 07:28:00 GMT", None)])
+def test_retry_after_is_read_in_seconds_and_capped(header, wait):
+    assert retry_after_s(httpx.Response(429, headers={"Retry-After": header})) == wait
+    assert retry_after_s(httpx.Response(429)) is None
+
+
+def test_the_coroutine_form_runs_on_the_clients_loop():
+    with ChatServer() as server:
+        llm = OpenAILLM(server.base_url, "m")
+        future = asyncio.run_coroutine_threadsafe(llm.acomplete([], ErrorAnalysis, 10), llm._loop)
+        assert future.result(timeout=10).usage.calls == 1

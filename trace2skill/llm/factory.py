@@ -55,6 +55,9 @@ class BackendConfig(BaseModel):
     tokenizer: Literal["estimate", "server"] = Field(
         "estimate", description="openai backend: count tokens with the server's POST /tokenize (vLLM, Ray Serve LLM) or estimate ~4 chars/token."
     )
+    max_concurrency: int = Field(
+        64, ge=1, description="openai backend: requests one replica has in flight to the endpoint at once (the rest wait)."
+    )
     fake_latency_s: float = Field(0.0, ge=0.0, description="Fake backend: seconds slept per call.")
     fake_latency_per_token_s: float = Field(0.0, ge=0.0, description="Fake backend: seconds slept per completion token.")
     fake_failure_rate: float = Field(0.0, ge=0.0, le=1.0, description="Fake backend: share of calls that fail.")
@@ -91,7 +94,9 @@ def make_llm(config: BackendConfig) -> LLMClient:
 
         if not config.base_url or not config.model:
             raise ValueError("the openai backend needs --base-url and --model")
-        return OpenAILLM(config.base_url, config.model, api_key_env=config.api_key_env, tokenizer=config.tokenizer)
+        return OpenAILLM(
+            config.base_url, config.model, api_key_env=config.api_key_env, tokenizer=config.tokenizer, max_concurrency=config.max_concurrency
+        )
     from trace2skill.llm.embedded import EmbeddedLLM
 
     return EmbeddedLLM(config.model_path, context_tokens=config.context_tokens, threads=config.threads)

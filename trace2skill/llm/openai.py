@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
-import time
+import random
+import threading
+from collections.abc import Coroutine
 from functools import lru_cache
+from typing import Any, TypeVar
 
 import httpx
 from pydantic import BaseModel
@@ -15,8 +19,12 @@ from trace2skill.llm.structured import schema_of
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
 # Retry on these HTTP statuses (rate limits, overload, gateway errors), never by message text.
 RETRYABLE_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
+# A server's Retry-After is honoured up to this many seconds.
+MAX_RETRY_AFTER_S = 60.0
 
 
 class OpenAIHTTPError(ConnectionError):
@@ -25,6 +33,12 @@ class OpenAIHTTPError(ConnectionError):
 
 class OpenAILLM:
     """Chat completions with ``response_format`` = the output model's JSON schema.
+
+    Requests run on one asyncio loop per client (its own thread) through an
+    ``httpx.AsyncClient``, with at most ``max_concurrency`` in flight; ``complete`` is the
+    blocking form the analysts call from their threads, ``acomplete`` the coroutine.
+    Retryable failures back off exponentially with full jitter (or as long as the server's
+    ``Retry-After`` says) without holding a slot.
 
     The API key is read from the environment variable named by ``api_key_env`` and is
     never logged or stored elsewhere. ``tokenizer="server"`` counts tokens with the served
@@ -42,22 +56,39 @@ class OpenAILLM:
         max_retries: int = 4,
         backoff_s: float = 0.5,
         tokenizer: str = "estimate",
+        max_concurrency: int = 64,
     ):
         self.base_url = base_url.rstrip("/")
         self.model = model
         self.max_retries = max_retries
         self.backoff_s = backoff_s
+        self.tokenizer = tokenizer
         key = os.environ.get(api_key_env, "")
         headers = {"Authorization": f"Bearer {key}"} if key else {}
-        self._client = httpx.Client(base_url=self.base_url, headers=headers, timeout=timeout_s)
-        self.tokenizer = tokenizer
+        limits = httpx.Limits(max_connections=max_concurrency, max_keepalive_connections=max_concurrency)
+        self._loop = asyncio.new_event_loop()
+        threading.Thread(target=self._loop.run_forever, name="openai-client", daemon=True).start()
+
+        async def start() -> tuple[httpx.AsyncClient, asyncio.Semaphore]:
+            # Both belong to the client's loop, so they are made on it.
+            return httpx.AsyncClient(base_url=self.base_url, headers=headers, timeout=timeout_s, limits=limits), asyncio.Semaphore(max_concurrency)
+
+        self._client, self._slots = self._run(start())
         # The prompt around a trajectory is counted again for every call: remember counts.
         self.count_tokens = lru_cache(maxsize=4096)(self._count_tokens)
+
+    def _run(self, coro: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
+
+    def close(self) -> None:
+        """Close the connections and stop the client's loop."""
+        self._run(self._client.aclose())
+        self._loop.call_soon_threadsafe(self._loop.stop)
 
     def _count_tokens(self, text: str) -> int:
         if self.tokenizer == "server":
             root = self.base_url.removesuffix("/v1")
-            response = self._client.post(f"{root}/tokenize", json={"model": self.model, "prompt": text})
+            response = self._run(self._post(f"{root}/tokenize", {"model": self.model, "prompt": text}))
             if response.status_code == 200:
                 answer = response.json()
                 return int(answer.get("count", len(answer.get("tokens", []))))
@@ -80,21 +111,40 @@ class OpenAILLM:
         }
 
     def complete(self, messages: list[Message], output: type[BaseModel], max_tokens: int) -> Completion:
-        body = self.request_body(messages, output, max_tokens)
+        return self._run(self.acomplete(messages, output, max_tokens))
+
+    async def acomplete(self, messages: list[Message], output: type[BaseModel], max_tokens: int) -> Completion:
+        """One chat completion; must run on this client's loop (``complete`` puts it there)."""
+        response = await self._post("/chat/completions", self.request_body(messages, output, max_tokens))
+        if response.status_code != 200:
+            raise ValueError(f"endpoint answered HTTP {response.status_code}: {response.text[:200]}")
+        return parse_response(response.json())
+
+    async def _post(self, url: str, body: dict) -> httpx.Response:
+        """POST ``body``; the answer of the first try that is not a retryable failure."""
         for attempt in range(self.max_retries + 1):
-            try:
-                response = self._client.post("/chat/completions", json=body)
-            except (httpx.TimeoutException, httpx.TransportError) as exc:
-                error = f"{type(exc).__name__}"
-            else:
-                if response.status_code == 200:
-                    return parse_response(response.json())
-                if response.status_code not in RETRYABLE_STATUS:
-                    raise ValueError(f"endpoint answered HTTP {response.status_code}: {response.text[:200]}")
-                error = f"HTTP {response.status_code}"
+            wait = None
+            async with self._slots:
+                try:
+                    response = await self._client.post(url, json=body)
+                except (httpx.TimeoutException, httpx.TransportError) as exc:
+                    error = type(exc).__name__
+                else:
+                    if response.status_code not in RETRYABLE_STATUS:
+                        return response
+                    error = f"HTTP {response.status_code}"
+                    wait = retry_after_s(response)
             if attempt < self.max_retries:
-                time.sleep(self.backoff_s * 2**attempt)
+                await asyncio.sleep(wait if wait is not None else random.uniform(0, self.backoff_s * 2**attempt))
         raise OpenAIHTTPError(f"endpoint failed after {self.max_retries + 1} tries: {error}")
+
+
+def retry_after_s(response: httpx.Response) -> float | None:
+    """The seconds a ``Retry-After`` header asks to wait (capped), or None without a usable one."""
+    try:
+        return min(max(float(response.headers["Retry-After"]), 0.0), MAX_RETRY_AFTER_S)
+    except (KeyError, ValueError):
+        return None
 
 
 def parse_response(payload: dict) -> Completion:
