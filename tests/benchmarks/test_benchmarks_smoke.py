@@ -86,3 +86,23 @@ def test_embedded_benchmark(tmp_path: Path):
     run_bench("embedded.py", "--limit", "1", "--workdir", str(tmp_path), "--out", str(out))
     result = json.loads(out.read_text())
     assert result["ceiling"]["completion_tokens"] > 0 and result["pipeline"]["analysis_completion_tokens"] > 0
+
+
+@pytest.mark.ray
+def test_openai_replica_benchmark(tmp_path: Path):
+    out = tmp_path / "openai_replica.json"
+    stdout = run_bench("openai_replica.py", "--latency-s", "0.05", "--ongoing", "2", "--repeats", "1", "--out", str(out))
+    point = json.loads(out.read_text())["points"][0]
+    assert point["requests"] == 32 and point["peak_in_flight"] == 2 and point["analyses_per_s"] > 0
+    assert "| 2 | 32 |" in stdout
+
+
+@pytest.mark.ray
+@pytest.mark.embedded
+def test_tau_bench_run_benchmark(tmp_path: Path):
+    out = tmp_path / "tau.json"
+    run_bench("tau_bench_run.py", "--n", "3", "--backend", "fake", "--out-dir", str(tmp_path), "--out", str(out))
+    result = json.loads(out.read_text())
+    assert len(result["tokens"]) == 3 and sum(result["run"]["statuses"].values()) == 3
+    row = result["tokens"][0]
+    assert row["fitted_trajectory"] < row["whole_with_policy"] < row["record_json"]

@@ -1,0 +1,129 @@
+"""One HTTP-bound analyst replica against an OpenAI-compatible server of fixed latency.
+
+    .venv/bin/python benchmarks/openai_replica.py                     # 0.5 s per answer; 1, 4, 16, 64 requests per replica
+    .venv/bin/python benchmarks/openai_replica.py --latency-s 1 --ongoing 8 --ongoing 128
+
+For each ``max_ongoing_requests`` M it deploys one ``Analyst`` replica (``num_cpus`` 0,
+``openai`` backend with ``max_concurrency`` M) on a local Ray instance, sends
+R = max(4 M, 32) trajectories at once through the replica's handle, and measures
+analyses/s, the most requests the server held at once, and analyses/s against the ideal
+M / latency (what a replica that costs nothing would reach). The server is the tests'
+loopback server (``tests/llm/openai_server.py``): it sleeps ``--latency-s``, then answers
+with the fake backend's responders. Times are medians of ``--repeats`` rounds. Prints a
+table and writes ``benchmarks/results/openai_replica.json``.
+
+What it tells: how many analyses one replica that only waits on HTTP (the ``openai`` and
+``vllm`` backends) carries, so a recipe can size ``max_ongoing_requests`` and replicas to
+an engine's latency and batch size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(HERE))
+
+from corpus import records  # noqa: E402 (benchmarks/ on the path above)
+from results import save_result  # noqa: E402
+
+
+def trajectories(n: int) -> list[str]:
+    """``n`` corpus trajectories as the JSON the replica's ``analyze`` takes."""
+    from trace2skill.ingest import read_file
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "corpus.jsonl"
+        path.write_text("".join(json.dumps(r) + "\n" for r in records(0, n, "openai_chat")))
+        return [t.model_dump_json() for t in read_file(path)]
+
+
+def measure(ongoing: int, latency_s: float, repeats: int, skill_view: str) -> dict:
+    from ray import serve
+
+    from tests.llm.openai_server import ChatServer
+    from trace2skill.analysts.analyze import AnalysisResult, AnalystConfig
+    from trace2skill.config import ReplicaConfig
+    from trace2skill.llm.factory import BackendConfig
+    from trace2skill.serve.analyst import start_analyst
+
+    n = max(4 * ongoing, 32)
+    trajs = trajectories(n)
+    seconds, peaks = [], []
+    with ChatServer(latency_s=latency_s) as server:
+        backend = BackendConfig(backend="openai", base_url=server.base_url, model="m", max_concurrency=ongoing)
+        app, handle = start_analyst(backend, AnalystConfig(), ReplicaConfig(num_replicas=1, num_cpus=0, max_ongoing_requests=ongoing))
+        try:
+            for _ in range(repeats):
+                server.peak_in_flight = 0
+                start = time.perf_counter()
+                pending = [handle.analyze.remote(t, skill_view) for t in trajs]
+                statuses = [AnalysisResult.model_validate_json(r.result(timeout_s=600)).status for r in pending]
+                seconds.append(time.perf_counter() - start)
+                peaks.append(server.peak_in_flight)
+                assert "failed" not in statuses, statuses
+        finally:
+            serve.delete(app)
+    per_s = n / statistics.median(seconds)
+    return {
+        "max_ongoing_requests": ongoing,
+        "requests": n,
+        "seconds": seconds,
+        "median_s": statistics.median(seconds),
+        "analyses_per_s": per_s,
+        "ideal_per_s": ongoing / latency_s,
+        "of_ideal": per_s / (ongoing / latency_s),
+        "peak_in_flight": max(peaks),
+    }
+
+
+def table(res: dict) -> str:
+    lines = [
+        f"latency {res['latency_s']} s per answer, {res['cpus']} CPUs, load {res['loadavg_at_start']}",
+        "| max_ongoing_requests | requests | median s | analyses/s | ideal/s | of ideal | peak in flight |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in res["points"]:
+        lines.append(
+            f"| {r['max_ongoing_requests']} | {r['requests']} | {r['median_s']:.2f} | {r['analyses_per_s']:.1f} | "
+            f"{r['ideal_per_s']:.1f} | {r['of_ideal']:.0%} | {r['peak_in_flight']} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--latency-s", type=float, default=0.5)
+    parser.add_argument("--ongoing", type=int, action="append", help="max_ongoing_requests per point (repeatable)")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--out", default=str(HERE / "results" / "openai_replica.json"))
+    args = parser.parse_args()
+
+    import ray
+
+    from trace2skill.skill.folder import minimal_skill, skill_prompt_view
+
+    view = skill_prompt_view(minimal_skill("bench", "A skill for the benchmark. Use for benchmark tasks."))
+    res = {"latency_s": args.latency_s, "cpus": os.cpu_count(), "loadavg_at_start": [round(x, 2) for x in os.getloadavg()], "points": []}
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    try:
+        for ongoing in args.ongoing or [1, 4, 16, 64]:
+            res["points"].append(measure(ongoing, args.latency_s, args.repeats, view))
+            print(table({**res, "points": res["points"][-1:]}).splitlines()[-1], flush=True)
+    finally:
+        ray.shutdown()
+    print(table(res))
+    save_result(res, args.out)
+
+
+if __name__ == "__main__":
+    main()
