@@ -18,7 +18,7 @@ class Fixed:
     def count_tokens(self, text: str) -> int:
         return len(text) // 4
 
-    def complete(self, messages, output, max_tokens):
+    def complete(self, messages, output, max_tokens, schema=None):
         return Completion(text=self.text, usage=Usage(calls=1))
 
 

@@ -1,3 +1,5 @@
+import pytest
+
 from trace2skill.analysts.models import ErrorAnalysis, MergeResult
 from trace2skill.llm.base import Message
 from trace2skill.llm.embedded import json_gbnf, render_prompt
@@ -5,7 +7,7 @@ from trace2skill.llm.structured import schema_of
 
 
 def test_grammar_keeps_control_characters_out_of_strings():
-    gbnf = json_gbnf(ErrorAnalysis)
+    gbnf = json_gbnf(schema_of(ErrorAnalysis))
     assert 'char ::= [^"\\\\\\x7F\\x00-\\x1F]' in gbnf
     assert 'char ::= [^"\\\\] |' not in gbnf
 
@@ -16,7 +18,7 @@ def test_strict_schema_requires_every_field_in_order():
     assert schema["additionalProperties"] is False
     edit = schema["$defs"]["EditDraft"]
     assert edit["required"] == list(edit["properties"])
-    root = json_gbnf(ErrorAnalysis).split("root ::= ", 1)[1].splitlines()[0]
+    root = json_gbnf(schema_of(ErrorAnalysis)).split("root ::= ", 1)[1].splitlines()[0]
     assert root.index("explained") < root.index("failure-causes") < root.index("lessons") < root.index("edits")
     assert "?" not in root.replace('"?"', "")  # no optional fields at the top
 
@@ -32,9 +34,36 @@ def test_edit_paths_are_constrained_by_the_grammar():
 
     from trace2skill.analysts.models import EditDraft
 
-    gbnf = json_gbnf(ErrorAnalysis)
+    gbnf = json_gbnf(schema_of(ErrorAnalysis))
     assert '"references" "/"' in gbnf  # the path pattern became grammar rules
     EditDraft(op="create", path="references/refund-rules.md", section="", content="x")
     for bad in ("ticket.booking", "../SKILL.md", "references/a/b.md", "scripts/x.py"):
         with pytest.raises(ValidationError):
             EditDraft(op="create", path=bad, section="", content="x")
+
+
+@pytest.mark.embedded
+def test_the_real_model_can_only_name_s0_sections_under_the_narrowed_schema():
+    from pydantic import BaseModel, Field
+
+    from trace2skill.analysts.models import EditDraft, edit_schema
+    from trace2skill.llm.embedded import EmbeddedLLM
+    from trace2skill.skill.folder import load_skill, skill_prompt_view, skill_md_titles
+    from tests.conftest import ROOT
+
+    class OneEdit(BaseModel):
+        edits: list[EditDraft] = Field(min_length=1, max_length=1)
+
+    view = skill_prompt_view(load_skill(ROOT / "examples" / "skills" / "airline-support"))
+    example = (
+        '{"edits": [{"op": "append_to_section", "path": "SKILL.md", "section": "ticket-booking-details", "anchor": "", '
+        '"content": "- Confirm the ticket number before booking.", "reason": "confirm first"}]}'
+    )
+    messages = [Message(role="system", content=view), Message(role="user", content=f"Example answer: {example}\nWrite the same answer.")]
+    llm = EmbeddedLLM(context_tokens=4096, threads=2)
+    plain, narrowed = (
+        OneEdit.model_validate_json(llm.complete(messages, OneEdit, 200, schema=schema).text).edits[0]
+        for schema in (schema_of(OneEdit), edit_schema(OneEdit, view))
+    )
+    assert (plain.op, plain.section) == ("append_to_section", "ticket-booking-details")  # copied: apply would refuse it
+    assert narrowed.op == "append_to_section" and narrowed.section in skill_md_titles(view)

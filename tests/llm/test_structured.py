@@ -19,7 +19,7 @@ class Scripted:
     def count_tokens(self, text: str) -> int:
         return len(text)
 
-    def complete(self, messages, output, max_tokens):
+    def complete(self, messages, output, max_tokens, schema=None):
         self.seen.append(messages)
         item = self.texts.pop(0)
         if isinstance(item, Exception):

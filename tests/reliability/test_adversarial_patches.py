@@ -86,7 +86,7 @@ class _Answers:
     def __init__(self, answer: dict):
         self.text = json.dumps(answer)
 
-    def complete(self, messages: list[Message], output: type, max_tokens: int) -> Completion:
+    def complete(self, messages: list[Message], output: type, max_tokens: int, schema: dict | None = None) -> Completion:
         return Completion(text=self.text, usage=Usage(prompt_tokens=10, completion_tokens=10, calls=1))
 
     def count_tokens(self, text: str) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from trace2skill.analysts.models import EditDraft, ErrorAnalysis, LessonDraft, SuccessAnalysis
+from trace2skill.analysts.models import EditDraft, ErrorAnalysis, LessonDraft, SuccessAnalysis, edit_schema
 from trace2skill.analysts.prompts import load_prompt, prompt_version
 from trace2skill.analysts.render import render_trajectory, system_text
 from trace2skill.llm.base import LLMClient, LLMError, Message, Usage
@@ -105,8 +105,9 @@ def analyze(traj: Trajectory, skill_view: str, llm: LLMClient, config: AnalystCo
         ("success_analyst", SuccessAnalysis, "success") if traj.success else ("error_analyst", ErrorAnalysis, "failure")
     )
     messages, fit = build_messages(prompt_name, skill_view, traj, llm, config)
+    schema = edit_schema(output, skill_view)
     try:
-        answer, usage = generate(llm, messages, output, max_tokens=config.max_output_tokens, retries=config.retries)
+        answer, usage = generate(llm, messages, output, max_tokens=config.max_output_tokens, retries=config.retries, schema=schema)
     except LLMError as exc:
         return AnalysisResult(**base, status="failed", reason=f"{prompt_name}: {exc}", usage=exc.usage)
     except ValueError as exc:  # e.g. a prompt longer than the engine's context

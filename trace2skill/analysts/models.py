@@ -7,15 +7,21 @@ away, and pydantic rejects anything longer from engines that ignore them.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+import copy
+from typing import Annotated, Literal, get_args
 
 from pydantic import BaseModel, Field
 
+from trace2skill.llm.structured import schema_of
 from trace2skill.schema import SectionOp
+from trace2skill.skill.folder import skill_md_titles
 
 MAX_LESSONS = 3
 MAX_EDITS = 3
 EDIT_PATH_PATTERN = r"^(SKILL[.]md|references/[a-z0-9][a-z0-9-]{0,39}[.]md)$"
+REFERENCE_PATH_PATTERN = r"^references/[a-z0-9][a-z0-9-]{0,39}[.]md$"
+# Ops on a section that must already exist (all but add_section).
+EXISTING_SECTION_OPS = [op for op in get_args(SectionOp) if op != "add_section"]
 
 # An analyst may add files (with their link) but never delete one.
 LlmEditOp = Literal[SectionOp, "create"]
@@ -75,3 +81,33 @@ class MergeResult(BaseModel):
     resolutions: list[Annotated[str, Field(max_length=200)]] = Field(
         default_factory=list, max_length=6, description="Each conflict resolved, and why."
     )
+
+
+def edit_schema(output: type[BaseModel], skill_view: str) -> dict:
+    """``output``'s strict schema with its edits narrowed to the starting skill.
+
+    An edit of an existing SKILL.md section can only name one of S0's ``##`` titles, so a
+    small model cannot aim an edit at a section that is not there (which the guarded
+    apply would refuse). New sections and files, and edits in ``references/``, keep free
+    titles. The pydantic model is unchanged: this only narrows what the engine may write.
+    """
+    schema = schema_of(output)
+    draft = schema.get("$defs", {}).get("EditDraft")
+    titles = skill_md_titles(skill_view)
+    if draft is None or not titles:
+        return schema
+
+    def variant(ops: list[str], **properties: dict) -> dict:
+        narrowed = copy.deepcopy(draft)
+        narrowed["properties"]["op"] = {"type": "string", "enum": ops}
+        narrowed["properties"].update(properties)
+        return narrowed
+
+    schema["$defs"]["EditDraft"] = {
+        "anyOf": [
+            variant(EXISTING_SECTION_OPS, path={"type": "string", "enum": ["SKILL.md"]}, section={"type": "string", "enum": titles}),
+            variant(EXISTING_SECTION_OPS, path={"type": "string", "pattern": REFERENCE_PATH_PATTERN}),
+            variant(["add_section", "create"]),
+        ]
+    }
+    return schema

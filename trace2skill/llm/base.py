@@ -47,8 +47,11 @@ class Completion(BaseModel):
 
 @runtime_checkable
 class LLMClient(Protocol):
-    """A backend. ``complete`` returns raw JSON text constrained to ``schema`` by the engine."""
+    """A backend. ``complete`` returns raw JSON text constrained by the engine to ``schema``,
+    by default ``output``'s strict schema (``structured.schema_of``); a caller may pass a
+    narrowed form of it (fewer allowed values, never another shape: pydantic validates the
+    answer against ``output``)."""
 
-    def complete(self, messages: list[Message], output: type[BaseModel], max_tokens: int) -> Completion: ...
+    def complete(self, messages: list[Message], output: type[BaseModel], max_tokens: int, schema: dict | None = None) -> Completion: ...
 
     def count_tokens(self, text: str) -> int: ...

@@ -39,20 +39,20 @@ _LOOSE_CHAR = 'char ::= [^"\\\\] |'
 _JSON_CHAR = 'char ::= [^"\\\\\\x7F\\x00-\\x1F] |'
 
 
-def json_gbnf(output: type[BaseModel]) -> str:
-    """GBNF text that only admits JSON documents valid for ``output``'s (strict) schema."""
+def json_gbnf(schema: dict) -> str:
+    """GBNF text that only admits JSON documents valid for ``schema``."""
     from llama_cpp.llama_grammar import json_schema_to_gbnf
 
-    gbnf = json_schema_to_gbnf(json.dumps(schema_of(output)))
+    gbnf = json_schema_to_gbnf(json.dumps(schema))
     if _LOOSE_CHAR not in gbnf:
         raise RuntimeError("unexpected grammar from llama-cpp-python; cannot exclude control characters")
     return gbnf.replace(_LOOSE_CHAR, _JSON_CHAR)
 
 
-def json_grammar(output: type[BaseModel]):
+def json_grammar(schema: dict):
     from llama_cpp import LlamaGrammar
 
-    return LlamaGrammar.from_string(json_gbnf(output), verbose=False)
+    return LlamaGrammar.from_string(json_gbnf(schema), verbose=False)
 
 
 class EmbeddedLLM:
@@ -77,16 +77,17 @@ class EmbeddedLLM:
         with self._lock:
             return len(self._llama.tokenize(text.encode("utf-8"), add_bos=False))
 
-    def _grammar(self, output: type[BaseModel]):
-        key = f"{output.__module__}.{output.__qualname__}"
+    def _grammar(self, schema: dict):
+        # One grammar per schema: narrowed schemas differ per starting skill.
+        key = json.dumps(schema, sort_keys=True)
         if key not in self._grammars:
-            self._grammars[key] = json_grammar(output)
+            self._grammars[key] = json_grammar(schema)
         return self._grammars[key]
 
-    def complete(self, messages: list[Message], output: type[BaseModel], max_tokens: int) -> Completion:
+    def complete(self, messages: list[Message], output: type[BaseModel], max_tokens: int, schema: dict | None = None) -> Completion:
         prompt = render_prompt(messages)
         with self._lock:
-            grammar = self._grammar(output)
+            grammar = self._grammar(schema or schema_of(output))
             result = self._llama.create_completion(
                 prompt,
                 max_tokens=max_tokens,

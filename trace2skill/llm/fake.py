@@ -236,7 +236,8 @@ class FakeLLM:
     def count_tokens(self, text: str) -> int:
         return max(1, len(text) // 4)
 
-    def complete(self, messages: list[Message], output: type[BaseModel], max_tokens: int) -> Completion:
+    def complete(self, messages: list[Message], output: type[BaseModel], max_tokens: int, schema: dict | None = None) -> Completion:
+        # The answers fit ``output``; a narrowed ``schema`` is not simulated (engines enforce it).
         prompt = "\n".join(m.content for m in messages)
         responder = RESPONDERS.get(output.__name__)
         if responder is None:

@@ -98,7 +98,7 @@ class OpenAILLM:
             self.tokenizer = "estimate"
         return max(1, len(text) // 4)
 
-    def request_body(self, messages: list[Message], output: type[BaseModel], max_tokens: int) -> dict:
+    def request_body(self, messages: list[Message], output: type[BaseModel], max_tokens: int, schema: dict | None = None) -> dict:
         return {
             "model": self.model,
             "messages": [m.model_dump() for m in messages],
@@ -106,16 +106,16 @@ class OpenAILLM:
             "temperature": 0.0,
             "response_format": {
                 "type": "json_schema",
-                "json_schema": {"name": output.__name__, "schema": schema_of(output), "strict": True},
+                "json_schema": {"name": output.__name__, "schema": schema or schema_of(output), "strict": True},
             },
         }
 
-    def complete(self, messages: list[Message], output: type[BaseModel], max_tokens: int) -> Completion:
-        return self._run(self.acomplete(messages, output, max_tokens))
+    def complete(self, messages: list[Message], output: type[BaseModel], max_tokens: int, schema: dict | None = None) -> Completion:
+        return self._run(self.acomplete(messages, output, max_tokens, schema))
 
-    async def acomplete(self, messages: list[Message], output: type[BaseModel], max_tokens: int) -> Completion:
+    async def acomplete(self, messages: list[Message], output: type[BaseModel], max_tokens: int, schema: dict | None = None) -> Completion:
         """One chat completion; must run on this client's loop (``complete`` puts it there)."""
-        response = await self._post("/chat/completions", self.request_body(messages, output, max_tokens))
+        response = await self._post("/chat/completions", self.request_body(messages, output, max_tokens, schema))
         if response.status_code != 200:
             raise ValueError(f"endpoint answered HTTP {response.status_code}: {response.text[:200]}")
         return parse_response(response.json())

@@ -21,20 +21,22 @@ def generate(
     *,
     max_tokens: int = 768,
     retries: int = 2,
+    schema: dict | None = None,
 ) -> tuple[T, Usage]:
     """Ask ``client`` for an instance of ``output``; validate it with pydantic.
 
     The engine constrains the text to the schema; pydantic still validates it (length
     caps, cross-field rules). On an invalid answer the validation error goes back to
     the model for at most ``retries`` more attempts; then :class:`LLMError` carries
-    every attempt's reason. Nothing is repaired by hand.
+    every attempt's reason. Nothing is repaired by hand. ``schema`` narrows what the
+    engine may write (see ``LLMClient.complete``).
     """
     usage = Usage()
     attempts: list[str] = []
     convo = list(messages)
     for _ in range(retries + 1):
         try:
-            completion = client.complete(convo, output, max_tokens)
+            completion = client.complete(convo, output, max_tokens, schema=schema)
         except RETRYABLE as exc:
             attempts.append(f"{type(exc).__name__}: {exc}")
             usage = usage + Usage(calls=1)  # a call made, though nothing came back to count

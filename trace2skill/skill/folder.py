@@ -222,18 +222,28 @@ def minimal_skill(name: str, description: str) -> Skill:
     )
 
 
+_NO_OTHER_FILES = "\n(no other files in this skill)\n"
+_OTHER_FILES = "Other files in this skill (contents not shown):"
+
+
 def skill_prompt_view(skill: Skill) -> str:
     """SKILL.md text followed by the other files of the skill (paths, and the ``##`` sections
     of markdown ones), for showing S0 in an LLM prompt without the reference contents."""
     view = skill.skill_md().rstrip("\n") + "\n"
     if not skill.files:
-        return view + "\n(no other files in this skill)\n"
-    lines = ["", "Other files in this skill (contents not shown):"]
+        return view + _NO_OTHER_FILES
+    lines = ["", _OTHER_FILES]
     for path in sorted(skill.files):
         titles = _titles(skill.files[path]) if path.endswith(".md") else []
         suffix = f" (sections: {'; '.join(titles)})" if titles else ""
         lines.append(f"- {path}{suffix}")
     return view + "\n".join(lines) + "\n"
+
+
+def skill_md_titles(view: str) -> list[str]:
+    """The ``##`` section titles of SKILL.md's body in a :func:`skill_prompt_view`."""
+    skill_md = view.split(_NO_OTHER_FILES, 1)[0].split("\n" + _OTHER_FILES, 1)[0]
+    return _titles(split_frontmatter(skill_md)[2])
 
 
 def _titles(text: str) -> list[str]:
