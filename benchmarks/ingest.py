@@ -22,7 +22,9 @@ that process, which includes the interpreter and imports) is its own:
 - ``redact``: ``redact_trajectory`` alone over trajectories normalised beforehand (the
   first ``--redact-sample``), MB/s of their text fields and of their JSONL lines.
 
-Times are medians of ``--repeats`` runs (default 3 up to 20k trajectories, else 1).
+Times are medians of ``--repeats`` runs (default 3 up to 20k trajectories, else 1); "CPU s"
+is the stage process's CPU time (all its threads), which other load on a shared machine
+moves much less than wall time.
 Prints a table and writes ``benchmarks/results/ingest.json``.
 """
 
@@ -74,12 +76,13 @@ def _text_bytes(traj) -> int:
 def run_stage(stage: str, path: Path, repeats: int, redact_sample: int) -> dict:
     """Run one stage ``repeats`` times in this process; returns its measurements."""
     times: list[float] = []
+    cpu: list[float] = []  # this process's CPU time: less moved by other load than wall time
     extra: dict = {}
     if stage.startswith("arrow"):
         import pyarrow.json as pj
 
         for _ in range(repeats):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             if stage in ("arrow_open_json", "arrow_to_pylist"):
                 rows = 0
                 reader = pj.open_json(path, read_options=pj.ReadOptions(block_size=BLOCK_SIZE))
@@ -91,16 +94,18 @@ def run_stage(stage: str, path: Path, repeats: int, redact_sample: int) -> dict:
                 rows = table.num_rows
                 del table
             times.append(time.perf_counter() - t0)
+            cpu.append(time.process_time() - c0)
         extra["records"] = rows
     elif stage == "json_loads":
         for _ in range(repeats):
             rows = 0
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             with path.open("rb") as fh:
                 for line in fh:
                     json.loads(line)
                     rows += 1
             times.append(time.perf_counter() - t0)
+            cpu.append(time.process_time() - c0)
         extra["records"] = rows
     elif stage in ("normalize", "normalize+redact"):
         from trace2skill.ingest import read_file
@@ -108,7 +113,7 @@ def run_stage(stage: str, path: Path, repeats: int, redact_sample: int) -> dict:
 
         for _ in range(repeats):
             ok = quarantined = redactions = 0
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             for record in read_file(path, redact=stage == "normalize+redact"):  # read_file redacts by default
                 if isinstance(record, Trajectory):
                     ok += 1
@@ -116,6 +121,7 @@ def run_stage(stage: str, path: Path, repeats: int, redact_sample: int) -> dict:
                 else:
                     quarantined += 1
             times.append(time.perf_counter() - t0)
+            cpu.append(time.process_time() - c0)
         extra.update(records=ok + quarantined, ok=ok, quarantined=quarantined)
         if stage == "normalize+redact":
             extra["redactions"] = redactions
@@ -132,14 +138,23 @@ def run_stage(stage: str, path: Path, repeats: int, redact_sample: int) -> dict:
             trajs.append(record)
         text_bytes = sum(_text_bytes(t) for t in trajs)
         for _ in range(repeats):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             for t in trajs:
                 redact_trajectory(t)
             times.append(time.perf_counter() - t0)
+            cpu.append(time.process_time() - c0)
         extra.update(records=len(trajs), text_mb=text_bytes / 1e6, jsonl_mb=jsonl_bytes / 1e6)
     else:
         raise SystemExit(f"unknown stage {stage}")
-    return {"stage": stage, "seconds": times, "median_s": statistics.median(times), "peak_rss_mb": _peak_rss_mb(), **extra}
+    return {
+        "stage": stage,
+        "seconds": times,
+        "median_s": statistics.median(times),
+        "cpu_seconds": cpu,
+        "cpu_median_s": statistics.median(cpu),
+        "peak_rss_mb": _peak_rss_mb(),
+        **extra,
+    }
 
 
 def _child(stage: str, path: Path, repeats: int, redact_sample: int) -> dict:
@@ -193,8 +208,9 @@ def bench(n: int, args: argparse.Namespace, workdir: Path) -> dict:
         else:
             r["mb_per_s"] = size / 1e6 / r["median_s"]
         r["traj_per_s"] = r["records"] / r["median_s"]
+        r["loadavg_1m_after"] = os.getloadavg()[0]  # the machine is shared: how busy it was
         result["stages"][stage] = r
-        print(f"  {stage:<20} {r['median_s']:8.2f} s  {r['traj_per_s']:9.0f} traj/s  {r['mb_per_s']:7.1f} MB/s  peak RSS {r['peak_rss_mb']:7.0f} MB", flush=True)
+        print(f"  {stage:<20} {r['median_s']:8.2f} s  {r['cpu_median_s']:8.2f} CPU s  {r['traj_per_s']:9.0f} traj/s  {r['mb_per_s']:7.1f} MB/s  peak RSS {r['peak_rss_mb']:7.0f} MB  load {r['loadavg_1m_after']:.1f}", flush=True)
     ceiling = result["stages"].get("arrow_read_json") or result["stages"].get("arrow_open_json")
     if ceiling:
         for stage in ("normalize", "normalize+redact"):
@@ -210,8 +226,8 @@ def bench(n: int, args: argparse.Namespace, workdir: Path) -> dict:
 def table(results: list[dict]) -> str:
     """Markdown table of all sizes and stages."""
     lines = [
-        "| N | stage | median s | trajectories/s | MB/s | vs ceiling | peak RSS MB |",
-        "|---:|---|---:|---:|---:|---:|---:|",
+        "| N | stage | median s | CPU s | trajectories/s | MB/s | vs ceiling | peak RSS MB |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|",
     ]
     for res in results:
         for stage, r in res["stages"].items():
@@ -219,7 +235,7 @@ def table(results: list[dict]) -> str:
             if stage == "redact":
                 mbs += f" ({r['text_mb_per_s']:.1f} text)"
             vs = f"{r['vs_ceiling']:.0%}" if "vs_ceiling" in r else ""
-            lines.append(f"| {res['n']:,} | {stage} | {r['median_s']:.2f} | {r['traj_per_s']:,.0f} | {mbs} | {vs} | {r['peak_rss_mb']:.0f} |")
+            lines.append(f"| {res['n']:,} | {stage} | {r['median_s']:.2f} | {r['cpu_median_s']:.2f} | {r['traj_per_s']:,.0f} | {mbs} | {vs} | {r['peak_rss_mb']:.0f} |")
     return "\n".join(lines)
 
 

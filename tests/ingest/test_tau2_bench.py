@@ -2,12 +2,14 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from trace2skill.ingest import read_file
 from trace2skill.schema import QuarantinedRecord, Trajectory
 
-from .helpers import DATA, split
+from .helpers import DATA, first_record_peak, split
 
 RESULTS = DATA / "tau2_results.json"
 
@@ -86,3 +88,46 @@ def test_results_json_of_the_directory_layout_has_no_records(tmp_path: Path) -> 
     path = tmp_path / "results.json"
     path.write_text(json.dumps(doc), encoding="utf-8")
     assert list(read_file(path)) == []
+
+
+def _write_results(path: Path, doc: dict[str, Any], sims: Iterable[str], tail: str = "]}") -> None:
+    """A results file with ``doc``'s other fields first, then ``sims`` (JSON texts) as its simulations."""
+    head = json.dumps({k: v for k, v in doc.items() if k != "simulations"})
+    with path.open("w", encoding="utf-8") as fh:
+        fh.write(head[:-1] + ', "simulations": [')
+        for i, sim in enumerate(sims):
+            fh.write(("," if i else "") + sim)
+        fh.write(tail)
+
+
+def test_truncated_results_keep_the_simulations_before_the_cut(tmp_path: Path) -> None:
+    doc = json.loads(RESULTS.read_text(encoding="utf-8"))
+    sims = [json.dumps(s) for s in doc["simulations"][:4]]
+    sims[3] = sims[3][: len(sims[3]) // 2]
+    path = tmp_path / "results.json"
+    _write_results(path, doc, sims, tail="")
+    records = list(read_file(path))
+    assert [type(r) for r in records] == [Trajectory, Trajectory, QuarantinedRecord, QuarantinedRecord]
+    assert [r.raw_id for r in records[:2] if isinstance(r, Trajectory)] == ["0:0", "1:0"]
+    assert records[0].task.startswith("Reason for call:")  # tasks still read for the intact runs
+    q = records[3]
+    assert isinstance(q, QuarantinedRecord) and q.location == "item 3"
+    assert q.reason.startswith("file is not valid JSON from item 3 on (truncated or corrupt?): ")
+
+
+def test_tasks_and_info_after_the_simulations_are_still_used(tmp_path: Path) -> None:
+    doc = json.loads(RESULTS.read_text(encoding="utf-8"))
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps({"simulations": doc["simulations"], "info": doc["info"], "tasks": doc["tasks"]}))
+    assert [(t.task, t.metadata) for t in read_results()[0].values()] == [
+        (t.task, t.metadata) for t in split(list(read_file(path)))[0]
+    ]
+
+
+def test_a_large_results_file_streams_simulation_by_simulation(tmp_path: Path) -> None:
+    doc = json.loads(RESULTS.read_text(encoding="utf-8"))
+    sim = doc["simulations"][0]
+    path = tmp_path / "results.json"  # ~30 MB of simulations, written without holding them
+    _write_results(path, doc, (json.dumps({**sim, "trial": i}) for i in range(18_000)))
+    first, peak = first_record_peak(path, "tau2_bench")
+    assert isinstance(first, Trajectory) and peak < path.stat().st_size / 20  # a read buffer and one run, not the file

@@ -8,7 +8,7 @@ import pytest
 from trace2skill.ingest import read_file
 from trace2skill.schema import QuarantinedRecord, Trajectory, stable_id
 
-from .helpers import DATA, split
+from .helpers import DATA, first_record_peak, split
 
 RESULTS = DATA / "tau_results.json"
 TRUNCATED = DATA / "tau_truncated.json"
@@ -105,8 +105,6 @@ def test_truncated_file_keeps_the_items_before_the_cut() -> None:
 
 
 def test_a_large_array_streams_item_by_item(tmp_path: Path) -> None:
-    import tracemalloc
-
     item = json.loads(RESULTS.read_text())[0]
     path = tmp_path / "big.json"
     with path.open("w") as fh:  # ~25 MB of results, written without holding them
@@ -114,13 +112,8 @@ def test_a_large_array_streams_item_by_item(tmp_path: Path) -> None:
         for i in range(20_000):
             fh.write(("," if i else "") + json.dumps({**item, "task_id": i}))
         fh.write("]")
-    tracemalloc.start()
-    records = read_file(path, fmt="tau_bench")
-    first = next(records)
-    peak = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
+    first, peak = first_record_peak(path, "tau_bench")
     assert isinstance(first, Trajectory) and peak < path.stat().st_size / 20  # a read buffer and one item, not the file
-    records.close()
 
 
 def test_non_array_document_is_one_quarantined_record(tmp_path: Path) -> None:

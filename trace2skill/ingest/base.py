@@ -145,14 +145,22 @@ def resolve_outcome(success: Any, reward: float | None, threshold: float) -> Out
 
 def check_encodable(steps: list[Step], *texts: str) -> None:
     """Reject text that cannot be written as UTF-8 (undecoded bytes, lone surrogate escapes)."""
-    all_texts = [*texts]
+    for text in texts:
+        _check_utf8(text)
     for step in steps:
-        all_texts.extend(t for t in (step.content, step.tool_name, step.tool_args, step.tool_call_id) if t)
-    for text in all_texts:
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError as exc:
-            raise RecordError(f"text is not valid UTF-8 (undecodable bytes or a lone surrogate): {exc}") from None
+        for text in (step.content, step.tool_name, step.tool_args, step.tool_call_id):
+            if text:
+                _check_utf8(text)
+
+
+def _check_utf8(text: str) -> None:
+    # isascii() is a flag lookup in CPython and ASCII always encodes: most texts skip the copy.
+    if text.isascii():
+        return
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise RecordError(f"text is not valid UTF-8 (undecodable bytes or a lone surrogate): {exc}") from None
 
 
 def json_text(value: Any) -> str:

@@ -29,7 +29,7 @@ from trace2skill.ingest.base import (
     resolve_outcome,
 )
 from trace2skill.ingest.jsonfile import read_lines
-from trace2skill.ingest.steps import add_result, content_text, objects
+from trace2skill.ingest.steps import add_result, content_text, new_step, objects
 from trace2skill.schema import Role, Step, Trajectory
 
 NAME = "openai_chat"
@@ -68,7 +68,7 @@ def tool_call_step(call: Any, index: int, where: str) -> Step:
     elif args is not None and not isinstance(args, str):
         raise RecordError(f"{where} arguments are {json_type(args)}, expected a JSON string")
     call_id = optional_str(call, "id", where)
-    return Step(index=index, role="assistant", kind="tool_call", tool_name=name, tool_args=args, tool_call_id=call_id)
+    return new_step(index=index, role="assistant", kind="tool_call", tool_name=name, tool_args=args, tool_call_id=call_id)
 
 
 def add_tool_calls(calls: list[Any], where: str, steps: list[Step], names: dict[str, str]) -> None:
@@ -85,7 +85,7 @@ def assistant_steps(msg: dict[str, Any], text: str, where: str, steps: list[Step
     for key in ("reasoning_content", "reasoning"):
         reasoning = msg.get(key)
         if isinstance(reasoning, str) and reasoning:
-            steps.append(Step(index=len(steps), role="assistant", kind="reasoning", content=reasoning))
+            steps.append(new_step(index=len(steps), role="assistant", kind="reasoning", content=reasoning))
             break
     calls = optional_list(msg, "tool_calls", where)
     legacy = msg.get("function_call")
@@ -94,7 +94,7 @@ def assistant_steps(msg: dict[str, Any], text: str, where: str, steps: list[Step
         calls = [*calls, {"function": legacy}]
     # A turn that only calls tools has no text worth a step; a fully empty turn is kept.
     if text or not calls:
-        steps.append(Step(index=len(steps), role="assistant", content=text))
+        steps.append(new_step(index=len(steps), role="assistant", content=text))
     add_tool_calls(calls, where, steps, names)
 
 
@@ -117,7 +117,7 @@ def messages_to_steps(messages: Any) -> list[Step]:
             call_id = optional_str(msg, "tool_call_id", where)
             add_result(steps, names, text, call_id, optional_str(msg, "name", where))
         else:
-            steps.append(Step(index=len(steps), role=role, content=text))
+            steps.append(new_step(index=len(steps), role=role, content=text))
     return steps
 
 

@@ -25,6 +25,17 @@ PART_PLACEHOLDERS = {
 }
 
 
+_STEP_VALIDATOR = Step.__pydantic_validator__
+
+
+def new_step(**fields: Any) -> Step:
+    """``Step(**fields)``, validated by the same validator without ``BaseModel.__init__``'s Python layer.
+
+    Adapters build tens of Steps per record; this is measurably faster per Step.
+    """
+    return _STEP_VALIDATOR.validate_python(fields)
+
+
 def objects(value: Any, what: str, item: str) -> Iterator[tuple[str, dict[str, Any]]]:
     """``(where, object)`` for each element of the JSON array ``value``; ``where`` is ``"{item} {i}"``.
 
@@ -83,7 +94,7 @@ def add_call(
 ) -> None:
     """Append a tool-call Step and remember its tool name under its call id."""
     steps.append(
-        Step(index=len(steps), role=role, kind="tool_call", tool_name=name, tool_args=args, tool_call_id=call_id)
+        new_step(index=len(steps), role=role, kind="tool_call", tool_name=name, tool_args=args, tool_call_id=call_id)
     )
     if call_id:
         names[call_id] = name
@@ -94,7 +105,7 @@ def add_result(
 ) -> None:
     """Append a tool-result Step; without a ``name``, the tool is the one its call id was given to."""
     steps.append(
-        Step(
+        new_step(
             index=len(steps),
             role="tool",
             kind="observation",

@@ -32,7 +32,14 @@ from trace2skill.ingest.base import (
     optional_list,
     optional_str,
 )
-from trace2skill.ingest.jsonfile import load_json_document, read_items, read_sidecar_json
+from trace2skill.ingest.jsonfile import (
+    load_json_document,
+    read_items,
+    read_sidecar_json,
+    stream_array,
+    top_level_event,
+    top_level_value,
+)
 from trace2skill.ingest.steps import add_call, add_result, objects
 from trace2skill.schema import Role, Step, Trajectory
 
@@ -191,7 +198,19 @@ def _sibling_results(results_path: Path) -> tuple[dict[str, dict[str, Any]], dic
 
 
 def read(source: Source) -> Iterator[Record]:
-    """Yield one record per simulation (``item N``, from 0), or one for a single-run file (``file``)."""
+    """Yield one record per simulation (``item N``, from 0), or one for a single-run file (``file``).
+
+    A results document's ``simulations`` are streamed one at a time, so a multi-GB file is
+    never whole in memory; ``info`` and ``tasks`` are read first in passes of their own
+    (they precede the simulations in tau2's own files, which makes those passes short).
+    """
+    if top_level_event(source.path, "simulations") == "start_array":
+        info = top_level_value(source.path, "info")
+        tasks = _tasks_by_id(top_level_value(source.path, "tasks"))
+        yield from stream_array(
+            source, simulation_to_trajectory, tasks, info if isinstance(info, dict) else {}, key="simulations"
+        )
+        return
     doc, bad = load_json_document(source, dict)
     if bad is not None:
         yield bad
