@@ -29,7 +29,6 @@ def test_prompt_is_framed_for_a_base_model():
 
 
 def test_edit_paths_are_constrained_by_the_grammar():
-    import pytest
     from pydantic import ValidationError
 
     from trace2skill.analysts.models import EditDraft

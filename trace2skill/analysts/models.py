@@ -8,6 +8,7 @@ away, and pydantic rejects anything longer from engines that ignore them.
 from __future__ import annotations
 
 import copy
+from functools import lru_cache
 from typing import Annotated, Literal, get_args
 
 from pydantic import BaseModel, Field
@@ -83,8 +84,12 @@ class MergeResult(BaseModel):
     )
 
 
+@lru_cache(maxsize=16)
 def edit_schema(output: type[BaseModel], skill_view: str) -> dict:
     """``output``'s strict schema with its edits narrowed to the starting skill.
+
+    Every analysis of a run asks for the same few schemas, so they are built once per
+    replica (cached; callers must not modify the returned dict).
 
     An edit of an existing SKILL.md section can only name one of S0's ``##`` titles, so a
     small model cannot aim an edit at a section that is not there (which the guarded
