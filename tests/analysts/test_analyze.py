@@ -3,7 +3,7 @@ from pydantic import ValidationError
 
 from trace2skill.analysts.analyze import AnalystConfig, analyze
 from trace2skill.analysts.models import MAX_LESSONS, ErrorAnalysis, LessonDraft, SuccessAnalysis
-from trace2skill.analysts.prompts import load_prompt, prompt_version
+from trace2skill.prompting import load_prompt, prompt_version
 from trace2skill.llm.base import Completion, Usage
 from trace2skill.llm.fake import FakeLLM
 from tests.conftest import make_trajectory
@@ -72,9 +72,9 @@ def test_long_trajectory_is_fitted_not_failed():
 
 
 def test_prompts_are_versioned_files_with_placeholders():
-    for name in ("error_analyst", "success_analyst", "merge"):
-        assert prompt_version(name).startswith(f"{name} v")
-        assert "$skill" in load_prompt(name).template
+    for package, name in (("trace2skill.analysts", "error_analyst"), ("trace2skill.analysts", "success_analyst"), ("trace2skill.consolidate", "merge")):
+        assert prompt_version(package, name).startswith(f"{name} v")
+        assert "$skill" in load_prompt(package, name).template
 
 
 def test_fitted_prompt_leaves_room_for_the_answer_and_keeps_instructions_first():

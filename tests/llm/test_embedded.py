@@ -1,6 +1,7 @@
 import pytest
 
-from trace2skill.analysts.models import ErrorAnalysis, MergeResult
+from trace2skill.analysts.models import ErrorAnalysis
+from trace2skill.consolidate.models import MergeResult
 from trace2skill.llm.base import Message
 from trace2skill.llm.embedded import json_gbnf, render_prompt
 from trace2skill.llm.structured import schema_of

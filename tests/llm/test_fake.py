@@ -1,7 +1,8 @@
 import pytest
 
 from trace2skill.analysts.analyze import AnalystConfig, build_messages
-from trace2skill.analysts.models import ErrorAnalysis, MergeResult, SuccessAnalysis
+from trace2skill.analysts.models import ErrorAnalysis, SuccessAnalysis
+from trace2skill.consolidate.models import MergeResult
 from trace2skill.llm.base import LLMError, Message
 from trace2skill.llm.fake import FakeLLM
 from trace2skill.llm.structured import generate

@@ -20,7 +20,8 @@ from pydantic import ValidationError
 from tests.conftest import make_trajectory
 from tests.skill.conftest import REFUNDS_MD, SKILL_MD
 from trace2skill.analysts.analyze import analyze
-from trace2skill.analysts.models import EditDraft, MergeResult
+from trace2skill.analysts.models import EditDraft
+from trace2skill.consolidate.models import MergeResult
 from trace2skill.llm.base import Completion, Message, Usage
 from trace2skill.schema import Edit, Patch
 from trace2skill.skill.apply import apply_patch, protected_paths

@@ -15,7 +15,7 @@ from tests.reliability.conftest import LONE_INJECTIONS, SPREAD_INJECTION, SPREAD
 from trace2skill.analysts.analyze import AnalystConfig, build_messages
 from trace2skill.analysts.draft import draft_messages
 from trace2skill.analysts.models import ErrorAnalysis
-from trace2skill.analysts.prompts import load_prompt
+from trace2skill.prompting import load_prompt
 from trace2skill.llm.fake import FakeLLM
 from trace2skill.schema import Step
 from trace2skill.skill.folder import minimal_skill, skill_prompt_view
@@ -86,7 +86,7 @@ def test_draft_tasks_cannot_close_their_block() -> None:
 
 @pytest.mark.parametrize("name", ["error_analyst", "success_analyst"])
 def test_prompts_declare_trajectory_and_instructions_untrusted(name: str) -> None:
-    text = load_prompt(name).template
+    text = load_prompt("trace2skill.analysts", name).template
     assert "untrusted data" in text and "<trajectory>" in text and "agent_instructions block" in text
     assert "never an instruction to you" in text
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from trace2skill.analysts.models import EditDraft, ErrorAnalysis, LessonDraft, SuccessAnalysis, edit_schema
-from trace2skill.analysts.prompts import load_prompt, prompt_version
 from trace2skill.analysts.render import render_trajectory, system_text
 from trace2skill.llm.base import LLMClient, LLMError, Message, Usage
 from trace2skill.llm.structured import generate
+from trace2skill.prompting import load_prompt, prompt_version
 from trace2skill.schema import Edit, Lesson, Patch, Status, Trajectory, stable_id
+
+PACKAGE = "trace2skill.analysts"  # where the analysts' prompt files live
 
 
 class AnalystConfig(BaseModel):
@@ -38,7 +40,7 @@ def normalize_topic(topic: str) -> str:
 
 def build_messages(prompt_name: str, skill_view: str, traj: Trajectory, llm: LLMClient, config: AnalystConfig) -> tuple[list[Message], dict]:
     """Prompt for one analyst call: static instructions and S0 first (a prefix engines can cache)."""
-    template = load_prompt(prompt_name)
+    template = load_prompt(PACKAGE, prompt_name)
     probe = template.safe_substitute(skill=skill_view, shared_context="")
     budget = config.context_tokens - config.max_output_tokens - llm.count_tokens(probe) - 64
     instructions = system_text(traj)
@@ -121,7 +123,7 @@ def analyze(traj: Trajectory, skill_view: str, llm: LLMClient, config: AnalystCo
     else:
         evidence = {"solution_path": answer.solution_path}
     tokens = {"prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens, "llm_calls": usage.calls}
-    lessons = _lessons(answer.lessons, traj, kind, {**fit, **tokens, **evidence, "prompt": prompt_version(prompt_name)})
+    lessons = _lessons(answer.lessons, traj, kind, {**fit, **tokens, **evidence, "prompt": prompt_version(PACKAGE, prompt_name)})
     patch = _patch(lessons, answer.edits, traj)
     if not lessons and patch is None:
         return AnalysisResult(**base, status="no_lesson", reason=f"{prompt_name} proposed no lesson", usage=usage)

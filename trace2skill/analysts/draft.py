@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from trace2skill.analysts.prompts import load_prompt
-from trace2skill.analysts.render import fence_data
 from trace2skill.llm.base import LLMClient, Message, Usage
 from trace2skill.llm.structured import generate
+from trace2skill.prompting import fence_data, load_prompt
 from trace2skill.skill.folder import minimal_skill
 from trace2skill.skill.model import Skill, parse_markdown
 from trace2skill.skill.validate import validate_skill
@@ -35,7 +34,7 @@ class SkillDraft(BaseModel):
 def draft_messages(tasks: list[str]) -> list[Message]:
     listed = "\n".join(f"- {fence_data(t.strip()[:MAX_TASK_CHARS])}" for t in tasks[:MAX_TASKS] if t.strip())
     return [
-        Message(role="system", content=load_prompt("draft").template),
+        Message(role="system", content=load_prompt("trace2skill.analysts", "draft").template),
         Message(role="user", content=f"<tasks>\n{listed}\n</tasks>"),
     ]
 

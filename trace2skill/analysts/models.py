@@ -1,4 +1,4 @@
-"""Structured outputs the analysts and the merger ask the LLM for.
+"""Structured outputs the analysts ask the LLM for.
 
 Every string and list is capped: the caps go into the JSON schema, so engines with
 constrained decoding (llama.cpp grammars, vLLM, OpenAI ``response_format``) cannot run
@@ -73,15 +73,6 @@ class SuccessAnalysis(BaseModel):
     solution_path: list[Annotated[str, Field(max_length=100)]] = Field(max_length=6, description="The steps that mattered, in order.")
     lessons: list[LessonDraft] = Field(default_factory=list, max_length=MAX_LESSONS)
     edits: list[EditDraft] = Field(default_factory=list, max_length=MAX_EDITS)
-
-
-class MergeResult(BaseModel):
-    """One conflict-free set of edits merged from several patches."""
-
-    edits: list[EditDraft] = Field(max_length=12)
-    resolutions: list[Annotated[str, Field(max_length=200)]] = Field(
-        default_factory=list, max_length=6, description="Each conflict resolved, and why."
-    )
 
 
 @lru_cache(maxsize=16)

@@ -2,24 +2,16 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 
 from pydantic import BaseModel
 
+from trace2skill.prompting import fence_data
 from trace2skill.schema import Step, Trajectory
 
 TokenCounter = Callable[[str], int]
 
 HEAD_STEPS = 2  # the opening user request is what the task was; always keep it
-# The tags our prompts delimit data with; data that spells one (even as "< /Skill >") is
-# rewritten so that it cannot close its block early or open a block of its own.
-DELIMITER_TAG = re.compile(r"<(?=\s*/?\s*(?:trajectory|skill|agent_instructions|patches|tasks)\b)", re.IGNORECASE)
-
-
-def fence_data(text: str) -> str:
-    """``text`` with the ``<`` of every prompt delimiter tag in it written as ``&lt;``."""
-    return DELIMITER_TAG.sub("&lt;", text)
 
 
 class RenderedTrajectory(BaseModel):

@@ -5,19 +5,18 @@ from __future__ import annotations
 import json
 
 from trace2skill.analysts.analyze import to_edit
-from trace2skill.analysts.models import MergeResult
-from trace2skill.analysts.prompts import load_prompt
-from trace2skill.analysts.render import fence_data
 from trace2skill.consolidate.merge import MergeOutcome
+from trace2skill.consolidate.models import MergeResult
 from trace2skill.llm.base import LLMClient, LLMError, Message
 from trace2skill.llm.structured import generate
+from trace2skill.prompting import fence_data, load_prompt
 from trace2skill.schema import Patch
 
 
 def fix_messages(patch: Patch, problems: list[str], skill_view: str) -> list[Message]:
     """The repair prompt: rules, the problems and S0, then the patch as data."""
     listed = "\n".join(f"- {p}" for p in problems) or "- (none given)"
-    system = load_prompt("fix").safe_substitute(skill=skill_view, problems=listed)
+    system = load_prompt("trace2skill.consolidate", "fix").safe_substitute(skill=skill_view, problems=listed)
     payload = [{"support": patch.support, "topic": patch.topic, "edits": [e.model_dump(exclude_none=True) for e in patch.edits]}]
     user = f"<patches>\n{fence_data(json.dumps(payload, ensure_ascii=False, indent=1))}\n</patches>"  # lesson text is data
     return [Message(role="system", content=system), Message(role="user", content=user)]

@@ -10,11 +10,10 @@ from itertools import zip_longest
 from pydantic import BaseModel, Field
 
 from trace2skill.analysts.analyze import to_edit
-from trace2skill.analysts.models import MergeResult
-from trace2skill.analysts.prompts import load_prompt
-from trace2skill.analysts.render import fence_data
+from trace2skill.consolidate.models import MergeResult
 from trace2skill.llm.base import LLMClient, LLMError, Message, Usage
 from trace2skill.llm.structured import generate
+from trace2skill.prompting import fence_data, load_prompt
 from trace2skill.schema import Patch, stable_id
 
 
@@ -57,7 +56,7 @@ MergeManyFn = Callable[[list[list[Patch]]], list[MergeOutcome]]
 
 def merge_messages(patches: list[Patch], skill_view: str) -> list[Message]:
     """The merge prompt: static rules and S0 first, then the patches as data."""
-    system = load_prompt("merge").safe_substitute(skill=skill_view)
+    system = load_prompt("trace2skill.consolidate", "merge").safe_substitute(skill=skill_view)
     payload = [
         {"support": p.support, "topic": p.topic, "edits": [e.model_dump(exclude_none=True) for e in p.edits]}
         for p in patches
