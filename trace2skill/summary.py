@@ -22,6 +22,10 @@ class RunSummary(BaseModel):
     failed_merges: int = 0
     edits_applied: int = 0
     edits_refused: int = 0
+    safety_withheld: int = 0  # edits the safety review kept out (also counted in edits_refused)
+    safety_flagged: int = 0  # lower-severity findings kept for a human to look at
+    safety_widespread: int = 0  # withheld instructions found in many trajectories (an injection campaign)
+    safety_rules_off: list[str] = Field(default_factory=list)  # rules a recipe switched off
     draft_note: str = ""
     valid: bool = False
     validation_problems: list[str] = Field(default_factory=list)
@@ -42,6 +46,8 @@ class RunSummary(BaseModel):
             ("topic groups", self.groups),
             ("merge calls", f"{self.merge_calls} ({self.failed_merges} failed)"),
             ("edits applied / refused", f"{self.edits_applied} / {self.edits_refused}"),
+            ("safety withheld / flagged", f"{self.safety_withheld} / {self.safety_flagged}" + (f" ({self.safety_widespread} widespread)" if self.safety_widespread else "")),
+            *([("safety rules OFF", ", ".join(self.safety_rules_off))] if self.safety_rules_off else []),
             ("LLM calls", self.analysis_usage.calls + self.merge_usage.calls),
             ("tokens in / out", f"{self.analysis_usage.prompt_tokens + self.merge_usage.prompt_tokens} / {self.analysis_usage.completion_tokens + self.merge_usage.completion_tokens}"),
             ("valid skill", "yes" if self.valid else "no"),

@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from trace2skill.safety.rules import SafetyConfig
+
 EmbedderName = Literal["minilm", "hashing"]
 
 
@@ -49,3 +51,6 @@ class ConsolidateConfig(BaseModel):
     )
     fix_rounds: int = Field(2, ge=0, le=5, description="LLM rounds to repair a skill that fails validation before falling back.")
     max_levels: int = Field(8, ge=1, description="Merge-tree levels before the forced final merge.")
+    safety: SafetyConfig = Field(
+        default_factory=SafetyConfig, description="The safety review of the final patch: stricter rules, allowed domains, rules switched off (docs/reliability.md)."
+    )

@@ -23,6 +23,7 @@ from trace2skill.consolidate.provenance import ProvenanceRow, provenance_rows
 from trace2skill.consolidate.reduce import ClusterResult, ReduceParams, reduce_cluster
 from trace2skill.consolidate.units import Unit, split_units
 from trace2skill.llm.base import Usage
+from trace2skill.safety import SafetyReview, review_parts
 from trace2skill.schema import Lesson, Patch
 from trace2skill.skill.model import Skill
 
@@ -57,6 +58,7 @@ class Consolidation(BaseModel):
     final: FinalSkill
     provenance: list[ProvenanceRow]
     stats: ConsolidationStats
+    safety: SafetyReview = Field(default_factory=SafetyReview)
 
 
 def resolve_params(cfg: ConsolidateConfig, n_trajectories: int, fan_in: int) -> ReduceParams:
@@ -119,7 +121,9 @@ def finish(s0: Skill, clusters: list[ClusterResult], cfg: ConsolidateConfig, *, 
     """Assemble p*, apply it guarded (fix rounds, fallback), and build the provenance rows."""
     clusters = sorted(clusters, key=lambda c: c.cluster_id)
     assembly = assemble(s0, clusters, max_skill_lines=cfg.max_skill_lines, merge=merge)
-    final = finalize(s0, [p.to_patch() for p in assembly.parts], fixer=fixer, fix_rounds=cfg.fix_rounds)
+    safety = review_parts(s0, [p.to_patch() for p in assembly.parts], cfg.safety)  # high-severity edits are withheld
+    final = finalize(s0, safety.kept, fixer=safety.guard(fixer), fix_rounds=cfg.fix_rounds)
+    safety.record(final)
     rows = provenance_rows(clusters, assembly, final)
     usage = sum((c.stats.usage for c in clusters), Usage()) + assembly.stats.usage + final.fix_stats.usage
     stats = ConsolidationStats(
@@ -141,4 +145,4 @@ def finish(s0: Skill, clusters: list[ClusterResult], cfg: ConsolidateConfig, *, 
         demoted=len(assembly.demoted),
         usage=usage,
     )
-    return Consolidation(clusters=clusters, assembly=assembly, final=final, provenance=rows, stats=stats)
+    return Consolidation(clusters=clusters, assembly=assembly, final=final, provenance=rows, stats=stats, safety=safety)

@@ -27,6 +27,7 @@ from trace2skill.pipeline.consolidate import consolidate
 from trace2skill.pipeline.read import plan_inputs, read_records, write_records
 from trace2skill.schema import LESSON_SCHEMA, MANIFEST_SCHEMA, PATCH_SCHEMA, ManifestRow, to_table
 from trace2skill.report import write_report
+from trace2skill.safety.trace import write_safety
 from trace2skill.serve.analyst import start_analyst
 from trace2skill.skill.folder import load_skill, minimal_skill, skill_prompt_view, write_skill
 from trace2skill.skill.model import Skill
@@ -205,6 +206,7 @@ def _write_outputs(cfg: DistillConfig, results: list[AnalysisResult], lessons: l
     write_provenance(cons.provenance, run_dir / "provenance.parquet")
     (run_dir / "consolidation.json").write_text(cons.stats.model_dump_json(indent=2))
     (run_dir / "refusals.json").write_text(json.dumps([r.model_dump() for r in result.refused], indent=2))
+    safety = write_safety(cons.safety, run_dir)
 
     tree = TreeStats(
         merge_calls=cons.stats.merge_calls,
@@ -225,6 +227,7 @@ def _write_outputs(cfg: DistillConfig, results: list[AnalysisResult], lessons: l
             "merge_usage": tree.usage,
             "edits_applied": result.applied,
             "edits_refused": len(result.refused),
+            **safety.summary_fields(),
             "valid": not result.problems,
             "validation_problems": result.problems,
         }

@@ -1,0 +1,207 @@
+"""The safety review: every added or changed line of a patch (or every line of a skill)
+against the rules, with S0 as what the operator already allowed.
+
+``review_parts`` runs before the guarded apply: an edit with a high-severity finding is
+withheld (a ``Refusal`` naming the rule ids and the evidence), lower severities are kept
+and flagged for a human. ``review_skill`` runs the same rules over a whole folder, for
+``trace2skill validate``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from trace2skill.safety.checks import CHECKS, Context
+from trace2skill.safety.rules import Rule, SafetyConfig, load_rules
+from trace2skill.safety.text import normalise
+from trace2skill.schema import Edit, Patch
+from trace2skill.skill.apply import Refusal
+from trace2skill.skill.model import SKILL_MD, Skill
+
+if TYPE_CHECKING:  # consolidate imports this module
+    from trace2skill.consolidate.finalize import FinalSkill, Fixer
+
+MAX_EVIDENCE = 200
+# Ops whose text ends up in the skill (delete ops add nothing to check).
+_ADDING_OPS = frozenset({"append_to_section", "insert_after", "insert_before", "replace_in_section", "add_section", "create"})
+
+
+class Finding(BaseModel):
+    """One rule hit on one line."""
+
+    rule: str
+    severity: str
+    explanation: str
+    evidence: str
+    line: str  # the line as written (trimmed)
+    path: str = ""
+    section: str = ""
+    line_no: int = 0  # 1-based, in the file (validate) or in the edit's content (review)
+
+
+class WithheldEdit(BaseModel):
+    """An edit the review kept out of the skill, with the provenance of its patch part."""
+
+    edit: Edit
+    findings: list[Finding]
+    lesson_ids: list[str] = Field(default_factory=list)
+    trajectory_ids: list[str] = Field(default_factory=list)
+
+    @property
+    def rules(self) -> list[str]:
+        return sorted({f.rule for f in self.findings if f.severity == "high"})
+
+    def refusal(self) -> Refusal:
+        high = [f for f in self.findings if f.severity == "high"]
+        evidence = "; ".join(f"{f.rule}: {f.evidence[:MAX_EVIDENCE]!r}" for f in high)
+        return Refusal(edit=self.edit, reason=f"safety: withheld by rule(s) {', '.join(self.rules)} ({evidence})")
+
+
+class SafetyReview(BaseModel):
+    """What the review of one run decided; written to ``run/safety.json``."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    rules_version: int = 0
+    rules_in_force: list[str] = Field(default_factory=list)
+    rules_off: list[str] = Field(default_factory=list)
+    severity_raised: dict[str, str] = Field(default_factory=dict)
+    withheld: list[WithheldEdit] = Field(default_factory=list)
+    flagged: list[Finding] = Field(default_factory=list)
+    kept: list[Patch] = Field(default_factory=list, exclude=True)  # the parts of p* without the withheld edits
+    config: SafetyConfig = Field(default_factory=SafetyConfig, exclude=True)
+    context: Context = Field(default_factory=Context, exclude=True)
+
+    def guard(self, fixer: Fixer | None) -> Fixer | None:
+        """``fixer`` whose repaired patches go through the same review (a model asked to fix
+        validation can re-introduce what was withheld)."""
+        if fixer is None:
+            return None
+
+        def reviewed(patch: Patch, problems: list[str]):  # noqa: ANN202 - a MergeOutcome
+            outcome = fixer(patch, problems)
+            if outcome.patch is None:
+                return outcome
+            return outcome.model_copy(update={"patch": self._screen(outcome.patch)})
+
+        return reviewed
+
+    def record(self, final: FinalSkill) -> None:
+        """After the guarded apply: the withheld edits join ``final.refused`` (so
+        ``refusals.json`` and provenance carry them), and flags keep only edits that were applied."""
+        final.refused[:0] = [w.refusal() for w in self.withheld]
+        applied = {(e.path, e.section or "", e.content) for e in final.applied_edits}
+        self.flagged = [f for f in self.flagged if any(f.line in content and (p, s) == (f.path, f.section) for p, s, content in applied)]
+
+    def _screen(self, patch: Patch) -> Patch:
+        kept = []
+        for edit in patch.edits:
+            findings = review_edit(edit, self.context, self.config)
+            if any(f.severity == "high" for f in findings):
+                self.withheld.append(WithheldEdit(edit=edit, findings=findings, lesson_ids=patch.lesson_ids, trajectory_ids=patch.trajectory_ids))
+            else:
+                kept.append(edit)
+                self.flagged.extend(findings)
+        return patch.model_copy(update={"edits": kept})
+
+
+def skill_text(skill: Skill) -> str:
+    """All of a skill's text, SKILL.md (frontmatter included) and every file."""
+    return "\n".join([skill.skill_md(), *skill.files.values()])
+
+
+def review_parts(s0: Skill, patches: list[Patch], config: SafetyConfig | None = None) -> SafetyReview:
+    """Review the parts of p* against S0 (see the module doc); ``.kept`` holds the parts to apply."""
+    config = config or SafetyConfig()
+    review = _empty_review(config, Context.of(skill_text(s0), config.allow_domains))
+    review.kept = [review._screen(p) for p in patches]
+    return review
+
+
+def review_edit(edit: Edit, ctx: Context, config: SafetyConfig) -> list[Finding]:
+    """Findings on the lines ``edit`` adds or changes (lines S0 already has are not new)."""
+    if edit.op not in _ADDING_OPS:
+        return []
+    lines = list(logical_lines(edit.content))
+    if edit.op == "add_section" and edit.section:
+        lines.insert(0, (0, edit.section))
+    new = [(n, line) for n, line in lines if _is_new(line, ctx)]
+    section = "" if edit.op == "create" else edit.section or ""
+    return [f.model_copy(update={"path": edit.path, "section": section}) for f in review_lines(new, ctx, config.effective())]
+
+
+def review_skill(skill: Skill, s0: Skill | None = None, config: SafetyConfig | None = None) -> list[Finding]:
+    """Every line of every file of ``skill`` against the rules; S0 (if given) and
+    ``config.allow_domains`` are what is allowed. For ``trace2skill validate``."""
+    config = config or SafetyConfig()
+    ctx = Context.of(skill_text(s0) if s0 else "", config.allow_domains)
+    out = []
+    for path, text in [(SKILL_MD, skill.skill_md()), *sorted(skill.files.items())]:
+        lines = [(n, line) for n, line in logical_lines(text) if _is_new(line, ctx)]
+        out += [f.model_copy(update={"path": path}) for f in review_lines(lines, ctx, config.effective())]
+    return out
+
+
+def review_lines(lines: list[tuple[int, str]], ctx: Context, rules: list[Rule]) -> list[Finding]:
+    """Every rule over every line; a hit whose evidence S0 already holds is not a finding.
+    Pattern rules also see the lines joined, for a command split over lines."""
+    out: list[Finding] = []
+    for n, raw in lines:
+        norm = normalise(raw)
+        for rule in rules:
+            out += [_finding(rule, e, raw, n) for e in _hits(rule, raw, norm, ctx)]
+    joined = " ".join(raw for _, raw in lines)
+    hit_rules = {f.rule for f in out}
+    for rule in rules:
+        if rule.regex is not None and rule.id not in hit_rules and len(lines) > 1:
+            out += [_finding(rule, e, e, lines[0][0]) for e in _hits(rule, joined, normalise(joined), ctx)]
+    return out
+
+
+def logical_lines(text: str) -> Iterator[tuple[int, str]]:
+    """Non-blank lines with their 1-based numbers; a line ending in a backslash continues."""
+    pending: list[str] = []
+    start = 0
+    for n, line in enumerate(text.splitlines(), 1):
+        if not pending:
+            start = n
+        if line.rstrip().endswith("\\"):
+            pending.append(line.rstrip()[:-1])
+            continue
+        whole = " ".join([*pending, line]).strip()
+        pending = []
+        if whole:
+            yield start, whole
+    if pending and " ".join(pending).strip():
+        yield start, " ".join(pending).strip()
+
+
+def _hits(rule: Rule, raw: str, norm: str, ctx: Context) -> list[str]:
+    if rule.regex is not None:
+        found = [m.group(0) for m in rule.regex.finditer(norm)]
+    else:
+        found = CHECKS[rule.check](raw, norm, ctx, rule.params)
+    return [e for e in dict.fromkeys(found) if not (ctx.s0_text and e in ctx.s0_text)]
+
+
+def _is_new(line: str, ctx: Context) -> bool:
+    return not ctx.s0_text or normalise(line) not in ctx.s0_text
+
+
+def _finding(rule: Rule, evidence: str, raw: str, line_no: int) -> Finding:
+    return Finding(rule=rule.id, severity=rule.severity, explanation=rule.explanation, evidence=evidence[:MAX_EVIDENCE], line=raw.strip()[:300], line_no=line_no)
+
+
+def _empty_review(config: SafetyConfig, ctx: Context) -> SafetyReview:
+    rules = load_rules()
+    return SafetyReview(
+        rules_version=rules.version,
+        rules_in_force=[r.id for r in config.effective()],
+        rules_off=sorted(config.off),
+        severity_raised=dict(config.severity),
+        config=config,
+        context=ctx,
+    )

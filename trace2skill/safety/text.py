@@ -1,0 +1,65 @@
+"""Text preparation for the safety rules: undo the usual obfuscations, then find addresses.
+
+A rule sees each line twice removed from what an attacker wrote: Unicode compatibility
+forms folded (full-width letters), invisible characters dropped, look-alike Cyrillic and
+Greek letters mapped to Latin, shell quoting tricks undone (``c""url``, ``c\\url``,
+``${IFS}``), case folded and whitespace collapsed. Addresses (URLs, bare domains, e-mail
+addresses, IPs, bank accounts) are pulled out of the same normalised text.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+# Zero-width and formatting characters, bidi controls, Unicode tag characters ("ASCII smuggling").
+INVISIBLE = re.compile("[\u00ad\u180e\u200b\u200c\u200e\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\U000e0000-\U000e007f]")
+# Letters of other scripts that render like Latin ones (the common confusables).
+_CONFUSABLES = str.maketrans(
+    "аеорсухіјѕԁһӏԛԝАВЕКМНОРСТХІЈЅοαενρτυικχΑΒΕΗΙΚΜΝΟΡΤΥΧ",
+    "aeopcyxijsdhlqwABEKMHOPCTXIJSoaevptuikxABEHIKMNOPTYX",
+)
+_SHELL_QUOTE = re.compile(r"(?<=\w)(?:''|\"\"|['\"\\^`])(?=\w)")
+_IFS = re.compile(r"\$\{?IFS\}?")
+_CONTINUATION = re.compile(r"\\\r?\n")
+_SPACE = re.compile(r"\s+")
+
+_HOST = r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{1,62}"
+URL = re.compile(rf"\b(?:https?|ftp|wss?|sftp)://(?:[^\s/@]+@)?({_HOST}|\d{{1,3}}(?:\.\d{{1,3}}){{3}})(?::\d+)?[^\s<>\"')\]]*")
+EMAIL = re.compile(rf"\b[a-z0-9._%+-]+@({_HOST})\b")
+IP = re.compile(r"\b(\d{1,3}(?:\.\d{1,3}){3})\b")
+# Bare domains count only with a TLD that is not also a common file extension.
+_TLDS = "com|net|org|io|co|ru|cn|xyz|top|info|biz|me|app|dev|ly|gg|tk|ml|cc|su|site|online|club|link|example|uk|de|fr|in|us"
+BARE_DOMAIN = re.compile(rf"(?<![\w@./-])((?:www\.)?(?:[a-z0-9](?:[a-z0-9-]{{0,61}}[a-z0-9])?\.)+(?:{_TLDS}))\b(?![\w-]|\.\w)")
+IBAN = re.compile(r"\b([a-z]{2}\d{2}(?: ?[a-z0-9]{4}){2,7}(?: ?[a-z0-9]{1,4})?)\b")
+WALLET = re.compile(r"\b(0x[0-9a-f]{40}|bc1[0-9a-z]{25,60}|[13][1-9a-hj-np-z]{25,34})\b")
+LOCAL_HOSTS = ("localhost", "127.0.0.1", "0.0.0.0", "::1")
+
+
+def normalise(text: str) -> str:
+    """``text`` as the rules read it (see the module doc)."""
+    text = _CONTINUATION.sub(" ", text)
+    text = INVISIBLE.sub("", unicodedata.normalize("NFKC", text)).translate(_CONFUSABLES)
+    text = _IFS.sub(" ", text)
+    text = _SHELL_QUOTE.sub("", text)
+    return _SPACE.sub(" ", text.casefold()).strip()
+
+
+def domains(text: str) -> set[str]:
+    """Every host named in normalised ``text``: URL hosts, e-mail domains and bare domains."""
+    found = {m.group(1) for m in URL.finditer(text)} | {m.group(1) for m in EMAIL.finditer(text)}
+    found |= {m.group(1) for m in BARE_DOMAIN.finditer(text)}
+    return {d.removeprefix("www.").rstrip(".") for d in found}
+
+
+def destinations(text: str) -> set[str]:
+    """Where normalised ``text`` could send something: e-mail addresses, hosts and IPs."""
+    return {m.group(0) for m in EMAIL.finditer(text)} | domains(text) | {m.group(1) for m in IP.finditer(text)}
+
+
+def is_named(host: str, named: set[str]) -> bool:
+    """Whether ``host`` is in ``named`` or under a domain there (docs.x.com under x.com), or local."""
+    host = host.removeprefix("www.")
+    if host in LOCAL_HOSTS or host.startswith(("127.", "10.", "192.168.")):
+        return True
+    return any(host == n or host.endswith("." + n) for n in named)
