@@ -16,7 +16,7 @@ def tables(section) -> list[Table]:
 def test_sections_tables_and_charts(hand_run):
     report = build_report(load_run(hand_run))
     sections = {s.anchor: s for s in report.sections}
-    assert list(sections) == ["summary", "topics", "consolidation", "changes", "left-out", "no-lessons"]
+    assert list(sections) == ["summary", "safety", "topics", "consolidation", "changes", "left-out", "no-lessons"]
     assert [c.name for c in report.charts()] == ["outcomes", "clusters", "support", "merges", "skill_lines"]
     assert report.title == "trace2skill run report: airline-agent"
 

@@ -24,7 +24,7 @@ def build_report(run: RunData) -> Report:
     return Report(
         title=f"trace2skill run report: {name}",
         subtitle=str(run.run_dir),
-        sections=[_summary(run), _topics(run), _consolidation(run), _changes(run), _left_out(run), _no_lesson(run)],
+        sections=[_summary(run), _safety(run), _topics(run), _consolidation(run), _changes(run), _left_out(run), _no_lesson(run)],
     )
 
 
@@ -46,6 +46,8 @@ def _summary(run: RunData) -> Section:
         ("topic groups", s.groups),
         ("merge calls (failed)", f"{s.merge_calls} ({s.failed_merges})"),
         ("edits applied / refused", f"{s.edits_applied} / {s.edits_refused}"),
+        ("safety: withheld / flagged (widespread)", f"{s.safety_withheld} / {s.safety_flagged} ({s.safety_widespread})"),
+        *([("safety rules switched OFF", ", ".join(s.safety_rules_off))] if s.safety_rules_off else []),
     ]
     blocks.append(Table(["", "count"], [[k, str(v)] for k, v in counts]))
     total = s.analysis_usage + s.merge_usage
@@ -57,6 +59,33 @@ def _summary(run: RunData) -> Section:
     by_status = {status: getattr(s, status) for status in STATUSES}
     blocks.append(Chart("outcomes", "Outcome split", plots.outcome_chart(by_status), "Every input record ends in the manifest with exactly one status."))
     return Section("Summary", "summary", blocks)
+
+
+def _safety(run: RunData) -> Section:
+    """What the safety review withheld (with the trajectories that carried it), what it
+    flagged for a human, and which rules were tightened or switched off."""
+    rec = run.safety
+    if rec is None:
+        return Section("Safety", "safety", [Text("No safety.json in this run dir: the run predates the safety review.")])
+    blocks: list[Block] = []
+    if rec.rules_off:
+        blocks.append(Text(f"WARNING: safety rule(s) switched off by the recipe: {', '.join(rec.rules_off)}."))
+    raised = ", ".join(f"{k} → {v}" for k, v in rec.severity_raised.items())
+    blocks.append(Text(f"Rules v{rec.rules_version}: {len(rec.rules_in_force)} in force" + (f"; made stricter: {raised}" if raised else "") + ". High-severity hits are withheld; the rest is kept and flagged below."))
+    for w, t in zip(rec.withheld, rec.traces):
+        if t.widespread:
+            where = ", ".join(f"{k} ({n})" for k, n in t.carriers.items()) or "not found verbatim"
+            blocks.append(Text(f"WIDESPREAD INJECTION: the text withheld by {', '.join(w.rules)} is in {t.trajectories} of {rec.trajectories} trajectories ({t.share:.1%}); it came through: {where}. Check the tool or site that carried it."))
+    rows = [
+        [", ".join(w.rules), f"{w.edit.path} § {w.edit.section}" if w.edit.section else w.edit.path, _cell("; ".join(f.evidence for f in w.findings if f.severity == "high")), str(len(w.trajectory_ids)), _ids(w.trajectory_ids), str(t.trajectories), _cell(", ".join(t.carriers) or "-")]
+        for w, t in zip(rec.withheld, rec.traces)
+    ]
+    blocks.append(Text(f"Edits withheld ({len(rows)}): the rule, the evidence, the trajectories provenance names, and how many of all {rec.trajectories} trajectories hold the text (and where in them)."))
+    blocks.append(_table(["rules", "target", "evidence", "provenance trajectories", "examples", "trajectories holding it", "carried by"], rows))
+    flagged = [[f.severity, f.rule, f"{f.path} § {f.section}" if f.section else f.path, _cell(f.evidence), _cell(f.line)] for f in rec.flagged]
+    blocks.append(Text(f"Kept but flagged for a human ({len(flagged)}):"))
+    blocks.append(_table(["severity", "rule", "where", "evidence", "line"], flagged))
+    return Section("Safety", "safety", blocks)
 
 
 def _topics(run: RunData) -> Section:

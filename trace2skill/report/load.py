@@ -16,6 +16,7 @@ from typing import Any
 import polars as pl
 
 from trace2skill.consolidate.provenance import CONTENT_KINDS, ProvenanceRow, read_provenance
+from trace2skill.safety.trace import SAFETY_JSON, SafetyRecord
 from trace2skill.skill.apply import Refusal
 from trace2skill.skill.folder import SkillError, load_skill
 from trace2skill.skill.model import Skill
@@ -67,6 +68,7 @@ class RunData:
     s0: Skill | None
     skill: Skill | None
     notes: list[str] = field(default_factory=list)  # what could not be read, said in the report
+    safety: SafetyRecord | None = None  # run/safety.json (runs before the safety review have none)
 
 
 def load_run(run_dir: Path, *, top_reasons: int = 10) -> RunData:
@@ -91,6 +93,7 @@ def load_run(run_dir: Path, *, top_reasons: int = 10) -> RunData:
         s0=_skill(run_dir / "s0", "starting skill (s0/)", notes),
         skill=_skill(_skill_dir(run_dir, summary.skill_dir), "final skill", notes) if summary.skill_dir else None,
         notes=notes,
+        safety=SafetyRecord.model_validate_json((run_dir / SAFETY_JSON).read_text()) if (run_dir / SAFETY_JSON).is_file() else None,
     )
 
 
