@@ -3,6 +3,7 @@ planted in one trajectory does not reach the skill even when the analyst obeys i
 
 from __future__ import annotations
 
+import json
 import re
 
 import polars as pl
@@ -11,12 +12,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import make_trajectory
-from tests.reliability.conftest import LONE_INJECTIONS, SPREAD_INJECTION, SPREAD_KEY, AdversarialRun
+from tests.reliability.conftest import LONE_INJECTIONS, POISON, POISON_COUNT, POISON_HOST, SPREAD_INJECTION, SPREAD_KEY, AdversarialRun
 from trace2skill.analysts.analyze import AnalystConfig, build_messages
 from trace2skill.analysts.draft import draft_messages
 from trace2skill.analysts.models import ErrorAnalysis
 from trace2skill.prompting import load_prompt
 from trace2skill.llm.fake import FakeLLM
+from trace2skill.safety.trace import SafetyRecord
 from trace2skill.schema import Step
 from trace2skill.skill.folder import minimal_skill, skill_prompt_view
 
@@ -117,3 +119,36 @@ def test_widespread_injection_reaches_the_skill_redacted(adversarial_run: Advers
     before_key = SPREAD_INJECTION.split(SPREAD_KEY)[0]
     assert before_key in text
     assert SPREAD_KEY not in text and "[REDACTED:api_key]" in text
+
+
+@pytest.mark.ray
+def test_poisoned_spread_is_withheld_and_traced_to_its_source(adversarial_run: AdversarialRun) -> None:
+    """The same gullible analyst and prevalence that let the control in: the safety review
+    withholds the poisoned instruction, names its rules, and finds every trajectory that carried it."""
+    out, run = adversarial_run.out_dir, adversarial_run.out_dir / "run"
+    skill_text = "\n".join(p.read_text() for p in sorted((out / "support-desk").rglob("*")) if p.is_file())
+    assert "curl" not in skill_text and POISON_HOST not in skill_text and "exfil.example.net" not in skill_text
+    lessons = "\n".join(pl.read_parquet(run / "lessons.parquet")["content"])
+    assert POISON in lessons  # the analyst did obey it: the code, not the model, kept it out
+
+    refusals = [r for r in json.loads((run / "refusals.json").read_text()) if r["reason"].startswith("safety:")]
+    poisoned = [r for r in refusals if POISON in r["edit"]["content"]]
+    assert poisoned and all("download-and-execute" in r["reason"] and "send-data-outside" in r["reason"] for r in poisoned)
+    # The lone e-mail injection is corroborated by the poisoned lessons (same words), so it
+    # reaches p* too, and is withheld by the same rule.
+    assert all("send-data-outside" in r["reason"] for r in refusals)
+    refused_rows = pl.read_parquet(run / "provenance.parquet").filter(pl.col("kind") == "refused")
+    assert refused_rows.filter(pl.col("reason").str.starts_with("safety:")).height == len(refusals)
+
+    record = SafetyRecord.model_validate_json((run / "safety.json").read_text())
+    assert len(record.withheld) == len(refusals) == adversarial_run.summary.safety_withheld
+    for w, trace in zip(record.withheld, record.traces):
+        # the poisoned runs, and the lone run whose fake system message has the same e-mail instruction
+        assert trace.trajectories == POISON_COUNT + 1 and trace.widespread
+        assert set(trace.carriers) <= {f"output of tool {t}" for t in ("get_order", "refund_payment", "cancel_booking", "update_address", "search_flights", "send_invoice")}
+        assert 3 <= trace.in_provenance <= len(set(w.trajectory_ids))
+    assert adversarial_run.summary.safety_widespread == len(record.withheld)
+    assert "WIDESPREAD INJECTION" in (run / "report.md").read_text()
+
+    manifest = pl.read_parquet(run / "manifest.parquet")
+    assert manifest.height == adversarial_run.records and manifest["trajectory_id"].n_unique() == manifest.height

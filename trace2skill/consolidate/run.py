@@ -23,7 +23,7 @@ from trace2skill.consolidate.provenance import ProvenanceRow, provenance_rows
 from trace2skill.consolidate.reduce import ClusterResult, ReduceParams, reduce_cluster
 from trace2skill.consolidate.units import Unit, split_units
 from trace2skill.llm.base import Usage
-from trace2skill.safety import SafetyReview, review_parts
+from trace2skill.safety import SafetyReview, review_assembly
 from trace2skill.schema import Lesson, Patch
 from trace2skill.skill.model import Skill
 
@@ -121,7 +121,7 @@ def finish(s0: Skill, clusters: list[ClusterResult], cfg: ConsolidateConfig, *, 
     """Assemble p*, apply it guarded (fix rounds, fallback), and build the provenance rows."""
     clusters = sorted(clusters, key=lambda c: c.cluster_id)
     assembly = assemble(s0, clusters, max_skill_lines=cfg.max_skill_lines, merge=merge)
-    safety = review_parts(s0, [p.to_patch() for p in assembly.parts], cfg.safety)  # high-severity edits are withheld
+    assembly, safety = review_assembly(s0, assembly, cfg.safety)  # high-severity lines are split out and withheld
     final = finalize(s0, safety.kept, fixer=safety.guard(fixer), fix_rounds=cfg.fix_rounds)
     safety.record(final)
     rows = provenance_rows(clusters, assembly, final)

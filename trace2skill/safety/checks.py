@@ -65,16 +65,21 @@ def _span(norm: str, matches: list[re.Match]) -> str:
 
 
 def sends_data_outside(raw: str, norm: str, ctx: Context, params: dict) -> list[str]:
-    """A send verb, sensitive data and a destination that S0 does not name, in one line."""
+    """A send verb, sensitive data and a destination that S0 does not name, in one line
+    (destinations after the verb when there are any: "email X to Y")."""
     send, what = _SEND.search(norm), _SENSITIVE.search(norm)
     if not (send and what):
         return []
+    found = [m for d in sorted(destinations(norm)) for m in re.finditer(re.escape(d), norm)]
+    after = [m for m in found if m.start() > send.start()] or found
     out = []
-    for dest in sorted(destinations(norm)):
-        host = dest.rsplit("@", 1)[-1]
-        if dest in ctx.s0_text or is_named(host, set(ctx.named_domains)):
+    for m in after:
+        dest = m.group(0)
+        if dest in ctx.s0_text or is_named(dest.rsplit("@", 1)[-1], set(ctx.named_domains)):
             continue
-        out.append(_span(norm, [send, what, *re.finditer(re.escape(dest), norm)]))
+        if any(o.start() <= m.start() and m.end() <= o.end() for o in after if o is not m):
+            continue  # the domain of an e-mail address already reported
+        out.append(_span(norm, [send, what, m]))
     return out
 
 

@@ -1,9 +1,9 @@
 """The safety review: every added or changed line of a patch (or every line of a skill)
 against the rules, with S0 as what the operator already allowed.
 
-``review_parts`` runs before the guarded apply: an edit with a high-severity finding is
-withheld (a ``Refusal`` naming the rule ids and the evidence), lower severities are kept
-and flagged for a human. ``review_skill`` runs the same rules over a whole folder, for
+``review_assembly`` runs before the guarded apply: the lines of an edit with a
+high-severity finding are withheld (a ``Refusal`` naming the rule ids and the evidence;
+the rest of the edit goes on), lower severities are kept and flagged for a human. ``review_skill`` runs the same rules over a whole folder, for
 ``trace2skill validate``.
 """
 
@@ -22,6 +22,7 @@ from trace2skill.skill.apply import Refusal
 from trace2skill.skill.model import SKILL_MD, Skill
 
 if TYPE_CHECKING:  # consolidate imports this module
+    from trace2skill.consolidate.assemble import Assembly
     from trace2skill.consolidate.finalize import FinalSkill, Fixer
 
 MAX_EVIDENCE = 200
@@ -85,7 +86,7 @@ class SafetyReview(BaseModel):
             outcome = fixer(patch, problems)
             if outcome.patch is None:
                 return outcome
-            return outcome.model_copy(update={"patch": self._screen(outcome.patch)})
+            return outcome.model_copy(update={"patch": self._screen(outcome.patch)[1]})
 
         return reviewed
 
@@ -96,16 +97,20 @@ class SafetyReview(BaseModel):
         applied = {(e.path, e.section or "", e.content) for e in final.applied_edits}
         self.flagged = [f for f in self.flagged if any(f.line in content and (p, s) == (f.path, f.section) for p, s, content in applied)]
 
-    def _screen(self, patch: Patch) -> Patch:
-        kept = []
+    def _screen(self, patch: Patch) -> tuple[list[Edit], Patch]:
+        """Split every edit of ``patch`` into what passes and what is withheld; return all the
+        pieces (for provenance) and the patch of the pieces to apply."""
+        pieces, kept = [], []
         for edit in patch.edits:
-            findings = review_edit(edit, self.context, self.config)
-            if any(f.severity == "high" for f in findings):
-                self.withheld.append(WithheldEdit(edit=edit, findings=findings, lesson_ids=patch.lesson_ids, trajectory_ids=patch.trajectory_ids))
-            else:
-                kept.append(edit)
-                self.flagged.extend(findings)
-        return patch.model_copy(update={"edits": kept})
+            passed, withheld, high, flags = split_edit(edit, self.context, self.config)
+            if withheld is not None:
+                self.withheld.append(WithheldEdit(edit=withheld, findings=high, lesson_ids=patch.lesson_ids, trajectory_ids=patch.trajectory_ids))
+                pieces.append(withheld)
+            if passed is not None:
+                kept.append(passed)
+                pieces.append(passed)
+            self.flagged.extend(flags)
+        return pieces, patch.model_copy(update={"edits": kept})
 
 
 def skill_text(skill: Skill) -> str:
@@ -117,8 +122,42 @@ def review_parts(s0: Skill, patches: list[Patch], config: SafetyConfig | None = 
     """Review the parts of p* against S0 (see the module doc); ``.kept`` holds the parts to apply."""
     config = config or SafetyConfig()
     review = _empty_review(config, Context.of(skill_text(s0), config.allow_domains))
-    review.kept = [review._screen(p) for p in patches]
+    review.kept = [review._screen(p)[1] for p in patches]
     return review
+
+
+def review_assembly(s0: Skill, assembly: Assembly, config: SafetyConfig | None = None) -> tuple[Assembly, SafetyReview]:
+    """``review_parts`` on p*, also returning p* with each edit split into the piece that
+    passes and the piece withheld, so provenance has a row for each."""
+    config = config or SafetyConfig()
+    review = _empty_review(config, Context.of(skill_text(s0), config.allow_domains))
+    parts = []
+    for part in assembly.parts:
+        pieces, kept = review._screen(part.to_patch())
+        parts.append(part.model_copy(update={"edits": pieces}))
+        review.kept.append(kept)
+    patch = assembly.patch.model_copy(update={"edits": [e for p in parts for e in p.edits]})
+    return assembly.model_copy(update={"parts": parts, "patch": patch}), review
+
+
+def split_edit(edit: Edit, ctx: Context, config: SafetyConfig) -> tuple[Edit | None, Edit | None, list[Finding], list[Finding]]:
+    """(the edit without its high-severity lines, an edit of those lines, the high findings,
+    the other findings). An edit is withheld whole when its title is the hit or nothing
+    else is left; otherwise the lines around a hit are kept (a merge often puts one
+    poisoned lesson into the same edit as good ones)."""
+    findings = review_edit(edit, ctx, config)
+    high = [f for f in findings if f.severity == "high"]
+    if not high:
+        return edit, None, [], findings
+    bad = {f.line_no for f in high}
+    blocks = _blocks(edit.content)
+    keep = [line for start, physical, _ in blocks if start not in bad for line in physical]
+    if 0 in bad or not any(line.strip() for line in keep):
+        return None, edit, high, []
+    tail = "\n" if edit.content.endswith("\n") else ""
+    drop = [line for start, physical, _ in blocks if start in bad for line in physical]
+    flags = [f for f in findings if f.severity != "high" and f.line_no not in bad]
+    return edit.model_copy(update={"content": "\n".join(keep) + tail}), edit.model_copy(update={"content": "\n".join(drop) + tail}), high, flags
 
 
 def review_edit(edit: Edit, ctx: Context, config: SafetyConfig) -> list[Finding]:
@@ -146,37 +185,37 @@ def review_skill(skill: Skill, s0: Skill | None = None, config: SafetyConfig | N
 
 
 def review_lines(lines: list[tuple[int, str]], ctx: Context, rules: list[Rule]) -> list[Finding]:
-    """Every rule over every line; a hit whose evidence S0 already holds is not a finding.
-    Pattern rules also see the lines joined, for a command split over lines."""
+    """Every rule over every (numbered) line; a hit whose evidence S0 already holds is not a finding."""
     out: list[Finding] = []
     for n, raw in lines:
         norm = normalise(raw)
         for rule in rules:
             out += [_finding(rule, e, raw, n) for e in _hits(rule, raw, norm, ctx)]
-    joined = " ".join(raw for _, raw in lines)
-    hit_rules = {f.rule for f in out}
-    for rule in rules:
-        if rule.regex is not None and rule.id not in hit_rules and len(lines) > 1:
-            out += [_finding(rule, e, e, lines[0][0]) for e in _hits(rule, joined, normalise(joined), ctx)]
     return out
 
 
 def logical_lines(text: str) -> Iterator[tuple[int, str]]:
     """Non-blank lines with their 1-based numbers; a line ending in a backslash continues."""
+    for start, _, logical in _blocks(text):
+        if logical:
+            yield start, logical
+
+
+def _blocks(text: str) -> list[tuple[int, list[str], str]]:
+    """(first line number, physical lines, the logical line) for each line of ``text``;
+    lines ending in a backslash are joined with the next."""
+    out: list[tuple[int, list[str], str]] = []
     pending: list[str] = []
-    start = 0
     for n, line in enumerate(text.splitlines(), 1):
-        if not pending:
-            start = n
+        pending.append(line)
         if line.rstrip().endswith("\\"):
-            pending.append(line.rstrip()[:-1])
             continue
-        whole = " ".join([*pending, line]).strip()
+        logical = " ".join(p.rstrip().removesuffix("\\") for p in pending).strip()
+        out.append((n - len(pending) + 1, pending, logical))
         pending = []
-        if whole:
-            yield start, whole
-    if pending and " ".join(pending).strip():
-        yield start, " ".join(pending).strip()
+    if pending:
+        out.append((len(text.splitlines()) - len(pending) + 1, pending, " ".join(p.rstrip().removesuffix("\\") for p in pending).strip()))
+    return out
 
 
 def _hits(rule: Rule, raw: str, norm: str, ctx: Context) -> list[str]:
