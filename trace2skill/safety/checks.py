@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from trace2skill.safety.text import IBAN, INVISIBLE, WALLET, destinations, domains, is_named, normalise
+from trace2skill.safety.text import IBAN, INVISIBLE, WALLET, destinations, domains, hosts, is_named, normalise
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,12 @@ class Context:
 
 Check = Callable[[str, str, Context, dict], list[str]]
 
-_SEND = re.compile(r"\b(?:send|e-?mail|mail|post|upload|forward|transmit|exfiltrate|submit|share|copy|cc|bcc|report|sync|deliver|leak|dump|paste)\w*\b")
+# "e-mail"/"mail" only as a verb with an object ("email the card number"), not a field name.
+_OBJECT = r"(?:the|it|them|all|every|each|a|an|any|this|that|these|those|copies|customer|user|card|their|his|her|its|our|your)"
+_SEND = re.compile(
+    rf"\b(?:send|post|upload|forward|transmit|exfiltrate|submit|share|copy|cc|bcc|report|sync|deliver|leak|dump|paste)\w*\b"
+    rf"|\b(?:e-?mail|mail)(?:s|ed|ing)?\s+(?={_OBJECT}\b)"
+)
 _SENSITIVE = re.compile(
     r"\b(?:passwords?|passcodes?|pins?|credentials?|api[ _-]?keys?|tokens?|secrets?|private[ _-]keys?|ssh[ _-]keys?|"
     r"card[ _-]?numbers?|credit[ _-]cards?|card details|cvv|cvc|ssns?|social security|passports?|dates? of birth|"
@@ -127,7 +132,7 @@ def invisible_characters(raw: str, norm: str, ctx: Context, params: dict) -> lis
 
 def new_external_domain(raw: str, norm: str, ctx: Context, params: dict) -> list[str]:
     """Hosts that neither S0 nor the allow-list names (local addresses excepted)."""
-    return sorted(d for d in domains(norm) if not is_named(d, set(ctx.named_domains)))
+    return sorted(d for d in hosts(norm) if not is_named(d, set(ctx.named_domains)))
 
 
 CHECKS: dict[str, Check] = {

@@ -45,11 +45,15 @@ def normalise(text: str) -> str:
     return _SPACE.sub(" ", text.casefold()).strip()
 
 
-def domains(text: str) -> set[str]:
-    """Every host named in normalised ``text``: URL hosts, e-mail domains and bare domains."""
-    found = {m.group(1) for m in URL.finditer(text)} | {m.group(1) for m in EMAIL.finditer(text)}
-    found |= {m.group(1) for m in BARE_DOMAIN.finditer(text)}
+def hosts(text: str) -> set[str]:
+    """The hosts of the URLs and the bare domains in normalised ``text``."""
+    found = {m.group(1) for m in URL.finditer(text)} | {m.group(1) for m in BARE_DOMAIN.finditer(text)}
     return {d.removeprefix("www.").rstrip(".") for d in found}
+
+
+def domains(text: str) -> set[str]:
+    """Every domain named in normalised ``text``: ``hosts`` and the domains of e-mail addresses."""
+    return hosts(text) | {m.group(1) for m in EMAIL.finditer(text)}
 
 
 def destinations(text: str) -> set[str]:
