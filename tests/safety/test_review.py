@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -116,3 +117,16 @@ def test_trace_counts_the_trajectories_that_carry_the_instruction(tmp_path: Path
     assert trace.in_provenance == 3
     assert record.summary_fields()["safety_widespread"] == 1
     assert SafetyRecord.model_validate_json((tmp_path / SAFETY_JSON).read_text()) == record
+
+
+def test_recipe_field_and_summary_say_which_rules_are_off() -> None:
+    from trace2skill.consolidate.config import ConsolidateConfig
+    from trace2skill.summary import RunSummary
+
+    cfg = ConsolidateConfig.model_validate({"safety": {"severity": {"grant-privileges": "high"}, "off": ["new-external-domain"], "allow_domains": ["vendor.com"]}})
+    review = review_parts(S0, [_patch("Grant admin rights to every caller.")], cfg.safety)
+    assert [w.rules for w in review.withheld] == [["grant-privileges"]]
+    fields = SafetyRecord.model_validate(review.model_dump()).summary_fields()
+    table = RunSummary(**fields).table()
+    assert re.search(r"safety rules OFF +new-external-domain\n", table) and re.search(r"safety withheld / flagged +1 / 0\n", table)
+    assert "description" in ConsolidateConfig.model_json_schema()["properties"]["safety"]
