@@ -52,6 +52,10 @@ def distill(
     labels: Annotated[Optional[Path], typer.Option("--labels", help="Labels file (JSONL of id + success/reward) joined onto any format.")] = None,
     input_format: Annotated[Optional[str], typer.Option("--format", help="Input format name for every file (default: detect per file).")] = None,
     context_tokens: Annotated[Optional[int], typer.Option("--context-tokens", help="Model context window (default 8192).")] = None,
+    # held-out tasks for `trace2skill evaluate`
+    holdout: Annotated[Optional[float], typer.Option("--holdout", help="Keep this fraction of the tasks out of the distill; they go to RUN_DIR/holdout_tasks.jsonl.")] = None,
+    holdout_ids: Annotated[Optional[Path], typer.Option("--holdout-ids", help="Keep the tasks with these ids (one a line, or a tasks JSONL) out of the distill.")] = None,
+    seed: Annotated[Optional[int], typer.Option("--seed", help="Seed of the --holdout split (default 0).")] = None,
 ) -> None:
     """Analyse trajectories and write a skill folder plus run outputs (Parquet, summary, report)."""
     from trace2skill.checkpoint import resume_config
@@ -78,6 +82,9 @@ def distill(
             "context_tokens": context_tokens,
         },
         "analyst": {"context_tokens": context_tokens},
+        "holdout": holdout,
+        "holdout_ids": holdout_ids,
+        "seed": seed,
     }
     if resume is not None:
         given = _given(flags)
@@ -94,6 +101,8 @@ def distill(
             raise CliError(f"recipe not found: {recipe}")
         if labels is not None and not labels.is_file():
             raise CliError(f"labels file not found: {labels}")
+        if holdout_ids is not None and not holdout_ids.is_file():
+            raise CliError(f"holdout ids file not found: {holdout_ids}")
         settings = overlay(load_recipe(recipe) if recipe else {}, _given(flags))
         try:
             cfg = DistillConfig.model_validate({**settings, "inputs": inputs, "out_dir": out})
