@@ -224,7 +224,7 @@ def evaluate(
     tasks: Annotated[Path, typer.Option("--tasks", help="JSONL of task objects, each with an 'id' (the rest is the runner's).")],
     runner: Annotated[str, typer.Option("--runner", help="Shell command run per task x arm x trial; placeholders {skill_dir} {task_file} {out_dir} {trial} {task_id} {arm} are filled in shell-quoted.")],
     baseline: Annotated[Path, typer.Option("--baseline", help="Baseline skill folder (S0).")],
-    candidates: Annotated[list[Path], typer.Option("--candidate", help="Candidate skill folder; repeat for best of N.")],
+    candidates: Annotated[list[Path], typer.Option("--candidate", metavar="S_DIR", help="Candidate skill folder; repeat for best of N.")],
     out: Annotated[Path, typer.Option("--out", help="Evaluation folder: evaluation.json, runs.parquet, report.html, runs/.")],
     trials: Annotated[int, typer.Option("--trials", help="Runs per task and arm.")] = 1,
     concurrency: Annotated[int, typer.Option("--concurrency", help="Runs in flight at once.")] = 2,

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-TOY_RUNNER = Path(__file__).with_name("toy_runner.py")
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "evaluate"
+TOY_RUNNER = EXAMPLE / "toy_runner.py"
 RUNNER = f"{sys.executable} {TOY_RUNNER} {{skill_dir}} {{task_file}} {{out_dir}} {{trial}}"
 RULE = "always confirm the booking reference before changing a reservation"
 
@@ -34,11 +35,6 @@ def toy_tasks(n_rule: int = 12, n_easy: int = 4) -> list[dict]:
 
 
 @pytest.fixture
-def skills(tmp_path: Path) -> dict[str, Path]:
-    """baseline (no rule), helpful (the rule), cosmetic (baseline reworded, no rule)."""
-    root = tmp_path / "skills"
-    return {
-        "baseline": write_skill(root, "baseline", "- Be polite to the customer."),
-        "helpful": write_skill(root, "helpful", f"- Be polite to the customer.\n- {RULE.capitalize()}."),
-        "cosmetic": write_skill(root, "cosmetic", "- Be **polite** and courteous to every customer, always."),
-    }
+def skills() -> dict[str, Path]:
+    """The example's skills: baseline (no rule), helpful (the rule), cosmetic (baseline reworded, no rule)."""
+    return {name: EXAMPLE / "skills" / name for name in ("baseline", "helpful", "cosmetic")}

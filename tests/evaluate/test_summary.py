@@ -53,7 +53,7 @@ def test_errors_are_counted_not_rated(tmp_path, skills):
 
 
 def test_best_of_n_ranks_and_promotes_the_best(tmp_path, skills):
-    half = Path(skills["helpful"]).parent / "half"
+    half = tmp_path / "half"
     half.mkdir()
     (half / "SKILL.md").write_text("---\nname: half\ndescription: x\n---\n\n## Rules\n\n- Always confirm the booking reference.\n")
     skills = {**skills, "half": half}

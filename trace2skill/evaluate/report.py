@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from trace2skill.evaluate.runner import RunRow
-from trace2skill.evaluate.summary import BASELINE, EvaluationSummary, task_means
+from trace2skill.evaluate.summary import BASELINE, EvaluationSummary, format_p, task_means
 from trace2skill.report import plots
 from trace2skill.report.doc import Block, Chart, Report, Section, Table, Text
 from trace2skill.report.html import render_html
@@ -81,7 +81,7 @@ def _verdict(s: EvaluationSummary) -> Section:
     rows = [[a.arm, a.path, _fmt(a.success_rate), f"[{_fmt(a.success_ci[0])}, {_fmt(a.success_ci[1])}]", _fmt(a.mean_reward), str(a.n), str(a.errors)] for a in arms]
     blocks.append(Table(["arm", "skill", "success", "95% CI", "mean reward", "n", "errors"], rows))
     cand = [
-        [c.arm, str(c.rank), _fmt(c.delta, "+.3f"), f"[{_fmt(c.ci_low, '+.3f')}, {_fmt(c.ci_high, '+.3f')}]", _fmt(c.p_value), f"{c.wins}/{c.losses}/{c.ties}", "yes" if c.passes_gate else "no", "PROMOTED" if c.promoted else ""]
+        [c.arm, str(c.rank), _fmt(c.delta, "+.3f"), f"[{_fmt(c.ci_low, '+.3f')}, {_fmt(c.ci_high, '+.3f')}]", format_p(c.p_value), f"{c.wins}/{c.losses}/{c.ties}", "yes" if c.passes_gate else "no", "PROMOTED" if c.promoted else ""]
         for c in s.candidates
     ]
     blocks.append(Table(["candidate", "rank", "delta", f"{s.ci_level:.1%} CI", "p", "wins/losses/ties", "passes", ""], cand, note=f"Paired over tasks; promoted when the interval's lower end > {s.min_gain:g}."))

@@ -64,16 +64,22 @@ class EvaluationSummary(BaseModel):
 
     def table(self) -> str:
         """The per-arm table printed by ``trace2skill evaluate``."""
-        head = f"{'arm':<13} {'success':>8} {'95% CI':>15} {'n':>5} {'err':>4} {'delta':>7} {'CI (paired)':>17} {'p':>7}  verdict"
-        lines = [head, "-" * len(head), _arm_line(self.baseline) + "  baseline"]
+        paired = f"{self.ci_level:.1%} CI"
+        head = f"{'arm':<13} {'success':>8} {'95% CI':>15} {'n':>5} {'err':>4} {'delta':>7} {paired:>17} {'p':>7}  {'verdict':<12}  skill"
+        lines = [head, "-" * len(head), f"{_arm_line(self.baseline)} {'':>7} {'':>17} {'':>7}  {'baseline':<12}  {self.baseline.path}"]
         for c in self.candidates:
             verdict = "PROMOTED" if c.promoted else "passes gate" if c.passes_gate else "not promoted"
-            lines.append(f"{_arm_line(c)} {_num(c.delta, '+.3f'):>7} {_pair(c.ci_low, c.ci_high, '+.3f'):>17} {_num(c.p_value, '.3f'):>7}  {verdict}")
+            lines.append(f"{_arm_line(c)} {_num(c.delta, '+.3f'):>7} {_pair(c.ci_low, c.ci_high, '+.3f'):>17} {format_p(c.p_value):>7}  {verdict:<12}  {c.path}")
         return "\n".join(lines)
 
 
 def _arm_line(arm: ArmSummary) -> str:
     return f"{arm.arm:<13} {_num(arm.success_rate, '.3f'):>8} {_pair(*arm.success_ci, '.3f'):>15} {arm.n:>5} {arm.errors:>4}"
+
+
+def format_p(p: float | None) -> str:
+    """A p-value for a table: three decimals, or two significant digits below 0.001."""
+    return "-" if p is None else f"{p:.1e}" if 0 < p < 0.001 else f"{p:.3f}"
 
 
 def _num(value: float | None, fmt: str) -> str:

@@ -1,4 +1,4 @@
-"""A scripted agent harness for the evaluate tests: its success depends on what the skill says.
+"""A scripted agent harness for the evaluate example and tests: its success depends on what the skill says.
 
 ``python toy_runner.py SKILL_DIR TASK_FILE OUT_DIR TRIAL``. A task succeeds when it is
 ``easy``, or when the skill's SKILL.md contains the task's ``rule`` (case-insensitive).
