@@ -16,8 +16,21 @@ from collections.abc import Iterator
 from typing import Any
 
 from trace2skill.ingest import jsonhead
-from trace2skill.ingest.base import Format, Outcome, Record, RecordError, Source, args_text, id_value, json_type, make_trajectory, optional_list, optional_str, resolve_outcome
-from trace2skill.ingest.jsonfile import stream_array, top_level_event, top_level_value
+from trace2skill.ingest.base import (
+    Format,
+    Outcome,
+    Record,
+    RecordError,
+    Source,
+    args_text,
+    id_value,
+    json_type,
+    make_trajectory,
+    optional_list,
+    optional_str,
+    resolve_outcome,
+)
+from trace2skill.ingest.jsonfile import load_json_document, stream_array, top_level_event, top_level_value
 from trace2skill.ingest.steps import add_call, add_result, content_text, new_step, objects
 from trace2skill.schema import Step, Trajectory
 
@@ -112,11 +125,15 @@ def sample_to_trajectory(sample: Any, source: Source, location: str, header: dic
 
 def read(source: Source) -> Iterator[Record]:
     """One record per sample (``item N``), the samples array streamed; a log without samples is one quarantined record."""
-    if top_level_event(source.path, "samples") != "start_array":
-        yield source.quarantine("file", "the log has no 'samples' array (written without samples, or not finished?)")
+    if top_level_event(source.path, "samples") == "start_array":
+        header = top_level_value(source.path, "eval")
+        yield from stream_array(source, sample_to_trajectory, header if isinstance(header, dict) else {}, key="samples")
         return
-    header = top_level_value(source.path, "eval")
-    yield from stream_array(source, sample_to_trajectory, header if isinstance(header, dict) else {}, key="samples")
+    doc, bad = load_json_document(source, dict)  # blank (nothing), another encoding, broken JSON: one clear record
+    if bad is not None:
+        yield bad
+    elif doc is not None:
+        yield source.quarantine("file", "the log has no 'samples' array (written without samples, or not finished?)")
 
 
 def sniff(head: str) -> bool:
