@@ -73,10 +73,16 @@ def test_timeout_kills_the_whole_process_group(tmp_path, skills):
 
 
 def _alive(pid: int) -> bool:
-    try:  # a killed child nobody reaped yet is a zombie: dead, but still listed
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
+    """Whether ``pid`` still runs a second after the run returned (a kill signal lands asynchronously)."""
+    deadline = time.monotonic() + 1.0
+    while True:
+        try:  # a killed child nobody reaped yet is a zombie: dead, but still listed
+            running = psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+        except psutil.NoSuchProcess:
+            running = False
+        if not running or time.monotonic() > deadline:
+            return running
+        time.sleep(0.05)
 
 
 @pytest.mark.parametrize(
@@ -99,3 +105,11 @@ def test_outcome_from_stdout(tail, expected):
         assert isinstance(found, str) and expected in found
     else:
         assert {k: found[k] for k in expected} == expected
+
+
+def test_background_processes_do_not_outlive_the_run(tmp_path, skills):
+    pid_file = tmp_path / "daemon.pid"
+    runner = f"sleep 60 & echo $! > {pid_file}; echo '{{\"success\": true}}'"
+    row = run_once(spec(tmp_path, skills["baseline"], {"id": "d"}), runner)
+    assert row.status == "ok" and row.outcome is True
+    assert not _alive(int(pid_file.read_text()))

@@ -107,13 +107,22 @@ def _execute(command: str, run_dir: Path, cwd: Path, timeout_s: float | None, va
     with (run_dir / "stdout.txt").open("wb") as out, (run_dir / "stderr.txt").open("wb") as err:
         proc = subprocess.Popen(command, shell=True, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err, start_new_session=True)
         try:
-            return proc.wait(timeout=timeout_s), False
+            code = proc.wait(timeout=timeout_s)
         except subprocess.TimeoutExpired:
             kill_group(proc)
             return None, True
         except BaseException:  # the Ray task was cancelled, or the driver interrupted: leave nothing behind
             kill_group(proc)
             raise
+    _kill_leftovers(proc.pid)  # what the runner left running in the background must not outlive its run
+    return code, False
+
+
+def _kill_leftovers(pgid: int) -> None:
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
 
 
 def kill_group(proc: subprocess.Popen) -> None:
