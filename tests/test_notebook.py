@@ -33,5 +33,6 @@ def test_quickstart_notebook_runs():
     text = "\n".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
     assert re.search(r"^trajectories read +3$", text, re.MULTILINE)  # distill's summary table: limit=3 honoured
     images = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if "image/png" in o.get("data", {})]
-    assert len(images) == 5  # the report's charts
+    assert len(images) == 6  # the report's charts and the evaluation's
+    assert re.search(r"^candidate-2 .* PROMOTED ", text, re.MULTILINE)  # the gate promoted the helpful skill
     assert "name: airline-support" in text  # the skill's SKILL.md was printed

@@ -33,7 +33,7 @@ ANALYSIS_SCHEMA = pa.schema([("trajectory_id", pa.string()), ("result", pa.strin
 # Options that change what a run produces; the others (CPUs, concurrency, batch size,
 # replicas, where the run dir is) may differ between a run and its resumption.
 RESULT_OPTIONS = frozenset(
-    {"skill_dir", "mode", "name", "draft", "fan_in", "limit", "success_threshold", "labels", "input_format", "backend", "analyst", "consolidate", "inputs", "out_dir"}
+    {"skill_dir", "mode", "name", "draft", "fan_in", "limit", "success_threshold", "labels", "input_format", "backend", "analyst", "consolidate", "inputs", "out_dir", "holdout", "holdout_ids", "seed"}
 )
 STAGES = ("read", "analyze", "consolidate")
 
@@ -59,7 +59,7 @@ def saved_config(cfg: DistillConfig) -> dict[str, Any]:
     """``cfg`` as ``run.json`` keeps it: JSON, with absolute paths so a run can be resumed
     from any working directory."""
     absolute = {"inputs": [p.resolve() for p in cfg.inputs], "out_dir": cfg.out_dir.resolve(), "run_dir": cfg.resolved_run_dir.resolve()}
-    for key in ("skill_dir", "labels"):
+    for key in ("skill_dir", "labels", "holdout_ids"):
         if getattr(cfg, key) is not None:
             absolute[key] = getattr(cfg, key).resolve()
     return json.loads(cfg.model_copy(update=absolute).model_dump_json())

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from trace2skill.analysts.analyze import AnalystConfig
 from trace2skill.consolidate.config import ConsolidateConfig
@@ -57,6 +57,16 @@ class RunOptions(BaseModel):
         None, description="Name of a running analyst Serve application (e.g. a RayService's) to use instead of deploying one."
     )
     consolidate: ConsolidateConfig = Field(default_factory=ConsolidateConfig)
+    # Held-out tasks for ``trace2skill evaluate`` (trace2skill/evaluate/holdout.py).
+    holdout: float | None = Field(None, gt=0, lt=1, description="Fraction of the tasks kept out of the distill, for evaluate.")
+    holdout_ids: Path | None = Field(None, description="File of task ids (one a line, or a tasks JSONL) kept out of the distill.")
+    seed: int = Field(0, description="Seed of the holdout split.")
+
+    @model_validator(mode="after")
+    def _one_holdout(self) -> RunOptions:
+        if self.holdout is not None and self.holdout_ids is not None:
+            raise ValueError("give --holdout FRACTION or --holdout-ids FILE, not both")
+        return self
 
     @field_validator("name")
     @classmethod

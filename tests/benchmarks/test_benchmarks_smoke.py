@@ -106,3 +106,10 @@ def test_tau_bench_run_benchmark(tmp_path: Path):
     assert len(result["tokens"]) == 3 and sum(result["run"]["statuses"].values()) == 3
     row = result["tokens"][0]
     assert row["fitted_trajectory"] < row["whole_with_policy"] < row["record_json"]
+
+
+def test_evaluate_benchmark(tmp_path: Path):
+    out = tmp_path / "evaluate.json"
+    stdout = run_bench("evaluate.py", "--runs", "6", "--concurrency", "1", "--runner", "shell", "--out", str(out))
+    result = json.loads(out.read_text())
+    assert [r["mode"] for r in result["rows"]] == ["loop", "ray c1"] and "ms/run" in stdout

@@ -202,6 +202,15 @@ def otel_genai(n: int) -> tuple[str, str]:
     return "long.json", json.dumps({"resourceSpans": [{"scopeSpans": [{"spans": spans}]}]})
 
 
+def inspect_ai(n: int) -> tuple[str, str]:
+    messages: list[dict[str, object]] = [{"role": "user", "content": "täsk"}]
+    for i in range(n):
+        messages.append({"role": "assistant", "content": "", "tool_calls": [{"id": f"c{i}", "function": "step", "arguments": {"i": i}}]})
+        messages.append({"role": "tool", "tool_call_id": f"c{i}", "function": "step", "content": "ok"})
+    sample = {"id": "long", "epoch": 1, "input": "täsk", "target": "x", "messages": messages, "scores": {"s": {"value": "C"}}}
+    return "long.json", json.dumps({"version": 2, "status": "success", "eval": {"task": "t"}, "samples": [sample]})
+
+
 BUILDERS: dict[str, Callable[[int], tuple[str, str]]] = {
     "openai_chat": openai_chat,
     "tau_bench": tau_bench,
@@ -213,6 +222,7 @@ BUILDERS: dict[str, Callable[[int], tuple[str, str]]] = {
     "atif": atif,
     "claude_code": claude_code,
     "otel_genai": otel_genai,
+    "inspect_ai": inspect_ai,
 }
 
 
@@ -259,7 +269,7 @@ def test_cut_file_keeps_intact_records_and_quarantines_the_rest(tmp_path: Path, 
     assert bad, "a cut file must report what it lost"
     streamed_array = (fmt in STREAMED_ARRAY_FORMATS and path.read_bytes().lstrip()[:1] == b"[") or (
         fmt == "tau2_bench" and b'"simulations"' in path.read_bytes()  # stream_array streams its simulations
-    )
+    ) or fmt == "inspect_ai"  # and an Inspect log's samples
     single_document = (
         fmt in DOCUMENT_FORMATS
         or path.read_bytes().lstrip()[:1] == b"["

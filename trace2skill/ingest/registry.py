@@ -15,6 +15,7 @@ from pathlib import Path
 from trace2skill.ingest import (
     atif,
     claude_code,
+    inspect_ai,
     mini_swe_agent,
     openai_chat,
     openhands,
@@ -37,6 +38,7 @@ FORMATS: dict[str, Format] = {
         swe_agent.FORMAT,
         tau2_bench.FORMAT,
         atif.FORMAT,
+        inspect_ai.FORMAT,
         openhands.FORMAT,
         claude_code.FORMAT,
         otel_genai.FORMAT,

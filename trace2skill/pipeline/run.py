@@ -20,6 +20,7 @@ from trace2skill.checkpoint import AnalysisLog, RunState, check_writable, mark_d
 from trace2skill.config import DistillConfig
 from trace2skill.consolidate.merge import TreeStats
 from trace2skill.consolidate.provenance import write_provenance
+from trace2skill.evaluate.holdout import HOLDOUT_TASKS, held_out_results, read_task_ids, split_holdout
 from trace2skill.ingest import read_labels
 from trace2skill.llm.base import Usage
 from trace2skill.pipeline.analyze import AnalyzeBatch, draft_s0
@@ -113,6 +114,9 @@ def distill(cfg: DistillConfig, progress: Progress = print, *, resume: bool = Fa
             progress(f"reading {len(plan)} file(s)")
             parsed = read_records(plan, success_threshold=cfg.success_threshold, labels=labels, limit=cfg.limit)
             write_records(parsed, run_dir / TRAJECTORIES, run_dir / QUARANTINE)
+            if cfg.holdout or cfg.holdout_ids:
+                held = split_holdout(run_dir, run_dir / TRAJECTORIES, fraction=cfg.holdout, ids=read_task_ids(cfg.holdout_ids) if cfg.holdout_ids else None, seed=cfg.seed)
+                progress(f"{held} task(s) held out for evaluate: {run_dir / HOLDOUT_TASKS}")
             if cfg.draft:
                 s0, usage, summary.draft_note = draft_s0(handle, s0.name, run_dir / TRAJECTORIES, progress)
                 summary.analysis_usage = summary.analysis_usage + usage
@@ -177,7 +181,7 @@ def _analyze(cfg: DistillConfig, state: RunState, app: str, skill_view: str, pro
         AnalysisResult(trajectory_id=q["trajectory_id"], source_file=q["source_file"], status="quarantined", reason=q["reason"])
         for q in pq.read_table(run_dir / QUARANTINE, columns=["trajectory_id", "source_file", "reason"]).to_pylist()
     ]
-    return results + quarantined, len(done)
+    return results + quarantined + held_out_results(run_dir), len(done)
 
 
 def _write_outputs(cfg: DistillConfig, results: list[AnalysisResult], lessons: list, patches: list, cons, summary: RunSummary) -> RunSummary:

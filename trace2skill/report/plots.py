@@ -149,6 +149,26 @@ def lines_chart(s0: Skill, skill: Skill, max_lines: int) -> bytes:
     return _png(fig)
 
 
+def arms_chart(arms: list[tuple[str, float | None, float | None, float | None, bool]]) -> bytes:
+    """Success rate per evaluation arm with its interval; ``arms`` are (label, rate, low, high, promoted)."""
+    fig, ax = _figure(6.0, 1.2 + 0.45 * max(len(arms), 2))
+    rated = [a for a in arms if a[1] is not None]
+    if not rated:
+        return _empty(fig, ax, "no run gave an outcome")
+    y = list(range(len(rated)))
+    rates = [a[1] for a in rated]
+    errors = [[a[1] - a[2] for a in rated], [a[3] - a[1] for a in rated]]
+    colors = [COLORS["success"] if a[4] else COLORS["before"] if i == 0 else COLORS["after"] for i, a in enumerate(rated)]
+    bars = ax.barh(y, rates, xerr=errors, color=colors, capsize=4, error_kw={"ecolor": "#424242"})
+    ax.bar_label(bars, labels=[f"{r:.0%}" for r in rates], padding=3, label_type="center", color="white")
+    ax.set_yticks(y, [_label(a[0]) for a in rated])
+    ax.invert_yaxis()
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("success rate (95% Wilson interval)")
+    ax.set_title("Success rate per arm (green: promoted)")
+    return _png(fig)
+
+
 def _figure(width: float, height: float) -> tuple[Figure, Axes]:
     fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
     FigureCanvasAgg(fig)

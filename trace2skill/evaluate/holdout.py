@@ -1,0 +1,100 @@
+"""Keeping tasks out of a distill, so that ``evaluate`` can test the skill on tasks it never saw.
+
+Trajectories are grouped by task: the source's task id (``metadata.task_id``: tau-bench,
+tau2-bench) when there is one, else the task text. A seeded shuffle of the distinct tasks
+holds out ``round(fraction x tasks)`` of them (at least one), or a file names the task
+ids to hold out. Every trajectory of a held-out task leaves ``trajectories.parquet`` for
+``holdout.parquet``, stays in the manifest (status ``no_lesson``, reason "held out"), and
+its task is one line of ``holdout_tasks.jsonl``: ``{id, task, expected_actions?,
+trajectories}``, a tasks file for ``trace2skill evaluate`` and for its leakage check.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from trace2skill.analysts.analyze import AnalysisResult
+from trace2skill.schema import TRAJECTORY_SCHEMA, stable_id
+
+HOLDOUT_TRAJECTORIES = "holdout.parquet"
+HOLDOUT_TASKS = "holdout_tasks.jsonl"
+HELD_OUT_REASON = "held out for evaluation (task {task})"
+
+
+def task_key(task: str, metadata: dict[str, Any], trajectory_id: str) -> str:
+    """The task a trajectory belongs to: the source's task id, else a hash of the task text."""
+    if metadata.get("task_id") is not None:
+        return str(metadata["task_id"])
+    return stable_id(task.strip(), prefix="task-") if task.strip() else trajectory_id
+
+
+def read_task_ids(path: Path) -> set[str]:
+    """Task ids to hold out: one per line, or JSONL objects with an ``id`` (a tasks file)."""
+    ids = set()
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if line.startswith("{"):
+            ids.add(str(json.loads(line)["id"]))
+        elif line:
+            ids.add(line)
+    return ids
+
+
+def choose_holdout(keys: list[str], *, fraction: float | None, ids: set[str] | None, seed: int) -> set[str]:
+    """The held-out task keys: those named in ``ids``, or a seeded ``fraction`` of ``keys`` (at least one)."""
+    if ids is not None:
+        return set(keys) & ids
+    ordered = sorted(set(keys))
+    count = min(len(ordered), max(1, round((fraction or 0.0) * len(ordered))))
+    return {ordered[i] for i in np.random.default_rng(seed).permutation(len(ordered))[:count]}
+
+
+def split_holdout(run_dir: Path, trajectories: Path, *, fraction: float | None, ids: set[str] | None, seed: int) -> int:
+    """Move the held-out tasks' trajectories out of ``trajectories`` and write the holdout files; return how many tasks."""
+    tasks: dict[str, dict[str, Any]] = {}
+    for batch in pq.ParquetFile(trajectories).iter_batches(columns=["id", "task", "metadata"]):
+        for tid, text, meta in zip(*(batch.column(c).to_pylist() for c in ("id", "task", "metadata"))):
+            metadata = json.loads(meta or "{}")
+            entry = tasks.setdefault(task_key(text, metadata, tid), {"task": text, "trajectories": []})
+            entry["trajectories"].append(tid)
+            if metadata.get("expected_actions") and "expected_actions" not in entry:
+                entry["expected_actions"] = metadata["expected_actions"]
+    held = choose_holdout(list(tasks), fraction=fraction, ids=ids, seed=seed)
+    with (run_dir / HOLDOUT_TASKS).open("w", encoding="utf-8") as fh:
+        for key in sorted(held):
+            fh.write(json.dumps({"id": key, **tasks[key]}, ensure_ascii=False) + "\n")
+    held_ids = pa.array([tid for key in held for tid in tasks[key]["trajectories"]], pa.string())
+    kept_path = trajectories.with_suffix(".kept.parquet")
+    with pq.ParquetWriter(kept_path, TRAJECTORY_SCHEMA) as kept, pq.ParquetWriter(run_dir / HOLDOUT_TRAJECTORIES, TRAJECTORY_SCHEMA) as out:
+        for batch in pq.ParquetFile(trajectories).iter_batches():
+            table = pa.Table.from_batches([batch]).cast(TRAJECTORY_SCHEMA)
+            mask = pc.is_in(table["id"], value_set=held_ids)
+            kept.write_table(table.filter(pc.invert(mask)))
+            out.write_table(table.filter(mask))
+    os.replace(kept_path, trajectories)
+    return len(held)
+
+
+def held_out_results(run_dir: Path) -> list[AnalysisResult]:
+    """The manifest rows of the held-out trajectories (none when the run held nothing out)."""
+    path = run_dir / HOLDOUT_TRAJECTORIES
+    if not path.is_file():
+        return []
+    keys = {tid: row["id"] for row in _read_tasks(run_dir / HOLDOUT_TASKS) for tid in row["trajectories"]}
+    table = pq.read_table(path, columns=["id", "source_file"])
+    return [
+        AnalysisResult(trajectory_id=tid, source_file=src or "", status="no_lesson", reason=HELD_OUT_REASON.format(task=keys.get(tid, "?")))
+        for tid, src in zip(table["id"].to_pylist(), table["source_file"].to_pylist())
+    ]
+
+
+def _read_tasks(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
