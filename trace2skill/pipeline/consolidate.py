@@ -24,6 +24,7 @@ from trace2skill.consolidate.reduce import ClusterResult, ReduceParams, reduce_c
 from trace2skill.consolidate.run import Consolidation, cluster_distance, finish, resolve_params, trajectory_count
 from trace2skill.consolidate.units import Unit, split_units
 from trace2skill.schema import Lesson, Patch
+from trace2skill.skill.folder import skill_prompt_view
 from trace2skill.skill.model import Skill
 
 Progress = Callable[[str], None]
@@ -58,12 +59,13 @@ def serve_merge_many(handle: DeploymentHandle, skill_view: str) -> MergeManyFn:
     return merge_many
 
 
-def serve_fix(handle: DeploymentHandle, skill_view: str) -> Fixer:
-    """A repair function for ``finalize`` whose LLM calls go to the Serve analyst."""
+def serve_fix(handle: DeploymentHandle) -> Fixer:
+    """A repair function for ``finalize`` whose LLM calls go to the Serve analyst, showing it
+    the skill state the failing part was applied to."""
 
-    def fix(patch: Patch, problems: list[str]) -> MergeOutcome:
+    def fix(patch: Patch, problems: list[str], state: Skill) -> MergeOutcome:
         try:
-            return MergeOutcome.model_validate_json(handle.fix.remote(patch.model_dump_json(), problems, skill_view).result())
+            return MergeOutcome.model_validate_json(handle.fix.remote(patch.model_dump_json(), problems, skill_prompt_view(state)).result())
         except Exception as exc:  # the part is then withheld, the run goes on
             return MergeOutcome(error=f"fix call failed: {type(exc).__name__}: {exc}")
 
@@ -111,7 +113,7 @@ def consolidate(
     """Embed (actor pool) -> fit topic centroids on a sample -> assign (map_batches) ->
     ``groupby(cluster).map_groups`` reduce -> assemble, apply and validate (``finish``)."""
     c = cfg.consolidate
-    merge, fixer = serve_merge(handle, skill_view), serve_fix(handle, skill_view)
+    merge, fixer = serve_merge(handle, skill_view), serve_fix(handle)
     units = split_units(patches, lessons)
     if not units:
         return finish(s0, [], c, merge=merge, fixer=fixer, units=0)
