@@ -6,7 +6,8 @@ import numpy as np
 
 from trace2skill.consolidate.reduce import ClusterResult
 from trace2skill.consolidate.units import Unit
-from trace2skill.schema import Edit, Patch
+from trace2skill.consolidate.models import Proposal
+from trace2skill.schema import Edit
 
 
 def unit(uid: str, text: str, traj: str | list[str], *, edits: list[Edit] | None = None, topic: str = "t", description: str = "") -> Unit:
@@ -25,7 +26,7 @@ def vecs(*rows: list[float]) -> np.ndarray:
 
 def cluster(cid: int, label: str, tier: str, support: int, edits: list[Edit], *, description: str = "", resolutions: list[str] | None = None) -> ClusterResult:
     trajs = [f"t{cid}-{i}" for i in range(support)]
-    patch = Patch(id=f"m-{cid}", edits=edits, lesson_ids=[f"l{cid}"], trajectory_ids=trajs, support=support, topic=label)
+    patch = Proposal(id=f"m-{cid}", edits=edits, lesson_ids=[f"l{cid}"], trajectory_ids=trajs, support=support, topic=label)
     return ClusterResult(
         cluster_id=cid, label=label, tier=tier, support=support, description=description, lesson_ids=[f"l{cid}"], trajectory_ids=trajs,
         patches=[patch], resolutions=resolutions or [],

@@ -17,10 +17,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from trace2skill.consolidate.merge import MergeOutcome, TreeStats
 from trace2skill.schema import Edit, Patch, stable_id
-from trace2skill.skill.anchors import AnchorRepair, Restater
+from trace2skill.skill.anchors import ANCHOR_MATCH, AnchorRepair, Restater
 from trace2skill.skill.apply import Refusal, apply_patch, protected_paths
 from trace2skill.skill.model import Skill
-from trace2skill.skill.once import Folded
+from trace2skill.skill.once import NEAR_DUPLICATE, Folded
 from trace2skill.skill.validate import validate_skill
 
 # (patch, validation problems, the skill state the patch was applied to) -> repaired patch,
@@ -52,13 +52,15 @@ def finalize(
     fixer: Fixer | None = None,
     fix_rounds: int = 2,
     restate: Restater | None = None,
+    anchor_match: float = ANCHOR_MATCH,
+    near_duplicate: float = NEAR_DUPLICATE,
 ) -> FinalSkill:
     """Apply ``patches`` (the parts of p*, in order) guarded, then validate; see the module doc.
     ``restate`` is handed to the guarded apply for anchors that no span matches."""
     protected = protected_paths(s0) if protected is None else protected
 
     def apply(skill: Skill, patch: Patch):
-        return apply_patch(skill, patch, protected=protected, restate=restate)
+        return apply_patch(skill, patch, protected=protected, restate=restate, anchor_match=anchor_match, near_duplicate=near_duplicate)
 
     combined = _combine(patches)
     result = apply(s0, combined)
