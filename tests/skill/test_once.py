@@ -77,3 +77,11 @@ def test_applying_a_patch_to_its_own_result_changes_nothing(s0: Skill, specs: li
     second = apply_patch(first.skill, patch)
     assert second.skill.skill_md() == first.skill.skill_md()
     assert second.skill.files == first.skill.files
+
+
+def test_lines_that_differ_in_a_number_link_or_code_span_are_different_facts() -> None:
+    existing = "- Refund within 30 days of purchase.\n- [references/pets.md](references/pets.md): Pets. Read it when a task involves pets.\n- Call `get_order` first, always.\n"
+    content = "- Refund within 60 days of purchase.\n- [references/pigs.md](references/pigs.md): Pigs. Read it when a task involves pigs.\n- Call `get_user` first, always.\n- Refund within 30 days of purchase!"
+    kept, folded = fold_repeats("SKILL.md", content, existing)
+    assert [f.line for f in folded] == ["- Refund within 30 days of purchase!"]
+    assert kept.splitlines() == content.splitlines()[:3]

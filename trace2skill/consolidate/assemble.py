@@ -17,19 +17,16 @@ is kept in provenance.
 
 from __future__ import annotations
 
-from itertools import combinations
-
 from pydantic import BaseModel, Field
 
 from trace2skill.consolidate.cluster import slug
-from trace2skill.consolidate.contradict import contradicts, lines
+from trace2skill.consolidate.crossmerge import resolve_cross_conflicts
 from trace2skill.consolidate.merge import MergeFn, TreeStats
 from trace2skill.consolidate.reduce import ClusterResult, Dropped
 from trace2skill.schema import Edit, Patch, stable_id
 from trace2skill.skill.apply import apply_patch
-from trace2skill.skill.conflicts import Target, find_conflicts
 from trace2skill.skill.model import SKILL_MD, Skill, normalize_title
-from trace2skill.skill.paths import PathRefused, contained_relpath
+from trace2skill.skill.paths import relpath_or_none
 
 REFERENCE_SECTIONS = ("references", "reference files", "further reading", "resources", "additional resources")
 _MOVABLE = frozenset({"append_to_section", "insert_after", "insert_before", "add_section"})
@@ -145,7 +142,7 @@ def build_parts(
             lost.append(piece.dropped(reason, pair[0].content))
             pair = []
         elif pair:
-            taken.add(_path(pair[0].path) or pair[0].path)
+            taken.add(relpath_or_none(pair[0].path) or pair[0].path)
             files_left -= 1
         if pair or kept:
             refs.append(piece.part(pair + kept))
@@ -216,7 +213,7 @@ def to_reference(piece: ReferencePiece, link_section: str, taken: set[str], max_
     kept: list[Edit] = []
     dropped: list[Dropped] = []
     for edit in (e for p in piece.patches for e in p.edits):
-        target = _path(edit.path)
+        target = relpath_or_none(edit.path)
         if edit.op in _MOVABLE and target == SKILL_MD:
             sec = edit.section or "Notes"
             grown = {**blocks, sec: [*blocks.get(sec, []), edit.content.strip()]}
@@ -253,11 +250,11 @@ def fit_reference_files(s0: Skill, parts: list[Part], max_lines: int) -> tuple[l
             return parts, dropped
         path = over[0]
         owner = min(
-            (p for p in parts if any(_path(e.path) == path and e.op in _MOVABLE for e in p.edits)), key=lambda p: (p.support, -p.cluster_id), default=None
+            (p for p in parts if any(relpath_or_none(e.path) == path and e.op in _MOVABLE for e in p.edits)), key=lambda p: (p.support, -p.cluster_id), default=None
         )
         if owner is None:  # only a create of its own: to_reference already kept that within budget
             return parts, dropped
-        index = max(i for i, e in enumerate(owner.edits) if _path(e.path) == path and e.op in _MOVABLE)
+        index = max(i for i, e in enumerate(owner.edits) if relpath_or_none(e.path) == path and e.op in _MOVABLE)
         edit = owner.edits[index]
         dropped.append(
             Dropped(
@@ -268,108 +265,12 @@ def fit_reference_files(s0: Skill, parts: list[Part], max_lines: int) -> tuple[l
         parts = [p.model_copy(update={"edits": [e for i, e in enumerate(p.edits) if i != index]}) if p is owner else p for p in parts]
 
 
-def resolve_cross_conflicts(clusters: list[ClusterResult], merge: MergeFn | None) -> tuple[list[ClusterResult], TreeStats, list[Dropped]]:
-    """Merge each group of skill clusters whose edits clash into one (one LLM call per group).
-
-    A failed merge leaves the clusters as they were; apply then withholds the clashing
-    edits and reports them. Inputs the merger drops are returned with its reasons."""
-    stats = TreeStats()
-    skill = [c for c in clusters if c.tier == "skill" and c.patches]
-    groups = _clash_groups(skill)
-    if not groups or merge is None:
-        return clusters, stats, []
-    merged_ids: set[int] = set()
-    out: list[ClusterResult] = []
-    dropped: list[Dropped] = []
-    for group in groups:
-        members = [c for c in skill if c.cluster_id in group]
-        outcome = merge([p for c in members for p in c.patches])
-        stats.merge_calls += 1
-        stats.usage = stats.usage + outcome.usage
-        if outcome.patch is None:
-            stats.failed_merges += 1
-            continue
-        merged_ids |= group
-        top = max(members, key=lambda c: (c.support, -c.cluster_id))
-        dropped += [d.model_copy(update={"cluster_id": top.cluster_id}) for d in outcome.patch.dropped]
-        out.append(
-            top.model_copy(
-                update={
-                    "patches": [outcome.patch.model_copy(update={"dropped": []})],
-                    "rare": [p for c in members for p in c.rare],
-                    "support": len({t for c in members for t in c.trajectory_ids}),
-                    "lesson_ids": sorted({l for c in members for l in c.lesson_ids}),
-                    "trajectory_ids": sorted({t for c in members for t in c.trajectory_ids}),
-                    "resolutions": [r for c in members for r in c.resolutions]
-                    + [f"across topics {', '.join(repr(c.label) for c in members)}: {line}" for line in _new_lines(outcome.patch.notes, members)],
-                }
-            )
-        )
-    return [c for c in clusters if c.cluster_id not in merged_ids] + out, stats, dropped
-
-
-def _clash_groups(clusters: list[ClusterResult]) -> list[set[int]]:
-    parent = {c.cluster_id: c.cluster_id for c in clusters}
-
-    def root(x: int) -> int:
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    for a, b in combinations(clusters, 2):
-        if _clash(a, b):
-            parent[root(a.cluster_id)] = root(b.cluster_id)
-    groups: dict[int, set[int]] = {}
-    for c in clusters:
-        groups.setdefault(root(c.cluster_id), set()).add(c.cluster_id)
-    return [g for g in groups.values() if len(g) > 1]
-
-
-def _clash(a: ClusterResult, b: ClusterResult) -> bool:
-    ea = [e for p in a.patches for e in p.edits]
-    eb = [e for p in b.patches for e in p.edits]
-    targets = [_target(i, e) for i, e in enumerate(ea + eb)]
-    found = find_conflicts([t for t in targets if t is not None])
-    if any(i < len(ea) for i in found) and any(i >= len(ea) for i in found):
-        return True
-    for x in ea:
-        for y in eb:
-            if _path(x.path) != _path(y.path):
-                continue
-            if x.op == y.op == "add_section" and normalize_title(x.section or "") == normalize_title(y.section or ""):
-                return True
-            same_section = normalize_title(x.section or "") == normalize_title(y.section or "")
-            if same_section and any(contradicts(a, b) for a in lines(x) for b in lines(y)):
-                return True
-    return False
-
-
-def _target(index: int, edit: Edit) -> Target | None:
-    path = _path(edit.path)
-    if path is None:
-        return None
-    return Target(index=index, edit=edit, path=path, section=edit.section if edit.op not in ("create", "delete_file") else None)
-
-
-def _path(path: str) -> str | None:
-    try:
-        return contained_relpath(path)
-    except PathRefused:
-        return None
-
-
 def _when(cluster: ClusterResult) -> str:
     text = " ".join(cluster.description.split()).rstrip(".")
     if text.lower().startswith("when "):
         text = text[5:]
     text = text[:1].lower() + text[1:] if text else f"a task involves {cluster.label}"
     return text[:160] + "."
-
-
-def _new_lines(notes: str, members: list[ClusterResult]) -> list[str]:
-    old = {r for c in members for r in c.resolutions}
-    return [line for line in notes.splitlines() if line.strip() and line not in old]
 
 
 def _part(c: ClusterResult, tier: str, edits: list[Edit], note: str = "") -> Part:

@@ -23,7 +23,7 @@ from trace2skill.skill.conflicts import Target, find_conflicts
 from trace2skill.skill.links import mentions
 from trace2skill.skill.model import SKILL_MD, Skill, parse_markdown
 from trace2skill.skill.once import NEAR_DUPLICATE, Folded, fold_repeats
-from trace2skill.skill.paths import PathRefused, contained_relpath, is_markdown, safe_relpath
+from trace2skill.skill.paths import PathRefused, contained_relpath, is_markdown, relpath_or_none, safe_relpath
 
 SECTION_OPS = frozenset(get_args(SectionOp))
 # Ops whose content lands in an existing markdown file (and so may carry a link).
@@ -124,7 +124,7 @@ def apply_patch(
         refused[i] = reason
     live = [t for t in targets if t.index not in refused]
 
-    paths = [_normalised_or_none(e.path) for e in edits]
+    paths = [relpath_or_none(e.path) for e in edits]
     groups = _link_groups(edits, paths)
     for create_index, links in groups.items():
         if not links:
@@ -243,13 +243,6 @@ def _settle(
             refused.update(run_refused)
             return texts, done
         refused.update(new)
-
-
-def _normalised_or_none(path: str) -> str | None:
-    try:
-        return contained_relpath(path)
-    except PathRefused:
-        return None
 
 
 def _link_groups(edits: list[Edit], paths: list[str | None]) -> dict[int, list[int]]:

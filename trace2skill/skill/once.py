@@ -3,7 +3,9 @@
 The guarded apply runs every content edit through :func:`fold_repeats` against the file as
 it stands at that moment, so a line is left out when S0 has it or an earlier edit of the
 same patch added it, and equally when it is near-identical (rapidfuzz ``ratio`` of the
-normalised lines at least the threshold). Fenced code is never folded (a repeated ``}`` or
+normalised lines at least the threshold) and names the same specifics: numbers, link
+targets and code spans must be equal ("within 30 days" and "within 60 days" are two facts,
+two links to different files two links). Fenced code is never folded (a repeated ``}`` or
 fence line is layout), and neither are short lines such as table rules. Because every
 added line is checked against the file, applying a patch to its own result adds nothing.
 """
@@ -21,6 +23,7 @@ NEAR_DUPLICATE = 90.0  # rapidfuzz ratio (0-100) from which two lines say the sa
 MIN_CHARS = 12  # shorter normalised lines are layout or labels, never folded
 MAX_FUZZY_CHARS = 500  # longer lines are folded only when equal (fuzzy scoring grows with length squared)
 
+_SPECIFICS = re.compile(r"\d+(?:[.,:]\d+)*|\]\([^)]*\)|`[^`]*`")  # what two near-identical lines must share
 LIST_MARKER = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")  # a list marker is layout, not content
 
 
@@ -53,7 +56,9 @@ def fold_repeats(path: str, content: str, existing: str, threshold: float = NEAR
     (exact or near-identical), and one record per line left out. Blank lines that the
     removal leaves in a row are collapsed."""
     seen = set(prose_lines(existing))
-    short = [n for n in seen if len(n) <= MAX_FUZZY_CHARS]
+    by_specifics: dict[tuple[str, ...], list[str]] = {}  # lines short enough to score, by what they name
+    for norm in seen:
+        _remember(by_specifics, norm)
     kept: list[str] = []
     folded: list[Folded] = []
     for line, code in zip(split_lines(content), code_flags(content)):
@@ -62,18 +67,23 @@ def fold_repeats(path: str, content: str, existing: str, threshold: float = NEAR
             kept.append(line)
             continue
         match = (norm, 100.0) if norm in seen else None
-        if match is None and short and len(norm) <= MAX_FUZZY_CHARS:
-            match = process.extractOne(norm, short, scorer=fuzz.ratio, score_cutoff=threshold)
+        near = by_specifics.get(tuple(_SPECIFICS.findall(norm)), [])
+        if match is None and near and len(norm) <= MAX_FUZZY_CHARS:
+            match = process.extractOne(norm, near, scorer=fuzz.ratio, score_cutoff=threshold)
         if match is not None:
             folded.append(Folded(path=path, line=line.rstrip("\n"), into=match[0], score=round(float(match[1]), 1)))
             continue
         seen.add(norm)
-        if len(norm) <= MAX_FUZZY_CHARS:
-            short.append(norm)
+        _remember(by_specifics, norm)
         kept.append(line)
     if not folded:
         return content, []
     return _squeeze_blank_lines("".join(kept)), folded
+
+
+def _remember(by_specifics: dict[tuple[str, ...], list[str]], norm: str) -> None:
+    if len(norm) <= MAX_FUZZY_CHARS:
+        by_specifics.setdefault(tuple(_SPECIFICS.findall(norm)), []).append(norm)
 
 
 def _squeeze_blank_lines(text: str) -> str:
