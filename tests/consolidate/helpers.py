@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 
 from trace2skill.consolidate.reduce import ClusterResult
 from trace2skill.consolidate.units import Unit
 from trace2skill.consolidate.models import Proposal
+from trace2skill.llm.base import Completion, Usage
 from trace2skill.schema import Edit
 
 
@@ -31,3 +34,18 @@ def cluster(cid: int, label: str, tier: str, support: int, edits: list[Edit], *,
         cluster_id=cid, label=label, tier=tier, support=support, description=description, lesson_ids=[f"l{cid}"], trajectory_ids=trajs,
         patches=[patch], resolutions=resolutions or [],
     )  # fmt: skip
+
+
+class ScriptedLLM:
+    """Answers every call with one fixed JSON answer, keeping the prompts."""
+
+    def __init__(self, answer: dict):
+        self.answer = answer
+        self.prompts: list[str] = []
+
+    def count_tokens(self, text: str) -> int:
+        return max(1, len(text) // 4)
+
+    def complete(self, messages, output, max_tokens, schema=None) -> Completion:
+        self.prompts.append("\n".join(m.content for m in messages))
+        return Completion(text=json.dumps(self.answer), usage=Usage(prompt_tokens=10, completion_tokens=10, calls=1))

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
-
-from tests.consolidate.helpers import vecs
+from tests.consolidate.helpers import ScriptedLLM, vecs
 from tests.llm.openai_server import ChatServer
 from trace2skill.consolidate.config import ConsolidateConfig
 from trace2skill.consolidate.embed import make_embedder
@@ -15,7 +13,6 @@ from trace2skill.consolidate.merge import merge_patches, sequential
 from trace2skill.consolidate.reduce import ReduceParams, reduce_cluster
 from trace2skill.consolidate.run import consolidate
 from trace2skill.consolidate.units import split_units
-from trace2skill.llm.base import Completion, Usage
 from trace2skill.llm.openai import OpenAILLM
 from trace2skill.prompting import load_prompt, prompt_version
 from trace2skill.schema import Edit, Lesson, Patch
@@ -34,24 +31,9 @@ def lesson(i: int, title: str, content: str, *, causes: list[dict] | None = None
 
 def proposal(i: int, title: str, content: str, edit: str, **kw):
     lessons = [lesson(i, title, content, **kw)]
-    patch = Patch(id=f"p{i}", edits=[Edit(op="append_to_section", section="Pitfalls", content=edit, reason=title)], lesson_ids=["l{i}"], trajectory_ids=[f"t{i}"], support=1)
+    patch = Patch(id=f"p{i}", edits=[Edit(op="append_to_section", section="Pitfalls", content=edit, reason=title)], lesson_ids=[f"l{i}"], trajectory_ids=[f"t{i}"], support=1)
     (unit,) = split_units([patch], lessons)
     return unit.to_patch()
-
-
-class ScriptedLLM:
-    """Answers every call with one fixed JSON answer, keeping the prompts."""
-
-    def __init__(self, answer: dict):
-        self.answer = answer
-        self.prompts: list[str] = []
-
-    def count_tokens(self, text: str) -> int:
-        return max(1, len(text) // 4)
-
-    def complete(self, messages, output, max_tokens, schema=None) -> Completion:
-        self.prompts.append("\n".join(m.content for m in messages))
-        return Completion(text=json.dumps(self.answer), usage=Usage(prompt_tokens=10, completion_tokens=10, calls=1))
 
 
 def test_the_merge_prompt_carries_each_inputs_lessons_causes_and_support_over_http():
@@ -98,8 +80,6 @@ def test_an_input_the_merger_drops_leaves_provenance_and_keeps_its_reason():
     assert drop.trajectory_ids == ["t2"] and "Greet gold members" in drop.content
 
     params = ReduceParams(fan_in=4, dedup_threshold=0.999, corroboration_cosine=0.5, skill_support=1, reference_support=1)
-    result = reduce_cluster(0, [], np.zeros((0, 2), dtype=np.float32), params, sequential(lambda ps: merge_patches(ps, "", llm)))
-    assert result.patches == []
     units = split_units([Patch(id="p1", edits=a.edits, trajectory_ids=["t1"]), Patch(id="p2", edits=b.edits, trajectory_ids=["t2"])], [lesson(1, "a", "x" * 12), lesson(2, "b", "y" * 12)])
     result = reduce_cluster(0, units, vecs([1, 0], [1, 0.1]), params, sequential(lambda ps: merge_patches(ps, "", llm)))
     assert [d.reason for d in result.dropped] == [drop.reason] and result.dropped[0].cluster_label == result.label

@@ -12,6 +12,7 @@ from functools import reduce
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from trace2skill.consolidate.anchors import BoundedRestater
 from trace2skill.consolidate.assemble import Assembly, assemble
 from trace2skill.consolidate.cluster import assign, far_from, fit_centroids, refine, sample_indices
 from trace2skill.consolidate.config import ConsolidateConfig
@@ -24,7 +25,6 @@ from trace2skill.consolidate.reduce import ClusterResult, ReduceParams, reduce_c
 from trace2skill.consolidate.units import Unit, split_units
 from trace2skill.llm.base import Usage
 from trace2skill.schema import Lesson, Patch
-from trace2skill.skill.anchors import Restater
 from trace2skill.skill.model import Skill
 
 
@@ -48,6 +48,7 @@ class ConsolidationStats(BaseModel):
     fix_calls: int = 0
     demoted: int = 0
     anchor_repairs: int = 0  # anchors matched to the span they meant (fuzzy or restated)
+    anchor_restate_calls: int = 0  # LLM calls asked to restate an anchor no span matched
     folded_lines: int = 0  # lines left out because their file already had them
     merger_dropped: int = 0  # inputs a merge left out, with its stated reason
     usage: Usage = Field(default_factory=Usage)
@@ -106,7 +107,7 @@ def consolidate(
     fan_in: int = 8,
     merge_many: MergeManyFn | None = None,
     fixer: Fixer | None = None,
-    restate: Restater | None = None,
+    restate: BoundedRestater | None = None,
 ) -> Consolidation:
     """All of consolidation without Ray (tests, benchmarks, small runs)."""
     units = split_units(patches, lessons)
@@ -128,7 +129,7 @@ def finish(
     merge: MergeFn | None,
     fixer: Fixer | None,
     units: int,
-    restate: Restater | None = None,
+    restate: BoundedRestater | None = None,
 ) -> Consolidation:
     """Assemble p* within the size rules, apply it guarded (anchor repair with ``restate``,
     exactly once, fix rounds, fallback), and build the provenance rows."""
@@ -141,7 +142,7 @@ def finish(
         near_duplicate=cfg.near_duplicate,
     )  # fmt: skip
     rows = provenance_rows(clusters, assembly, final)
-    usage = sum((c.stats.usage for c in clusters), Usage()) + assembly.stats.usage + final.fix_stats.usage
+    usage = sum((c.stats.usage for c in clusters), Usage()) + assembly.stats.usage + final.fix_stats.usage + (restate.usage if restate else Usage())
     stats = ConsolidationStats(
         units=units,
         clusters=len(clusters),
@@ -160,6 +161,7 @@ def finish(
         fix_calls=final.fix_stats.merge_calls,
         demoted=len(assembly.demoted),
         anchor_repairs=len(final.repairs),
+        anchor_restate_calls=restate.calls if restate else 0,
         folded_lines=len(final.folded),
         merger_dropped=sum(r.kind == "dropped" and r.reason.startswith(MERGER_DROP) for r in rows),
         usage=usage,
