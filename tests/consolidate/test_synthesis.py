@@ -83,6 +83,7 @@ def test_an_input_the_merger_drops_leaves_provenance_and_keeps_its_reason():
     units = split_units([Patch(id="p1", edits=a.edits, trajectory_ids=["t1"]), Patch(id="p2", edits=b.edits, trajectory_ids=["t2"])], [lesson(1, "a", "x" * 12), lesson(2, "b", "y" * 12)])
     result = reduce_cluster(0, units, vecs([1, 0], [1, 0.1]), params, sequential(lambda ps: merge_patches(ps, "", llm)))
     assert [d.reason for d in result.dropped] == [drop.reason] and result.dropped[0].cluster_label == result.label
+    assert result.lesson_ids == ["l1"] and result.trajectory_ids == ["t1"] and result.support == 1  # the dropped evidence left the topic
 
 
 def test_a_merge_returning_twelve_identical_edits_lands_that_line_once():

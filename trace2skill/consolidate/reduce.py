@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field
 from trace2skill.consolidate.cluster import cluster_label
 from trace2skill.consolidate.collapse import Collapsed, collapse
 from trace2skill.consolidate.contradict import drop_contradictions
-from trace2skill.consolidate.merge import MergeManyFn, TreeStats, merge_tree
+from trace2skill.consolidate.merge import MERGER_DROP, MergeManyFn, TreeStats, merge_tree
 from trace2skill.consolidate.models import Dropped, Proposal
 from trace2skill.consolidate.prevalence import Tier, corroboration, tier
 from trace2skill.consolidate.units import Unit
@@ -86,7 +86,10 @@ def reduce_cluster(cluster_id: int, units: list[Unit], embeddings: np.ndarray, p
     }
     mergeable = [u.to_patch() for u in main if u.edits]
     rare_mergeable = [u.to_patch() for u in rare if u.edits]
-    dropped = [_no_edit(cluster_id, label, u, len(trajectories)) for u in main + rare if not u.edits] if not mergeable + rare_mergeable else []
+    if mergeable or rare_mergeable:  # a one-off without an edit has nothing to write, but its lesson is on record
+        dropped = [_dropped(cluster_id, label, u, f"one-off in topic '{label}' with no edit: evidence only") for u in rare if not u.edits]
+    else:
+        dropped = [_dropped(cluster_id, label, u, f"topic '{label}' has support {len(trajectories)} but no lesson of it came with an edit") for u in main + rare]
     stats, resolutions = TreeStats(), []
     merged: list[Proposal] = []
     merged_rare: list[Proposal] = []
@@ -102,6 +105,12 @@ def reduce_cluster(cluster_id: int, units: list[Unit], embeddings: np.ndarray, p
             patches, settled = drop_contradictions(patches)
             resolutions += settled
         out.extend(p.model_copy(update={"dropped": []}) for p in patches)
+    # evidence a merger dropped no longer stands behind the cluster's SKILL.md content
+    kept = {i for p in merged for i in (*p.lesson_ids, *p.trajectory_ids)}
+    gone = {i for d in dropped if d.reason.startswith(MERGER_DROP) for i in (*d.lesson_ids, *d.trajectory_ids)} - kept
+    base["lesson_ids"] = [i for i in base["lesson_ids"] if i not in gone]
+    base["trajectory_ids"] = [i for i in base["trajectory_ids"] if i not in gone]
+    base["support"] = len(base["trajectory_ids"])
     return ClusterResult(
         **base, patches=merged, rare=merged_rare, resolutions=resolutions, dropped=dropped, units_merged=len(mergeable) + len(rare_mergeable), stats=stats
     )
@@ -113,8 +122,7 @@ def as_cluster(patch: Proposal, cluster_id: int, label: str) -> Proposal:
     return patch.model_copy(update={"dropped": drops})
 
 
-def _no_edit(cluster_id: int, label: str, unit: Unit, support: int) -> Dropped:
-    reason = f"topic '{label}' has support {support} but no lesson of it came with an edit"
+def _dropped(cluster_id: int, label: str, unit: Unit, reason: str) -> Dropped:
     return Dropped(reason=reason, cluster_id=cluster_id, cluster_label=label, lesson_ids=unit.lesson_ids, trajectory_ids=unit.trajectory_ids, content=_content(unit))
 
 
