@@ -29,7 +29,7 @@ def test_corpus_structure_is_recovered_with_few_merge_calls(seed):
     assert report["purity"] >= 0.98 and report["topics_split"] == {}
     assert report["tiers_as_expected"], report["tiers"]
     assert report["one_offs_in_skill"] == report["one_offs_unaccounted"] == 0 < report["one_offs_in_references"] and report["conflicts_logged"] == 2 and report["minority_in_skill"] == 0
-    assert report["merge_calls"] <= 12 < report["patches"] == 120
+    assert report["merge_calls"] <= 20 < report["patches"] == 120  # the trees, and one review per lone piece bound for references/
     assert report["valid"] and result.final.refused == []
     skill = result.final.skill
     for key, tier in corpus.expected_tier.items():

@@ -35,7 +35,8 @@ def test_one_offs_are_merged_apart_and_bound_for_references_not_dropped_by_count
     assert "Greet" not in str(result.patches[0].edits)  # a one-off never reaches SKILL.md ...
     assert [p.lesson_ids for p in result.rare] == [["l-odd"]] and "Greet" in str(result.rare[0].edits)  # ... it waits for references/
     assert result.dropped == []
-    assert result.stats.merge_calls == len(calls) == 4  # 5 -> 3 -> 2 -> 1 with fan-in 2; the lone one-off needs no call
+    assert result.stats.merge_calls == len(calls) == 5  # 5 -> 3 -> 2 -> 1 with fan-in 2, and the lone one-off shown to a merger
+    assert calls[-1] == 1
     assert result.units_in == 6 and result.units_merged == 6
 
 
@@ -44,6 +45,7 @@ def test_below_the_skill_bar_everything_is_reference_material_even_a_lone_one_of
     assert reduce_cluster(0, units, vecs(*rows), PARAMS, fake_merge()).tier == "reference"
     lone = reduce_cluster(1, [unit("x", "x", "t1", edits=[append("Pitfalls", "- x")])], vecs([1, 0]), PARAMS, fake_merge())
     assert lone.tier == "reference" and [p.lesson_ids for p in lone.patches] == [["l-x"]] and lone.dropped == []
+    assert lone.stats.merge_calls == 1  # reviewed by a merger, which kept it
 
 
 def test_a_failing_merge_keeps_every_input_and_a_conflict_is_resolved_and_recorded():

@@ -13,6 +13,7 @@ from trace2skill.consolidate.merge import merge_patches, sequential
 from trace2skill.consolidate.reduce import ReduceParams, reduce_cluster
 from trace2skill.consolidate.run import consolidate
 from trace2skill.consolidate.units import split_units
+from trace2skill.llm.fake import FakeLLM
 from trace2skill.llm.openai import OpenAILLM
 from trace2skill.prompting import load_prompt, prompt_version
 from trace2skill.schema import Edit, Lesson, Patch
@@ -99,3 +100,29 @@ def test_a_merge_returning_twelve_identical_edits_lands_that_line_once():
     assert result.final.skill.skill_md().count(line) == 1
     assert len(result.final.folded) == 0  # exact repeats are already gone from the merged patch
     assert not result.final.problems
+
+
+def test_a_rare_lesson_goes_to_references_with_its_reason_and_a_lone_one_off_can_be_dropped_by_the_merger():
+    common = [lesson(i, "Confirm before refunding", f"Wait for an explicit yes before any refund of order {i}.") for i in range(4)]
+    rare = lesson(9, "Check the currency", "Quote refunds in the currency the customer paid in, never converted.")
+    patches = [
+        Patch(id=f"p{i}", edits=[Edit(op="append_to_section", section="Pitfalls", content=f"- Wait for an explicit yes before a refund ({i}).")], trajectory_ids=[f"t{i}"])
+        for i in range(4)
+    ] + [Patch(id="p9", edits=[Edit(op="append_to_section", section="Pitfalls", content="- Quote refunds in the currency the customer paid in.")], trajectory_ids=["t9"])]
+    cfg = ConsolidateConfig(embedder="hashing", skill_min_support=3, dedup_threshold=0.9999, cluster_distance_threshold=1.5)
+    view, fake = skill_prompt_view(S0), FakeLLM()
+    result = consolidate(S0, [*common, rare], patches, cfg=cfg, embedder=make_embedder("hashing"), merge=lambda ps: merge_patches(ps, view, fake), fan_in=8)
+    (row,) = [r for r in result.provenance if r.kind == "reference" and "l9" in r.lesson_ids and r.path.startswith("references/")]
+    assert row.reason.startswith("one-off(s) kept by the merger") and row.support == 1
+    assert "currency the customer paid in" in result.final.skill.files[row.path]
+    assert "currency" not in result.final.skill.body.find("Pitfalls").body  # never SKILL.md on one trajectory
+
+    judge = ScriptedLLM({"edits": [], "resolutions": [], "dropped": [{"input": 1, "reason": "a quirk of one customer"}]})
+
+    def merge(ps):
+        return merge_patches(ps, view, judge if any("l9" in p.lesson_ids for p in ps) else fake)
+
+    result = consolidate(S0, [*common, rare], patches, cfg=cfg, embedder=make_embedder("hashing"), merge=merge, fan_in=8)
+    (drop,) = [r for r in result.provenance if r.kind == "dropped" and "l9" in r.lesson_ids]
+    assert drop.reason == "dropped by the merger: a quirk of one customer" and not result.final.skill.reference_paths()
+    assert result.stats.merger_dropped == 1

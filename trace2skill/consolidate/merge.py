@@ -118,9 +118,8 @@ def merge_patches(patches: list[Patch], skill_view: str, llm: LLMClient, *, max_
     The merged patch's ``notes`` keep the conflict resolutions of its inputs and add this
     call's, so a resolution made low in the tree is still on record at the top. Inputs the
     merger drops leave the provenance (lessons, trajectories, support) and are recorded
-    with its reason; exact repeats among the returned edits are kept once."""
-    if len(patches) == 1:
-        return MergeOutcome(patch=as_proposal(patches[0]))
+    with its reason; exact repeats among the returned edits are kept once. A single patch
+    is reviewed the same way (the merger may drop it, with its reason)."""
     try:
         result, usage = generate(llm, merge_messages(patches, skill_view), MergeResult, max_tokens=max_tokens, retries=retries)
     except LLMError as exc:

@@ -4,8 +4,9 @@ A plain function of the cluster's units and embeddings; the Ray pipeline calls i
 ``groupby(cluster).map_groups`` group, the in-process runner once per cluster.
 
 Rare lessons are not dropped by a count: a unit that no unit of another trajectory
-corroborates (a one-off) never goes into SKILL.md, but it is merged like the rest and goes
-to ``references/`` when the merger keeps it. In a ``skill`` cluster the one-offs are merged
+corroborates (a one-off) never goes into SKILL.md, but it is merged like the rest (alone,
+it is still shown to a merger, one call) and goes to ``references/`` when the merger
+keeps it. In a ``skill`` cluster the one-offs are merged
 on their own (``rare``), so that what reaches SKILL.md has the support SKILL.md needs; in a
 ``reference`` cluster everything merges together. What the merger drops is recorded with
 its stated reason; assembly may still drop reference content when the reference budget
@@ -93,10 +94,15 @@ def reduce_cluster(cluster_id: int, units: list[Unit], embeddings: np.ndarray, p
     stats, resolutions = TreeStats(), []
     merged: list[Proposal] = []
     merged_rare: list[Proposal] = []
-    for group, out in ((mergeable, merged), (rare_mergeable, merged_rare)):
+    # Content bound for references/ passes a merger even when it is alone, so that a one-off
+    # is kept or dropped by its judgement, never by default.
+    for group, out, review in ((mergeable, merged, level == "reference"), (rare_mergeable, merged_rare, True)):
         if not group:
             continue
-        patches, tree = merge_tree(group, params.fan_in, merge_many=merge_many, max_levels=params.max_levels)
+        if review and len(group) == 1:
+            patches, tree = review_alone(group[0], merge_many)
+        else:
+            patches, tree = merge_tree(group, params.fan_in, merge_many=merge_many, max_levels=params.max_levels)
         stats = stats + tree
         patches = [as_cluster(p, cluster_id, label) for p in patches]
         dropped += [d for p in patches for d in p.dropped]
@@ -114,6 +120,13 @@ def reduce_cluster(cluster_id: int, units: list[Unit], embeddings: np.ndarray, p
     return ClusterResult(
         **base, patches=merged, rare=merged_rare, resolutions=resolutions, dropped=dropped, units_merged=len(mergeable) + len(rare_mergeable), stats=stats
     )
+
+
+def review_alone(patch: Proposal, merge_many: MergeManyFn) -> tuple[list[Proposal], TreeStats]:
+    """One merge call on a lone patch (the merger may drop it); a failed call keeps it."""
+    (outcome,) = merge_many([[patch]])
+    stats = TreeStats(merge_calls=1, failed_merges=int(outcome.patch is None), levels=1, calls_per_level=[1], usage=outcome.usage)
+    return [outcome.patch if outcome.patch is not None else patch], stats
 
 
 def as_cluster(patch: Proposal, cluster_id: int, label: str) -> Proposal:
