@@ -22,7 +22,8 @@ from trace2skill.prompting import fence_data, load_prompt
 from trace2skill.schema import Edit, Patch, stable_id
 
 MERGER_DROP = "dropped by the merger: "  # how the reason of an input a merge left out starts
-MAX_SHOWN_LESSONS = 6  # lessons shown per input patch (a merged patch carries more up the tree)
+MAX_SHOWN_LESSONS = 6  # lessons shown per input patch (a merged patch carries more up the tree) ...
+LESSON_CHARS_PER_INPUT = 1200  # ... within this many characters of lesson text, so that B inputs fit small contexts
 
 
 class MergeOutcome(BaseModel):
@@ -76,7 +77,7 @@ def merge_messages(patches: list[Patch], skill_view: str) -> list[Message]:
             "input": n,
             "support": p.support,
             "topic": p.topic,
-            "lessons": [_shown(lesson) for lesson in _lessons(p)[:MAX_SHOWN_LESSONS]],
+            "lessons": _shown_lessons(_lessons(p)),
             "edits": [e.model_dump(exclude_none=True) for e in p.edits],
         }
         for n, p in enumerate(patches, start=1)
@@ -89,11 +90,24 @@ def _lessons(patch: Patch) -> list[LessonBrief]:
     return patch.lessons if isinstance(patch, Proposal) else []
 
 
-def _shown(lesson: LessonBrief) -> dict:
-    shown = {"title": lesson.title, "kind": lesson.kind, "content": lesson.content}
-    if lesson.causes:
-        shown["causes"] = lesson.causes
-    return shown
+def _shown_lessons(lessons: list[LessonBrief]) -> list[dict]:
+    """The first lessons of an input, whole, while they fit ``LESSON_CHARS_PER_INPUT``
+    (the first one always, cut to it)."""
+    out: list[dict] = []
+    room = LESSON_CHARS_PER_INPUT
+    for lesson in lessons[:MAX_SHOWN_LESSONS]:
+        shown = {"title": lesson.title, "kind": lesson.kind, "content": lesson.content}
+        if lesson.causes:
+            shown["causes"] = lesson.causes
+        size = sum(len(str(v)) for v in shown.values())
+        if size > room:
+            if out:
+                break
+            shown = {"title": lesson.title, "kind": lesson.kind, "content": lesson.content[: max(room - len(lesson.title), 0)]}
+            size = room
+        out.append(shown)
+        room -= size
+    return out
 
 
 def union_provenance(patches: list[Patch], *, ids_from: list[Patch] | None = None) -> dict:
@@ -124,6 +138,8 @@ def merge_patches(patches: list[Patch], skill_view: str, llm: LLMClient, *, max_
         result, usage = generate(llm, merge_messages(patches, skill_view), MergeResult, max_tokens=max_tokens, retries=retries)
     except LLMError as exc:
         return MergeOutcome(error=str(exc), usage=exc.usage)
+    except ValueError as exc:  # e.g. a prompt longer than the engine's context: the inputs stay unmerged
+        return MergeOutcome(error=f"{type(exc).__name__}: {exc}")
     gone = {d.input - 1: d for d in result.dropped if d.input <= len(patches)}
     kept = [p for i, p in enumerate(patches) if i not in gone]
     notes = [line for p in patches for line in p.notes.splitlines() if line.strip()] + [r for r in result.resolutions if r.strip()]
