@@ -35,6 +35,8 @@ def restate_anchor(title: str, body: str, anchor: str, llm: LLMClient, *, max_to
         answer, usage = generate(llm, anchor_messages(title, body, anchor), RestatedAnchor, max_tokens=max_tokens, retries=retries)
     except LLMError as exc:
         return None, exc.usage
+    except ValueError:  # e.g. a section too long for the engine's context: no restatement
+        return None, Usage()
     return (answer.anchor if answer.found and answer.anchor.strip() else None), usage
 
 

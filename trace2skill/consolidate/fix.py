@@ -36,6 +36,8 @@ def fix_patch(patch: Patch, problems: list[str], skill_view: str, llm: LLMClient
         result, usage = generate(llm, fix_messages(patch, problems, skill_view), MergeResult, max_tokens=max_tokens, retries=retries)
     except LLMError as exc:
         return MergeOutcome(error=str(exc), usage=exc.usage)
+    except ValueError as exc:  # e.g. the state does not fit the engine's context: the part is withheld
+        return MergeOutcome(error=f"{type(exc).__name__}: {exc}")
     notes = "\n".join([*patch.notes.splitlines(), *result.resolutions])
     return MergeOutcome(patch=patch.model_copy(update={"edits": [to_edit(e) for e in result.edits], "notes": notes}), usage=usage)
 
