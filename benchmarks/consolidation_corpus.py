@@ -238,10 +238,11 @@ def evaluate(corpus: Corpus, result) -> dict:
         clusters = Counter(unit_cluster[l] for l, k in corpus.truth.items() if k == key and l in unit_cluster)
         split[key] = len(clusters)
     tiers = {}
-    for key in topics:
+    for key in topics:  # the highest tier a topic reached (its uncorroborated lessons may add a reference file)
         kinds = {r.kind for r in content_rows if any(corpus.truth.get(l) == key for l in r.lesson_ids)}
-        tiers[key] = "/".join(sorted(kinds)) or "missing"
-    one_offs_kept = [l for l, k in corpus.truth.items() if k.startswith("one-off") and l in placed]
+        tiers[key] = "skill" if "skill" in kinds else "reference" if kinds else "missing"
+    one_offs = [l for l, k in corpus.truth.items() if k.startswith("one-off")]
+    dropped = {l for r in result.provenance if r.kind in ("dropped", "collapsed") for l in r.lesson_ids}
     conflicts = [r for r in result.provenance if r.kind == "conflict"]
     written = result.final.skill.skill_md() + "".join(result.final.skill.files.values())
     minority_texts = {l.content for l in corpus.lessons if l.id in corpus.minority}
@@ -256,7 +257,9 @@ def evaluate(corpus: Corpus, result) -> dict:
         "topics_split": {k: v for k, v in split.items() if v > 1},
         "tiers": tiers,
         "tiers_as_expected": all(tiers[k] == corpus.expected_tier[k] for k in topics),
-        "one_offs_kept": len(one_offs_kept),
+        "one_offs_in_skill": sum(l in placed and placed[l].kind == "skill" for l in one_offs),
+        "one_offs_in_references": sum(l in placed and placed[l].kind == "reference" for l in one_offs),
+        "one_offs_unaccounted": sum(l not in placed and l not in dropped for l in one_offs),
         "conflicts_logged": len(conflicts),
         "minority_in_skill": sum(t in written for t in minority_texts),
         "merge_calls": result.stats.merge_calls + result.stats.final_merge_calls,

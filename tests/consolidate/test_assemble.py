@@ -67,3 +67,35 @@ def test_an_existing_reference_section_and_file_name_are_respected():
     assert [p.tier for p in out.parts] == ["reference"]
     skill = apply_patch(s0, out.patch).skill
     assert "references/pets-2.md" in skill.files and "references/pets-2.md" in skill.body.find("Further reading").body
+
+
+def test_a_reference_file_takes_blocks_up_to_its_line_budget_and_the_rest_is_dropped_with_why():
+    blocks = [append("Pitfalls", f"- Pet rule {i}: carriers of size {i} need form {i}.") for i in range(200)]
+    out = assemble(S0, [cluster(2, "pets", "reference", 2, blocks)], max_reference_lines=120)
+    skill = apply_patch(S0, out.patch).skill
+    lines = skill.files["references/pets.md"].splitlines()
+    assert 100 < len(lines) <= 120
+    assert out.dropped and all(d.reason == "references/pets.md would pass its 120-line budget" for d in out.dropped)
+    kept = sum("Pet rule" in line for line in lines)
+    assert kept + len(out.dropped) == 200  # every block is in the file or on record
+
+
+def test_new_reference_files_stop_at_the_cap_highest_support_first():
+    s0 = apply_patch(S0, cluster(9, "x", "skill", 1, [add("References", "- [references/old.md](references/old.md)"), Edit(op="create", path="references/old.md", content="# Old\n")]).patches[0]).skill
+    clusters = [cluster(i, f"topic {i}", "reference", 2 + i, [append("Pitfalls", f"- Rule of topic {i}.")]) for i in range(4)]
+    out = assemble(s0, clusters, max_reference_files=3)
+    skill = apply_patch(s0, out.patch).skill
+    assert skill.reference_paths() == ["references/old.md", "references/topic-2.md", "references/topic-3.md"]
+    assert sorted(d.cluster_id for d in out.dropped) == [0, 1]
+    assert all(d.reason == "reference budget full: at most 3 reference files (S0 has 1)" for d in out.dropped)
+    assert validate_skill(skill) == []
+
+
+def test_additions_that_would_pass_an_existing_reference_files_budget_are_dropped_lowest_support_first():
+    s0 = apply_patch(S0, cluster(9, "x", "skill", 1, [add("References", "- [references/old.md](references/old.md)"), Edit(op="create", path="references/old.md", content="# Old\n\n## Notes\n\nx\n")]).patches[0]).skill
+    big = "\n".join(f"- note {i}" for i in range(40))
+    clusters = [cluster(i, f"topic {i}", "skill", 5 + i, [Edit(op="append_to_section", path="references/old.md", section="Notes", content=big.replace("note", f"note{i}"))]) for i in range(3)]
+    out = assemble(s0, clusters, max_reference_lines=100)
+    skill = apply_patch(s0, out.patch).skill
+    assert len(skill.files["references/old.md"].splitlines()) <= 100
+    assert [d.cluster_id for d in out.dropped] == [0] and out.dropped[0].reason == "references/old.md would pass its 100-line budget"

@@ -1,3 +1,5 @@
+import json
+
 import pytest
 
 from trace2skill.consolidate.merge import MergeOutcome, merge_patches, merge_tree, union_provenance
@@ -87,3 +89,20 @@ def test_merge_patches_keeps_the_resolutions_of_its_inputs():
     merged = merge_patches([a, b], "", FakeLLM()).patch
     assert merged.notes.splitlines()[0] == "earlier resolution"
     assert "contradicting" in merged.notes and [e.content for e in merged.edits] == ["- Wait for an explicit yes."]
+
+
+def test_a_merge_shows_each_inputs_lessons_within_a_bounded_size_and_survives_a_too_long_prompt():
+    from trace2skill.consolidate.merge import LESSON_CHARS_PER_INPUT, merge_messages
+    from trace2skill.consolidate.models import LessonBrief, Proposal
+
+    lessons = [LessonBrief(id=f"l{i}", title=f"Lesson {i}", content="x" * 500, causes=["c" * 100]) for i in range(6)]
+    big = Proposal(**patch(1).model_dump(), lessons=lessons)
+    shown = json.loads(merge_messages([big], "")[1].content.split("<patches>\n", 1)[1].split("\n</patches>", 1)[0])[0]["lessons"]
+    assert 1 <= len(shown) < 6 and sum(len(str(v)) for l in shown for v in l.values()) <= LESSON_CHARS_PER_INPUT
+
+    class TooLong(FakeLLM):
+        def complete(self, messages, output, max_tokens, schema=None):
+            raise ValueError("Requested tokens exceed context window")
+
+    outcome = merge_patches([patch(1), patch(2)], "", TooLong())
+    assert outcome.patch is None and "exceed context" in outcome.error

@@ -11,7 +11,7 @@ from tests.consolidate.test_corpus import run
 
 def test_provenance_parquet_and_explain(tmp_path):
     corpus = make_corpus(60, seed=3, supports={"refunds": 12, "identity": 9, "compensation": 3}, one_offs=3)
-    result = run(corpus, "hashing")
+    result = run(corpus, "hashing", max_reference_files=2)  # room for compensation and one rare lesson
     run_dir, skill_dir = tmp_path / "run", write_skill(result.final.skill, tmp_path / "airline-agent")
     run_dir.mkdir()
     write_provenance(result.provenance, run_dir / "provenance.parquet")
@@ -22,8 +22,11 @@ def test_provenance_parquet_and_explain(tmp_path):
     assert refunds["support"].to_list() == [15]  # 12 + 3 contradicting trajectories, all evidence on record
     assert set(refunds["trajectory_ids"][0]) == {l.trajectory_id for l in corpus.lessons if corpus.truth[l.id] == "refunds"}
     dropped = table.filter(pl.col("kind") == "dropped")
+    referenced = table.filter(pl.col("kind") == "reference")
     one_offs = {lid for lid, key in corpus.truth.items() if key.startswith("one-off")}
-    assert one_offs <= {lid for ids in dropped["lesson_ids"] for lid in ids} and all("one-off" in r for r in dropped["reason"])
+    budget_drops = {lid for ids, why in zip(dropped["lesson_ids"], dropped["reason"]) if why.startswith("reference budget full") for lid in ids}
+    assert one_offs <= budget_drops | {lid for ids in referenced["lesson_ids"] for lid in ids}  # kept, or dropped with the reason
+    assert len(one_offs & budget_drops) == 3 and all(dropped["reason"])
 
     text = explain(skill_dir, run_dir)
     assert "SKILL.md § Workflow\n  no trajectory evidence recorded" in text

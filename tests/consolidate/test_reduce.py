@@ -25,24 +25,27 @@ def refunds(n: int, extra: list | None = None):
     return units + (extra or []), rows
 
 
-def test_one_offs_drop_before_merging_and_the_rest_merges_into_one_skill_patch():
+def test_one_offs_are_merged_apart_and_bound_for_references_not_dropped_by_count():
     odd = unit("odd", "greet by tier", "t9", topic="refunds", edits=[append("Pitfalls", "- Greet by loyalty tier.")])
     units, rows = refunds(5, [odd])
     calls: list = []
     result = reduce_cluster(3, units, vecs(*rows, [0, 0, 1]), PARAMS, fake_merge(calls))
     assert result.tier == "skill" and result.label == "refunds" and result.support == 5
     assert len(result.patches) == 1 and result.patches[0].support == 5
-    assert [d.lesson_ids for d in result.dropped] == [["l-odd"]] and "one-off" in result.dropped[0].reason
-    assert "Greet" not in str(result.patches[0].edits)
-    assert result.stats.merge_calls == len(calls) == 4  # 5 -> 3 -> 2 -> 1 with fan-in 2
-    assert result.units_in == 6 and result.units_merged == 5
+    assert "Greet" not in str(result.patches[0].edits)  # a one-off never reaches SKILL.md ...
+    assert [p.lesson_ids for p in result.rare] == [["l-odd"]] and "Greet" in str(result.rare[0].edits)  # ... it waits for references/
+    assert result.dropped == []
+    assert result.stats.merge_calls == len(calls) == 5  # 5 -> 3 -> 2 -> 1 with fan-in 2, and the lone one-off shown to a merger
+    assert calls[-1] == 1
+    assert result.units_in == 6 and result.units_merged == 6
 
 
-def test_low_support_topics_are_tiered_and_unsupported_ones_dropped_whole():
+def test_below_the_skill_bar_everything_is_reference_material_even_a_lone_one_off():
     units, rows = refunds(2)
     assert reduce_cluster(0, units, vecs(*rows), PARAMS, fake_merge()).tier == "reference"
     lone = reduce_cluster(1, [unit("x", "x", "t1", edits=[append("Pitfalls", "- x")])], vecs([1, 0]), PARAMS, fake_merge())
-    assert lone.tier == "drop" and lone.patches == [] and len(lone.dropped) == 1
+    assert lone.tier == "reference" and [p.lesson_ids for p in lone.patches] == [["l-x"]] and lone.dropped == []
+    assert lone.stats.merge_calls == 1  # reviewed by a merger, which kept it
 
 
 def test_a_failing_merge_keeps_every_input_and_a_conflict_is_resolved_and_recorded():

@@ -130,8 +130,8 @@ def test_scripts_are_never_written_by_the_pipeline_settings(s0: Skill) -> None:
 
 def test_inflating_a_file_is_capped_and_reported(s0: Skill) -> None:
     """Hundreds of edits, each under the per-edit cap, cannot grow SKILL.md past the file cap."""
-    chunk = "- " + "padding " * 2_400  # about 19 KB, under the 20,000-character edit cap
-    edits = [Edit(op="append_to_section", section="Pitfalls", content=chunk) for _ in range(300)]  # ~5.8 MB asked
+    chunks = ["- " + f"pad{i:03d} " * 2_400 for i in range(300)]  # about 17 KB each, under the 20,000-character edit cap
+    edits = [Edit(op="append_to_section", section="Pitfalls", content=chunk) for chunk in chunks]  # ~5 MB asked, no line twice
     result = apply_patch(s0, Patch(id="p", edits=edits))
     assert len(result.skill.skill_md()) <= 200_000 + len(SKILL_MD)
     grown = [r for r in result.refused if "over the 200000 limit" in r.reason]

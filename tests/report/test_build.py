@@ -32,7 +32,7 @@ def test_sections_tables_and_charts(hand_run):
     assert len([b for b in sections["changes"].blocks if isinstance(b, Diff)]) == len(changes.rows)
 
     dropped, refused = tables(sections["left-out"])
-    assert any(r[2].startswith("one-off: backed by 1 trajectory") for r in dropped.rows)
+    assert any(r[2].startswith("reference budget full: at most 2 reference files") for r in dropped.rows)
     assert refused.rows == [["append_to_section", "SKILL.md § Nowhere", "section 'Nowhere' not found in SKILL.md", "- " + HOSTILE, "t-r1, t-r2"]]
     assert any("near-duplicate lesson(s) were folded" in b.text for b in sections["left-out"].blocks if isinstance(b, Text))
 

@@ -83,8 +83,8 @@ def test_stricter_recipe_withholds_what_was_flagged_and_off_is_reported() -> Non
 
 def test_a_fix_round_cannot_bring_a_withheld_line_back() -> None:
     review = review_parts(S0, [_patch("Check the order status first.")])
-    fixer = review.guard(lambda patch, problems: MergeOutcome(patch=_patch(PIPE, "Check twice.")))
-    fixed = fixer(review.kept[0], ["a problem"])
+    fixer = review.guard(lambda patch, problems, state: MergeOutcome(patch=_patch(PIPE, "Check twice.")))
+    fixed = fixer(review.kept[0], ["a problem"], S0)
     assert [e.content for e in fixed.patch.edits] == ["- Check twice."]
     assert [w.rules for w in review.withheld] == [["download-and-execute"]]
     assert review.guard(None) is None

@@ -386,16 +386,17 @@ def test_delete_file_plus_edit_of_it_both_withheld(s0: Skill) -> None:
     assert len(result.refused) == 2 and result.skill.files == s0.files
 
 
-def test_edits_apply_in_patch_order(s0: Skill) -> None:
+def test_new_sections_come_first_then_edits_apply_in_patch_order(s0: Skill) -> None:
     result = run(
         s0,
         Edit(op="add_section", section="Checks", content="- first"),
         Edit(op="insert_after", section="Checks", anchor="- first", content="- second"),
+        Edit(op="insert_after", section="Checks", anchor="- first", content="- third"),
     )
     assert result.refused == []
-    assert body(result, "Checks") == "\n- first\n- second\n"
-    reordered = run(s0, *reversed(result.applied))
-    assert "section 'Checks' not found" in reordered.refused[0].reason
+    assert body(result, "Checks") == "\n- first\n- third\n- second\n"
+    reordered = run(s0, *reversed(result.applied))  # an edit listed before its section's add_section still lands
+    assert reordered.refused == [] and body(reordered, "Checks") == "\n- first\n- second\n- third\n"
 
 
 # --- guards --------------------------------------------------------------------------

@@ -1,29 +1,32 @@
-"""Assemble the cluster patches into the final patch p*.
+"""Assemble the cluster patches into the final patch p*, within the method's size rules.
 
 Order: SKILL.md content of the ``skill`` clusters by support (highest first, so new
 sections land in that order), then the ``References`` section if S0 has none, then one
-``create references/<topic>.md`` + SKILL.md link pair per ``reference`` cluster. Before
-that, one final merge pass resolves cross-section conflicts: only the clusters whose
-edits clash (same span, same new section, or the same guidance with opposite polarity)
-go to the LLM together. Finally the prevalence rule trims: while the patched SKILL.md
-would pass its line budget, the lowest-support skill cluster moves to references/.
+``create references/<topic>.md`` + SKILL.md link pair per piece of reference content (a
+``reference`` cluster, the one-offs of a ``skill`` cluster, a cluster moved out of
+SKILL.md), highest support first. Before that, one final merge pass resolves
+cross-section conflicts: only the clusters whose edits clash (same span, same new
+section, or the same guidance with opposite polarity) go to the LLM together.
+
+The size rules are enforced here, not left to the fixer: while the patched SKILL.md would
+pass its line budget, the lowest-support skill cluster moves to references/; a reference
+file takes blocks only up to its line budget; new reference files stop at the cap on
+their number (S0's count). What does not fit is dropped with the reason, and the reason
+is kept in provenance.
 """
 
 from __future__ import annotations
 
-from itertools import combinations
-
 from pydantic import BaseModel, Field
 
 from trace2skill.consolidate.cluster import slug
-from trace2skill.consolidate.contradict import contradicts, lines
+from trace2skill.consolidate.crossmerge import resolve_cross_conflicts
 from trace2skill.consolidate.merge import MergeFn, TreeStats
 from trace2skill.consolidate.reduce import ClusterResult, Dropped
 from trace2skill.schema import Edit, Patch, stable_id
 from trace2skill.skill.apply import apply_patch
-from trace2skill.skill.conflicts import Target, find_conflicts
 from trace2skill.skill.model import SKILL_MD, Skill, normalize_title
-from trace2skill.skill.paths import PathRefused, contained_relpath
+from trace2skill.skill.paths import relpath_or_none
 
 REFERENCE_SECTIONS = ("references", "reference files", "further reading", "resources", "additional resources")
 _MOVABLE = frozenset({"append_to_section", "insert_after", "insert_before", "add_section"})
@@ -63,24 +66,43 @@ class Assembly(BaseModel):
     stats: TreeStats = Field(default_factory=TreeStats)
 
 
-def assemble(s0: Skill, clusters: list[ClusterResult], *, max_skill_lines: int = 480, merge: MergeFn | None = None) -> Assembly:
-    """p* from the reduced clusters (``drop`` clusters contribute nothing)."""
-    active = [c for c in clusters if c.tier != "drop" and c.patches]
-    active, stats = resolve_cross_conflicts(active, merge)
+def assemble(
+    s0: Skill,
+    clusters: list[ClusterResult],
+    *,
+    max_skill_lines: int = 480,
+    max_reference_files: int = 10,
+    max_reference_lines: int = 300,
+    merge: MergeFn | None = None,
+) -> Assembly:
+    """p* from the reduced clusters within the size rules (see the module doc)."""
+    active = [c for c in clusters if c.tier != "drop" and (c.patches or c.rare)]
+    active, stats, merge_dropped = resolve_cross_conflicts(active, merge)
     tiers = {c.cluster_id: c.tier for c in active}
     demoted: list[int] = []
+    budget = ReferenceBudget(files=max_reference_files - len(s0.reference_paths()), lines=max_reference_lines)
     while True:
-        parts, dropped = build_parts(s0, active, tiers, demoted)
-        patch = combine(parts)
-        lines = len(apply_patch(s0, patch).skill.skill_md().splitlines())
+        parts, dropped = build_parts(s0, active, tiers, demoted, budget)
+        lines = len(apply_patch(s0, combine(parts)).skill.skill_md().splitlines())
         movable = [c for c in active if tiers[c.cluster_id] == "skill"]
         if lines <= max_skill_lines or not movable:
             break
         lowest = min(movable, key=lambda c: (c.support, -c.cluster_id))
         tiers[lowest.cluster_id] = "reference"
         demoted.append(lowest.cluster_id)
+    parts, overflow = fit_reference_files(s0, parts, max_reference_lines)
     resolutions = [r for c in active for r in c.resolutions]
-    return Assembly(patch=patch, parts=parts, clusters=active, dropped=dropped, resolutions=resolutions, demoted=demoted, skill_md_lines=lines, stats=stats)
+    return Assembly(
+        patch=combine(parts), parts=parts, clusters=active, dropped=merge_dropped + dropped + overflow, resolutions=resolutions, demoted=demoted,
+        skill_md_lines=lines, stats=stats,
+    )  # fmt: skip
+
+
+class ReferenceBudget(BaseModel):
+    """How many new reference files p* may create, and how long each may be."""
+
+    files: int
+    lines: int
 
 
 def combine(parts: list[Part]) -> Patch:
@@ -96,153 +118,151 @@ def combine(parts: list[Part]) -> Patch:
     )
 
 
-def build_parts(s0: Skill, clusters: list[ClusterResult], tiers: dict[int, str], demoted: list[int]) -> tuple[list[Part], list[Dropped]]:
+def build_parts(
+    s0: Skill, clusters: list[ClusterResult], tiers: dict[int, str], demoted: list[int], budget: ReferenceBudget
+) -> tuple[list[Part], list[Dropped]]:
+    """The skill parts by support, then the reference parts (with the References scaffold
+    when S0 has no such section) within the reference budget."""
     ranked = sorted(clusters, key=lambda c: (-c.support, c.cluster_id))
-    parts = [_part(c, "skill", [e for p in c.patches for e in p.edits]) for c in ranked if tiers[c.cluster_id] == "skill"]
-    refs = [c for c in ranked if tiers[c.cluster_id] == "reference"]
+    parts = [_part(c, "skill", [e for p in c.patches for e in p.edits]) for c in ranked if tiers[c.cluster_id] == "skill" and c.patches]
+    pieces = [_reference_piece(c, tiers[c.cluster_id], c.cluster_id in demoted) for c in ranked]
+    pieces = sorted((p for p in pieces if p is not None), key=lambda p: (-p.support, p.cluster_id))
     dropped: list[Dropped] = []
-    if not refs:
+    if not pieces:
         return parts, dropped
     section = next((s.title for s in s0.body.sections if normalize_title(s.title) in REFERENCE_SECTIONS), None)
-    if section is None:
-        section = "References"
-        intro = "Detail for less common situations. Read a file when its line below matches the task."
-        parts.append(Part(cluster_id=-1, label="references", tier="scaffold", edits=[Edit(op="add_section", section=section, content=intro, reason="index of the reference files")]))
+    link_section = section or "References"
     taken = set(s0.files)
-    for c in refs:
-        edits, lost = to_reference(c, section, taken)
-        note = "moved to references/: SKILL.md line budget" if c.cluster_id in demoted else ""
-        if edits:
-            parts.append(_part(c, "reference", edits, note))
+    files_left = budget.files
+    refs: list[Part] = []
+    for piece in pieces:
+        pair, kept, lost = to_reference(piece, link_section, taken, budget.lines)
+        if pair and files_left <= 0:
+            reason = f"reference budget full: at most {budget.files + len(s0.reference_paths())} reference files (S0 has {len(s0.reference_paths())})"
+            lost.append(piece.dropped(reason, pair[0].content))
+            pair = []
+        elif pair:
+            taken.add(relpath_or_none(pair[0].path) or pair[0].path)
+            files_left -= 1
+        if pair or kept:
+            refs.append(piece.part(pair + kept))
         dropped.extend(lost)
-    return parts, dropped
+    if section is None and any(e.op == "create" for p in refs for e in p.edits):
+        intro = "Detail for less common situations. Read a file when its line below matches the task."
+        parts.append(Part(cluster_id=-1, label="references", tier="scaffold", edits=[Edit(op="add_section", section=link_section, content=intro, reason="index of the reference files")]))
+    return parts + refs, dropped
 
 
-def to_reference(cluster: ClusterResult, link_section: str, taken: set[str]) -> tuple[list[Edit], list[Dropped]]:
-    """The cluster's SKILL.md additions as ``references/<slug>.md`` plus its link line.
+class ReferencePiece(BaseModel):
+    """Content bound for references/: a cluster's patches (or its one-offs) and their evidence."""
+
+    cluster: ClusterResult
+    patches: list[Patch]
+    support: int
+    note: str = ""
+
+    @property
+    def cluster_id(self) -> int:
+        return self.cluster.cluster_id
+
+    @property
+    def reason(self) -> str:
+        return f"topic '{self.cluster.label}' backed by {self.support} trajectories"
+
+    def trajectory_ids(self) -> list[str]:
+        return sorted({t for p in self.patches for t in p.trajectory_ids})
+
+    def part(self, edits: list[Edit]) -> Part:
+        c = self.cluster
+        lesson_ids = sorted({l for p in self.patches for l in p.lesson_ids})
+        return Part(cluster_id=c.cluster_id, label=c.label, tier="reference", support=self.support, lesson_ids=lesson_ids, trajectory_ids=self.trajectory_ids(), edits=edits, note=self.note)
+
+    def dropped(self, reason: str, content: str) -> Dropped:
+        c = self.cluster
+        lesson_ids = sorted({l for p in self.patches for l in p.lesson_ids})
+        return Dropped(reason=reason, cluster_id=c.cluster_id, cluster_label=c.label, lesson_ids=lesson_ids, trajectory_ids=self.trajectory_ids(), content=content[:500])
+
+
+def _reference_piece(c: ClusterResult, tier: str, demoted: bool) -> ReferencePiece | None:
+    if tier == "reference":
+        patches = [*c.patches, *c.rare]
+        note = "moved to references/: SKILL.md line budget" if demoted else ""
+    else:
+        patches = list(c.rare)
+        note = f"one-off(s) kept by the merger: below the SKILL.md support of topic '{c.label}'"
+    if not patches:
+        return None
+    return ReferencePiece(cluster=c, patches=patches, support=len({t for p in patches for t in p.trajectory_ids}), note=note)
+
+
+def to_reference(piece: ReferencePiece, link_section: str, taken: set[str], max_lines: int = 300) -> tuple[list[Edit], list[Edit], list[Dropped]]:
+    """The piece's SKILL.md additions as a ``create references/<slug>.md`` + link line pair
+    (empty when there are none), the edits kept as they are, and what is dropped.
 
     Additions aimed at other files are kept as they are; edits that change or delete
-    existing text are dropped: they need the support of a SKILL.md topic."""
+    existing text are dropped: they need the support of a SKILL.md topic. Blocks that
+    would take the file past ``max_lines`` are dropped, with that reason."""
+    cluster = piece.cluster
     path = f"references/{slug(cluster.label, f'topic-{cluster.cluster_id}')}.md"
     if path in taken:
         path = path.removesuffix(".md") + f"-{cluster.cluster_id}.md"
-    taken.add(path)
+    title = cluster.label[:1].upper() + cluster.label[1:]
+    when = _when(cluster)
+    header = f"# {title}\n\nRead this when {when}\n"
     blocks: dict[str, list[str]] = {}
     kept: list[Edit] = []
     dropped: list[Dropped] = []
-    for edit in (e for p in cluster.patches for e in p.edits):
-        target = _path(edit.path)
+    for edit in (e for p in piece.patches for e in p.edits):
+        target = relpath_or_none(edit.path)
         if edit.op in _MOVABLE and target == SKILL_MD:
-            blocks.setdefault(edit.section or "Notes", []).append(edit.content.strip())
+            sec = edit.section or "Notes"
+            grown = {**blocks, sec: [*blocks.get(sec, []), edit.content.strip()]}
+            if len(_reference_body(header, grown).splitlines()) > max_lines:
+                dropped.append(piece.dropped(f"{path} would pass its {max_lines}-line budget", edit.content))
+                continue
+            blocks = grown
         elif edit.op in _MOVABLE or (edit.op == "create" and target != SKILL_MD):
             kept.append(edit)
         else:
-            dropped.append(
-                Dropped(
-                    reason=f"{edit.op} changes existing text; topic '{cluster.label}' has support {cluster.support}, below the SKILL.md bar",
-                    cluster_id=cluster.cluster_id,
-                    cluster_label=cluster.label,
-                    lesson_ids=cluster.lesson_ids,
-                    trajectory_ids=cluster.trajectory_ids,
-                    content=edit.content[:500],
-                )
-            )
+            dropped.append(piece.dropped(f"{edit.op} changes existing text; topic '{cluster.label}' has support {piece.support}, below the SKILL.md bar", edit.content))
     if not blocks:
-        return kept, dropped
-    title = cluster.label[:1].upper() + cluster.label[1:]
-    when = _when(cluster)
-    body = f"# {title}\n\nRead this when {when}\n\n" + "\n\n".join(f"## {sec}\n\n" + "\n\n".join(texts) for sec, texts in blocks.items()) + "\n"
+        return [], kept, dropped
     link = f"- [{path}]({path}): {title}. Read it when {when}"
-    reason = f"topic '{cluster.label}' backed by {cluster.support} trajectories"
-    return [Edit(op="create", path=path, content=body, reason=reason), Edit(op="append_to_section", section=link_section, content=link, reason=reason), *kept], dropped
+    pair = [
+        Edit(op="create", path=path, content=_reference_body(header, blocks), reason=piece.reason),
+        Edit(op="append_to_section", section=link_section, content=link, reason=piece.reason),
+    ]
+    return pair, kept, dropped
 
 
-def resolve_cross_conflicts(clusters: list[ClusterResult], merge: MergeFn | None) -> tuple[list[ClusterResult], TreeStats]:
-    """Merge each group of skill clusters whose edits clash into one (one LLM call per group).
+def _reference_body(header: str, blocks: dict[str, list[str]]) -> str:
+    return header + "\n" + "\n\n".join(f"## {sec}\n\n" + "\n\n".join(texts) for sec, texts in blocks.items()) + "\n"
 
-    A failed merge leaves the clusters as they were; apply then withholds the clashing
-    edits and reports them."""
-    stats = TreeStats()
-    skill = [c for c in clusters if c.tier == "skill"]
-    groups = _clash_groups(skill)
-    if not groups or merge is None:
-        return clusters, stats
-    merged_ids: set[int] = set()
-    out: list[ClusterResult] = []
-    for group in groups:
-        members = [c for c in skill if c.cluster_id in group]
-        outcome = merge([p for c in members for p in c.patches])
-        stats.merge_calls += 1
-        stats.usage = stats.usage + outcome.usage
-        if outcome.patch is None:
-            stats.failed_merges += 1
-            continue
-        merged_ids |= group
-        top = max(members, key=lambda c: (c.support, -c.cluster_id))
-        out.append(
-            top.model_copy(
-                update={
-                    "patches": [outcome.patch],
-                    "support": len({t for c in members for t in c.trajectory_ids}),
-                    "lesson_ids": sorted({l for c in members for l in c.lesson_ids}),
-                    "trajectory_ids": sorted({t for c in members for t in c.trajectory_ids}),
-                    "resolutions": [r for c in members for r in c.resolutions]
-                    + [f"across topics {', '.join(repr(c.label) for c in members)}: {line}" for line in _new_lines(outcome.patch.notes, members)],
-                }
-            )
+
+def fit_reference_files(s0: Skill, parts: list[Part], max_lines: int) -> tuple[list[Part], list[Dropped]]:
+    """Drop additions to reference files that p* would take past ``max_lines`` (and past
+    their S0 length), lowest-support part and last edit first, each with the reason."""
+    dropped: list[Dropped] = []
+    while True:
+        files = apply_patch(s0, combine(parts)).skill.files
+        over = [p for p, text in files.items() if p.startswith("references/") and len(text.splitlines()) > max(max_lines, len(s0.files.get(p, "").splitlines()))]
+        if not over:
+            return parts, dropped
+        path = over[0]
+        owner = min(
+            (p for p in parts if any(relpath_or_none(e.path) == path and e.op in _MOVABLE for e in p.edits)), key=lambda p: (p.support, -p.cluster_id), default=None
         )
-    return [c for c in clusters if c.cluster_id not in merged_ids] + out, stats
-
-
-def _clash_groups(clusters: list[ClusterResult]) -> list[set[int]]:
-    parent = {c.cluster_id: c.cluster_id for c in clusters}
-
-    def root(x: int) -> int:
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    for a, b in combinations(clusters, 2):
-        if _clash(a, b):
-            parent[root(a.cluster_id)] = root(b.cluster_id)
-    groups: dict[int, set[int]] = {}
-    for c in clusters:
-        groups.setdefault(root(c.cluster_id), set()).add(c.cluster_id)
-    return [g for g in groups.values() if len(g) > 1]
-
-
-def _clash(a: ClusterResult, b: ClusterResult) -> bool:
-    ea = [e for p in a.patches for e in p.edits]
-    eb = [e for p in b.patches for e in p.edits]
-    targets = [_target(i, e) for i, e in enumerate(ea + eb)]
-    found = find_conflicts([t for t in targets if t is not None])
-    if any(i < len(ea) for i in found) and any(i >= len(ea) for i in found):
-        return True
-    for x in ea:
-        for y in eb:
-            if _path(x.path) != _path(y.path):
-                continue
-            if x.op == y.op == "add_section" and normalize_title(x.section or "") == normalize_title(y.section or ""):
-                return True
-            same_section = normalize_title(x.section or "") == normalize_title(y.section or "")
-            if same_section and any(contradicts(a, b) for a in lines(x) for b in lines(y)):
-                return True
-    return False
-
-
-def _target(index: int, edit: Edit) -> Target | None:
-    path = _path(edit.path)
-    if path is None:
-        return None
-    return Target(index=index, edit=edit, path=path, section=edit.section if edit.op not in ("create", "delete_file") else None)
-
-
-def _path(path: str) -> str | None:
-    try:
-        return contained_relpath(path)
-    except PathRefused:
-        return None
+        if owner is None:  # only a create of its own: to_reference already kept that within budget
+            return parts, dropped
+        index = max(i for i, e in enumerate(owner.edits) if relpath_or_none(e.path) == path and e.op in _MOVABLE)
+        edit = owner.edits[index]
+        dropped.append(
+            Dropped(
+                reason=f"{path} would pass its {max_lines}-line budget", cluster_id=owner.cluster_id, cluster_label=owner.label,
+                lesson_ids=owner.lesson_ids, trajectory_ids=owner.trajectory_ids, content=edit.content[:500],
+            )
+        )  # fmt: skip
+        parts = [p.model_copy(update={"edits": [e for i, e in enumerate(p.edits) if i != index]}) if p is owner else p for p in parts]
 
 
 def _when(cluster: ClusterResult) -> str:
@@ -251,11 +271,6 @@ def _when(cluster: ClusterResult) -> str:
         text = text[5:]
     text = text[:1].lower() + text[1:] if text else f"a task involves {cluster.label}"
     return text[:160] + "."
-
-
-def _new_lines(notes: str, members: list[ClusterResult]) -> list[str]:
-    old = {r for c in members for r in c.resolutions}
-    return [line for line in notes.splitlines() if line.strip() and line not in old]
 
 
 def _part(c: ClusterResult, tier: str, edits: list[Edit], note: str = "") -> Part:

@@ -1,4 +1,4 @@
-"""Settings of the consolidation stage: embedding, near-duplicate collapse, clustering, prevalence."""
+"""Settings of the consolidation stage: embedding, near-duplicate collapse, clustering, prevalence, size rules, apply."""
 
 from __future__ import annotations
 
@@ -44,10 +44,31 @@ class ConsolidateConfig(BaseModel):
         0.02, ge=0, le=1, description="... and at least this share of all analysed trajectories (the larger of the two counts)."
     )
     reference_min_support: int = Field(
-        2, ge=1, description="Distinct trajectories a topic needs to go into references/; below it the content is a dropped one-off."
+        2,
+        ge=1,
+        description="Distinct trajectories below which a lesson is a one-off: it never enters SKILL.md, and goes to references/ "
+        "when the merger keeps it and the reference budget has room (no count drops it by itself).",
     )
     max_skill_lines: int = Field(
         480, ge=50, le=500, description="SKILL.md line budget; the lowest-support sections move to references/ past it."
+    )
+    max_reference_files: int = Field(
+        10,
+        ge=0,
+        description="Cap on the files under references/ (S0's count too); past it, new reference content is dropped, lowest support "
+        "first, with the reason in provenance.",
+    )
+    max_reference_lines: int = Field(
+        300, ge=20, le=300, description="Line budget of each reference file; blocks past it are dropped with the reason."
+    )
+    anchor_match: float = Field(
+        85.0, ge=50, le=100, description="rapidfuzz score (0-100) from which the closest unique span of a section stands for a paraphrased anchor."
+    )
+    near_duplicate: float = Field(
+        90.0, ge=50, le=100, description="rapidfuzz ratio (0-100) from which a line to add counts as already in the file and is folded."
+    )
+    anchor_restate_calls: int = Field(
+        16, ge=0, description="LLM calls per run that may restate an anchor no span matches (0: refuse such edits at once)."
     )
     fix_rounds: int = Field(2, ge=0, le=5, description="LLM rounds to repair a skill that fails validation before falling back.")
     max_levels: int = Field(8, ge=1, description="Merge-tree levels before the forced final merge.")

@@ -5,16 +5,20 @@ from __future__ import annotations
 import json
 
 from trace2skill.analysts.analyze import to_edit
+from trace2skill.consolidate.finalize import Fixer
 from trace2skill.consolidate.merge import MergeOutcome
 from trace2skill.consolidate.models import MergeResult
 from trace2skill.llm.base import LLMClient, LLMError, Message
 from trace2skill.llm.structured import generate
 from trace2skill.prompting import fence_data, load_prompt
 from trace2skill.schema import Patch
+from trace2skill.skill.folder import skill_prompt_view
+from trace2skill.skill.model import Skill
 
 
 def fix_messages(patch: Patch, problems: list[str], skill_view: str) -> list[Message]:
-    """The repair prompt: rules, the problems and S0, then the patch as data."""
+    """The repair prompt: rules, the problems and the skill the patch is applied to (the
+    current state, not S0), then the patch as data."""
     listed = "\n".join(f"- {p}" for p in problems) or "- (none given)"
     system = load_prompt("trace2skill.consolidate", "fix").safe_substitute(skill=skill_view, problems=listed)
     payload = [{"support": patch.support, "topic": patch.topic, "edits": [e.model_dump(exclude_none=True) for e in patch.edits]}]
@@ -32,5 +36,16 @@ def fix_patch(patch: Patch, problems: list[str], skill_view: str, llm: LLMClient
         result, usage = generate(llm, fix_messages(patch, problems, skill_view), MergeResult, max_tokens=max_tokens, retries=retries)
     except LLMError as exc:
         return MergeOutcome(error=str(exc), usage=exc.usage)
+    except ValueError as exc:  # e.g. the state does not fit the engine's context: the part is withheld
+        return MergeOutcome(error=f"{type(exc).__name__}: {exc}")
     notes = "\n".join([*patch.notes.splitlines(), *result.resolutions])
     return MergeOutcome(patch=patch.model_copy(update={"edits": [to_edit(e) for e in result.edits], "notes": notes}), usage=usage)
+
+
+def llm_fixer(llm: LLMClient, *, max_tokens: int = 2048, retries: int = 2) -> Fixer:
+    """A ``Fixer`` for ``finalize`` that shows the LLM the state the failing part was applied to."""
+
+    def fix(patch: Patch, problems: list[str], state: Skill) -> MergeOutcome:
+        return fix_patch(patch, problems, skill_prompt_view(state), llm, max_tokens=max_tokens, retries=retries)
+
+    return fix

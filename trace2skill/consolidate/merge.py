@@ -1,4 +1,9 @@
-"""Hierarchical merge of patches: an LLM merges up to B patches at a time, level by level."""
+"""Hierarchical merge of patches: an LLM merges up to B patches at a time, level by level.
+
+A merge is shown, per input, the lessons behind it (title, content, failure causes), its
+support and its edits, and may leave an input out only by saying why (``dropped``); the
+drop is kept on the merged patch for provenance. See ``docs/consolidation.md``.
+"""
 
 from __future__ import annotations
 
@@ -7,22 +12,31 @@ from collections import Counter
 from collections.abc import Callable
 from itertools import zip_longest
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from trace2skill.analysts.analyze import to_edit
-from trace2skill.consolidate.models import MergeResult
+from trace2skill.consolidate.models import MAX_CARRIED_LESSONS, Dropped, InputDrop, LessonBrief, MergeResult, Proposal
 from trace2skill.llm.base import LLMClient, LLMError, Message, Usage
 from trace2skill.llm.structured import generate
 from trace2skill.prompting import fence_data, load_prompt
-from trace2skill.schema import Patch, stable_id
+from trace2skill.schema import Edit, Patch, stable_id
+
+MERGER_DROP = "dropped by the merger: "  # how the reason of an input a merge left out starts
+MAX_SHOWN_LESSONS = 6  # lessons shown per input patch (a merged patch carries more up the tree) ...
+LESSON_CHARS_PER_INPUT = 1200  # ... within this many characters of lesson text, so that B inputs fit small contexts
 
 
 class MergeOutcome(BaseModel):
     """One merge call: the merged patch, or the reason it failed (inputs are then kept)."""
 
-    patch: Patch | None = None
+    patch: Proposal | None = None
     error: str = ""
     usage: Usage = Field(default_factory=Usage)
+
+    @field_validator("patch", mode="before")
+    @classmethod
+    def _plain_patch(cls, value: object) -> object:
+        return as_proposal(value) if isinstance(value, Patch) else value
 
 
 class TreeStats(BaseModel):
@@ -55,24 +69,56 @@ MergeManyFn = Callable[[list[list[Patch]]], list[MergeOutcome]]
 
 
 def merge_messages(patches: list[Patch], skill_view: str) -> list[Message]:
-    """The merge prompt: static rules and S0 first, then the patches as data."""
+    """The merge prompt: static rules and S0 first, then the numbered inputs as data, each
+    with its support, the lessons behind it (and their failure causes) and its edits."""
     system = load_prompt("trace2skill.consolidate", "merge").safe_substitute(skill=skill_view)
     payload = [
-        {"support": p.support, "topic": p.topic, "edits": [e.model_dump(exclude_none=True) for e in p.edits]}
-        for p in patches
+        {
+            "input": n,
+            "support": p.support,
+            "topic": p.topic,
+            "lessons": _shown_lessons(_lessons(p)),
+            "edits": [e.model_dump(exclude_none=True) for e in p.edits],
+        }
+        for n, p in enumerate(patches, start=1)
     ]
     user = f"<patches>\n{fence_data(json.dumps(payload, ensure_ascii=False, indent=1))}\n</patches>"  # lesson text is data
     return [Message(role="system", content=system), Message(role="user", content=user)]
 
 
-def union_provenance(patches: list[Patch]) -> dict:
-    """Provenance of a merge: union of lesson and trajectory ids; support = distinct trajectories."""
+def _lessons(patch: Patch) -> list[LessonBrief]:
+    return patch.lessons if isinstance(patch, Proposal) else []
+
+
+def _shown_lessons(lessons: list[LessonBrief]) -> list[dict]:
+    """The first lessons of an input, whole, while they fit ``LESSON_CHARS_PER_INPUT``
+    (the first one always, cut to it)."""
+    out: list[dict] = []
+    room = LESSON_CHARS_PER_INPUT
+    for lesson in lessons[:MAX_SHOWN_LESSONS]:
+        shown = {"title": lesson.title, "kind": lesson.kind, "content": lesson.content}
+        if lesson.causes:
+            shown["causes"] = lesson.causes
+        size = sum(len(str(v)) for v in shown.values())
+        if size > room:
+            if out:
+                break
+            shown = {"title": lesson.title, "kind": lesson.kind, "content": lesson.content[: max(room - len(lesson.title), 0)]}
+            size = room
+        out.append(shown)
+        room -= size
+    return out
+
+
+def union_provenance(patches: list[Patch], *, ids_from: list[Patch] | None = None) -> dict:
+    """Provenance of a merge: union of lesson and trajectory ids; support = distinct
+    trajectories. The merged id is derived from ``ids_from`` (default: ``patches``)."""
     lesson_ids = sorted({i for p in patches for i in p.lesson_ids})
     trajectory_ids = sorted({i for p in patches for i in p.trajectory_ids})
-    topics = Counter(p.topic for p in patches)
+    topics = Counter(p.topic for p in (patches or ids_from or []))
     topic = sorted(topics.items(), key=lambda kv: (-kv[1], kv[0]))[0][0] if topics else ""
     return {
-        "id": stable_id(*sorted(p.id for p in patches), prefix="m-"),
+        "id": stable_id(*sorted(p.id for p in (ids_from or patches)), prefix="m-"),
         "lesson_ids": lesson_ids,
         "trajectory_ids": trajectory_ids,
         "support": len(trajectory_ids),
@@ -84,16 +130,56 @@ def merge_patches(patches: list[Patch], skill_view: str, llm: LLMClient, *, max_
     """Merge ``patches`` into one conflict-free patch with one LLM call (validated, retried).
 
     The merged patch's ``notes`` keep the conflict resolutions of its inputs and add this
-    call's, so a resolution made low in the tree is still on record at the top."""
-    if len(patches) == 1:
-        return MergeOutcome(patch=patches[0])
+    call's, so a resolution made low in the tree is still on record at the top. Inputs the
+    merger drops leave the provenance (lessons, trajectories, support) and are recorded
+    with its reason; exact repeats among the returned edits are kept once. A single patch
+    is reviewed the same way (the merger may drop it, with its reason)."""
     try:
         result, usage = generate(llm, merge_messages(patches, skill_view), MergeResult, max_tokens=max_tokens, retries=retries)
     except LLMError as exc:
         return MergeOutcome(error=str(exc), usage=exc.usage)
+    except ValueError as exc:  # e.g. a prompt longer than the engine's context: the inputs stay unmerged
+        return MergeOutcome(error=f"{type(exc).__name__}: {exc}")
+    gone = {d.input - 1: d for d in result.dropped if d.input <= len(patches)}
+    kept = [p for i, p in enumerate(patches) if i not in gone]
     notes = [line for p in patches for line in p.notes.splitlines() if line.strip()] + [r for r in result.resolutions if r.strip()]
-    merged = Patch(edits=[to_edit(e) for e in result.edits], notes="\n".join(notes), **union_provenance(patches))
+    dropped = [d for p in patches for d in as_proposal(p).dropped] + [_merger_drop(patches[i], d) for i, d in sorted(gone.items())]
+    lessons = {lesson.id: lesson for p in sorted(kept, key=lambda p: -p.support) for lesson in _lessons(p)}
+    merged = Proposal(
+        edits=_unique([to_edit(e) for e in result.edits]),
+        notes="\n".join(notes),
+        lessons=list(lessons.values())[:MAX_CARRIED_LESSONS],
+        dropped=dropped,
+        **union_provenance(kept, ids_from=patches),
+    )
     return MergeOutcome(patch=merged, usage=usage)
+
+
+def as_proposal(patch: Patch) -> Proposal:
+    """``patch`` as a ``Proposal`` (no lessons known when it is a plain patch)."""
+    return patch if isinstance(patch, Proposal) else Proposal(**patch.model_dump())
+
+
+def _merger_drop(patch: Patch, drop: InputDrop) -> Dropped:
+    content = "\n".join(e.content for e in patch.edits) or "\n".join(lesson.content for lesson in _lessons(patch))
+    return Dropped(
+        reason=MERGER_DROP + (drop.reason.strip() or "no reason given"),
+        cluster_label=patch.topic,
+        lesson_ids=list(patch.lesson_ids),
+        trajectory_ids=list(patch.trajectory_ids),
+        content=content[:500],
+    )
+
+
+def _unique(edits: list[Edit]) -> list[Edit]:
+    seen: set[str] = set()
+    out = []
+    for edit in edits:
+        key = edit.model_dump_json()
+        if key not in seen:
+            seen.add(key)
+            out.append(edit)
+    return out
 
 
 def sequential(merge: MergeFn) -> MergeManyFn:

@@ -1,4 +1,5 @@
-"""Structured outputs consolidation asks the LLM for (merges and validation fixes)."""
+"""What consolidation carries between its steps, and the structured outputs it asks the LLM for
+(merges, validation fixes, anchor restatements)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,59 @@ from typing import Annotated
 from pydantic import BaseModel, Field
 
 from trace2skill.analysts.models import EditDraft
+from trace2skill.schema import Lesson, Patch
+
+MAX_CARRIED_LESSONS = 12  # lessons a merged patch carries up the tree (the most supported inputs' first)
+
+
+class LessonBrief(BaseModel):
+    """What a merge is shown of one lesson behind a patch: its words and, for a failure, the
+    causes the error analyst found."""
+
+    id: str
+    kind: str = ""
+    title: str
+    content: str = ""
+    causes: list[str] = Field(default_factory=list)
+
+    @classmethod
+    def of(cls, lesson: Lesson) -> LessonBrief:
+        causes = [
+            ": ".join(part for part in (str(c.get("title", "")).strip(), str(c.get("explanation", "")).strip()) if part)
+            for c in lesson.metadata.get("failure_causes", [])
+            if isinstance(c, dict)
+        ]
+        return cls(id=lesson.id, kind=lesson.kind, title=lesson.title, content=lesson.content, causes=[c for c in causes if c])
+
+
+class Dropped(BaseModel):
+    """Content left out of the skill, and why (listed in provenance and the report)."""
+
+    reason: str
+    cluster_id: int = -1
+    cluster_label: str = ""
+    lesson_ids: list[str] = Field(default_factory=list)
+    trajectory_ids: list[str] = Field(default_factory=list)
+    content: str = ""
+
+    @property
+    def support(self) -> int:
+        return len(set(self.trajectory_ids))
+
+
+class Proposal(Patch):
+    """A patch on its way through consolidation: with the lessons behind it (shown to the
+    next merge) and the inputs merges dropped on the way (kept for provenance)."""
+
+    lessons: list[LessonBrief] = Field(default_factory=list)
+    dropped: list[Dropped] = Field(default_factory=list)
+
+
+class InputDrop(BaseModel):
+    """An input patch the merger left out entirely, and its judgement why."""
+
+    input: int = Field(ge=1, description="The number of the input patch, as shown in <patches>.")
+    reason: str = Field(max_length=200, description="Why it is not worth keeping.")
 
 
 class MergeResult(BaseModel):
@@ -14,5 +68,15 @@ class MergeResult(BaseModel):
 
     edits: list[EditDraft] = Field(max_length=12)
     resolutions: list[Annotated[str, Field(max_length=200)]] = Field(
-        default_factory=list, max_length=6, description="Each conflict resolved, and why."
+        default_factory=list, max_length=6, description="Each conflict resolved or advice synthesised, and why."
     )
+    dropped: list[InputDrop] = Field(
+        default_factory=list, max_length=8, description="Inputs left out entirely (none of their advice is kept), each with the reason."
+    )
+
+
+class RestatedAnchor(BaseModel):
+    """The text of a section an edit's paraphrased anchor means, copied exactly."""
+
+    found: bool = Field(description="False if no text of the section is what the anchor means.")
+    anchor: str = Field(default="", max_length=400, description="The exact text from the section, copied character for character.")

@@ -1,17 +1,19 @@
-"""The inductive step: how much evidence content needs to enter SKILL.md, references/, or neither.
+"""The inductive step: how much evidence content needs to enter SKILL.md or references/.
 
 Two levels, both counted in distinct trajectories:
 
 * a unit is *corroborated* when some unit of its cluster from another trajectory says
   something close to it (cosine at least the corroboration threshold), or when it
-  already collapsed several trajectories' lessons; an uncorroborated unit is a one-off
-  and is dropped before any LLM merge;
+  already collapsed several trajectories' lessons; an uncorroborated unit is a one-off;
 * a cluster's support is the number of distinct trajectories behind its corroborated
-  units: ``>= skill_threshold`` goes into SKILL.md, ``>= reference_min_support`` into
-  ``references/<topic>.md`` (linked from SKILL.md), less is dropped.
+  units: ``>= skill_threshold`` puts them into SKILL.md; below it the cluster is
+  reference material (``references/<topic>.md``, linked from SKILL.md).
 
-The same ordering by support decides what moves out of SKILL.md when it would pass its
-line budget (see ``assemble``).
+No count drops content by itself: one-offs are merged like the rest and go to
+references/ when the merger keeps them (``reduce``); they are dropped by the merger's
+stated judgement or when the reference budget is full (``assemble``). The same
+ordering by support decides what moves out of SKILL.md when it would pass its line
+budget, and which reference content goes first when the reference budget is short.
 """
 
 from __future__ import annotations

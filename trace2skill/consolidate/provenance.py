@@ -2,9 +2,12 @@
 
 One row per edit of p* (``kind`` = the tier it went to: ``skill``, ``reference``,
 ``scaffold``; or ``refused`` with the guard's reason), one per dropped piece of content
-(``dropped``), one per near-duplicate folded into another lesson (``collapsed``) and one
-per conflict the merges resolved (``conflict``). ``explain`` answers "which trajectories
-taught the skill this line?" from it.
+(``dropped``: by the merger's stated judgement, the reference budget or a line budget),
+one per near-duplicate folded into another lesson (``collapsed``), one per conflict the
+merges resolved (``conflict``), one per anchor the guarded apply matched to the span it
+meant (``repaired``: before and after) and one per added line left out because its file
+already had it (``folded``). ``explain`` answers "which trajectories taught the skill
+this line?" from it.
 """
 
 from __future__ import annotations
@@ -94,6 +97,14 @@ def provenance_rows(clusters: list[ClusterResult], assembly: Assembly, final: Fi
             )
         rows.extend(_dropped_row(d) for d in c.dropped)
     rows.extend(_dropped_row(d) for d in assembly.dropped)
+    rows.extend(
+        ProvenanceRow(kind="repaired", path=r.path, section=r.section, content=r.after, reason=f"anchor {r.before!r} matched to {r.after!r} ({r.how})")
+        for r in final.repairs
+    )
+    rows.extend(
+        ProvenanceRow(kind="folded", path=f.path, content=f.line, reason=f"already in {f.path} as {f.into!r} (ratio {f.score:g}); added once")
+        for f in final.folded
+    )
     return rows
 
 
@@ -149,6 +160,9 @@ def _tail(rows: list[ProvenanceRow], max_ids: int) -> list[str]:
             for r in picked:
                 first = next((line.strip() for line in r.content.splitlines() if line.strip()), "")
                 out.append(f"  - {first[:80]!r}: {r.reason} (trajectories: {_ids(r.trajectory_ids, max_ids)})")
+    for kind, what in (("repaired", "anchor(s) matched to the text they meant"), ("folded", "added line(s) left out as already there")):
+        if any(r.kind == kind for r in rows):
+            out.append(f"\n{sum(r.kind == kind for r in rows)} {what} (kind '{kind}' in provenance.parquet)")
     collapsed = sum(r.kind == "collapsed" for r in rows)
     if collapsed:
         out.append(f"\n{collapsed} near-duplicate lesson(s) folded into others (kind 'collapsed' in provenance.parquet)")

@@ -1,7 +1,16 @@
-"""Consolidate one topic cluster: collapse near-duplicates, drop one-offs, tier it, merge its patches.
+"""Consolidate one topic cluster: collapse near-duplicates, tier it by support, merge its patches.
 
 A plain function of the cluster's units and embeddings; the Ray pipeline calls it once per
 ``groupby(cluster).map_groups`` group, the in-process runner once per cluster.
+
+Rare lessons are not dropped by a count: a unit that no unit of another trajectory
+corroborates (a one-off) never goes into SKILL.md, but it is merged like the rest (alone,
+it is still shown to a merger, one call) and goes to ``references/`` when the merger
+keeps it. In a ``skill`` cluster the one-offs are merged
+on their own (``rare``), so that what reaches SKILL.md has the support SKILL.md needs; in a
+``reference`` cluster everything merges together. What the merger drops is recorded with
+its stated reason; assembly may still drop reference content when the reference budget
+is full (also recorded).
 """
 
 from __future__ import annotations
@@ -12,10 +21,12 @@ from pydantic import BaseModel, Field
 from trace2skill.consolidate.cluster import cluster_label
 from trace2skill.consolidate.collapse import Collapsed, collapse
 from trace2skill.consolidate.contradict import drop_contradictions
-from trace2skill.consolidate.merge import MergeManyFn, TreeStats, merge_tree
+from trace2skill.consolidate.merge import MERGER_DROP, MergeManyFn, TreeStats, merge_tree
+from trace2skill.consolidate.models import Dropped, Proposal
 from trace2skill.consolidate.prevalence import Tier, corroboration, tier
 from trace2skill.consolidate.units import Unit
-from trace2skill.schema import Patch
+
+__all__ = ["ClusterResult", "Dropped", "ReduceParams", "reduce_cluster"]
 
 
 class ReduceParams(BaseModel):
@@ -29,23 +40,10 @@ class ReduceParams(BaseModel):
     reference_support: int
 
 
-class Dropped(BaseModel):
-    """Content left out of the skill, and why (listed in provenance and the report)."""
-
-    reason: str
-    cluster_id: int = -1
-    cluster_label: str = ""
-    lesson_ids: list[str] = Field(default_factory=list)
-    trajectory_ids: list[str] = Field(default_factory=list)
-    content: str = ""
-
-    @property
-    def support(self) -> int:
-        return len(set(self.trajectory_ids))
-
-
 class ClusterResult(BaseModel):
-    """One cluster after reduction: its tier, merged patch(es) and the full evidence trail."""
+    """One cluster after reduction: its tier, merged patch(es) and the full evidence trail.
+
+    ``rare`` holds the merged one-offs of a ``skill`` cluster, bound for references/."""
 
     cluster_id: int
     label: str
@@ -54,7 +52,8 @@ class ClusterResult(BaseModel):
     description: str = ""
     lesson_ids: list[str] = Field(default_factory=list)
     trajectory_ids: list[str] = Field(default_factory=list)
-    patches: list[Patch] = Field(default_factory=list)
+    patches: list[Proposal] = Field(default_factory=list)
+    rare: list[Proposal] = Field(default_factory=list)
     resolutions: list[str] = Field(default_factory=list)
     dropped: list[Dropped] = Field(default_factory=list)
     collapsed: list[Collapsed] = Field(default_factory=list)
@@ -64,50 +63,80 @@ class ClusterResult(BaseModel):
 
 
 def reduce_cluster(cluster_id: int, units: list[Unit], embeddings: np.ndarray, params: ReduceParams, merge_many: MergeManyFn) -> ClusterResult:
-    """Collapse, keep the corroborated units, tier the cluster by its support, merge what is kept."""
+    """Collapse, tier the cluster by its corroborated support, merge what it holds (see the module doc)."""
     label = cluster_label([u.topic for u in units])
     reps, rep_emb, folded = collapse(units, embeddings, params.dedup_threshold)
     counts = corroboration(reps, rep_emb, params.corroboration_cosine)
-    kept = [u for u, c in zip(reps, counts) if c >= params.reference_support]
-
-    def drop(u: Unit, reason: str) -> Dropped:
-        return Dropped(reason=reason, cluster_id=cluster_id, cluster_label=label, lesson_ids=u.lesson_ids, trajectory_ids=u.trajectory_ids, content=_content(u))
-
-    dropped = [
-        drop(u, f"one-off: backed by {u.support} trajectory(ies) and no similar lesson from another trajectory in topic '{label}'")
-        for u, c in zip(reps, counts)
-        if c < params.reference_support
-    ]
-    trajectories = sorted({t for u in kept for t in u.trajectory_ids})
-    level = tier(len(trajectories), params.skill_support, params.reference_support)
+    core = [u for u, c in zip(reps, counts) if c >= params.reference_support]
+    level = tier(len({t for u in core for t in u.trajectory_ids}), params.skill_support, params.reference_support)
+    if level == "skill":
+        main, rare = core, [u for u, c in zip(reps, counts) if c < params.reference_support]
+    else:  # below the SKILL.md bar everything is reference material, one-offs included
+        level, main, rare = "reference", reps, []
+    trajectories = sorted({t for u in main for t in u.trajectory_ids})
     base = {
         "cluster_id": cluster_id,
         "label": label,
         "tier": level,
         "support": len(trajectories),
-        "description": _description(kept),
-        "lesson_ids": sorted({l for u in kept for l in u.lesson_ids}),
+        "description": _description(main),
+        "lesson_ids": sorted({l for u in main for l in u.lesson_ids}),
         "trajectory_ids": trajectories,
         "collapsed": folded,
         "units_in": len(units),
     }
-    if level == "drop":
-        dropped += [
-            drop(u, f"topic '{label}' is backed by {len(trajectories)} trajectory(ies), below the {params.reference_support} needed for references/")
-            for u in kept
-        ]
-        return ClusterResult(**base, dropped=dropped)
-    mergeable = [u.to_patch() for u in kept if u.edits]
-    if not mergeable:  # lessons without any proposed edit: evidence, but nothing to write
-        reason = f"topic '{label}' has support {len(trajectories)} but no lesson of it came with an edit"
-        dropped += [Dropped(reason=reason, cluster_id=cluster_id, cluster_label=label, lesson_ids=u.lesson_ids, trajectory_ids=u.trajectory_ids, content=_content(u)) for u in kept]
-        return ClusterResult(**base, dropped=dropped)
-    merged, stats = merge_tree(mergeable, params.fan_in, merge_many=merge_many, max_levels=params.max_levels)
-    resolutions = [line for p in merged for line in p.notes.splitlines() if line.strip()]
-    if len(merged) > 1:  # merges failed: plain contradictions are still settled by support
-        merged, settled = drop_contradictions(merged)
-        resolutions += settled
-    return ClusterResult(**base, patches=merged, resolutions=resolutions, dropped=dropped, units_merged=len(mergeable), stats=stats)
+    mergeable = [u.to_patch() for u in main if u.edits]
+    rare_mergeable = [u.to_patch() for u in rare if u.edits]
+    if mergeable or rare_mergeable:  # a one-off without an edit has nothing to write, but its lesson is on record
+        dropped = [_dropped(cluster_id, label, u, f"one-off in topic '{label}' with no edit: evidence only") for u in rare if not u.edits]
+    else:
+        dropped = [_dropped(cluster_id, label, u, f"topic '{label}' has support {len(trajectories)} but no lesson of it came with an edit") for u in main + rare]
+    stats, resolutions = TreeStats(), []
+    merged: list[Proposal] = []
+    merged_rare: list[Proposal] = []
+    # Content bound for references/ passes a merger even when it is alone, so that a one-off
+    # is kept or dropped by its judgement, never by default.
+    for group, out, review in ((mergeable, merged, level == "reference"), (rare_mergeable, merged_rare, True)):
+        if not group:
+            continue
+        if review and len(group) == 1:
+            patches, tree = review_alone(group[0], merge_many)
+        else:
+            patches, tree = merge_tree(group, params.fan_in, merge_many=merge_many, max_levels=params.max_levels)
+        stats = stats + tree
+        patches = [as_cluster(p, cluster_id, label) for p in patches]
+        dropped += [d for p in patches for d in p.dropped]
+        resolutions += [line for p in patches for line in p.notes.splitlines() if line.strip()]
+        if len(patches) > 1:  # merges failed: plain contradictions are still settled by support
+            patches, settled = drop_contradictions(patches)
+            resolutions += settled
+        out.extend(p.model_copy(update={"dropped": []}) for p in patches)
+    # evidence a merger dropped no longer stands behind the cluster's SKILL.md content
+    kept = {i for p in merged for i in (*p.lesson_ids, *p.trajectory_ids)}
+    gone = {i for d in dropped if d.reason.startswith(MERGER_DROP) for i in (*d.lesson_ids, *d.trajectory_ids)} - kept
+    base["lesson_ids"] = [i for i in base["lesson_ids"] if i not in gone]
+    base["trajectory_ids"] = [i for i in base["trajectory_ids"] if i not in gone]
+    base["support"] = len(base["trajectory_ids"])
+    return ClusterResult(
+        **base, patches=merged, rare=merged_rare, resolutions=resolutions, dropped=dropped, units_merged=len(mergeable) + len(rare_mergeable), stats=stats
+    )
+
+
+def review_alone(patch: Proposal, merge_many: MergeManyFn) -> tuple[list[Proposal], TreeStats]:
+    """One merge call on a lone patch (the merger may drop it); a failed call keeps it."""
+    (outcome,) = merge_many([[patch]])
+    stats = TreeStats(merge_calls=1, failed_merges=int(outcome.patch is None), levels=1, calls_per_level=[1], usage=outcome.usage)
+    return [outcome.patch if outcome.patch is not None else patch], stats
+
+
+def as_cluster(patch: Proposal, cluster_id: int, label: str) -> Proposal:
+    """``patch`` with its merger drops labelled by the cluster they happened in."""
+    drops = [d.model_copy(update={"cluster_id": cluster_id, "cluster_label": label}) for d in patch.dropped]
+    return patch.model_copy(update={"dropped": drops})
+
+
+def _dropped(cluster_id: int, label: str, unit: Unit, reason: str) -> Dropped:
+    return Dropped(reason=reason, cluster_id=cluster_id, cluster_label=label, lesson_ids=unit.lesson_ids, trajectory_ids=unit.trajectory_ids, content=_content(unit))
 
 
 def _content(unit: Unit) -> str:

@@ -12,12 +12,13 @@ from functools import reduce
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from trace2skill.consolidate.anchors import BoundedRestater
 from trace2skill.consolidate.assemble import Assembly, assemble
 from trace2skill.consolidate.cluster import assign, far_from, fit_centroids, refine, sample_indices
 from trace2skill.consolidate.config import ConsolidateConfig
 from trace2skill.consolidate.embed import Embedder, thresholds
 from trace2skill.consolidate.finalize import FinalSkill, Fixer, finalize
-from trace2skill.consolidate.merge import MergeFn, MergeManyFn, add_per_level, sequential
+from trace2skill.consolidate.merge import MERGER_DROP, MergeFn, MergeManyFn, add_per_level, sequential
 from trace2skill.consolidate.prevalence import skill_threshold
 from trace2skill.consolidate.provenance import ProvenanceRow, provenance_rows
 from trace2skill.consolidate.reduce import ClusterResult, ReduceParams, reduce_cluster
@@ -47,6 +48,10 @@ class ConsolidationStats(BaseModel):
     final_merge_calls: int = 0
     fix_calls: int = 0
     demoted: int = 0
+    anchor_repairs: int = 0  # anchors matched to the span they meant (fuzzy or restated)
+    anchor_restate_calls: int = 0  # LLM calls asked to restate an anchor no span matched
+    folded_lines: int = 0  # lines left out because their file already had them
+    merger_dropped: int = 0  # inputs a merge left out, with its stated reason
     usage: Usage = Field(default_factory=Usage)
 
 
@@ -104,6 +109,7 @@ def consolidate(
     fan_in: int = 8,
     merge_many: MergeManyFn | None = None,
     fixer: Fixer | None = None,
+    restate: BoundedRestater | None = None,
 ) -> Consolidation:
     """All of consolidation without Ray (tests, benchmarks, small runs)."""
     units = split_units(patches, lessons)
@@ -114,18 +120,33 @@ def consolidate(
         reduce_cluster(int(c), [units[i] for i in np.flatnonzero(labels == c)], embeddings[labels == c], params, merge_many or sequential(merge))
         for c in np.unique(labels)
     ]
-    return finish(s0, clusters, cfg, merge=merge, fixer=fixer, units=len(units))
+    return finish(s0, clusters, cfg, merge=merge, fixer=fixer, units=len(units), restate=restate)
 
 
-def finish(s0: Skill, clusters: list[ClusterResult], cfg: ConsolidateConfig, *, merge: MergeFn | None, fixer: Fixer | None, units: int) -> Consolidation:
-    """Assemble p*, apply it guarded (fix rounds, fallback), and build the provenance rows."""
+def finish(
+    s0: Skill,
+    clusters: list[ClusterResult],
+    cfg: ConsolidateConfig,
+    *,
+    merge: MergeFn | None,
+    fixer: Fixer | None,
+    units: int,
+    restate: BoundedRestater | None = None,
+) -> Consolidation:
+    """Assemble p* within the size rules, apply it guarded (anchor repair with ``restate``,
+    exactly once, fix rounds, fallback), and build the provenance rows."""
     clusters = sorted(clusters, key=lambda c: c.cluster_id)
-    assembly = assemble(s0, clusters, max_skill_lines=cfg.max_skill_lines, merge=merge)
+    assembly = assemble(
+        s0, clusters, max_skill_lines=cfg.max_skill_lines, max_reference_files=cfg.max_reference_files, max_reference_lines=cfg.max_reference_lines, merge=merge
+    )
     assembly, safety = review_assembly(s0, assembly, cfg.safety)  # high-severity lines are split out and withheld
-    final = finalize(s0, safety.kept, fixer=safety.guard(fixer), fix_rounds=cfg.fix_rounds)
+    final = finalize(
+        s0, safety.kept, fixer=safety.guard(fixer), fix_rounds=cfg.fix_rounds, restate=restate, anchor_match=cfg.anchor_match,
+        near_duplicate=cfg.near_duplicate,
+    )  # fmt: skip
     safety.record(final)
     rows = provenance_rows(clusters, assembly, final)
-    usage = sum((c.stats.usage for c in clusters), Usage()) + assembly.stats.usage + final.fix_stats.usage
+    usage = sum((c.stats.usage for c in clusters), Usage()) + assembly.stats.usage + final.fix_stats.usage + (restate.usage if restate else Usage())
     stats = ConsolidationStats(
         units=units,
         clusters=len(clusters),
@@ -143,6 +164,10 @@ def finish(s0: Skill, clusters: list[ClusterResult], cfg: ConsolidateConfig, *, 
         final_merge_calls=assembly.stats.merge_calls,
         fix_calls=final.fix_stats.merge_calls,
         demoted=len(assembly.demoted),
+        anchor_repairs=len(final.repairs),
+        anchor_restate_calls=restate.calls if restate else 0,
+        folded_lines=len(final.folded),
+        merger_dropped=sum(r.kind == "dropped" and r.reason.startswith(MERGER_DROP) for r in rows),
         usage=usage,
     )
     return Consolidation(clusters=clusters, assembly=assembly, final=final, provenance=rows, stats=stats, safety=safety)

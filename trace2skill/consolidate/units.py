@@ -15,6 +15,7 @@ from collections import defaultdict
 
 from pydantic import BaseModel, Field
 
+from trace2skill.consolidate.models import LessonBrief, Proposal
 from trace2skill.schema import Edit, Lesson, Patch, stable_id
 from trace2skill.skill.links import mentions
 
@@ -37,20 +38,22 @@ class Unit(BaseModel):
     edits: list[Edit] = Field(default_factory=list)
     lesson_ids: list[str] = Field(default_factory=list)
     trajectory_ids: list[str] = Field(default_factory=list)
+    lessons: list[LessonBrief] = Field(default_factory=list, description="The lesson's words and causes, shown to merges.")
 
     @property
     def support(self) -> int:
         return len(set(self.trajectory_ids))
 
-    def to_patch(self) -> Patch:
-        """The unit as a patch for the merge tree (provenance carried along)."""
-        return Patch(
+    def to_patch(self) -> Proposal:
+        """The unit as a patch for the merge tree (provenance and lessons carried along)."""
+        return Proposal(
             id=self.id,
             edits=list(self.edits),
             lesson_ids=sorted(set(self.lesson_ids)),
             trajectory_ids=sorted(set(self.trajectory_ids)),
             support=self.support,
             topic=self.topic,
+            lessons=list(self.lessons),
         )
 
 
@@ -81,6 +84,7 @@ def split_units(patches: list[Patch], lessons: list[Lesson]) -> list[Unit]:
             kinds=[lesson.kind],
             lesson_ids=[lesson.id],
             trajectory_ids=[lesson.trajectory_id],
+            lessons=[LessonBrief.of(lesson)],
         )
     orphans: list[Unit] = []
     for patch in patches:

@@ -6,6 +6,7 @@ in ``trace2skill.consolidate`` (plain functions, tested without Ray).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -16,6 +17,7 @@ from ray.data import ActorPoolStrategy
 from ray.serve.handle import DeploymentHandle
 
 from trace2skill.config import DistillConfig
+from trace2skill.consolidate.anchors import BoundedRestater
 from trace2skill.consolidate.cluster import assign, far_from, fit_centroids, refine
 from trace2skill.consolidate.embed import make_embedder
 from trace2skill.consolidate.finalize import Fixer
@@ -23,7 +25,9 @@ from trace2skill.consolidate.merge import MergeFn, MergeManyFn, MergeOutcome
 from trace2skill.consolidate.reduce import ClusterResult, ReduceParams, reduce_cluster
 from trace2skill.consolidate.run import Consolidation, cluster_distance, finish, resolve_params, trajectory_count
 from trace2skill.consolidate.units import Unit, split_units
+from trace2skill.llm.base import Usage
 from trace2skill.schema import Lesson, Patch
+from trace2skill.skill.folder import skill_prompt_view
 from trace2skill.skill.model import Skill
 
 Progress = Callable[[str], None]
@@ -58,16 +62,30 @@ def serve_merge_many(handle: DeploymentHandle, skill_view: str) -> MergeManyFn:
     return merge_many
 
 
-def serve_fix(handle: DeploymentHandle, skill_view: str) -> Fixer:
-    """A repair function for ``finalize`` whose LLM calls go to the Serve analyst."""
+def serve_fix(handle: DeploymentHandle) -> Fixer:
+    """A repair function for ``finalize`` whose LLM calls go to the Serve analyst, showing it
+    the skill state the failing part was applied to."""
 
-    def fix(patch: Patch, problems: list[str]) -> MergeOutcome:
+    def fix(patch: Patch, problems: list[str], state: Skill) -> MergeOutcome:
         try:
-            return MergeOutcome.model_validate_json(handle.fix.remote(patch.model_dump_json(), problems, skill_view).result())
+            return MergeOutcome.model_validate_json(handle.fix.remote(patch.model_dump_json(), problems, skill_prompt_view(state)).result())
         except Exception as exc:  # the part is then withheld, the run goes on
             return MergeOutcome(error=f"fix call failed: {type(exc).__name__}: {exc}")
 
     return fix
+
+
+def serve_restate(handle: DeploymentHandle, max_calls: int) -> BoundedRestater:
+    """A bounded anchor restater whose LLM calls go to the Serve analyst."""
+
+    def ask(title: str, body: str, anchor: str) -> tuple[str | None, Usage]:
+        try:
+            answer = json.loads(handle.restate.remote(title, body, anchor).result())
+            return answer["anchor"], Usage.model_validate(answer["usage"])
+        except Exception:  # no restatement: the edit is refused with the reason
+            return None, Usage()
+
+    return BoundedRestater(ask, max_calls)
 
 
 class EmbedBatch:
@@ -111,10 +129,10 @@ def consolidate(
     """Embed (actor pool) -> fit topic centroids on a sample -> assign (map_batches) ->
     ``groupby(cluster).map_groups`` reduce -> assemble, apply and validate (``finish``)."""
     c = cfg.consolidate
-    merge, fixer = serve_merge(handle, skill_view), serve_fix(handle, skill_view)
+    merge, fixer, restate = serve_merge(handle, skill_view), serve_fix(handle), serve_restate(handle, c.anchor_restate_calls)
     units = split_units(patches, lessons)
     if not units:
-        return finish(s0, [], c, merge=merge, fixer=fixer, units=0)
+        return finish(s0, [], c, merge=merge, fixer=fixer, units=0, restate=restate)
     embedded = (
         ray.data.from_items([{"unit": u.model_dump_json(), "text": u.text} for u in units])
         .map_batches(
@@ -151,6 +169,6 @@ def consolidate(
         )
     )
     clusters = [ClusterResult.model_validate_json(r["result"]) for r in reduced.iter_rows()]
-    return finish(s0, clusters, c, merge=merge, fixer=fixer, units=len(units))
+    return finish(s0, clusters, c, merge=merge, fixer=fixer, units=len(units), restate=restate)
 
 

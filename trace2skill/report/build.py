@@ -109,7 +109,7 @@ def _topics(run: RunData) -> Section:
                 "Support histogram",
                 plots.support_chart(items),
                 "Support = distinct trajectories behind a piece of content. High support goes to SKILL.md, "
-                "lower to references/, one-offs are dropped.",
+                "lower (one-offs the merger kept included) to references/.",
             ),
             _table(["topic", "went to", "support", "lessons", "example trajectories"], rows),
         ],
@@ -153,7 +153,16 @@ def _left_out(run: RunData) -> Section:
     if collapsed:
         blocks.append(Text(f"{collapsed} near-duplicate lesson(s) were folded into others; their evidence counts toward the lesson they joined."))
     dropped = sorted((r for r in run.provenance if r.kind == "dropped"), key=lambda r: (-r.support, r.cluster_label))
-    blocks.append(Text(f"Dropped by consolidation ({len(dropped)}): one-offs without a similar lesson from another trajectory, topics below the references/ bar, edits of existing text below the SKILL.md bar."))
+    blocks.append(
+        Text(
+            f"Dropped by consolidation ({len(dropped)}): inputs a merge judged not worth keeping (its reason), reference content past the "
+            "reference budget or a file's line budget, edits of existing text below the SKILL.md bar."
+        )
+    )
+    for kind, what in (("repaired", "edit anchor(s) were matched to the text they meant"), ("folded", "added line(s) were left out because their file already had them")):
+        count = sum(r.kind == kind for r in run.provenance)
+        if count:
+            blocks.append(Text(f"{count} {what} (kind '{kind}' in provenance.parquet)."))
     blocks.append(_table(["topic", "support", "reason", "content", "trajectories"], [[r.cluster_label, str(r.support), _cell(r.reason), _cell(_first_line(r.content)), _ids(r.trajectory_ids)] for r in dropped]))
     # refusals.json has no provenance; the provenance row of the same refused edit has it
     evidence = {(r.reason, r.content): r.trajectory_ids for r in run.provenance if r.kind == "refused"}

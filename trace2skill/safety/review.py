@@ -82,8 +82,8 @@ class SafetyReview(BaseModel):
         if fixer is None:
             return None
 
-        def reviewed(patch: Patch, problems: list[str]):  # noqa: ANN202 - a MergeOutcome
-            outcome = fixer(patch, problems)
+        def reviewed(patch: Patch, problems: list[str], state: Skill):  # noqa: ANN202 - a MergeOutcome
+            outcome = fixer(patch, problems, state)
             if outcome.patch is None:
                 return outcome
             return outcome.model_copy(update={"patch": self._screen(outcome.patch)[1]})

@@ -12,8 +12,10 @@ from ray.serve.handle import DeploymentHandle
 
 from trace2skill.analysts.analyze import AnalystConfig, analyze
 from trace2skill.analysts.draft import draft_skill
+from trace2skill.consolidate.anchors import restate_anchor
 from trace2skill.consolidate.fix import fix_patch
 from trace2skill.consolidate.merge import merge_patches
+from trace2skill.consolidate.models import Proposal
 from trace2skill.config import ReplicaConfig
 from trace2skill.llm.factory import BackendConfig, make_llm
 from trace2skill.schema import Patch, Trajectory
@@ -36,9 +38,13 @@ class Analyst:
         return json.dumps({"skill": skill.model_dump(), "usage": usage.model_dump(), "note": note})
 
     def merge(self, patches_json: list[str], skill_view: str) -> str:
-        patches = [Patch.model_validate_json(p) for p in patches_json]
+        patches = [Proposal.model_validate_json(p) for p in patches_json]
         outcome = merge_patches(patches, skill_view, self.llm, max_tokens=self.config.max_output_tokens * 2, retries=self.config.retries)
         return outcome.model_dump_json()
+
+    def restate(self, title: str, body: str, anchor: str) -> str:
+        restated, usage = restate_anchor(title, body, anchor, self.llm, retries=self.config.retries)
+        return json.dumps({"anchor": restated, "usage": usage.model_dump()})
 
     def fix(self, patch_json: str, problems: list[str], skill_view: str) -> str:
         patch = Patch.model_validate_json(patch_json)

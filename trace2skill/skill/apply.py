@@ -12,20 +12,27 @@ from __future__ import annotations
 import re
 from typing import get_args
 
+from dataclasses import dataclass
+
 from pydantic import BaseModel, Field
 
 from trace2skill.schema import Edit, Patch, SectionOp
 from trace2skill.skill import ops
+from trace2skill.skill.anchors import ANCHOR_MATCH, AnchorRepair, Restater, closest_span
 from trace2skill.skill.conflicts import Target, find_conflicts
 from trace2skill.skill.links import mentions
 from trace2skill.skill.model import SKILL_MD, Skill, parse_markdown
-from trace2skill.skill.paths import PathRefused, contained_relpath, is_markdown, safe_relpath
+from trace2skill.skill.once import NEAR_DUPLICATE, Folded, fold_repeats
+from trace2skill.skill.paths import PathRefused, contained_relpath, is_markdown, relpath_or_none, safe_relpath
 
 SECTION_OPS = frozenset(get_args(SectionOp))
 # Ops whose content lands in an existing markdown file (and so may carry a link).
 CONTENT_OPS = frozenset(
     {"append_to_section", "insert_after", "insert_before", "replace_in_section", "add_section"}
 )
+# Ops whose content is added to the file (and so is folded when it is already there).
+ADDING_OPS = frozenset({"append_to_section", "insert_after", "insert_before", "add_section", "create"})
+ANCHOR_OPS = frozenset({"insert_after", "insert_before", "replace_in_section"})
 _LEADING_HASHES = re.compile(r"^#+\s+")
 
 
@@ -37,16 +44,32 @@ class Refusal(BaseModel):
 
 
 class ApplyResult(BaseModel):
-    """The patched copy of the skill, the edits applied (patch order) and those refused."""
+    """The patched copy of the skill, the edits applied (patch order, as applied: repaired
+    anchor, repeated lines left out) and those refused; the anchor repairs and folded lines."""
 
     skill: Skill
     applied: list[Edit] = Field(default_factory=list)
     refused: list[Refusal] = Field(default_factory=list)
+    repairs: list[AnchorRepair] = Field(default_factory=list)
+    folded: list[Folded] = Field(default_factory=list)
 
 
-class _Limits(BaseModel):
+@dataclass(frozen=True)
+class _Limits:
     max_edit_chars: int
     max_file_chars: int
+    anchor_match: float = ANCHOR_MATCH
+    near_duplicate: float = NEAR_DUPLICATE
+    restate: Restater | None = None
+
+
+@dataclass
+class _Done:
+    """What running one edit did: the edit as applied, its anchor repair, the lines folded."""
+
+    edit: Edit
+    repair: AnchorRepair | None = None
+    folded: tuple[Folded, ...] = ()
 
 
 def protected_paths(skill: Skill) -> frozenset[str]:
@@ -68,15 +91,25 @@ def apply_patch(
     allow_scripts: bool = False,
     max_edit_chars: int = 20_000,
     max_file_chars: int = 200_000,
+    anchor_match: float = ANCHOR_MATCH,
+    near_duplicate: float = NEAR_DUPLICATE,
+    restate: Restater | None = None,
 ) -> ApplyResult:
     """Apply ``patch`` to a copy of ``skill`` (which is never mutated).
 
     Edits address markdown files by ``##`` section title; SKILL.md edits address its body
     only, so the frontmatter cannot be changed by a patch. Conflict reasons start with
     ``"conflict"`` and name the other edit by its 0-based position in the patch.
+
+    Exactly once (``skill.once``): lines already in the target file, or near-identical to
+    one there (rapidfuzz ratio >= ``near_duplicate``), are left out of what an edit adds; an
+    edit with nothing new left is refused as a duplicate, so applying a patch to its own
+    result changes nothing. Anchors (``skill.anchors``): one that does not occur exactly is
+    replaced by the closest unique span of its section scoring >= ``anchor_match``, else by
+    ``restate``'s answer when that occurs exactly once; else the edit is refused with why.
     """
     edits = list(patch.edits)
-    limits = _Limits(max_edit_chars=max_edit_chars, max_file_chars=max_file_chars)
+    limits = _Limits(max_edit_chars, max_file_chars, anchor_match, near_duplicate, restate)
     guard_protected = _normalise_protected(protected)
 
     refused: dict[int, str] = {}
@@ -91,7 +124,7 @@ def apply_patch(
         refused[i] = reason
     live = [t for t in targets if t.index not in refused]
 
-    paths = [_normalised_or_none(e.path) for e in edits]
+    paths = [relpath_or_none(e.path) for e in edits]
     groups = _link_groups(edits, paths)
     for create_index, links in groups.items():
         if not links:
@@ -102,7 +135,7 @@ def apply_patch(
             )
 
     base = {SKILL_MD: skill.body.render(), **skill.files}
-    texts = _settle(base, live, refused, groups, paths, limits)
+    texts, done = _settle(base, live, refused, groups, paths, limits)
 
     new_skill = skill.model_copy(
         deep=True,
@@ -111,10 +144,13 @@ def apply_patch(
             "files": {p: t for p, t in texts.items() if p != SKILL_MD},
         },
     )
+    kept = [done[i] for i in range(len(edits)) if i not in refused]
     return ApplyResult(
         skill=new_skill,
-        applied=[e for i, e in enumerate(edits) if i not in refused],
+        applied=[d.edit for d in kept],
         refused=[Refusal(edit=e, reason=refused[i]) for i, e in enumerate(edits) if i in refused],
+        repairs=[d.repair for d in kept if d.repair is not None],
+        folded=[f for d in kept for f in d.folded],
     )
 
 
@@ -194,25 +230,19 @@ def _settle(
     groups: dict[int, list[int]],
     paths: list[str | None],
     limits: _Limits,
-) -> dict[str, str]:
+) -> tuple[dict[str, str], dict[int, _Done]]:
     """Run the live edits, withdraw the partners of refused create+link edits, and repeat
-    until nothing more is withdrawn. Records every refusal in ``refused``; returns the texts."""
+    until nothing more is withdrawn. Records every refusal in ``refused``; returns the texts
+    and what each applied edit did."""
     # Withdrawals only grow, so this settles in at most len(live) + 1 rounds.
     while True:
-        texts, run_refused = _run(base, [t for t in live if t.index not in refused], limits)
+        texts, run_refused, done = _run(base, [t for t in live if t.index not in refused], limits)
         withdrawn = _pair_withdrawals(groups, {**refused, **run_refused}, paths)
         new = {i: r for i, r in withdrawn.items() if i not in refused and i not in run_refused}
         if not new:
             refused.update(run_refused)
-            return texts
+            return texts, done
         refused.update(new)
-
-
-def _normalised_or_none(path: str) -> str | None:
-    try:
-        return contained_relpath(path)
-    except PathRefused:
-        return None
 
 
 def _link_groups(edits: list[Edit], paths: list[str | None]) -> dict[int, list[int]]:
@@ -253,39 +283,92 @@ def _pair_withdrawals(
 
 def _run(
     base: dict[str, str], targets: list[Target], limits: _Limits
-) -> tuple[dict[str, str], dict[int, str]]:
-    """Run ``targets`` in order on a copy of ``base``; return the texts and the refusals."""
+) -> tuple[dict[str, str], dict[int, str], dict[int, _Done]]:
+    """Run ``targets`` on a copy of ``base``, the ones that add a file or section first and
+    the rest in patch order (so an edit into a new section does not depend on where the
+    patch lists it, and a second run of the patch finds nothing left to do); return the
+    texts, the refusals and what each applied edit did."""
     texts = dict(base)
     refused: dict[int, str] = {}
-    for target in targets:
+    done: dict[int, _Done] = {}
+    for target in sorted(targets, key=lambda t: t.edit.op not in ("create", "add_section")):
         try:
-            _apply_one(texts, target, limits)
+            done[target.index] = _apply_one(texts, target, limits)
         except ops.EditRefused as refusal:
             refused[target.index] = refusal.reason
-    return texts, refused
+    return texts, refused, done
 
 
-def _apply_one(texts: dict[str, str], target: Target, limits: _Limits) -> None:
+def _apply_one(texts: dict[str, str], target: Target, limits: _Limits) -> _Done:
     edit, path = target.edit, target.path
     if edit.op == "create":
         if path in texts:
             raise ops.EditRefused(f"{path} already exists")
+        edit, folded = _fold(edit, path, "", limits)
         _check_size(path, "", edit.content, limits)
         texts[path] = edit.content
-        return
+        return _Done(edit=edit, folded=folded)
     if path not in texts:
         raise ops.EditRefused(f"{path} does not exist")
     if edit.op == "delete_file":
         del texts[path]
-        return
+        return _Done(edit=edit)
     old = texts[path]
-    new = _section_edit(old, target)
+    repair = None
+    if edit.op in ANCHOR_OPS:
+        edit, repair = _repair_anchor(old, path, target.section or "", edit, limits)
+    edit, folded = _fold(edit, path, old, limits)
+    new = _section_edit(old, edit, target.section or "")
     _check_size(path, old, new, limits)
     texts[path] = new
+    return _Done(edit=edit, repair=repair, folded=folded)
 
 
-def _section_edit(text: str, target: Target) -> str:
-    edit, section = target.edit, target.section or ""
+def _fold(edit: Edit, path: str, existing: str, limits: _Limits) -> tuple[Edit, tuple[Folded, ...]]:
+    """``edit`` without the lines its file already holds; refused when nothing new is left."""
+    if edit.op not in ADDING_OPS:
+        return edit, ()
+    content, folded = fold_repeats(path, edit.content, existing, limits.near_duplicate)
+    if not folded:
+        return edit, ()
+    if not content.strip():
+        raise ops.EditRefused(f"duplicate: every line of this edit is already in {path} (e.g. {folded[0].into[:80]!r})")
+    return edit.model_copy(update={"content": content}), tuple(folded)
+
+
+def _repair_anchor(text: str, path: str, section: str, edit: Edit, limits: _Limits) -> tuple[Edit, AnchorRepair | None]:
+    """``edit`` with its anchor replaced by the span of the section it means (see
+    ``skill.anchors``); unchanged when the anchor occurs as written or the section is not
+    there (``ops`` then gives the reason); refused when no span can stand for it."""
+    doc = parse_markdown(text)
+    where = doc.indices_of(section)
+    anchor = (edit.anchor or "").strip()
+    if len(where) != 1 or not anchor:
+        return edit, None
+    title, body = doc.sections[where[0]].title, doc.sections[where[0]].body
+    replacement = edit.content.strip()
+    if edit.op == "replace_in_section" and replacement and replacement in body and anchor not in body.replace(replacement, ""):
+        raise ops.EditRefused(f"duplicate: the replacement text is already in section {title!r} (applied before)")
+    if anchor in body:
+        return edit, None
+    match = closest_span(body, anchor)
+    if match is not None and match.unique and match.score >= limits.anchor_match:
+        how, span = f"fuzzy {match.score:g}", match.span
+    else:
+        restated = limits.restate(title, body, anchor) if limits.restate is not None else None
+        restated = (restated or "").strip()
+        if not restated or body.count(restated) != 1:
+            closest = "no span to compare" if match is None else f"closest span scores {match.score:g}{'' if match.unique else ' and is not unique'}"
+            restatement = "no restatement available" if limits.restate is None else "the restated anchor does not occur exactly once either"
+            raise ops.EditRefused(
+                f"anchor text not found in section {title!r}: {closest} (needs {limits.anchor_match:g}); {restatement}"
+            )
+        how, span = "restated", restated
+    repair = AnchorRepair(path=path, section=title, before=anchor, after=span, how=how)
+    return edit.model_copy(update={"anchor": span}), repair
+
+
+def _section_edit(text: str, edit: Edit, section: str) -> str:
     anchor = edit.anchor or ""
     if edit.op == "append_to_section":
         return ops.append_to_section(text, section, edit.content)

@@ -69,21 +69,30 @@ def split_lines(text: str) -> list[str]:
     return out
 
 
-def heading_lines(text: str) -> list[tuple[int, str]]:
-    """``(line index, title)`` of every level-2 heading outside fenced code blocks."""
-    found: list[tuple[int, str]] = []
+def code_flags(text: str) -> list[bool]:
+    """For each line of ``split_lines(text)``: whether it belongs to a fenced code block
+    (fence lines included)."""
+    flags: list[bool] = []
     fence: str | None = None
-    for i, line in enumerate(split_lines(text)):
+    for line in split_lines(text):
         bare = line.rstrip("\n")
         if fence is not None:
+            flags.append(True)
             if _closes(fence, bare):
                 fence = None
             continue
         fence_match = _FENCE.match(bare)
         if fence_match:
             fence = fence_match.group(1)
-            continue
-        heading = _HEADING.match(bare)
+        flags.append(fence_match is not None)
+    return flags
+
+
+def heading_lines(text: str) -> list[tuple[int, str]]:
+    """``(line index, title)`` of every level-2 heading outside fenced code blocks."""
+    found: list[tuple[int, str]] = []
+    for i, (line, code) in enumerate(zip(split_lines(text), code_flags(text))):
+        heading = None if code else _HEADING.match(line.rstrip("\n"))
         if heading:
             found.append((i, heading.group(1)))
     return found

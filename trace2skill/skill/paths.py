@@ -44,6 +44,14 @@ def contained_relpath(path: str) -> str:
     return "/".join(parts)
 
 
+def relpath_or_none(path: str) -> str | None:
+    """``contained_relpath(path)``, or None when the path leaves the folder."""
+    try:
+        return contained_relpath(path)
+    except PathRefused:
+        return None
+
+
 def safe_relpath(path: str, *, allow_scripts: bool = False) -> str:
     """``path`` normalised, if an edit may target it: ``SKILL.md``, ``references/<name>.md``
     or, with ``allow_scripts``, ``scripts/<name>``; otherwise raise ``PathRefused``."""
