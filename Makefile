@@ -9,9 +9,15 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 
+# llama.cpp for the embedded model is built for x86-64 with AVX2, not for this very CPU: a
+# -march=native build uses AMX where the CPU reports it, and a VM that does not enable AMX
+# kills the process on the first call (docs/demo.md). --no-cache-dir: never a cached native wheel.
+LLAMA_CMAKE_ARGS ?= $(if $(filter x86_64,$(shell uname -m)),-DGGML_NATIVE=OFF)
+
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	# The CPU build of torch (for the lesson embedder) first: a bare `torch` requirement pulls a multi-GB CUDA build.
 	$(BIN)/python -m pip install -q torch==2.13.0
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/python -m pip install -q --no-cache-dir "llama-cpp-python>=0.3.0"
 	$(BIN)/python -m pip install -q -e ".[test]"
 	touch $@
 
