@@ -166,7 +166,8 @@ def _analyze(cfg: DistillConfig, state: RunState, app: str, skill_view: str, pro
         if total > len(done):
             # Blocks of one batch each (streamed, not a barrier), so every actor gets work: a
             # file's rows otherwise arrive as one block that only one actor would process.
-            rows = ray.data.read_parquet(str(run_dir / TRAJECTORIES)).repartition(target_num_rows_per_block=cfg.batch_size)
+            with _in_completion_order():  # results are put back in input order below
+                rows = ray.data.read_parquet(str(run_dir / TRAJECTORIES)).repartition(target_num_rows_per_block=cfg.batch_size)
             analyzed = rows.map_batches(
                 AnalyzeBatch,
                 # Only a resumption has ids to skip; a ref in the constructor makes Ray warn on every actor.
@@ -244,6 +245,19 @@ def _write_outputs(cfg: DistillConfig, results: list[AnalysisResult], lessons: l
             "validation_problems": result.problems,
         }
     )
+
+
+@contextmanager
+def _in_completion_order():
+    """Datasets made in this block yield results as they complete (a dataset keeps a copy of
+    the context it was made in): an analysis that started late must not hold back the ones
+    already done, nor the progress display, until it ends."""
+    ctx = DataContext.get_current()
+    ordered, ctx.execution_options.preserve_order = ctx.execution_options.preserve_order, False
+    try:
+        yield
+    finally:
+        ctx.execution_options.preserve_order = ordered
 
 
 class _StageClock:
