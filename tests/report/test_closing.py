@@ -48,6 +48,7 @@ def test_reasons_report_path_and_the_weak_model_note(hand_run):
     note = closing_note(run, default_model=True)
     assert "5 trajectory(ies) failed; most often (4): invalid JSON after 3 attempts" in note
     assert "1 trajectory(ies) quarantined" in note and "2 trajectory(ies) no_lesson" in note
+    assert "1 edit(s) refused by the guards; most often (1): section 'Nowhere' not found in SKILL.md" in note
     assert f"Full report (diff with evidence, topics, what was left out and why): {hand_run / 'report.html'}" in note
     assert note.endswith(WEAK_MODEL_NOTE)
     assert "--model-path" in WEAK_MODEL_NOTE and "--backend openai" in WEAK_MODEL_NOTE and "270M" in WEAK_MODEL_NOTE

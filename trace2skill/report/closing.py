@@ -1,5 +1,5 @@
 """The closing note of ``distill`` on the terminal: what changed in the skill, a short diff
-excerpt, why trajectories yielded nothing, and where the full report is.
+excerpt, why trajectories yielded nothing, why edits were refused, and where the full report is.
 
 It reads the same run dir as the report (``load_run``), so what the terminal says and
 what ``report.html`` shows cannot disagree.
@@ -23,7 +23,7 @@ WEAK_MODEL_NOTE = (
 
 def closing_note(run: RunData, *, default_model: bool) -> str:
     """Lines for the end of a run; ``default_model`` adds the note on the embedded 270M model."""
-    lines = _changes(run) + _yielded_nothing(run)
+    lines = _changes(run) + _yielded_nothing(run) + _refused(run)
     lines.append(f"Full report (diff with evidence, topics, what was left out and why): {run.run_dir / 'report.html'}")
     if default_model:
         lines.append(WEAK_MODEL_NOTE)
@@ -106,6 +106,17 @@ def _yielded_nothing(run: RunData) -> list[str]:
             top = reasons[0]
             out.append(f"{count} trajectory(ies) {status}; most often ({top.count}): {_short(top.reason)}")
     return out
+
+
+def _refused(run: RunData) -> list[str]:
+    """The edits the guards refused at apply time, with the most frequent reason."""
+    if not run.refusals:
+        return []
+    reasons: dict[str, int] = {}
+    for refusal in run.refusals:
+        reasons[refusal.reason] = reasons.get(refusal.reason, 0) + 1
+    reason, count = max(reasons.items(), key=lambda item: item[1])
+    return [f"{len(run.refusals)} edit(s) refused by the guards; most often ({count}): {_short(reason)}"]
 
 
 def _short(text: str, limit: int = 160) -> str:
