@@ -34,6 +34,7 @@ def distill(
     out: Annotated[Optional[Path], typer.Option("--out", help="Output folder; the skill lands in OUT/<name>/.")] = None,
     resume: Annotated[Optional[Path], typer.Option("--resume", help="Continue the interrupted run in this run folder, with its saved options.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress lines on stderr.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", help="Show Ray's own messages on stderr (start-up, warnings, log lines) instead of writing them to RUN_DIR/ray.log.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the run summary as JSON on stdout instead of a table.")] = False,
     recipe: Annotated[Optional[Path], typer.Option("--recipe", help="YAML recipe of options (pipelines/*.yaml); flags override it.")] = None,
     skill: Annotated[Optional[Path], typer.Option("--skill", help="Starting skill folder S0 (deepen mode).")] = None,
@@ -111,16 +112,21 @@ def distill(
             raise CliError(f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}") from None
 
     from trace2skill.pipeline import distill as run_distill
+    from trace2skill.progress import Console
+    from trace2skill.report import load_run
+    from trace2skill.report.closing import closing_note
 
-    progress = (lambda msg: None) if quiet else (lambda msg: typer.echo(f"[trace2skill] {msg}", err=True))
+    console = Console(lambda line: None) if quiet else Console.for_stderr()
     with contextlib.redirect_stdout(sys.stderr):  # whatever Ray prints in this process: stdout is the summary's
-        summary = run_distill(cfg, progress=progress, resume=resume is not None)
+        summary = run_distill(cfg, progress=console, resume=resume is not None, quiet_ray=not verbose)
     if as_json:
         typer.echo(summary.model_dump_json(indent=2))
     else:
         typer.echo(f"\nskill written to {summary.skill_dir}/SKILL.md")
         typer.echo(f"run outputs in  {cfg.resolved_run_dir}\n")
         typer.echo(summary.table())
+        default_model = cfg.backend.backend == "embedded" and cfg.backend.model_path is None
+        typer.echo("\n" + closing_note(load_run(cfg.resolved_run_dir), default_model=default_model))
     if not summary.valid:
         typer.echo("the patched skill did not validate; S0 was kept: " + "; ".join(summary.validation_problems), err=True)
 

@@ -26,6 +26,7 @@ from trace2skill.consolidate.reduce import ClusterResult, ReduceParams, reduce_c
 from trace2skill.consolidate.run import Consolidation, cluster_distance, finish, resolve_params, trajectory_count
 from trace2skill.consolidate.units import Unit, split_units
 from trace2skill.llm.base import Usage
+from trace2skill.progress import Console
 from trace2skill.schema import Lesson, Patch
 from trace2skill.skill.folder import skill_prompt_view
 from trace2skill.skill.model import Skill
@@ -168,7 +169,12 @@ def consolidate(
             batch_format="numpy",
         )
     )
-    clusters = [ClusterResult.model_validate_json(r["result"]) for r in reduced.iter_rows()]
+    clusters = []
+    with Console.of(progress).stage("merge", len(centroids), "topic") as bar:
+        for row in reduced.iter_rows():
+            clusters.append(ClusterResult.model_validate_json(row["result"]))
+            bar.advance()
+    progress("assembling the skill from the topics, applying and validating it")
     return finish(s0, clusters, c, merge=merge, fixer=fixer, units=len(units), restate=restate)
 
 

@@ -8,7 +8,7 @@ import os
 import time
 from collections import Counter
 from collections.abc import Callable
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -26,6 +26,7 @@ from trace2skill.llm.base import Usage
 from trace2skill.pipeline.analyze import AnalyzeBatch, draft_s0
 from trace2skill.pipeline.consolidate import consolidate
 from trace2skill.pipeline.read import plan_inputs, read_records, write_records
+from trace2skill.progress import Console, stderr_to
 from trace2skill.schema import LESSON_SCHEMA, MANIFEST_SCHEMA, PATCH_SCHEMA, ManifestRow, to_table
 from trace2skill.report import write_report
 from trace2skill.safety.trace import write_safety
@@ -37,12 +38,21 @@ from trace2skill.summary import RunSummary
 Progress = Callable[[str], None]
 STATUSES = ("analyzed", "no_lesson", "quarantined", "failed")
 TRAJECTORIES, QUARANTINE = "trajectories.parquet", "quarantine.parquet"
+RAY_LOG = "ray.log"  # what Ray and the libraries print during a run, unless the caller wants it on stderr
 MIN_FREE_BYTES = 50_000_000  # beyond the inputs' size: Parquet outputs, the skill, Ray's spill headroom
 
 
 @contextmanager
-def ray_session(num_cpus: int | None):
-    """Use the running Ray instance, or start a local one for this run and stop it after."""
+def ray_session(num_cpus: int | None, log: Path | None = None):
+    """Use the running Ray instance, or start a local one for this run and stop it after.
+    With ``log``, this process's stderr (and that of the Ray processes it starts) goes to
+    that file for the whole session: start-up notices, warnings, core worker log lines."""
+    with stderr_to(log) if log is not None else nullcontext(), _ray(num_cpus):
+        yield
+
+
+@contextmanager
+def _ray(num_cpus: int | None):
     started = not ray.is_initialized()
     if started and os.environ.get("RAY_ADDRESS", "local") != "local":
         # A job on a cluster (``ray job submit`` sets RAY_ADDRESS) joins it; the cluster has its own CPUs.
@@ -86,13 +96,16 @@ def ingest(inputs: list[str], trajectories: Path, *, fmt: str = "auto", labels: 
         return write_records(parsed, trajectories, trajectories.with_name(f"{trajectories.stem}.quarantine.parquet"))
 
 
-def distill(cfg: DistillConfig, progress: Progress = print, *, resume: bool = False) -> RunSummary:
+def distill(cfg: DistillConfig, progress: Progress = print, *, resume: bool = False, quiet_ray: bool = False) -> RunSummary:
     """Run the whole method over ``cfg.inputs`` and write the skill and the run outputs.
 
     With ``resume``, continue the run saved in the run dir: completed stages are skipped and
-    trajectories already analysed are not sent again.
+    trajectories already analysed are not sent again. ``progress`` gets the run's lines (a
+    ``Console`` also shows stage progress as bars). With ``quiet_ray``, whatever Ray and the
+    libraries print while the run goes on goes to ``RUN_DIR/ray.log``, not stderr.
     """
     t_start = time.perf_counter()
+    progress = Console.of(progress)
     run_dir = cfg.resolved_run_dir
     plan = plan_inputs([str(p) for p in cfg.inputs], cfg.input_format)  # fails before any work on a bad input
     labels = read_labels(cfg.labels) if cfg.labels else None
@@ -105,7 +118,7 @@ def distill(cfg: DistillConfig, progress: Progress = print, *, resume: bool = Fa
     summary = RunSummary()
     stage = _StageClock(summary)
 
-    with ray_session(cfg.num_cpus):
+    with ray_session(cfg.num_cpus, run_dir / RAY_LOG if quiet_ray else None):
         progress(f"starting the analyst deployment ({cfg.backend.backend} backend)")
         app, handle = start_analyst(cfg.backend, cfg.analyst, cfg.replicas, existing=cfg.analyst_app)
         stage("start")
@@ -113,7 +126,8 @@ def distill(cfg: DistillConfig, progress: Progress = print, *, resume: bool = Fa
         if "read" not in state.stages:
             progress(f"reading {len(plan)} file(s)")
             parsed = read_records(plan, success_threshold=cfg.success_threshold, labels=labels, limit=cfg.limit)
-            write_records(parsed, run_dir / TRAJECTORIES, run_dir / QUARANTINE)
+            counts = write_records(parsed, run_dir / TRAJECTORIES, run_dir / QUARANTINE)
+            progress(f"read {counts['ok']} trajectory(ies), {counts['quarantined']} quarantined")
             if cfg.holdout or cfg.holdout_ids:
                 held = split_holdout(run_dir, run_dir / TRAJECTORIES, fraction=cfg.holdout, ids=read_task_ids(cfg.holdout_ids) if cfg.holdout_ids else None, seed=cfg.seed)
                 progress(f"{held} task(s) held out for evaluate: {run_dir / HOLDOUT_TASKS}")
@@ -141,12 +155,11 @@ def distill(cfg: DistillConfig, progress: Progress = print, *, resume: bool = Fa
     summary.wall_seconds = round(time.perf_counter() - t_start, 2)
     (run_dir / "summary.json").write_text(summary.model_dump_json(indent=2))
     write_report(run_dir)
-    progress(f"report: {run_dir / 'report.html'}")
     mark_done(run_dir, state, "consolidate")
     return summary
 
 
-def _analyze(cfg: DistillConfig, state: RunState, app: str, skill_view: str, progress: Progress) -> tuple[list[AnalysisResult], int]:
+def _analyze(cfg: DistillConfig, state: RunState, app: str, skill_view: str, progress: Console) -> tuple[list[AnalysisResult], int]:
     """Every trajectory's analysis result (quarantined records included), in input order, and
     how many of them an earlier, interrupted run had already produced."""
     run_dir = cfg.resolved_run_dir
@@ -158,7 +171,8 @@ def _analyze(cfg: DistillConfig, state: RunState, app: str, skill_view: str, pro
         if total > len(done):
             # Blocks of one batch each (streamed, not a barrier), so every actor gets work: a
             # file's rows otherwise arrive as one block that only one actor would process.
-            rows = ray.data.read_parquet(str(run_dir / TRAJECTORIES)).repartition(target_num_rows_per_block=cfg.batch_size)
+            with _in_completion_order():  # results are put back in input order below
+                rows = ray.data.read_parquet(str(run_dir / TRAJECTORIES)).repartition(target_num_rows_per_block=cfg.batch_size)
             analyzed = rows.map_batches(
                 AnalyzeBatch,
                 # Only a resumption has ids to skip; a ref in the constructor makes Ray warn on every actor.
@@ -168,11 +182,13 @@ def _analyze(cfg: DistillConfig, state: RunState, app: str, skill_view: str, pro
                 compute=ActorPoolStrategy(size=cfg.analyze_concurrency),
                 num_cpus=0,  # the actors only wait on Serve; the replicas hold the CPUs
             )
-            ticker = _Ticker(progress, total, len(done))
-            for batch in analyzed.iter_batches(batch_size=None, batch_format="pyarrow"):
-                new = [AnalysisResult.model_validate_json(r) for r in batch.column("result").to_pylist()]
-                log.add(new)
-                ticker(new)
+            counts = Counter({"analyzed": len(done)})
+            with progress.stage("analyze", total, "trajectory", initial=len(done)) as bar:
+                for batch in analyzed.iter_batches(batch_size=None, batch_format="pyarrow"):
+                    new = [AnalysisResult.model_validate_json(r) for r in batch.column("result").to_pylist()]
+                    log.add(new)
+                    counts.update(r.status for r in new)
+                    bar.advance(len(new), ", ".join(f"{v} {k}" for k, v in sorted(counts.items())))
         log.flush()
         mark_done(run_dir, state, "analyze")
     order = {tid: i for i, tid in enumerate(pq.read_table(run_dir / TRAJECTORIES, columns=["id"])["id"].to_pylist())}
@@ -238,20 +254,17 @@ def _write_outputs(cfg: DistillConfig, results: list[AnalysisResult], lessons: l
     )
 
 
-class _Ticker:
-    """A progress line at most every ``every`` seconds while analysis runs."""
-
-    def __init__(self, progress: Progress, total: int, done: int, every: float = 10.0):
-        self.progress, self.total, self.every = progress, total, every
-        self.counts = Counter({"analyzed": done})
-        self.last = time.monotonic()
-
-    def __call__(self, results: list[AnalysisResult]) -> None:
-        self.counts.update(r.status for r in results)
-        if time.monotonic() - self.last >= self.every:
-            self.last = time.monotonic()
-            n = sum(self.counts.values())
-            self.progress(f"analyzed {n}/{self.total}: " + ", ".join(f"{v} {k}" for k, v in sorted(self.counts.items())))
+@contextmanager
+def _in_completion_order():
+    """Datasets made in this block yield results as they complete (a dataset keeps a copy of
+    the context it was made in): an analysis that started late must not hold back the ones
+    already done, nor the progress display, until it ends."""
+    ctx = DataContext.get_current()
+    ordered, ctx.execution_options.preserve_order = ctx.execution_options.preserve_order, False
+    try:
+        yield
+    finally:
+        ctx.execution_options.preserve_order = ordered
 
 
 class _StageClock:
