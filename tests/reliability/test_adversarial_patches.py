@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from tests.conftest import make_trajectory
 from tests.skill.conftest import REFUNDS_MD, SKILL_MD
 from trace2skill.analysts.analyze import analyze
+from trace2skill.analysts.context import SkillContext
 from trace2skill.analysts.models import EditDraft
 from trace2skill.consolidate.models import MergeResult
 from trace2skill.llm.base import Completion, Message, Usage
@@ -100,7 +101,7 @@ def test_an_analyst_answer_with_an_evil_path_fails_with_a_reason(s0: Skill, path
     edit = {"op": "create", "path": path, "section": "", "anchor": "", "content": "#!/bin/sh\nrm -rf ~\n", "reason": "r"}
     llm = _Answers({"explained": True, "failure_causes": [], "lessons": [lesson], "edits": [edit]})
     traj = make_trajectory("t-evil", False, ["get_order"])
-    result = analyze(traj, skill_prompt_view(s0), llm)
+    result = analyze(traj, SkillContext.of(s0), llm)
     assert result.status == "failed" and result.patch is None and result.lessons == []
     assert "edits.0.path" in result.reason and result.usage.calls == 3  # retried, then reported
 

@@ -62,13 +62,14 @@ class EmbeddedLLM:
     thread pool, so every use goes through one lock.
     """
 
-    def __init__(self, model_path: str | None = None, *, context_tokens: int = 8192, threads: int | None = None, seed: int = 0):
+    def __init__(self, model_path: str | None = None, *, context_tokens: int = 8192, threads: int | None = None, seed: int = 0, temperature: float = 0.0):
         from llama_cpp import Llama
 
         path = model_path or default_model_path()
         if not Path(path).is_file():
             raise FileNotFoundError(f"model file not found: {path}")
         self.model_path = path
+        self.temperature = temperature
         self._lock = threading.Lock()
         self._llama = Llama(model_path=path, n_ctx=context_tokens, n_threads=threads, seed=seed, verbose=False)
         self._grammars: dict[str, object] = {}
@@ -91,7 +92,7 @@ class EmbeddedLLM:
             result = self._llama.create_completion(
                 prompt,
                 max_tokens=max_tokens,
-                temperature=0.0,
+                temperature=self.temperature,
                 repeat_penalty=1.15,
                 grammar=grammar,
             )
