@@ -39,9 +39,21 @@ LlmEditOp = Literal[SectionOp, "create"]
 
 @dataclass(frozen=True)
 class Cap:
-    """Marks a string field whose length the run's :class:`OutputLimits` set (``<kind>_chars``)."""
+    """Marks a string field whose length the run's :class:`OutputLimits` set (``<kind>_chars``).
+
+    The model's own JSON schema shows ``default`` (short) as the field's ``maxLength``, so an
+    engine given a schema without :func:`engine_schema` gets a small one (a llama.cpp grammar
+    of an 8,000-character string is too large to build); pydantic still accepts the
+    generous cap the field declares.
+    """
 
     kind: Literal["lesson", "edit", "anchor", "analysis"]
+    default: int
+
+    def __get_pydantic_json_schema__(self, core_schema: Any, handler: Any) -> dict:
+        schema = handler(core_schema)
+        schema["maxLength"] = self.default
+        return schema
 
 
 class OutputLimits(BaseModel):
@@ -72,7 +84,7 @@ class LessonDraft(BaseModel):
 
     title: str = Field(min_length=3, max_length=60, description="Short imperative title.")
     description: str = Field(max_length=160, description="When this lesson applies.")
-    content: Annotated[str, Cap("lesson")] = Field(min_length=10, max_length=LESSON_CHARS_MAX, description="The guidance, phrased for future tasks.")
+    content: Annotated[str, Cap("lesson", 240)] = Field(min_length=10, max_length=LESSON_CHARS_MAX, description="The guidance, phrased for future tasks.")
     topic: str = Field(min_length=2, max_length=30, description="A short topic label, e.g. 'confirmation'.")
     coverage: Coverage = Field(
         description="Does the skill already say this? covered: yes, and the agent did not follow it; partial: in part or too vaguely; missing: no."
@@ -86,10 +98,10 @@ class EditDraft(BaseModel):
     # A pattern, not just a description: engines then cannot emit any other path at all.
     path: str = Field(default="SKILL.md", pattern=EDIT_PATH_PATTERN, description="SKILL.md or references/<name>.md")
     section: str = Field(max_length=60, description="The '## ' heading the edit targets (or adds).")
-    anchor: Annotated[str, Cap("anchor")] = Field(
+    anchor: Annotated[str, Cap("anchor", 100)] = Field(
         default="", max_length=ANCHOR_CHARS_MAX, description="Existing text of the section, copied exactly, to insert near or replace."
     )
-    content: Annotated[str, Cap("edit")] = Field(max_length=EDIT_CHARS_MAX, description="Markdown text to add.")
+    content: Annotated[str, Cap("edit", 300)] = Field(max_length=EDIT_CHARS_MAX, description="Markdown text to add.")
     reason: str = Field(default="", max_length=100, description="Why this edit helps.")
 
 
@@ -105,13 +117,13 @@ class FailureCause(BaseModel):
     title: str = Field(min_length=3, max_length=60)
     description: str = Field(max_length=160, description="What went wrong, in one sentence.")
     steps: list[int] = Field(max_length=4, description="Indices of the steps that show it.")
-    explanation: Annotated[str, Cap("lesson")] = Field(max_length=LESSON_CHARS_MAX, description="What the agent did and why it led to the failure.")
+    explanation: Annotated[str, Cap("lesson", 240)] = Field(max_length=LESSON_CHARS_MAX, description="What the agent did and why it led to the failure.")
 
 
 class ErrorAnalysis(BaseModel):
     """What the error analyst returns for one failed trajectory."""
 
-    analysis: Annotated[str, Cap("analysis")] = Field(
+    analysis: Annotated[str, Cap("analysis", 400)] = Field(
         "", max_length=ANALYSIS_CHARS_MAX, description="Your reasoning, before the answer: what happened, the root cause, what the skill says."
     )
     explained: bool = Field(description="False if the failure cannot be causally explained from the trajectory.")
@@ -123,7 +135,7 @@ class ErrorAnalysis(BaseModel):
 class SuccessAnalysis(BaseModel):
     """What the success analyst returns for one successful trajectory."""
 
-    analysis: Annotated[str, Cap("analysis")] = Field(
+    analysis: Annotated[str, Cap("analysis", 400)] = Field(
         "", max_length=ANALYSIS_CHARS_MAX, description="Your reasoning, before the answer: what made the run work, what the skill says."
     )
     solution_path: list[Annotated[str, Field(max_length=160)]] = Field(max_length=6, description="The steps that mattered, in order.")
