@@ -56,3 +56,11 @@ def test_backend_defaults_apply_when_a_recipe_sets_no_limits():
     assert AnalystConfig(limits={"edit_chars": 800}).for_backend("embedded").output_limits().edit_chars == 800  # the recipe wins
     with pytest.raises(ValueError):
         AnalystConfig(limits={"edit_chars": 100_000})  # over what the output models allow
+
+
+def test_an_unset_output_cap_fits_the_long_limits():
+    from trace2skill.analysts.analyze import LONG_OUTPUT_TOKENS, AnalystConfig
+
+    assert AnalystConfig().for_backend("openai").max_output_tokens == LONG_OUTPUT_TOKENS
+    assert AnalystConfig().for_backend("embedded").max_output_tokens == 1024
+    assert AnalystConfig(max_output_tokens=2000).for_backend("openai").max_output_tokens == 2000  # the recipe's stays

@@ -17,6 +17,8 @@ from trace2skill.schema import Edit, Lesson, Patch, Status, Trajectory, stable_i
 
 PACKAGE = "trace2skill.analysts"  # where the analysts' prompt files live
 MARGIN_TOKENS = 64  # chat-template tokens around the messages
+# Output cap for real models when the recipe sets none: the analysis and three full-size edits fit.
+LONG_OUTPUT_TOKENS = 4096
 
 
 class AnalystConfig(BaseModel):
@@ -25,7 +27,7 @@ class AnalystConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     context_tokens: int = Field(8192, description="Context window of the model.")
-    max_output_tokens: int = Field(1024, description="Cap on generated tokens per call.")
+    max_output_tokens: int = Field(1024, description=f"Cap on generated tokens per call (unset: 1024 on embedded, {LONG_OUTPUT_TOKENS} on other backends).")
     retries: int = Field(2, description="Extra attempts after an invalid answer.")
     reference_share: float = Field(
         0.5, ge=0.0, le=0.9, description="Share of the prompt room left after SKILL.md that S0's reference files may fill (the trajectory gets the rest)."
@@ -36,8 +38,15 @@ class AnalystConfig(BaseModel):
     )
 
     def for_backend(self, backend: str) -> AnalystConfig:
-        """This config with ``limits`` set: the recipe's, else ``backend``'s defaults."""
-        return self if self.limits is not None else self.model_copy(update={"limits": default_limits(backend)})
+        """This config with ``limits`` set (the recipe's, else ``backend``'s defaults) and, when the
+        recipe left it unset, an output cap that fits long limits."""
+        update: dict = {}
+        if self.limits is None:
+            update["limits"] = default_limits(backend)
+        limits = update.get("limits", self.limits)
+        if "max_output_tokens" not in self.model_fields_set and limits.edit_chars >= 1000:
+            update["max_output_tokens"] = LONG_OUTPUT_TOKENS
+        return self.model_copy(update=update) if update else self
 
     def output_limits(self) -> OutputLimits:
         return self.limits or default_limits("openai")
