@@ -106,3 +106,13 @@ def test_tau_bench_run_benchmark(tmp_path: Path):
     assert len(result["tokens"]) == 3 and sum(result["run"]["statuses"].values()) == 3
     row = result["tokens"][0]
     assert row["fitted_trajectory"] < row["whole_with_policy"] < row["record_json"]
+
+
+@pytest.mark.embedded
+def test_analyst_prompt_benchmark(tmp_path: Path):
+    out = tmp_path / "analyst_prompt.json"
+    run_bench("analyst_prompt.py", "--out", str(out))
+    result = json.loads(out.read_text())
+    embedded, openai = result["backends"]["embedded"], result["backends"]["openai"]
+    assert embedded["tokens"]["grader"] > 0 and embedded["tokens"]["references"] > 0
+    assert embedded["fit"]["grader_shown"] and openai["tokens"]["total"] > embedded["tokens"]["total"]  # the longer room line
