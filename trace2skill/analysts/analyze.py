@@ -8,7 +8,17 @@ from string import Template
 from pydantic import BaseModel, ConfigDict, Field
 
 from trace2skill.analysts.context import SkillContext, render_skill
-from trace2skill.analysts.models import AnalystEdit, EditDraft, ErrorAnalysis, LessonDraft, OutputLimits, SuccessAnalysis, default_limits, engine_schema
+from trace2skill.analysts.models import (
+    ROOMY_EDIT_CHARS,
+    AnalystEdit,
+    EditDraft,
+    ErrorAnalysis,
+    LessonDraft,
+    OutputLimits,
+    SuccessAnalysis,
+    default_limits,
+    engine_schema,
+)
 from trace2skill.analysts.render import render_grader, render_trajectory, system_text
 from trace2skill.llm.base import LLMClient, LLMError, Message, Usage
 from trace2skill.llm.structured import generate
@@ -44,7 +54,7 @@ class AnalystConfig(BaseModel):
         if self.limits is None:
             update["limits"] = default_limits(backend)
         limits = update.get("limits", self.limits)
-        if "max_output_tokens" not in self.model_fields_set and limits.edit_chars >= 1000:
+        if "max_output_tokens" not in self.model_fields_set and limits.edit_chars >= ROOMY_EDIT_CHARS:
             update["max_output_tokens"] = LONG_OUTPUT_TOKENS
         return self.model_copy(update=update) if update else self
 
@@ -83,7 +93,7 @@ def prompt_versions(prompt_name: str) -> str:
 
 def room_text(limits: OutputLimits) -> str:
     """What the prompt says about the size of the answer, from the run's limits."""
-    if limits.edit_chars < 1000:
+    if limits.edit_chars < ROOMY_EDIT_CHARS:
         text = f"Keep each lesson's content under {limits.lesson_chars} characters and each edit's content under {limits.edit_chars}: one or two lines."
     else:
         text = (

@@ -28,6 +28,7 @@ LESSON_CHARS_MAX = 2000
 EDIT_CHARS_MAX = 8000
 ANCHOR_CHARS_MAX = 600
 ANALYSIS_CHARS_MAX = 8000
+ROOMY_EDIT_CHARS = 1000  # from this size an edit can hold a code block or a small table
 EDIT_PATH_PATTERN = r"^(SKILL[.]md|references/[a-z0-9][a-z0-9-]{0,39}[.]md)$"
 REFERENCE_PATH_PATTERN = r"^references/[a-z0-9][a-z0-9-]{0,39}[.]md$"
 # Ops on a section that must already exist (all but add_section).
