@@ -3,7 +3,7 @@ from pydantic import ValidationError
 
 from trace2skill.analysts.context import SkillContext
 from trace2skill.analysts.analyze import AnalystConfig, analyze
-from trace2skill.analysts.models import MAX_LESSONS, ErrorAnalysis, LessonDraft, SuccessAnalysis
+from trace2skill.analysts.models import MAX_LESSONS, ErrorAnalysis, SuccessAnalysis
 from trace2skill.prompting import load_prompt, prompt_version
 from trace2skill.llm.base import Completion, Usage
 from trace2skill.llm.fake import FakeLLM

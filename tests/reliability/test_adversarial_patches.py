@@ -26,7 +26,7 @@ from trace2skill.consolidate.models import MergeResult
 from trace2skill.llm.base import Completion, Message, Usage
 from trace2skill.schema import Edit, Patch
 from trace2skill.skill.apply import apply_patch, protected_paths
-from trace2skill.skill.folder import load_skill, skill_prompt_view, write_skill
+from trace2skill.skill.folder import load_skill, write_skill
 from trace2skill.skill.model import Skill
 from trace2skill.skill.paths import PathRefused, safe_relpath
 
