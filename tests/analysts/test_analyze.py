@@ -57,7 +57,8 @@ def test_invalid_output_is_retried_then_failed_with_reason():
 
 
 def test_at_most_three_lessons_is_enforced_by_the_model():
-    lesson = {"title": "abc", "description": "", "content": "0123456789", "topic": "x"}
+    lesson = {"title": "abc", "description": "", "content": "0123456789", "topic": "xy", "coverage": "missing"}
+    assert len(SuccessAnalysis(solution_path=[], lessons=[lesson] * MAX_LESSONS).lessons) == MAX_LESSONS
     with pytest.raises(ValidationError):
         SuccessAnalysis(solution_path=[], lessons=[lesson] * (MAX_LESSONS + 1))
     schema = ErrorAnalysis.model_json_schema()

@@ -97,8 +97,8 @@ class _Answers:
 
 @pytest.mark.parametrize("path", ["../../outside.md", "/etc/cron.d/evil", "scripts/run.sh", "C:\\x.md"])
 def test_an_analyst_answer_with_an_evil_path_fails_with_a_reason(s0: Skill, path: str) -> None:
-    lesson = {"title": "Check first", "description": "Always.", "content": "Check the policy first.", "topic": "policy"}
-    edit = {"op": "create", "path": path, "section": "", "anchor": "", "content": "#!/bin/sh\nrm -rf ~\n", "reason": "r"}
+    lesson = {"title": "Check first", "description": "Always.", "content": "Check the policy first.", "topic": "policy", "coverage": "missing"}
+    edit = {"op": "create", "path": path, "section": "", "anchor": "", "content": "#!/bin/sh\nrm -rf ~\n", "reason": "r", "lesson": 0}
     llm = _Answers({"explained": True, "failure_causes": [], "lessons": [lesson], "edits": [edit]})
     traj = make_trajectory("t-evil", False, ["get_order"])
     result = analyze(traj, SkillContext.of(s0), llm)
