@@ -58,17 +58,18 @@ def ceiling(limit: int, context_tokens: int, threads: int | None) -> dict:
     from llama_cpp import Llama
 
     from trace2skill.analysts.analyze import AnalystConfig, build_messages
-    from trace2skill.analysts.models import ErrorAnalysis, SuccessAnalysis, edit_schema
+    from trace2skill.analysts.context import SkillContext
+    from trace2skill.analysts.models import SHORT_LIMITS, ErrorAnalysis, SuccessAnalysis, engine_schema
     from trace2skill.ingest import read_file
     from trace2skill.llm.embedded import default_model_path, json_grammar, render_prompt
     from trace2skill.schema import Trajectory
-    from trace2skill.skill.folder import load_skill, skill_prompt_view
+    from trace2skill.skill.folder import load_skill
 
     llama = Llama(model_path=default_model_path(), n_ctx=context_tokens, n_threads=threads, seed=0, verbose=False)
-    config = AnalystConfig(context_tokens=context_tokens)
-    view = skill_prompt_view(load_skill(S0))
+    config = AnalystConfig(context_tokens=context_tokens).for_backend("embedded")
+    view = SkillContext.of(load_skill(S0))
     trajs = [r for r, _ in zip(read_file(DATA), range(limit)) if isinstance(r, Trajectory) and r.success is not None]
-    grammars = {m: json_grammar(edit_schema(m, view)) for m in (ErrorAnalysis, SuccessAnalysis)}  # as the analysts ask
+    grammars = {m: json_grammar(engine_schema(m, SHORT_LIMITS, view.skill_md)) for m in (ErrorAnalysis, SuccessAnalysis)}  # as the analysts ask
     prompt_tokens = completion_tokens = 0
     seconds = 0.0
     for traj in trajs:

@@ -47,7 +47,7 @@ def trajectories(n: int) -> list[str]:
         return [t.model_dump_json() for t in read_file(path)]
 
 
-def measure(ongoing: int, latency_s: float, repeats: int, skill_view: str) -> dict:
+def measure(ongoing: int, latency_s: float, repeats: int, skill) -> dict:
     from ray import serve
 
     from tests.llm.openai_server import ChatServer
@@ -66,7 +66,7 @@ def measure(ongoing: int, latency_s: float, repeats: int, skill_view: str) -> di
             for _ in range(repeats):
                 server.peak_in_flight = 0
                 start = time.perf_counter()
-                pending = [handle.analyze.remote(t, skill_view) for t in trajs]
+                pending = [handle.analyze.remote(t, skill) for t in trajs]
                 statuses = [AnalysisResult.model_validate_json(r.result(timeout_s=600)).status for r in pending]
                 seconds.append(time.perf_counter() - start)
                 peaks.append(server.peak_in_flight)
@@ -110,9 +110,10 @@ def main() -> None:
 
     import ray
 
-    from trace2skill.skill.folder import minimal_skill, skill_prompt_view
+    from trace2skill.analysts.context import SkillContext
+    from trace2skill.skill.folder import minimal_skill
 
-    view = skill_prompt_view(minimal_skill("bench", "A skill for the benchmark. Use for benchmark tasks."))
+    view = SkillContext.of(minimal_skill("bench", "A skill for the benchmark. Use for benchmark tasks."))
     res = {"latency_s": args.latency_s, "cpus": os.cpu_count(), "loadavg_at_start": [round(x, 2) for x in os.getloadavg()], "points": []}
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
     try:

@@ -50,6 +50,7 @@ def sequential(corpus: Path, latency_s: float, per_token_s: float) -> dict:
     from trace2skill.llm.factory import BackendConfig, make_llm
     from trace2skill.pipeline.run import load_starting_skill
     from trace2skill.schema import Trajectory
+    from trace2skill.analysts.context import SkillContext
     from trace2skill.skill.folder import skill_prompt_view
 
     llm = make_llm(BackendConfig(backend="fake", fake_latency_s=latency_s, fake_latency_per_token_s=per_token_s))
@@ -59,7 +60,7 @@ def sequential(corpus: Path, latency_s: float, per_token_s: float) -> dict:
     t = time.perf_counter()
     trajs = [r for f in discover_files([str(corpus)]) for r in read_file(f) if isinstance(r, Trajectory)]
     clock["read"], t = time.perf_counter() - t, time.perf_counter()
-    results = [analyze(traj, view, llm) for traj in trajs]
+    results = [analyze(traj, SkillContext.of(s0), llm) for traj in trajs]
     clock["analyze"], t = time.perf_counter() - t, time.perf_counter()
     usage = sum((r.usage for r in results), Usage())
     current = None

@@ -60,11 +60,11 @@ def token_counts(path: Path, context_tokens: int) -> list[dict]:
     from trace2skill.ingest import read_file
     from trace2skill.llm.embedded import EmbeddedLLM
     from trace2skill.pipeline.run import load_starting_skill
-    from trace2skill.skill.folder import skill_prompt_view
+    from trace2skill.analysts.context import SkillContext
 
     llm = EmbeddedLLM(context_tokens=context_tokens)
-    config = AnalystConfig(context_tokens=context_tokens)
-    view = skill_prompt_view(load_starting_skill(DistillConfig(inputs=[], out_dir=path.parent, name=NAME)))
+    config = AnalystConfig(context_tokens=context_tokens).for_backend("embedded")
+    view = SkillContext.of(load_starting_skill(DistillConfig(inputs=[], out_dir=path.parent, name=NAME)))
     runs = json.loads(path.read_text())
     rows = []
     for traj, run in zip(read_file(path), runs, strict=True):

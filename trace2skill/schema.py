@@ -18,6 +18,8 @@ from pydantic import BaseModel, Field
 Role = Literal["system", "user", "assistant", "tool"]
 StepKind = Literal["message", "reasoning", "tool_call", "observation"]
 LessonKind = Literal["failure", "success"]
+# How far the starting skill S0 already says what a lesson says (the analyst's judgement).
+Coverage = Literal["covered", "partial", "missing"]
 Status = Literal["analyzed", "no_lesson", "quarantined", "failed"]
 # Edits inside a markdown file's "## " sections; the whole-file ops come on top.
 SectionOp = Literal[
@@ -49,6 +51,31 @@ class Step(BaseModel):
     tool_call_id: str | None = None
 
 
+class GraderCheck(BaseModel):
+    """One thing the grader checked: a reward component, an expected action, a test, an assertion."""
+
+    kind: str  # e.g. "reward", "action", "FAIL_TO_PASS", "PASS_TO_PASS", "assertion"
+    name: str = ""  # what was checked: a component, a tool call, a test id
+    passed: bool | None = None
+    score: float | None = None
+    detail: str = ""  # the grader's own words or the expected value, as text
+
+
+class GraderView(BaseModel):
+    """What the benchmark's grader or verifier knew about a run, which the agent never saw.
+
+    Shown to the error analyst as ground truth to find the root cause against; lessons
+    must generalise from it and never quote its specifics (ids, answers).
+    """
+
+    source: str  # where it was read, e.g. "tau_bench info", "swe-bench report"
+    verdict: str = ""  # the grader's overall word, e.g. "resolved", "unresolved", "PASS"
+    expected_actions: list[str] = Field(default_factory=list)  # one JSON text per expected tool call
+    reference_answers: list[str] = Field(default_factory=list)  # outputs the grader expected
+    checks: list[GraderCheck] = Field(default_factory=list)
+    test_output: str = ""  # test log or verifier output (cut when long)
+
+
 class Trajectory(BaseModel):
     """One agent run on one task, normalised from any source format."""
 
@@ -60,6 +87,7 @@ class Trajectory(BaseModel):
     steps: list[Step] = Field(default_factory=list)
     success: bool | None = None
     reward: float | None = None
+    grader: GraderView | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
 
     def to_row(self) -> dict[str, Any]:
@@ -84,6 +112,7 @@ class Lesson(BaseModel):
     description: str = ""
     content: str
     topic: str
+    coverage: Coverage | None = None  # does S0 already say this? None: the analyst did not say
     metadata: dict[str, Any] = Field(default_factory=dict)
 
     def to_row(self) -> dict[str, Any]:
@@ -112,6 +141,7 @@ class Edit(BaseModel):
     anchor: str | None = None
     content: str = ""
     reason: str = ""
+    lesson_ids: list[str] = Field(default_factory=list)  # the lessons this edit serves, when known
 
 
 class Patch(BaseModel):
@@ -168,6 +198,30 @@ STEP_TYPE = pa.struct(
     ]
 )
 
+GRADER_TYPE = pa.struct(
+    [
+        ("source", pa.string()),
+        ("verdict", pa.string()),
+        ("expected_actions", pa.list_(pa.string())),
+        ("reference_answers", pa.list_(pa.string())),
+        (
+            "checks",
+            pa.list_(
+                pa.struct(
+                    [
+                        ("kind", pa.string()),
+                        ("name", pa.string()),
+                        ("passed", pa.bool_()),
+                        ("score", pa.float64()),
+                        ("detail", pa.string()),
+                    ]
+                )
+            ),
+        ),
+        ("test_output", pa.string()),
+    ]
+)
+
 TRAJECTORY_SCHEMA = pa.schema(
     [
         ("id", pa.string()),
@@ -178,6 +232,7 @@ TRAJECTORY_SCHEMA = pa.schema(
         ("steps", pa.list_(STEP_TYPE)),
         ("success", pa.bool_()),
         ("reward", pa.float64()),
+        ("grader", GRADER_TYPE),
         ("metadata", pa.string()),
     ]
 )
@@ -191,6 +246,7 @@ LESSON_SCHEMA = pa.schema(
         ("description", pa.string()),
         ("content", pa.string()),
         ("topic", pa.string()),
+        ("coverage", pa.string()),
         ("metadata", pa.string()),
     ]
 )
@@ -203,6 +259,7 @@ EDIT_TYPE = pa.struct(
         ("anchor", pa.string()),
         ("content", pa.string()),
         ("reason", pa.string()),
+        ("lesson_ids", pa.list_(pa.string())),
     ]
 )
 

@@ -1,14 +1,15 @@
 import pytest
 from pydantic import ValidationError
 
+from trace2skill.analysts.context import SkillContext
 from trace2skill.analysts.analyze import AnalystConfig, analyze
-from trace2skill.analysts.models import MAX_LESSONS, ErrorAnalysis, LessonDraft, SuccessAnalysis
+from trace2skill.analysts.models import MAX_LESSONS, ErrorAnalysis, SuccessAnalysis
 from trace2skill.prompting import load_prompt, prompt_version
 from trace2skill.llm.base import Completion, Usage
 from trace2skill.llm.fake import FakeLLM
 from tests.conftest import make_trajectory
 
-SKILL = "---\nname: s\ndescription: d\n---\n# S\n\n## Workflow\n\n- a\n\n## Pitfalls\n\n- b\n"
+SKILL = SkillContext(skill_md="---\nname: s\ndescription: d\n---\n# S\n\n## Workflow\n\n- a\n\n## Pitfalls\n\n- b\n")
 
 
 class Fixed:
@@ -56,12 +57,12 @@ def test_invalid_output_is_retried_then_failed_with_reason():
 
 
 def test_at_most_three_lessons_is_enforced_by_the_model():
-    lesson = {"title": "abc", "description": "", "content": "0123456789", "topic": "x"}
+    lesson = {"title": "abc", "description": "", "content": "0123456789", "topic": "xy", "coverage": "missing"}
+    assert len(SuccessAnalysis(solution_path=[], lessons=[lesson] * MAX_LESSONS).lessons) == MAX_LESSONS
     with pytest.raises(ValidationError):
         SuccessAnalysis(solution_path=[], lessons=[lesson] * (MAX_LESSONS + 1))
     schema = ErrorAnalysis.model_json_schema()
     assert schema["properties"]["lessons"]["maxItems"] == MAX_LESSONS
-    assert LessonDraft.model_json_schema()["properties"]["content"]["maxLength"] == 240
 
 
 def test_long_trajectory_is_fitted_not_failed():
@@ -75,6 +76,7 @@ def test_prompts_are_versioned_files_with_placeholders():
     for package, name in (("trace2skill.analysts", "error_analyst"), ("trace2skill.analysts", "success_analyst"), ("trace2skill.consolidate", "merge")):
         assert prompt_version(package, name).startswith(f"{name} v")
         assert "$skill" in load_prompt(package, name).template
+    assert prompt_version("trace2skill.analysts", "edit_rules").startswith("edit_rules v")
 
 
 def test_fitted_prompt_leaves_room_for_the_answer_and_keeps_instructions_first():
@@ -86,7 +88,8 @@ def test_fitted_prompt_leaves_room_for_the_answer_and_keeps_instructions_first()
     assert sum(llm.count_tokens(m.content) for m in messages) <= config.context_tokens - config.max_output_tokens
     assert fit["elided_steps"] > 0
     system = messages[0].content
-    assert system.index("<skill>") < system.index("<agent_instructions>")  # S0, then the shared policy
+    assert system.startswith("<skill>")  # S0 first: the prefix every call of the run shares
+    assert system.index("<skill>") < system.index("You are an error analyst") < system.index("<agent_instructions>")
     assert "POLICY" not in messages[1].content  # the policy is context, not a step
 
 
@@ -100,7 +103,8 @@ def test_new_reference_file_needs_its_link_in_the_same_patch(with_link):
     create = {"op": "create", "path": "references/refunds.md", "section": "", "anchor": "", "content": "# Refunds\n\nRules.", "reason": "details"}
     link = {"op": "append_to_section", "path": "SKILL.md", "section": "Pitfalls", "anchor": "", "content": "- Refund rules: see references/refunds.md", "reason": "link"}
     cause = {"title": "Wrong refund", "description": "d", "steps": [2], "explanation": "The agent refunded the wrong card."}
-    lesson = {"title": "Check refunds", "description": "", "content": "Check the refund rules first.", "topic": "refunds"}
+    lesson = {"title": "Check refunds", "description": "", "content": "Check the refund rules first.", "topic": "refunds", "coverage": "missing"}
+    create, link = {**create, "lesson": 0}, {**link, "lesson": 0}
     answer = {"explained": True, "failure_causes": [cause], "lessons": [lesson], "edits": [create, link] if with_link else [create]}
     result = analyze(make_trajectory("t8", False, ["refund"]), SKILL, Fixed(json.dumps(answer)))
     assert result.status == "analyzed" and [e.op for e in result.patch.edits] == [e["op"] for e in answer["edits"]]

@@ -113,3 +113,13 @@ def test_evaluate_benchmark(tmp_path: Path):
     stdout = run_bench("evaluate.py", "--runs", "6", "--concurrency", "1", "--runner", "shell", "--out", str(out))
     result = json.loads(out.read_text())
     assert [r["mode"] for r in result["rows"]] == ["loop", "ray c1"] and "ms/run" in stdout
+
+
+@pytest.mark.embedded
+def test_analyst_prompt_benchmark(tmp_path: Path):
+    out = tmp_path / "analyst_prompt.json"
+    run_bench("analyst_prompt.py", "--out", str(out))
+    result = json.loads(out.read_text())
+    embedded, openai = result["backends"]["embedded"], result["backends"]["openai"]
+    assert embedded["tokens"]["grader"] > 0 and embedded["tokens"]["references"] > 0
+    assert embedded["fit"]["grader_shown"] and openai["tokens"]["total"] > embedded["tokens"]["total"]  # the longer room line

@@ -87,3 +87,36 @@ def test_bad_labels_files_raise(tmp_path: Path, line: str, message: str) -> None
     path.write_text(line, encoding="utf-8")
     with pytest.raises(LabelsError, match=message):
         read_labels(path)
+
+
+def test_swebench_report_labels_carry_the_grader_view(tmp_path: Path) -> None:
+    report = {
+        "django__django-1": {
+            "patch_successfully_applied": True,
+            "resolved": False,
+            "tests_status": {
+                "FAIL_TO_PASS": {"success": [], "failure": ["tests/test_dates.py::test_parse_iso"]},
+                "PASS_TO_PASS": {"success": ["tests/test_dates.py::test_parse_plain"], "failure": []},
+            },
+        }
+    }
+    path = tmp_path / "report.json"
+    path.write_text(json.dumps(report), encoding="utf-8")
+    label = read_labels(path)["django__django-1"]
+    grader = label.grader
+    assert label.success is False and grader is not None and grader.verdict == "unresolved"
+    assert [(c.kind, c.name, c.passed) for c in grader.checks] == [
+        ("FAIL_TO_PASS", "tests/test_dates.py::test_parse_iso", False),
+        ("PASS_TO_PASS", "tests/test_dates.py::test_parse_plain", True),
+        ("harness", "patch applied", True),
+    ]
+    traj = Trajectory(id="t", source_format="swe_agent", raw_id="django__django-1", steps=[], metadata={"instance_id": "django__django-1"})
+    assert apply_labels(traj, read_labels(path)).grader == grader
+
+
+def test_openhands_eval_line_carries_its_test_output(tmp_path: Path) -> None:
+    line = {"instance_id": "y", "test_result": {"report": {"resolved": False}, "test_output": "FAILED test_x - AssertionError"}}
+    path = tmp_path / "output.jsonl"
+    path.write_text(json.dumps(line) + "\n", encoding="utf-8")
+    grader = read_labels(path)["y"].grader
+    assert grader.verdict == "unresolved" and grader.test_output == "FAILED test_x - AssertionError"

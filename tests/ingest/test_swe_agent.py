@@ -132,3 +132,29 @@ def test_mini_swe_agent_unknown_role(tmp_path: Path) -> None:
     )
     (q,) = split(list(read_file(path)))[1]
     assert q.reason == "message 0 has unknown role 'wizard'"
+
+
+def test_an_info_report_becomes_the_grader_view(tmp_path: Path) -> None:
+    doc = json.loads((DATA / "swe_agent_text.traj").read_text(encoding="utf-8"))
+    doc["info"]["report"] = {"resolved": False, "tests_status": {"FAIL_TO_PASS": {"success": [], "failure": ["test_a"]}}}
+    doc["info"]["test_output"] = "x" * 30_000 + "FAILED test_a"
+    path = tmp_path / "inst-3.traj"
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    t = one(path)
+    assert t.grader.source == "swe_agent info" and t.grader.verdict == "unresolved"
+    assert [(c.kind, c.name, c.passed) for c in t.grader.checks] == [("FAIL_TO_PASS", "test_a", False)]
+    assert t.grader.test_output.endswith("FAILED test_a") and len(t.grader.test_output) < 21_000  # the tail is kept
+    assert "report" not in t.metadata and "test_output" not in t.metadata
+    assert one(DATA / "swe_agent_text.traj").grader is None  # no evaluation in the file, no view
+
+
+def test_mini_swe_agent_info_report_becomes_the_grader_view(tmp_path: Path) -> None:
+    doc = json.loads((DATA / "mini_v2.traj.json").read_text(encoding="utf-8"))
+    doc["info"]["tests_status"] = {"PASS_TO_PASS": {"success": [], "failure": ["test_keep"]}}
+    doc["info"]["resolved"] = False
+    path = tmp_path / "inst-4.traj.json"
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    t = one(path)
+    assert (t.grader.source, t.grader.verdict) == ("mini_swe_agent info", "unresolved")
+    assert [(c.kind, c.name, c.passed) for c in t.grader.checks] == [("PASS_TO_PASS", "test_keep", False)]
+    assert "tests_status" not in t.metadata

@@ -55,8 +55,9 @@ def test_tool_calls_multi_tool_results_and_task_text() -> None:
         "user_stop",
         "sim-0a",
     )
-    assert json.loads(meta["expected_actions"])[0]["name"] == "cancel_reservation"
-    assert json.loads(meta["reward_info"])["db_check"]["db_match"] is True
+    assert json.loads(t.grader.expected_actions[0])["name"] == "cancel_reservation"
+    assert [(c.kind, c.passed, c.score) for c in t.grader.checks] == [("db", True, 1.0)]
+    assert "reward_info" not in meta and "expected_actions" not in meta  # moved to the grader view
     assert (meta["task_id"], meta["trial"]) == ("0", 0)
 
 
@@ -131,3 +132,29 @@ def test_a_large_results_file_streams_simulation_by_simulation(tmp_path: Path) -
     _write_results(path, doc, (json.dumps({**sim, "trial": i}) for i in range(18_000)))
     first, peak = first_record_peak(path, "tau2_bench")
     assert isinstance(first, Trajectory) and peak < path.stat().st_size / 20  # a read buffer and one run, not the file
+
+
+def test_grader_view_keeps_every_check_of_a_failed_run() -> None:
+    from trace2skill.ingest.tau2_bench import grader_view
+
+    task = {"evaluation_criteria": {"actions": [{"name": "refund", "arguments": {"amount": 10}}], "communicate_info": ["10 USD"]}}
+    reward_info = {
+        "reward": 0.0,
+        "db_check": {"db_match": False, "db_reward": 0.0},
+        "action_checks": [{"action": {"name": "refund", "arguments": {"amount": 10}}, "action_match": False, "action_reward": 0.0}],
+        "nl_assertions": [{"nl_assertion": "Agent explains the fee", "met": True, "justification": "it did"}],
+        "communicate_checks": [{"info": "10 USD", "met": False, "justification": "never said"}],
+        "reward_breakdown": {"DB": 0.0, "COMMUNICATE": 0.0},
+    }
+    view = grader_view(task, reward_info)
+    assert view.reference_answers == ["10 USD"] and json.loads(view.expected_actions[0])["name"] == "refund"
+    assert [(c.kind, c.name, c.passed) for c in view.checks] == [
+        ("db", "database state", False),
+        ("action", "refund", False),
+        ("assertion", "Agent explains the fee", True),
+        ("communicate", "10 USD", False),
+        ("reward", "DB", False),
+        ("reward", "COMMUNICATE", False),
+    ]
+    assert view.checks[3].detail == "never said"
+    assert grader_view({}, None) is None

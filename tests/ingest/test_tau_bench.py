@@ -77,12 +77,30 @@ def test_without_instruction_the_task_is_the_first_user_message() -> None:
     assert read_results()[0]["2:0"].task == "Bonjour, je veux annuler ma réservation ✈️"
 
 
-def test_metadata_keeps_expected_actions_and_grader_info() -> None:
-    meta = read_results()[0]["0:0"].metadata
+def test_metadata_keeps_the_run_and_the_grader_view_keeps_what_the_grader_knew() -> None:
+    traj = read_results()[0]["0:0"]
+    meta = traj.metadata
     assert (meta["task_id"], meta["trial"], meta["user_id"]) == (0, 0, "mia_li_3668")
-    assert json.loads(meta["expected_actions"])[0]["name"] == "book_reservation"
-    assert json.loads(meta["reward_info"])["info"] == {"r_actions": 1.0}
     assert (meta["source"], meta["user_cost"]) == ("user", 0.012)
+    assert "reward_info" not in meta and "expected_actions" not in meta  # moved to the grader view
+    grader = traj.grader
+    assert grader is not None and grader.source == "tau_bench info"
+    assert json.loads(grader.expected_actions[0])["name"] == "book_reservation"
+    assert [(c.kind, c.name, c.score, c.passed) for c in grader.checks] == [("reward", "actions", 1.0, True)]
+
+
+def test_grader_view_of_a_failed_run_with_outputs() -> None:
+    from trace2skill.ingest.tau_bench import grader_view
+
+    info = {
+        "task": {"actions": [{"name": "cancel", "kwargs": {"id": "X1"}}], "outputs": ["327"]},
+        "reward_info": {"reward": 0.0, "info": {"r_actions": 0.0, "r_outputs": 0.0, "outputs": {"327": False}}},
+    }
+    view = grader_view(info)
+    assert view.expected_actions == ['{"kwargs": {"id": "X1"}, "name": "cancel"}']
+    assert view.reference_answers == ["327"]
+    assert [(c.kind, c.name, c.passed) for c in view.checks] == [("reward", "actions", False), ("reward", "outputs", False), ("output", "327", False)]
+    assert grader_view({"task": {"actions": [], "outputs": []}, "reward_info": {"reward": 0.0}}) is None  # nothing to show
 
 
 def test_quarantine_reasons() -> None:

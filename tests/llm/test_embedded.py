@@ -46,7 +46,7 @@ def test_edit_paths_are_constrained_by_the_grammar():
 def test_the_real_model_can_only_name_s0_sections_under_the_narrowed_schema():
     from pydantic import BaseModel, Field
 
-    from trace2skill.analysts.models import EditDraft, edit_schema
+    from trace2skill.analysts.models import SHORT_LIMITS, EditDraft, engine_schema
     from trace2skill.llm.embedded import EmbeddedLLM
     from trace2skill.skill.folder import load_skill, skill_prompt_view, skill_md_titles
     from tests.conftest import ROOT
@@ -63,7 +63,7 @@ def test_the_real_model_can_only_name_s0_sections_under_the_narrowed_schema():
     llm = EmbeddedLLM(context_tokens=4096, threads=2)
     plain, narrowed = (
         OneEdit.model_validate_json(llm.complete(messages, OneEdit, 200, schema=schema).text).edits[0]
-        for schema in (schema_of(OneEdit), edit_schema(OneEdit, view))
+        for schema in (schema_of(OneEdit), engine_schema(OneEdit, SHORT_LIMITS, view))
     )
     assert (plain.op, plain.section) == ("append_to_section", "ticket-booking-details")  # copied: apply would refuse it
     assert narrowed.op == "append_to_section" and narrowed.section in skill_md_titles(view)

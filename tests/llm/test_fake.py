@@ -1,5 +1,6 @@
 import pytest
 
+from trace2skill.analysts.context import SkillContext
 from trace2skill.analysts.analyze import AnalystConfig, build_messages
 from trace2skill.analysts.models import ErrorAnalysis, SuccessAnalysis
 from trace2skill.consolidate.models import MergeResult
@@ -8,7 +9,7 @@ from trace2skill.llm.fake import FakeLLM
 from trace2skill.llm.structured import generate
 from tests.conftest import make_trajectory
 
-SKILL = "---\nname: s\ndescription: d\n---\n# S\n\n## Workflow\n\n- a\n\n## Pitfalls\n\n- b\n"
+SKILL = SkillContext(skill_md="---\nname: s\ndescription: d\n---\n# S\n\n## Workflow\n\n- a\n\n## Pitfalls\n\n- b\n")
 
 
 def _messages(traj):

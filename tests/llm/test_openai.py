@@ -9,11 +9,12 @@ import pytest
 
 from tests.conftest import make_trajectory
 from tests.llm.openai_server import ChatServer
+from trace2skill.analysts.context import SkillContext
 from trace2skill.analysts.analyze import analyze
 from trace2skill.analysts.models import ErrorAnalysis
 from trace2skill.llm.openai import OpenAIHTTPError, OpenAILLM, retry_after_s
 
-SKILL = "---\nname: s\ndescription: d\n---\n# S\n\n## Workflow\n\n- a\n\n## Pitfalls\n\n- b\n"
+SKILL = SkillContext(skill_md="---\nname: s\ndescription: d\n---\n# S\n\n## Workflow\n\n- a\n\n## Pitfalls\n\n- b\n")
 
 
 def test_analysis_over_http_with_schema_and_key(monkeypatch):
@@ -25,7 +26,7 @@ def test_analysis_over_http_with_schema_and_key(monkeypatch):
     body = server.requests[0]
     assert body["model"] == "served-model"
     assert body["response_format"]["type"] == "json_schema"
-    assert body["response_format"]["json_schema"]["schema"]["required"][0] == "explained"
+    assert body["response_format"]["json_schema"]["schema"]["required"][:2] == ["analysis", "explained"]  # reasoning first
     assert server.headers[0]["Authorization"] == "Bearer sk-test-123"
 
 
@@ -109,3 +110,48 @@ def test_the_coroutine_form_runs_on_the_clients_loop():
         llm = OpenAILLM(server.base_url, "m")
         future = asyncio.run_coroutine_threadsafe(llm.acomplete([], ErrorAnalysis, 10), llm._loop)
         assert future.result(timeout=10).usage.calls == 1
+
+
+def _analyst_request(traj, config, **sampling) -> dict:
+    from tests.analysts.samples import AIRLINE
+
+    with ChatServer() as server:
+        llm = OpenAILLM(server.base_url, "m", **sampling)
+        result = analyze(traj, AIRLINE, llm, config)
+    assert result.status in ("analyzed", "no_lesson"), result.reason
+    return next(r for r in server.requests if "messages" in r)
+
+
+def test_the_request_shows_the_grader_and_the_references_with_long_caps_and_sampling():
+    from trace2skill.analysts.analyze import AnalystConfig
+    from tests.analysts.samples import failed_tau_bench_run
+
+    config = AnalystConfig(context_tokens=16384, max_output_tokens=2048).for_backend("openai")
+    body = _analyst_request(failed_tau_bench_run(), config, temperature=0.7, reasoning_effort="high", chat_template_kwargs={"enable_thinking": True}, extra_body={"top_k": 20})
+    system, user = (m["content"] for m in body["messages"])
+    assert system.startswith("<skill>") and "Free checked bags **per passenger**" in system  # S0 and its reference, first
+    assert "\n<grader>\n" in user and "update_reservation_flights" in user.split("<grader>")[1]
+    assert (body["temperature"], body["reasoning_effort"], body["chat_template_kwargs"], body["top_k"]) == (0.7, "high", {"enable_thinking": True}, 20)
+    schema = body["response_format"]["json_schema"]["schema"]
+    assert list(schema["properties"])[0] == schema["required"][0] == "analysis"
+    assert schema["$defs"]["LessonDraft"]["properties"]["content"]["maxLength"] >= 600
+    assert {v["properties"]["content"]["maxLength"] for v in schema["$defs"]["AnalystEdit"]["anyOf"]} == {2000}
+
+
+def test_a_swe_bench_style_failure_over_http_shows_its_failing_tests(tmp_path):
+    from trace2skill.analysts.analyze import AnalystConfig
+    from tests.analysts.samples import FAILING_TEST, failed_swe_bench_run
+
+    body = _analyst_request(failed_swe_bench_run(tmp_path), AnalystConfig(context_tokens=16384).for_backend("openai"))
+    grader = body["messages"][1]["content"].split("\n<grader>\n")[1]
+    assert f"[FAIL] FAIL_TO_PASS {FAILING_TEST}" in grader
+
+
+def test_embedded_limits_send_short_caps_and_no_analysis_and_temperature_can_be_left_out():
+    from trace2skill.analysts.analyze import AnalystConfig
+
+    body = _analyst_request(make_trajectory("t1", False, ["lookup"]), AnalystConfig().for_backend("embedded"), temperature=None)
+    schema = body["response_format"]["json_schema"]["schema"]
+    assert "analysis" not in schema["properties"] and schema["required"][0] == "explained"
+    assert schema["$defs"]["LessonDraft"]["properties"]["content"]["maxLength"] == 240
+    assert "temperature" not in body and "reasoning_effort" not in body

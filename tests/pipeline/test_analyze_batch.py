@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ray.exceptions import RayActorError
 
+from trace2skill.analysts.context import SkillContext
 from trace2skill.analysts.analyze import AnalysisResult
 from trace2skill.pipeline.analyze import REPLICA_TRIES, AnalyzeBatch
 from tests.conftest import make_trajectory
@@ -27,14 +28,14 @@ class _Handle:
         self.sent = 0
         self.analyze = self
 
-    def remote(self, payload, skill_view):
+    def remote(self, payload, skill):
         self.sent += 1
         return _Response(self.outcomes.pop(0))
 
 
 def _batch(handle) -> AnalyzeBatch:
     actor = AnalyzeBatch.__new__(AnalyzeBatch)  # skip __init__: it looks the Serve app up
-    actor.handle, actor.skill_view, actor.skip = handle, "", set()
+    actor.handle, actor.skill, actor.skip = handle, SkillContext(skill_md=""), set()
     return actor
 
 

@@ -20,12 +20,13 @@ from pydantic import ValidationError
 from tests.conftest import make_trajectory
 from tests.skill.conftest import REFUNDS_MD, SKILL_MD
 from trace2skill.analysts.analyze import analyze
+from trace2skill.analysts.context import SkillContext
 from trace2skill.analysts.models import EditDraft
 from trace2skill.consolidate.models import MergeResult
 from trace2skill.llm.base import Completion, Message, Usage
 from trace2skill.schema import Edit, Patch
 from trace2skill.skill.apply import apply_patch, protected_paths
-from trace2skill.skill.folder import load_skill, skill_prompt_view, write_skill
+from trace2skill.skill.folder import load_skill, write_skill
 from trace2skill.skill.model import Skill
 from trace2skill.skill.paths import PathRefused, safe_relpath
 
@@ -96,11 +97,11 @@ class _Answers:
 
 @pytest.mark.parametrize("path", ["../../outside.md", "/etc/cron.d/evil", "scripts/run.sh", "C:\\x.md"])
 def test_an_analyst_answer_with_an_evil_path_fails_with_a_reason(s0: Skill, path: str) -> None:
-    lesson = {"title": "Check first", "description": "Always.", "content": "Check the policy first.", "topic": "policy"}
-    edit = {"op": "create", "path": path, "section": "", "anchor": "", "content": "#!/bin/sh\nrm -rf ~\n", "reason": "r"}
+    lesson = {"title": "Check first", "description": "Always.", "content": "Check the policy first.", "topic": "policy", "coverage": "missing"}
+    edit = {"op": "create", "path": path, "section": "", "anchor": "", "content": "#!/bin/sh\nrm -rf ~\n", "reason": "r", "lesson": 0}
     llm = _Answers({"explained": True, "failure_causes": [], "lessons": [lesson], "edits": [edit]})
     traj = make_trajectory("t-evil", False, ["get_order"])
-    result = analyze(traj, skill_prompt_view(s0), llm)
+    result = analyze(traj, SkillContext.of(s0), llm)
     assert result.status == "failed" and result.patch is None and result.lessons == []
     assert "edits.0.path" in result.reason and result.usage.calls == 3  # retried, then reported
 

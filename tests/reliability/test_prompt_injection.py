@@ -14,15 +14,16 @@ from hypothesis import strategies as st
 from tests.conftest import make_trajectory
 from tests.reliability.conftest import LONE_INJECTIONS, POISON, POISON_COUNT, POISON_HOST, SPREAD_INJECTION, SPREAD_KEY, AdversarialRun
 from trace2skill.analysts.analyze import AnalystConfig, build_messages
+from trace2skill.analysts.context import SkillContext
 from trace2skill.analysts.draft import draft_messages
 from trace2skill.analysts.models import ErrorAnalysis
 from trace2skill.prompting import load_prompt
 from trace2skill.llm.fake import FakeLLM
 from trace2skill.safety.trace import SafetyRecord
 from trace2skill.schema import Step
-from trace2skill.skill.folder import minimal_skill, skill_prompt_view
+from trace2skill.skill.folder import minimal_skill
 
-SKILL_VIEW = skill_prompt_view(minimal_skill("support-desk", "Support tasks. Use when helping customers."))
+SKILL_VIEW = SkillContext.of(minimal_skill("support-desk", "Support tasks. Use when helping customers."))
 # What a model could read as one of our delimiters: any case, spaces inside the brackets.
 TAG_LIKE = re.compile(r"<\s*(/?)\s*(trajectory|skill|agent_instructions|tasks)\s*>", re.IGNORECASE)
 ATTACKS = [
@@ -53,12 +54,13 @@ def _messages(content: str, where: str):
     return messages
 
 
-# The tags of a benign prompt: the prompt's own prose names some, then the blocks.
+# The tags of a benign prompt: the skill block first, the prompt's own prose names some, the agent's instructions last.
 SYSTEM_TAGS = _tags(_messages("All good, thanks.", "user")[0].content)
 
 
 def test_benign_prompt_has_each_block_once() -> None:
-    assert SYSTEM_TAGS[-4:] == ["skill", "/skill", "agent_instructions", "/agent_instructions"]
+    assert SYSTEM_TAGS[:2] == ["skill", "/skill"] and SYSTEM_TAGS[-2:] == ["agent_instructions", "/agent_instructions"]
+    assert SYSTEM_TAGS.count("skill") == SYSTEM_TAGS.count("agent_instructions") == 1
 
 
 @pytest.mark.parametrize("where", ["system", "observation", "tool_args", "user", "task"])

@@ -7,6 +7,7 @@ from ray import serve
 
 from tests.conftest import make_trajectory
 from tests.llm.openai_server import ChatServer
+from trace2skill.analysts.context import SkillContext
 from trace2skill.analysts.analyze import AnalysisResult, AnalystConfig
 from trace2skill.config import ReplicaConfig
 from trace2skill.llm.factory import BackendConfig
@@ -14,7 +15,7 @@ from trace2skill.serve.analyst import start_analyst
 
 pytestmark = pytest.mark.ray
 
-SKILL = "---\nname: s\ndescription: d\n---\n# S\n\n## Workflow\n\n- a\n"
+SKILL = SkillContext(skill_md="---\nname: s\ndescription: d\n---\n# S\n\n## Workflow\n\n- a\n")
 
 
 def test_an_http_bound_replica_has_every_accepted_request_in_flight(ray_session):

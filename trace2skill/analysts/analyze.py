@@ -2,24 +2,64 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from functools import cache
+from string import Template
 
-from trace2skill.analysts.models import EditDraft, ErrorAnalysis, LessonDraft, SuccessAnalysis, edit_schema
-from trace2skill.analysts.render import render_trajectory, system_text
+from pydantic import BaseModel, ConfigDict, Field
+
+from trace2skill.analysts.context import SkillContext, render_skill
+from trace2skill.analysts.models import (
+    ROOMY_EDIT_CHARS,
+    AnalystEdit,
+    EditDraft,
+    ErrorAnalysis,
+    LessonDraft,
+    OutputLimits,
+    SuccessAnalysis,
+    default_limits,
+    engine_schema,
+)
+from trace2skill.analysts.render import render_grader, render_trajectory, system_text
 from trace2skill.llm.base import LLMClient, LLMError, Message, Usage
 from trace2skill.llm.structured import generate
 from trace2skill.prompting import load_prompt, prompt_version
 from trace2skill.schema import Edit, Lesson, Patch, Status, Trajectory, stable_id
 
 PACKAGE = "trace2skill.analysts"  # where the analysts' prompt files live
+MARGIN_TOKENS = 64  # chat-template tokens around the messages
+# Output cap for real models when the recipe sets none: the analysis and three full-size edits fit.
+LONG_OUTPUT_TOKENS = 4096
 
 
 class AnalystConfig(BaseModel):
-    """Budgets of one analyst call."""
+    """Budgets of one analyst call, and how much room its answer gets."""
+
+    model_config = ConfigDict(extra="forbid")
 
     context_tokens: int = Field(8192, description="Context window of the model.")
-    max_output_tokens: int = Field(1024, description="Cap on generated tokens per call.")
+    max_output_tokens: int = Field(1024, description=f"Cap on generated tokens per call (unset: 1024 on embedded, {LONG_OUTPUT_TOKENS} on other backends).")
     retries: int = Field(2, description="Extra attempts after an invalid answer.")
+    reference_share: float = Field(
+        0.5, ge=0.0, le=0.9, description="Share of the prompt room left after SKILL.md that S0's reference files may fill (the trajectory gets the rest)."
+    )
+    grader_tokens: int = Field(1500, ge=0, description="Most tokens the grader's view takes in an error analyst's prompt.")
+    limits: OutputLimits | None = Field(
+        None, description="Characters per lesson/edit/anchor and the analysis field; default per backend (embedded: short, no analysis; others: long, with analysis)."
+    )
+
+    def for_backend(self, backend: str) -> AnalystConfig:
+        """This config with ``limits`` set (the recipe's, else ``backend``'s defaults) and, when the
+        recipe left it unset, an output cap that fits long limits."""
+        update: dict = {}
+        if self.limits is None:
+            update["limits"] = default_limits(backend)
+        limits = update.get("limits", self.limits)
+        if "max_output_tokens" not in self.model_fields_set and limits.edit_chars >= ROOMY_EDIT_CHARS:
+            update["max_output_tokens"] = LONG_OUTPUT_TOKENS
+        return self.model_copy(update=update) if update else self
+
+    def output_limits(self) -> OutputLimits:
+        return self.limits or default_limits("openai")
 
 
 class AnalysisResult(BaseModel):
@@ -38,17 +78,79 @@ def normalize_topic(topic: str) -> str:
     return " ".join(topic.lower().replace("_", " ").replace("-", " ").split()) or "general"
 
 
-def build_messages(prompt_name: str, skill_view: str, traj: Trajectory, llm: LLMClient, config: AnalystConfig) -> tuple[list[Message], dict]:
-    """Prompt for one analyst call: static instructions and S0 first (a prefix engines can cache)."""
-    template = load_prompt(PACKAGE, prompt_name)
-    probe = template.safe_substitute(skill=skill_view, shared_context="")
-    budget = config.context_tokens - config.max_output_tokens - llm.count_tokens(probe) - 64
+@cache
+def _template(prompt_name: str) -> Template:
+    """The prompt without its version line, the shared edit rules filled in."""
+    body = load_prompt(PACKAGE, prompt_name).template.split("\n", 1)[1]
+    rules = load_prompt(PACKAGE, "edit_rules").template.split("\n", 1)[1].rstrip()
+    return Template(Template(body).safe_substitute(edit_rules=rules))
+
+
+def prompt_versions(prompt_name: str) -> str:
+    """The versions of the prompt files one analyst call uses, e.g. ``error_analyst v3 + edit_rules v1``."""
+    return f"{prompt_version(PACKAGE, prompt_name)} + {prompt_version(PACKAGE, 'edit_rules')}"
+
+
+def room_text(limits: OutputLimits) -> str:
+    """What the prompt says about the size of the answer, from the run's limits."""
+    if limits.edit_chars < ROOMY_EDIT_CHARS:
+        text = f"Keep each lesson's content under {limits.lesson_chars} characters and each edit's content under {limits.edit_chars}: one or two lines."
+    else:
+        text = (
+            f"Each lesson's content may take up to {limits.lesson_chars} characters and each edit's content up to {limits.edit_chars}: "
+            "room for a short code block, a wrong/right example or a small table where that makes the guidance exact. "
+            "Shorter is better when it says the same."
+        )
+    if limits.analysis:
+        text = f'Think first: write your reasoning in "analysis" (at most {limits.analysis_chars} characters), then the rest of the answer. ' + text
+    return text
+
+
+def _grader_block(traj: Trajectory, budget_tokens: int, llm: LLMClient) -> str:
+    """The ``<grader>`` block of a failed run, within ``budget_tokens`` ("" when there is none)."""
+    if traj.grader is None or budget_tokens <= 0:
+        return ""
+
+    def block(max_chars: int) -> str:
+        text = render_grader(traj.grader, max_chars)
+        return f"What the benchmark's grader checked (the agent never saw this):\n<grader>\n{text}\n</grader>"
+
+    text = block(budget_tokens * 4)
+    tokens = llm.count_tokens(text)
+    if tokens > budget_tokens:  # denser text than 4 characters a token: cut to the measured ratio
+        text = block(max(int(len(text) * budget_tokens / tokens) - 200, 200))
+    return text
+
+
+def build_messages(prompt_name: str, skill: SkillContext, traj: Trajectory, llm: LLMClient, config: AnalystConfig) -> tuple[list[Message], dict]:
+    """Prompt for one analyst call. The system message opens with S0 (SKILL.md, then its
+    references fitted to the budget), then the instructions: the same text in every call
+    of a run, a prefix engines cache. The user message holds the trajectory and, for a
+    failure, the grader's view."""
+    template, limits = _template(prompt_name), config.output_limits()
+    room = room_text(limits)
+    budget = config.context_tokens - config.max_output_tokens - MARGIN_TOKENS
+    titles_only, _ = render_skill(skill, reference_budget_tokens=0, count_tokens=llm.count_tokens)
+    fixed = llm.count_tokens(template.safe_substitute(skill=titles_only, room=room, shared_context=""))
+    skill_text, skill_fit = render_skill(skill, reference_budget_tokens=int(max(budget - fixed, 0) * config.reference_share), count_tokens=llm.count_tokens)
+
     instructions = system_text(traj)
     shared = f"The agent's instructions:\n<agent_instructions>\n{instructions}\n</agent_instructions>" if instructions else ""
-    rendered = render_trajectory(traj, budget_tokens=max(budget - llm.count_tokens(shared), 256), count_tokens=llm.count_tokens)
-    system = template.safe_substitute(skill=skill_view, shared_context=shared)
-    user = f"<trajectory>\n{rendered.text}\n</trajectory>"
-    fit = {"elided_steps": rendered.elided_steps, "truncated_steps": rendered.truncated_steps, "trajectory_tokens": rendered.tokens}
+    system = template.safe_substitute(skill=skill_text, room=room, shared_context=shared)
+    left = budget - llm.count_tokens(system)
+    grader = _grader_block(traj, min(config.grader_tokens, left // 3), llm) if prompt_name == "error_analyst" else ""
+    left -= llm.count_tokens(grader) if grader else 0
+    rendered = render_trajectory(traj, budget_tokens=max(left, 256), count_tokens=llm.count_tokens)
+    user = f"<trajectory>\n{rendered.text}\n</trajectory>" + (f"\n\n{grader}" if grader else "")
+    fit = {
+        "elided_steps": rendered.elided_steps,
+        "truncated_steps": rendered.truncated_steps,
+        "trajectory_tokens": rendered.tokens,
+        "skill_tokens": skill_fit.tokens,
+        "references_shown": len(skill_fit.references_shown),
+        "references_titles_only": len(skill_fit.references_titles_only),
+        "grader_shown": bool(grader),
+    }
     return [Message(role="system", content=system), Message(role="user", content=user)], fit
 
 
@@ -62,13 +164,14 @@ def _lessons(drafts: list[LessonDraft], traj: Trajectory, kind: str, fit: dict) 
             description=d.description.strip(),
             content=d.content.strip(),
             topic=normalize_topic(d.topic),
+            coverage=d.coverage,
             metadata=fit,
         )
         for i, d in enumerate(drafts)
     ]
 
 
-def to_edit(draft: EditDraft) -> Edit:
+def to_edit(draft: EditDraft, lesson_ids: list[str] | None = None) -> Edit:
     return Edit(
         op=draft.op,
         path=draft.path or "SKILL.md",
@@ -76,15 +179,18 @@ def to_edit(draft: EditDraft) -> Edit:
         anchor=draft.anchor or None,
         content=draft.content,
         reason=draft.reason,
+        lesson_ids=lesson_ids or [],
     )
 
 
-def _patch(lessons: list[Lesson], edits: list[EditDraft], traj: Trajectory) -> Patch | None:
+def _patch(lessons: list[Lesson], edits: list[AnalystEdit], traj: Trajectory) -> Patch | None:
+    """The trajectory's patch; each edit carries the id of the lesson its index names (none
+    when the index names no lesson: consolidation then attributes it by content)."""
     if not edits:
         return None
     return Patch(
         id=stable_id(traj.id, prefix="p-"),
-        edits=[to_edit(e) for e in edits],
+        edits=[to_edit(e, [lessons[e.lesson].id] if e.lesson < len(lessons) else []) for e in edits],
         lesson_ids=[lesson.id for lesson in lessons],
         trajectory_ids=[traj.id],
         support=1,
@@ -92,7 +198,7 @@ def _patch(lessons: list[Lesson], edits: list[EditDraft], traj: Trajectory) -> P
     )
 
 
-def analyze(traj: Trajectory, skill_view: str, llm: LLMClient, config: AnalystConfig | None = None) -> AnalysisResult:
+def analyze(traj: Trajectory, skill: SkillContext, llm: LLMClient, config: AnalystConfig | None = None) -> AnalysisResult:
     """Run the error analyst on a failure or the success analyst on a success.
 
     A trajectory with an unknown outcome is analysed by neither (``no_lesson``); an
@@ -106,8 +212,8 @@ def analyze(traj: Trajectory, skill_view: str, llm: LLMClient, config: AnalystCo
     prompt_name, output, kind = (
         ("success_analyst", SuccessAnalysis, "success") if traj.success else ("error_analyst", ErrorAnalysis, "failure")
     )
-    messages, fit = build_messages(prompt_name, skill_view, traj, llm, config)
-    schema = edit_schema(output, skill_view)
+    messages, fit = build_messages(prompt_name, skill, traj, llm, config)
+    schema = engine_schema(output, config.output_limits(), skill.skill_md)
     try:
         answer, usage = generate(llm, messages, output, max_tokens=config.max_output_tokens, retries=config.retries, schema=schema)
     except LLMError as exc:
@@ -122,8 +228,10 @@ def analyze(traj: Trajectory, skill_view: str, llm: LLMClient, config: AnalystCo
         evidence = {"failure_causes": [c.model_dump() for c in answer.failure_causes]}
     else:
         evidence = {"solution_path": answer.solution_path}
+    if answer.analysis:
+        evidence["analysis"] = answer.analysis
     tokens = {"prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens, "llm_calls": usage.calls}
-    lessons = _lessons(answer.lessons, traj, kind, {**fit, **tokens, **evidence, "prompt": prompt_version(PACKAGE, prompt_name)})
+    lessons = _lessons(answer.lessons, traj, kind, {**fit, **tokens, **evidence, "prompt": prompt_versions(prompt_name)})
     patch = _patch(lessons, answer.edits, traj)
     if not lessons and patch is None:
         return AnalysisResult(**base, status="no_lesson", reason=f"{prompt_name} proposed no lesson", usage=usage)

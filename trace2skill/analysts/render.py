@@ -7,11 +7,12 @@ from collections.abc import Callable
 from pydantic import BaseModel
 
 from trace2skill.prompting import fence_data
-from trace2skill.schema import Step, Trajectory
+from trace2skill.schema import GraderCheck, GraderView, Step, Trajectory
 
 TokenCounter = Callable[[str], int]
 
 HEAD_STEPS = 2  # the opening user request is what the task was; always keep it
+MAX_PASSED_CHECKS = 10  # passing checks are context; failing ones are the evidence
 
 
 class RenderedTrajectory(BaseModel):
@@ -110,3 +111,44 @@ def render_trajectory(
     return RenderedTrajectory(
         system=system, text=text, tokens=tokens, elided_steps=elided, truncated_steps=truncated
     )
+
+
+def _check_line(check: GraderCheck) -> str:
+    mark = {True: "PASS", False: "FAIL", None: "----"}[check.passed]
+    score = f" (score {check.score:g})" if check.score is not None else ""
+    detail = f": {check.detail}" if check.detail else ""
+    return f"- [{mark}] {check.kind} {check.name}{score}{detail}"
+
+
+def render_grader(grader: GraderView, max_chars: int) -> str:
+    """The grader's view as prompt text of at most about ``max_chars`` characters.
+
+    Failing checks come first and are all listed; passing ones up to
+    ``MAX_PASSED_CHECKS`` (then a count); the test output is cut in the middle.
+    """
+    lines = [f"Source: {grader.source}"]
+    if grader.verdict:
+        lines.append(f"Verdict: {grader.verdict}")
+    if grader.expected_actions:
+        lines.append("Expected actions (what a correct run does, in order):")
+        lines += [f"{i}. {a}" for i, a in enumerate(grader.expected_actions, 1)]
+    if grader.reference_answers:
+        lines.append("Reference answers (what a correct run outputs or tells the user):")
+        lines += [f"- {a}" for a in grader.reference_answers]
+    failing = [c for c in grader.checks if c.passed is not True]
+    passing = [c for c in grader.checks if c.passed is True]
+    if grader.checks:
+        lines.append("Checks:")
+        lines += [_check_line(c) for c in failing + passing[:MAX_PASSED_CHECKS]]
+        if len(passing) > MAX_PASSED_CHECKS:
+            lines.append(f"- ... and {len(passing) - MAX_PASSED_CHECKS} more passing checks")
+    text = "\n".join(lines)
+    if grader.test_output:
+        room = max(max_chars - len(text) - 40, 200)
+        output = grader.test_output
+        if len(output) > room:
+            output = f"{output[: room // 4]}\n[...{len(output) - room} chars cut...]\n{output[-(room - room // 4):]}"
+        text += f"\nTest output:\n{output}"
+    if len(text) > max_chars:
+        text = text[:max_chars] + f"\n[...{len(text) - max_chars} chars of the grader's view cut...]"
+    return fence_data(text)

@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from trace2skill.ingest.base import IngestError, json_type
-from trace2skill.schema import Trajectory
+from trace2skill.ingest.grader import swebench_grader
+from trace2skill.schema import GraderView, Trajectory
 
 ID_KEYS = ("trajectory_id", "instance_id", "session_id", "task_id")
 ROW_KEYS = (*ID_KEYS, "success", "resolved", "reward", "test_result")  # a JSON object with one of these is a single row
@@ -31,10 +32,12 @@ class LabelsError(IngestError, ValueError):
 
 @dataclass(frozen=True)
 class Label:
-    """The outcome of one run: ``success`` and/or ``reward`` (at least one is set)."""
+    """The outcome of one run: ``success`` and/or ``reward`` (at least one is set), and the
+    grader's view when the row carries one (a SWE-bench report's ``tests_status``, ``test_output``)."""
 
     success: bool | None = None
     reward: float | None = None
+    grader: GraderView | None = None
 
     def outcome(self, success_threshold: float) -> tuple[bool | None, float | None]:
         """``(success, reward)``: ``success`` if given, else ``reward >= success_threshold``."""
@@ -45,10 +48,11 @@ class Label:
 
 def _label(row: dict[str, Any], where: str) -> Label:
     success = row.get("success", row.get("resolved"))
-    if success is None:  # an OpenHands eval line: {"instance_id", "test_result": {"report": {"resolved"}}}
-        test_result = row.get("test_result")
-        report = test_result.get("report") if isinstance(test_result, dict) else None
-        success = report.get("resolved") if isinstance(report, dict) else None
+    # An OpenHands eval line: {"instance_id", "test_result": {"report": {"resolved", ...}, "test_output"}}
+    test_result = row.get("test_result") if isinstance(row.get("test_result"), dict) else {}
+    report = test_result.get("report") if isinstance(test_result.get("report"), dict) else None
+    if success is None and report is not None:
+        success = report.get("resolved")
     if success is not None and not isinstance(success, bool):
         raise LabelsError(f"{where}: 'success' is {json_type(success)}, expected a boolean")
     reward = row.get("reward")
@@ -58,7 +62,8 @@ def _label(row: dict[str, Any], where: str) -> Label:
         reward = float(reward)
     if success is None and reward is None:
         raise LabelsError(f"{where}: row has neither 'success' nor 'reward'")
-    return Label(success, reward)
+    grader = swebench_grader(report or row, "labels file", row.get("test_output", test_result.get("test_output")))
+    return Label(success, reward, grader)
 
 
 def _row_key(row: dict[str, Any], where: str) -> str:
@@ -152,7 +157,8 @@ def apply_labels(traj: Trajectory, labels: Mapping[str, Label], success_threshol
     """``traj`` with the outcome of its label, if ``labels`` has one for any of its ids.
 
     A label overrides the outcome the source file gave; that one is kept in
-    ``metadata["source_outcome"]`` and the matched id in ``metadata["label_id"]``.
+    ``metadata["source_outcome"]`` and the matched id in ``metadata["label_id"]``. A label
+    with a grader view replaces the trajectory's.
     """
     for key in candidate_ids(traj):
         label = labels.get(key)
@@ -162,5 +168,8 @@ def apply_labels(traj: Trajectory, labels: Mapping[str, Label], success_threshol
         metadata = {**traj.metadata, "label_id": key}
         if traj.success is not None or traj.reward is not None:
             metadata["source_outcome"] = {"success": traj.success, "reward": traj.reward}
-        return traj.model_copy(update={"success": success, "reward": reward, "metadata": metadata})
+        update = {"success": success, "reward": reward, "metadata": metadata}
+        if label.grader is not None:
+            update["grader"] = label.grader
+        return traj.model_copy(update=update)
     return traj

@@ -17,6 +17,7 @@ from typing import Any
 
 from trace2skill.ingest import jsonhead, responses
 from trace2skill.ingest.base import Format, Record, RecordError, Source, json_type, make_trajectory, optional_str
+from trace2skill.ingest.grader import GRADER_INFO_KEYS, info_grader
 from trace2skill.ingest.jsonfile import read_document
 from trace2skill.ingest.openai_chat import assistant_steps
 from trace2skill.ingest.steps import add_result, content_text, objects
@@ -78,7 +79,7 @@ def traj_to_trajectory(doc: dict[str, Any], source: Source) -> Trajectory:
     if "messages" not in doc:
         raise RecordError("file has no 'messages'")
     steps, exit_info = messages_to_steps(doc["messages"])
-    metadata: dict[str, Any] = {k: v for k, v in info.items() if k != "config"}
+    metadata: dict[str, Any] = {k: v for k, v in info.items() if k != "config" and k not in GRADER_INFO_KEYS}
     config = info.get("config")
     model = config.get("model") if isinstance(config, dict) else None
     if isinstance(model, dict) and model.get("model_name"):
@@ -89,7 +90,8 @@ def traj_to_trajectory(doc: dict[str, Any], source: Source) -> Trajectory:
     name = source.path.name
     instance_id = name.removesuffix(".json").removesuffix(".traj")
     metadata["instance_id"] = instance_id
-    return make_trajectory(source, raw_id=instance_id, location="file", steps=steps, metadata=metadata)
+    trajectory = make_trajectory(source, raw_id=instance_id, location="file", steps=steps, metadata=metadata)
+    return trajectory.model_copy(update={"grader": info_grader(info, "mini_swe_agent info")})
 
 
 def read(source: Source) -> Iterator[Record]:

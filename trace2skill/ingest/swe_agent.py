@@ -18,6 +18,7 @@ from typing import Any
 
 from trace2skill.ingest import jsonhead
 from trace2skill.ingest.base import Format, Record, RecordError, Source, json_type, make_trajectory, optional_list
+from trace2skill.ingest.grader import GRADER_INFO_KEYS, info_grader
 from trace2skill.ingest.jsonfile import read_document
 from trace2skill.ingest.openai_chat import add_tool_calls
 from trace2skill.ingest.steps import add_result, content_text, objects
@@ -27,7 +28,7 @@ NAME = "swe_agent"
 
 # Keys that mark another format that also has a "history" (OpenHands eval output) or "steps".
 FOREIGN_KEYS = ("instance_id", "test_result", "messages", "steps", "simulations", "trajectory_format")
-INFO_SKIP = frozenset({"edited_files30", "edited_files50", "edited_files70"})
+INFO_SKIP = frozenset({"edited_files30", "edited_files50", "edited_files70"}) | GRADER_INFO_KEYS
 
 
 def command_step(action: str, steps: list[Step], tool_name: str | None = None) -> str:
@@ -146,7 +147,8 @@ def traj_to_trajectory(doc: dict[str, Any], source: Source) -> Trajectory:
         metadata["environment"] = doc["environment"]
     instance_id = source.path.name.removesuffix(".traj")
     metadata["instance_id"] = instance_id
-    return make_trajectory(source, raw_id=instance_id, location="file", steps=steps, metadata=metadata)
+    trajectory = make_trajectory(source, raw_id=instance_id, location="file", steps=steps, metadata=metadata)
+    return trajectory.model_copy(update={"grader": info_grader(info, "swe_agent info")})
 
 
 def read(source: Source) -> Iterator[Record]:

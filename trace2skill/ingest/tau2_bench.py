@@ -40,8 +40,9 @@ from trace2skill.ingest.jsonfile import (
     top_level_event,
     top_level_value,
 )
+from trace2skill.ingest.grader import as_passed, as_score, json_texts, non_empty, reward_checks
 from trace2skill.ingest.steps import add_call, add_result, objects
-from trace2skill.schema import Role, Step, Trajectory
+from trace2skill.schema import GraderCheck, GraderView, Role, Step, Trajectory
 
 NAME = "tau2_bench"
 
@@ -123,11 +124,51 @@ def task_text(task: dict[str, Any]) -> str:
     return "\n".join(parts)
 
 
+def _objects(value: Any) -> list[dict[str, Any]]:
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+
+def _checks(reward_info: dict[str, Any]) -> list[GraderCheck]:
+    """Every check of tau2's ``reward_info``: database, actions, environment and natural-language
+    assertions, information to communicate, and the reward per component."""
+    checks: list[GraderCheck] = []
+    db = reward_info.get("db_check")
+    if isinstance(db, dict):
+        checks.append(GraderCheck(kind="db", name="database state", passed=as_passed(db.get("db_match")), score=as_score(db.get("db_reward"))))
+    for check in _objects(reward_info.get("action_checks")):
+        action = check.get("action") if isinstance(check.get("action"), dict) else {}
+        name = action.get("name") if isinstance(action.get("name"), str) else ""
+        detail = json.dumps(action, ensure_ascii=False, sort_keys=True) if action else ""
+        checks.append(GraderCheck(kind="action", name=name, passed=as_passed(check.get("action_match")), score=as_score(check.get("action_reward")), detail=detail))
+    for key, kind, field in (
+        ("env_assertions", "env_assertion", "env_assertion"),
+        ("nl_assertions", "assertion", "nl_assertion"),
+        ("communicate_checks", "communicate", "info"),
+    ):
+        for check in _objects(reward_info.get(key)):
+            what = check.get(field)
+            name = what if isinstance(what, str) else json.dumps(what, ensure_ascii=False, sort_keys=True)
+            justification = check.get("justification")
+            detail = justification if isinstance(justification, str) else ""
+            checks.append(GraderCheck(kind=kind, name=name, passed=as_passed(check.get("met")), score=as_score(check.get("reward")), detail=detail))
+    return checks + reward_checks(reward_info.get("reward_breakdown"))
+
+
+def grader_view(task: dict[str, Any], reward_info: dict[str, Any] | None) -> GraderView | None:
+    """What tau2's evaluator knew: the task's ``evaluation_criteria`` (expected actions, information
+    to communicate) and the run's ``reward_info`` checks."""
+    criteria = task.get("evaluation_criteria") if isinstance(task.get("evaluation_criteria"), dict) else {}
+    view = GraderView(
+        source="tau2_bench evaluation",
+        expected_actions=json_texts(criteria.get("actions")),
+        reference_answers=json_texts(criteria.get("communicate_info")),
+        checks=_checks(reward_info or {}),
+    )
+    return non_empty(view)
+
+
 def _task_metadata(task: dict[str, Any]) -> dict[str, Any]:
     meta: dict[str, Any] = {}
-    criteria = task.get("evaluation_criteria")
-    if isinstance(criteria, dict) and criteria.get("actions") is not None:
-        meta["expected_actions"] = json.dumps(criteria["actions"], ensure_ascii=False)
     description = task.get("description")
     if isinstance(description, dict) and description.get("purpose"):
         meta["task_purpose"] = description["purpose"]
@@ -141,10 +182,6 @@ def _run_metadata(sim: dict[str, Any], info: dict[str, Any]) -> dict[str, Any]:
         if sim.get(k) is not None
     }
     meta["simulation_id"] = meta.pop("id", None)
-    reward_info = sim.get("reward_info")
-    if isinstance(reward_info, dict):
-        # What the grader checked (db, actions, communicated info): the best evidence for a failure.
-        meta["reward_info"] = json.dumps(reward_info, ensure_ascii=False)
     env = info.get("environment_info")
     if isinstance(env, dict) and env.get("domain_name"):
         meta["domain"] = env["domain_name"]
@@ -174,7 +211,7 @@ def simulation_to_trajectory(
     success = None if reward is None or termination in NON_EVALUABLE else reward >= source.success_threshold
     task = tasks.get(task_id, {})
     metadata = {**_task_metadata(task), **_run_metadata(sim, info)}
-    return make_trajectory(
+    trajectory = make_trajectory(
         source,
         raw_id=task_id if trial is None else f"{task_id}:{trial}",
         location=location,
@@ -183,6 +220,7 @@ def simulation_to_trajectory(
         outcome=(success, reward),
         metadata=metadata,
     )
+    return trajectory.model_copy(update={"grader": grader_view(task, reward_info)})
 
 
 def _tasks_by_id(tasks: Any) -> dict[str, dict[str, Any]]:

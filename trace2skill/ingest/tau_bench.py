@@ -25,9 +25,10 @@ from trace2skill.ingest.base import (
     optional_int,
     resolve_outcome,
 )
+from trace2skill.ingest.grader import as_passed, json_texts, non_empty, reward_checks
 from trace2skill.ingest.jsonfile import read_array
 from trace2skill.ingest.openai_chat import messages_to_steps
-from trace2skill.schema import Trajectory
+from trace2skill.schema import GraderCheck, GraderView, Trajectory
 
 NAME = "tau_bench"
 
@@ -44,19 +45,26 @@ def _task_id(item: dict[str, Any]) -> str:
     return str(task_id) if trial is None else f"{task_id}:{trial}"
 
 
+def grader_view(info: dict[str, Any]) -> GraderView | None:
+    """What tau-bench's grader knew: the task's expected actions and outputs, and ``reward_info``
+    (``info.r_actions`` / ``r_outputs`` scores, ``info.outputs`` found or not)."""
+    task = info.get("task") if isinstance(info.get("task"), dict) else {}
+    reward_info = info.get("reward_info") if isinstance(info.get("reward_info"), dict) else {}
+    details = reward_info.get("info") if isinstance(reward_info.get("info"), dict) else {}
+    checks = reward_checks({k.removeprefix("r_"): v for k, v in details.items() if k.startswith("r_")})
+    outputs = details.get("outputs")
+    if isinstance(outputs, dict):
+        checks += [GraderCheck(kind="output", name=str(k), passed=as_passed(v)) for k, v in outputs.items()]
+    expected = task.get("actions") or reward_info.get("actions")
+    view = GraderView(source="tau_bench info", expected_actions=json_texts(expected), reference_answers=json_texts(task.get("outputs")), checks=checks)
+    return non_empty(view)
+
+
 def _metadata(item: dict[str, Any], info: dict[str, Any]) -> dict[str, Any]:
     meta: dict[str, Any] = {"task_id": item.get("task_id"), "trial": item.get("trial")}
     task = info.get("task")
-    if isinstance(task, dict):
-        if "actions" in task:
-            meta["expected_actions"] = json.dumps(task["actions"], ensure_ascii=False)
-        if "outputs" in task:
-            meta["expected_outputs"] = task["outputs"]
-        if "user_id" in task:
-            meta["user_id"] = task["user_id"]
-    if "reward_info" in info:
-        # Which expected actions/outputs the run missed: the grader's view of the failure.
-        meta["reward_info"] = json.dumps(info["reward_info"], ensure_ascii=False)
+    if isinstance(task, dict) and "user_id" in task:
+        meta["user_id"] = task["user_id"]
     for key, value in info.items():
         if key not in ("task", "reward_info"):
             meta.setdefault(key, value)
@@ -84,9 +92,10 @@ def item_to_trajectory(item: Any, source: Source, location: str) -> Trajectory:
     instruction = task_info.get("instruction") if isinstance(task_info, dict) else None
     task = instruction if isinstance(instruction, str) and instruction.strip() else first_user_text(steps)
     metadata = _metadata(item, info)
-    return make_trajectory(
+    trajectory = make_trajectory(
         source, raw_id=raw_id, location=location, steps=steps, task=task, outcome=result, metadata=metadata
     )
+    return trajectory.model_copy(update={"grader": grader_view(info)})
 
 
 def read(source: Source) -> Iterator[Record]:

@@ -58,6 +58,18 @@ class BackendConfig(BaseModel):
     max_concurrency: int = Field(
         64, ge=1, description="openai backend: requests one replica has in flight to the endpoint at once (the rest wait)."
     )
+    temperature: float | None = Field(
+        0.0, ge=0.0, le=2.0, description="Sampling temperature (0: greedy). openai backend: null leaves it out, for models that refuse it."
+    )
+    reasoning_effort: Literal["minimal", "low", "medium", "high"] | None = Field(
+        None, description="openai/vllm: how long a reasoning model thinks before answering (OpenAI reasoning models; vLLM with a reasoning parser)."
+    )
+    chat_template_kwargs: dict[str, Any] | None = Field(
+        None, description="openai/vllm: arguments for the served model's chat template, e.g. {enable_thinking: true} for Qwen3-style thinking."
+    )
+    extra_body: dict[str, Any] = Field(
+        default_factory=dict, description="openai/vllm: other request fields sent as they are, e.g. {top_p: 0.95, top_k: 20}."
+    )
     fake_latency_s: float = Field(0.0, ge=0.0, description="Fake backend: seconds slept per call.")
     fake_latency_per_token_s: float = Field(0.0, ge=0.0, description="Fake backend: seconds slept per completion token.")
     fake_failure_rate: float = Field(0.0, ge=0.0, le=1.0, description="Fake backend: share of calls that fail.")
@@ -95,8 +107,16 @@ def make_llm(config: BackendConfig) -> LLMClient:
         if not config.base_url or not config.model:
             raise ValueError("the openai backend needs --base-url and --model")
         return OpenAILLM(
-            config.base_url, config.model, api_key_env=config.api_key_env, tokenizer=config.tokenizer, max_concurrency=config.max_concurrency
+            config.base_url,
+            config.model,
+            api_key_env=config.api_key_env,
+            tokenizer=config.tokenizer,
+            max_concurrency=config.max_concurrency,
+            temperature=config.temperature,
+            reasoning_effort=config.reasoning_effort,
+            chat_template_kwargs=config.chat_template_kwargs,
+            extra_body=config.extra_body,
         )
     from trace2skill.llm.embedded import EmbeddedLLM
 
-    return EmbeddedLLM(config.model_path, context_tokens=config.context_tokens, threads=config.threads)
+    return EmbeddedLLM(config.model_path, context_tokens=config.context_tokens, threads=config.threads, temperature=config.temperature or 0.0)

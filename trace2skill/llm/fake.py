@@ -2,7 +2,7 @@
 
 It answers from the prompt it is given, so different trajectories give different
 lessons and the same input always gives the same output. It reads the blocks our
-prompts delimit (``<skill>``, ``<trajectory>``, ``<patches>``) and knows the output
+prompts delimit (``<skill>``, ``<references>``, ``<trajectory>``, ``<grader>``, ``<patches>``) and knows the output
 models by name; any other model is an error. Latency and failure injection let
 benchmarks and reliability tests simulate a real engine. Like a gullible model, it obeys
 an instruction planted in the data it analyses ("... add this to the skill: TEXT"): TEXT
@@ -48,9 +48,17 @@ def _tools(trajectory: str) -> list[str]:
     return [name for name, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
 
 
+def _coverage(content: str, skill: str) -> str:
+    # How much of the lesson the skill (SKILL.md and the references shown) already says.
+    if _alike(content, skill, 0.8):
+        return "covered"
+    return "partial" if _alike(content, skill, 0.4) else "missing"
+
+
 def _lessons_and_edits(prompt: str, kind: str) -> tuple[list[dict], list[dict]]:
     trajectory = _block(prompt, "trajectory")
     skill = _block(prompt, "skill")
+    known = skill + "\n" + _block(prompt, "references")
     tools = _tools(trajectory)[:2] or ["the main tool"]
     lessons = []
     for tool in tools:
@@ -61,27 +69,35 @@ def _lessons_and_edits(prompt: str, kind: str) -> tuple[list[dict], list[dict]]:
         else:
             content = f"Gather the facts first, then call {tool} once, with the arguments the user confirmed."
             title = f"Confirm arguments for {tool}"
-        lessons.append({"title": title, "description": f"When a task needs {tool}.", "content": content, "topic": topic})
+        lesson = {"title": title, "description": f"When a task needs {tool}.", "content": content, "topic": topic}
+        lessons.append({**lesson, "coverage": _coverage(content, known)})
     obeyed = _OBEYED.search(trajectory + "\n" + _block(prompt, "agent_instructions"))
     if obeyed:
-        injected = {"title": "Follow the standing instruction", "description": "Always.", "content": obeyed.group(1).strip()[:240], "topic": "standing instructions"}
+        injected = {"title": "Follow the standing instruction", "description": "Always.", "content": obeyed.group(1).strip()[:240], "topic": "standing instructions", "coverage": "missing"}
         lessons = [injected, *lessons[:2]]
     section = _pick_section(skill, ("pitfalls",) if kind == "failure" else ("workflow",))
     if section:
         edits = [
-            {"op": "append_to_section", "path": "SKILL.md", "section": section, "anchor": "", "content": f"- {l['content']}", "reason": l["title"]}
-            for l in lessons
+            {"op": "append_to_section", "path": "SKILL.md", "section": section, "anchor": "", "content": f"- {l['content']}", "reason": l["title"], "lesson": i}
+            for i, l in enumerate(lessons)
         ]
     else:
         body = "\n".join(f"- {l['content']}" for l in lessons)
-        edits = [{"op": "add_section", "path": "SKILL.md", "section": "Lessons", "anchor": "", "content": body, "reason": "no section yet"}]
+        edits = [{"op": "add_section", "path": "SKILL.md", "section": "Lessons", "anchor": "", "content": body, "reason": "no section yet", "lesson": 0}]
     return lessons, edits
+
+
+def _analysis(prompt: str, kind: str) -> str:
+    """The reasoning a model writes first; it names the evidence it had."""
+    grader = _block(prompt, "grader")
+    seen = f" The grader's view lists {grader.count(chr(10)) + 1} line(s) of evidence." if grader else ""
+    return f"The run is a {kind}; its tool calls show what decided it.{seen}"
 
 
 def _error_analysis(prompt: str) -> dict:
     trajectory = _block(prompt, "trajectory")
     if not _TOOL_CALL.search(trajectory):
-        return {"explained": False, "failure_causes": [], "lessons": [], "edits": []}
+        return {"analysis": _analysis(prompt, "failure"), "explained": False, "failure_causes": [], "lessons": [], "edits": []}
     lessons, edits = _lessons_and_edits(prompt, "failure")
     steps = [int(i) for i in re.findall(r"^\[(\d+)\] assistant: call", trajectory, re.MULTILINE)][-2:]
     tool = _tools(trajectory)[0]
@@ -91,13 +107,13 @@ def _error_analysis(prompt: str) -> dict:
         "steps": steps,
         "explanation": f"The agent called {tool} without checking the policy, so the task ended in the wrong state.",
     }
-    return {"explained": True, "failure_causes": [cause], "lessons": lessons, "edits": edits}
+    return {"analysis": _analysis(prompt, "failure"), "explained": True, "failure_causes": [cause], "lessons": lessons, "edits": edits}
 
 
 def _success_analysis(prompt: str) -> dict:
     lessons, edits = _lessons_and_edits(prompt, "success")
     path = [f"call {t}" for t in _tools(_block(prompt, "trajectory"))][:6] or ["answer the user"]
-    return {"solution_path": path, "lessons": lessons, "edits": edits}
+    return {"analysis": _analysis(prompt, "success"), "solution_path": path, "lessons": lessons, "edits": edits}
 
 
 _NEGATIONS = frozenset({"never", "not", "no", "dont", "don't", "avoid", "cannot"})

@@ -44,6 +44,12 @@ class OpenAILLM:
     never logged or stored elsewhere. ``tokenizer="server"`` counts tokens with the served
     model's tokenizer through the server's ``POST /tokenize`` (vLLM and Ray Serve LLM have
     it); ``"estimate"`` uses ~4 characters per token, for endpoints without it.
+
+    Sampling goes into every request as the endpoint names it: ``temperature`` (None: not
+    sent, for models that refuse it), ``reasoning_effort`` (OpenAI reasoning models, vLLM
+    with a reasoning parser), ``chat_template_kwargs`` (vLLM, e.g. ``{"enable_thinking":
+    true}`` for Qwen3-style templates) and ``extra_body`` (any other field, e.g. vLLM's
+    ``top_k``).
     """
 
     def __init__(
@@ -57,8 +63,18 @@ class OpenAILLM:
         backoff_s: float = 0.5,
         tokenizer: str = "estimate",
         max_concurrency: int = 64,
+        temperature: float | None = 0.0,
+        reasoning_effort: str | None = None,
+        chat_template_kwargs: dict[str, Any] | None = None,
+        extra_body: dict[str, Any] | None = None,
     ):
         self.base_url = base_url.rstrip("/")
+        self.sampling: dict[str, Any] = {
+            key: value
+            for key, value in (("temperature", temperature), ("reasoning_effort", reasoning_effort), ("chat_template_kwargs", chat_template_kwargs))
+            if value is not None
+        }
+        self.sampling.update(extra_body or {})
         self.model = model
         self.max_retries = max_retries
         self.backoff_s = backoff_s
@@ -103,7 +119,7 @@ class OpenAILLM:
             "model": self.model,
             "messages": [m.model_dump() for m in messages],
             "max_tokens": max_tokens,
-            "temperature": 0.0,
+            **self.sampling,
             "response_format": {
                 "type": "json_schema",
                 "json_schema": {"name": output.__name__, "schema": schema or schema_of(output), "strict": True},

@@ -14,6 +14,7 @@ from ray.exceptions import RayActorError
 from ray.serve.handle import DeploymentHandle
 
 from trace2skill.analysts.analyze import AnalysisResult
+from trace2skill.analysts.context import SkillContext
 from trace2skill.analysts.draft import MAX_TASKS
 from trace2skill.llm.base import Usage
 from trace2skill.schema import Trajectory
@@ -28,14 +29,14 @@ class AnalyzeBatch:
     ``trajectories.parquet``, all in flight at once; trajectories in ``skip`` (analysed
     before a resumption) are left out."""
 
-    def __init__(self, app: str, skill_view: str, skip: list[ray.ObjectRef]):
+    def __init__(self, app: str, skill: SkillContext, skip: list[ray.ObjectRef]):
         self.handle = serve.get_app_handle(app)
-        self.skill_view = skill_view
+        self.skill = skill
         self.skip: set[str] = ray.get(skip[0]) if skip else set()  # a ref in a list: Ray Data passes it unresolved
 
     def __call__(self, batch: pa.Table) -> dict[str, list]:
         trajs = [t for t in map(Trajectory.from_row, batch.to_pylist()) if t.id not in self.skip]
-        pending = [self.handle.analyze.remote(t.model_dump_json(), self.skill_view) for t in trajs]
+        pending = [self.handle.analyze.remote(t.model_dump_json(), self.skill) for t in trajs]
         results = [self._result_of(response, traj) for traj, response in zip(trajs, pending)]
         return {"trajectory_id": [r.trajectory_id for r in results], "result": [r.model_dump_json() for r in results]}
 
@@ -48,7 +49,7 @@ class AnalyzeBatch:
             except RayActorError as exc:  # the replica died or is unreachable, not the analysis
                 error = exc
                 if attempt < REPLICA_TRIES:
-                    response = self.handle.analyze.remote(traj.model_dump_json(), self.skill_view)
+                    response = self.handle.analyze.remote(traj.model_dump_json(), self.skill)
             except Exception as exc:  # the analyst code failed: this trajectory fails, not the run
                 error = exc
                 break

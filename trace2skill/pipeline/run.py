@@ -16,6 +16,7 @@ import ray
 from ray.data import ActorPoolStrategy, DataContext
 
 from trace2skill.analysts.analyze import AnalysisResult
+from trace2skill.analysts.context import SkillContext
 from trace2skill.checkpoint import AnalysisLog, RunState, check_writable, mark_done, start_run
 from trace2skill.config import DistillConfig
 from trace2skill.consolidate.merge import TreeStats
@@ -140,7 +141,7 @@ def distill(cfg: DistillConfig, progress: Progress = print, *, resume: bool = Fa
         s0 = load_skill(run_dir / "s0")
         skill_view = skill_prompt_view(s0)
 
-        results, summary.resumed = _analyze(cfg, state, app, skill_view, progress)
+        results, summary.resumed = _analyze(cfg, state, app, SkillContext.of(s0), progress)
         stage("analyze")
 
         lessons = [lesson for r in results for lesson in r.lessons]
@@ -159,7 +160,7 @@ def distill(cfg: DistillConfig, progress: Progress = print, *, resume: bool = Fa
     return summary
 
 
-def _analyze(cfg: DistillConfig, state: RunState, app: str, skill_view: str, progress: Console) -> tuple[list[AnalysisResult], int]:
+def _analyze(cfg: DistillConfig, state: RunState, app: str, skill: SkillContext, progress: Console) -> tuple[list[AnalysisResult], int]:
     """Every trajectory's analysis result (quarantined records included), in input order, and
     how many of them an earlier, interrupted run had already produced."""
     run_dir = cfg.resolved_run_dir
@@ -176,7 +177,7 @@ def _analyze(cfg: DistillConfig, state: RunState, app: str, skill_view: str, pro
             analyzed = rows.map_batches(
                 AnalyzeBatch,
                 # Only a resumption has ids to skip; a ref in the constructor makes Ray warn on every actor.
-                fn_constructor_kwargs={"app": app, "skill_view": skill_view, "skip": [ray.put(done)] if done else []},
+                fn_constructor_kwargs={"app": app, "skill": skill, "skip": [ray.put(done)] if done else []},
                 batch_size=cfg.batch_size,
                 batch_format="pyarrow",
                 compute=ActorPoolStrategy(size=cfg.analyze_concurrency),

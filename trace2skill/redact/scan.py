@@ -185,7 +185,7 @@ def _redact_value(value: Any, counts: Counter[str], key: str | None = None) -> A
 
 
 def redact_trajectory(traj: Trajectory) -> Trajectory:
-    """A copy of ``traj`` with secrets redacted in the task, every step and the metadata values.
+    """A copy of ``traj`` with secrets redacted in the task, every step, the grader view and the metadata values.
 
     ``metadata["redactions"]`` holds the number of redactions per kind (absent when
     none; added to any counts an earlier pass left there). The secrets themselves are
@@ -200,10 +200,12 @@ def redact_trajectory(traj: Trajectory) -> Trajectory:
         if content is not step.content or args is not step.tool_args:
             step = step.model_copy(update={"content": content, "tool_args": args})
         steps.append(step)
+    # The grader's view is text from the benchmark (test logs, expected calls): scanned alike.
+    grader = None if traj.grader is None else type(traj.grader).model_validate(_redact_value(traj.grader.model_dump(), counts))
     previous = traj.metadata.get(REDACTIONS_KEY)
     metadata = _redact_value({k: v for k, v in traj.metadata.items() if k != REDACTIONS_KEY}, counts)
     if isinstance(previous, dict) and all(isinstance(v, int) for v in previous.values()):
         counts.update(previous)
     if counts:  # absent means nothing was redacted, so clean records keep their metadata as read
         metadata[REDACTIONS_KEY] = dict(sorted(counts.items()))
-    return traj.model_copy(update={"task": task, "steps": steps, "metadata": metadata})
+    return traj.model_copy(update={"task": task, "steps": steps, "grader": grader, "metadata": metadata})

@@ -11,6 +11,7 @@ from ray.serve import Application
 from ray.serve.handle import DeploymentHandle
 
 from trace2skill.analysts.analyze import AnalystConfig, analyze
+from trace2skill.analysts.context import SkillContext
 from trace2skill.analysts.draft import draft_skill
 from trace2skill.consolidate.anchors import restate_anchor
 from trace2skill.consolidate.fix import fix_patch
@@ -26,12 +27,14 @@ class Analyst:
     """One loaded model per replica; the prompt logic runs here so token counting stays local."""
 
     def __init__(self, backend: dict, analyst: dict):
-        self.llm = make_llm(BackendConfig.model_validate(backend))
-        self.config = AnalystConfig.model_validate(analyst)
+        engine = BackendConfig.model_validate(backend)
+        self.llm = make_llm(engine)
+        # The answers' room (limits) follows the backend unless the recipe sets it.
+        self.config = AnalystConfig.model_validate(analyst).for_backend(engine.backend)
 
-    def analyze(self, trajectory_json: str, skill_view: str) -> str:
+    def analyze(self, trajectory_json: str, skill: SkillContext) -> str:
         traj = Trajectory.model_validate_json(trajectory_json)
-        return analyze(traj, skill_view, self.llm, self.config).model_dump_json()
+        return analyze(traj, skill, self.llm, self.config).model_dump_json()
 
     def draft(self, name: str, tasks: list[str]) -> str:
         skill, usage, note = draft_skill(name, tasks, self.llm, max_tokens=self.config.max_output_tokens)
