@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 
@@ -35,8 +33,6 @@ def render_prompt(messages: list[Message]) -> str:
     return "\n\n".join(parts)
 
 
-_LOAD_LOCK = threading.Lock()  # the patch in plain_cpu_buffers is process-wide
-
 # llama-cpp-python's schema converter lets raw control characters into JSON strings,
 # which is not JSON; llama.cpp's own converter excludes them, as here.
 _LOOSE_CHAR = 'char ::= [^"\\\\] |'
@@ -59,31 +55,6 @@ def json_grammar(schema: dict):
     return LlamaGrammar.from_string(json_gbnf(schema), verbose=False)
 
 
-@contextmanager
-def plain_cpu_buffers() -> Iterator[None]:
-    """Load models made meanwhile without llama.cpp's extra CPU buffer types (AMX tiles,
-    repacked weights).
-
-    With them, decoding crashes (SIGSEGV in libggml-cpu) on a Xeon with AMX under
-    llama-cpp-python 0.3.36; the 270M model does not need them. ``Llama`` takes no
-    argument for it, so its default model parameters are patched for the load only.
-    """
-    import llama_cpp.llama as llama_module
-
-    default = llama_module.llama_cpp.llama_model_default_params
-
-    def plain():
-        params = default()
-        params.use_extra_bufts = False
-        return params
-
-    llama_module.llama_cpp.llama_model_default_params = plain
-    try:
-        yield
-    finally:
-        llama_module.llama_cpp.llama_model_default_params = default
-
-
 class EmbeddedLLM:
     """llama.cpp in this process. One model per instance; calls are serialized.
 
@@ -100,8 +71,7 @@ class EmbeddedLLM:
         self.model_path = path
         self.temperature = temperature
         self._lock = threading.Lock()
-        with _LOAD_LOCK, plain_cpu_buffers():
-            self._llama = Llama(model_path=path, n_ctx=context_tokens, n_threads=threads, seed=seed, verbose=False)
+        self._llama = Llama(model_path=path, n_ctx=context_tokens, n_threads=threads, seed=seed, verbose=False)
         self._grammars: dict[str, object] = {}
 
     def count_tokens(self, text: str) -> int:
