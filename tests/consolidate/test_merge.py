@@ -106,3 +106,25 @@ def test_a_merge_shows_each_inputs_lessons_within_a_bounded_size_and_survives_a_
 
     outcome = merge_patches([patch(1), patch(2)], "", TooLong())
     assert outcome.patch is None and "exceed context" in outcome.error
+
+
+def test_merge_and_fix_send_the_runs_narrowed_schema_to_the_engine():
+    """Merges get the backend's room and S0's titles, like the analysts (Analyst.merge / fix)."""
+    from trace2skill.analysts.models import OutputLimits, engine_schema
+    from trace2skill.consolidate.fix import fix_patch
+    from trace2skill.consolidate.models import MergeResult
+
+    seen = []
+
+    class Recording(FakeLLM):
+        def complete(self, messages, output, max_tokens, schema=None):
+            seen.append(schema)
+            return super().complete(messages, output, max_tokens, schema=schema)
+
+    view = "---\nname: s\ndescription: A skill. Use for tests.\n---\n# S\n\n## Pitfalls\n- a\n\n## Workflow\n- b\n"
+    short, long = (engine_schema(MergeResult, OutputLimits(edit_chars=c), view) for c in (300, 2000))
+    merge_patches([patch(0), patch(1)], view, Recording(), schema=short)
+    fix_patch(patch(2), ["a problem"], view, Recording(), schema=long)
+    caps = [json.dumps(s) for s in seen]
+    assert '"maxLength": 300' in caps[0] and '"maxLength": 2000' in caps[1]
+    assert all('"enum": ["Pitfalls", "Workflow"]' in c for c in caps)

@@ -26,14 +26,16 @@ def fix_messages(patch: Patch, problems: list[str], skill_view: str) -> list[Mes
     return [Message(role="system", content=system), Message(role="user", content=user)]
 
 
-def fix_patch(patch: Patch, problems: list[str], skill_view: str, llm: LLMClient, *, max_tokens: int = 2048, retries: int = 2) -> MergeOutcome:
+def fix_patch(
+    patch: Patch, problems: list[str], skill_view: str, llm: LLMClient, *, max_tokens: int = 2048, retries: int = 2, schema: dict | None = None
+) -> MergeOutcome:
     """The repaired patch (same provenance), or the reason the call failed.
 
     The answer has the shape of a merge (edits + notes), so every backend that can merge
     can repair; ``MergeResult`` caps it at 12 edits, so a larger patch cannot be
     repaired whole and the caller falls back."""
     try:
-        result, usage = generate(llm, fix_messages(patch, problems, skill_view), MergeResult, max_tokens=max_tokens, retries=retries)
+        result, usage = generate(llm, fix_messages(patch, problems, skill_view), MergeResult, max_tokens=max_tokens, retries=retries, schema=schema)
     except LLMError as exc:
         return MergeOutcome(error=str(exc), usage=exc.usage)
     except ValueError as exc:  # e.g. the state does not fit the engine's context: the part is withheld

@@ -126,7 +126,9 @@ def union_provenance(patches: list[Patch], *, ids_from: list[Patch] | None = Non
     }
 
 
-def merge_patches(patches: list[Patch], skill_view: str, llm: LLMClient, *, max_tokens: int = 1024, retries: int = 2) -> MergeOutcome:
+def merge_patches(
+    patches: list[Patch], skill_view: str, llm: LLMClient, *, max_tokens: int = 1024, retries: int = 2, schema: dict | None = None
+) -> MergeOutcome:
     """Merge ``patches`` into one conflict-free patch with one LLM call (validated, retried).
 
     The merged patch's ``notes`` keep the conflict resolutions of its inputs and add this
@@ -135,7 +137,7 @@ def merge_patches(patches: list[Patch], skill_view: str, llm: LLMClient, *, max_
     with its reason; exact repeats among the returned edits are kept once. A single patch
     is reviewed the same way (the merger may drop it, with its reason)."""
     try:
-        result, usage = generate(llm, merge_messages(patches, skill_view), MergeResult, max_tokens=max_tokens, retries=retries)
+        result, usage = generate(llm, merge_messages(patches, skill_view), MergeResult, max_tokens=max_tokens, retries=retries, schema=schema)
     except LLMError as exc:
         return MergeOutcome(error=str(exc), usage=exc.usage)
     except ValueError as exc:  # e.g. a prompt longer than the engine's context: the inputs stay unmerged

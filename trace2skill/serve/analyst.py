@@ -12,11 +12,12 @@ from ray.serve.handle import DeploymentHandle
 
 from trace2skill.analysts.analyze import AnalystConfig, analyze
 from trace2skill.analysts.context import SkillContext
+from trace2skill.analysts.models import engine_schema
 from trace2skill.analysts.draft import draft_skill
 from trace2skill.consolidate.anchors import restate_anchor
 from trace2skill.consolidate.fix import fix_patch
 from trace2skill.consolidate.merge import merge_patches
-from trace2skill.consolidate.models import Proposal
+from trace2skill.consolidate.models import MergeResult, Proposal
 from trace2skill.config import ReplicaConfig
 from trace2skill.llm.factory import BackendConfig, make_llm
 from trace2skill.schema import Patch, Trajectory
@@ -42,8 +43,18 @@ class Analyst:
 
     def merge(self, patches_json: list[str], skill_view: str) -> str:
         patches = [Proposal.model_validate_json(p) for p in patches_json]
-        outcome = merge_patches(patches, skill_view, self.llm, max_tokens=self.config.max_output_tokens * 2, retries=self.config.retries)
+        outcome = merge_patches(patches, skill_view, self.llm, max_tokens=self._merge_tokens(), retries=self.config.retries, schema=self._merge_schema(skill_view))
         return outcome.model_dump_json()
+
+    def _merge_tokens(self) -> int:
+        # A merge writes for several inputs, so twice an analysis's room, but never more than
+        # half the context: the prompt (S0 and the inputs' lessons and edits) needs the rest.
+        return min(self.config.max_output_tokens * 2, self.config.context_tokens // 2)
+
+    def _merge_schema(self, skill_view: str) -> dict:
+        # The run's room per backend, and edits of existing SKILL.md sections narrowed to the
+        # titles of the skill being merged into (a small model otherwise invents sections).
+        return engine_schema(MergeResult, self.config.output_limits(), skill_view)
 
     def restate(self, title: str, body: str, anchor: str) -> str:
         restated, usage = restate_anchor(title, body, anchor, self.llm, retries=self.config.retries)
@@ -51,7 +62,7 @@ class Analyst:
 
     def fix(self, patch_json: str, problems: list[str], skill_view: str) -> str:
         patch = Patch.model_validate_json(patch_json)
-        outcome = fix_patch(patch, problems, skill_view, self.llm, max_tokens=self.config.max_output_tokens * 2, retries=self.config.retries)
+        outcome = fix_patch(patch, problems, skill_view, self.llm, max_tokens=self._merge_tokens(), retries=self.config.retries, schema=self._merge_schema(skill_view))
         return outcome.model_dump_json()
 
 
