@@ -52,6 +52,7 @@ def distill(
     labels: Annotated[Optional[Path], typer.Option("--labels", help="Labels file (JSONL of id + success/reward) joined onto any format.")] = None,
     input_format: Annotated[Optional[str], typer.Option("--format", help="Input format name for every file (default: detect per file).")] = None,
     context_tokens: Annotated[Optional[int], typer.Option("--context-tokens", help="Model context window (default 8192).")] = None,
+    analyst_mode: Annotated[Optional[str], typer.Option("--analyst-mode", help="Error analyst: single (one call, default) or agentic (a bounded loop of tool calls).")] = None,
 ) -> None:
     """Analyse trajectories and write a skill folder plus run outputs (Parquet, summary, report)."""
     from trace2skill.checkpoint import resume_config
@@ -77,7 +78,7 @@ def distill(
             "model": model,
             "context_tokens": context_tokens,
         },
-        "analyst": {"context_tokens": context_tokens},
+        "analyst": {"context_tokens": context_tokens, "mode": analyst_mode},
     }
     if resume is not None:
         given = _given(flags)

@@ -24,6 +24,7 @@ from trace2skill.ingest import read_labels
 from trace2skill.llm.base import Usage
 from trace2skill.pipeline.analyze import AnalyzeBatch, draft_s0
 from trace2skill.pipeline.consolidate import consolidate
+from trace2skill.pipeline.pair import pair_siblings
 from trace2skill.pipeline.read import plan_inputs, read_records, write_records
 from trace2skill.schema import LESSON_SCHEMA, MANIFEST_SCHEMA, PATCH_SCHEMA, ManifestRow, to_table
 from trace2skill.report import write_report
@@ -153,7 +154,10 @@ def _analyze(cfg: DistillConfig, state: RunState, app: str, skill_view: str, pro
         if total > len(done):
             # Blocks of one batch each (streamed, not a barrier), so every actor gets work: a
             # file's rows otherwise arrive as one block that only one actor would process.
-            rows = ray.data.read_parquet(str(run_dir / TRAJECTORIES)).repartition(target_num_rows_per_block=cfg.batch_size)
+            rows = ray.data.read_parquet(str(run_dir / TRAJECTORIES))
+            if cfg.analyst.contrast:
+                rows = pair_siblings(rows)
+            rows = rows.repartition(target_num_rows_per_block=cfg.batch_size)
             analyzed = rows.map_batches(
                 AnalyzeBatch,
                 # Only a resumption has ids to skip; a ref in the constructor makes Ray warn on every actor.
@@ -190,10 +194,14 @@ def _write_outputs(cfg: DistillConfig, results: list[AnalysisResult], lessons: l
             trajectory_id=r.trajectory_id,
             source_file=r.source_file,
             status=r.status,
-            reason=r.reason,
+            reason="; ".join(filter(None, [r.reason, *r.notes])),
             prompt_tokens=r.usage.prompt_tokens,
             completion_tokens=r.usage.completion_tokens,
             llm_calls=r.usage.calls,
+            sibling_id=r.sibling_id,
+            turns=r.turns,
+            tool_errors=r.tool_errors,
+            verdict=r.verdict,
         )
         for r in results
     ]

@@ -10,7 +10,9 @@ from ray import serve
 from ray.serve import Application
 from ray.serve.handle import DeploymentHandle
 
-from trace2skill.analysts.analyze import AnalystConfig, analyze
+from trace2skill.analysts.agentic import run_analyst
+from trace2skill.analysts.analyze import AnalystConfig
+from trace2skill.analysts.contrast import Pairing
 from trace2skill.analysts.draft import draft_skill
 from trace2skill.consolidate.fix import fix_patch
 from trace2skill.consolidate.merge import merge_patches
@@ -27,9 +29,10 @@ class Analyst:
         self.llm = make_llm(BackendConfig.model_validate(backend))
         self.config = AnalystConfig.model_validate(analyst)
 
-    def analyze(self, trajectory_json: str, skill_view: str) -> str:
+    def analyze(self, trajectory_json: str, skill_view: str, pairing_json: str | None = None) -> str:
         traj = Trajectory.model_validate_json(trajectory_json)
-        return analyze(traj, skill_view, self.llm, self.config).model_dump_json()
+        pairing = Pairing.model_validate_json(pairing_json) if pairing_json else None
+        return run_analyst(traj, skill_view, self.llm, self.config, pairing).model_dump_json()
 
     def draft(self, name: str, tasks: list[str]) -> str:
         skill, usage, note = draft_skill(name, tasks, self.llm, max_tokens=self.config.max_output_tokens)
