@@ -307,15 +307,14 @@ def _analyst_action(prompt: str) -> dict:
     parts = prompt.split("Observation (")[1:]
     sibling = next((part for part in parts if "Successful sibling run" in part), "")
     viewed = "\n".join(line for part in parts if "Successful sibling run" not in part for line in part.splitlines() if _STEP_LINE.match(line))
-    if "view_steps" not in done or done[-1] == "finish":
-        first = outline[max(0, len(outline) - 8)] if "view_steps" not in done else min(int(i) for i in re.findall(r"steps \[(\d+)", prompt))
+    if not viewed or done[-1] == "finish":
+        refused = re.findall(r"cites steps \[(\d+)", parts[-1]) if parts else []
+        first = int(refused[0]) if refused else outline[max(0, len(outline) - 8)]
         return {"action": {"tool": "view_steps", "first": first, "last": outline[-1]}}
     for tool, available in (("show_sibling", "sibling run of the same task: yes"), ("show_grader", "Grader view: yes")):
         if tool not in done and available in prompt:
             return {"action": {"tool": tool}}
     analysis = _contrastive_error_analysis(f"<trajectory>\n{viewed}\n</trajectory>\n<sibling>\n{sibling}\n</sibling>\n<skill>\n{_block(prompt, 'skill')}\n</skill>")
-    if not sibling:
-        analysis["divergence_step"] = None
     if "[fake:cite-unviewed]" in prompt and "finish" not in done:
         seen = {int(i) for i in _STEP_LINE.findall(viewed)}
         unseen = [i for i in outline if i not in seen]
