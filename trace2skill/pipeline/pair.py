@@ -38,12 +38,18 @@ def _keyed(batch: pa.Table) -> pa.Table:
 
 
 def _unkeyed(batch: pa.Table) -> pa.Table:
-    rest = batch.filter(pc.invalid(batch[KEY]))
+    rest = batch.filter(pc.is_null(batch[KEY]))
     return rest.append_column(PAIRING, pa.nulls(rest.num_rows, pa.string()))
 
 
-def pair_siblings(rows: ray.data.Dataset) -> ray.data.Dataset:
-    """``rows`` (trajectory rows) with a ``pairing`` column: a failure's sibling, if it has one."""
+ROWS_PER_PARTITION = 1000  # shuffle partitions: one per this many runs, at most MAX_PARTITIONS
+MAX_PARTITIONS = 64
+
+
+def pair_siblings(rows: ray.data.Dataset, num_rows: int) -> ray.data.Dataset:
+    """``rows`` (``num_rows`` trajectory rows) with a ``pairing`` column: a failure's sibling,
+    if it has one."""
+    partitions = max(1, min(MAX_PARTITIONS, num_rows // ROWS_PER_PARTITION))
     keyed = rows.map_batches(with_pairing_key, batch_format="pyarrow", zero_copy_batch=True)
-    paired = keyed.map_batches(_keyed, batch_format="pyarrow").groupby(KEY).map_groups(attach_pairings, batch_format="pyarrow")
+    paired = keyed.map_batches(_keyed, batch_format="pyarrow").groupby(KEY, num_partitions=partitions).map_groups(attach_pairings, batch_format="pyarrow")
     return paired.union(keyed.map_batches(_unkeyed, batch_format="pyarrow"))

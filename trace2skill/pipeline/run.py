@@ -156,7 +156,7 @@ def _analyze(cfg: DistillConfig, state: RunState, app: str, skill_view: str, pro
             # file's rows otherwise arrive as one block that only one actor would process.
             rows = ray.data.read_parquet(str(run_dir / TRAJECTORIES))
             if cfg.analyst.contrast:
-                rows = pair_siblings(rows)
+                rows = pair_siblings(rows, total)
             rows = rows.repartition(target_num_rows_per_block=cfg.batch_size)
             analyzed = rows.map_batches(
                 AnalyzeBatch,
