@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from trace2skill.analysts.analyze import AnalystConfig
+from trace2skill.analysts.verify import VerifierConfig
 from trace2skill.consolidate.config import ConsolidateConfig
 from trace2skill.llm.factory import BackendConfig
 
@@ -57,6 +58,7 @@ class RunOptions(BaseModel):
         None, description="Name of a running analyst Serve application (e.g. a RayService's) to use instead of deploying one."
     )
     consolidate: ConsolidateConfig = Field(default_factory=ConsolidateConfig)
+    verifier: VerifierConfig = Field(default_factory=VerifierConfig)
 
     @field_validator("name")
     @classmethod

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import polars as pl
 import pytest
@@ -62,7 +63,15 @@ def tau_bench_file(path, tasks=3, trials=3):
 def test_distill_pairs_failures_and_runs_the_agentic_analyst(ray_session, tmp_path):
     data = tmp_path / "results.json"
     tau_bench_file(data)
-    cfg = DistillConfig(inputs=[data], out_dir=tmp_path / "out", backend=BackendConfig(backend="fake"), analyst={"mode": "agentic", "max_turns": 6})
+    runner = tmp_path / "runner.py"  # passes a re-run when the skill holds the fake's failure lesson
+    runner.write_text("import json, pathlib, sys\nprint(json.dumps({'success': 'check every policy condition' in (pathlib.Path(sys.argv[1]) / 'SKILL.md').read_text()}))\n")
+    cfg = DistillConfig(
+        inputs=[data],
+        out_dir=tmp_path / "out",
+        backend=BackendConfig(backend="fake"),
+        analyst={"mode": "agentic", "max_turns": 6},
+        verifier={"command": f"{sys.executable} {runner} {{skill_dir}} {{task_file}} {{out_dir}} {{trial}}"},
+    )
     distill(cfg, progress=lambda _: None)
     run = tmp_path / "out" / "run"
     manifest = pl.read_parquet(run / "manifest.parquet")
@@ -73,6 +82,9 @@ def test_distill_pairs_failures_and_runs_the_agentic_analyst(ray_session, tmp_pa
     assert (paired["sibling_id"] != "").all() and (failures.filter(pl.col("task_key") == "task_id:2")["sibling_id"] == "").all()
     assert (failures["turns"] > 0).all() and (failures["turns"] <= 6).all()
     assert (manifest.filter(pl.col("turns") > 0)["llm_calls"] == manifest.filter(pl.col("turns") > 0)["turns"]).all()
+    analysed = failures.filter(pl.col("status") == "analyzed")
+    assert analysed.height and (analysed["verdict"] == "verified").all()
+    assert (manifest.join(trajectories.select(pl.col("id").alias("trajectory_id"), "success"), on="trajectory_id").filter(pl.col("success"))["verdict"] == "").all()
     lessons = pl.read_parquet(run / "lessons.parquet")
     contrasted = lessons.filter(pl.col("contrast_with").is_not_null())
     assert contrasted.height and set(contrasted["contrast_with"]) <= set(trajectories.filter(pl.col("success"))["id"])

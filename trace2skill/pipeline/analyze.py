@@ -15,6 +15,7 @@ from ray.serve.handle import DeploymentHandle
 
 from trace2skill.analysts.analyze import AnalysisResult
 from trace2skill.analysts.draft import MAX_TASKS
+from trace2skill.analysts.verify import VerifierJob
 from trace2skill.llm.base import Usage
 from trace2skill.pipeline.pair import PAIRING
 from trace2skill.schema import Trajectory
@@ -29,9 +30,10 @@ class AnalyzeBatch:
     ``trajectories.parquet``, all in flight at once; trajectories in ``skip`` (analysed
     before a resumption) are left out."""
 
-    def __init__(self, app: str, skill_view: str, skip: list[ray.ObjectRef]):
+    def __init__(self, app: str, skill_view: str, skip: list[ray.ObjectRef], verifier: VerifierJob | None = None):
         self.handle = serve.get_app_handle(app)
         self.skill_view = skill_view
+        self.verifier = verifier  # re-runs analysed failures with their fix (analysts/verify.py)
         self.skip: set[str] = ray.get(skip[0]) if skip else set()  # a ref in a list: Ray Data passes it unresolved
 
     def __call__(self, batch: pa.Table) -> dict[str, list]:
@@ -40,6 +42,8 @@ class AnalyzeBatch:
         work = [(Trajectory.from_row(r), r.get(PAIRING)) for r in rows]
         pending = [self.handle.analyze.remote(t.model_dump_json(), self.skill_view, p) for t, p in work]
         results = [self._result_of(response, traj, pairing) for (traj, pairing), response in zip(work, pending)]
+        if self.verifier is not None:
+            results = [self.verifier.check(result, traj) for result, (traj, _) in zip(results, work)]
         return {"trajectory_id": [r.trajectory_id for r in results], "result": [r.model_dump_json() for r in results]}
 
     def _result_of(self, response, traj: Trajectory, pairing: str | None) -> AnalysisResult:

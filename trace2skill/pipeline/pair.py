@@ -12,6 +12,7 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.compute as pc
 import ray
+from ray.data.context import ShuffleStrategy
 
 from trace2skill.analysts.contrast import pair_group, pairing_key
 
@@ -51,5 +52,9 @@ def pair_siblings(rows: ray.data.Dataset, num_rows: int) -> ray.data.Dataset:
     if it has one."""
     partitions = max(1, min(MAX_PARTITIONS, num_rows // ROWS_PER_PARTITION))
     keyed = rows.map_batches(with_pairing_key, batch_format="pyarrow", zero_copy_batch=True)
+    # A task-based (sort) shuffle: the hash shuffle's aggregator actors reserve CPUs, and
+    # next to a replica holding most of a node's CPUs (the embedded engine) they starve the
+    # reads that feed them.
+    keyed.context.shuffle_strategy = ShuffleStrategy.SORT_SHUFFLE_PULL_BASED
     paired = keyed.map_batches(_keyed, batch_format="pyarrow").groupby(KEY, num_partitions=partitions).map_groups(attach_pairings, batch_format="pyarrow")
     return paired.union(keyed.map_batches(_unkeyed, batch_format="pyarrow"))

@@ -16,6 +16,7 @@ import ray
 from ray.data import ActorPoolStrategy, DataContext
 
 from trace2skill.analysts.analyze import AnalysisResult
+from trace2skill.analysts.verify import VerifierJob
 from trace2skill.checkpoint import AnalysisLog, RunState, check_writable, mark_done, start_run
 from trace2skill.config import DistillConfig
 from trace2skill.consolidate.merge import TreeStats
@@ -158,10 +159,11 @@ def _analyze(cfg: DistillConfig, state: RunState, app: str, skill_view: str, pro
             if cfg.analyst.contrast:
                 rows = pair_siblings(rows, total)
             rows = rows.repartition(target_num_rows_per_block=cfg.batch_size)
+            verifier = VerifierJob(config=cfg.verifier, s0=load_skill(run_dir / "s0"), work_dir=run_dir / "verify") if cfg.verifier.command else None
             analyzed = rows.map_batches(
                 AnalyzeBatch,
                 # Only a resumption has ids to skip; a ref in the constructor makes Ray warn on every actor.
-                fn_constructor_kwargs={"app": app, "skill_view": skill_view, "skip": [ray.put(done)] if done else []},
+                fn_constructor_kwargs={"app": app, "skill_view": skill_view, "skip": [ray.put(done)] if done else [], "verifier": verifier},
                 batch_size=cfg.batch_size,
                 batch_format="pyarrow",
                 compute=ActorPoolStrategy(size=cfg.analyze_concurrency),
