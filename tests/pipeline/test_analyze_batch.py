@@ -25,10 +25,12 @@ class _Handle:
     def __init__(self, outcomes):
         self.outcomes = list(outcomes)
         self.sent = 0
+        self.pairings = []
         self.analyze = self
 
-    def remote(self, payload, skill_view):
+    def remote(self, payload, skill_view, pairing=None):
         self.sent += 1
+        self.pairings.append(pairing)
         return _Response(self.outcomes.pop(0))
 
 
@@ -42,8 +44,9 @@ def test_a_request_lost_with_its_replica_is_sent_again():
     traj = make_trajectory("t1", True, ["book"])
     ok = AnalysisResult(trajectory_id="t1", status="no_lesson", reason="fine").model_dump_json()
     handle = _Handle([RayActorError(), ok])
-    result = _batch(handle)._result_of(handle.remote("", ""), traj)
+    result = _batch(handle)._result_of(handle.remote("", "", "{pairing}"), traj, "{pairing}")
     assert result.status == "no_lesson" and handle.sent == 2
+    assert handle.pairings == ["{pairing}", "{pairing}"]  # the resend carries the failure's sibling
 
 
 def test_resends_are_bounded_and_end_failed_with_the_reason():

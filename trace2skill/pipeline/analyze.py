@@ -46,7 +46,7 @@ class AnalyzeBatch:
             results = [self.verifier.check(result, traj) for result, (traj, _) in zip(results, work)]
         return {"trajectory_id": [r.trajectory_id for r in results], "result": [r.model_dump_json() for r in results]}
 
-    def _result_of(self, response, traj: Trajectory, pairing: str | None) -> AnalysisResult:
+    def _result_of(self, response, traj: Trajectory, pairing: str | None = None) -> AnalysisResult:
         """The analyst's answer; a request lost with its replica is sent again (Serve routes it
         to a live one), at most ``REPLICA_TRIES`` times in all."""
         for attempt in range(1, REPLICA_TRIES + 1):
