@@ -132,3 +132,15 @@ def test_tool_calling_engine_runs_the_same_loop(server):
     assert any("never viewed" in m["content"] for m in bodies[3]["messages"])
     assert r.status == "analyzed" and r.sibling_id == "s1" and r.tool_errors == 1
     assert json.loads(bodies[1]["messages"][-2]["content"])["action"]["tool"] == "view_steps"
+
+
+def test_old_observations_are_elided_to_fit_the_context():
+    from trace2skill.analysts.agentic import fitted
+    from trace2skill.llm.base import Message
+
+    convo = [Message(role="system", content="s"), Message(role="user", content="outline")]
+    for n in range(3):
+        convo += [Message(role="assistant", content="{}"), Message(role="user", content=f"obs{n} " + "x" * 4000)]
+    out = fitted(convo, FakeLLM(), AnalystConfig(context_tokens=1600, max_output_tokens=256))
+    assert "elided" in out[3].content and "elided" in out[5].content and out[7].content.startswith("obs2")
+    assert fitted(convo, FakeLLM(), AnalystConfig(context_tokens=100_000)) == convo
