@@ -31,7 +31,7 @@ from trace2skill.analysts.models import edit_schema
 from trace2skill.analysts.render import outcome_line, render_step
 from trace2skill.llm.base import Completion, LLMClient, Message, Usage
 from trace2skill.llm.structured import RETRYABLE
-from trace2skill.prompting import fence_data, load_prompt
+from trace2skill.prompting import fence_data, load_prompt, prompt_version
 from trace2skill.schema import Trajectory
 
 MAX_VIEW = 10  # steps one view_steps call shows
@@ -202,7 +202,7 @@ def analyze_agentic(traj: Trajectory, skill_view: str, llm: LLMClient, config: A
             if isinstance(action, Finish):
                 unviewed = tools.unviewed_citations(action.analysis)
                 if not unviewed:
-                    result = analysis_result(action.analysis, traj, "error_analyst", {"mode": "agentic"}, usage)
+                    result = analysis_result(action.analysis, traj, "error_analyst", {"mode": "agentic", "agentic_prompt": prompt_version(PACKAGE, "agentic_error_analyst")}, usage)
                     return with_contrast(result.model_copy(update={"turns": turn, "tool_errors": errors}), pairing)
                 observation, failed = f"refused: the analysis cites steps {unviewed} that you never viewed; view them first or cite only viewed steps", True
             else:

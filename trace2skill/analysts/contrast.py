@@ -26,7 +26,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from trace2skill.analysts.models import ErrorAnalysis
 from trace2skill.analysts.render import render_step
-from trace2skill.prompting import fence_data, load_prompt
+from trace2skill.prompting import fence_data, load_prompt, prompt_version
 from trace2skill.schema import Step, Trajectory
 
 if TYPE_CHECKING:
@@ -146,5 +146,6 @@ def with_contrast(result: AnalysisResult, pairing: Pairing | None) -> AnalysisRe
     if pairing is None:
         return result
     sibling_id = pairing.sibling.id if pairing.sibling else ""
-    lessons = [lesson.model_copy(update={"contrast_with": sibling_id or None}) for lesson in result.lessons]
+    shown = {"sibling_prompt": prompt_version(__package__, "sibling")} if sibling_id else {}
+    lessons = [lesson.model_copy(update={"contrast_with": sibling_id or None, "metadata": {**lesson.metadata, **shown}}) for lesson in result.lessons]
     return result.model_copy(update={"sibling_id": sibling_id, "lessons": lessons, "notes": [*result.notes, *pairing.skipped]})
