@@ -106,3 +106,12 @@ def test_tau_bench_run_benchmark(tmp_path: Path):
     assert len(result["tokens"]) == 3 and sum(result["run"]["statuses"].values()) == 3
     row = result["tokens"][0]
     assert row["fitted_trajectory"] < row["whole_with_policy"] < row["record_json"]
+
+
+def test_contrast_benchmark(tmp_path: Path):
+    out = tmp_path / "contrast.json"
+    run_bench("contrast.py", "--tasks", "4", "--trials", "3", "--latency-s", "0", "--latency-per-token-s", "0", "--out", str(out))
+    result = json.loads(out.read_text())
+    assert result["runs"] == 12 and 0 <= result["failures_with_sibling"] <= result["failures"]
+    single, agentic = result["modes"]
+    assert single["turns"]["max"] == 1 and 1 <= agentic["turns"]["max"] <= 8
