@@ -5,6 +5,7 @@ from __future__ import annotations
 from ray.exceptions import RayActorError
 
 from trace2skill.analysts.analyze import AnalysisResult
+from trace2skill.analysts.contrast import choose_sibling
 from trace2skill.pipeline.analyze import REPLICA_TRIES, AnalyzeBatch
 from tests.conftest import make_trajectory
 
@@ -52,8 +53,10 @@ def test_a_request_lost_with_its_replica_is_sent_again():
 def test_resends_are_bounded_and_end_failed_with_the_reason():
     traj = make_trajectory("t1", True, ["book"])
     handle = _Handle([RayActorError()] * REPLICA_TRIES)
-    result = _batch(handle)._result_of(handle.remote("", ""), traj)
+    pairing = choose_sibling([make_trajectory("s1", True, ["book"]).to_row()], "k").model_dump_json()
+    result = _batch(handle)._result_of(handle.remote("", ""), traj, pairing)
     assert result.status == "failed" and "RayActorError" in result.reason and handle.sent == REPLICA_TRIES
+    assert result.sibling_id == "s1"  # a failed call still records the sibling it was paired with
 
 
 def test_an_error_of_the_analysis_itself_is_not_resent():

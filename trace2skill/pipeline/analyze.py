@@ -14,6 +14,7 @@ from ray.exceptions import RayActorError
 from ray.serve.handle import DeploymentHandle
 
 from trace2skill.analysts.analyze import AnalysisResult
+from trace2skill.analysts.contrast import Pairing, with_contrast
 from trace2skill.analysts.draft import MAX_TASKS
 from trace2skill.analysts.verify import VerifierJob
 from trace2skill.llm.base import Usage
@@ -60,7 +61,8 @@ class AnalyzeBatch:
                 error = exc
                 break
         reason = f"analyst call failed: {type(error).__name__}: {error}"
-        return AnalysisResult(trajectory_id=traj.id, source_file=traj.source_file, status="failed", reason=reason)
+        failed = AnalysisResult(trajectory_id=traj.id, source_file=traj.source_file, status="failed", reason=reason)
+        return with_contrast(failed, Pairing.model_validate_json(pairing) if pairing else None)  # the manifest still names the sibling
 
 
 def draft_s0(handle: DeploymentHandle, name: str, trajectories: Path, progress: Progress) -> tuple[Skill, Usage, str]:
