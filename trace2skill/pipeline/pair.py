@@ -21,9 +21,11 @@ KEY, PAIRING = "pair_key", "pairing"
 
 def with_pairing_key(batch: pa.Table) -> pa.Table:
     """``batch`` with its rows' pairing keys (null for a run of unknown outcome: it pairs with nothing)."""
+    # A run dir written before task keys existed (a resumption) pairs by task text alone.
+    task_keys = batch["task_key"].to_pylist() if "task_key" in batch.column_names else [None] * batch.num_rows
     keys = [
         pairing_key(task_key, task) if success is not None else None
-        for task_key, task, success in zip(batch["task_key"].to_pylist(), batch["task"].to_pylist(), batch["success"].to_pylist())
+        for task_key, task, success in zip(task_keys, batch["task"].to_pylist(), batch["success"].to_pylist())
     ]
     return batch.append_column(KEY, pa.array(keys, pa.string()))
 
