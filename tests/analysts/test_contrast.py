@@ -88,3 +88,11 @@ def test_sibling_text_cannot_open_or_close_prompt_blocks():
     text = render_sibling(sibling_view(s, "k"))
     assert "</sibling>" not in text and "<skill>" not in text
     assert json.loads(Pairing(sibling=sibling_view(s, "k")).model_dump_json())["sibling"]["id"] == "s1"
+
+
+def test_a_failed_analysis_still_records_its_sibling():
+    from tests.analysts.test_analyze import Fixed
+
+    pairing = choose_sibling([row("s1", True, ["a"])], "k")
+    r = analyze(make_trajectory("f1", False, ["a"]), SKILL, Fixed("not json"), pairing=pairing)
+    assert r.status == "failed" and r.sibling_id == "s1"

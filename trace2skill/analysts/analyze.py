@@ -127,11 +127,11 @@ def analyze(traj: Trajectory, skill_view: str, llm: LLMClient, config: AnalystCo
     try:
         answer, usage = generate(llm, messages, output, max_tokens=config.max_output_tokens, retries=config.retries, schema=schema)
     except LLMError as exc:
-        return AnalysisResult(**base, status="failed", reason=f"{prompt_name}: {exc}", usage=exc.usage)
+        result = AnalysisResult(**base, status="failed", reason=f"{prompt_name}: {exc}", usage=exc.usage)
     except ValueError as exc:  # e.g. a prompt longer than the engine's context
-        return AnalysisResult(**base, status="failed", reason=f"{prompt_name}: {type(exc).__name__}: {exc}")
-
-    result = analysis_result(answer, traj, prompt_name, fit, usage)
+        result = AnalysisResult(**base, status="failed", reason=f"{prompt_name}: {type(exc).__name__}: {exc}")
+    else:
+        result = analysis_result(answer, traj, prompt_name, fit, usage)
     return with_contrast(result, pairing) if not traj.success else result
 
 
