@@ -192,7 +192,8 @@ def analyze_agentic(traj: Trajectory, skill_view: str, llm: LLMClient, config: A
             convo += [Message(role="assistant", content="(no answer)"), Message(role="user", content=f"Observation: the engine failed ({type(exc).__name__}); act again.")]
             continue
         except ValueError as exc:  # e.g. a prompt longer than the engine's context
-            return AnalysisResult(**base, status="failed", reason=f"agentic analyst: {type(exc).__name__}: {exc}", usage=usage, turns=turn, tool_errors=errors)
+            failed = AnalysisResult(**base, status="failed", reason=f"agentic analyst: {type(exc).__name__}: {exc}", usage=usage, turns=turn, tool_errors=errors)
+            return with_contrast(failed, pairing)
         usage = usage + used
         try:
             action = AnalystAction.model_validate_json(text).action
