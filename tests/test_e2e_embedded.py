@@ -39,3 +39,34 @@ def test_two_trajectories_with_the_embedded_model(ray_session, tmp_path):
     assert summary.analysis_usage.calls >= 2  # the model really ran on both
     assert summary.analysis_usage.completion_tokens > 0
     print(summary.table())
+
+
+def test_agentic_analyst_with_a_sibling_on_the_embedded_model(ray_session, tmp_path):
+    """Two bundled runs made trials of one task (a success and a failure): the failure is
+    paired with the success and analysed by the agentic loop on the real model."""
+    import polars as pl
+
+    records = json.loads((EXAMPLES / "airline" / "tau_bench_results.json").read_text())
+    success = next(r for r in records if r["reward"] == 1.0)
+    failure = {**next(r for r in records if r["reward"] == 0.0), "task_id": success["task_id"], "trial": 1}
+    data = tmp_path / "trials.json"
+    data.write_text(json.dumps([success, failure]))
+    cfg = DistillConfig(
+        inputs=[data],
+        out_dir=tmp_path / "out",
+        skill_dir=EXAMPLES / "skills" / "airline-support",
+        mode="deepen",
+        backend=BackendConfig(backend="embedded", context_tokens=4096, threads=2),
+        analyst={"context_tokens": 4096, "mode": "agentic", "max_turns": 3},
+        fan_in=2,
+    )
+    distill(cfg, progress=print)
+    check_run_invariants(tmp_path / "out" / "run", tmp_path / "out" / "airline-support", expected_records=2)
+    manifest = pl.read_parquet(tmp_path / "out" / "run" / "manifest.parquet")
+    trajectories = pl.read_parquet(tmp_path / "out" / "run" / "trajectories.parquet")
+    ok_id = trajectories.filter(pl.col("success"))["id"][0]
+    row = manifest.join(trajectories.select(pl.col("id").alias("trajectory_id"), "success"), on="trajectory_id").filter(~pl.col("success")).row(0, named=True)
+    print(row)
+    assert row["sibling_id"] == ok_id
+    assert 1 <= row["turns"] <= 3 and row["llm_calls"] == row["turns"] and row["completion_tokens"] > 0
+    assert row["status"] in ("analyzed", "no_lesson") or "no finish within 3 turns" in row["reason"]

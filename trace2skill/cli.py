@@ -57,6 +57,7 @@ def distill(
     holdout: Annotated[Optional[float], typer.Option("--holdout", help="Keep this fraction of the tasks out of the distill; they go to RUN_DIR/holdout_tasks.jsonl.")] = None,
     holdout_ids: Annotated[Optional[Path], typer.Option("--holdout-ids", help="Keep the tasks with these ids (one a line, or a tasks JSONL) out of the distill.")] = None,
     seed: Annotated[Optional[int], typer.Option("--seed", help="Seed of the --holdout split (default 0).")] = None,
+    analyst_mode: Annotated[Optional[str], typer.Option("--analyst-mode", help="Error analyst: single (one call, default) or agentic (a bounded loop of tool calls).")] = None,
 ) -> None:
     """Analyse trajectories and write a skill folder plus run outputs (Parquet, summary, report)."""
     from trace2skill.checkpoint import resume_config
@@ -82,7 +83,7 @@ def distill(
             "model": model,
             "context_tokens": context_tokens,
         },
-        "analyst": {"context_tokens": context_tokens},
+        "analyst": {"context_tokens": context_tokens, "mode": analyst_mode},
         "holdout": holdout,
         "holdout_ids": holdout_ids,
         "seed": seed,

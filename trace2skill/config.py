@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from trace2skill.analysts.analyze import AnalystConfig
+from trace2skill.analysts.verify import VerifierConfig
 from trace2skill.consolidate.config import ConsolidateConfig
 from trace2skill.llm.factory import BackendConfig
 
@@ -57,6 +58,7 @@ class RunOptions(BaseModel):
         None, description="Name of a running analyst Serve application (e.g. a RayService's) to use instead of deploying one."
     )
     consolidate: ConsolidateConfig = Field(default_factory=ConsolidateConfig)
+    verifier: VerifierConfig = Field(default_factory=VerifierConfig)
     # Held-out tasks for ``trace2skill evaluate`` (trace2skill/evaluate/holdout.py).
     holdout: float | None = Field(None, gt=0, lt=1, description="Fraction of the tasks kept out of the distill, for evaluate.")
     holdout_ids: Path | None = Field(None, description="File of task ids (one a line, or a tasks JSONL) kept out of the distill.")

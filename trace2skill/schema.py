@@ -84,6 +84,9 @@ class Trajectory(BaseModel):
     source_file: str = ""
     raw_id: str = ""
     task: str = ""
+    # The task's identity across runs (tau-bench/tau2 task id, SWE-bench instance id), so
+    # repeated attempts at one task can be paired; None where the source has none.
+    task_key: str | None = None
     steps: list[Step] = Field(default_factory=list)
     success: bool | None = None
     reward: float | None = None
@@ -107,6 +110,7 @@ class Lesson(BaseModel):
 
     id: str
     trajectory_id: str
+    contrast_with: str | None = None  # the successful sibling run the failure was contrasted with
     kind: LessonKind
     title: str
     description: str = ""
@@ -173,6 +177,10 @@ class ManifestRow(BaseModel):
     prompt_tokens: int = 0
     completion_tokens: int = 0
     llm_calls: int = 0
+    sibling_id: str = ""  # the successful run of the same task a failure was contrasted with
+    turns: int = 0  # agentic analyst: turns of its loop
+    tool_errors: int = 0  # agentic analyst: actions answered with an error (bad arguments, refused citations)
+    verdict: str = ""  # verifier hook: "verified" or "unverified"; "" when not run
 
 
 class QuarantinedRecord(BaseModel):
@@ -229,6 +237,7 @@ TRAJECTORY_SCHEMA = pa.schema(
         ("source_file", pa.string()),
         ("raw_id", pa.string()),
         ("task", pa.string()),
+        ("task_key", pa.string()),
         ("steps", pa.list_(STEP_TYPE)),
         ("success", pa.bool_()),
         ("reward", pa.float64()),
@@ -241,6 +250,7 @@ LESSON_SCHEMA = pa.schema(
     [
         ("id", pa.string()),
         ("trajectory_id", pa.string()),
+        ("contrast_with", pa.string()),
         ("kind", pa.string()),
         ("title", pa.string()),
         ("description", pa.string()),
@@ -284,6 +294,10 @@ MANIFEST_SCHEMA = pa.schema(
         ("prompt_tokens", pa.int64()),
         ("completion_tokens", pa.int64()),
         ("llm_calls", pa.int64()),
+        ("sibling_id", pa.string()),
+        ("turns", pa.int64()),
+        ("tool_errors", pa.int64()),
+        ("verdict", pa.string()),
     ]
 )
 

@@ -123,3 +123,12 @@ def test_analyst_prompt_benchmark(tmp_path: Path):
     embedded, openai = result["backends"]["embedded"], result["backends"]["openai"]
     assert embedded["tokens"]["grader"] > 0 and embedded["tokens"]["references"] > 0
     assert embedded["fit"]["grader_shown"] and openai["tokens"]["total"] > embedded["tokens"]["total"]  # the longer room line
+
+
+def test_contrast_benchmark(tmp_path: Path):
+    out = tmp_path / "contrast.json"
+    run_bench("contrast.py", "--tasks", "4", "--trials", "3", "--latency-s", "0", "--latency-per-token-s", "0", "--out", str(out))
+    result = json.loads(out.read_text())
+    assert result["runs"] == 12 and 0 <= result["failures_with_sibling"] <= result["failures"]
+    single, agentic = result["modes"]
+    assert single["turns"]["max"] == 1 and 1 <= agentic["turns"]["max"] <= 8

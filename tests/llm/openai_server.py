@@ -2,6 +2,7 @@
 
 It answers with the fake LLM's responders (chosen by the ``response_format`` schema
 name), so the ``openai`` backend is tested over real HTTP, not with a mocked client.
+A request with ``tools`` gets the fake agentic analyst's action back as a tool call.
 It can answer the first requests with an error status to exercise retries, take
 ``latency_s`` per answer or hold answers until ``gate`` requests are in (it records the
 most requests it held at once), and counts
@@ -55,12 +56,19 @@ class ChatServer:
                 time.sleep(server.latency_s)
                 with server.lock:
                     server.in_flight -= 1
-                fmt = body["response_format"]["json_schema"]
                 prompt = "\n".join(m["content"] for m in body["messages"])
-                answer = json.dumps(RESPONDERS[fmt["name"]](prompt))
+                if "tools" in body:  # tool calling: the fake analyst's action as a tool call
+                    action = RESPONDERS["AnalystAction"](prompt)["action"]
+                    arguments = {k: v for k, v in action.items() if k != "tool"}
+                    answer = json.dumps(action)
+                    message = {"role": "assistant", "content": None, "tool_calls": [
+                        {"id": "call_0", "type": "function", "function": {"name": action["tool"], "arguments": json.dumps(arguments)}}]}
+                else:
+                    answer = json.dumps(RESPONDERS[body["response_format"]["json_schema"]["name"]](prompt))
+                    message = {"role": "assistant", "content": answer}
                 self._send(200, {
                     "id": "x", "object": "chat.completion", "model": body["model"],
-                    "choices": [{"index": 0, "message": {"role": "assistant", "content": answer}, "finish_reason": "stop"}],
+                    "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
                     "usage": {"prompt_tokens": len(prompt) // 4, "completion_tokens": len(answer) // 4, "total_tokens": 0},
                 })
 

@@ -6,6 +6,7 @@ from ray.exceptions import RayActorError
 
 from trace2skill.analysts.context import SkillContext
 from trace2skill.analysts.analyze import AnalysisResult
+from trace2skill.analysts.contrast import choose_sibling
 from trace2skill.pipeline.analyze import REPLICA_TRIES, AnalyzeBatch
 from tests.conftest import make_trajectory
 
@@ -26,10 +27,12 @@ class _Handle:
     def __init__(self, outcomes):
         self.outcomes = list(outcomes)
         self.sent = 0
+        self.pairings = []
         self.analyze = self
 
-    def remote(self, payload, skill):
+    def remote(self, payload, skill, pairing=None):
         self.sent += 1
+        self.pairings.append(pairing)
         return _Response(self.outcomes.pop(0))
 
 
@@ -43,15 +46,18 @@ def test_a_request_lost_with_its_replica_is_sent_again():
     traj = make_trajectory("t1", True, ["book"])
     ok = AnalysisResult(trajectory_id="t1", status="no_lesson", reason="fine").model_dump_json()
     handle = _Handle([RayActorError(), ok])
-    result = _batch(handle)._result_of(handle.remote("", ""), traj)
+    result = _batch(handle)._result_of(handle.remote("", "", "{pairing}"), traj, "{pairing}")
     assert result.status == "no_lesson" and handle.sent == 2
+    assert handle.pairings == ["{pairing}", "{pairing}"]  # the resend carries the failure's sibling
 
 
 def test_resends_are_bounded_and_end_failed_with_the_reason():
     traj = make_trajectory("t1", True, ["book"])
     handle = _Handle([RayActorError()] * REPLICA_TRIES)
-    result = _batch(handle)._result_of(handle.remote("", ""), traj)
+    pairing = choose_sibling([make_trajectory("s1", True, ["book"]).to_row()], "k").model_dump_json()
+    result = _batch(handle)._result_of(handle.remote("", ""), traj, pairing)
     assert result.status == "failed" and "RayActorError" in result.reason and handle.sent == REPLICA_TRIES
+    assert result.sibling_id == "s1"  # a failed call still records the sibling it was paired with
 
 
 def test_an_error_of_the_analysis_itself_is_not_resent():

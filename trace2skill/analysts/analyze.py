@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from functools import cache
 from string import Template
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from trace2skill.analysts.context import SkillContext, render_skill
+from trace2skill.analysts.contrast import ContrastiveErrorAnalysis, Pairing, sibling_block, with_contrast
 from trace2skill.analysts.models import (
     ROOMY_EDIT_CHARS,
     AnalystEdit,
@@ -60,6 +62,9 @@ class AnalystConfig(BaseModel):
 
     def output_limits(self) -> OutputLimits:
         return self.limits or default_limits("openai")
+    mode: Literal["single", "agentic"] = Field("single", description="Error analyst: one call, or a bounded loop of tool calls over the run.")
+    max_turns: int = Field(8, ge=1, le=64, description="Agentic mode: turns at most per failed run.")
+    contrast: bool = Field(True, description="Pair each failure with a successful run of the same task, when there is one.")
 
 
 class AnalysisResult(BaseModel):
@@ -72,6 +77,11 @@ class AnalysisResult(BaseModel):
     lessons: list[Lesson] = Field(default_factory=list)
     patch: Patch | None = None
     usage: Usage = Field(default_factory=Usage)
+    sibling_id: str = ""  # the successful run of the same task the failure was contrasted with
+    turns: int = 0  # agentic mode: turns of the loop
+    tool_errors: int = 0  # agentic mode: actions answered with an error
+    verdict: str = ""  # verifier hook: "verified" / "unverified"
+    notes: list[str] = Field(default_factory=list)  # e.g. siblings skipped, with the reason
 
 
 def normalize_topic(topic: str) -> str:
@@ -198,34 +208,51 @@ def _patch(lessons: list[Lesson], edits: list[AnalystEdit], traj: Trajectory) ->
     )
 
 
-def analyze(traj: Trajectory, skill: SkillContext, llm: LLMClient, config: AnalystConfig | None = None) -> AnalysisResult:
+def analyze(
+    traj: Trajectory, skill: SkillContext, llm: LLMClient, config: AnalystConfig | None = None, pairing: Pairing | None = None
+) -> AnalysisResult:
     """Run the error analyst on a failure or the success analyst on a success.
 
     A trajectory with an unknown outcome is analysed by neither (``no_lesson``); an
     LLM that gives no valid answer within the retries makes it ``failed`` with the
-    last reason.
+    last reason. A failure with a successful sibling in ``pairing`` is analysed against
+    the sibling's decisive steps (``trace2skill.analysts.contrast``).
     """
     config = config or AnalystConfig()
     base = {"trajectory_id": traj.id, "source_file": traj.source_file}
     if traj.success is None:
         return AnalysisResult(**base, status="no_lesson", reason="outcome unknown: no success or reward")
-    prompt_name, output, kind = (
-        ("success_analyst", SuccessAnalysis, "success") if traj.success else ("error_analyst", ErrorAnalysis, "failure")
-    )
+    prompt_name, output = ("success_analyst", SuccessAnalysis) if traj.success else ("error_analyst", ErrorAnalysis)
+    block = sibling_block(pairing) if not traj.success else ""
+    if block:  # the sibling's steps take their room from the trajectory's budget
+        output = ContrastiveErrorAnalysis
+        config = config.model_copy(update={"context_tokens": config.context_tokens - llm.count_tokens(block)})
     messages, fit = build_messages(prompt_name, skill, traj, llm, config)
+    if block:
+        messages[-1] = Message(role="user", content=f"{messages[-1].content}\n\n{block}")
     schema = engine_schema(output, config.output_limits(), skill.skill_md)
     try:
         answer, usage = generate(llm, messages, output, max_tokens=config.max_output_tokens, retries=config.retries, schema=schema)
     except LLMError as exc:
-        return AnalysisResult(**base, status="failed", reason=f"{prompt_name}: {exc}", usage=exc.usage)
+        result = AnalysisResult(**base, status="failed", reason=f"{prompt_name}: {exc}", usage=exc.usage)
     except ValueError as exc:  # e.g. a prompt longer than the engine's context
-        return AnalysisResult(**base, status="failed", reason=f"{prompt_name}: {type(exc).__name__}: {exc}")
+        result = AnalysisResult(**base, status="failed", reason=f"{prompt_name}: {type(exc).__name__}: {exc}")
+    else:
+        result = analysis_result(answer, traj, prompt_name, fit, usage)
+    return with_contrast(result, pairing) if not traj.success else result
 
+
+def analysis_result(answer: ErrorAnalysis | SuccessAnalysis, traj: Trajectory, prompt_name: str, fit: dict, usage: Usage) -> AnalysisResult:
+    """The result of one valid answer: lessons and a patch, or ``no_lesson`` with the reason."""
+    base = {"trajectory_id": traj.id, "source_file": traj.source_file}
+    kind = "failure" if isinstance(answer, ErrorAnalysis) else "success"
     if isinstance(answer, ErrorAnalysis):
         if not answer.explained:
             said = "; ".join(c.explanation for c in answer.failure_causes)
             return AnalysisResult(**base, status="no_lesson", reason=f"failure not explained{': ' + said if said else ''}", usage=usage)
         evidence = {"failure_causes": [c.model_dump() for c in answer.failure_causes]}
+        if getattr(answer, "divergence_step", None) is not None:
+            evidence["divergence_step"] = answer.divergence_step
     else:
         evidence = {"solution_path": answer.solution_path}
     if answer.analysis:

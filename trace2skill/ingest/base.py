@@ -211,8 +211,26 @@ def make_trajectory(
         steps=steps,
         success=outcome[0],
         reward=outcome[1],
+        task_key=task_key_of(metadata or {}),
         metadata=metadata or {},
     )
+
+
+# Where adapters record a task's identity: tau-bench and tau2-bench ``task_id``, the
+# SWE-bench formats' ``instance_id`` (SWE-agent, mini-swe-agent, OpenHands).
+TASK_KEY_FIELDS = ("task_id", "instance_id")
+
+
+def task_key_of(metadata: dict[str, Any]) -> str | None:
+    """The task identity an adapter put in ``metadata`` (``task_id``, else ``instance_id``),
+    prefixed with its field (and the ``domain``/``env`` where the record names one), so a
+    tau-bench task 3 and a SWE-bench instance, or airline and retail task 3, never meet."""
+    scope = metadata.get("domain") or metadata.get("env")
+    for name in TASK_KEY_FIELDS:
+        value = metadata.get(name)
+        if value is not None and str(value).strip():
+            return f"{name}:{scope}/{value}" if isinstance(scope, str) and scope else f"{name}:{value}"
+    return None
 
 
 # A value of a type no adapter check anticipated (a list where a string was expected...)

@@ -285,3 +285,59 @@ class FakeLLM:
 def _roll(prompt: str) -> float:
     digest = hashlib.sha256(prompt.encode("utf-8")).digest()
     return int.from_bytes(digest[:8], "big") / 2**64
+
+
+# Contrastive and agentic analysts. Test hooks in a run's text: "[fake:never-finish]" keeps
+# the fake inspecting until the turns run out; "[fake:bad-args]" makes its first action a
+# view of an empty range; "[fake:cite-unviewed]" makes its first finish cite a step it never
+# viewed (it then views that step and finishes again).
+_ACTION = re.compile(r'^\{"action": \{"tool": "(\w+)"', re.MULTILINE)
+_STEP_LINE = re.compile(r"^\[(\d+)\] ", re.MULTILINE)
+_OUTLINE_STEP = re.compile(r"^\[(\d+)\] \w+ \w+: ", re.MULTILINE)
+
+
+def _divergence(trajectory: str, sibling: str) -> int | None:
+    """The failed run's first tool call that differs from the sibling's call at that position."""
+    calls = re.findall(r"^\[(\d+)\] assistant: call (\w+)\(", trajectory, re.MULTILINE)
+    theirs = re.findall(r"^\[\d+\] assistant: call (\w+)\(", sibling, re.MULTILINE)
+    for n, (index, tool) in enumerate(calls):
+        if n >= len(theirs) or theirs[n] != tool:
+            return int(index)
+    return None
+
+
+def _contrastive_error_analysis(prompt: str) -> dict:
+    answer = _error_analysis(prompt)
+    return {**answer, "divergence_step": _divergence(_block(prompt, "trajectory"), _block(prompt, "sibling"))}
+
+
+def _analyst_action(prompt: str) -> dict:
+    """The next action of a methodical analyst: view the end of the run, read the sibling and
+    the grader where there are any, then finish with an analysis of the steps it viewed."""
+    done = _ACTION.findall(prompt)
+    outline = [int(i) for i in _OUTLINE_STEP.findall(_block(prompt, "trajectory"))] or [0]
+    if "[fake:never-finish]" in prompt:
+        return {"action": {"tool": "view_steps", "first": outline[0], "last": outline[0]}}
+    if "[fake:bad-args]" in prompt and not done:
+        return {"action": {"tool": "view_steps", "first": outline[-1] + 5, "last": outline[-1] + 1}}
+    parts = prompt.split("Observation (")[1:]
+    sibling = next((part for part in parts if "Successful sibling run" in part), "")
+    viewed = "\n".join(line for part in parts if "Successful sibling run" not in part for line in part.splitlines() if _STEP_LINE.match(line))
+    if not viewed or done[-1] == "finish":
+        refused = re.findall(r"cites steps \[(\d+)", parts[-1]) if parts else []
+        first = int(refused[0]) if refused else outline[max(0, len(outline) - 8)]
+        return {"action": {"tool": "view_steps", "first": first, "last": outline[-1]}}
+    for tool, available in (("show_sibling", "sibling run of the same task: yes"), ("show_grader", "Grader view: yes")):
+        if tool not in done and available in prompt:
+            return {"action": {"tool": tool}}
+    analysis = _contrastive_error_analysis(f"<trajectory>\n{viewed}\n</trajectory>\n<sibling>\n{sibling}\n</sibling>\n<skill>\n{_block(prompt, 'skill')}\n</skill>")
+    if "[fake:cite-unviewed]" in prompt and "finish" not in done:
+        seen = {int(i) for i in _STEP_LINE.findall(viewed)}
+        unseen = [i for i in outline if i not in seen]
+        if unseen and analysis["failure_causes"]:
+            analysis["failure_causes"][0]["steps"] = [unseen[0]]
+    return {"action": {"tool": "finish", "analysis": analysis}}
+
+
+RESPONDERS["ContrastiveErrorAnalysis"] = _contrastive_error_analysis
+RESPONDERS["AnalystAction"] = _analyst_action

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import random
@@ -136,6 +137,15 @@ class OpenAILLM:
             raise ValueError(f"endpoint answered HTTP {response.status_code}: {response.text[:200]}")
         return parse_response(response.json())
 
+    def complete_tools(self, messages: list[Message], tools: list[dict], max_tokens: int) -> Completion:
+        """One chat completion that must call one of ``tools``; the call comes back as the
+        action JSON ``{"action": {"tool": NAME, ...arguments}}`` (agentic analyst)."""
+        body = {"model": self.model, "messages": [m.model_dump() for m in messages], "max_tokens": max_tokens, "temperature": 0.0, "tools": tools, "tool_choice": "required"}
+        response = self._run(self._post("/chat/completions", body))
+        if response.status_code != 200:
+            raise ValueError(f"endpoint answered HTTP {response.status_code}: {response.text[:200]}")
+        return parse_tool_response(response.json())
+
     async def _post(self, url: str, body: dict) -> httpx.Response:
         """POST ``body``; the answer of the first try that is not a retryable failure."""
         for attempt in range(self.max_retries + 1):
@@ -171,3 +181,26 @@ def parse_response(payload: dict) -> Completion:
         text=choice["message"].get("content") or "",
         usage=Usage(prompt_tokens=usage.get("prompt_tokens", 0), completion_tokens=usage.get("completion_tokens", 0), calls=1),
     )
+
+
+def action_from_tool_call(name: str, arguments: str) -> str:
+    """The action JSON (``{"action": {"tool": NAME, ...arguments}}``) a tool call stands for (arguments that are not a JSON object are kept
+    as they are, so validation reports them to the model)."""
+    try:
+        args = json.loads(arguments or "{}")
+    except json.JSONDecodeError:
+        return arguments
+    if not isinstance(args, dict):
+        return arguments
+    return json.dumps({"action": {"tool": name, **{k: v for k, v in args.items() if k != "tool"}}})
+
+
+def parse_tool_response(payload: dict) -> Completion:
+    """The first tool call of a chat-completions response as action JSON (its text when it
+    made none, so the caller's validation reports that), plus usage."""
+    completion = parse_response(payload)
+    calls = payload["choices"][0]["message"].get("tool_calls") or []
+    if not calls:
+        return completion
+    function = calls[0].get("function") or {}
+    return completion.model_copy(update={"text": action_from_tool_call(str(function.get("name", "")), function.get("arguments") or "")})

@@ -15,8 +15,11 @@ from ray.serve.handle import DeploymentHandle
 
 from trace2skill.analysts.analyze import AnalysisResult
 from trace2skill.analysts.context import SkillContext
+from trace2skill.analysts.contrast import Pairing, with_contrast
 from trace2skill.analysts.draft import MAX_TASKS
+from trace2skill.analysts.verify import VerifierJob
 from trace2skill.llm.base import Usage
+from trace2skill.pipeline.pair import PAIRING
 from trace2skill.schema import Trajectory
 from trace2skill.skill.model import Skill
 
@@ -29,18 +32,23 @@ class AnalyzeBatch:
     ``trajectories.parquet``, all in flight at once; trajectories in ``skip`` (analysed
     before a resumption) are left out."""
 
-    def __init__(self, app: str, skill: SkillContext, skip: list[ray.ObjectRef]):
+    def __init__(self, app: str, skill: SkillContext, skip: list[ray.ObjectRef], verifier: VerifierJob | None = None):
         self.handle = serve.get_app_handle(app)
         self.skill = skill
+        self.verifier = verifier  # re-runs analysed failures with their fix (analysts/verify.py)
         self.skip: set[str] = ray.get(skip[0]) if skip else set()  # a ref in a list: Ray Data passes it unresolved
 
     def __call__(self, batch: pa.Table) -> dict[str, list]:
-        trajs = [t for t in map(Trajectory.from_row, batch.to_pylist()) if t.id not in self.skip]
-        pending = [self.handle.analyze.remote(t.model_dump_json(), self.skill) for t in trajs]
-        results = [self._result_of(response, traj) for traj, response in zip(trajs, pending)]
+        rows = [r for r in batch.to_pylist() if r["id"] not in self.skip]
+        # A failure's sibling, where the pairing stage (pipeline/pair.py) found one.
+        work = [(Trajectory.from_row(r), r.get(PAIRING)) for r in rows]
+        pending = [self.handle.analyze.remote(t.model_dump_json(), self.skill, p) for t, p in work]
+        results = [self._result_of(response, traj, pairing) for (traj, pairing), response in zip(work, pending)]
+        if self.verifier is not None:
+            results = [self.verifier.check(result, traj) for result, (traj, _) in zip(results, work)]
         return {"trajectory_id": [r.trajectory_id for r in results], "result": [r.model_dump_json() for r in results]}
 
-    def _result_of(self, response, traj: Trajectory) -> AnalysisResult:
+    def _result_of(self, response, traj: Trajectory, pairing: str | None = None) -> AnalysisResult:
         """The analyst's answer; a request lost with its replica is sent again (Serve routes it
         to a live one), at most ``REPLICA_TRIES`` times in all."""
         for attempt in range(1, REPLICA_TRIES + 1):
@@ -49,12 +57,13 @@ class AnalyzeBatch:
             except RayActorError as exc:  # the replica died or is unreachable, not the analysis
                 error = exc
                 if attempt < REPLICA_TRIES:
-                    response = self.handle.analyze.remote(traj.model_dump_json(), self.skill)
+                    response = self.handle.analyze.remote(traj.model_dump_json(), self.skill, pairing)
             except Exception as exc:  # the analyst code failed: this trajectory fails, not the run
                 error = exc
                 break
         reason = f"analyst call failed: {type(error).__name__}: {error}"
-        return AnalysisResult(trajectory_id=traj.id, source_file=traj.source_file, status="failed", reason=reason)
+        failed = AnalysisResult(trajectory_id=traj.id, source_file=traj.source_file, status="failed", reason=reason)
+        return with_contrast(failed, Pairing.model_validate_json(pairing) if pairing else None)  # the manifest still names the sibling
 
 
 def draft_s0(handle: DeploymentHandle, name: str, trajectories: Path, progress: Progress) -> tuple[Skill, Usage, str]:

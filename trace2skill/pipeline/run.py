@@ -17,6 +17,7 @@ from ray.data import ActorPoolStrategy, DataContext
 
 from trace2skill.analysts.analyze import AnalysisResult
 from trace2skill.analysts.context import SkillContext
+from trace2skill.analysts.verify import VerifierJob
 from trace2skill.checkpoint import AnalysisLog, RunState, check_writable, mark_done, start_run
 from trace2skill.config import DistillConfig
 from trace2skill.consolidate.merge import TreeStats
@@ -26,6 +27,7 @@ from trace2skill.ingest import read_labels
 from trace2skill.llm.base import Usage
 from trace2skill.pipeline.analyze import AnalyzeBatch, draft_s0
 from trace2skill.pipeline.consolidate import consolidate
+from trace2skill.pipeline.pair import pair_siblings
 from trace2skill.pipeline.read import plan_inputs, read_records, write_records
 from trace2skill.progress import Console, stderr_to
 from trace2skill.schema import LESSON_SCHEMA, MANIFEST_SCHEMA, PATCH_SCHEMA, ManifestRow, to_table
@@ -173,11 +175,15 @@ def _analyze(cfg: DistillConfig, state: RunState, app: str, skill: SkillContext,
             # Blocks of one batch each (streamed, not a barrier), so every actor gets work: a
             # file's rows otherwise arrive as one block that only one actor would process.
             with _in_completion_order():  # results are put back in input order below
-                rows = ray.data.read_parquet(str(run_dir / TRAJECTORIES)).repartition(target_num_rows_per_block=cfg.batch_size)
+                rows = ray.data.read_parquet(str(run_dir / TRAJECTORIES))
+                if cfg.analyst.contrast:
+                    rows = pair_siblings(rows, total)
+                rows = rows.repartition(target_num_rows_per_block=cfg.batch_size)
+            verifier = VerifierJob(config=cfg.verifier, s0=load_skill(run_dir / "s0"), work_dir=run_dir / "verify") if cfg.verifier.command else None
             analyzed = rows.map_batches(
                 AnalyzeBatch,
                 # Only a resumption has ids to skip; a ref in the constructor makes Ray warn on every actor.
-                fn_constructor_kwargs={"app": app, "skill": skill, "skip": [ray.put(done)] if done else []},
+                fn_constructor_kwargs={"app": app, "skill": skill, "skip": [ray.put(done)] if done else [], "verifier": verifier},
                 batch_size=cfg.batch_size,
                 batch_format="pyarrow",
                 compute=ActorPoolStrategy(size=cfg.analyze_concurrency),
@@ -212,10 +218,14 @@ def _write_outputs(cfg: DistillConfig, results: list[AnalysisResult], lessons: l
             trajectory_id=r.trajectory_id,
             source_file=r.source_file,
             status=r.status,
-            reason=r.reason,
+            reason="; ".join(filter(None, [r.reason, *r.notes])),
             prompt_tokens=r.usage.prompt_tokens,
             completion_tokens=r.usage.completion_tokens,
             llm_calls=r.usage.calls,
+            sibling_id=r.sibling_id,
+            turns=r.turns,
+            tool_errors=r.tool_errors,
+            verdict=r.verdict,
         )
         for r in results
     ]

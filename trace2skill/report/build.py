@@ -9,6 +9,7 @@ and which trajectories gave nothing (reasons).
 from __future__ import annotations
 
 from trace2skill.report import plots
+from trace2skill.report.checks import checks_section
 from trace2skill.report.diff import Change, skill_diff
 from trace2skill.report.doc import Block, Chart, Diff, Report, Section, Table, Text
 from trace2skill.report.load import EXAMPLE_IDS, STATUSES, TIERS, RunData
@@ -24,7 +25,7 @@ def build_report(run: RunData) -> Report:
     return Report(
         title=f"trace2skill run report: {name}",
         subtitle=str(run.run_dir),
-        sections=[_summary(run), _safety(run), _topics(run), _consolidation(run), _changes(run), _left_out(run), _no_lesson(run)],
+        sections=[_summary(run), _safety(run), _topics(run), _consolidation(run), _changes(run), _left_out(run), _no_lesson(run), *checks_section(run.run_dir)],
     )
 
 

@@ -10,8 +10,10 @@ from ray import serve
 from ray.serve import Application
 from ray.serve.handle import DeploymentHandle
 
-from trace2skill.analysts.analyze import AnalystConfig, analyze
+from trace2skill.analysts.agentic import run_analyst
+from trace2skill.analysts.analyze import AnalystConfig
 from trace2skill.analysts.context import SkillContext
+from trace2skill.analysts.contrast import Pairing
 from trace2skill.analysts.models import engine_schema
 from trace2skill.analysts.draft import draft_skill
 from trace2skill.consolidate.anchors import restate_anchor
@@ -33,9 +35,10 @@ class Analyst:
         # The answers' room (limits) follows the backend unless the recipe sets it.
         self.config = AnalystConfig.model_validate(analyst).for_backend(engine.backend)
 
-    def analyze(self, trajectory_json: str, skill: SkillContext) -> str:
+    def analyze(self, trajectory_json: str, skill: SkillContext, pairing_json: str | None = None) -> str:
         traj = Trajectory.model_validate_json(trajectory_json)
-        return analyze(traj, skill, self.llm, self.config).model_dump_json()
+        pairing = Pairing.model_validate_json(pairing_json) if pairing_json else None
+        return run_analyst(traj, skill, self.llm, self.config, pairing).model_dump_json()
 
     def draft(self, name: str, tasks: list[str]) -> str:
         skill, usage, note = draft_skill(name, tasks, self.llm, max_tokens=self.config.max_output_tokens)

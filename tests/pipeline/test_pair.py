@@ -1,0 +1,90 @@
+"""The pairing stage on real Ray Data, and a distill run that uses it (fake backend)."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import polars as pl
+import pytest
+import ray
+
+from trace2skill.analysts.contrast import Pairing
+from trace2skill.config import DistillConfig
+from trace2skill.llm.factory import BackendConfig
+from trace2skill.pipeline import distill
+from trace2skill.pipeline.pair import PAIRING, pair_siblings
+from trace2skill.schema import TRAJECTORY_SCHEMA
+from tests.conftest import make_trajectory
+
+pytestmark = pytest.mark.ray
+
+
+def rows():
+    made = [
+        make_trajectory("a-fail", False, ["x", "y"]).model_copy(update={"task_key": "task_id:a"}),
+        make_trajectory("a-long", True, ["x", "y", "z"]).model_copy(update={"task_key": "task_id:a"}),
+        make_trajectory("a-short", True, ["x"]).model_copy(update={"task_key": "task_id:a"}),
+        make_trajectory("b-fail", False, ["x"]).model_copy(update={"task_key": "task_id:b"}),
+        make_trajectory("c-fail", False, ["x"]).model_copy(update={"task": "same text"}),
+        make_trajectory("c-ok", True, ["x"]).model_copy(update={"task": "same  text"}),
+        make_trajectory("unknown", None, ["x"]),
+    ]
+    return [t.to_row() for t in made]
+
+
+def test_pairing_stage_groups_by_task_key(ray_session):
+    import pyarrow as pa
+
+    ds = ray.data.from_arrow(pa.Table.from_pylist(rows(), schema=TRAJECTORY_SCHEMA))
+    out = {r["id"]: r[PAIRING] for r in pair_siblings(ds, len(rows())).take_all()}
+    assert set(out) == {r["id"] for r in rows()}  # nothing lost, nothing doubled
+    assert Pairing.model_validate_json(out["a-fail"]).sibling.id == "a-short"
+    assert Pairing.model_validate_json(out["b-fail"]).sibling is None
+    assert Pairing.model_validate_json(out["c-fail"]).sibling.id == "c-ok"  # identical task text
+    assert out["a-short"] is None and out["unknown"] is None
+
+
+def tau_bench_file(path, tasks=3, trials=3):
+    runs = []
+    for task in range(tasks):
+        for trial in range(trials):
+            tools = ["get_user_details", "get_reservation_details", "cancel_reservation"][: 1 + (trial + task) % 3]
+            traj = [{"role": "system", "content": "Airline policy."}, {"role": "user", "content": f"Cancel my booking {task}."}]
+            for n, tool in enumerate(tools):
+                traj.append({"role": "assistant", "content": None, "tool_calls": [{"id": f"c{n}", "type": "function", "function": {"name": tool, "arguments": "{}"}}]})
+                traj.append({"role": "tool", "tool_call_id": f"c{n}", "name": tool, "content": "{}"})
+            traj.append({"role": "assistant", "content": "Done."})
+            reward = 1.0 if trial == 2 - task else 0.0  # task 0: trial 2 succeeds ... task 2: trial 0
+            runs.append({"task_id": task, "trial": trial, "reward": reward if task < 2 else 0.0, "info": {"task": {"instruction": f"Cancel booking {task}"}}, "traj": traj})
+    path.write_text(json.dumps(runs))
+
+
+def test_distill_pairs_failures_and_runs_the_agentic_analyst(ray_session, tmp_path):
+    data = tmp_path / "results.json"
+    tau_bench_file(data)
+    runner = tmp_path / "runner.py"  # passes a re-run when the skill holds the fake's failure lesson
+    runner.write_text("import json, pathlib, sys\nprint(json.dumps({'success': 'check every policy condition' in (pathlib.Path(sys.argv[1]) / 'SKILL.md').read_text()}))\n")
+    cfg = DistillConfig(
+        inputs=[data],
+        out_dir=tmp_path / "out",
+        backend=BackendConfig(backend="fake"),
+        analyst={"mode": "agentic", "max_turns": 6},
+        verifier={"command": f"{sys.executable} {runner} {{skill_dir}} {{task_file}} {{out_dir}} {{trial}}"},
+    )
+    distill(cfg, progress=lambda _: None)
+    run = tmp_path / "out" / "run"
+    manifest = pl.read_parquet(run / "manifest.parquet")
+    trajectories = pl.read_parquet(run / "trajectories.parquet")
+    assert trajectories["task_key"].to_list() == [f"task_id:{t}" for t in range(3) for _ in range(3)]
+    failures = manifest.join(trajectories.select(pl.col("id").alias("trajectory_id"), "success", "task_key"), on="trajectory_id").filter(~pl.col("success"))
+    paired = failures.filter(pl.col("task_key") != "task_id:2")  # task 2 never succeeded
+    assert (paired["sibling_id"] != "").all() and (failures.filter(pl.col("task_key") == "task_id:2")["sibling_id"] == "").all()
+    assert (failures["turns"] > 0).all() and (failures["turns"] <= 6).all()
+    assert (manifest.filter(pl.col("turns") > 0)["llm_calls"] == manifest.filter(pl.col("turns") > 0)["turns"]).all()
+    analysed = failures.filter(pl.col("status") == "analyzed")
+    assert analysed.height and (analysed["verdict"] == "verified").all()
+    assert (manifest.join(trajectories.select(pl.col("id").alias("trajectory_id"), "success"), on="trajectory_id").filter(pl.col("success"))["verdict"] == "").all()
+    lessons = pl.read_parquet(run / "lessons.parquet")
+    contrasted = lessons.filter(pl.col("contrast_with").is_not_null())
+    assert contrasted.height and set(contrasted["contrast_with"]) <= set(trajectories.filter(pl.col("success"))["id"])

@@ -1,0 +1,252 @@
+"""The agentic error analyst: a bounded loop of tool calls over one failed run.
+
+Instead of one call over a fitted transcript, the analyst sees an outline of the run (one
+line per step, no contents) and inspects it with tools: view steps ``i..j``, search the
+run's text, show the successful sibling's steps, show the grader's view, and ``finish``
+with the analysis. Every turn is one :class:`AnalystAction`, a union of the tools'
+argument models, so one code path serves every engine:
+
+- engines with tool calling (OpenAI-compatible ``tools``, vLLM's tool parsers) get the
+  union as tool definitions (:func:`tool_definitions`) and their tool call is mapped back
+  to an action (``trace2skill.llm.openai.OpenAILLM.complete_tools``);
+- the others (llama.cpp, the fake backend) write the action as structured output under
+  the union's JSON schema (a grammar for llama.cpp).
+
+Either way pydantic validates the action. Bad arguments, an invalid answer, or a
+``finish`` that cites a step the analyst never viewed get an error message back inside the
+loop (counted in ``tool_errors``), never a crash; a model that never finishes ends at
+``max_turns`` as ``failed`` with that reason.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, Protocol, runtime_checkable
+
+from pydantic import BaseModel, Field, ValidationError
+
+from trace2skill.analysts.analyze import PACKAGE, AnalysisResult, AnalystConfig, analysis_result, analyze, build_messages
+from trace2skill.analysts.contrast import ContrastiveErrorAnalysis, Pairing, render_sibling, with_contrast
+from trace2skill.analysts.context import SkillContext
+from trace2skill.analysts.models import engine_schema
+from trace2skill.analysts.render import outcome_line, render_grader, render_step
+from trace2skill.llm.base import Completion, LLMClient, Message, Usage
+from trace2skill.llm.structured import RETRYABLE
+from trace2skill.prompting import fence_data, load_prompt, prompt_version
+from trace2skill.schema import Trajectory
+
+MAX_VIEW = 10  # steps one view_steps call shows
+MAX_HITS = 6  # steps one search shows
+OUTLINE_CHARS = 60  # of a step's text in the outline
+GRADER_CHARS = 6000  # of the grader view one show_grader call returns
+
+
+class ViewSteps(BaseModel):
+    """Show the full text of the run's steps first..last (at most 10)."""
+
+    tool: Literal["view_steps"]
+    first: int = Field(description="Index of the first step to show.")
+    last: int = Field(description="Index of the last step to show (inclusive).")
+
+
+class SearchRun(BaseModel):
+    """Find the steps whose text contains a phrase (case-insensitive)."""
+
+    tool: Literal["search"]
+    query: str = Field(min_length=2, max_length=80, description="The phrase to look for.")
+
+
+class ShowSibling(BaseModel):
+    """Show the decisive steps of the successful run of the same task, if there is one."""
+
+    tool: Literal["show_sibling"]
+
+
+class ShowGrader(BaseModel):
+    """Show what the grader knew about this run: expected actions, checks, verdict."""
+
+    tool: Literal["show_grader"]
+
+
+class Finish(BaseModel):
+    """End the inspection with the analysis; cite only steps you viewed."""
+
+    tool: Literal["finish"]
+    analysis: ContrastiveErrorAnalysis
+
+
+class AnalystAction(BaseModel):
+    """One turn of the agentic analyst."""
+
+    action: Annotated[ViewSteps | SearchRun | ShowSibling | ShowGrader | Finish, Field(discriminator="tool")]
+
+
+@runtime_checkable
+class ToolCallingLLM(Protocol):
+    """A backend with native tool calling: returns the chosen tool call as an action's JSON."""
+
+    def complete_tools(self, messages: list[Message], tools: list[dict], max_tokens: int) -> Completion: ...
+
+
+def tool_definitions(schema: dict) -> list[dict]:
+    """OpenAI-style tool definitions, one per member of the action union in ``schema`` (the
+    schema of :class:`AnalystAction`, possibly narrowed), each with the shared ``$defs``."""
+    defs = schema.get("$defs", {})
+    tools = []
+    for ref in schema["properties"]["action"]["oneOf"]:
+        member = defs[ref["$ref"].rsplit("/", 1)[1]]
+        name = member["properties"]["tool"]["const"]
+        properties = {k: v for k, v in member["properties"].items() if k != "tool"}
+        parameters = {"type": "object", "properties": properties, "required": list(properties), "additionalProperties": False, "$defs": defs}
+        tools.append({"type": "function", "function": {"name": name, "description": member.get("description", ""), "parameters": parameters}})
+    return tools
+
+
+def grader_text(traj: Trajectory) -> str:
+    """The grader's view of the run as text ("" when the source had none)."""
+    return fence_data(render_grader(traj.grader, GRADER_CHARS)) if traj.grader is not None else ""
+
+
+def outline(traj: Trajectory) -> str:
+    """One short line per step (index, who, what), so the analyst knows what to look at."""
+    lines = []
+    for step in traj.steps:
+        if step.role == "system":
+            continue
+        what = f"call {step.tool_name}" if step.kind == "tool_call" else " ".join(step.content.split())[:OUTLINE_CHARS]
+        lines.append(f"[{step.index}] {step.role} {step.kind}: {what}")
+    return fence_data("\n".join(lines))
+
+
+class RunTools:
+    """The tools over one run; remembers which of its steps the analyst has seen."""
+
+    def __init__(self, traj: Trajectory, pairing: Pairing | None, step_chars: int = 1200):
+        self.traj, self.pairing, self.step_chars = traj, pairing, step_chars
+        self.by_index = {s.index: s for s in traj.steps if s.role != "system"}
+        self.viewed: set[int] = set()
+
+    def run(self, action: BaseModel) -> tuple[str, bool]:
+        """The observation for ``action`` and whether it was an error."""
+        if isinstance(action, ViewSteps):
+            return self._view(action.first, action.last)
+        if isinstance(action, SearchRun):
+            return self._search(action.query)
+        if isinstance(action, ShowSibling):
+            sibling = self.pairing.sibling if self.pairing else None
+            return (render_sibling(sibling), False) if sibling else ("error: this run has no successful sibling", True)
+        text = grader_text(self.traj)
+        return (text, False) if text else ("error: the source recorded no grader view for this run", True)
+
+    def _view(self, first: int, last: int) -> tuple[str, bool]:
+        indices = sorted(self.by_index)
+        if not indices or first > last or last < indices[0] or first > indices[-1]:
+            return f"error: no steps {first}..{last}; the run's steps are {indices[0] if indices else 0}..{indices[-1] if indices else 0}", True
+        shown = [i for i in indices if first <= i <= last][:MAX_VIEW]
+        self.viewed.update(shown)
+        more = f"\n(showing {len(shown)} steps; view the rest with another call)" if shown and shown[-1] < min(last, indices[-1]) else ""
+        return "\n".join(render_step(self.by_index[i], self.step_chars)[0] for i in shown) + more, False
+
+    def _search(self, query: str) -> tuple[str, bool]:
+        needle = query.lower()
+        hits = [s for s in self.by_index.values() if needle in f"{s.content} {s.tool_name or ''} {s.tool_args or ''}".lower()]
+        if not hits:
+            return f"no step contains {fence_data(query)!r}", False
+        self.viewed.update(s.index for s in hits[:MAX_HITS])
+        lines = [render_step(s, 300)[0] for s in hits[:MAX_HITS]]
+        more = f"\n({len(hits) - MAX_HITS} more hits not shown)" if len(hits) > MAX_HITS else ""
+        return "\n".join(lines) + more, False
+
+    def unviewed_citations(self, analysis: ContrastiveErrorAnalysis) -> list[int]:
+        """Steps ``analysis`` rests on that the analyst never viewed."""
+        cited = {i for cause in analysis.failure_causes for i in cause.steps}
+        if analysis.divergence_step is not None:
+            cited.add(analysis.divergence_step)
+        return sorted(cited - self.viewed)
+
+
+def next_action(llm: LLMClient, convo: list[Message], schema: dict, max_tokens: int) -> tuple[str, Usage]:
+    """The model's next action as JSON text, through tool calling where the backend has it."""
+    if isinstance(llm, ToolCallingLLM):
+        completion = llm.complete_tools(convo, tool_definitions(schema), max_tokens)
+    else:
+        completion = llm.complete(convo, AnalystAction, max_tokens, schema=schema)
+    return completion.text, completion.usage
+
+
+def analyze_agentic(traj: Trajectory, skill: SkillContext, llm: LLMClient, config: AnalystConfig, pairing: Pairing | None = None) -> AnalysisResult:
+    """Analyse the failed run ``traj`` in at most ``config.max_turns`` turns of tool calls."""
+    base = {"trajectory_id": traj.id, "source_file": traj.source_file}
+    tools = RunTools(traj, pairing)
+    convo = opening(traj, skill, llm, config, pairing)
+    schema = engine_schema(AnalystAction, config.output_limits(), skill.skill_md)
+    usage, errors = Usage(), 0
+    for turn in range(1, config.max_turns + 1):
+        try:
+            text, used = next_action(llm, fitted(convo, llm, config), schema, config.max_output_tokens)
+        except RETRYABLE as exc:
+            usage, errors = usage + Usage(calls=1), errors + 1
+            convo += [Message(role="assistant", content="(no answer)"), Message(role="user", content=f"Observation: the engine failed ({type(exc).__name__}); act again.")]
+            continue
+        except ValueError as exc:  # e.g. a prompt longer than the engine's context
+            failed = AnalysisResult(**base, status="failed", reason=f"agentic analyst: {type(exc).__name__}: {exc}", usage=usage, turns=turn, tool_errors=errors)
+            return with_contrast(failed, pairing)
+        usage = usage + used
+        try:
+            action = AnalystAction.model_validate_json(text).action
+        except ValidationError as exc:
+            observation, failed = f"error: invalid action ({exc.error_count()} problem(s), first: {exc.errors()[0]['msg']}); answer with one valid action", True
+        else:
+            if isinstance(action, Finish):
+                unviewed = tools.unviewed_citations(action.analysis)
+                if not unviewed:
+                    result = analysis_result(action.analysis, traj, "error_analyst", {"mode": "agentic", "agentic_prompt": prompt_version(PACKAGE, "agentic_error_analyst")}, usage)
+                    return with_contrast(result.model_copy(update={"turns": turn, "tool_errors": errors}), pairing)
+                observation, failed = f"refused: the analysis cites steps {unviewed} that you never viewed; view them first or cite only viewed steps", True
+            else:
+                observation, failed = tools.run(action)
+        errors += failed
+        convo += [Message(role="assistant", content=text[:4000]), Message(role="user", content=f"Observation ({turn}/{config.max_turns} turns used):\n{observation}")]
+    reason = f"agentic analyst: no finish within {config.max_turns} turns ({errors} tool error(s))"
+    return with_contrast(AnalysisResult(**base, status="failed", reason=reason, usage=usage, turns=config.max_turns, tool_errors=errors), pairing)
+
+
+def opening(traj: Trajectory, skill: SkillContext, llm: LLMClient, config: AnalystConfig, pairing: Pairing | None) -> list[Message]:
+    """The analyst's instructions and S0 (the single-call system message, so both modes follow
+    the same rules), the tools' guide, and the run's outline."""
+    system = build_messages("error_analyst", skill, traj, llm, config)[0][0].content
+    guide = load_prompt(PACKAGE, "agentic_error_analyst").substitute(max_turns=config.max_turns)
+    has_sibling = "yes: show_sibling shows it" if pairing and pairing.sibling else "no"
+    has_grader = "yes: show_grader shows it" if grader_text(traj) else "no"
+    user = "\n".join(
+        [
+            f"Task: {fence_data(traj.task)}" if traj.task else "Task: (see the first user message)",
+            outcome_line(traj),
+            f"Successful sibling run of the same task: {has_sibling}. Grader view: {has_grader}.",
+            "Outline of the run (one line per step; view steps to read them):",
+            "<trajectory>",
+            outline(traj),
+            "</trajectory>",
+        ]
+    )
+    return [Message(role="system", content=f"{system}\n\n{guide}"), Message(role="user", content=user)]
+
+
+def fitted(convo: list[Message], llm: LLMClient, config: AnalystConfig) -> list[Message]:
+    """``convo`` within the context budget: the oldest observations are elided first (the
+    steps they showed stay viewed; the analyst can view them again)."""
+    budget = config.context_tokens - config.max_output_tokens
+    convo = list(convo)
+    for i in range(3, len(convo), 2):  # observations: the user turns after the opening
+        if sum(llm.count_tokens(m.content) for m in convo) <= budget:
+            break
+        convo[i] = Message(role="user", content="Observation: (elided to fit the context; view the steps again if needed)")
+    return convo
+
+
+
+def run_analyst(traj: Trajectory, skill: SkillContext, llm: LLMClient, config: AnalystConfig, pairing: Pairing | None = None) -> AnalysisResult:
+    """The analyst ``config.mode`` asks for: failures go to the agentic loop in agentic mode;
+    successes, unknown outcomes and single mode to the single call."""
+    if config.mode == "agentic" and traj.success is False:
+        return analyze_agentic(traj, skill, llm, config, pairing)
+    return analyze(traj, skill, llm, config, pairing)

@@ -1,0 +1,151 @@
+"""Contrastive pairs: a failed run next to a successful run of the same task.
+
+Pools of trajectories hold repeated attempts at one task (benchmark trials, several agents
+or seeds on one SWE-bench instance, production retries). When a failure has a successful
+*sibling*, the error analyst sees the sibling's decisive steps next to the failure and names
+the first step where the two runs part ways.
+
+- **Task key** (:func:`pairing_key`): the adapter's typed ``Trajectory.task_key`` (tau-bench
+  and tau2 task id, SWE-bench instance id), else a hash of the task text, whitespace
+  collapsed, so runs of identical task text pair; no task text, no key, no pairing.
+- **Sibling rule** (:func:`choose_sibling`): among the successful runs with the same key,
+  the one with the fewest steps (system messages not counted), ties broken by the smaller
+  trajectory id. A candidate that cannot be read, or has no step to show, is skipped and
+  the reason is kept. No sibling: the plain analyst runs.
+
+Plain functions over Arrow rows (dicts), so the Ray Data stage in
+``trace2skill.pipeline.pair`` stays a thin wrapper and all of this is testable without Ray.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, Field, ValidationError
+
+from trace2skill.analysts.models import ErrorAnalysis
+from trace2skill.analysts.render import render_step
+from trace2skill.prompting import fence_data, load_prompt, prompt_version
+from trace2skill.schema import Step, Trajectory
+
+if TYPE_CHECKING:
+    from trace2skill.analysts.analyze import AnalysisResult
+
+MAX_SIBLING_STEPS = 24  # decisive steps kept from a sibling (first and last halves when longer)
+SIBLING_STEP_CHARS = 400  # a sibling step's text is cut to this many characters
+TEXT_KEY_PREFIX = "task-text:"
+
+
+class SiblingView(BaseModel):
+    """What the error analyst is shown of a successful sibling: its decisive steps."""
+
+    id: str
+    task_key: str
+    total_steps: int  # the sibling's steps, system messages not counted
+    steps: list[Step] = Field(default_factory=list)  # its decisive steps, original indices
+
+
+class Pairing(BaseModel):
+    """The sibling chosen for one failure (None: none usable) and why candidates were skipped."""
+
+    sibling: SiblingView | None = None
+    skipped: list[str] = Field(default_factory=list)
+
+
+def pairing_key(task_key: str | None, task: str | None) -> str | None:
+    """The key runs are paired by: the adapter's ``task_key``, else a hash of the task text
+    (whitespace collapsed, case kept), else None (the run is not paired)."""
+    if task_key:
+        return task_key
+    text = " ".join((task or "").split())
+    if not text:
+        return None
+    return TEXT_KEY_PREFIX + hashlib.sha256(text.encode("utf-8")).hexdigest()[:20]
+
+
+def counted_steps(steps: list[Any]) -> int:
+    """Steps of a run that count for its length: all but system messages."""
+    return sum(1 for s in steps if (s["role"] if isinstance(s, dict) else s.role) != "system")
+
+
+def decisive_steps(traj: Trajectory, max_steps: int = MAX_SIBLING_STEPS) -> list[Step]:
+    """The steps that carry a run: its tool calls, their results and the messages, without
+    system prompts and reasoning; over ``max_steps``, the first and last halves."""
+    kept = [s for s in traj.steps if s.role != "system" and s.kind != "reasoning"]
+    if len(kept) > max_steps:
+        half = max_steps // 2
+        kept = kept[:half] + kept[-half:]
+    return kept
+
+
+def sibling_view(row: dict[str, Any], key: str) -> SiblingView:
+    """The view of one successful run; raises ValueError when it cannot be read or shows nothing."""
+    try:
+        traj = Trajectory.from_row(row)
+    except (ValidationError, ValueError, TypeError) as exc:
+        raise ValueError(f"unreadable ({type(exc).__name__}: {str(exc).splitlines()[0][:120]})") from None
+    steps = decisive_steps(traj)
+    if not steps:
+        raise ValueError("no step to show")
+    return SiblingView(id=traj.id, task_key=key, total_steps=counted_steps(traj.steps), steps=steps)
+
+
+def choose_sibling(candidates: list[dict[str, Any]], key: str) -> Pairing:
+    """The shortest readable successful run among ``candidates`` (Arrow rows of one task key,
+    successes only), ties by id; the candidates skipped on the way, with their reasons."""
+    order = sorted(candidates, key=lambda r: (counted_steps(r.get("steps") or []), str(r.get("id"))))
+    skipped: list[str] = []
+    for row in order:
+        try:
+            return Pairing(sibling=sibling_view(row, key), skipped=skipped)
+        except ValueError as exc:
+            skipped.append(f"sibling {row.get('id')} skipped: {exc}")
+    return Pairing(skipped=skipped)
+
+
+def pair_group(rows: list[dict[str, Any]], key: str) -> list[str | None]:
+    """For each row of one task key: its :class:`Pairing` as JSON if it is a failure, else None.
+
+    Every failure of the group gets the same sibling (the rule does not depend on the
+    failure), so the choice is made once per group."""
+    failures = [r for r in rows if r.get("success") is False]
+    if not failures:
+        return [None] * len(rows)
+    pairing = choose_sibling([r for r in rows if r.get("success") is True], key).model_dump_json()
+    return [pairing if r.get("success") is False else None for r in rows]
+
+
+def render_sibling(view: SiblingView, first: int | None = None, last: int | None = None, max_chars: int = SIBLING_STEP_CHARS) -> str:
+    """The sibling's decisive steps (those with index in ``first..last`` when given), one line
+    each, with a header that says which run it is and how long it was."""
+    steps = [s for s in view.steps if (first is None or s.index >= first) and (last is None or s.index <= last)]
+    lines = [render_step(s, max_chars)[0] for s in steps]
+    header = f"Successful sibling run {fence_data(view.id)}: {view.total_steps} steps, {len(view.steps)} decisive ones shown by their own indices."
+    return "\n".join([header, *lines]) if lines else header + "\n(no sibling step in that range)"
+
+
+class ContrastiveErrorAnalysis(ErrorAnalysis):
+    """The error analysis asked for when the failure has a successful sibling."""
+
+    divergence_step: int | None = Field(
+        description="Index of the failed run's first step where it parts from the successful sibling (null: no sibling, or no divergence)."
+    )
+
+
+def sibling_block(pairing: Pairing | None) -> str:
+    """The prompt block that puts the sibling next to the failure ("" without a sibling)."""
+    if pairing is None or pairing.sibling is None:
+        return ""
+    return load_prompt(__package__, "sibling").substitute(sibling=render_sibling(pairing.sibling))
+
+
+def with_contrast(result: AnalysisResult, pairing: Pairing | None) -> AnalysisResult:
+    """``result`` with the sibling it was contrasted with on it and on its lessons, and the
+    reasons any candidate sibling was skipped."""
+    if pairing is None:
+        return result
+    sibling_id = pairing.sibling.id if pairing.sibling else ""
+    shown = {"sibling_prompt": prompt_version(__package__, "sibling")} if sibling_id else {}
+    lessons = [lesson.model_copy(update={"contrast_with": sibling_id or None, "metadata": {**lesson.metadata, **shown}}) for lesson in result.lessons]
+    return result.model_copy(update={"sibling_id": sibling_id, "lessons": lessons, "notes": [*result.notes, *pairing.skipped]})
