@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 from pydantic import ValidationError
+
+if TYPE_CHECKING:
+    from trace2skill.config import DistillConfig
+    from trace2skill.progress import Console
 
 try:  # typer >= 0.20 ships its own copy of click; its exceptions are the ones raised
     from typer._click import exceptions as click_exceptions
@@ -57,6 +62,7 @@ def distill(
     holdout: Annotated[Optional[float], typer.Option("--holdout", help="Keep this fraction of the tasks out of the distill; they go to RUN_DIR/holdout_tasks.jsonl.")] = None,
     holdout_ids: Annotated[Optional[Path], typer.Option("--holdout-ids", help="Keep the tasks with these ids (one a line, or a tasks JSONL) out of the distill.")] = None,
     seed: Annotated[Optional[int], typer.Option("--seed", help="Seed of the --holdout split (default 0).")] = None,
+    candidates: Annotated[Optional[int], typer.Option("--candidates", help="Write N candidate skills (OUT/candidate-i), sampled with different seeds, for evaluate to rank.")] = None,
     analyst_mode: Annotated[Optional[str], typer.Option("--analyst-mode", help="Error analyst: single (one call, default) or agentic (a bounded loop of tool calls).")] = None,
 ) -> None:
     """Analyse trajectories and write a skill folder plus run outputs (Parquet, summary, report)."""
@@ -118,6 +124,11 @@ def distill(
     from trace2skill.report.closing import closing_note
 
     console = Console(lambda line: None) if quiet else Console.for_stderr()
+    if candidates is not None and candidates > 1:
+        if resume is not None:
+            raise CliError("--candidates starts new runs; resume each candidate's run dir on its own")
+        _distill_candidates(cfg, candidates, console, as_json=as_json, verbose=verbose)
+        return
     with contextlib.redirect_stdout(sys.stderr):  # whatever Ray prints in this process: stdout is the summary's
         summary = run_distill(cfg, progress=console, resume=resume is not None, quiet_ray=not verbose)
     if as_json:
@@ -130,6 +141,26 @@ def distill(
         typer.echo("\n" + closing_note(load_run(cfg.resolved_run_dir), default_model=default_model))
     if not summary.valid:
         typer.echo("the patched skill did not validate; S0 was kept: " + "; ".join(summary.validation_problems), err=True)
+
+
+def _distill_candidates(cfg: DistillConfig, n: int, console: Console, *, as_json: bool, verbose: bool) -> None:
+    """Distill ``n`` candidates one after the other (trace2skill/candidates.py) and say how to rank them."""
+    from trace2skill.candidates import candidate_configs
+    from trace2skill.pipeline import distill as run_distill
+
+    summaries = []
+    for i, candidate in enumerate(candidate_configs(cfg, n), 1):
+        console(f"candidate {i}/{n}: seed {candidate.backend.seed}, temperature {candidate.backend.temperature}")
+        with contextlib.redirect_stdout(sys.stderr):
+            summaries.append(run_distill(candidate, progress=console, quiet_ray=not verbose))
+    if as_json:
+        typer.echo(json.dumps([json.loads(s.model_dump_json()) for s in summaries], indent=2))
+        return
+    for i, summary in enumerate(summaries, 1):
+        typer.echo(f"candidate {i}: {summary.skill_dir}  ({'valid' if summary.valid else 'S0 kept: did not validate'})")
+    s0 = cfg.skill_dir or "S0_DIR"
+    flags = " ".join(f"--candidate {s.skill_dir}" for s in summaries)
+    typer.echo(f"\nrank them on held-out tasks: trace2skill evaluate --tasks TASKS.jsonl --runner CMD --baseline {s0} {flags} --out EVAL_DIR")
 
 
 def _given(flags: dict) -> dict:

@@ -155,3 +155,15 @@ def test_embedded_limits_send_short_caps_and_no_analysis_and_temperature_can_be_
     assert "analysis" not in schema["properties"] and schema["required"][0] == "explained"
     assert schema["$defs"]["LessonDraft"]["properties"]["content"]["maxLength"] == 240
     assert "temperature" not in body and "reasoning_effort" not in body
+
+
+def test_a_candidates_seed_reaches_the_request_and_seed_zero_is_left_out():
+    """``distill --candidates`` tells candidates apart by the seed (trace2skill/candidates.py)."""
+    from trace2skill.llm.factory import BackendConfig, make_llm
+
+    bodies = []
+    for seed in (0, 3):
+        with ChatServer() as server:
+            make_llm(BackendConfig(backend="openai", base_url=server.base_url, model="m", temperature=0.7, seed=seed)).complete([], ErrorAnalysis, 10)
+        bodies.append(server.requests[-1])
+    assert "seed" not in bodies[0] and bodies[1]["seed"] == 3

@@ -61,6 +61,9 @@ class BackendConfig(BaseModel):
     temperature: float | None = Field(
         0.0, ge=0.0, le=2.0, description="Sampling temperature (0: greedy). openai backend: null leaves it out, for models that refuse it."
     )
+    seed: int = Field(
+        0, ge=0, description="Sampling seed: llama.cpp's for embedded; sent as the request's `seed` by openai/vllm when not 0. With temperature > 0, another seed gives another sample."
+    )
     reasoning_effort: Literal["minimal", "low", "medium", "high"] | None = Field(
         None, description="openai/vllm: how long a reasoning model thinks before answering (OpenAI reasoning models; vLLM with a reasoning parser)."
     )
@@ -115,8 +118,8 @@ def make_llm(config: BackendConfig) -> LLMClient:
             temperature=config.temperature,
             reasoning_effort=config.reasoning_effort,
             chat_template_kwargs=config.chat_template_kwargs,
-            extra_body=config.extra_body,
+            extra_body={**config.extra_body, "seed": config.seed} if config.seed else config.extra_body,
         )
     from trace2skill.llm.embedded import EmbeddedLLM
 
-    return EmbeddedLLM(config.model_path, context_tokens=config.context_tokens, threads=config.threads, temperature=config.temperature or 0.0)
+    return EmbeddedLLM(config.model_path, context_tokens=config.context_tokens, threads=config.threads, seed=config.seed, temperature=config.temperature or 0.0)
