@@ -193,7 +193,14 @@ def place(rng: Random, kind: str, position: str) -> Case:
         position = "url_userinfo"
     secret = credential(rng, kind, key, position)
     text, written = _write(rng, kind, position, key, secret)
+    if kind == "private_key":  # the BEGIN/END lines are boilerplate; the key material is the body
+        written = tuple(piece for form in written for piece in _pem_body_lines(form))
     return Case(kind, position, secret, text, written)
+
+
+def _pem_body_lines(form: str) -> list[str]:
+    lines = form.replace("\\n", "\n").split("\n")
+    return [line.strip(" '\"") for line in lines if line.strip(" '\"") and "-----" not in line]
 
 
 def _write(rng: Random, kind: str, position: str, key: str, secret: str) -> tuple[str, tuple[str, ...]]:

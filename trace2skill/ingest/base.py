@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -101,10 +102,23 @@ class Format:
     read: Callable[[Source], Iterator[Record]]
 
 
+# Where a cut excerpt may end: a secret cut in two is no longer recognisable, so the word the
+# cut falls in is dropped up to one of these.
+_EXCERPT_BREAKS = re.compile(r"[\s\"'\\,;:={}\[\]()<>]")
+
+
+def clip(text: str, limit: int) -> str:
+    """The first ``limit`` characters of ``text``; a word the cut falls in is dropped (it may be a cut secret)."""
+    head = text[:limit]
+    if len(text) > limit and not _EXCERPT_BREAKS.match(text, limit):
+        breaks = [m.end() for m in _EXCERPT_BREAKS.finditer(head)]
+        head = head[: breaks[-1] if breaks else 0]
+    return head
+
+
 def make_excerpt(text: str) -> str:
-    """The first characters of ``text``, made safe to store as UTF-8."""
-    head = text[:EXCERPT_CHARS]
-    return head.encode("utf-8", "replace").decode("utf-8")
+    """The first characters of ``text`` (:func:`clip`), made safe to store as UTF-8."""
+    return clip(text, EXCERPT_CHARS).encode("utf-8", "replace").decode("utf-8")
 
 
 def json_type(value: Any) -> str:

@@ -15,6 +15,7 @@ on its own and the rest of its session is kept. The outcome comes from a labels 
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import json
 import os
@@ -31,6 +32,7 @@ from trace2skill.ingest.base import (
     Record,
     SHAPE_ERRORS,
     RecordError,
+    clip,
     Source,
     guarded,
     json_type,
@@ -156,7 +158,7 @@ def _parse_line(line: JsonLine, file: str, sessions: dict[str, Session], loose: 
         loose.setdefault("summaries", []).append(record.get("summary"))
         return
     if not isinstance(rtype, str) or rtype not in EVENT_TYPES:
-        loose.setdefault("ignored_events", Counter())[str(rtype)[:40]] += 1
+        loose.setdefault("ignored_events", Counter())[clip(str(rtype), 40)] += 1
         return
     sid = record.get("sessionId")
     if not isinstance(sid, str) or not sid:
@@ -224,8 +226,11 @@ def _agent_files_by_session(directory: Path, _mtime_ns: int) -> dict[str, tuple[
 
 def subagent_files(session_file: Path, session_id: str) -> list[Path]:
     """The agent-*.jsonl files of ``session_id``: in ``<sessionId>/subagents/`` or next to the session file."""
-    nested = session_file.parent / session_id / "subagents"
-    found = sorted(nested.glob("*.jsonl")) if nested.is_dir() else []
+    found: list[Path] = []
+    if _plain_name(session_id):
+        nested = session_file.parent / session_id / "subagents"
+        with contextlib.suppress(OSError):  # a name too long for the file system
+            found = sorted(nested.glob("*.jsonl")) if nested.is_dir() else []
     directory = session_file.parent
     flat = _agent_files_by_session(directory, directory.stat().st_mtime_ns).get(session_id, ())
     return [*found, *(p for p in flat if p != session_file)]
@@ -233,10 +238,19 @@ def subagent_files(session_file: Path, session_id: str) -> list[Path]:
 
 def parent_session_file(agent_file: Path, session_id: str) -> Path | None:
     """The session file an agent file belongs to, when it exists on disk."""
+    if not _plain_name(session_id):
+        return None
     candidates = [agent_file.parent / f"{session_id}.jsonl"]
     if agent_file.parent.name == "subagents":
         candidates.append(agent_file.parent.parent.parent / f"{session_id}.jsonl")
-    return next((c for c in candidates if c.is_file() and c != agent_file), None)
+    with contextlib.suppress(OSError):
+        return next((c for c in candidates if c.is_file() and c != agent_file), None)
+    return None
+
+
+def _plain_name(session_id: str) -> bool:
+    """A session id usable as a file name: one path component, not a way out of the folder."""
+    return 0 < len(session_id) <= 200 and session_id not in (".", "..") and not any(c in session_id for c in "/\\\0\n")
 
 
 def _merged(session: Session) -> list[Event]:

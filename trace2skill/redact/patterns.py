@@ -72,7 +72,7 @@ GAPS = {
     0: ("",),
     1: (" ", '"', "'"),
     2: ('\\"', '" ', "' "),
-    3: ('\\" ',),
+    3: ('\\" ', '\\\\"'),
     4: ('\\\\\\"',),
 }
 # Unquoted values in these forms are code or configuration, not secrets.
@@ -178,7 +178,7 @@ def is_placeholder(value: str) -> bool:
     """Empty, a reference (``${VAR}``, ``$VAR``, ``<your-key>``, ``{{ t }}``...), a mask (``****``), or an earlier redaction."""
     return (
         not value
-        or "[REDACTED:" in value
+        or ("[REDACTED:" in value and len(re.sub(r"\[REDACTED:\w+\]|[^A-Za-z0-9]", "", value)) < 4)
         or set(value) <= MASK_CHARS
         or value.lower() in NON_SECRET_WORDS
         or value.endswith(("...", "\u2026"))  # sk-..., hf_... in docs
@@ -197,7 +197,7 @@ def _random_looking(value: str) -> bool:
 def _pem_body(value: str) -> bool:
     """A PEM block with key material, not just the ``-----BEGIN ...-----`` line quoted in code."""
     body = value[value.index("-----", 5) + 5 :].split("-----END", 1)[0]
-    return sum(c.isalnum() or c in "+/" for c in body[:400]) >= 20
+    return sum(c.isalnum() or c in "+/" for c in body[:400]) >= 8  # a block cut short (an excerpt) still counts
 
 
 # Values under a ``token`` key that are words, not credentials: "token" is also a
@@ -270,20 +270,21 @@ def _atoms(regex: str) -> list[str]:
 VALUE = (
     r'"(?:[^"\\\n]|\\.)*"?'  # "quoted", with JSON escapes
     r'|\\+"[^\n]*'  # \"quoted\" inside a JSON string: its end is found by counting backslashes
-    r"|'(?:[^'\n]|''|'\"'\"')*'?"  # 'quoted', YAML's '' and the shell's '"'"' inside
+    r"|'(?:[^'\n]|''|'\\*\"'\\*\"')*'?"  # 'quoted', YAML's '' and the shell's '"'"' (or '\"'\"') inside
     r"|[^\s\"'`;&|<>(){}\[\]\\]*"  # unquoted, up to a delimiter (empty: a line's rest is read later)
 )
 
 
 def _keyword_body(sep: str, i: int) -> str:
     after = "(?!=[\\s\"'(])>?" if sep == "=" else "(?![:/])=?"  # not ``==`` (a comparison), ``=>`` (a Ruby hash)
-    return f"{_key_lookbehind(sep)}{after}[ \\t]*(?!\\\\*[\"']?-----BEGIN)(?P<v{i}>{VALUE})"
+    # ``*+``: the value starts after all the spaces (a PEM block after them is the private-key rule's)
+    return f"{_key_lookbehind(sep)}{after}[ \\t]*+(?!\\\\*[\"']?-----BEGIN)(?P<v{i}>{VALUE})"
 
 
 def _flag_body() -> str:
     """``--db-password VALUE``: a long flag whose name ends with a credential word, a space, its value."""
     keys = "|".join(regex for _, regex in _key_variants())
-    return rf"-(?<=(?<![A-Za-z0-9_-])--)(?P<f{{i}}>[A-Za-z0-9_-]*?(?:{keys}))[ \t]+(?P<v{{i}}>{VALUE})"
+    return rf"-(?<=(?<![A-Za-z0-9_-])--)(?P<f{{i}}>[A-Za-z0-9_-]*?(?:{keys}))[ \t]++(?P<v{{i}}>{VALUE})"
 
 
 def _rules() -> list[_Rule]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 from collections import Counter
@@ -95,10 +96,18 @@ def _credential_value(kind: str, key: str, value: str) -> bool:
     return token_value(value) if kind == "token" else True
 
 
-def _line_start(text: str, key_start: int, floor: int) -> bool:
-    """Whether the key at ``key_start`` begins its line (after indentation, ``export``, ``- ``...)."""
-    begin = max(text.rfind("\n", 0, key_start) + 1, floor)
-    return _LINE_PREFIX.fullmatch(text, begin, key_start) is not None
+def _line_start(text: str, key_start: int, floor: int) -> str:
+    """How the key at ``key_start`` begins its line (after indentation, ``export``, ``- ``...): ``""`` if not.
+
+    ``"line"`` after a line break or the start of the text; ``"escaped"`` after a ``\n`` written as
+    two characters (the text is JSON or a ``repr``: the value ends at the next escape or quote).
+    """
+    real = text.rfind("\n", 0, key_start) + 1
+    escaped = text.rfind("\\n", 0, key_start) + 2
+    begin = max(real, escaped, floor)
+    if _LINE_PREFIX.fullmatch(text, begin, key_start) is None:
+        return ""
+    return "escaped" if begin == escaped and escaped > real else "line"
 
 
 def _line_end(text: str, pos: int) -> int:
@@ -110,6 +119,24 @@ def _line_end(text: str, pos: int) -> int:
     return end
 
 
+def _escaped_end(text: str, pos: int, at_space: bool) -> int:
+    """The end of a value inside escaped text: a ``\n``/``\r``/``\t`` escape, an unescaped quote (or white space)."""
+    i = pos
+    while i < len(text):
+        c = text[i]
+        if c == "\\":
+            if text[i + 1 : i + 2] in ("n", "r", "t", ""):
+                break
+            i += 2
+            continue
+        if c == '"' or (at_space and c.isspace()):
+            break
+        i += 1
+    while i > pos and text[i - 1] in " \t":
+        i -= 1
+    return min(i, len(text))
+
+
 def code_like(value: str, sep: str) -> bool:
     """Whether an unquoted value after ``key=`` or ``key:`` is written like code: a dotted name, a call,
     an index, or (after ``:``) a type annotation."""
@@ -118,7 +145,7 @@ def code_like(value: str, sep: str) -> bool:
     return _DOTTED.fullmatch(value) is not None or _CALL.fullmatch(value) is not None
 
 
-def _code(text: str, key_start: int, sep: int, value: str, line_start: bool) -> bool:
+def _code(text: str, key_start: int, sep: int, value: str, line_start: str) -> bool:
     """Whether an unquoted ``key=value`` / ``key: value`` is code (``self.password``, ``f(token=t)``, a type)."""
     before = text[key_start - 1 : key_start] if key_start else ""
     if before in ("-", "?", "&", ";", "/"):
@@ -136,6 +163,8 @@ def _key_before(text: str, sep: int, floor: int) -> tuple[int, str]:
         gap_end -= 1
     key_start = gap_end
     while key_start > max(floor, gap_end - 64) and (text[key_start - 1].isalnum() or text[key_start - 1] in "_-."):
+        if text[key_start - 2 : key_start - 1] == "\\" and text[key_start - 1] in "nrt":
+            break  # the n of a \n written out: the line starts after it
         key_start -= 1
     return key_start, text[key_start:gap_end]
 
@@ -143,7 +172,7 @@ def _key_before(text: str, sep: int, floor: int) -> tuple[int, str]:
 _CLOSERS = {")": "(", "]": "[", "}": "{"}
 
 
-def _value_span(text: str, vs: int, ve: int, sep: str, line_start: bool) -> tuple[int, int, bool]:
+def _value_span(text: str, vs: int, ve: int, sep: str, line: str) -> tuple[int, int, bool]:
     """(start, end, quoted) of a value matched at ``vs:ve``: inside its quotes, or unquoted to its end.
 
     Unquoted, after ``:`` a value runs to the end of the line when the key starts the line (YAML,
@@ -153,12 +182,15 @@ def _value_span(text: str, vs: int, ve: int, sep: str, line_start: bool) -> tupl
     """
     s, e = _unquote(text, vs, ve)
     after = text[e + 1 : e + 2]
-    if s != vs and not (after.isalnum() or (line_start and sep == "=" and after and not after.isspace())):
+    glued = after.isalnum() or (line == "line" and after and not after.isspace() and after not in ",;)}]#")
+    if s != vs and not glued:
         return s, e, True
     s, e = vs, ve  # a quote glued to more of the value ('7v9'f4X) is one of its characters
-    if sep == ":" and line_start:
+    if line == "escaped":
+        e = _escaped_end(text, s, sep == "=")
+    elif sep == ":" and line:
         e = _line_end(text, s)
-    elif sep == ":" or line_start:
+    elif sep == ":" or line:
         e = s
         while e < len(text) and not text[e].isspace():
             e += 1
@@ -310,6 +342,32 @@ def redact_text(text: str) -> tuple[str, Counter[str]]:
     return _redact(text, counts), counts
 
 
+# A quoted string in a quarantine reason (``repr``) or an excerpt (raw JSON), complete on one line.
+_LITERAL = re.compile(r"""'(?:[^'\\\n]|\\.)*'|"(?:[^"\\\n]|\\.)*\"""")
+
+
+def redact_quoting_text(text: str) -> tuple[str, Counter[str]]:
+    """:func:`redact_text` for a text that quotes values as string literals (a quarantine reason
+    quoting with ``repr``, an excerpt of raw JSON): each literal is also decoded, redacted and
+    written back in the same quoting, so a value's escapes cannot hide a secret."""
+    counts: Counter[str] = Counter()
+
+    def literal(m: re.Match[str]) -> str:
+        quoted = m.group(0)
+        try:
+            value = json.loads(quoted) if quoted[0] == '"' else ast.literal_eval(quoted)
+        except (ValueError, SyntaxError, MemoryError, RecursionError):
+            return quoted
+        if not isinstance(value, str):
+            return quoted
+        redacted = _redact(value, counts)
+        if redacted is value:
+            return quoted
+        return json.dumps(redacted, ensure_ascii=False) if quoted[0] == '"' else repr(redacted)
+
+    return _redact(_LITERAL.sub(literal, text), counts), counts
+
+
 def _redact_value(value: Any, counts: Counter[str], key: str | None = None) -> Any:
     """Redact strings inside a JSON-like value; a string stored under a credential key is redacted whole."""
     if isinstance(value, str):
@@ -329,8 +387,11 @@ def _redact_value(value: Any, counts: Counter[str], key: str | None = None) -> A
                 counts[kind] += 1
                 return PLACEHOLDER.format(kind=kind)
         return out
-    if isinstance(value, dict):
-        return {k: _redact_value(v, counts, k if isinstance(k, str) else None) for k, v in value.items()}
+    if isinstance(value, dict):  # keys too: a producer's counter of odd names may hold any text
+        return {
+            (_redact(k, counts) if isinstance(k, str) else k): _redact_value(v, counts, k if isinstance(k, str) else None)
+            for k, v in value.items()
+        }
     if isinstance(value, list | tuple):
         return [_redact_value(v, counts, key) for v in value]
     return value
