@@ -21,10 +21,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from benchmarks import secrets_corpus as corpus
+from benchmarks.redaction import TRAJECTORY_FIELDS, carrying, measure
 from tests.ingest.helpers import DATA
 from trace2skill.ingest import detect_format, discover_files, read_file
 from trace2skill.redact import KINDS, redact_text, redact_trajectory
-from trace2skill.schema import Step, Trajectory
 
 CI = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 FILES = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
@@ -69,38 +69,6 @@ def test_generated_ids_alone_are_never_redacted(seed: int, position: str) -> Non
 
 
 # --- every field type of a trajectory -------------------------------------------------------
-
-TRAJECTORY_FIELDS = ("task", "system", "user", "assistant", "reasoning", "tool_args", "observation", "tool_call_id", "raw_id", "metadata", "extra_fields", "grader")
-
-
-def carrying(field: str, carrier: str) -> Trajectory:
-    """A trajectory with ``carrier`` in ``field`` only."""
-    steps = [
-        Step(index=0, role="system", content="You are a deployment agent."),
-        Step(index=1, role="user", content="Deploy the app."),
-        Step(index=2, role="assistant", kind="tool_call", tool_name="bash", tool_args='{"cmd": "ls"}', tool_call_id="call_1"),
-        Step(index=3, role="tool", kind="observation", content="ok", tool_name="bash", tool_call_id="call_1"),
-    ]
-    where = {"system": (0, "content"), "user": (1, "content"), "tool_call_id": (2, "tool_call_id"), "observation": (3, "content")}
-    fields: dict[str, Any] = {"task": "Deploy the app.", "raw_id": "run-1", "metadata": {}}
-    if field in where:
-        i, name = where[field]
-        steps[i] = steps[i].model_copy(update={name: f"{getattr(steps[i], name)}\n{carrier}"})
-    elif field == "assistant":
-        steps.append(Step(index=4, role="assistant", content=f"Done. For the record:\n{carrier}"))
-    elif field == "reasoning":
-        steps.append(Step(index=4, role="assistant", kind="reasoning", content=f"The env shows\n{carrier}\nso use it."))
-    elif field == "tool_args":
-        steps[2] = steps[2].model_copy(update={"tool_args": json.dumps({"cmd": carrier, "timeout": 30})})
-    elif field in ("task", "raw_id"):
-        fields[field] = f"{fields[field]} {carrier}"
-    elif field == "metadata":
-        fields["metadata"] = {"info": {"log": [f"step 3: {carrier}"]}, "note": carrier}
-    elif field == "extra_fields":
-        fields["metadata"] = {"extra_fields": {"env_dump": carrier, "nested": {"stdout": [carrier]}}}
-    else:  # what a grader saw: verdicts, test output, expected actions
-        fields["metadata"] = {"grader": {"verdict": "FAIL", "test_output": carrier, "expected_actions": [{"arguments": {"cmd": carrier}}]}}
-    return Trajectory(id="t-1", source_format="test", steps=steps, **fields)
 
 
 @CI
@@ -166,30 +134,9 @@ def test_no_generated_credential_survives_in_any_field_of_any_format(tmp_path: P
 # --- 100,000 cases --------------------------------------------------------------------------
 
 
-def measure(cases: int, seed: int = 17) -> dict[str, Any]:
-    """Recall over ``cases`` generated credentials (kind x position x trajectory field) and the survival
-    of the ids written next to them; per-kind and per-position leak counts."""
-    rng = random.Random(seed)
-    leaks: Counter[str] = Counter()
-    ids_total = ids_kept = 0
-    for n in range(cases):
-        kind = rng.choice(sorted(corpus.GENERATORS))
-        position = corpus.POSITIONS[n % len(corpus.POSITIONS)]
-        field = TRAJECTORY_FIELDS[n % len(TRAJECTORY_FIELDS)]
-        ids = corpus.ids(rng)
-        case = corpus.place(rng, kind, position)
-        id_line = corpus.id_text(rng, ids, case.position)
-        out = redact_trajectory(carrying(field, f"{case.text}\n{id_line}")).model_dump_json()
-        if corpus.leaked(case, out):
-            leaks[f"{kind} @ {case.position} in {field}"] += 1
-        written = [json.dumps(v)[1:-1] for v in ids.values() if v in id_line]
-        ids_total += len(written)
-        ids_kept += sum(v in out for v in written)
-    return {"cases": cases, "leaked": sum(leaks.values()), "recall": 1 - sum(leaks.values()) / cases, "ids": ids_total, "ids_kept": ids_kept, "leaks": leaks}
-
-
 @pytest.mark.soak
 def test_soak_hundred_thousand_generated_cases() -> None:
     result = measure(SOAK_CASES)
-    assert result["leaked"] == 0, result["leaks"].most_common(10)
-    assert result["ids_kept"] == result["ids"], result
+    assert result["cases"] == SOAK_CASES
+    assert result["leaked"] == 0, (result["leaks_by_kind"], result["leaks_by_position"])
+    assert result["ids_kept"] == result["ids"] > SOAK_CASES

@@ -178,6 +178,7 @@ def is_placeholder(value: str) -> bool:
     """Empty, a reference (``${VAR}``, ``$VAR``, ``<your-key>``, ``{{ t }}``...), a mask (``****``), or an earlier redaction."""
     return (
         not value
+        or value.startswith("[REDACTED:")  # the pass that wrote it decided where the value ends
         or ("[REDACTED:" in value and len(re.sub(r"\[REDACTED:\w+\]|[^A-Za-z0-9]", "", value)) < 4)
         or set(value) <= MASK_CHARS
         or value.lower() in NON_SECRET_WORDS

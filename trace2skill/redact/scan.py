@@ -50,7 +50,7 @@ def _unquote(text: str, start: int, end: int) -> tuple[int, int]:
             if run % (2 * k + 2) == k:
                 return s, q - k
             q = text.find('"', q + 1, end)
-        return s, end
+        return start, end  # never closed: the quote is the value's first character
     e = end
     if e > s and text[e - 1] == quote:
         e -= 1
@@ -100,10 +100,12 @@ def _line_start(text: str, key_start: int, floor: int) -> str:
     """How the key at ``key_start`` begins its line (after indentation, ``export``, ``- ``...): ``""`` if not.
 
     ``"line"`` after a line break or the start of the text; ``"escaped"`` after a ``\n`` written as
-    two characters (the text is JSON or a ``repr``: the value ends at the next escape or quote).
+    two characters or a double quote (the text is JSON or a ``repr``: the value ends at the next
+    escape or quote).
     """
     real = text.rfind("\n", 0, key_start) + 1
-    escaped = text.rfind("\\n", 0, key_start) + 2
+    newline = text.rfind("\\n", 0, key_start)
+    escaped = max(newline + 2 if newline >= 0 else 0, text.rfind('"', 0, key_start) + 1)  # or a JSON string's start
     begin = max(real, escaped, floor)
     if _LINE_PREFIX.fullmatch(text, begin, key_start) is None:
         return ""
@@ -129,7 +131,7 @@ def _escaped_end(text: str, pos: int, at_space: bool) -> int:
                 break
             i += 2
             continue
-        if c == '"' or (at_space and c.isspace()):
+        if c in '"\n' or (at_space and c.isspace()):
             break
         i += 1
     while i > pos and text[i - 1] in " \t":
@@ -148,7 +150,7 @@ def code_like(value: str, sep: str) -> bool:
 def _code(text: str, key_start: int, sep: int, value: str, line_start: str) -> bool:
     """Whether an unquoted ``key=value`` / ``key: value`` is code (``self.password``, ``f(token=t)``, a type)."""
     before = text[key_start - 1 : key_start] if key_start else ""
-    if before in ("-", "?", "&", ";", "/"):
+    if before in ("-", "?", "&", ";", "/") or text[key_start] == "-":
         return False  # --flag=, a URL query, a connection string: values, never code
     if text[sep] == "=" and text[sep - 1 : sep] != " " and text[key_start:sep].upper() == text[key_start:sep]:
         return False  # DB_PASSWORD=... is a shell or .env assignment
@@ -170,6 +172,7 @@ def _key_before(text: str, sep: int, floor: int) -> tuple[int, str]:
 
 
 _CLOSERS = {")": "(", "]": "[", "}": "{"}
+_ESCAPED_QUOTE = re.compile(r'\\+"')
 
 
 def _value_span(text: str, vs: int, ve: int, sep: str, line: str) -> tuple[int, int, bool]:
@@ -186,7 +189,7 @@ def _value_span(text: str, vs: int, ve: int, sep: str, line: str) -> tuple[int, 
     if s != vs and not glued:
         return s, e, True
     s, e = vs, ve  # a quote glued to more of the value ('7v9'f4X) is one of its characters
-    if line == "escaped":
+    if line == "escaped" or (not line and _ESCAPED_QUOTE.match(text, vs)):  # an escaped quote never closed: escaped text
         e = _escaped_end(text, s, sep == "=")
     elif sep == ":" and line:
         e = _line_end(text, s)
@@ -318,9 +321,12 @@ def _find(text: str, pos: int, endpos: int, last: int) -> Iterator[tuple[int, in
 
 
 def _redact(text: str, counts: Counter[str]) -> str:
+    first = PATTERN.search(text)
+    if first is None:  # most texts: no candidate at all, and no generator to set up
+        return text
     pieces: list[str] = []
     last = 0
-    for s, e, kind in find_secrets(text):
+    for s, e, kind in _find(text, first.start(), len(text), 0):
         pieces.append(text[last:s])
         pieces.append(PLACEHOLDER.format(kind=kind))
         counts[kind] += 1
@@ -404,6 +410,8 @@ def _redact_args(args: str, counts: Counter[str]) -> str:
     no quote), so the decoded strings are scanned too; when they hold a secret the text did not
     show, the arguments are written back from the redacted values (compact JSON).
     """
+    if PATTERN.search(args) is None:
+        return args  # no candidate in the text: none in its strings either (they are the same characters)
     out = _redact(args, counts)
     if out.lstrip()[:1] not in ("{", "["):
         return out
