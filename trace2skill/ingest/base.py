@@ -12,7 +12,10 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections import Counter
 from collections.abc import Callable, Collection, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -185,6 +188,46 @@ def json_text(value: Any) -> str:
         return repr(value)
 
 
+# --- repairs: off-spec values inside a readable record ------------------------------------
+
+REPAIRS_KEY = "repairs"
+_REPAIRS: ContextVar[Counter[str] | None] = ContextVar("repairs", default=None)
+
+
+@contextmanager
+def repair_scope() -> Iterator[Counter[str]]:
+    """Count the repairs (:func:`repaired`) made while one record is built."""
+    counter: Counter[str] = Counter()
+    token = _REPAIRS.set(counter)
+    try:
+        yield counter
+    finally:
+        _REPAIRS.reset(token)
+
+
+def note_repair(field: str) -> None:
+    """Count one repair of ``field`` (``content``, ``tool_call_id``...) in the record being built."""
+    counter = _REPAIRS.get()
+    if counter is not None:
+        counter[field] += 1
+
+
+def repaired(value: Any, field: str) -> str:
+    """An off-spec value where the spec has text (an object, a number...): its JSON text, counted as a repair."""
+    note_repair(field)
+    return json_text(value)
+
+
+def add_repairs(traj: Trajectory, repairs: Counter[str]) -> Trajectory:
+    """``traj`` with ``repairs`` added to ``metadata["repairs"]`` (field -> count)."""
+    if repairs:
+        previous = traj.metadata.get(REPAIRS_KEY)
+        total = Counter(previous) if isinstance(previous, dict) else Counter()
+        total.update(repairs)
+        traj.metadata[REPAIRS_KEY] = dict(sorted(total.items()))
+    return traj
+
+
 def json_excerpt(value: Any) -> str:
     """A record as compact JSON text for a quarantine excerpt; a string is taken to be that text already."""
     return value if isinstance(value, str) else json_text(value)
@@ -249,7 +292,8 @@ def guarded(
 ) -> Record:
     """``build(*args)``, or the quarantined record of ``raw`` (shown by ``excerpt``) when it raises RecordError."""
     try:
-        return build(*args)
+        with repair_scope() as repairs:
+            return add_repairs(build(*args), repairs)
     except RecordError as exc:
         return source.quarantine(location, str(exc), excerpt(raw))
     except RecursionError:
@@ -269,11 +313,12 @@ def str_or_none(value: Any) -> str | None:
 
 
 def optional_str(obj: dict[str, Any], key: str, where: str) -> str | None:
-    """``obj[key]`` if it is a non-empty string, ``None`` if absent/null/empty; RecordError for other types."""
+    """``obj[key]`` if it is a non-empty string, ``None`` if absent/null/empty; any other value as its JSON
+    text (a repair of ``key``)."""
     value = obj.get(key)
     if value is None or isinstance(value, str):
         return value or None
-    raise RecordError(f"{where} '{key}' is {json_type(value)}, expected a string")
+    return repaired(value, key)
 
 
 def optional_int(obj: dict[str, Any], key: str) -> int | None:
@@ -325,4 +370,4 @@ def args_text(value: Any, where: str) -> str | None:
         return value
     if isinstance(value, dict | list):
         return json.dumps(value, ensure_ascii=False)
-    raise RecordError(f"{where} arguments are {json_type(value)}, expected an object or a JSON string")
+    return repaired(value, "arguments")  # a number or a boolean: kept as its JSON text

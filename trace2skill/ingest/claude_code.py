@@ -30,6 +30,7 @@ from trace2skill.ingest import jsonhead
 from trace2skill.ingest.base import (
     Format,
     Record,
+    REPAIRS_KEY,
     SHAPE_ERRORS,
     RecordError,
     clip,
@@ -37,6 +38,8 @@ from trace2skill.ingest.base import (
     guarded,
     json_type,
     make_trajectory,
+    repair_scope,
+    repaired,
     shape_reason,
     str_or_none,
 )
@@ -73,10 +76,10 @@ class Session:
 
 
 def _user_steps(content: Any, where: str) -> tuple[list[Step], str | None]:
+    if not isinstance(content, str | list):
+        content = repaired(content, "content")
     if isinstance(content, str):
         return [Step(index=0, role="user", content=content)], content
-    if not isinstance(content, list):
-        raise RecordError(f"{where} content is {json_type(content)}, expected a string or an array")
     steps: list[Step] = []
     texts: list[str] = []
     for i, part in enumerate(content):
@@ -94,10 +97,10 @@ def _user_steps(content: Any, where: str) -> tuple[list[Step], str | None]:
 
 
 def _assistant_steps(content: Any, where: str) -> list[Step]:
+    if not isinstance(content, str | list):
+        content = repaired(content, "content")
     if isinstance(content, str):
         return [Step(index=0, role="assistant", content=content)]
-    if not isinstance(content, list):
-        raise RecordError(f"{where} content is {json_type(content)}, expected a string or an array")
     steps: list[Step] = []
     for i, part in enumerate(content):
         ptype = part.get("type") if isinstance(part, dict) else None
@@ -149,17 +152,18 @@ def event_steps(record: dict[str, Any], where: str) -> tuple[list[Step], str | N
     return steps, None if record.get("isMeta") else text
 
 
-def _parse_line(line: JsonLine, file: str, sessions: dict[str, Session], loose: dict[str, Any]) -> None:
+def _parse_line(line: JsonLine, file: str, sessions: dict[str, Session], loose: dict[str, Any]) -> str | None:
+    """Add one line to its session (returning the session id) or to the file's bookkeeping (``None``)."""
     record = line.value
     if not isinstance(record, dict):
         raise RecordError(f"record is {json_type(record)}, expected a JSON object")
     rtype = record.get("type")
     if rtype == "summary":
         loose.setdefault("summaries", []).append(record.get("summary"))
-        return
+        return None
     if not isinstance(rtype, str) or rtype not in EVENT_TYPES:
         loose.setdefault("ignored_events", Counter())[clip(str(rtype), 40)] += 1
-        return
+        return None
     sid = record.get("sessionId")
     if not isinstance(sid, str) or not sid:
         raise RecordError(f"{rtype} line has no 'sessionId'")
@@ -177,6 +181,7 @@ def _parse_line(line: JsonLine, file: str, sessions: dict[str, Session], loose: 
         session.info.setdefault("models", {})[model] = None
     sidechain = bool(record.get("isSidechain"))
     session.add(file, Event(steps, timestamp, sidechain, agent_id, task_text, str_or_none(record.get("uuid"))))
+    return sid
 
 
 def _read_file(
@@ -189,7 +194,10 @@ def _read_file(
             yield source.quarantine(f"{label}{line.location}", line.reason, line.excerpt)
             continue
         try:
-            _parse_line(line, str(path), sessions, loose)
+            with repair_scope() as repairs:
+                sid = _parse_line(line, str(path), sessions, loose)
+            if repairs and sid is not None:
+                sessions[sid].info.setdefault(REPAIRS_KEY, Counter()).update(repairs)
         except RecordError as exc:
             yield source.quarantine(f"{label}{line.location}", str(exc), line.text)
         except SHAPE_ERRORS as exc:
@@ -303,6 +311,8 @@ def session_to_trajectory(sid: str, session: Session, source: Source, loose: dic
     metadata: dict[str, Any] = {"session_id": sid, **session.info}
     if "models" in metadata:
         metadata["models"] = list(metadata["models"])
+    if REPAIRS_KEY in metadata:
+        metadata[REPAIRS_KEY] = dict(metadata[REPAIRS_KEY])
     if sidechain_steps:
         metadata["sidechain_steps"] = sidechain_steps
         metadata["subagents"] = agent_ids
