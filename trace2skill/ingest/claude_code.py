@@ -44,6 +44,7 @@ from trace2skill.ingest.base import (
     str_or_none,
 )
 from trace2skill.ingest.jsonfile import JsonLine, iter_jsonl
+from trace2skill.ingest.outcomes import OUTCOME_FIELD, Found, first_outcome
 from trace2skill.ingest.steps import content_text
 from trace2skill.schema import QuarantinedRecord, Step, Trajectory
 
@@ -158,6 +159,10 @@ def _parse_line(line: JsonLine, file: str, sessions: dict[str, Session], loose: 
     if not isinstance(record, dict):
         raise RecordError(f"record is {json_type(record)}, expected a JSON object")
     rtype = record.get("type")
+    found = _line_outcome(record)
+    sid_of_line = str_or_none(record.get("sessionId"))
+    if found is not None and sid_of_line:
+        sessions.setdefault(sid_of_line, Session()).info[OUTCOME_KEY] = found  # the last line that states one wins
     if rtype == "summary":
         loose.setdefault("summaries", []).append(record.get("summary"))
         return None
@@ -182,6 +187,18 @@ def _parse_line(line: JsonLine, file: str, sessions: dict[str, Session], loose: 
     sidechain = bool(record.get("isSidechain"))
     session.add(file, Event(steps, timestamp, sidechain, agent_id, task_text, str_or_none(record.get("uuid"))))
     return sid
+
+
+OUTCOME_KEY = "_outcome"
+# Claude Code writes no grade; a harness that adds one puts it on a line of its own: a top-level
+# ``verdict``/``passed``/``resolved``/``reward``, or any of the outcome rules in an ``extra`` or
+# ``metadata`` block of a line.
+LINE_OUTCOME_KEYS = ("verdict", "passed", "resolved", "reward")
+
+
+def _line_outcome(record: dict[str, Any]) -> Found | None:
+    own = {k: record[k] for k in LINE_OUTCOME_KEYS if k in record}
+    return first_outcome([("", own), ("extra", record.get("extra")), ("metadata", record.get("metadata"))], 1.0)
 
 
 def _read_file(
@@ -308,7 +325,14 @@ def session_to_trajectory(sid: str, session: Session, source: Source, loose: dic
         raise RecordError(f"session {sid} has no user or assistant messages")
     only_sidechain = all(e.sidechain for e in events)
     agent_ids = sorted({e.agent_id for e in events if e.agent_id})
-    metadata: dict[str, Any] = {"session_id": sid, **session.info}
+    info = dict(session.info)
+    found: Found | None = info.pop(OUTCOME_KEY, None)
+    metadata: dict[str, Any] = {"session_id": sid, **info}
+    outcome: tuple[bool | None, float | None] = (None, None)
+    if found is not None:
+        by_reward = found.reward is not None and found.field.endswith(("reward", "score"))
+        outcome = (found.reward >= source.success_threshold if by_reward else found.success, found.reward)  # type: ignore[operator]
+        metadata[OUTCOME_FIELD] = found.field
     if "models" in metadata:
         metadata["models"] = list(metadata["models"])
     if REPAIRS_KEY in metadata:
@@ -321,7 +345,9 @@ def session_to_trajectory(sid: str, session: Session, source: Source, loose: dic
     for key, value in loose.items():
         metadata[key] = dict(value) if isinstance(value, Counter) else value
     raw_id = f"{sid}:{agent_ids[0]}" if only_sidechain and len(agent_ids) == 1 else sid
-    return make_trajectory(source, raw_id=raw_id, location=f"session {sid}", task=task, steps=steps, metadata=metadata)
+    return make_trajectory(
+        source, raw_id=raw_id, location=f"session {sid}", task=task, steps=steps, outcome=outcome, metadata=metadata
+    )
 
 
 def read(source: Source) -> Iterator[Record]:
