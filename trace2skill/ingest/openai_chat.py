@@ -30,6 +30,7 @@ from trace2skill.ingest.base import (
     optional_list,
     note_repair,
     optional_str,
+    repaired,
 )
 from trace2skill.ingest.jsonfile import is_array_file, read_array, read_lines
 from trace2skill.ingest.outcomes import OUTCOME_FIELD, find_outcome, first_outcome, number, verdict
@@ -69,7 +70,7 @@ def tool_call_step(call: Any, index: int, where: str) -> Step:
         # Some exporters store parsed arguments; keep them as the JSON text the agent sent.
         args = json.dumps(args, ensure_ascii=False)
     elif args is not None and not isinstance(args, str):
-        raise RecordError(f"{where} arguments are {json_type(args)}, expected a JSON string")
+        args = repaired(args, "arguments")  # a number or a boolean: kept as its JSON text
     call_id = optional_str(call, "id", where)
     return new_step(index=index, role="assistant", kind="tool_call", tool_name=name, tool_args=args, tool_call_id=call_id)
 
