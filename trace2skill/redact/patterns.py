@@ -277,7 +277,7 @@ VALUE = (
 
 
 def _keyword_body(sep: str, i: int) -> str:
-    after = "(?!=[\\s\"'(])>?" if sep == "=" else "(?![:/])=?"  # not ``==`` (a comparison), ``=>`` (a Ruby hash)
+    after = "(?!=[\\s(])>?" if sep == "=" else "(?![:/])=?"  # not ``== `` (a comparison), ``=>`` (a Ruby hash)
     # ``*+``: the value starts after all the spaces (a PEM block after them is the private-key rule's)
     return f"{_key_lookbehind(sep)}{after}[ \\t]*+(?!\\\\*[\"']?-----BEGIN)(?P<v{i}>{VALUE})"
 
