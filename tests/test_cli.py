@@ -33,6 +33,11 @@ def test_help(args):
         (["distill", str(EXAMPLES), "--out", "o", "--mode", "deepen"], 1, "needs a starting skill"),
         (["distill", str(EXAMPLES), "--out", "o", "--backend", "nope"], 1, "backend"),
         (["distill", str(EXAMPLES), "--out", "o", "--recipe", "none.yaml"], 1, "recipe not found"),
+        (["ingest", str(EXAMPLES), "--out", "."], 1, "is a folder; give a file name"),
+        (["ingest", str(EXAMPLES), "--out", "o.parquet", "--format", "nope"], 1, "unknown --format 'nope'"),
+        (["ingest", str(EXAMPLES), "--out", "o.parquet", "--labels", "none.jsonl"], 1, "labels file not found"),
+        (["inspect", str(EXAMPLES), "--format", "nope"], 1, "unknown --format 'nope'"),
+        (["inspect", "missing.jsonl"], 1, "input not found: missing.jsonl"),
     ],
 )
 def test_user_errors_are_one_line(args, code, words, tmp_path):
@@ -69,13 +74,13 @@ def test_ingest_writes_parquet_with_labels(tmp_path):
 
     labels = tmp_path / "labels.jsonl"
     labels.write_text('{"task_id": 0, "trial": 0, "success": false}\n')
-    out = tmp_path / "t.parquet"
+    out = tmp_path / "not" / "yet" / "t.parquet"  # a folder that does not exist is created
     result = run("ingest", str(EXAMPLES / "airline" / "tau_bench_results.json"), "--out", str(out), "--labels", str(labels), "--num-cpus", "1")
     assert result.returncode == 0, result.stderr
     assert "20 trajectories" in result.stdout
     table = pl.read_parquet(out)
     assert table.height == 20 and table.filter(pl.col("raw_id") == "0:0")["success"].to_list() == [False]
-    assert pl.read_parquet(tmp_path / "t.quarantine.parquet").height == 0
+    assert pl.read_parquet(out.with_name("t.quarantine.parquet")).height == 0
 
 
 @pytest.mark.ray

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
@@ -189,6 +190,10 @@ def ingest(
     from trace2skill.pipeline import ingest as run_ingest
 
     _require(inputs)
+    _known_format(input_format)
+    if labels is not None and not labels.is_file():
+        raise CliError(f"labels file not found: {labels}")
+    _output_file(out)
     counts = run_ingest([str(p) for p in inputs], out, fmt=input_format, labels=labels, success_threshold=success_threshold, num_cpus=num_cpus)
     typer.echo(f"{counts['ok'] + counts['quarantined']} records read: {counts['ok']} trajectories -> {out}, {counts['quarantined']} quarantined")
 
@@ -201,16 +206,39 @@ def inspect(
     """Per format and file: records, ok, quarantined (top reasons), outcomes, steps and characters p50/p95/max."""
     import polars as pl
 
-    from trace2skill.ingest import detect_format, discover_files, read_file
+    from trace2skill.ingest import UnknownFormatError, detect_format, discover_files, read_file
     from trace2skill.inspect import record_rows, summarize
+    from trace2skill.schema import QuarantinedRecord
 
     _require(inputs)
+    _known_format(input_format)
     rows = []
     for path in discover_files([str(p) for p in inputs]):
-        fmt = detect_format(path) if input_format == "auto" else input_format
-        rows += record_rows(path, fmt, read_file(path, fmt=fmt))
+        try:
+            fmt = detect_format(path) if input_format == "auto" else input_format
+            rows += record_rows(path, fmt, read_file(path, fmt=fmt))
+        except UnknownFormatError as exc:  # one file no format claims is a row, not the end of the report
+            bad = QuarantinedRecord(trajectory_id="", source_file=str(path), location="file", source_format="?", reason=str(exc).split(";")[0])
+            rows += record_rows(path, "?", [bad])
     with pl.Config(tbl_rows=-1, tbl_cols=-1, tbl_width_chars=200, fmt_str_lengths=60, tbl_hide_dataframe_shape=True):
         typer.echo(summarize(rows))
+
+
+def _known_format(name: str) -> None:
+    from trace2skill.ingest import FORMATS
+
+    if name != "auto" and name not in FORMATS:
+        raise CliError(f"unknown --format {name!r}; known formats: auto, {', '.join(FORMATS)}")
+
+
+def _output_file(out: Path) -> None:
+    """Make the folder of output file ``out`` (and its parents); a folder given as ``out`` is an error."""
+    if out.is_dir():
+        raise CliError(f"--out {out} is a folder; give a file name, e.g. {out / 'trajectories.parquet'}")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CliError(f"cannot create the folder of --out {out}: {exc.strerror or exc}") from None
 
 
 def _require(paths: list[Path]) -> None:
@@ -356,6 +384,16 @@ def main() -> None:
         sys.exit(130)
     except (CliError, SkillError, IngestError, RecipeError, RunError, FileNotFoundError, ValueError) as exc:
         typer.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    except OSError as exc:  # permissions, a full disk, a path that cannot exist: one line, no traceback
+        where = f": {exc.filename}" if exc.filename else ""
+        typer.echo(f"error: {exc.strerror or exc}{where}", err=True)
+        sys.exit(1)
+    except Exception as exc:  # anything else (Ray failing to start...): still one line; the traceback on request
+        if os.environ.get("TRACE2SKILL_DEBUG"):
+            raise
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        typer.echo(f"error: {type(exc).__name__}: {first} (set TRACE2SKILL_DEBUG=1 for the traceback)", err=True)
         sys.exit(1)
     sys.exit(code if isinstance(code, int) else 0)
 

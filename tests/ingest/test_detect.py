@@ -128,7 +128,6 @@ def test_first_line_longer_than_the_sniffed_head(tmp_path: Path) -> None:
     "data",
     [
         "hello world",
-        json.dumps([{"messages": []}]),  # an array of chat records is no registered format
         json.dumps({"name": "x", "items": [1, 2]}, indent=2),  # a pretty-printed object
         json.dumps({"history": [1, 2], "info": {}}),  # a history of non-messages is not SWE-agent
         json.dumps({"type": "user", "message": {"role": "user"}}) + "\n",  # Claude Code needs a sessionId

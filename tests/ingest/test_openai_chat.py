@@ -105,7 +105,7 @@ def test_reasoning_developer_role_and_broken_arguments_kept() -> None:
     assert t.steps[2].content == "Need the calculator."
     # Malformed arguments are the agent's own mistake: evidence for analysis, not a bad record.
     assert t.steps[4].tool_args == '{"expr": "2+2"'
-    assert t.metadata == {"extra_fields": {"run": "A"}}
+    assert t.metadata == {"extra_fields": {"run": "A"}, "outcome_field": "reward"}
 
 
 @pytest.mark.parametrize(
@@ -180,15 +180,14 @@ def test_empty_file_yields_nothing(tmp_path: Path, data: bytes) -> None:
 @pytest.mark.parametrize(
     ("line", "reason"),
     [
-        (chat(success="yes"), "'success' is a string, expected a boolean"),
+        (chat(success="maybe"), "'success' is a string, expected a boolean"),
         (chat(label="partial"), "'label' is 'partial', expected 'success', 'failure' or a boolean"),
-        (chat(reward="1"), "'reward' is a string, expected a number"),
+        (chat(reward="high"), "'reward' is a string, expected a number"),
         (
             '{"reward": NaN, "messages": [{"role": "user", "content": "x"}]}',
             "'reward' is nan, expected a finite number",
         ),
         (chat(id=["a"]), "'id' is an array, expected a string or an integer"),
-        (chat(metadata="m"), "'metadata' is a string, expected an object"),
         (chat(messages=[]), "'messages' is empty"),
     ],
 )
@@ -238,20 +237,14 @@ def test_content_parts_edge_cases() -> None:
 @pytest.mark.parametrize(
     ("messages", "reason"),
     [
-        ([{"role": "user", "content": 3}], "message 0 content is a number, expected a string, null or an array"),
         ([{"content": "x"}], "message 0 has unknown role None"),
         (["hi"], "message 0 is a string, expected an object"),
-        ([{"role": "user", "content": [{"image_url": {}}]}], "message 0 content part 0 has no 'type'"),
         ([{"role": "assistant", "tool_calls": [{"id": "c"}]}], "message 0 tool call 0 has no 'function' object"),
         (
             [{"role": "assistant", "tool_calls": [{"function": {"arguments": "{}"}}]}],
             "message 0 tool call 0 has no function name",
         ),
         ([{"role": "assistant", "tool_calls": {"a": 1}}], "message 0 'tool_calls' is an object, expected an array"),
-        (
-            [{"role": "tool", "tool_call_id": 7, "content": "x"}],
-            "message 0 'tool_call_id' is a number, expected a string",
-        ),
     ],
 )
 def test_bad_messages_raise_record_error(messages: list[object], reason: str) -> None:

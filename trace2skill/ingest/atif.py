@@ -5,8 +5,9 @@ model_name}, steps[{step_id, source: system|user|agent, message, reasoning_conte
 tool_calls[{tool_call_id, function_name, arguments}], observation{results[{source_call_id,
 content, subagent_trajectory_ref}]}, metrics}], final_metrics?, extra?}``. From v1.6
 ``message`` and result ``content`` may be lists of text/image parts. ATIF has no outcome
-field: a ``reward``/``success`` in the root or ``final_metrics`` ``extra`` is used, else
-the Harbor trial's ``result.json`` next to the ``agent/`` folder, else a labels file.
+field: a flag, verdict or reward in the root ``extra``, ``final_metrics.extra`` or the last
+step's ``extra`` that states one is used (:mod:`outcomes`), else the Harbor trial's
+``result.json`` next to the ``agent/`` folder, else a labels file.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from trace2skill.ingest.base import (
     RecordError,
     Source,
     args_text,
+    as_object,
     as_reward,
     make_trajectory,
     optional_list,
@@ -29,6 +31,7 @@ from trace2skill.ingest.base import (
     resolve_outcome,
 )
 from trace2skill.ingest.jsonfile import read_document, read_sidecar_json
+from trace2skill.ingest.outcomes import OUTCOME_FIELD, first_outcome
 from trace2skill.ingest.steps import add_call, add_result, content_text, objects
 from trace2skill.schema import Step, Trajectory
 
@@ -86,11 +89,16 @@ def atif_steps(items: Any) -> list[Step]:
 
 
 def _outcome(doc: dict[str, Any], source: Source, metadata: dict[str, Any]) -> Outcome:
-    final = doc.get("final_metrics")
-    for extra in (doc.get("extra"), final.get("extra") if isinstance(final, dict) else None):
-        if isinstance(extra, dict) and ("reward" in extra or "success" in extra):
-            reward = as_reward(extra.get("reward"), "extra.reward")
-            return resolve_outcome(extra.get("success"), reward, source.success_threshold)
+    """The run's outcome by the rules of :mod:`outcomes`: the root ``extra``, ``final_metrics.extra``, the last
+    step whose ``extra`` states one (a verifier step's ``passed``), else the Harbor trial's ``result.json``."""
+    final = as_object(doc.get("final_metrics"))
+    steps = doc.get("steps") if isinstance(doc.get("steps"), list) else []
+    blocks = [("extra", doc.get("extra")), ("final_metrics.extra", final.get("extra"))]
+    blocks += [(f"steps[{i}].extra", as_object(steps[i]).get("extra")) for i in reversed(range(len(steps)))]
+    found = first_outcome(blocks, source.success_threshold)
+    if found is not None:
+        metadata[OUTCOME_FIELD] = found.field
+        return found.success, found.reward
     if source.path.parent.name == "agent":  # a Harbor trial folder: <trial>/agent/trajectory.json
         trial = read_sidecar_json(source.path.parent.parent / "result.json")
         verifier = trial.get("verifier_result")
@@ -99,6 +107,7 @@ def _outcome(doc: dict[str, Any], source: Source, metadata: dict[str, Any]) -> O
             value = rewards.get("reward") if isinstance(rewards, dict) else verifier.get("reward")
             if isinstance(value, int | float) and not isinstance(value, bool):
                 metadata.update({k: trial[k] for k in ("task_name", "trial_name") if trial.get(k)})
+                metadata[OUTCOME_FIELD] = "../result.json verifier_result." + ("rewards.reward" if isinstance(rewards, dict) else "reward")
                 reward = as_reward(value, "verifier_result reward")
                 return resolve_outcome(None, reward, source.success_threshold)
     return None, None

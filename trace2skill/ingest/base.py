@@ -11,7 +11,11 @@ from __future__ import annotations
 
 import json
 import math
+import re
+from collections import Counter
 from collections.abc import Callable, Collection, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -101,10 +105,23 @@ class Format:
     read: Callable[[Source], Iterator[Record]]
 
 
+# Where a cut excerpt may end: a secret cut in two is no longer recognisable, so the word the
+# cut falls in is dropped up to one of these.
+_EXCERPT_BREAKS = re.compile(r"[\s\"'\\,;:={}\[\]()<>]")
+
+
+def clip(text: str, limit: int) -> str:
+    """The first ``limit`` characters of ``text``; a word the cut falls in is dropped (it may be a cut secret)."""
+    head = text[:limit]
+    if len(text) > limit and not _EXCERPT_BREAKS.match(text, limit):
+        breaks = [m.end() for m in _EXCERPT_BREAKS.finditer(head)]
+        head = head[: breaks[-1] if breaks else 0]
+    return head
+
+
 def make_excerpt(text: str) -> str:
-    """The first characters of ``text``, made safe to store as UTF-8."""
-    head = text[:EXCERPT_CHARS]
-    return head.encode("utf-8", "replace").decode("utf-8")
+    """The first characters of ``text`` (:func:`clip`), made safe to store as UTF-8."""
+    return clip(text, EXCERPT_CHARS).encode("utf-8", "replace").decode("utf-8")
 
 
 def json_type(value: Any) -> str:
@@ -169,6 +186,46 @@ def json_text(value: Any) -> str:
         return json.dumps(value, ensure_ascii=False)
     except (TypeError, ValueError, RecursionError):
         return repr(value)
+
+
+# --- repairs: off-spec values inside a readable record ------------------------------------
+
+REPAIRS_KEY = "repairs"
+_REPAIRS: ContextVar[Counter[str] | None] = ContextVar("repairs", default=None)
+
+
+@contextmanager
+def repair_scope() -> Iterator[Counter[str]]:
+    """Count the repairs (:func:`repaired`) made while one record is built."""
+    counter: Counter[str] = Counter()
+    token = _REPAIRS.set(counter)
+    try:
+        yield counter
+    finally:
+        _REPAIRS.reset(token)
+
+
+def note_repair(field: str) -> None:
+    """Count one repair of ``field`` (``content``, ``tool_call_id``...) in the record being built."""
+    counter = _REPAIRS.get()
+    if counter is not None:
+        counter[field] += 1
+
+
+def repaired(value: Any, field: str) -> str:
+    """An off-spec value where the spec has text (an object, a number...): its JSON text, counted as a repair."""
+    note_repair(field)
+    return json_text(value)
+
+
+def add_repairs(traj: Trajectory, repairs: Counter[str]) -> Trajectory:
+    """``traj`` with ``repairs`` added to ``metadata["repairs"]`` (field -> count)."""
+    if repairs:
+        previous = traj.metadata.get(REPAIRS_KEY)
+        total = Counter(previous) if isinstance(previous, dict) else Counter()
+        total.update(repairs)
+        traj.metadata[REPAIRS_KEY] = dict(sorted(total.items()))
+    return traj
 
 
 def json_excerpt(value: Any) -> str:
@@ -253,7 +310,8 @@ def guarded(
 ) -> Record:
     """``build(*args)``, or the quarantined record of ``raw`` (shown by ``excerpt``) when it raises RecordError."""
     try:
-        return build(*args)
+        with repair_scope() as repairs:
+            return add_repairs(build(*args), repairs)
     except RecordError as exc:
         return source.quarantine(location, str(exc), excerpt(raw))
     except RecursionError:
@@ -273,11 +331,12 @@ def str_or_none(value: Any) -> str | None:
 
 
 def optional_str(obj: dict[str, Any], key: str, where: str) -> str | None:
-    """``obj[key]`` if it is a non-empty string, ``None`` if absent/null/empty; RecordError for other types."""
+    """``obj[key]`` if it is a non-empty string, ``None`` if absent/null/empty; any other value as its JSON
+    text (a repair of ``key``)."""
     value = obj.get(key)
     if value is None or isinstance(value, str):
         return value or None
-    raise RecordError(f"{where} '{key}' is {json_type(value)}, expected a string")
+    return repaired(value, key)
 
 
 def optional_int(obj: dict[str, Any], key: str) -> int | None:
@@ -329,4 +388,4 @@ def args_text(value: Any, where: str) -> str | None:
         return value
     if isinstance(value, dict | list):
         return json.dumps(value, ensure_ascii=False)
-    raise RecordError(f"{where} arguments are {json_type(value)}, expected an object or a JSON string")
+    return repaired(value, "arguments")  # a number or a boolean: kept as its JSON text

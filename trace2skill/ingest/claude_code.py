@@ -15,6 +15,7 @@ on its own and the rest of its session is kept. The outcome comes from a labels 
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import json
 import os
@@ -29,16 +30,21 @@ from trace2skill.ingest import jsonhead
 from trace2skill.ingest.base import (
     Format,
     Record,
+    REPAIRS_KEY,
     SHAPE_ERRORS,
     RecordError,
+    clip,
     Source,
     guarded,
     json_type,
     make_trajectory,
+    repair_scope,
+    repaired,
     shape_reason,
     str_or_none,
 )
 from trace2skill.ingest.jsonfile import JsonLine, iter_jsonl
+from trace2skill.ingest.outcomes import OUTCOME_FIELD, Found, first_outcome
 from trace2skill.ingest.steps import content_text
 from trace2skill.schema import QuarantinedRecord, Step, Trajectory
 
@@ -71,10 +77,10 @@ class Session:
 
 
 def _user_steps(content: Any, where: str) -> tuple[list[Step], str | None]:
+    if not isinstance(content, str | list):
+        content = repaired(content, "content")
     if isinstance(content, str):
         return [Step(index=0, role="user", content=content)], content
-    if not isinstance(content, list):
-        raise RecordError(f"{where} content is {json_type(content)}, expected a string or an array")
     steps: list[Step] = []
     texts: list[str] = []
     for i, part in enumerate(content):
@@ -92,10 +98,10 @@ def _user_steps(content: Any, where: str) -> tuple[list[Step], str | None]:
 
 
 def _assistant_steps(content: Any, where: str) -> list[Step]:
+    if not isinstance(content, str | list):
+        content = repaired(content, "content")
     if isinstance(content, str):
         return [Step(index=0, role="assistant", content=content)]
-    if not isinstance(content, list):
-        raise RecordError(f"{where} content is {json_type(content)}, expected a string or an array")
     steps: list[Step] = []
     for i, part in enumerate(content):
         ptype = part.get("type") if isinstance(part, dict) else None
@@ -147,17 +153,22 @@ def event_steps(record: dict[str, Any], where: str) -> tuple[list[Step], str | N
     return steps, None if record.get("isMeta") else text
 
 
-def _parse_line(line: JsonLine, file: str, sessions: dict[str, Session], loose: dict[str, Any]) -> None:
+def _parse_line(line: JsonLine, file: str, sessions: dict[str, Session], loose: dict[str, Any]) -> str | None:
+    """Add one line to its session (returning the session id) or to the file's bookkeeping (``None``)."""
     record = line.value
     if not isinstance(record, dict):
         raise RecordError(f"record is {json_type(record)}, expected a JSON object")
     rtype = record.get("type")
+    found = _line_outcome(record)
+    sid_of_line = str_or_none(record.get("sessionId"))
+    if found is not None and sid_of_line:
+        sessions.setdefault(sid_of_line, Session()).info[OUTCOME_KEY] = found  # the last line that states one wins
     if rtype == "summary":
         loose.setdefault("summaries", []).append(record.get("summary"))
-        return
+        return None
     if not isinstance(rtype, str) or rtype not in EVENT_TYPES:
-        loose.setdefault("ignored_events", Counter())[str(rtype)[:40]] += 1
-        return
+        loose.setdefault("ignored_events", Counter())[clip(str(rtype), 40)] += 1
+        return None
     sid = record.get("sessionId")
     if not isinstance(sid, str) or not sid:
         raise RecordError(f"{rtype} line has no 'sessionId'")
@@ -175,6 +186,19 @@ def _parse_line(line: JsonLine, file: str, sessions: dict[str, Session], loose: 
         session.info.setdefault("models", {})[model] = None
     sidechain = bool(record.get("isSidechain"))
     session.add(file, Event(steps, timestamp, sidechain, agent_id, task_text, str_or_none(record.get("uuid"))))
+    return sid
+
+
+OUTCOME_KEY = "_outcome"
+# Claude Code writes no grade; a harness that adds one puts it on a line of its own: a top-level
+# ``verdict``/``passed``/``resolved``/``reward``, or any of the outcome rules in an ``extra`` or
+# ``metadata`` block of a line.
+LINE_OUTCOME_KEYS = ("verdict", "passed", "resolved", "reward")
+
+
+def _line_outcome(record: dict[str, Any]) -> Found | None:
+    own = {k: record[k] for k in LINE_OUTCOME_KEYS if k in record}
+    return first_outcome([("", own), ("extra", record.get("extra")), ("metadata", record.get("metadata"))], 1.0)
 
 
 def _read_file(
@@ -187,7 +211,10 @@ def _read_file(
             yield source.quarantine(f"{label}{line.location}", line.reason, line.excerpt)
             continue
         try:
-            _parse_line(line, str(path), sessions, loose)
+            with repair_scope() as repairs:
+                sid = _parse_line(line, str(path), sessions, loose)
+            if repairs and sid is not None:
+                sessions[sid].info.setdefault(REPAIRS_KEY, Counter()).update(repairs)
         except RecordError as exc:
             yield source.quarantine(f"{label}{line.location}", str(exc), line.text)
         except SHAPE_ERRORS as exc:
@@ -224,8 +251,11 @@ def _agent_files_by_session(directory: Path, _mtime_ns: int) -> dict[str, tuple[
 
 def subagent_files(session_file: Path, session_id: str) -> list[Path]:
     """The agent-*.jsonl files of ``session_id``: in ``<sessionId>/subagents/`` or next to the session file."""
-    nested = session_file.parent / session_id / "subagents"
-    found = sorted(nested.glob("*.jsonl")) if nested.is_dir() else []
+    found: list[Path] = []
+    if _plain_name(session_id):
+        nested = session_file.parent / session_id / "subagents"
+        with contextlib.suppress(OSError):  # a name too long for the file system
+            found = sorted(nested.glob("*.jsonl")) if nested.is_dir() else []
     directory = session_file.parent
     flat = _agent_files_by_session(directory, directory.stat().st_mtime_ns).get(session_id, ())
     return [*found, *(p for p in flat if p != session_file)]
@@ -233,10 +263,19 @@ def subagent_files(session_file: Path, session_id: str) -> list[Path]:
 
 def parent_session_file(agent_file: Path, session_id: str) -> Path | None:
     """The session file an agent file belongs to, when it exists on disk."""
+    if not _plain_name(session_id):
+        return None
     candidates = [agent_file.parent / f"{session_id}.jsonl"]
     if agent_file.parent.name == "subagents":
         candidates.append(agent_file.parent.parent.parent / f"{session_id}.jsonl")
-    return next((c for c in candidates if c.is_file() and c != agent_file), None)
+    with contextlib.suppress(OSError):
+        return next((c for c in candidates if c.is_file() and c != agent_file), None)
+    return None
+
+
+def _plain_name(session_id: str) -> bool:
+    """A session id usable as a file name: one path component, not a way out of the folder."""
+    return 0 < len(session_id) <= 200 and session_id not in (".", "..") and not any(c in session_id for c in "/\\\0\n")
 
 
 def _merged(session: Session) -> list[Event]:
@@ -286,9 +325,18 @@ def session_to_trajectory(sid: str, session: Session, source: Source, loose: dic
         raise RecordError(f"session {sid} has no user or assistant messages")
     only_sidechain = all(e.sidechain for e in events)
     agent_ids = sorted({e.agent_id for e in events if e.agent_id})
-    metadata: dict[str, Any] = {"session_id": sid, **session.info}
+    info = dict(session.info)
+    found: Found | None = info.pop(OUTCOME_KEY, None)
+    metadata: dict[str, Any] = {"session_id": sid, **info}
+    outcome: tuple[bool | None, float | None] = (None, None)
+    if found is not None:
+        by_reward = found.reward is not None and found.field.endswith(("reward", "score"))
+        outcome = (found.reward >= source.success_threshold if by_reward else found.success, found.reward)  # type: ignore[operator]
+        metadata[OUTCOME_FIELD] = found.field
     if "models" in metadata:
         metadata["models"] = list(metadata["models"])
+    if REPAIRS_KEY in metadata:
+        metadata[REPAIRS_KEY] = dict(metadata[REPAIRS_KEY])
     if sidechain_steps:
         metadata["sidechain_steps"] = sidechain_steps
         metadata["subagents"] = agent_ids
@@ -297,7 +345,9 @@ def session_to_trajectory(sid: str, session: Session, source: Source, loose: dic
     for key, value in loose.items():
         metadata[key] = dict(value) if isinstance(value, Counter) else value
     raw_id = f"{sid}:{agent_ids[0]}" if only_sidechain and len(agent_ids) == 1 else sid
-    return make_trajectory(source, raw_id=raw_id, location=f"session {sid}", task=task, steps=steps, metadata=metadata)
+    return make_trajectory(
+        source, raw_id=raw_id, location=f"session {sid}", task=task, steps=steps, outcome=outcome, metadata=metadata
+    )
 
 
 def read(source: Source) -> Iterator[Record]:

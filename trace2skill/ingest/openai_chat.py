@@ -1,4 +1,7 @@
-"""OpenAI chat JSONL: one ``{"messages": [...], ...}`` object per line.
+"""OpenAI chat records: one ``{"messages": [...], ...}`` object per JSONL line, or a dataset export.
+
+A dataset export is one JSON array of such records (``[{"instance_id", "messages", "tools",
+"resolved", "reward", ...}, ...]``), streamed item by item.
 
 A line may instead hold an OpenAI Responses API conversation (``{"input": ..., "output":
 [items]}`` or a whole Response object), converted by :mod:`responses`. This module also
@@ -25,10 +28,12 @@ from trace2skill.ingest.base import (
     make_trajectory,
     optional_id,
     optional_list,
+    note_repair,
     optional_str,
-    resolve_outcome,
+    repaired,
 )
-from trace2skill.ingest.jsonfile import read_lines
+from trace2skill.ingest.jsonfile import is_array_file, read_array, read_lines
+from trace2skill.ingest.outcomes import OUTCOME_FIELD, find_outcome, first_outcome, number, verdict
 from trace2skill.ingest.steps import add_result, content_text, new_step, objects
 from trace2skill.schema import Role, Step, Trajectory
 
@@ -43,9 +48,8 @@ ROLE_ALIASES: dict[str, Role] = {
     "tool": "tool",
     "function": "tool",
 }
-LABELS = {"success": True, "pass": True, "failure": False, "fail": False}
 RECORD_KEYS = frozenset(
-    {"messages", "input", "output", "instructions", "tools", "reward", "success", "label", "id", "metadata"}
+    {"messages", "input", "output", "instructions", "tools", "reward", "success", "label", "id", "metadata", "instance_id"}
 )
 # Other formats that also have a top-level "messages" key (mini-swe-agent, a tau2 simulation).
 FOREIGN_KEYS = ("trajectory_format", "termination_reason")
@@ -66,7 +70,7 @@ def tool_call_step(call: Any, index: int, where: str) -> Step:
         # Some exporters store parsed arguments; keep them as the JSON text the agent sent.
         args = json.dumps(args, ensure_ascii=False)
     elif args is not None and not isinstance(args, str):
-        raise RecordError(f"{where} arguments are {json_type(args)}, expected a JSON string")
+        args = repaired(args, "arguments")  # a number or a boolean: kept as its JSON text
     call_id = optional_str(call, "id", where)
     return new_step(index=index, role="assistant", kind="tool_call", tool_name=name, tool_args=args, tool_call_id=call_id)
 
@@ -121,30 +125,53 @@ def messages_to_steps(messages: Any) -> list[Step]:
     return steps
 
 
-def _label_success(label: Any) -> bool:
-    if isinstance(label, bool):
-        return label
-    if isinstance(label, str) and label.strip().lower() in LABELS:
-        return LABELS[label.strip().lower()]
-    raise RecordError(f"'label' is {label!r}, expected 'success', 'failure' or a boolean")
+# Where an outcome is looked for after the spec's fields, in order (dataset exports put
+# ``resolved``/``reward`` on the record, others a verdict in ``metadata`` or ``extra``).
+OUTCOME_BLOCKS = ("metadata", "extra", "extra_fields", "info", "eval", "evaluation")
 
 
-def outcome(record: dict[str, Any], success_threshold: float) -> Outcome:
-    """``(success, reward)``: ``success`` wins, else ``reward >= threshold``, else ``label``, else unknown."""
-    reward = as_reward(record.get("reward"))
-    success = record.get("success")
-    if success is not None and not isinstance(success, bool):
-        raise RecordError(f"'success' is {json_type(success)}, expected a boolean")
-    if success is not None or reward is not None:
-        return resolve_outcome(success, reward, success_threshold)
-    label = record.get("label")
-    return (None if label is None else _label_success(label)), None
+def outcome(record: dict[str, Any], success_threshold: float) -> tuple[Outcome, str | None]:
+    """``(success, reward)`` and the field it came from.
+
+    The spec's fields first: ``success`` wins, else ``reward >= threshold``, else ``label``; a
+    value of another type that still says it (``"true"``, ``1``, ``"1.0"``, ``"PASS"``) is read and
+    counted as a repair, one that does not is a RecordError. Then, by the rules of
+    :mod:`outcomes`, the record's other fields (``resolved``, ``passed``, ``verdict``, ``score``)
+    and its ``metadata``/``extra``/``info`` blocks.
+    """
+    spec = {k: record[k] for k in ("success", "reward", "label") if record.get(k) is not None}
+    _check_spec_types(spec)
+    found = find_outcome({k: v for k, v in spec.items() if k != "label"}, "", success_threshold) or find_outcome(
+        {"label": spec.get("label")}, "", success_threshold
+    )
+    if found is None:
+        others = {k: v for k, v in record.items() if k not in ("success", "reward", "label")}
+        found = first_outcome([("", others), *((key, record.get(key)) for key in OUTCOME_BLOCKS)], success_threshold)
+    return ((found.success, found.reward), found.field) if found else ((None, None), None)
+
+
+def _check_spec_types(spec: dict[str, Any]) -> None:
+    """Repairs of the spec's outcome fields written as another type; RecordError for values that say nothing."""
+    for key, value in spec.items():
+        if key == "reward":
+            if number(value) is None:
+                as_reward(value)  # raises with the reason
+            if not isinstance(value, int | float) or isinstance(value, bool):
+                note_repair(key)
+        else:
+            if verdict(value) is None:
+                if key == "success":
+                    raise RecordError(f"'success' is {json_type(value)}, expected a boolean")
+                raise RecordError(f"'label' is {value!r}, expected 'success', 'failure' or a boolean")
+            if key == "success" and not isinstance(value, bool):
+                note_repair(key)
 
 
 def _metadata(record: dict[str, Any]) -> dict[str, Any]:
     meta = record.get("metadata")
     if meta is not None and not isinstance(meta, dict):
-        raise RecordError(f"'metadata' is {json_type(meta)}, expected an object")
+        note_repair("metadata")  # kept as it is, under its own name
+        meta = {"metadata": meta}
     out = dict(meta or {})
     if record.get("tools") is not None:
         out["tools"] = record["tools"]
@@ -168,15 +195,19 @@ def record_to_trajectory(record: Any, source: Source, location: str) -> Trajecto
             raise RecordError("'input' and 'output' hold no items")
     else:
         raise RecordError("record has no 'messages'")
-    raw_id = optional_id(record, "id") or location
-    result = outcome(record, source.success_threshold)
+    raw_id = optional_id(record, "id") or optional_id(record, "instance_id") or location
+    result, field = outcome(record, source.success_threshold)
     metadata = _metadata(record)
+    if field:
+        metadata[OUTCOME_FIELD] = field
+    if record.get("instance_id") is not None:
+        metadata["instance_id"] = record["instance_id"]
     return make_trajectory(source, raw_id=raw_id, location=location, steps=steps, outcome=result, metadata=metadata)
 
 
 def read(source: Source) -> Iterator[Record]:
-    """Yield one Trajectory or QuarantinedRecord per non-blank line, streaming."""
-    return read_lines(source, record_to_trajectory)
+    """One Trajectory or QuarantinedRecord per non-blank line (``line N``) or per array item (``item N``), streaming."""
+    return (read_array if is_array_file(source) else read_lines)(source, record_to_trajectory)
 
 
 def _is_chat_record(obj: jsonhead.HeadObject) -> bool:
@@ -186,11 +217,15 @@ def _is_chat_record(obj: jsonhead.HeadObject) -> bool:
 
 
 def sniff(head: str) -> bool:
-    """True when one of the first lines is an object with ``messages`` (or Responses ``input``/``output``).
+    """True when one of the first lines (or the first item of a JSON array) is an object with ``messages``
+    (or Responses ``input``/``output``).
 
-    A line cut off by the end of the sniffed head is judged by the keys seen before the cut.
+    A line or item cut off by the end of the sniffed head is judged by the keys seen before the cut.
     """
-    lines = jsonhead.view(head).lines
+    view = jsonhead.view(head)
+    if view.is_array:
+        return view.first_item is not None and not view.first_item.has("conversations") and _is_chat_record(view.first_item)
+    lines = view.lines
     if any(line.has("conversations") for line in lines):
         return False  # ShareGPT
     return any(_is_chat_record(line) for line in lines)
@@ -198,8 +233,8 @@ def sniff(head: str) -> bool:
 
 FORMAT = Format(
     name=NAME,
-    description="OpenAI chat JSONL: one {'messages': [...]} object per line",
-    suffixes=(".jsonl", ".ndjson"),
+    description="OpenAI chat: one {'messages': [...]} object per JSONL line, or a JSON array of them (dataset export)",
+    suffixes=(".jsonl", ".ndjson", ".json"),
     sniff=sniff,
     read=read,
 )

@@ -33,6 +33,7 @@ from trace2skill.ingest.base import (
     str_or_none,
 )
 from trace2skill.ingest.jsonfile import is_array_file, read_document, read_lines
+from trace2skill.ingest.outcomes import OUTCOME_FIELD, find_outcome, first_outcome
 from trace2skill.ingest.steps import add_call, objects
 from trace2skill.schema import Role, Step, Trajectory
 
@@ -133,19 +134,34 @@ def events_to_steps(events: Any) -> tuple[list[Step], dict[str, Any]]:
     return steps, meta
 
 
-def _eval_outcome(test_result: Any, threshold: float) -> Outcome:
-    """Outcome of an eval line: ``report.resolved``, ``resolved``, ``success``, or ``score`` (bool or number)."""
-    if not isinstance(test_result, dict):
-        return None, None
-    report = test_result.get("report")
-    for holder, key in ((report, "resolved"), (test_result, "resolved"), (test_result, "success")):
-        if isinstance(holder, dict) and isinstance(holder.get(key), bool):
-            return holder[key], None
+def _eval_outcome(record: dict[str, Any], threshold: float) -> tuple[Outcome, str | None]:
+    """Outcome of an eval line and its field: ``test_result.report.resolved``, ``test_result.resolved`` /
+    ``success``, ``test_result.score`` (bool or number); else, by the rules of :mod:`outcomes`, the line's
+    own fields (``resolved``, ``verdict``...) and its ``report`` and ``metadata`` blocks."""
+    test_result = as_object(record.get("test_result"))
+    report = as_object(test_result.get("report"))
+    for holder, path, key in ((report, "test_result.report", "resolved"), (test_result, "test_result", "resolved"), (test_result, "test_result", "success")):
+        if isinstance(holder.get(key), bool):
+            return (holder[key], None), f"{path}.{key}"
     score = test_result.get("score")
     if isinstance(score, bool):
-        return score, None
-    reward = as_reward(score, "test_result.score") if isinstance(score, int | float) else None
-    return resolve_outcome(None, reward, threshold)
+        return (score, None), "test_result.score"
+    if isinstance(score, int | float):
+        return resolve_outcome(None, as_reward(score, "test_result.score"), threshold), "test_result.score"
+    own = {k: v for k, v in record.items() if k not in ("history", "instruction", "test_result", "metadata")}
+    blocks = [("test_result", test_result), ("", own), ("report", record.get("report")), ("metadata", record.get("metadata"))]
+    found = first_outcome(blocks, threshold)
+    return ((found.success, found.reward), found.field) if found else ((None, None), None)
+
+
+def _stream_outcome(events: list[Any], threshold: float) -> tuple[Outcome, str | None]:
+    """An event stream's outcome: the last event whose ``extras`` state one (a verifier's verdict)."""
+    for i in reversed(range(len(events))):
+        event = as_object(events[i])
+        found = find_outcome(event.get("extras"), f"[{i}].extras", threshold)
+        if found is not None:
+            return (found.success, found.reward), found.field
+    return (None, None), None
 
 
 def eval_line_to_trajectory(record: Any, source: Source, location: str) -> Trajectory:
@@ -158,8 +174,10 @@ def eval_line_to_trajectory(record: Any, source: Source, location: str) -> Traje
         error = record.get("error")
         raise RecordError("'history' is empty" + (f" (run error: {error})" if error else ""))
     steps, metadata = events_to_steps(history)
-    result = _eval_outcome(record.get("test_result"), source.success_threshold)
+    result, field = _eval_outcome(record, source.success_threshold)
     metadata["instance_id"] = instance_id
+    if field:
+        metadata[OUTCOME_FIELD] = field
     for key in ("test_result", "metrics", "error"):
         if record.get(key) not in (None, {}, ""):
             metadata[key] = record[key]
@@ -180,7 +198,10 @@ def stream_to_trajectory(events: list[Any], source: Source) -> Trajectory:
     """Convert a saved event stream (the whole file); raises RecordError with the quarantine reason."""
     steps, metadata = events_to_steps(events)
     raw_id = source.path.name.removesuffix(".json")
-    return make_trajectory(source, raw_id=raw_id, location="file", steps=steps, metadata=metadata)
+    result, field = _stream_outcome(events, source.success_threshold)
+    if field:
+        metadata[OUTCOME_FIELD] = field
+    return make_trajectory(source, raw_id=raw_id, location="file", steps=steps, outcome=result, metadata=metadata)
 
 
 def read(source: Source) -> Iterator[Record]:

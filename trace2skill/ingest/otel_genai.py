@@ -7,8 +7,10 @@ exporter). Spans with ``gen_ai.*`` attributes are grouped into trajectories by
 ``gen_ai.output.messages`` (each chat call repeats the history; only what was not seen
 yet becomes a step), ``execute_tool`` spans give tool calls and results
 (``gen_ai.tool.name``, ``gen_ai.tool.call.id``, ``.arguments``, ``.result``). Outcome:
-a ``trace2skill.success`` / ``trace2skill.reward`` attribute on any span; else an error
-status on an ``invoke_agent`` (or root) span means failure; else unknown.
+a ``trace2skill.success`` / ``trace2skill.reward`` attribute on any span; else the last span
+attribute ending in ``.verdict``/``.passed``/``.resolved``/``.success``/``.reward`` or a
+``gen_ai.evaluation.score.label``/``.value``; else an error status on an ``invoke_agent`` (or
+root) span means failure; else unknown.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from trace2skill.ingest.base import (
     resolve_outcome,
 )
 from trace2skill.ingest.otlp import Span
+from trace2skill.ingest.outcomes import OUTCOME_FIELD, find_outcome
 from trace2skill.ingest.steps import add_call, add_result
 from trace2skill.schema import QuarantinedRecord, Role, Step, StepKind, Trajectory
 
@@ -154,14 +157,27 @@ class Conversation:
             self.part("tool", {"type": "tool_call_response", "id": call_id, "response": result}, f"span {span.span_id}")
 
 
-def _outcome(spans: list[Span], threshold: float) -> Outcome:
+# Span attributes that state an outcome besides ``trace2skill.success``/``.reward``: any key ending
+# in one of these, and the GenAI evaluation score (semantic conventions' ``gen_ai.evaluation.*``).
+OUTCOME_SUFFIXES = (".verdict", ".passed", ".resolved", ".success", ".reward")
+EVALUATION_ATTRS = {"gen_ai.evaluation.score.label": "verdict", "gen_ai.evaluation.score.value": "score"}
+
+
+def _outcome(spans: list[Span], threshold: float) -> tuple[Outcome, str | None]:
     for span in spans:
         success, reward = span.attrs.get("trace2skill.success"), span.attrs.get("trace2skill.reward")
         if isinstance(success, bool) or reward is not None:
-            return resolve_outcome(success, as_reward(reward, "trace2skill.reward"), threshold)
+            field = "trace2skill.success" if isinstance(success, bool) else "trace2skill.reward"
+            return resolve_outcome(success, as_reward(reward, "trace2skill.reward"), threshold), field
+    for span in reversed(spans):  # the last verdict wins: a grader span comes after the run
+        for key, value in span.attrs.items():
+            role = EVALUATION_ATTRS.get(key) or (key.rsplit(".", 1)[-1] if key.endswith(OUTCOME_SUFFIXES) else None)
+            found = find_outcome({role: value}, "", threshold) if role else None
+            if found is not None:
+                return (found.success, found.reward), key
     ids = {s.span_id for s in spans}
     top = [s for s in spans if s.op == "invoke_agent"] or [s for s in spans if s.parent_id not in ids]
-    return (False, None) if any(s.error for s in top) else (None, None)
+    return ((False, None), "status (error)") if any(s.error for s in top) else ((None, None), None)
 
 
 def group_to_trajectory(key: str, spans: list[Span], source: Source) -> Trajectory:
@@ -190,7 +206,9 @@ def group_to_trajectory(key: str, spans: list[Span], source: Source) -> Trajecto
         tokens = [s.attrs.get(f"gen_ai.usage.{direction}_tokens") for s in spans]
         if any(isinstance(t, int) for t in tokens):
             metadata[f"{direction}_tokens"] = sum(t for t in tokens if isinstance(t, int))
-    result = _outcome(spans, source.success_threshold)
+    result, field = _outcome(spans, source.success_threshold)
+    if field:
+        metadata[OUTCOME_FIELD] = field
     return make_trajectory(
         source, raw_id=key, location=f"conversation {key}", steps=steps, outcome=result, metadata=metadata
     )

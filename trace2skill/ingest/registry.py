@@ -28,7 +28,7 @@ from trace2skill.ingest import (
 from trace2skill.ingest.base import Format, Record, Source, UnknownFormatError
 from trace2skill.ingest.jsonfile import foreign_encoding
 from trace2skill.ingest.labels import Label, apply_labels
-from trace2skill.redact import redact_text, redact_trajectory
+from trace2skill.redact import redact_quoting_text, redact_trajectory
 from trace2skill.schema import Trajectory
 
 FORMATS: dict[str, Format] = {
@@ -139,8 +139,8 @@ def _redacted(records: Iterator[Record]) -> Iterator[Record]:
     for record in records:
         if isinstance(record, Trajectory):
             yield redact_trajectory(record)
-        else:  # a reason can quote the offending value, an excerpt is raw input
-            yield record.model_copy(update={"reason": redact_text(record.reason)[0], "excerpt": redact_text(record.excerpt)[0]})
+        else:  # a reason can quote the offending value, an excerpt is raw input, a location names a record by its id
+            yield record.model_copy(update={name: redact_quoting_text(getattr(record, name))[0] for name in ("reason", "excerpt", "location")})
 
 
 def known_suffixes() -> tuple[str, ...]:

@@ -22,9 +22,11 @@ from trace2skill.ingest.base import (
     json_type,
     make_trajectory,
     optional_id,
+    repaired,
 )
 from trace2skill.ingest.jsonfile import is_array_file, read_array, read_lines
 from trace2skill.ingest.openai_chat import outcome
+from trace2skill.ingest.outcomes import OUTCOME_FIELD
 from trace2skill.ingest.steps import objects
 from trace2skill.schema import Role, Step, Trajectory
 
@@ -72,7 +74,7 @@ def conversation_steps(record: dict[str, Any]) -> list[Step]:
     steps: list[Step] = []
     system = record.get("system")
     if system is not None and not isinstance(system, str):
-        raise RecordError(f"'system' is {json_type(system)}, expected a string")
+        system = repaired(system, "system")
     if system:
         steps.append(Step(index=0, role="system", content=system))
     last_tool: str | None = None
@@ -81,7 +83,7 @@ def conversation_steps(record: dict[str, Any]) -> list[Step]:
         if value is None:
             value = ""
         if not isinstance(value, str):
-            raise RecordError(f"{where} value is {json_type(value)}, expected a string")
+            value = repaired(value, "value")
         if speaker in SPEAKERS:
             steps.append(Step(index=len(steps), role=SPEAKERS[speaker], content=value))
         elif speaker in CALL_SPEAKERS:
@@ -103,8 +105,10 @@ def record_to_trajectory(record: Any, source: Source, location: str) -> Trajecto
     if not steps:
         raise RecordError("'conversations' is empty")
     raw_id = optional_id(record, "id") or location
-    result = outcome(record, source.success_threshold)
+    result, field = outcome(record, source.success_threshold)
     metadata: dict[str, Any] = {k: record[k] for k in ("tools", "label") if record.get(k) is not None}
+    if field:
+        metadata[OUTCOME_FIELD] = field
     for key in MEDIA_KEYS:
         if isinstance(record.get(key), list):
             metadata[f"{key}_count"] = len(record[key])

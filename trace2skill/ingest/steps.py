@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from trace2skill.ingest.base import RecordError, json_type
+from trace2skill.ingest.base import RecordError, json_type, repaired
 from trace2skill.schema import Role, Step
 
 TEXT_PARTS = frozenset({"text", "input_text", "output_text"})
@@ -54,33 +54,34 @@ def objects(value: Any, what: str, item: str) -> Iterator[tuple[str, dict[str, A
 def content_text(content: Any, where: str) -> str:
     """Flatten a message ``content`` (string, null or list of parts) to text.
 
-    Non-text parts become placeholders such as ``[image]``; parts are joined by newlines.
+    Non-text parts become placeholders such as ``[image]``; parts are joined by newlines. An
+    off-spec value (an object or a number as the content, a part without a type, a part's text
+    that is not a string) is kept as its JSON text and counted as a repair.
     """
     if content is None:
         return ""
     if isinstance(content, str):
         return content
     if not isinstance(content, list):
-        raise RecordError(f"{where} content is {json_type(content)}, expected a string, null or an array")
+        return repaired(content, "content")  # an object or a number where the spec has text
     pieces: list[str] = []
-    for i, part in enumerate(content):
+    for part in content:
         if isinstance(part, str):
             pieces.append(part)
             continue
         if not isinstance(part, dict):
-            raise RecordError(f"{where} content part {i} is {json_type(part)}, expected an object")
+            pieces.append(repaired(part, "content part"))
+            continue
         ptype = part.get("type")
         if (isinstance(ptype, str) and ptype in TEXT_PARTS) or (ptype is None and "text" in part):
             text = part.get("text")
-            if not isinstance(text, str):
-                raise RecordError(f"{where} content part {i} text is {json_type(text)}, expected a string")
-            pieces.append(text)
+            pieces.append(text if isinstance(text, str) else repaired(text, "content part text"))
         elif ptype == "refusal":
             pieces.append(str(part.get("refusal") or ""))
         elif isinstance(ptype, str):
             pieces.append(PART_PLACEHOLDERS.get(ptype, f"[{ptype}]"))
         else:
-            raise RecordError(f"{where} content part {i} has no 'type'")
+            pieces.append(repaired(part, "content part"))  # no type: the part as it is
     return "\n".join(pieces)
 
 

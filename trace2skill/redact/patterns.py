@@ -61,6 +61,7 @@ KEY_WORDS = (
     "encryption key",
     "signing key",
     "master key",
+    "authorization",
 )
 # Upper-case-only key endings (env variables such as ``SMTP_PASS``, ``MYSQL_PWD``):
 # in lower case they are ordinary words (``first_pass``) or the working directory (``PWD``).
@@ -71,13 +72,26 @@ GAPS = {
     0: ("",),
     1: (" ", '"', "'"),
     2: ('\\"', '" ', "' "),
-    3: ('\\" ',),
+    3: ('\\" ', '\\\\"'),
     4: ('\\\\\\"',),
 }
 # Unquoted values in these forms are code or configuration, not secrets.
 NON_SECRET_WORDS = frozenset({"null", "none", "nil", "true", "false", "undefined", "yes", "no", "redacted"})
 MASK_CHARS = frozenset("*xX•.#-_")
-PLACEHOLDER_STARTS = ("$", "{", "<", "%")
+# A whole value of one of these forms names where a credential is, it is not one.
+REFERENCE = re.compile(
+    r"\$\{[^{}]*\}"  # ${VAR}, ${VAR:-default}
+    r"|\$[A-Z_][A-Z0-9_]*"  # $VAR (an environment variable: upper case)
+    r"|\$\(.*\)"  # $(command)
+    r"|\{\{.*\}\}"  # {{ template }}
+    r"|\{[A-Za-z_][\w.]*\}"  # {name}: a format field
+    r"|<[^<>]*>"  # <your-api-key>
+    r"|%\([\w.]+\)[sd]"  # %(name)s
+    r"|%[A-Za-z_]\w*%",  # %VAR%
+    re.DOTALL,
+)
+# Schemes of an ``Authorization`` header value; the credential is the word after it.
+AUTH_SCHEMES = {"bearer": "bearer_token", "basic": "basic_auth", "token": "token", "digest": "token", "apikey": "api_key"}
 
 
 def _ci(word: str) -> str:
@@ -144,6 +158,8 @@ def key_kind(key: str) -> str | None:
     if not KEY_NAME.search(key):
         return None
     flat = re.sub(r"[ _-]", "", key).lower()
+    if flat.endswith("authorization"):
+        return "authorization"
     if flat.endswith("secretaccesskey"):
         return "aws_secret_access_key"
     if flat.endswith(("password", "passwd", "passphrase", "pass", "pwd")):
@@ -159,14 +175,15 @@ def key_kind(key: str) -> str | None:
 
 
 def is_placeholder(value: str) -> bool:
-    """Empty, a template/variable reference, a mask (``****``), or holding an earlier redaction."""
+    """Empty, a reference (``${VAR}``, ``$VAR``, ``<your-key>``, ``{{ t }}``...), a mask (``****``), or an earlier redaction."""
     return (
         not value
-        or value.startswith(PLACEHOLDER_STARTS)
-        or "[REDACTED:" in value
+        or value.startswith("[REDACTED:")  # the pass that wrote it decided where the value ends
+        or ("[REDACTED:" in value and len(re.sub(r"\[REDACTED:\w+\]|[^A-Za-z0-9]", "", value)) < 4)
         or set(value) <= MASK_CHARS
         or value.lower() in NON_SECRET_WORDS
         or value.endswith(("...", "\u2026"))  # sk-..., hf_... in docs
+        or REFERENCE.fullmatch(value) is not None
     )
 
 
@@ -181,14 +198,19 @@ def _random_looking(value: str) -> bool:
 def _pem_body(value: str) -> bool:
     """A PEM block with key material, not just the ``-----BEGIN ...-----`` line quoted in code."""
     body = value[value.index("-----", 5) + 5 :].split("-----END", 1)[0]
-    return sum(c.isalnum() or c in "+/" for c in body[:400]) >= 20
+    return sum(c.isalnum() or c in "+/" for c in body[:400]) >= 8  # a block cut short (an excerpt) still counts
+
+
+# Values under a ``token`` key that are words, not credentials: "token" is also a
+# word-piece (``{"token": "Hello"}``) and a kind (``token_type: refresh_token``).
+_WORD = re.compile(r"[A-Za-z]?[a-z]+(?:[_-][a-z]+)*|[A-Z]+(?:_[A-Z]+)*|[a-z]+(?:[A-Z][a-z]+)+")
 
 
 def token_value(value: str) -> bool:
-    """Generated, not a word or identifier: a digit, or long and mixed-case; never whitespace."""
+    """Generated, not a word or identifier: 8+ characters without white space, not a word, snake_case or camelCase."""
     if len(value) < 8 or any(c.isspace() for c in value):
         return False
-    return _has_digit(value) or (len(value) >= 24 and _random_looking(value))
+    return _WORD.fullmatch(value) is None
 
 
 def _has_digit(value: str) -> bool:
@@ -232,6 +254,7 @@ class _Rule:
     prefix: str = ""
     value: bool = False
     check: Callable[[str], bool] | None = None
+    flag: bool = False  # a command-line flag (``--password X``): the kind comes from the flag's name
 
     @property
     def back(self) -> int:
@@ -243,15 +266,26 @@ def _atoms(regex: str) -> list[str]:
     return re.findall(r"\[[^\]]*\]|\\.|.", regex)
 
 
+# A value after a credential key or flag: quoted (with its escapes) or up to a delimiter. A
+# comma does not end it (passwords hold commas; a trailing one is dropped when it is read).
+VALUE = (
+    r'"(?:[^"\\\n]|\\.)*"?'  # "quoted", with JSON escapes
+    r'|\\+"[^\n]*'  # \"quoted\" inside a JSON string: its end is found by counting backslashes
+    r"|'(?:[^'\n]|''|'\\*\"'\\*\"')*'?"  # 'quoted', YAML's '' and the shell's '"'"' (or '\"'\"') inside
+    r"|[^\s\"'`;&|<>(){}\[\]\\]*"  # unquoted, up to a delimiter (empty: a line's rest is read later)
+)
+
+
 def _keyword_body(sep: str, i: int) -> str:
-    after = "(?!=)>?" if sep == "=" else "(?![:/])=?"
-    value = (
-        r'"(?:[^"\\\n]|\\.)*"?'  # "quoted", with JSON escapes
-        r'|\\+"[^"\\\n]*(?:\\+")?'  # \"quoted\" inside a JSON string
-        r"|'[^'\n]*'?"  # 'quoted'
-        r"|[^\s\"'`,;&<>(){}\[\]\\]+"  # unquoted, up to a delimiter
-    )
-    return f"{_key_lookbehind(sep)}{after}[ \\t]*(?!\\\\*[\"']?-----BEGIN)(?P<v{i}>{value})"
+    after = "(?!=[\\s(])>?" if sep == "=" else "(?![:/])=?"  # not ``== `` (a comparison), ``=>`` (a Ruby hash)
+    # ``*+``: the value starts after all the spaces (a PEM block after them is the private-key rule's)
+    return f"{_key_lookbehind(sep)}{after}[ \\t]*+(?!\\\\*[\"']?-----BEGIN)(?P<v{i}>{VALUE})"
+
+
+def _flag_body() -> str:
+    """``--db-password VALUE``: a long flag whose name ends with a credential word, a space, its value."""
+    keys = "|".join(regex for _, regex in _key_variants())
+    return rf"-(?<=(?<![A-Za-z0-9_-])--)(?P<f{{i}}>[A-Za-z0-9_-]*?(?:{keys}))[ \t]++(?P<v{{i}}>{VALUE})"
 
 
 def _rules() -> list[_Rule]:
@@ -303,6 +337,7 @@ def _rules() -> list[_Rule]:
         ),
         # ":": scheme://user:password@host, then key: value
         _Rule(":", r"//[^\s:/?#@\"'<>\[\]{}\\]*:(?P<v{i}>[^\s/?#\"'<>\\]+)@(?=\w)", "url_password", value=True),
+        _Rule("-", _flag_body(), "", value=True, flag=True),
         _Rule(":", "", ""),
         _Rule("=", "", ""),
     ]
@@ -323,7 +358,7 @@ def _build() -> re.Pattern[str]:
     prefixed: dict[str, list[str]] = {}
     last_chars: dict[str, set[str]] = {}
     for i, rule in enumerate(RULES):
-        if not rule.kind:
+        if not rule.kind and not rule.flag:
             body = _keyword_body(rule.anchor, i)
         elif rule.prefix:
             body = f"(?<={_START}{rule.prefix}{re.escape(rule.anchor)}){rule.body}"

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import ast
+import json
 import re
 from collections import Counter
 from collections.abc import Iterator
+from functools import lru_cache
 from typing import Any
+
+import pydantic_core
+from pydantic import TypeAdapter
 
 from trace2skill.redact.patterns import (
     FORMAT_KINDS,
@@ -15,81 +21,253 @@ from trace2skill.redact.patterns import (
     POSITION_KINDS,
     REDACTIONS_KEY,
     RULES,
+    AUTH_SCHEMES,
     format_kind,
     is_placeholder,
     key_kind,
     token_value,
 )
-from trace2skill.schema import Trajectory
+from trace2skill.schema import Step, Trajectory
 
 
 def _unquote(text: str, start: int, end: int) -> tuple[int, int]:
-    """The span of a value without its quotes (``"x"``, ``'x'``, ``\\"x\\"``; closing quote optional)."""
+    """The span of a value without its quotes (``"x"``, ``'x'``, ``\\"x\\"``; closing quote optional).
+
+    A value quoted inside a JSON string (``\\"x\\"``, ``\\\\\\"x\\\\\\"`` one level deeper) ends at the
+    first quote whose backslash run is the opening one's length ``k``, modulo ``2k+2`` (a run of
+    another length escapes a quote or a backslash of the value).
+    """
     i = start
     while i < end and text[i] == "\\":
         i += 1
-    if i < end and text[i] in "\"'":
-        quote = text[i]
-        s = i + 1
-        e = end
-        if e > s and text[e - 1] == quote:
-            e -= 1
-            while i > start and e > s and text[e - 1] == "\\":  # \" closes \"
-                e -= 1
-        return s, e
-    return start, end
+    if i >= end or text[i] not in "\"'":
+        return start, end
+    quote, s, k = text[i], i + 1, i - start
+    if k:
+        q = text.find('"', s, end)
+        while q >= 0:
+            run = q - len(text[s:q].rstrip("\\")) - s
+            if run % (2 * k + 2) == k:
+                return s, q - k
+            q = text.find('"', q + 1, end)
+        return start, end  # never closed: the quote is the value's first character
+    e = end
+    if e > s and text[e - 1] == quote:
+        e -= 1
+    return s, e
 
 
-_PATH_OR_URL = re.compile(r"~?\.{0,2}/|[A-Za-z][A-Za-z0-9+.-]*://")
-_CODE_VALUE = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+")  # module.attr, self.config.key
-_NOT_NAME_CHAR = re.compile(r"[^A-Za-z_.]")
+_URL_OR_ARN = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://|arn:")
+_PATH = re.compile(r"(?:~|\.{1,2})?/[^\s]*|[A-Za-z]:\\[^\s]*")
+_KEY_FILE = re.compile(r"\.(?:pem|key|json|p12|pfx|crt|cer|der|jks|ppk|pub|txt|env|gpg|asc)", re.IGNORECASE)
+_PATH_KEY = re.compile(r"file|path|dir|location", re.IGNORECASE)
+# In an assignment (``password = self.password``, ``f(token=get_token())``), code names a value.
+_DOTTED = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+")
+_CALL = re.compile(r"[A-Za-z_][\w.]*\s*(?:\(.*\)|\[.*\])", re.DOTALL)
+# After ``name:`` in source code a type, not a value: ``token: Optional[str] = None``.
+_ANNOTATION = re.compile(r"(?:Optional|Union|List|Dict|Tuple|Set|Any|Callable|Literal|SecretStr|str|bytes|int|bool|list|dict)\b(?![-@])")
+_IDENTIFIER = re.compile(r"[A-Za-z_]\w*")
+_FLAG = re.compile(r"--?[A-Za-z][A-Za-z0-9-]*")
+# What may stand before a key at the start of a line: indentation, a list dash, a shell keyword.
+_LINE_PREFIX = re.compile(r"[ \t]*(?:(?:export|set|setx|ENV|ARG|declare -x|-)[ \t]+)?(?:\$env:)?")
+
+
+def is_reference(key: str, value: str) -> bool:
+    """Whether ``value``, stored under credential key ``key``, names a credential instead of being one.
+
+    A placeholder, ``${VAR}``/``$VAR``, a template, a mask, the key's own name, a URL or ARN (where
+    a secret store keeps it), or a file path when the key says file/path or the path ends in a key
+    file's extension (``~/.ssh/id_rsa.pub``, ``/secrets/sa.json``).
+    """
+    if is_placeholder(value) or value.lower() == key.lower() or _URL_OR_ARN.match(value):
+        return True
+    return _PATH.fullmatch(value) is not None and (_PATH_KEY.search(key) is not None or _KEY_FILE.search(value[-8:]) is not None)
 
 
 def _credential_value(kind: str, key: str, value: str) -> bool:
-    """Whether ``value``, stored under credential key ``key``, is plausibly the credential itself."""
-    if value.lower() == key.lower() or _PATH_OR_URL.match(value) or value.startswith("arn:"):
-        return False  # NAME = "NAME", key: /path/to/key.pem, token_url: https://..., an AWS ARN
-    if not any(c.isalnum() for c in value):
-        return False  # getpass('Password: ') read as key, separator and the value ")"
-    if kind == "token":
-        return token_value(value)  # "token" is also a word-piece: {"token": "Hello"}, pad_token="[PAD]"
-    return True
+    """Whether ``value``, stored under credential key ``key``, is the credential itself: anything not a reference.
+
+    Whatever its first character; but a run of punctuation shorter than 8 is code around the
+    key (``getpass('Password: ')`` read as key, separator and ``")``), and a ``token`` value
+    must look generated (the word is also a word-piece: ``{"token": "Hello"}``).
+    """
+    if is_reference(key, value) or (len(value) < 8 and not any(c.isalnum() for c in value)):
+        return False
+    return token_value(value) if kind == "token" else True
 
 
-def _keyword_secret(text: str, m: re.Match[str], group: str, floor: int) -> tuple[int, int, str] | None:
-    """The value after ``key:``/``key=`` if it is a credential; its kind comes from the key or its format."""
-    vs, ve = m.span(group)
-    s, e = _unquote(text, vs, ve)
-    value = text[s:e]
-    if is_placeholder(value):
-        return None
-    sep = m.start()
+def _line_start(text: str, key_start: int, floor: int) -> str:
+    """How the key at ``key_start`` begins its line (after indentation, ``export``, ``- ``...): ``""`` if not.
+
+    ``"line"`` after a line break or the start of the text; ``"escaped"`` after a ``\n`` written as
+    two characters or a double quote (the text is JSON or a ``repr``: the value ends at the next
+    escape or quote).
+    """
+    real = text.rfind("\n", 0, key_start) + 1
+    newline = text.rfind("\\n", 0, key_start)
+    escaped = max(newline + 2 if newline >= 0 else 0, text.rfind('"', 0, key_start) + 1)  # or a JSON string's start
+    begin = max(real, escaped, floor)
+    if _LINE_PREFIX.fullmatch(text, begin, key_start) is None:
+        return ""
+    return "escaped" if begin == escaped and escaped > real else "line"
+
+
+def _line_end(text: str, pos: int) -> int:
+    """The end of the line ``pos`` is on, before trailing white space."""
+    end = text.find("\n", pos)
+    end = len(text) if end < 0 else end
+    while end > pos and text[end - 1] in " \t\r":
+        end -= 1
+    return end
+
+
+def _escaped_end(text: str, pos: int, at_space: bool) -> int:
+    """The end of a value inside escaped text: a ``\n``/``\r``/``\t`` escape, an unescaped quote (or white space)."""
+    i = pos
+    while i < len(text):
+        c = text[i]
+        if c == "\\":
+            if text[i + 1 : i + 2] in ("n", "r", "t", ""):
+                break
+            i += 2
+            continue
+        if c in '"\n' or (at_space and c.isspace()):
+            break
+        i += 1
+    while i > pos and text[i - 1] in " \t":
+        i -= 1
+    return min(i, len(text))
+
+
+def code_like(value: str, sep: str) -> bool:
+    """Whether an unquoted value after ``key=`` or ``key:`` is written like code: a dotted name, a call,
+    an index, or (after ``:``) a type annotation."""
+    if sep == ":":
+        return _ANNOTATION.match(value) is not None
+    return _DOTTED.fullmatch(value) is not None or _CALL.fullmatch(value) is not None
+
+
+def _code(text: str, key_start: int, sep: int, value: str, line_start: str) -> bool:
+    """Whether an unquoted ``key=value`` / ``key: value`` is code (``self.password``, ``f(token=t)``, a type)."""
+    before = text[key_start - 1 : key_start] if key_start else ""
+    if before in ("-", "?", "&", ";", "/") or text[key_start] == "-":
+        return False  # --flag=, a URL query, a connection string: values, never code
+    if text[sep] == "=" and text[sep - 1 : sep] != " " and text[key_start:sep].upper() == text[key_start:sep]:
+        return False  # DB_PASSWORD=... is a shell or .env assignment
+    kwargs = text[sep] == "=" and text[:key_start].rstrip(" \t")[-1:] in ("(", ",") and not line_start
+    return code_like(value, text[sep]) or (kwargs and _IDENTIFIER.fullmatch(value) is not None)
+
+
+def _key_before(text: str, sep: int, floor: int) -> tuple[int, str]:
+    """(start, text) of the key name that ends before separator ``sep``, past quotes and spaces."""
     gap_end = sep
     while gap_end > floor and text[gap_end - 1] in " \"'\\":
         gap_end -= 1
     key_start = gap_end
     while key_start > max(floor, gap_end - 64) and (text[key_start - 1].isalnum() or text[key_start - 1] in "_-."):
+        if text[key_start - 2 : key_start - 1] == "\\" and text[key_start - 1] in "nrt":
+            break  # the n of a \n written out: the line starts after it
         key_start -= 1
-    key = text[key_start:gap_end]
+    return key_start, text[key_start:gap_end]
+
+
+_CLOSERS = {")": "(", "]": "[", "}": "{"}
+_ESCAPED_QUOTE = re.compile(r'\\+"')
+
+
+def _value_span(text: str, vs: int, ve: int, sep: str, line: str) -> tuple[int, int, bool]:
+    """(start, end, quoted) of a value matched at ``vs:ve``: inside its quotes, or unquoted to its end.
+
+    Unquoted, after ``:`` a value runs to the end of the line when the key starts the line (YAML,
+    HTTP headers), else to white space (prose); after ``=`` to white space when the key starts
+    the line (``.env``, INI), else to a delimiter (``;`` of a connection string, ``&`` of a query).
+    Trailing ``,.;`` and unopened closing brackets are the text around it.
+    """
+    s, e = _unquote(text, vs, ve)
+    after = text[e + 1 : e + 2]
+    glued = after.isalnum() or (line == "line" and after and not after.isspace() and after not in ",;)}]#")
+    if s != vs and not glued:
+        return s, e, True
+    s, e = vs, ve  # a quote glued to more of the value ('7v9'f4X) is one of its characters
+    if line == "escaped" or (not line and _ESCAPED_QUOTE.match(text, vs)):  # an escaped quote never closed: escaped text
+        e = _escaped_end(text, s, sep == "=")
+    elif sep == ":" and line:
+        e = _line_end(text, s)
+    elif sep == ":" or line:
+        e = s
+        while e < len(text) and not text[e].isspace():
+            e += 1
+    while e > s and (text[e - 1] in ",.;" or (text[e - 1] in _CLOSERS and _CLOSERS[text[e - 1]] not in text[s : e - 1])):
+        e -= 1
+    return s, e, False
+
+
+_AUTH_CREDENTIAL = re.compile(r"[ \t]+([^\s\"'`\\]+)")
+
+
+def _authorization(text: str, s: int, e: int, quoted: bool) -> tuple[int, int, str] | None:
+    """The credential in an ``Authorization`` value at ``s:e``: the word after its scheme (``Bearer``, ``Basic``, ``token``).
+
+    Inside quotes the credential is the rest of the quoted value; a value without a scheme word is
+    the credential itself.
+    """
+    scheme = re.match(r"[A-Za-z]+", text[s:e])
+    kind = AUTH_SCHEMES.get(scheme.group(0).lower()) if scheme else None
+    if kind is None:
+        value = text[s:e]
+        return None if is_placeholder(value) or len(value) < 8 else (s, e, format_kind(value, "token"))
+    after = s + len(scheme.group(0))  # type: ignore[union-attr]
+    if quoted:
+        start = after + len(text[after:e]) - len(text[after:e].lstrip())
+        end = e
+    else:
+        word = _AUTH_CREDENTIAL.match(text, after)
+        if word is None:
+            return None
+        start, end = word.span(1)
+    rest = text[start:end]
+    if not rest or is_placeholder(rest):
+        return None
+    return start, end, format_kind(rest, kind)
+
+
+def _keyword_secret(text: str, m: re.Match[str], group: str, floor: int) -> tuple[int, int, str] | None:
+    """The value after ``key:``/``key=`` if it is a credential; its kind comes from the key or its format."""
+    sep = m.start()
+    key_start, key = _key_before(text, sep, floor)
     kind = key_kind(key)
     if kind is None:  # a key with a space in it ("API Key")
-        name = KEY_NAME.search(text, max(floor, gap_end - 24), gap_end)
+        name = KEY_NAME.search(text, max(floor, sep - 24), sep)
         kind = (key_kind(name.group(0)) if name else None) or "secret"
+    line_start = _line_start(text, key_start, floor)
+    s, e, quoted = _value_span(text, *m.span(group), text[sep], line_start)
+    if kind == "authorization":
+        return _authorization(text, s, e, quoted)
+    value = text[s:e]
+    if len(value) < 4 and not quoted:
+        return None  # password: str, token=x
     kind = format_kind(value, kind)
-    if kind in POSITION_KINDS and not _credential_value(kind, key, value):
+    if kind in POSITION_KINDS and (
+        not _credential_value(kind, key, value) or (not quoted and _code(text, key_start, sep, value, line_start))
+    ):
         return None
-    if s == vs and kind in POSITION_KINDS:  # unquoted and not a known token format
-        env_style = gap_end == sep and text[sep] == "=" and key.upper() == key and vs == sep + 1
-        # key=value in code is usually key=variable or key=module.call(...); a secret
-        # there has a digit or a symbol.
-        if not env_style and (
-            len(value) < 4
-            or not _NOT_NAME_CHAR.search(value)
-            or _CODE_VALUE.fullmatch(value)
-            or text[e : e + 1] in ("(", "[")
-        ):
-            return None
+    return (s, e, kind) if not is_placeholder(value) else None
+
+
+def _flag_secret(text: str, m: re.Match[str], i: int) -> tuple[int, int, str] | None:
+    """The value of ``--<credential flag> VALUE``."""
+    flag = m.group(f"f{i}")
+    s, e, _ = _value_span(text, *m.span(f"v{i}"), " ", False)
+    value = text[s:e]
+    kind = format_kind(value, key_kind(flag) or "secret")
+    if kind == "authorization" or flag_like(value) or (kind in POSITION_KINDS and not _credential_value(kind, flag, value)):
+        return None
     return s, e, kind
+
+
+def flag_like(value: str) -> bool:
+    """A command-line option (``-v``, ``--dry-run``): after ``--token`` it means the flag took no value."""
+    return _FLAG.fullmatch(value) is not None
 
 
 def _secret(text: str, m: re.Match[str], floor: int) -> tuple[int, int, str] | None:
@@ -100,6 +278,8 @@ def _secret(text: str, m: re.Match[str], floor: int) -> tuple[int, int, str] | N
     """
     i = int(m.lastgroup[1:])  # type: ignore[index]  # every branch ends with its k<i> group
     rule = RULES[i]
+    if rule.flag:
+        return _flag_secret(text, m, i)
     if not rule.kind:
         return _keyword_secret(text, m, f"v{i}", floor)
     if rule.value:
@@ -137,13 +317,16 @@ def _find(text: str, pos: int, endpos: int, last: int) -> Iterator[tuple[int, in
                 last = inner[1]
         yield max(s, last), e, kind
         last = e
-        pos = max(m.end(), m.start() + 1)
+        pos = max(e, m.start() + 1)  # a value read past the match (to the end of its line) is not scanned again
 
 
 def _redact(text: str, counts: Counter[str]) -> str:
+    first = PATTERN.search(text)
+    if first is None:  # most texts: no candidate at all, and no generator to set up
+        return text
     pieces: list[str] = []
     last = 0
-    for s, e, kind in find_secrets(text):
+    for s, e, kind in _find(text, first.start(), len(text), 0):
         pieces.append(text[last:s])
         pieces.append(PLACEHOLDER.format(kind=kind))
         counts[kind] += 1
@@ -165,47 +348,140 @@ def redact_text(text: str) -> tuple[str, Counter[str]]:
     return _redact(text, counts), counts
 
 
+# A quoted string in a quarantine reason (``repr``) or an excerpt (raw JSON), complete on one line.
+_LITERAL = re.compile(r"""'(?:[^'\\\n]|\\.)*'|"(?:[^"\\\n]|\\.)*\"""")
+
+
+def redact_quoting_text(text: str) -> tuple[str, Counter[str]]:
+    """:func:`redact_text` for a text that quotes values as string literals (a quarantine reason
+    quoting with ``repr``, an excerpt of raw JSON): each literal is also decoded, redacted and
+    written back in the same quoting, so a value's escapes cannot hide a secret."""
+    counts: Counter[str] = Counter()
+
+    def literal(m: re.Match[str]) -> str:
+        quoted = m.group(0)
+        try:
+            value = json.loads(quoted) if quoted[0] == '"' else ast.literal_eval(quoted)
+        except (ValueError, SyntaxError, MemoryError, RecursionError):
+            return quoted
+        if not isinstance(value, str):
+            return quoted
+        redacted = _redact(value, counts)
+        if redacted is value:
+            return quoted
+        return json.dumps(redacted, ensure_ascii=False) if quoted[0] == '"' else repr(redacted)
+
+    return _redact(_LITERAL.sub(literal, text), counts), counts
+
+
 def _redact_value(value: Any, counts: Counter[str], key: str | None = None) -> Any:
     """Redact strings inside a JSON-like value; a string stored under a credential key is redacted whole."""
     if isinstance(value, str):
         before = sum(counts.values())
         out = _redact(value, counts)
         kind = key_kind(key) if key else None
+        if kind == "authorization" and sum(counts.values()) == before:
+            found = _authorization(value, 0, len(value), True)
+            if found is None:
+                return out
+            s, e, kind = found
+            counts[kind] += 1
+            return value[:s] + PLACEHOLDER.format(kind=kind) + value[e:]
         if kind and sum(counts.values()) == before and not is_placeholder(value):
             kind = format_kind(value, kind)
             if kind in FORMAT_KINDS or _credential_value(kind, key or "", value):
                 counts[kind] += 1
                 return PLACEHOLDER.format(kind=kind)
         return out
-    if isinstance(value, dict):
-        return {k: _redact_value(v, counts, k if isinstance(k, str) else None) for k, v in value.items()}
+    if isinstance(value, dict):  # keys too: a producer's counter of odd names may hold any text
+        return {
+            (_redact(k, counts) if isinstance(k, str) else k): _redact_value(v, counts, k if isinstance(k, str) else None)
+            for k, v in value.items()
+        }
     if isinstance(value, list | tuple):
         return [_redact_value(v, counts, key) for v in value]
     return value
 
 
-def redact_trajectory(traj: Trajectory) -> Trajectory:
-    """A copy of ``traj`` with secrets redacted in the task, every step, the grader view and the metadata values.
+def _redact_args(args: str, counts: Counter[str]) -> str:
+    """Tool-call arguments: the text as emitted, and the strings inside it once decoded.
 
+    A value inside a JSON string reads differently escaped (``\\n`` is no line end, ``\\"``
+    no quote), so the decoded strings are scanned too; when they hold a secret the text did not
+    show, the arguments are written back from the redacted values (compact JSON).
+    """
+    if PATTERN.search(args) is None:
+        return args  # no candidate in the text: none in its strings either (they are the same characters)
+    out = _redact(args, counts)
+    if out.lstrip()[:1] not in ("{", "["):
+        return out
+    try:
+        parsed = pydantic_core.from_json(out)
+    except ValueError:
+        return out
+    before = sum(counts.values())
+    walked = _redact_value(parsed, counts)
+    return out if sum(counts.values()) == before else json.dumps(walked, ensure_ascii=False)
+
+
+# Trajectory fields that hold no free text (ids, names of formats and files, numbers) or are
+# redacted one by one below; any other field (a grader's view...) is redacted as JSON values.
+_OWN_FIELDS = frozenset({"id", "source_format", "source_file", "raw_id", "task", "steps", "success", "reward", "metadata"})
+
+
+def _redact_step(step: Step, counts: Counter[str]) -> Step:
+    update = {}
+    for name in ("content", "tool_name", "tool_call_id"):
+        text = getattr(step, name)
+        if text:
+            out = _redact(text, counts)
+            if out is not text:
+                update[name] = out
+    if step.tool_args:
+        args = _redact_args(step.tool_args, counts)
+        if args is not step.tool_args:
+            update["tool_args"] = args
+    return step.model_copy(update=update) if update else step
+
+
+def _redact_other_fields(traj: Trajectory, counts: Counter[str]) -> dict[str, Any]:
+    """Redacted values of the Trajectory fields beyond the known ones, for those that changed."""
+    update: dict[str, Any] = {}
+    for name, info in type(traj).model_fields.items():
+        value = getattr(traj, name)
+        if name in _OWN_FIELDS or value is None or isinstance(value, bool | int | float):
+            continue
+        plain = pydantic_core.to_jsonable_python(value)
+        before = sum(counts.values())
+        redacted = _redact_value(plain, counts, name)
+        if sum(counts.values()) != before:
+            update[name] = _adapter(info.annotation).validate_python(redacted)
+    return update
+
+
+@lru_cache(maxsize=32)
+def _adapter(annotation: Any) -> TypeAdapter[Any]:
+    return TypeAdapter(annotation)
+
+
+def redact_trajectory(traj: Trajectory) -> Trajectory:
+    """A copy of ``traj`` with secrets redacted in every text it carries.
+
+    The task, the raw id, every step (content, tool name, call id, arguments as text and as
+    decoded JSON), the metadata values, and any other field (a grader's view) as JSON values.
     ``metadata["redactions"]`` holds the number of redactions per kind (absent when
     none; added to any counts an earlier pass left there). The secrets themselves are
     never stored.
     """
     counts: Counter[str] = Counter()
     task = _redact(traj.task, counts)
-    steps = []
-    for step in traj.steps:
-        content = _redact(step.content, counts)
-        args = _redact(step.tool_args, counts) if step.tool_args else step.tool_args
-        if content is not step.content or args is not step.tool_args:
-            step = step.model_copy(update={"content": content, "tool_args": args})
-        steps.append(step)
-    # The grader's view is text from the benchmark (test logs, expected calls): scanned alike.
-    grader = None if traj.grader is None else type(traj.grader).model_validate(_redact_value(traj.grader.model_dump(), counts))
+    raw_id = _redact(traj.raw_id, counts)
+    steps = [_redact_step(step, counts) for step in traj.steps]
     previous = traj.metadata.get(REDACTIONS_KEY)
     metadata = _redact_value({k: v for k, v in traj.metadata.items() if k != REDACTIONS_KEY}, counts)
+    others = _redact_other_fields(traj, counts)
     if isinstance(previous, dict) and all(isinstance(v, int) for v in previous.values()):
         counts.update(previous)
     if counts:  # absent means nothing was redacted, so clean records keep their metadata as read
         metadata[REDACTIONS_KEY] = dict(sorted(counts.items()))
-    return traj.model_copy(update={"task": task, "steps": steps, "grader": grader, "metadata": metadata})
+    return traj.model_copy(update={"task": task, "raw_id": raw_id, "steps": steps, "metadata": metadata, **others})
