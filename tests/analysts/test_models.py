@@ -106,3 +106,16 @@ def test_a_skill_without_sections_keeps_the_plain_schema_but_its_caps():
 def test_the_narrowed_schema_becomes_a_grammar_of_the_titles():
     gbnf = json_gbnf(engine_schema(ErrorAnalysis, SHORT_LIMITS, VIEW))
     assert '"\\"Workflow\\""' in gbnf and '"\\"Pitfalls\\""' in gbnf
+
+
+def test_an_edits_lesson_index_is_an_enum_the_engine_enforces():
+    """llama.cpp's grammar holds an enum but not an integer's bounds (a real run wrote 3)."""
+    from typing import get_args
+
+    from trace2skill.analysts.models import MAX_LESSONS, AnalystEdit, LessonIndex, SuccessAnalysis, SHORT_LIMITS, engine_schema
+
+    assert list(get_args(LessonIndex)) == list(range(MAX_LESSONS))
+    schema = engine_schema(SuccessAnalysis, SHORT_LIMITS)
+    assert schema["$defs"]["AnalystEdit"]["properties"]["lesson"]["enum"] == [0, 1, 2]
+    with pytest.raises(ValueError):
+        AnalystEdit(op="append_to_section", section="Pitfalls", content="- x", lesson=3)

@@ -22,6 +22,7 @@ from trace2skill.schema import Coverage, SectionOp
 from trace2skill.skill.folder import skill_md_titles
 
 MAX_LESSONS = 3
+LessonIndex = Literal[0, 1, 2]  # one value per lesson an analysis may return (MAX_LESSONS)
 MAX_EDITS = 3
 # The most any backend may be given; a recipe's limits are at most these.
 LESSON_CHARS_MAX = 2000
@@ -109,7 +110,9 @@ class EditDraft(BaseModel):
 class AnalystEdit(EditDraft):
     """An analyst's edit, tied to the lesson it serves by that lesson's index in ``lessons``."""
 
-    lesson: int = Field(ge=0, le=MAX_LESSONS - 1, description="Index (from 0) of the lesson in 'lessons' this edit serves.")
+    # An enum, not a bounded integer: llama.cpp's grammar enforces the values of an enum but
+    # not an integer's bounds, and a small model otherwise writes indices past the lessons.
+    lesson: LessonIndex = Field(description="Index (from 0) of the lesson in 'lessons' this edit serves.")
 
 
 class FailureCause(BaseModel):
