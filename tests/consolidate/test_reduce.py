@@ -46,6 +46,8 @@ def test_below_the_skill_bar_everything_is_reference_material_even_a_lone_one_of
     lone = reduce_cluster(1, [unit("x", "x", "t1", edits=[append("Pitfalls", "- x")])], vecs([1, 0]), PARAMS, fake_merge())
     assert lone.tier == "reference" and [p.lesson_ids for p in lone.patches] == [["l-x"]] and lone.dropped == []
     assert lone.stats.merge_calls == 1  # reviewed by a merger, which kept it
+    unreviewed = reduce_cluster(1, [unit("x", "x", "t1", edits=[append("Pitfalls", "- x")])], vecs([1, 0]), PARAMS.model_copy(update={"review_one_offs": False}), fake_merge())
+    assert unreviewed.stats.merge_calls == 0 and [p.lesson_ids for p in unreviewed.patches] == [["l-x"]]  # kept without the call
 
 
 def test_a_failing_merge_keeps_every_input_and_a_conflict_is_resolved_and_recorded():

@@ -72,6 +72,10 @@ class ConsolidateConfig(BaseModel):
     )
     fix_rounds: int = Field(2, ge=0, le=5, description="LLM rounds to repair a skill that fails validation before falling back.")
     max_levels: int = Field(8, ge=1, description="Merge-tree levels before the forced final merge.")
+    review_one_offs: bool = Field(
+        True,
+        description="A lone patch bound for references/ goes through one merge call that may drop it (the method's judgement); off: it is kept without that call (a slow engine's demo).",
+    )
     safety: SafetyConfig = Field(
         default_factory=SafetyConfig, description="The safety review of the final patch: stricter rules, allowed domains, rules switched off (docs/reliability.md)."
     )

@@ -38,6 +38,7 @@ class ReduceParams(BaseModel):
     corroboration_cosine: float
     skill_support: int
     reference_support: int
+    review_one_offs: bool = True
 
 
 class ClusterResult(BaseModel):
@@ -95,8 +96,9 @@ def reduce_cluster(cluster_id: int, units: list[Unit], embeddings: np.ndarray, p
     merged: list[Proposal] = []
     merged_rare: list[Proposal] = []
     # Content bound for references/ passes a merger even when it is alone, so that a one-off
-    # is kept or dropped by its judgement, never by default.
+    # is kept or dropped by its judgement, never by default (unless the recipe turns it off).
     for group, out, review in ((mergeable, merged, level == "reference"), (rare_mergeable, merged_rare, True)):
+        review = review and params.review_one_offs
         if not group:
             continue
         if review and len(group) == 1:

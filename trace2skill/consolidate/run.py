@@ -76,6 +76,7 @@ def resolve_params(cfg: ConsolidateConfig, n_trajectories: int, fan_in: int) -> 
         corroboration_cosine=cfg.corroboration_threshold or corroborate,
         skill_support=skill_threshold(n_trajectories, cfg.skill_min_support, cfg.skill_min_share),
         reference_support=cfg.reference_min_support,
+        review_one_offs=cfg.review_one_offs,
     )
 
 
