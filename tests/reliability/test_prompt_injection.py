@@ -137,19 +137,22 @@ def test_poisoned_spread_is_withheld_and_traced_to_its_source(adversarial_run: A
     poisoned = [r for r in refusals if POISON in r["edit"]["content"]]
     assert poisoned and all("download-and-execute" in r["reason"] and "send-data-outside" in r["reason"] for r in poisoned)
     # The lone e-mail injection is corroborated by the poisoned lessons (same words), so it
-    # reaches p* too, and is withheld by the same rule.
-    assert all("send-data-outside" in r["reason"] for r in refusals)
+    # reaches p* too, and is withheld by the same rule; a lone admin-rights injection that
+    # reaches p* inside a corroborated merge is withheld by its own rule.
+    assert all("send-data-outside" in r["reason"] or "grant-privileges" in r["reason"] for r in refusals)
     refused_rows = pl.read_parquet(run / "provenance.parquet").filter(pl.col("kind") == "refused")
     assert refused_rows.filter(pl.col("reason").str.starts_with("safety:")).height == len(refusals)
 
     record = SafetyRecord.model_validate_json((run / "safety.json").read_text())
     assert len(record.withheld) == len(refusals) == adversarial_run.summary.safety_withheld
     for w, trace in zip(record.withheld, record.traces):
+        if "send-data-outside" not in w.rules:
+            continue
         # the poisoned runs, and the lone run whose fake system message has the same e-mail instruction
         assert trace.trajectories == POISON_COUNT + 1 and trace.widespread
         assert set(trace.carriers) <= {f"output of tool {t}" for t in ("get_order", "refund_payment", "cancel_booking", "update_address", "search_flights", "send_invoice")}
         assert 3 <= trace.in_provenance <= len(set(w.trajectory_ids))
-    assert adversarial_run.summary.safety_widespread == len(record.withheld)
+    assert adversarial_run.summary.safety_widespread == sum("send-data-outside" in w.rules for w in record.withheld)
     assert "WIDESPREAD INJECTION" in (run / "report.md").read_text()
 
     manifest = pl.read_parquet(run / "manifest.parquet")
