@@ -19,11 +19,21 @@ from tests.test_pipeline import check_run_invariants
 pytestmark = [pytest.mark.ray, pytest.mark.embedded]
 
 
+def _free_serve() -> None:
+    """Delete the Serve applications earlier tests left running: an embedded replica reserves
+    a CPU, and two of them would leave the pairing and read tasks none on 2 CPUs (a hang)."""
+    from ray import serve
+
+    for name in list(serve.status().applications):
+        serve.delete(name)
+
+
 def test_two_trajectories_with_the_embedded_model(ray_session, tmp_path):
     records = json.loads((EXAMPLES / "airline" / "tau_bench_results.json").read_text())
     pick = [next(r for r in records if r["reward"] == 1.0), next(r for r in records if r["reward"] == 0.0)]
     data = tmp_path / "two.json"
     data.write_text(json.dumps(pick))
+    _free_serve()
     cfg = DistillConfig(
         inputs=[data],
         out_dir=tmp_path / "out",
@@ -51,6 +61,7 @@ def test_agentic_analyst_with_a_sibling_on_the_embedded_model(ray_session, tmp_p
     failure = {**next(r for r in records if r["reward"] == 0.0), "task_id": success["task_id"], "trial": 1}
     data = tmp_path / "trials.json"
     data.write_text(json.dumps([success, failure]))
+    _free_serve()  # the previous test's embedded replica holds one of the session's two CPUs
     cfg = DistillConfig(
         inputs=[data],
         out_dir=tmp_path / "out",
