@@ -128,3 +128,28 @@ def test_merge_and_fix_send_the_runs_narrowed_schema_to_the_engine():
     caps = [json.dumps(s) for s in seen]
     assert '"maxLength": 300' in caps[0] and '"maxLength": 2000' in caps[1]
     assert all('"enum": ["Pitfalls", "Workflow"]' in c for c in caps)
+
+
+def test_a_merges_schema_holds_no_more_edits_than_its_inputs_and_drops_only_inputs_that_exist():
+    """A 270M merge of two 3-edit patches wrote 12 edits, mostly repeats: the room follows the inputs."""
+    import jsonschema
+
+    from trace2skill.analysts.models import OutputLimits, engine_schema
+    from trace2skill.consolidate.models import MergeResult, merge_schema_for
+    from trace2skill.llm.embedded import json_gbnf
+
+    base = engine_schema(MergeResult, OutputLimits(), "")
+    two = [patch(1), patch(2).model_copy(update={"edits": patch(2).edits * 3})]  # 1 + 3 edits
+    narrowed = merge_schema_for(base, two)
+    assert narrowed["properties"]["edits"]["maxItems"] == 4 and narrowed["properties"]["dropped"]["maxItems"] == 2
+    assert base["properties"]["edits"]["maxItems"] == 12  # the cached schema is left as it was
+    edit = {"op": "append_to_section", "path": "SKILL.md", "section": "Pitfalls", "anchor": "", "content": "- x", "reason": "r"}
+    jsonschema.validate({"edits": [edit] * 4, "resolutions": [], "dropped": [{"input": 2, "reason": "dup"}]}, narrowed)
+    for bad in ({"edits": [edit] * 5, "resolutions": [], "dropped": []}, {"edits": [edit], "resolutions": [], "dropped": [{"input": 3, "reason": "x"}]}):
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate(bad, narrowed)
+    grammar = json_gbnf(narrowed).splitlines()  # llama.cpp enforces the same room
+    assert 'InputDrop-input ::= "1" | "2"' in grammar and 'dropped ::= "[" space (dropped-item ("," space dropped-item)?)? "]" space' in grammar
+    # Inputs whose lessons came without edits still leave one slot each.
+    lone = [patch(1).model_copy(update={"edits": []}), patch(2).model_copy(update={"edits": []})]
+    assert merge_schema_for(base, lone)["properties"]["edits"]["maxItems"] == 2

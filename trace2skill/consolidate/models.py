@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Annotated
 
 from pydantic import BaseModel, Field
@@ -11,6 +12,7 @@ from trace2skill.analysts.models import EditDraft
 from trace2skill.schema import Lesson, Patch
 
 MAX_CARRIED_LESSONS = 12  # lessons a merged patch carries up the tree (the most supported inputs' first)
+MAX_MERGE_EDITS = 12  # edits one merge or fix answer may hold
 
 
 class LessonBrief(BaseModel):
@@ -66,13 +68,31 @@ class InputDrop(BaseModel):
 class MergeResult(BaseModel):
     """One conflict-free set of edits merged from several patches."""
 
-    edits: list[EditDraft] = Field(max_length=12)
+    edits: list[EditDraft] = Field(max_length=MAX_MERGE_EDITS)
     resolutions: list[Annotated[str, Field(max_length=200)]] = Field(
         default_factory=list, max_length=6, description="Each conflict resolved or advice synthesised, and why."
     )
     dropped: list[InputDrop] = Field(
         default_factory=list, max_length=8, description="Inputs left out entirely (none of their advice is kept), each with the reason."
     )
+
+
+def merge_schema_for(schema: dict, patches: list[Patch]) -> dict:
+    """``schema`` (an engine schema of ``MergeResult``) narrowed to what a merge of ``patches``
+    can need: no more edits than the inputs hold (at least one per input, whose lessons may
+    carry no edit), as many resolutions, and drops only of inputs that exist, numbered 1..n.
+    A small model otherwise fills every slot (a 270M merge of two 3-edit patches wrote 12
+    edits, most of them repeats) and numbers inputs that are not there. Returns a copy."""
+    room = min(MAX_MERGE_EDITS, max(sum(len(p.edits) for p in patches), len(patches)))
+    narrowed = copy.deepcopy(schema)
+    props = narrowed["properties"]
+    props["edits"]["maxItems"] = room
+    props["resolutions"]["maxItems"] = min(props["resolutions"]["maxItems"], room)
+    props["dropped"]["maxItems"] = min(props["dropped"]["maxItems"], len(patches))
+    drop = narrowed["$defs"]["InputDrop"]["properties"]["input"]
+    drop.pop("minimum", None)
+    drop["enum"] = list(range(1, len(patches) + 1))
+    return narrowed
 
 
 class RestatedAnchor(BaseModel):

@@ -19,7 +19,7 @@ from trace2skill.analysts.draft import draft_skill
 from trace2skill.consolidate.anchors import restate_anchor
 from trace2skill.consolidate.fix import fix_patch
 from trace2skill.consolidate.merge import merge_patches
-from trace2skill.consolidate.models import MergeResult, Proposal
+from trace2skill.consolidate.models import MergeResult, Proposal, merge_schema_for
 from trace2skill.config import ReplicaConfig
 from trace2skill.llm.factory import BackendConfig, make_llm
 from trace2skill.schema import Patch, Trajectory
@@ -46,7 +46,7 @@ class Analyst:
 
     def merge(self, patches_json: list[str], skill_view: str) -> str:
         patches = [Proposal.model_validate_json(p) for p in patches_json]
-        outcome = merge_patches(patches, skill_view, self.llm, max_tokens=self._merge_tokens(), retries=self.config.retries, schema=self._merge_schema(skill_view))
+        outcome = merge_patches(patches, skill_view, self.llm, max_tokens=self._merge_tokens(), retries=self.config.retries, schema=merge_schema_for(self._merge_schema(skill_view), patches))
         return outcome.model_dump_json()
 
     def _merge_tokens(self) -> int:
