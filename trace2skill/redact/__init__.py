@@ -20,6 +20,7 @@ name before ``=``) are checked with fixed-width look-behinds.
 """
 
 from trace2skill.redact.patterns import KINDS, key_kind
-from trace2skill.redact.scan import find_secrets, redact_quoting_text, redact_text, redact_trajectory
+from trace2skill.redact.records import redact_quoting_text, redact_trajectory
+from trace2skill.redact.scan import find_secrets, redact_text
 
 __all__ = ["KINDS", "find_secrets", "key_kind", "redact_quoting_text", "redact_text", "redact_trajectory"]
