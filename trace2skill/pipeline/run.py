@@ -89,8 +89,9 @@ def load_starting_skill(cfg: DistillConfig) -> Skill:
 
 
 def ingest(inputs: list[str], trajectories: Path, *, fmt: str = "auto", labels: Path | None = None, success_threshold: float = 1.0, num_cpus: int | None = None) -> dict[str, int]:
-    """``trace2skill ingest``: normalise and redact inputs into a trajectories Parquet file
-    (and ``<stem>.quarantine.parquet`` beside it); return the counts."""
+    """``trace2skill ingest``: normalise and redact inputs into a trajectories Parquet dataset,
+    a folder of part files written by the workers (and ``<stem>.quarantine.parquet`` beside
+    it); return the counts."""
     plan = plan_inputs(inputs, fmt)
     label_map = read_labels(labels) if labels else None
     with ray_session(num_cpus):
