@@ -236,8 +236,8 @@ def _output_file(out: Path) -> None:
     existing folder that holds anything but such parts is an error, so nothing else is overwritten."""
     from trace2skill.parts import PART_GLOB
 
-    if out.is_dir() and any(not p.match(PART_GLOB) for p in out.iterdir()):
-        raise CliError(f"--out {out} is a folder of other files; give a new name, e.g. {out / 'trajectories.parquet'}")
+    if out.is_dir() and (out.suffix != ".parquet" or any(not p.match(PART_GLOB) for p in out.iterdir())):
+        raise CliError(f"--out {out} is a folder, not a Parquet dataset; give a new name, e.g. {out / 'trajectories.parquet'}")
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
