@@ -1,18 +1,24 @@
 import json
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 
+from trace2skill import parts
 from trace2skill.analysts.analyze import AnalysisResult
 from trace2skill.checkpoint import (
+    ANALYSIS_DIR,
+    ANALYSIS_SCHEMA,
     RUN_FORMAT,
-    AnalysisLog,
     RunError,
+    analysis_table,
     check_writable,
     load_state,
+    manifest_row,
     mark_done,
     resume_config,
     start_run,
+    write_analysis_part,
 )
 from trace2skill.config import DistillConfig
 
@@ -75,20 +81,24 @@ def test_resume_config_keeps_result_options(tmp_path):
         resume_config(cfg.resolved_run_dir, fan_in=5)
 
 
-def test_analysis_log_flushes_whole_parts_and_reads_them_back(tmp_path):
-    log = AnalysisLog(tmp_path, flush_rows=3, flush_seconds=3600)
-    log.add([_result(i) for i in range(2)])
-    assert log.parts() == []  # below both thresholds: still buffered
-    log.add([_result(2)])
-    log.add([_result(3)])
-    log.flush()
-    assert len(log.parts()) == 2
-    assert [r.trajectory_id for r in log.read()] == ["t0", "t1", "t2", "t3"]
-    assert not list(log.dir.glob(".*.tmp"))
-    again = AnalysisLog(tmp_path)  # a resumption numbers its parts after the existing ones
-    again.add([_result(4)])
-    again.flush()
-    assert again.done_ids() == {f"t{i}" for i in range(5)}
+def test_analysis_parts_are_whole_and_named_by_their_ids(tmp_path):
+    first = write_analysis_part(tmp_path, [_result(i) for i in range(3)])
+    write_analysis_part(tmp_path, [_result(3)])
+    assert write_analysis_part(tmp_path, []) is None
+    again = write_analysis_part(tmp_path, [_result(i) for i in reversed(range(3))])  # the same batch, retried
+    assert again == first and len(parts.parts(tmp_path / ANALYSIS_DIR)) == 2
+    table = pq.read_table(first)
+    assert table.schema == ANALYSIS_SCHEMA and table["trajectory_id"].to_pylist() == ["t2", "t1", "t0"]
+    assert AnalysisResult.model_validate_json(table["result"][0].as_py()).trajectory_id == "t2"
+    assert parts.num_rows(tmp_path / ANALYSIS_DIR) == 4
+    assert not list(parts.staging_dir(tmp_path / ANALYSIS_DIR).iterdir())  # nothing half-written left behind
+
+
+def test_manifest_row_joins_notes_and_carries_usage():
+    result = AnalysisResult(trajectory_id="t", status="failed", reason="bad", notes=["no sibling"], usage={"prompt_tokens": 5, "completion_tokens": 2, "calls": 1})
+    row = manifest_row(result)
+    assert (row.reason, row.prompt_tokens, row.completion_tokens, row.llm_calls) == ("bad; no sibling", 5, 2, 1)
+    assert analysis_table([result]).column("llm_calls").to_pylist() == [1]
 
 
 def test_check_writable_names_the_folder(tmp_path):

@@ -2,9 +2,9 @@
 analysis results written so far, so ``--resume`` picks up where a killed run stopped.
 
 ``run.json`` holds the run's format version, its configuration and the completed stages;
-``analysis/part-*.parquet`` holds analysis results, written by the driver as they arrive.
-A part is written to a temporary name and renamed, so a killed driver leaves whole parts
-or none. Nothing here knows about Ray.
+``analysis/part-*.parquet`` holds analysis results, one part per analysed batch, written by
+the Ray Data worker that analysed it (``trace2skill.parts``: a temporary name, then a
+rename, so a killed worker leaves whole parts or none). Nothing here knows about Ray.
 """
 
 from __future__ import annotations
@@ -12,24 +12,24 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import time
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 from pydantic import BaseModel, Field
 
-from trace2skill import __version__
+from trace2skill import __version__, parts
 from trace2skill.analysts.analyze import AnalysisResult
 from trace2skill.config import DistillConfig
+from trace2skill.schema import MANIFEST_SCHEMA, ManifestRow, to_table
 
 # Bump when the run dir's layout or the meaning of its files changes.
-RUN_FORMAT = 1
+RUN_FORMAT = 2  # 2: trajectories/quarantine are folders of parts; analysis parts carry the manifest columns
 STATE_FILE = "run.json"
 ANALYSIS_DIR = "analysis"
-ANALYSIS_SCHEMA = pa.schema([("trajectory_id", pa.string()), ("result", pa.string())])
+# The columns of an analysis part: the manifest columns (summed and counted without parsing
+# JSON) and ``result``, the whole AnalysisResult as JSON (lessons, patch; consolidation reads it).
+ANALYSIS_SCHEMA = MANIFEST_SCHEMA.append(pa.field("result", pa.string()))
 # Options that change what a run produces; the others (CPUs, concurrency, batch size,
 # replicas, where the run dir is) may differ between a run and its resumption.
 RESULT_OPTIONS = frozenset(
@@ -114,7 +114,7 @@ def start_run(cfg: DistillConfig, *, resume: bool) -> RunState:
         return state
     if state is not None and not state.finished:
         raise RunError(f"{run_dir} holds an unfinished run: resume it (--resume {run_dir}) or choose another --run-dir")
-    shutil.rmtree(run_dir / ANALYSIS_DIR, ignore_errors=True)
+    parts.reset(run_dir / ANALYSIS_DIR)
     state = RunState(config=config)
     save_state(run_dir, state)
     return state
@@ -143,47 +143,33 @@ def check_writable(*dirs: Path, need_bytes: int = 0) -> None:
             raise RunError(f"only {free / 1e6:.0f} MB free on the disk of {folder}; this run needs about {need_bytes / 1e6:.0f} MB")
 
 
-class AnalysisLog:
-    """Analysis results of a run, appended as Parquet parts as they arrive.
+def manifest_row(result: AnalysisResult) -> ManifestRow:
+    """The manifest row of one trajectory's analysis result (notes join the reason)."""
+    return ManifestRow(
+        trajectory_id=result.trajectory_id,
+        source_file=result.source_file,
+        status=result.status,
+        reason="; ".join(filter(None, [result.reason, *result.notes])),
+        prompt_tokens=result.usage.prompt_tokens,
+        completion_tokens=result.usage.completion_tokens,
+        llm_calls=result.usage.calls,
+        sibling_id=result.sibling_id,
+        turns=result.turns,
+        tool_errors=result.tool_errors,
+        verdict=result.verdict,
+    )
 
-    Results are buffered and written at least every ``flush_seconds`` (and every
-    ``flush_rows``), so a killed run loses at most the requests in flight plus that
-    much completed work, without one file per small batch on a long run.
-    """
 
-    def __init__(self, run_dir: Path, flush_rows: int = 1024, flush_seconds: float = 1.0):
-        self.dir = run_dir / ANALYSIS_DIR
-        self.dir.mkdir(parents=True, exist_ok=True)
-        self.flush_rows = flush_rows
-        self.flush_seconds = flush_seconds
-        self.buffer: list[AnalysisResult] = []
-        self.last_flush = time.monotonic()
-        self.next_part = len(self.parts())
+def analysis_table(results: list[AnalysisResult]) -> pa.Table:
+    """``results`` as one analysis part: each trajectory's manifest columns and its whole result (JSON)."""
+    table = to_table([manifest_row(r) for r in results], MANIFEST_SCHEMA)
+    return table.append_column(ANALYSIS_SCHEMA.field("result"), pa.array([r.model_dump_json() for r in results], pa.string()))
 
-    def parts(self) -> list[Path]:
-        return sorted(self.dir.glob("part-*.parquet"))
 
-    def read(self) -> list[AnalysisResult]:
-        """Every result written so far, in the order written."""
-        return [AnalysisResult.model_validate_json(r) for part in self.parts() for r in pq.read_table(part, columns=["result"])["result"].to_pylist()]
-
-    def done_ids(self) -> set[str]:
-        return {i for part in self.parts() for i in pq.read_table(part, columns=["trajectory_id"])["trajectory_id"].to_pylist()}
-
-    def add(self, results: Iterable[AnalysisResult]) -> None:
-        self.buffer.extend(results)
-        if len(self.buffer) >= self.flush_rows or time.monotonic() - self.last_flush >= self.flush_seconds:
-            self.flush()
-
-    def flush(self) -> None:
-        self.last_flush = time.monotonic()
-        if not self.buffer:
-            return
-        table = pa.table(
-            {"trajectory_id": [r.trajectory_id for r in self.buffer], "result": [r.model_dump_json() for r in self.buffer]}, schema=ANALYSIS_SCHEMA
-        )
-        name = f"part-{self.next_part:06d}.parquet"
-        pq.write_table(table, self.dir / f".{name}.tmp")
-        os.replace(self.dir / f".{name}.tmp", self.dir / name)
-        self.next_part += 1
-        self.buffer = []
+def write_analysis_part(run_dir: Path, results: list[AnalysisResult]) -> Path | None:
+    """Append ``results`` to ``RUN_DIR/analysis`` as one whole part (none for no results). The
+    part is named after its trajectory ids, so a batch analysed twice (a lost worker's batch,
+    retried) leaves one copy."""
+    if not results:
+        return None
+    return parts.write_part(analysis_table(results), run_dir / ANALYSIS_DIR, parts.content_part_name(r.trajectory_id for r in results))

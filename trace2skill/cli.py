@@ -180,7 +180,7 @@ def _given(flags: dict) -> dict:
 @app.command()
 def ingest(
     inputs: Annotated[list[Path], typer.Argument(help="Trajectory files or directories.")],
-    out: Annotated[Path, typer.Option("--out", help="Trajectories Parquet file to write (quarantine goes beside it).")],
+    out: Annotated[Path, typer.Option("--out", help="Trajectories Parquet dataset to write, a folder of part files (quarantine goes beside it).")],
     input_format: Annotated[str, typer.Option("--format", help="Input format name, or auto to detect per file.")] = "auto",
     labels: Annotated[Optional[Path], typer.Option("--labels", help="Labels file joined onto any format.")] = None,
     success_threshold: Annotated[float, typer.Option("--success-threshold", help="reward >= X counts as success.")] = 1.0,
@@ -232,9 +232,12 @@ def _known_format(name: str) -> None:
 
 
 def _output_file(out: Path) -> None:
-    """Make the folder of output file ``out`` (and its parents); a folder given as ``out`` is an error."""
-    if out.is_dir():
-        raise CliError(f"--out {out} is a folder; give a file name, e.g. {out / 'trajectories.parquet'}")
+    """Make the parents of output dataset ``out`` (a folder of part files, written anew); an
+    existing folder that holds anything but such parts is an error, so nothing else is overwritten."""
+    from trace2skill.parts import PART_GLOB
+
+    if out.is_dir() and (out.suffix != ".parquet" or any(not p.match(PART_GLOB) for p in out.iterdir())):
+        raise CliError(f"--out {out} is a folder, not a Parquet dataset; give a new name, e.g. {out / 'trajectories.parquet'}")
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

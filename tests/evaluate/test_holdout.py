@@ -6,12 +6,12 @@ import json
 from pathlib import Path
 
 import polars as pl
-import pyarrow.parquet as pq
 import pytest
 
 from tests.conftest import EXAMPLES, make_trajectory
 from trace2skill.config import DistillConfig
 from trace2skill.evaluate.holdout import HOLDOUT_TASKS, choose_holdout, held_out_results, read_task_ids, split_holdout, task_key
+from trace2skill.parts import write_part
 from trace2skill.schema import TRAJECTORY_SCHEMA, to_table
 
 
@@ -21,7 +21,9 @@ def write_trajectories(path: Path, per_task: int = 2, tasks: int = 10) -> list[s
         for k in range(per_task):
             traj = make_trajectory(f"t{t}-{k}", k == 0, ["lookup"])
             trajs.append(traj.model_copy(update={"metadata": {"task_id": f"task-{t}", "expected_actions": f"[\"refund {t}\"]"}}))
-    pq.write_table(to_table(trajs, TRAJECTORY_SCHEMA), path)
+    table = to_table(trajs, TRAJECTORY_SCHEMA)  # a dataset of two parts, as the read stage writes it
+    write_part(table.slice(0, 7), path, "part-000000000-000000000.parquet")
+    write_part(table.slice(7), path, "part-000000000-000000007.parquet")
     return [t.id for t in trajs]
 
 
@@ -47,6 +49,7 @@ def test_split_moves_whole_tasks(tmp_path):
     tasks = [json.loads(line) for line in (tmp_path / HOLDOUT_TASKS).read_text().splitlines()]
     assert held == 3 and len(tasks) == 3
     kept = set(pl.read_parquet(path)["id"])
+    assert len(list(path.iterdir())) == 2  # each part rewritten under its own name
     out = set(pl.read_parquet(tmp_path / "holdout.parquet")["id"])
     assert kept | out == set(ids) and not kept & out and len(out) == 6
     assert {t for task in tasks for t in task["trajectories"]} == out

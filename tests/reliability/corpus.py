@@ -63,12 +63,14 @@ def write_lines(path: Path, lines: Iterator[str] | list[str]) -> int:
 
 def output_texts(out_dir: Path) -> dict[str, str]:
     """Every file under ``out_dir`` as text: Parquet files decoded row by row, others as read
-    (undecodable bytes replaced), keyed by their path relative to ``out_dir``."""
-    texts = {}
+    (undecodable bytes replaced), keyed by their path relative to ``out_dir``; the parts of a
+    dataset folder (``run/trajectories.parquet/part-*.parquet``) are one text under the folder's path."""
+    texts: dict[str, str] = {}
     for path in sorted(p for p in out_dir.rglob("*") if p.is_file()):
         rel = path.relative_to(out_dir).as_posix()
         if path.suffix == ".parquet":
-            texts[rel] = "\n".join(_strings(pq.read_table(path).to_pylist()))
+            key = path.parent.relative_to(out_dir).as_posix() if path.parent.suffix == ".parquet" else rel
+            texts[key] = "\n".join(filter(None, [texts.get(key, ""), *_strings(pq.read_table(path).to_pylist())]))
         else:
             texts[rel] = path.read_bytes().decode("utf-8", "replace")
     return texts

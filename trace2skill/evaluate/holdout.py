@@ -12,7 +12,6 @@ trajectories}``, a tasks file for ``trace2skill evaluate`` and for its leakage c
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from trace2skill import parts
 from trace2skill.analysts.analyze import AnalysisResult
 from trace2skill.schema import TRAJECTORY_SCHEMA, stable_id
 
@@ -58,9 +58,10 @@ def choose_holdout(keys: list[str], *, fraction: float | None, ids: set[str] | N
 
 
 def split_holdout(run_dir: Path, trajectories: Path, *, fraction: float | None, ids: set[str] | None, seed: int) -> int:
-    """Move the held-out tasks' trajectories out of ``trajectories`` and write the holdout files; return how many tasks."""
+    """Move the held-out tasks' trajectories out of the ``trajectories`` dataset (a folder of
+    part files) and write the holdout files; return how many tasks."""
     tasks: dict[str, dict[str, Any]] = {}
-    for batch in pq.ParquetFile(trajectories).iter_batches(columns=["id", "task", "metadata"]):
+    for batch in parts.iter_batches(trajectories, columns=["id", "task", "metadata"]):
         for tid, text, meta in zip(*(batch.column(c).to_pylist() for c in ("id", "task", "metadata"))):
             metadata = json.loads(meta or "{}")
             entry = tasks.setdefault(task_key(text, metadata, tid), {"task": text, "trajectories": []})
@@ -72,14 +73,13 @@ def split_holdout(run_dir: Path, trajectories: Path, *, fraction: float | None, 
         for key in sorted(held):
             fh.write(json.dumps({"id": key, **tasks[key]}, ensure_ascii=False) + "\n")
     held_ids = pa.array([tid for key in held for tid in tasks[key]["trajectories"]], pa.string())
-    kept_path = trajectories.with_suffix(".kept.parquet")
-    with pq.ParquetWriter(kept_path, TRAJECTORY_SCHEMA) as kept, pq.ParquetWriter(run_dir / HOLDOUT_TRAJECTORIES, TRAJECTORY_SCHEMA) as out:
-        for batch in pq.ParquetFile(trajectories).iter_batches():
-            table = pa.Table.from_batches([batch]).cast(TRAJECTORY_SCHEMA)
+    with pq.ParquetWriter(run_dir / HOLDOUT_TRAJECTORIES, TRAJECTORY_SCHEMA) as out:
+        for part in parts.parts(trajectories):  # each part rewritten whole, under its own name (input order kept)
+            table = pq.read_table(part).cast(TRAJECTORY_SCHEMA)
             mask = pc.is_in(table["id"], value_set=held_ids)
-            kept.write_table(table.filter(pc.invert(mask)))
-            out.write_table(table.filter(mask))
-    os.replace(kept_path, trajectories)
+            if pc.any(mask).as_py():
+                out.write_table(table.filter(mask))
+                parts.write_part(table.filter(pc.invert(mask)), part.parent, part.name)
     return len(held)
 
 

@@ -7,17 +7,17 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.parquet as pq
-import ray
 from ray import serve
 from ray.exceptions import RayActorError
 from ray.serve.handle import DeploymentHandle
 
+from trace2skill import parts
 from trace2skill.analysts.analyze import AnalysisResult
 from trace2skill.analysts.context import SkillContext
 from trace2skill.analysts.contrast import Pairing, with_contrast
 from trace2skill.analysts.draft import MAX_TASKS
 from trace2skill.analysts.verify import VerifierJob
+from trace2skill.checkpoint import write_analysis_part
 from trace2skill.llm.base import Usage
 from trace2skill.pipeline.pair import PAIRING
 from trace2skill.schema import Trajectory
@@ -29,24 +29,26 @@ REPLICA_TRIES = 3  # sends of one trajectory when its replica is lost (crash, no
 
 class AnalyzeBatch:
     """Ray Data actor: one Serve request per trajectory of a batch read from
-    ``trajectories.parquet``, all in flight at once; trajectories in ``skip`` (analysed
-    before a resumption) are left out."""
+    ``trajectories.parquet``, all in flight at once. The actor writes the batch's results
+    itself, as one part of ``RUN_DIR/analysis`` (the checkpoint), and returns only what the
+    driver's progress display counts."""
 
-    def __init__(self, app: str, skill: SkillContext, skip: list[ray.ObjectRef], verifier: VerifierJob | None = None):
+    def __init__(self, app: str, skill: SkillContext, run_dir: str, verifier: VerifierJob | None = None):
         self.handle = serve.get_app_handle(app)
         self.skill = skill
+        self.run_dir = Path(run_dir)
         self.verifier = verifier  # re-runs analysed failures with their fix (analysts/verify.py)
-        self.skip: set[str] = ray.get(skip[0]) if skip else set()  # a ref in a list: Ray Data passes it unresolved
 
     def __call__(self, batch: pa.Table) -> dict[str, list]:
-        rows = [r for r in batch.to_pylist() if r["id"] not in self.skip]
+        rows = batch.to_pylist()
         # A failure's sibling, where the pairing stage (pipeline/pair.py) found one.
         work = [(Trajectory.from_row(r), r.get(PAIRING)) for r in rows]
         pending = [self.handle.analyze.remote(t.model_dump_json(), self.skill, p) for t, p in work]
         results = [self._result_of(response, traj, pairing) for (traj, pairing), response in zip(work, pending)]
         if self.verifier is not None:
             results = [self.verifier.check(result, traj) for result, (traj, _) in zip(results, work)]
-        return {"trajectory_id": [r.trajectory_id for r in results], "result": [r.model_dump_json() for r in results]}
+        write_analysis_part(self.run_dir, results)
+        return progress_rows(results)
 
     def _result_of(self, response, traj: Trajectory, pairing: str | None = None) -> AnalysisResult:
         """The analyst's answer; a request lost with its replica is sent again (Serve routes it
@@ -66,10 +68,20 @@ class AnalyzeBatch:
         return with_contrast(failed, Pairing.model_validate_json(pairing) if pairing else None)  # the manifest still names the sibling
 
 
+def progress_rows(results: list[AnalysisResult]) -> dict[str, list]:
+    """What the driver gets back of a batch: ids, statuses and token counts, not the results."""
+    return {
+        "trajectory_id": [r.trajectory_id for r in results],
+        "status": [r.status for r in results],
+        "prompt_tokens": [r.usage.prompt_tokens for r in results],
+        "completion_tokens": [r.usage.completion_tokens for r in results],
+    }
+
+
 def draft_s0(handle: DeploymentHandle, name: str, trajectories: Path, progress: Progress) -> tuple[Skill, Usage, str]:
     """Create mode with ``--draft``: the model drafts S0 from the first task descriptions."""
     tasks: list[str] = []
-    for batch in pq.ParquetFile(trajectories).iter_batches(batch_size=MAX_TASKS, columns=["task"]):
+    for batch in parts.iter_batches(trajectories, columns=["task"], batch_size=MAX_TASKS):
         tasks += batch["task"].to_pylist()
         if len(tasks) >= MAX_TASKS:
             break

@@ -1,7 +1,11 @@
-"""Reading inputs on Ray Data: one ``flat_map`` task per file, records streamed to Parquet.
+"""Reading inputs on Ray Data: one ``flat_map`` task per file, records written to Parquet by the workers.
 
 Formats are detected on the driver before any work starts, so an unreadable input is
-one clear error, not a failed task halfway through a run.
+one clear error, not a failed task halfway through a run. The trajectories and the
+quarantined records are two datasets of part files (``trace2skill.parts``) written by the
+``map_batches`` tasks that receive the parsed rows; the driver only sums the counts they
+return. Part names carry the input file's index and the record's index in it, so the
+datasets read back in input order.
 """
 
 from __future__ import annotations
@@ -13,21 +17,21 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 import ray
 
 from trace2skill.ingest import Label, detect_format, discover_files, read_file
-from trace2skill.schema import QUARANTINE_SCHEMA, TRAJECTORY_SCHEMA, QuarantinedRecord, Trajectory
+from trace2skill.parts import ensure_schema, ordered_part_name, reset, write_part
+from trace2skill.schema import QUARANTINE_SCHEMA, TRAJECTORY_SCHEMA, Trajectory
 
 
 def plan_inputs(inputs: list[str], fmt: str = "auto") -> list[dict[str, str]]:
-    """One row per input file: its path, format and id scope (the basename, or the path
-    where two inputs share a basename, so trajectory ids never collide)."""
+    """One row per input file: its index, path, format and id scope (the basename, or the
+    path where two inputs share a basename, so trajectory ids never collide)."""
     files = discover_files(inputs)
     names = Counter(f.name for f in files)
     return [
-        {"path": str(f), "format": detect_format(f) if fmt == "auto" else fmt, "scope": f.name if names[f.name] == 1 else str(f)}
-        for f in files
+        {"index": i, "path": str(f), "format": detect_format(f) if fmt == "auto" else fmt, "scope": f.name if names[f.name] == 1 else str(f)}
+        for i, f in enumerate(files)
     ]
 
 
@@ -38,9 +42,11 @@ def parse_file_rows(row: dict[str, Any], *, success_threshold: float, labels: Ma
     instead of holding the whole file's records in one list.
     """
     records = read_file(Path(row["path"]), fmt=row["format"], success_threshold=success_threshold, id_scope=row["scope"], labels=labels)
-    for record in records:
+    for index, record in enumerate(records):
         ok = isinstance(record, Trajectory)
         yield {
+            "file_index": row["index"],
+            "record_index": index,
             "trajectory_id": record.id if ok else record.trajectory_id,
             "source_file": record.source_file,
             "ok": ok,
@@ -60,17 +66,35 @@ def read_records(
     return parsed
 
 
+PART_ROWS = 1024  # records per part file: big enough for few files, small enough for a worker's memory
+
+
+def write_record_parts(batch: pa.Table, *, trajectories: str, quarantine: str) -> dict[str, list[int]]:
+    """Ray Data ``map_batches``: write a batch of parsed records as one part of each dataset
+    (named by its first record's position in the input) and return its counts."""
+    name = ordered_part_name(batch["file_index"][0].as_py(), batch["record_index"][0].as_py())
+    trajs, quar = [], []
+    for ok, payload in zip(batch["ok"].to_pylist(), batch["payload"].to_pylist()):
+        (trajs if ok else quar).append(json.loads(payload))  # both are JSON of their Arrow rows
+    if trajs:
+        write_part(pa.Table.from_pylist(trajs, schema=TRAJECTORY_SCHEMA), Path(trajectories), name)
+    if quar:
+        write_part(pa.Table.from_pylist(quar, schema=QUARANTINE_SCHEMA), Path(quarantine), name)
+    return {"ok": [len(trajs)], "quarantined": [len(quar)]}
+
+
 def write_records(parsed: ray.data.Dataset, trajectories: Path, quarantine: Path) -> dict[str, int]:
-    """Stream the records into the two Parquet files, batch by batch; return the counts."""
-    counts = {"ok": 0, "quarantined": 0}
-    with pq.ParquetWriter(trajectories, TRAJECTORY_SCHEMA) as tw, pq.ParquetWriter(quarantine, QUARANTINE_SCHEMA) as qw:
-        for batch in parsed.iter_batches(batch_format="numpy", batch_size=256):
-            trajs = [json.loads(p) for ok, p in zip(batch["ok"], batch["payload"]) if ok]
-            quar = [QuarantinedRecord.model_validate_json(p) for ok, p in zip(batch["ok"], batch["payload"]) if not ok]
-            if trajs:
-                tw.write_table(pa.Table.from_pylist(trajs, schema=TRAJECTORY_SCHEMA))
-            if quar:
-                qw.write_table(pa.Table.from_pylist([q.model_dump() for q in quar], schema=QUARANTINE_SCHEMA))
-            counts["ok"] += len(trajs)
-            counts["quarantined"] += len(quar)
-    return counts
+    """Write the records as the two datasets (folders of part files), from the workers;
+    return the counts, summed over what the workers wrote."""
+    for folder in (trajectories, quarantine):
+        reset(folder)
+    written = parsed.map_batches(
+        write_record_parts,
+        fn_kwargs={"trajectories": str(trajectories), "quarantine": str(quarantine)},
+        batch_size=PART_ROWS,
+        batch_format="pyarrow",
+    )
+    totals = written.sum(["ok", "quarantined"]) or {}  # None for no records at all
+    ensure_schema(trajectories, TRAJECTORY_SCHEMA)
+    ensure_schema(quarantine, QUARANTINE_SCHEMA)
+    return {"ok": int(totals.get("sum(ok)") or 0), "quarantined": int(totals.get("sum(quarantined)") or 0)}

@@ -6,7 +6,6 @@ import json
 import logging
 import os
 import time
-from collections import Counter
 from collections.abc import Callable
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
@@ -15,22 +14,23 @@ import pyarrow.parquet as pq
 import ray
 from ray.data import ActorPoolStrategy, DataContext
 
-from trace2skill.analysts.analyze import AnalysisResult
+from trace2skill import parts
 from trace2skill.analysts.context import SkillContext
 from trace2skill.analysts.verify import VerifierJob
-from trace2skill.checkpoint import AnalysisLog, RunState, check_writable, mark_done, start_run
+from trace2skill.checkpoint import ANALYSIS_DIR, RunState, check_writable, mark_done, start_run
 from trace2skill.config import DistillConfig
 from trace2skill.consolidate.merge import TreeStats
 from trace2skill.consolidate.provenance import write_provenance
-from trace2skill.evaluate.holdout import HOLDOUT_TASKS, held_out_results, read_task_ids, split_holdout
+from trace2skill.evaluate.holdout import HOLDOUT_TASKS, read_task_ids, split_holdout
 from trace2skill.ingest import read_labels
 from trace2skill.llm.base import Usage
 from trace2skill.pipeline.analyze import AnalyzeBatch, draft_s0
 from trace2skill.pipeline.consolidate import consolidate
-from trace2skill.pipeline.pair import pair_siblings
+from trace2skill.pipeline.pair import MAX_PARTITIONS, ROWS_PER_PARTITION, pair_siblings
 from trace2skill.pipeline.read import plan_inputs, read_records, write_records
 from trace2skill.progress import Console, stderr_to
-from trace2skill.schema import LESSON_SCHEMA, MANIFEST_SCHEMA, PATCH_SCHEMA, ManifestRow, to_table
+from trace2skill.outputs import MANIFEST, QUARANTINE, TRAJECTORIES, analysis_units, analysis_usage, write_manifest, write_units
+from trace2skill.schema import PATCH_SCHEMA, to_table
 from trace2skill.report import write_report
 from trace2skill.safety.trace import write_safety
 from trace2skill.serve.analyst import start_analyst
@@ -40,7 +40,6 @@ from trace2skill.summary import RunSummary
 
 Progress = Callable[[str], None]
 STATUSES = ("analyzed", "no_lesson", "quarantined", "failed")
-TRAJECTORIES, QUARANTINE = "trajectories.parquet", "quarantine.parquet"
 RAY_LOG = "ray.log"  # what Ray and the libraries print during a run, unless the caller wants it on stderr
 MIN_FREE_BYTES = 50_000_000  # beyond the inputs' size: Parquet outputs, the skill, Ray's spill headroom
 
@@ -90,8 +89,9 @@ def load_starting_skill(cfg: DistillConfig) -> Skill:
 
 
 def ingest(inputs: list[str], trajectories: Path, *, fmt: str = "auto", labels: Path | None = None, success_threshold: float = 1.0, num_cpus: int | None = None) -> dict[str, int]:
-    """``trace2skill ingest``: normalise and redact inputs into a trajectories Parquet file
-    (and ``<stem>.quarantine.parquet`` beside it); return the counts."""
+    """``trace2skill ingest``: normalise and redact inputs into a trajectories Parquet dataset,
+    a folder of part files written by the workers (and ``<stem>.quarantine.parquet`` beside
+    it); return the counts."""
     plan = plan_inputs(inputs, fmt)
     label_map = read_labels(labels) if labels else None
     with ray_session(num_cpus):
@@ -143,17 +143,16 @@ def distill(cfg: DistillConfig, progress: Progress = print, *, resume: bool = Fa
         s0 = load_skill(run_dir / "s0")
         skill_view = skill_prompt_view(s0)
 
-        results, summary.resumed = _analyze(cfg, state, app, SkillContext.of(s0), progress)
+        summary.resumed = _analyze(cfg, state, app, SkillContext.of(s0), progress)
         stage("analyze")
 
-        lessons = [lesson for r in results for lesson in r.lessons]
-        patches = [r.patch for r in results if r.patch is not None]
-        summary.analysis_usage = sum((r.usage for r in results), summary.analysis_usage)
+        summary.analysis_usage = summary.analysis_usage + analysis_usage(run_dir)
+        lessons, patches = analysis_units(run_dir)
         progress(f"{len(lessons)} lesson(s), {len(patches)} patch(es); consolidating ({cfg.consolidate.embedder} embeddings, fan-in {cfg.fan_in})")
         cons = consolidate(s0, lessons, patches, cfg, app, skill_view, handle, progress)
         stage("merge")
 
-    summary = _write_outputs(cfg, results, lessons, patches, cons, summary)
+    summary = _write_outputs(cfg, cons, summary)
     stage("apply")
     summary.wall_seconds = round(time.perf_counter() - t_start, 2)
     (run_dir / "summary.json").write_text(summary.model_dump_json(indent=2))
@@ -162,77 +161,62 @@ def distill(cfg: DistillConfig, progress: Progress = print, *, resume: bool = Fa
     return summary
 
 
-def _analyze(cfg: DistillConfig, state: RunState, app: str, skill: SkillContext, progress: Console) -> tuple[list[AnalysisResult], int]:
-    """Every trajectory's analysis result (quarantined records included), in input order, and
-    how many of them an earlier, interrupted run had already produced."""
+def _analyze(cfg: DistillConfig, state: RunState, app: str, skill: SkillContext, progress: Console) -> int:
+    """Analyse every trajectory without a result in ``RUN_DIR/analysis``; the actors write the
+    results there themselves. Return how many an earlier, interrupted run had already written."""
     run_dir = cfg.resolved_run_dir
-    log = AnalysisLog(run_dir)
-    done = log.done_ids()
+    analysis = run_dir / ANALYSIS_DIR
+    done = parts.num_rows(analysis)
     if "analyze" not in state.stages:
-        total = pq.ParquetFile(run_dir / TRAJECTORIES).metadata.num_rows
-        progress(f"analyzing {total - len(done)} trajectory(ies)" + (f"; {len(done)} were analysed before the resumption" if done else ""))
-        if total > len(done):
+        total = parts.num_rows(run_dir / TRAJECTORIES)
+        progress(f"analyzing {total - done} trajectory(ies)" + (f"; {done} were analysed before the resumption" if done else ""))
+        if total > done:
             # Blocks of one batch each (streamed, not a barrier), so every actor gets work: a
             # file's rows otherwise arrive as one block that only one actor would process.
-            with _in_completion_order():  # results are put back in input order below
+            with _in_completion_order():  # nothing downstream needs input order: parts are named by their ids
                 rows = ray.data.read_parquet(str(run_dir / TRAJECTORIES))
                 if cfg.analyst.contrast:
-                    rows = pair_siblings(rows, total)
+                    rows = pair_siblings(rows, total)  # over every run: a done success is still a failure's sibling
+                if done:
+                    rows = not_analysed(rows, analysis, total)
                 rows = rows.repartition(target_num_rows_per_block=cfg.batch_size)
             verifier = VerifierJob(config=cfg.verifier, s0=load_skill(run_dir / "s0"), work_dir=run_dir / "verify") if cfg.verifier.command else None
             analyzed = rows.map_batches(
                 AnalyzeBatch,
-                # Only a resumption has ids to skip; a ref in the constructor makes Ray warn on every actor.
-                fn_constructor_kwargs={"app": app, "skill": skill, "skip": [ray.put(done)] if done else [], "verifier": verifier},
+                fn_constructor_kwargs={"app": app, "skill": skill, "run_dir": str(run_dir), "verifier": verifier},
                 batch_size=cfg.batch_size,
                 batch_format="pyarrow",
                 compute=ActorPoolStrategy(size=cfg.analyze_concurrency),
                 num_cpus=0,  # the actors only wait on Serve; the replicas hold the CPUs
             )
-            counts = Counter({"analyzed": len(done)})
-            with progress.stage("analyze", total, "trajectory", initial=len(done)) as bar:
+            counts = parts.value_counts(analysis, "status")
+            with progress.stage("analyze", total, "trajectory", initial=done) as bar:
                 for batch in analyzed.iter_batches(batch_size=None, batch_format="pyarrow"):
-                    new = [AnalysisResult.model_validate_json(r) for r in batch.column("result").to_pylist()]
-                    log.add(new)
-                    counts.update(r.status for r in new)
-                    bar.advance(len(new), ", ".join(f"{v} {k}" for k, v in sorted(counts.items())))
-        log.flush()
+                    counts.update(batch["status"].to_pylist())
+                    bar.advance(batch.num_rows, ", ".join(f"{v} {k}" for k, v in sorted(counts.items())))
         mark_done(run_dir, state, "analyze")
-    order = {tid: i for i, tid in enumerate(pq.read_table(run_dir / TRAJECTORIES, columns=["id"])["id"].to_pylist())}
-    results = sorted(log.read(), key=lambda r: order.get(r.trajectory_id, len(order)))  # a resumption's parts come in another order
-    quarantined = [
-        AnalysisResult(trajectory_id=q["trajectory_id"], source_file=q["source_file"], status="quarantined", reason=q["reason"])
-        for q in pq.read_table(run_dir / QUARANTINE, columns=["trajectory_id", "source_file", "reason"]).to_pylist()
-    ]
-    return results + quarantined + held_out_results(run_dir), len(done)
+    return done
 
 
-def _write_outputs(cfg: DistillConfig, results: list[AnalysisResult], lessons: list, patches: list, cons, summary: RunSummary) -> RunSummary:
-    """Write the skill and the run's Parquet and JSON outputs; return the filled-in summary."""
+def not_analysed(rows: ray.data.Dataset, analysis: Path, total: int) -> ray.data.Dataset:
+    """``rows`` less the trajectories that have a result in the ``analysis`` parts: a left
+    anti-join on the trajectory id, run by Ray Data (no set of done ids on the driver)."""
+    done = ray.data.read_parquet(str(analysis), columns=["trajectory_id"])
+    partitions = max(1, min(MAX_PARTITIONS, total // ROWS_PER_PARTITION))
+    return rows.join(done, join_type="left_anti", num_partitions=partitions, on=("id",), right_on=("trajectory_id",))
+
+
+def _write_outputs(cfg: DistillConfig, cons, summary: RunSummary) -> RunSummary:
+    """Write the skill and the run's Parquet and JSON outputs; return the filled-in summary.
+    The per-trajectory outputs stream from the analysis parts, the quarantine and the
+    held-out rows; the counts are aggregations over what was written."""
     run_dir = cfg.resolved_run_dir
     result = cons.final
     skill_dir = cfg.out_dir / result.skill.name
     write_skill(result.skill, skill_dir)
-    manifest = [
-        ManifestRow(
-            trajectory_id=r.trajectory_id,
-            source_file=r.source_file,
-            status=r.status,
-            reason="; ".join(filter(None, [r.reason, *r.notes])),
-            prompt_tokens=r.usage.prompt_tokens,
-            completion_tokens=r.usage.completion_tokens,
-            llm_calls=r.usage.calls,
-            sibling_id=r.sibling_id,
-            turns=r.turns,
-            tool_errors=r.tool_errors,
-            verdict=r.verdict,
-        )
-        for r in results
-    ]
+    write_manifest(run_dir)
+    units = write_units(run_dir)
     final = [p.to_patch() for p in cons.assembly.parts]
-    pq.write_table(to_table(manifest, MANIFEST_SCHEMA), run_dir / "manifest.parquet")
-    pq.write_table(to_table(lessons, LESSON_SCHEMA), run_dir / "lessons.parquet")
-    pq.write_table(to_table(patches, PATCH_SCHEMA), run_dir / "patches.parquet")
     pq.write_table(to_table(final, PATCH_SCHEMA), run_dir / "final_patches.parquet")
     write_provenance(cons.provenance, run_dir / "provenance.parquet")
     (run_dir / "consolidation.json").write_text(cons.stats.model_dump_json(indent=2))
@@ -245,13 +229,13 @@ def _write_outputs(cfg: DistillConfig, results: list[AnalysisResult], lessons: l
         usage=sum((c.stats.usage for c in cons.clusters), Usage()),
     )
     tree = tree + cons.assembly.stats + cons.final.fix_stats
+    statuses = parts.value_counts(run_dir / MANIFEST, "status")
     return summary.model_copy(
         update={
             "skill_dir": str(skill_dir),
-            "read": len(results),
-            **{s: sum(r.status == s for r in results) for s in STATUSES},
-            "lessons": len(lessons),
-            "patches": len(patches),
+            "read": statuses.total(),
+            **{s: statuses[s] for s in STATUSES},
+            **units,
             "groups": cons.stats.clusters,
             "merge_calls": tree.merge_calls,
             "failed_merges": tree.failed_merges,

@@ -19,7 +19,7 @@ COLUMNS = ("sibling_id", "turns", "tool_errors", "verdict")
 def analysis_checks(run_dir: Path) -> dict[str, float] | None:
     """The counts the section shows, or None when the run has no such columns."""
     manifest, trajectories = run_dir / "manifest.parquet", run_dir / "trajectories.parquet"
-    if not (manifest.is_file() and trajectories.is_file()) or not set(COLUMNS) <= set(pl.read_parquet_schema(manifest)):
+    if not (manifest.is_file() and trajectories.exists()) or not set(COLUMNS) <= set(pl.read_parquet_schema(manifest)):
         return None
     outcomes = pl.scan_parquet(trajectories).select(pl.col("id").alias("trajectory_id"), "success")
     failures = pl.scan_parquet(manifest).join(outcomes, on="trajectory_id").filter(pl.col("success") == False)  # noqa: E712 (a polars expression)

@@ -1,7 +1,7 @@
 """Trace a withheld edit to its source: the trajectories whose raw text holds the instruction.
 
 Provenance names the lessons and trajectories behind an edit; this looks in every
-trajectory of the run (``trajectories.parquet``, streamed in Arrow batches, matched with
+trajectory of the run (the ``trajectories.parquet`` dataset, streamed in Arrow batches, matched with
 Arrow's regex kernels) for the evidence of each finding and for the addresses in it, and
 says where it sat: the task, the system prompt, a user message, the output of which tool.
 An instruction found in many trajectories is a widespread injection: the tool or site that
@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 from pydantic import BaseModel, Field
 
+from trace2skill import parts
 from trace2skill.safety.review import SafetyReview, WithheldEdit
 from trace2skill.safety.text import destinations
 
@@ -78,13 +78,13 @@ def trace_sources(trajectories: Path, withheld: list[WithheldEdit]) -> tuple[lis
     hits: dict[str, set[str]] = {p: set() for p in patterns}
     carriers: dict[str, dict[str, set[str]]] = {p: {} for p in patterns}
     total = 0
-    if patterns and trajectories.is_file():
-        for batch in pq.ParquetFile(trajectories).iter_batches(batch_size=4096, columns=["id", "task", "steps", "metadata"]):
+    if patterns:
+        for batch in parts.iter_batches(trajectories, columns=["id", "task", "steps", "metadata"], batch_size=4096):
             total += batch.num_rows
             for p in patterns:
                 _match_batch(batch, p, hits[p], carriers[p])
-    elif trajectories.is_file():
-        total = pq.ParquetFile(trajectories).metadata.num_rows
+    else:
+        total = parts.num_rows(trajectories)
     out = []
     for w, ns in zip(withheld, wanted):
         ids = sorted(set().union(*(hits[n] for n in ns))) if ns else []

@@ -1,0 +1,36 @@
+"""The run's per-trajectory outputs, streamed from the analysis parts, the quarantine and the held-out rows."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from trace2skill import parts
+from trace2skill.analysts.analyze import AnalysisResult
+from trace2skill.checkpoint import write_analysis_part
+from trace2skill.llm.base import Usage
+from trace2skill.outputs import QUARANTINE, analysis_units, analysis_usage, write_manifest, write_units
+from trace2skill.schema import QUARANTINE_SCHEMA, Lesson, Patch, QuarantinedRecord, to_table
+
+
+def _result(tid: str, lessons: int) -> AnalysisResult:
+    found = [Lesson(id=f"{tid}-l{i}", trajectory_id=tid, kind="success", topic="booking", title="t", content="c") for i in range(lessons)]
+    patch = Patch(id=f"{tid}-p", lesson_ids=[lesson.id for lesson in found], trajectory_ids=[tid]) if lessons else None
+    return AnalysisResult(trajectory_id=tid, status="analyzed" if lessons else "no_lesson", reason="" if lessons else "none", lessons=found, patch=patch, usage=Usage(prompt_tokens=10, completion_tokens=3, calls=1))
+
+
+def test_outputs_stream_from_the_parts_and_count_by_aggregation(tmp_path):
+    write_analysis_part(tmp_path, [_result("t2", 2), _result("t0", 0)])  # parts come in completion order
+    write_analysis_part(tmp_path, [_result("t1", 1)])
+    bad = QuarantinedRecord(trajectory_id="q", source_file="f", location="line 1", source_format="openai_chat", reason="not JSON")
+    parts.write_part(to_table([bad], QUARANTINE_SCHEMA), tmp_path / QUARANTINE, "part-000000000-000000000.parquet")
+
+    write_manifest(tmp_path)
+    manifest = pl.read_parquet(tmp_path / "manifest.parquet")
+    assert sorted(manifest["trajectory_id"]) == ["q", "t0", "t1", "t2"]
+    assert dict(parts.value_counts(tmp_path / "manifest.parquet", "status")) == {"analyzed": 2, "no_lesson": 1, "quarantined": 1}
+    assert manifest.filter(pl.col("trajectory_id") == "q")["reason"].to_list() == ["not JSON"]
+    assert write_units(tmp_path) == {"lessons": 3, "patches": 2}
+    assert pl.read_parquet(tmp_path / "lessons.parquet").height == 3
+    assert analysis_usage(tmp_path) == Usage(prompt_tokens=30, completion_tokens=9, calls=3)
+    lessons, patches = analysis_units(tmp_path)
+    assert [lesson.trajectory_id for lesson in lessons] == ["t1", "t2", "t2"] and [p.id for p in patches] == ["t1-p", "t2-p"]  # by id, not by part
