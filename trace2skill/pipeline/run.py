@@ -18,7 +18,7 @@ from ray.data import ActorPoolStrategy, DataContext
 from trace2skill.analysts.analyze import AnalysisResult
 from trace2skill.analysts.context import SkillContext
 from trace2skill.analysts.verify import VerifierJob
-from trace2skill.checkpoint import AnalysisLog, RunState, check_writable, mark_done, start_run
+from trace2skill.checkpoint import ANALYSIS_DIR, AnalysisLog, RunState, check_writable, mark_done, start_run
 from trace2skill.config import DistillConfig
 from trace2skill.consolidate.merge import TreeStats
 from trace2skill.consolidate.provenance import write_provenance
@@ -150,7 +150,7 @@ def distill(cfg: DistillConfig, progress: Progress = print, *, resume: bool = Fa
         patches = [r.patch for r in results if r.patch is not None]
         summary.analysis_usage = sum((r.usage for r in results), summary.analysis_usage)
         progress(f"{len(lessons)} lesson(s), {len(patches)} patch(es); consolidating ({cfg.consolidate.embedder} embeddings, fan-in {cfg.fan_in})")
-        cons = consolidate(s0, lessons, patches, cfg, app, skill_view, handle, progress)
+        cons = consolidate(s0, run_dir / ANALYSIS_DIR, cfg, app, skill_view, handle, progress)
         stage("merge")
 
     summary = _write_outputs(cfg, results, lessons, patches, cons, summary)
