@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import ray
 from ray import serve
@@ -154,7 +155,10 @@ def write_units(analysis_dir: Path, units_dir: Path, c: ConsolidateConfig) -> bo
         return False
     small = sum(pq.ParquetFile(p).metadata.num_rows for p in parts) < c.embed_pool_min_trajectories
     cpus = c.embed_num_cpus if small else min(c.embed_num_cpus, LIGHT_TASK_CPUS)
-    units = ray.data.read_parquet(parts, columns=["result"], num_cpus=cpus, override_num_blocks=1 if small else None)
+    if small:  # a few MB: one block from here costs less than read_parquet's file-listing task
+        units = ray.data.from_arrow(pa.concat_tables([pq.read_table(p, columns=["result"]) for p in parts]))
+    else:
+        units = ray.data.read_parquet(parts, columns=["result"], ray_remote_args={"num_cpus": cpus})
     units = units.map_batches(result_units, batch_format="pyarrow", num_cpus=cpus)
     embed = {"name": c.embedder, "device": c.embed_device, "batch_size": c.embed_batch_size}
     if small:
@@ -198,11 +202,11 @@ def _far_count(batch: pa.Table, centroids: np.ndarray, distance: float) -> pa.Ta
 def fit_topics(units_dir: Path, n: int, c: ConsolidateConfig) -> np.ndarray:
     """Topic centroids fitted on a sample of at most ``cluster_sample_size`` stored embeddings,
     refined on a sample of the same bound of the rows far from all of them."""
-    vectors = ray.data.read_parquet(str(units_dir), columns=["embedding"])
     distance, size = cluster_distance(c), c.cluster_sample_size
+    if n <= size:  # the whole set is the sample: read it here rather than start a Ray Data job
+        return fit_centroids(embedding_matrix(pq.read_table(units_dir, columns=["embedding"]).column("embedding")), distance, c.max_clusters)
+    vectors = ray.data.read_parquet(str(units_dir), columns=["embedding"])
     centroids = fit_centroids(_sample(vectors, n, size, c.seed), distance, c.max_clusters)
-    if n <= size:
-        return centroids
     args = {"centroids": centroids, "distance": distance}
     n_far = int(vectors.map_batches(_far_count, fn_kwargs=args, batch_format="pyarrow").sum("far") or 0)
     if n_far == 0:
@@ -241,14 +245,16 @@ def consolidate(s0: Skill, analysis_dir: Path, cfg: DistillConfig, app: str, ski
     units_dir = analysis_dir.parent / UNITS_DIR
     if not write_units(analysis_dir, units_dir, c):
         return finish(s0, [], c, merge=merge, fixer=fixer, units=0, restate=restate)
-    opens = ray.data.read_parquet(str(units_dir), columns=["opens"])
-    n_units, n_trajectories = opens.count(), int(opens.sum("opens") or 0)
+    opens = pq.read_table(units_dir, columns=["opens"]).column("opens")  # one byte a unit
+    n_units, n_trajectories = len(opens), pc.sum(opens).as_py() or 0
     centroids = fit_topics(units_dir, n_units, c)
     params = resolve_params(c, n_trajectories, cfg.fan_in)
     progress(f"{n_units} lesson unit(s) in {len(centroids)} topic cluster(s); merging within clusters")
+    columns = ["unit", "embedding"]
+    # Up to the sample size the units are a bounded table: one block from the driver, no listing task.
+    stored = ray.data.from_arrow(pq.read_table(units_dir, columns=columns)) if n_units <= c.cluster_sample_size else ray.data.read_parquet(str(units_dir), columns=columns)
     reduced = (
-        ray.data.read_parquet(str(units_dir), columns=["unit", "embedding"])
-        .map_batches(assign_clusters, fn_kwargs={"centroids": centroids}, batch_format="pyarrow")
+        stored.map_batches(assign_clusters, fn_kwargs={"centroids": centroids}, batch_format="pyarrow")
         .groupby("cluster", num_partitions=max(1, min(len(centroids), 64)))
         .map_groups(
             ConsolidateGroup,
