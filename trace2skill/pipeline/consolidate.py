@@ -259,7 +259,7 @@ def consolidate(s0: Skill, analysis_dir: Path, cfg: DistillConfig, app: str, ski
         .map_groups(
             ConsolidateGroup,
             fn_constructor_args=(app, skill_view, params.model_dump()),
-            compute=ActorPoolStrategy(size=2),
+            compute=ActorPoolStrategy(size=min(2, len(centroids))),
             num_cpus=0,  # the actors wait on Serve
             batch_format="pyarrow",
         )
