@@ -76,3 +76,13 @@ def test_float16_embeddings_leave_clusters_and_collapse_unchanged_on_the_corpus(
     report = compare(units, make_embedder("hashing").embed([u.text for u in units]), cfg)
     assert report["units"] > 150 and report["folded_f32"] > 0
     assert report["same_cluster"] == report["adjusted_rand_refit"] == report["same_collapse"] == report["same_collapse_refit"] == 1.0
+
+
+def test_collapse_takes_stored_float16_rows_and_returns_float32_representatives():
+    texts = ["Refund to the original card.", "Refund to the original card, always.", "Check the bag fee first.", "Never refund to a gift card."]
+    units = [unit(f"u{i}", t, f"t{i}", edits=[append("Policies", t)]) for i, t in enumerate(texts)]
+    x = make_embedder("hashing").embed(texts)
+    reps32, emb32, folded32 = collapse(units, x, 0.6)
+    reps16, emb16, folded16 = collapse(units, x.astype(np.float16), 0.6)
+    assert [r.id for r in reps16] == [r.id for r in reps32] and [(f.unit_id, f.into) for f in folded16] == [(f.unit_id, f.into) for f in folded32]
+    assert folded32 and emb16.dtype == np.float32 and emb16.shape == (len(reps16), x.shape[1]) and np.abs(emb16 - emb32).max() < 1e-3

@@ -112,9 +112,9 @@ def stored_embeddings(x: np.ndarray) -> pa.FixedSizeListArray:
     return pa.FixedSizeListArray.from_arrays(pa.array(np.ascontiguousarray(x, dtype=np.float16).ravel(), type=pa.float16()), dim)
 
 
-def embedding_matrix(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
-    """The float32 ``(rows, dim)`` matrix of a column written by ``stored_embeddings``."""
+def embedding_matrix(column: pa.Array | pa.ChunkedArray, dtype: type = np.float32) -> np.ndarray:
+    """The ``(rows, dim)`` matrix (float32 unless ``dtype`` says) of a column written by ``stored_embeddings``."""
     if isinstance(column, pa.ChunkedArray):
         column = column.combine_chunks() if column.num_chunks else pa.array([], type=column.type)
     dim = column.type.list_size
-    return column.flatten().to_numpy(zero_copy_only=False).astype(np.float32).reshape(len(column), dim)
+    return column.flatten().to_numpy(zero_copy_only=False).astype(dtype, copy=False).reshape(len(column), dim)

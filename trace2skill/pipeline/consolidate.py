@@ -230,7 +230,7 @@ class ConsolidateGroup:
 
     def __call__(self, group: pa.Table) -> pa.Table:
         units = [Unit.model_validate_json(u) for u in group.column("unit").to_pylist()]
-        embeddings = embedding_matrix(group.column("embedding"))  # float32, this cluster's rows only
+        embeddings = embedding_matrix(group.column("embedding"), np.float16)  # as stored; collapse widens row by row
         result = reduce_cluster(int(group.column("cluster")[0].as_py()), units, embeddings, self.params, self.merge_many)
         return pa.table({"result": [result.model_dump_json()]})
 
