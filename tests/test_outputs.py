@@ -8,7 +8,7 @@ from trace2skill import parts
 from trace2skill.analysts.analyze import AnalysisResult
 from trace2skill.checkpoint import write_analysis_part
 from trace2skill.llm.base import Usage
-from trace2skill.outputs import QUARANTINE, analysis_units, analysis_usage, write_manifest, write_units
+from trace2skill.outputs import QUARANTINE, analysis_usage, write_manifest, write_units
 from trace2skill.schema import QUARANTINE_SCHEMA, Lesson, Patch, QuarantinedRecord, to_table
 
 
@@ -32,5 +32,3 @@ def test_outputs_stream_from_the_parts_and_count_by_aggregation(tmp_path):
     assert write_units(tmp_path) == {"lessons": 3, "patches": 2}
     assert pl.read_parquet(tmp_path / "lessons.parquet").height == 3
     assert analysis_usage(tmp_path) == Usage(prompt_tokens=30, completion_tokens=9, calls=3)
-    lessons, patches = analysis_units(tmp_path)
-    assert [lesson.trajectory_id for lesson in lessons] == ["t1", "t2", "t2"] and [p.id for p in patches] == ["t1-p", "t2-p"]  # by id, not by part

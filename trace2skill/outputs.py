@@ -20,7 +20,7 @@ from trace2skill.analysts.analyze import AnalysisResult
 from trace2skill.checkpoint import ANALYSIS_DIR, manifest_row
 from trace2skill.evaluate.holdout import held_out_results
 from trace2skill.llm.base import Usage
-from trace2skill.schema import LESSON_SCHEMA, MANIFEST_SCHEMA, PATCH_SCHEMA, Lesson, Patch, to_table
+from trace2skill.schema import LESSON_SCHEMA, MANIFEST_SCHEMA, PATCH_SCHEMA, to_table
 
 TRAJECTORIES, QUARANTINE = "trajectories.parquet", "quarantine.parquet"  # folders of part files
 MANIFEST, LESSONS, PATCHES = "manifest.parquet", "lessons.parquet", "patches.parquet"
@@ -36,14 +36,6 @@ def analysis_usage(run_dir: Path) -> Usage:
     """The LLM usage of every analysis written, summed over the analysis parts' token columns."""
     sums = parts.column_sums(run_dir / ANALYSIS_DIR, ["prompt_tokens", "completion_tokens", "llm_calls"])
     return Usage(prompt_tokens=sums["prompt_tokens"], completion_tokens=sums["completion_tokens"], calls=sums["llm_calls"])
-
-
-def analysis_units(run_dir: Path) -> tuple[list[Lesson], list[Patch]]:
-    """Every lesson and patch of the analysis results, ordered by trajectory id: the order the
-    parts were written in depends on which analyses finished first (and on a resumption),
-    and consolidation must not."""
-    units = sorted(((r.trajectory_id, r.lessons, r.patch) for batch in analysis_results(run_dir) for r in batch), key=lambda u: u[0])
-    return [lesson for _, lessons, _ in units for lesson in lessons], [patch for _, _, patch in units if patch is not None]
 
 
 def write_manifest(run_dir: Path) -> None:

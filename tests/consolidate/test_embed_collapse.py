@@ -47,3 +47,42 @@ def test_a_lesson_and_its_negation_never_collapse_and_representatives_carry_edit
     assert [r.id for r in reps] == ["b", "c"]
     assert reps[0].lesson_ids == ["l-a", "l-b"]
     assert negated("Never do X") and negated("do not do X") and not negated("Always do X")
+
+
+def test_float16_storage_keeps_vectors_and_survives_parquet(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from trace2skill.consolidate.embed import embedding_matrix, stored_embeddings
+
+    x = make_embedder("hashing").embed(["Refund to the original card.", "Check the bag fee first.", ""])
+    column = stored_embeddings(x)
+    assert column.type == pa.list_(pa.float16(), 4096) and column.nbytes <= x.nbytes // 2 + 64
+    pq.write_table(pa.table({"embedding": column}), tmp_path / "e.parquet")
+    back = embedding_matrix(pq.read_table(tmp_path / "e.parquet").column("embedding"))
+    assert back.dtype == np.float32 and back.shape == x.shape
+    assert np.abs(back - x).max() < 1e-3 and not back[2].any()  # a text of no known word stays all zeros
+
+
+def test_float16_embeddings_leave_clusters_and_collapse_unchanged_on_the_corpus():
+    from benchmarks.consolidation_corpus import make_corpus
+    from benchmarks.embedding_precision import compare
+    from trace2skill.consolidate.config import ConsolidateConfig
+    from trace2skill.consolidate.units import split_units
+
+    corpus = make_corpus(240, seed=3)
+    units = split_units(corpus.patches, corpus.lessons)
+    cfg = ConsolidateConfig(embedder="hashing", cluster_sample_size=150)  # a sample smaller than the units: the far-unit refit runs too
+    report = compare(units, make_embedder("hashing").embed([u.text for u in units]), cfg)
+    assert report["units"] > 150 and report["folded_f32"] > 0
+    assert report["same_cluster"] == report["adjusted_rand_refit"] == report["same_collapse"] == report["same_collapse_refit"] == 1.0
+
+
+def test_collapse_takes_stored_float16_rows_and_returns_float32_representatives():
+    texts = ["Refund to the original card.", "Refund to the original card, always.", "Check the bag fee first.", "Never refund to a gift card."]
+    units = [unit(f"u{i}", t, f"t{i}", edits=[append("Policies", t)]) for i, t in enumerate(texts)]
+    x = make_embedder("hashing").embed(texts)
+    reps32, emb32, folded32 = collapse(units, x, 0.6)
+    reps16, emb16, folded16 = collapse(units, x.astype(np.float16), 0.6)
+    assert [r.id for r in reps16] == [r.id for r in reps32] and [(f.unit_id, f.into) for f in folded16] == [(f.unit_id, f.into) for f in folded32]
+    assert folded32 and emb16.dtype == np.float32 and emb16.shape == (len(reps16), x.shape[1]) and np.abs(emb16 - emb32).max() < 1e-3

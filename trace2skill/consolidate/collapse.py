@@ -37,8 +37,11 @@ def negated(text: str) -> bool:
 
 
 def collapse(units: list[Unit], embeddings: np.ndarray, threshold: float) -> tuple[list[Unit], np.ndarray, list[Collapsed]]:
-    """The representatives (with unioned ``lesson_ids``/``trajectory_ids``), their embeddings,
-    and one ``Collapsed`` record per folded unit. Deterministic for a given input set."""
+    """The representatives (with unioned ``lesson_ids``/``trajectory_ids``), their embeddings
+    (float32), and one ``Collapsed`` record per folded unit. Deterministic for a given input set.
+
+    ``embeddings`` may be float16 (as stored): rows are widened one at a time, and only the
+    representatives' rows are held as float32."""
     if len(units) != len(embeddings):
         raise ValueError("one embedding per unit")
     order = sorted(range(len(units)), key=lambda i: (not units[i].edits, units[i].id))
@@ -46,12 +49,13 @@ def collapse(units: list[Unit], embeddings: np.ndarray, threshold: float) -> tup
     members: dict[int, list[int]] = {}
     polarity = np.array([negated(u.text) for u in units], dtype=bool)
     folded: list[Collapsed] = []
-    rep_vecs = np.empty_like(embeddings)
+    rep_vecs = np.empty((min(len(units), 256), embeddings.shape[1] if embeddings.ndim == 2 else 0), dtype=np.float32)
     rep_pol = np.empty(len(units), dtype=bool)
     for i in order:
         n = len(reps)
+        row = embeddings[i].astype(np.float32)
         if n:
-            sims = rep_vecs[:n] @ embeddings[i]
+            sims = rep_vecs[:n] @ row
             sims = np.where(rep_pol[:n] == polarity[i], sims, -1.0)
             best = int(np.argmax(sims))
             if sims[best] >= threshold:
@@ -69,7 +73,9 @@ def collapse(units: list[Unit], embeddings: np.ndarray, threshold: float) -> tup
                     )
                 )
                 continue
-        rep_vecs[n] = embeddings[i]
+        if n == len(rep_vecs):  # grown by doubling: a cluster of near-duplicates needs few rows
+            rep_vecs = np.concatenate([rep_vecs, np.empty_like(rep_vecs)])
+        rep_vecs[n] = row
         rep_pol[n] = polarity[i]
         reps.append(i)
         members[i] = [i]
@@ -85,4 +91,4 @@ def collapse(units: list[Unit], embeddings: np.ndarray, threshold: float) -> tup
                 }
             )
         )
-    return out, embeddings[reps] if reps else embeddings[:0], folded
+    return out, rep_vecs[: len(reps)].copy(), folded

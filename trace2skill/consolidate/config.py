@@ -24,7 +24,13 @@ class ConsolidateConfig(BaseModel):
     embed_device: str | None = Field(None, description="Torch device for minilm, e.g. cpu or cuda (default: cuda if present).")
     embed_batch_size: int = Field(64, ge=1, description="Lessons per embedding batch (Ray Data map_batches).")
     embed_concurrency: int = Field(1, ge=1, description="Embedding actors in the Ray Data actor pool.")
-    embed_num_cpus: float = Field(1.0, ge=0, description="CPUs reserved per embedding actor.")
+    embed_num_cpus: float = Field(1.0, ge=0, description="CPUs reserved per embedding actor (or by the one embedding task of a small run).")
+    embed_pool_min_trajectories: int = Field(
+        2000,
+        ge=1,
+        description="Analysis results from which units are embedded by an actor pool of embed_concurrency; below it, by one Ray task "
+        "(the model loads once and no stage waits on CPUs an idle pool holds).",
+    )
     dedup_threshold: float | None = Field(
         None, gt=0, le=1, description="Cosine at or above which two lessons are near-duplicates and collapse into one."
     )

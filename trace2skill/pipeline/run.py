@@ -29,7 +29,7 @@ from trace2skill.pipeline.consolidate import consolidate
 from trace2skill.pipeline.pair import MAX_PARTITIONS, ROWS_PER_PARTITION, pair_siblings
 from trace2skill.pipeline.read import plan_inputs, read_records, write_records
 from trace2skill.progress import Console, stderr_to
-from trace2skill.outputs import MANIFEST, QUARANTINE, TRAJECTORIES, analysis_units, analysis_usage, write_manifest, write_units
+from trace2skill.outputs import MANIFEST, QUARANTINE, TRAJECTORIES, analysis_usage, write_manifest, write_units
 from trace2skill.schema import PATCH_SCHEMA, to_table
 from trace2skill.report import write_report
 from trace2skill.safety.trace import write_safety
@@ -147,12 +147,12 @@ def distill(cfg: DistillConfig, progress: Progress = print, *, resume: bool = Fa
         stage("analyze")
 
         summary.analysis_usage = summary.analysis_usage + analysis_usage(run_dir)
-        lessons, patches = analysis_units(run_dir)
-        progress(f"{len(lessons)} lesson(s), {len(patches)} patch(es); consolidating ({cfg.consolidate.embedder} embeddings, fan-in {cfg.fan_in})")
-        cons = consolidate(s0, lessons, patches, cfg, app, skill_view, handle, progress)
+        units = write_units(run_dir)  # lessons.parquet and patches.parquet, streamed from the parts
+        progress(f"{units['lessons']} lesson(s), {units['patches']} patch(es); consolidating ({cfg.consolidate.embedder} embeddings, fan-in {cfg.fan_in})")
+        cons = consolidate(s0, run_dir / ANALYSIS_DIR, cfg, app, skill_view, handle, progress)
         stage("merge")
 
-    summary = _write_outputs(cfg, cons, summary)
+    summary = _write_outputs(cfg, cons, units, summary)
     stage("apply")
     summary.wall_seconds = round(time.perf_counter() - t_start, 2)
     (run_dir / "summary.json").write_text(summary.model_dump_json(indent=2))
@@ -206,7 +206,7 @@ def not_analysed(rows: ray.data.Dataset, analysis: Path, total: int) -> ray.data
     return rows.join(done, join_type="left_anti", num_partitions=partitions, on=("id",), right_on=("trajectory_id",))
 
 
-def _write_outputs(cfg: DistillConfig, cons, summary: RunSummary) -> RunSummary:
+def _write_outputs(cfg: DistillConfig, cons, units: dict[str, int], summary: RunSummary) -> RunSummary:
     """Write the skill and the run's Parquet and JSON outputs; return the filled-in summary.
     The per-trajectory outputs stream from the analysis parts, the quarantine and the
     held-out rows; the counts are aggregations over what was written."""
@@ -215,7 +215,6 @@ def _write_outputs(cfg: DistillConfig, cons, summary: RunSummary) -> RunSummary:
     skill_dir = cfg.out_dir / result.skill.name
     write_skill(result.skill, skill_dir)
     write_manifest(run_dir)
-    units = write_units(run_dir)
     final = [p.to_patch() for p in cons.assembly.parts]
     pq.write_table(to_table(final, PATCH_SCHEMA), run_dir / "final_patches.parquet")
     write_provenance(cons.provenance, run_dir / "provenance.parquet")

@@ -1,0 +1,71 @@
+"""Consolidation's units come from the analysis parts on disk: split per trajectory in the
+workers, embedded once, written with float16 embeddings to ``units/``."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from benchmarks.consolidation_corpus import make_corpus
+from trace2skill.analysts.analyze import AnalysisResult
+from trace2skill.checkpoint import AnalysisLog
+from trace2skill.consolidate.config import ConsolidateConfig
+from trace2skill.consolidate.embed import embedding_matrix, make_embedder
+from trace2skill.consolidate.units import Unit, split_units
+from trace2skill.pipeline.consolidate import result_units, write_units
+from trace2skill.schema import Edit, Patch
+
+
+def corpus_results(n: int = 60) -> tuple[list[AnalysisResult], list]:
+    """Per-trajectory analysis results of the consolidation corpus, a failed one and an
+    orphan-edit one among them; and the units ``split_units`` makes of all of it at once."""
+    corpus = make_corpus(n, seed=1)
+    results = [
+        AnalysisResult(trajectory_id=p.trajectory_ids[0], status="analyzed", lessons=[l for l in corpus.lessons if l.trajectory_id == p.trajectory_ids[0]], patch=p)
+        for p in corpus.patches
+    ]
+    orphan = Patch(id="p-orphan", edits=[Edit(op="append_to_section", section="Workflow", content="- Re-read the task.", reason="re-read")], trajectory_ids=["t-orphan"])
+    results += [AnalysisResult(trajectory_id="t-failed", status="failed", reason="invalid JSON"), AnalysisResult(trajectory_id="t-orphan", status="analyzed", patch=orphan)]
+    return results, split_units([*corpus.patches, orphan], corpus.lessons)
+
+
+def test_units_split_per_trajectory_are_the_units_of_the_whole_run():
+    results, expected = corpus_results()
+    batch = pa.table({"trajectory_id": [r.trajectory_id for r in results], "result": [r.model_dump_json() for r in results]})
+    out = result_units(batch)
+    units = [Unit.model_validate_json(u) for u in out.column("unit").to_pylist()]
+    assert sorted(u.model_dump_json() for u in units) == sorted(u.model_dump_json() for u in expected)
+    assert out.column("text").to_pylist() == [u.text for u in units]
+    # one "opens" per trajectory that gave units; the failed one gave none
+    assert sum(out.column("opens").to_pylist()) == len({t for u in expected for t in u.trajectory_ids}) == len(results) - 1
+
+
+@pytest.mark.ray
+@pytest.mark.parametrize("pool_from", [10_000, 1], ids=["one-task", "actor-pool"])
+def test_write_units_reads_the_parts_and_stores_float16_embeddings_once(ray_session, tmp_path, pool_from):
+    results, expected = corpus_results()
+    log = AnalysisLog(tmp_path, flush_rows=16, flush_seconds=3600)
+    for i in range(0, len(results), 16):
+        log.add(results[i : i + 16])
+    log.flush()
+    assert len(log.parts()) > 1
+    cfg = ConsolidateConfig(embedder="hashing", embed_batch_size=8, embed_num_cpus=0, embed_pool_min_trajectories=pool_from)
+    assert write_units(log.dir, tmp_path / "units", cfg)
+
+    table = pq.read_table(tmp_path / "units")
+    assert set(table.column_names) == {"unit", "opens", "embedding"}  # the text is in the unit; not stored twice
+    assert table.schema.field("embedding").type == pa.list_(pa.float16(), 4096)
+    units = [Unit.model_validate_json(u) for u in table.column("unit").to_pylist()]
+    assert sorted(u.id for u in units) == sorted(u.id for u in expected)
+    stored = embedding_matrix(table.column("embedding"))
+    exact = make_embedder("hashing").embed([u.text for u in units])
+    assert np.abs(stored - exact).max() < 1e-3  # float16 keeps about 3 decimal digits of a unit-norm vector
+    assert np.allclose((stored * exact).sum(axis=1), 1.0, atol=1e-3)
+
+
+@pytest.mark.ray
+def test_write_units_without_parts_writes_nothing(ray_session, tmp_path):
+    (tmp_path / "analysis").mkdir()
+    assert not write_units(tmp_path / "analysis", tmp_path / "units", ConsolidateConfig(embedder="hashing"))
