@@ -1,0 +1,1 @@
+"""``trace2skill plan``: see trace2skill/plan.py."""
