@@ -72,15 +72,20 @@ def split_holdout(run_dir: Path, trajectories: Path, *, fraction: float | None, 
         for key in sorted(held):
             fh.write(json.dumps({"id": key, **tasks[key]}, ensure_ascii=False) + "\n")
     held_ids = pa.array([tid for key in held for tid in tasks[key]["trajectories"]], pa.string())
+    move_trajectories(trajectories, held_ids, run_dir / HOLDOUT_TRAJECTORIES)
+    return len(held)
+
+
+def move_trajectories(trajectories: Path, ids: pa.Array, to: Path) -> None:
+    """Move the rows of ``trajectories`` whose id is in ``ids`` to a new Parquet file ``to``, batch by batch."""
     kept_path = trajectories.with_suffix(".kept.parquet")
-    with pq.ParquetWriter(kept_path, TRAJECTORY_SCHEMA) as kept, pq.ParquetWriter(run_dir / HOLDOUT_TRAJECTORIES, TRAJECTORY_SCHEMA) as out:
+    with pq.ParquetWriter(kept_path, TRAJECTORY_SCHEMA) as kept, pq.ParquetWriter(to, TRAJECTORY_SCHEMA) as out:
         for batch in pq.ParquetFile(trajectories).iter_batches():
             table = pa.Table.from_batches([batch]).cast(TRAJECTORY_SCHEMA)
-            mask = pc.is_in(table["id"], value_set=held_ids)
+            mask = pc.is_in(table["id"], value_set=ids)
             kept.write_table(table.filter(pc.invert(mask)))
             out.write_table(table.filter(mask))
     os.replace(kept_path, trajectories)
-    return len(held)
 
 
 def held_out_results(run_dir: Path) -> list[AnalysisResult]:

@@ -18,6 +18,7 @@ from ray.data import ActorPoolStrategy, DataContext
 from trace2skill.analysts.analyze import AnalysisResult
 from trace2skill.analysts.context import SkillContext
 from trace2skill.analysts.verify import VerifierJob
+from trace2skill.budget import PromptBudget, budget_report, budget_run, skipped_results
 from trace2skill.checkpoint import AnalysisLog, RunState, check_writable, mark_done, start_run
 from trace2skill.config import DistillConfig
 from trace2skill.consolidate.merge import TreeStats
@@ -39,7 +40,7 @@ from trace2skill.skill.model import Skill
 from trace2skill.summary import RunSummary
 
 Progress = Callable[[str], None]
-STATUSES = ("analyzed", "no_lesson", "quarantined", "failed")
+STATUSES = ("analyzed", "no_lesson", "quarantined", "failed", "skipped")
 TRAJECTORIES, QUARANTINE = "trajectories.parquet", "quarantine.parquet"
 RAY_LOG = "ray.log"  # what Ray and the libraries print during a run, unless the caller wants it on stderr
 MIN_FREE_BYTES = 50_000_000  # beyond the inputs' size: Parquet outputs, the skill, Ray's spill headroom
@@ -137,6 +138,8 @@ def distill(cfg: DistillConfig, progress: Progress = print, *, resume: bool = Fa
             if cfg.draft:
                 s0, usage, summary.draft_note = draft_s0(handle, s0.name, run_dir / TRAJECTORIES, progress)
                 summary.analysis_usage = summary.analysis_usage + usage
+            if cfg.max_prompt_tokens:
+                progress(budget_run(cfg, run_dir / TRAJECTORIES, SkillContext.of(s0)).line())
             write_skill(s0, run_dir / "s0")  # the frozen S0 every later stage (and a resumption) reads
             mark_done(run_dir, state, "read")
             stage("read")
@@ -144,6 +147,7 @@ def distill(cfg: DistillConfig, progress: Progress = print, *, resume: bool = Fa
         skill_view = skill_prompt_view(s0)
 
         results, summary.resumed = _analyze(cfg, state, app, SkillContext.of(s0), progress)
+        summary.budget = budget_report(run_dir, results)
         stage("analyze")
 
         lessons = [lesson for r in results for lesson in r.lessons]
@@ -168,10 +172,13 @@ def _analyze(cfg: DistillConfig, state: RunState, app: str, skill: SkillContext,
     run_dir = cfg.resolved_run_dir
     log = AnalysisLog(run_dir)
     done = log.done_ids()
+    guard = PromptBudget(cfg.max_prompt_tokens)
+    if done and guard.limit:  # a resumption counts what the interrupted run spent
+        guard.spend(log.read())
     if "analyze" not in state.stages:
         total = pq.ParquetFile(run_dir / TRAJECTORIES).metadata.num_rows
         progress(f"analyzing {total - len(done)} trajectory(ies)" + (f"; {len(done)} were analysed before the resumption" if done else ""))
-        if total > len(done):
+        if total > len(done) and not guard.exhausted:
             # Blocks of one batch each (streamed, not a barrier), so every actor gets work: a
             # file's rows otherwise arrive as one block that only one actor would process.
             with _in_completion_order():  # results are put back in input order below
@@ -196,6 +203,9 @@ def _analyze(cfg: DistillConfig, state: RunState, app: str, skill: SkillContext,
                     log.add(new)
                     counts.update(r.status for r in new)
                     bar.advance(len(new), ", ".join(f"{v} {k}" for k, v in sorted(counts.items())))
+                    if guard.spend(new):  # the budget is spent: send nothing new (the rest is skipped)
+                        progress(f"--max-prompt-tokens {guard.limit:,} spent ({guard.spent:,} prompt tokens); no new analysis is sent")
+                        break
         log.flush()
         mark_done(run_dir, state, "analyze")
     order = {tid: i for i, tid in enumerate(pq.read_table(run_dir / TRAJECTORIES, columns=["id"])["id"].to_pylist())}
@@ -204,7 +214,8 @@ def _analyze(cfg: DistillConfig, state: RunState, app: str, skill: SkillContext,
         AnalysisResult(trajectory_id=q["trajectory_id"], source_file=q["source_file"], status="quarantined", reason=q["reason"])
         for q in pq.read_table(run_dir / QUARANTINE, columns=["trajectory_id", "source_file", "reason"]).to_pylist()
     ]
-    return results + quarantined + held_out_results(run_dir), len(done)
+    skipped = skipped_results(run_dir, run_dir / TRAJECTORIES, {r.trajectory_id for r in results})
+    return results + quarantined + held_out_results(run_dir) + skipped, len(done)
 
 
 def _write_outputs(cfg: DistillConfig, results: list[AnalysisResult], lessons: list, patches: list, cons, summary: RunSummary) -> RunSummary:
