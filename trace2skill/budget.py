@@ -32,7 +32,7 @@ from trace2skill.config import DistillConfig
 from trace2skill.evaluate.holdout import move_trajectories, task_key
 from trace2skill.sample import budget_sample
 from trace2skill.schema import Trajectory
-from trace2skill.tokens import PromptEstimate, TokenCounter, token_counter, trajectory_chars
+from trace2skill.tokens import PromptEstimate, TokenCounter, analyst_config, token_counter, trajectory_chars
 
 BUDGET_SKIPPED = "budget_skipped.parquet"
 BUDGET_JSON = "budget.json"
@@ -149,8 +149,7 @@ def apply_budget(
 def budget_run(cfg: DistillConfig, trajectories: Path, skill: SkillContext) -> BudgetReport:
     """:func:`apply_budget` with the run's budget, seed, analyst settings and the plan's tokenizer for its backend."""
     count, tokenizer = token_counter(cfg.backend)
-    analyst = cfg.analyst.for_backend("openai" if cfg.backend.backend == "vllm" else cfg.backend.backend)  # vllm is reached as openai
-    return apply_budget(cfg.resolved_run_dir, trajectories, limit=cfg.max_prompt_tokens, seed=cfg.seed, skill=skill, config=analyst, count=count, tokenizer=tokenizer)
+    return apply_budget(cfg.resolved_run_dir, trajectories, limit=cfg.max_prompt_tokens, seed=cfg.seed, skill=skill, config=analyst_config(cfg), count=count, tokenizer=tokenizer)
 
 
 def skipped_results(run_dir: Path, trajectories: Path, analysed: set[str]) -> list[AnalysisResult]:

@@ -23,6 +23,7 @@ from pydantic import BaseModel
 from trace2skill.analysts.analyze import MARGIN_TOKENS, AnalystConfig, build_messages
 from trace2skill.analysts.context import SkillContext
 from trace2skill.analysts.render import render_trajectory
+from trace2skill.config import RunOptions
 from trace2skill.llm.factory import BackendConfig
 from trace2skill.schema import TRAJECTORY_SCHEMA, Trajectory
 
@@ -70,6 +71,11 @@ def token_counter(backend: BackendConfig) -> tuple[TokenCounter, str]:
     return chars_estimate, ESTIMATE
 
 
+def analyst_config(cfg: RunOptions) -> AnalystConfig:
+    """The analyst settings a replica runs with (a vllm engine is reached as openai)."""
+    return cfg.analyst.for_backend("openai" if cfg.backend.backend == "vllm" else cfg.backend.backend)
+
+
 class _Counting:
     """The one part of an LLM client the prompt fitting uses."""
 
@@ -96,13 +102,19 @@ def prompt_name(success: bool | None) -> str | None:
     return None if success is None else ("success_analyst" if success else "error_analyst")
 
 
-def prompt_tokens(traj: Trajectory, skill: SkillContext, config: AnalystConfig, count: TokenCounter) -> int:
-    """Prompt tokens of ``traj``'s analysis, fitted to the context by the analysts' own code (0: no call)."""
+def message_tokens(traj: Trajectory, skill: SkillContext, config: AnalystConfig, count: TokenCounter) -> list[int]:
+    """Tokens of each message of ``traj``'s analysis prompt (system first), fitted to the
+    context by the analysts' own code; none for a trajectory that gets no call."""
     name = prompt_name(traj.success)
     if name is None:
-        return 0
+        return []
     messages, _ = build_messages(name, skill, traj, _Counting(count), config)
-    return sum(count(m.content) for m in messages)
+    return [count(m.content) for m in messages]
+
+
+def prompt_tokens(traj: Trajectory, skill: SkillContext, config: AnalystConfig, count: TokenCounter) -> int:
+    """Prompt tokens of ``traj``'s analysis (0: no call)."""
+    return sum(message_tokens(traj, skill, config, count))
 
 
 class PromptEstimate(BaseModel):
