@@ -79,3 +79,21 @@ def test_plan_counts_what_the_analysts_would_send():
     assert plan.cost is not None and plan.cost.replicas == 4
     assert plan.cost.wall_hours == pytest.approx(plan.cost.replica_hours / 4)
     assert "analysis calls" in plan.table() and "wall time" in plan.table()
+
+
+def test_the_budget_preview_is_the_sample_distill_draws(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from trace2skill.budget import apply_budget
+    from trace2skill.schema import TRAJECTORY_SCHEMA
+    from trace2skill.tokens import analyst_config
+
+    cfg = RunOptions.model_validate({"backend": {"backend": "fake"}, "max_prompt_tokens": 20_000, "seed": 5})
+    skill = SkillContext.of(load_skill(EXAMPLES / "skills" / "airline-support"))
+    scan = scan_inputs([EXAMPLES / "airline"], sample_size=32, per_trajectory=True)  # all 24: the same calibration as distill's
+    preview = make_plan(scan, cfg, skill, chars_estimate, "chars").budget
+    path = tmp_path / "trajectories.parquet"
+    pq.write_table(pa.Table.from_pylist([t.to_row() for t in scan_inputs([EXAMPLES / "airline"], sample_size=32).sample], schema=TRAJECTORY_SCHEMA), path)
+    drawn = apply_budget(tmp_path, path, limit=20_000, seed=5, skill=skill, config=analyst_config(cfg), count=chars_estimate, tokenizer="chars")
+    assert preview == drawn and 0 < preview.selected < 24

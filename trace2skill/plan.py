@@ -17,15 +17,19 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 from pydantic import BaseModel, Field
 
 from trace2skill.analysts.analyze import AnalystConfig
 from trace2skill.analysts.context import SkillContext
 from trace2skill.config import RunOptions, ThroughputConfig
 from trace2skill.ingest import Label, detect_format, discover_files, read_file
-from trace2skill.schema import Trajectory
-from trace2skill.tokens import TokenCounter, analyst_config, full_tokens, message_tokens
+from trace2skill.budget import BudgetReport, stratum
+from trace2skill.sample import budget_sample
+from trace2skill.schema import TRAJECTORY_SCHEMA, Trajectory
+from trace2skill.tokens import PromptEstimate, TokenCounter, analyst_config, full_tokens, message_tokens, trajectory_chars
 
+ROWS_PER_BATCH = 1024  # trajectories whose sizes are summed at once on Arrow columns
 LESSONS_PER_TRAJECTORY = 2.0  # units merged per analysed trajectory (docs/performance.md measured 1.84)
 MERGE_TOKENS_PER_PATCH = 300  # a patch as a merge prompt shows it (docs/performance.md)
 
@@ -39,14 +43,26 @@ class Scan(BaseModel):
     formats: dict[str, int] = Field(default_factory=dict)  # trajectories per format
     outcomes: dict[str, int] = Field(default_factory=dict)  # success / failure / unknown
     sample: list[Trajectory] = Field(default_factory=list)
+    # per trajectory, only when a budget is previewed: stratum, outcome, characters as a prompt shows them
+    strata: list[str] = Field(default_factory=list)
+    success: list[bool | None] = Field(default_factory=list)
+    chars: list[int] = Field(default_factory=list)
 
 
 def scan_inputs(
-    inputs: Sequence[str | Path], *, fmt: str = "auto", labels: Mapping[str, Label] | None = None, success_threshold: float = 1.0, sample_size: int = 64, seed: int = 0
+    inputs: Sequence[str | Path],
+    *,
+    fmt: str = "auto",
+    labels: Mapping[str, Label] | None = None,
+    success_threshold: float = 1.0,
+    sample_size: int = 64,
+    seed: int = 0,
+    per_trajectory: bool = False,
 ) -> Scan:
     """Read every record once; count them and keep a seeded uniform sample (reservoir) of
-    ``sample_size`` trajectories. The plan prints numbers only, so records are not redacted."""
-    scan, formats, outcomes, rng = Scan(), Counter(), Counter(), random.Random(seed)
+    ``sample_size`` trajectories (and with ``per_trajectory``, each one's stratum, outcome
+    and size, for a budget preview). The plan prints numbers only, so records are not redacted."""
+    scan, formats, outcomes, rng, rows = Scan(), Counter(), Counter(), random.Random(seed), []
     for path in discover_files(inputs):
         scan.files += 1
         name = detect_format(path) if fmt == "auto" else fmt
@@ -57,12 +73,26 @@ def scan_inputs(
             scan.trajectories += 1
             formats[name] += 1
             outcomes[outcome(record.success)] += 1
+            if per_trajectory:
+                rows.append(record.to_row())
+                if len(rows) == ROWS_PER_BATCH:
+                    _add_rows(scan, rows)
             if len(scan.sample) < sample_size:
                 scan.sample.append(record)
             elif (slot := rng.randrange(scan.trajectories)) < sample_size:
                 scan.sample[slot] = record
+    _add_rows(scan, rows)
     scan.formats, scan.outcomes = dict(formats), dict(outcomes)
     return scan
+
+
+def _add_rows(scan: Scan, rows: list[dict]) -> None:
+    """Record the strata, outcomes and sizes of ``rows`` and empty it."""
+    if rows:
+        scan.chars += trajectory_chars(pa.Table.from_pylist(rows, schema=TRAJECTORY_SCHEMA)).tolist()
+        scan.strata += [stratum(r) for r in rows]
+        scan.success += [r["success"] for r in rows]
+        rows.clear()
 
 
 def outcome(success: bool | None) -> str:
@@ -145,11 +175,12 @@ class Plan(BaseModel):
     analysis_prompt_tokens: int
     analysis_completion_tokens: int
     lessons_per_trajectory: float
-    merge: MergeTree  # units spread over max_clusters topic clusters
-    merge_one_cluster: MergeTree  # every unit in one cluster: the most merge calls (costs and tokens use it)
+    merge_fewest: MergeTree  # of units spread over max_clusters topic clusters and all in one: the one with fewer merge calls
+    merge_most: MergeTree  # ... and the one with more (the tokens and hours count it)
     merge_prompt_tokens: int
     merge_completion_tokens: int
     cost: Cost | None = None
+    budget: BudgetReport | None = None  # what distill --max-prompt-tokens N would analyse
     notes: list[str] = Field(default_factory=list)
 
     def table(self) -> str:
@@ -165,8 +196,8 @@ class Plan(BaseModel):
             ("analyst prompt, fitted", f"{_stats(self.prompt_tokens)} (context {self.context_tokens:,}; shared prefix ~{self.shared_prefix_tokens:,})"),
             ("analysis calls", f"{self.analysis_calls:,}"),
             ("analysis tokens in / out", f"{self.analysis_prompt_tokens:,} / {self.analysis_completion_tokens:,}"),
-            ("merge units", f"{self.merge.units:,} ({self.lessons_per_trajectory:g} lessons per analysed trajectory)"),
-            ("merge calls", f"{self.merge.calls:,} (spread over {self.merge.clusters} clusters) to {self.merge_one_cluster.calls:,} (one cluster, {self.merge_one_cluster.levels} level(s)); fan-in {self.merge.fan_in}"),
+            ("merge units", f"{self.merge_most.units:,} ({self.lessons_per_trajectory:g} lessons per analysed trajectory)"),
+            ("merge calls", f"{_tree(self.merge_fewest)} to {_tree(self.merge_most)}; fan-in {self.merge_most.fan_in}"),
             ("merge tokens in / out", f"{self.merge_prompt_tokens:,} / {self.merge_completion_tokens:,}"),
         ]
         if self.cost is not None:
@@ -179,12 +210,18 @@ class Plan(BaseModel):
             ]
         else:
             rows.append(("GPU-hours, wall time", "give a recipe with a throughput section (docs/plan.md)"))
+        if self.budget is not None:
+            rows.append((f"--max-prompt-tokens {self.budget.max_prompt_tokens:,}", self.budget.line()))
         width = max(len(k) for k, _ in rows)
         return "\n".join([*(f"{k:<{width}}  {v}" for k, v in rows), "", *(f"- {n}" for n in self.notes)])
 
 
 def _stats(s: TokenStats) -> str:
     return f"mean {s.mean:,}, p50 {s.p50:,}, p95 {s.p95:,}, max {s.max:,}"
+
+
+def _tree(t: MergeTree) -> str:
+    return f"{t.calls:,} ({t.clusters} cluster(s), {t.levels} level(s))"
 
 
 def _duration(hours: float) -> str:
@@ -209,9 +246,17 @@ def gpus_of(cfg: RunOptions, throughput: ThroughputConfig) -> float:
 
 
 def make_plan(
-    scan: Scan, cfg: RunOptions, skill: SkillContext, count: TokenCounter, tokenizer: str, *, replicas: int | None = None, lessons_per_trajectory: float = LESSONS_PER_TRAJECTORY
+    scan: Scan,
+    cfg: RunOptions,
+    skill: SkillContext,
+    count: TokenCounter,
+    tokenizer: str,
+    *,
+    replicas: int | None = None,
+    lessons_per_trajectory: float = LESSONS_PER_TRAJECTORY,
 ) -> Plan:
-    """The plan of distilling what ``scan`` found with ``cfg``, tokens counted by ``count``."""
+    """The plan of distilling what ``scan`` found with ``cfg``, tokens counted by ``count``;
+    with ``cfg.max_prompt_tokens`` (and a per-trajectory scan), what that budget would analyse."""
     analyst = analyst_config(cfg)
     fitted = [m for m in (message_tokens(t, skill, analyst, count) for t in scan.sample) if m]
     prompts = [sum(m) for m in fitted]
@@ -220,7 +265,7 @@ def make_plan(
     stats = TokenStats.of(prompts)
     completion = cfg.throughput.completion_tokens if cfg.throughput else analyst.max_output_tokens
     units = round(calls * lessons_per_trajectory)
-    spread, tree = merge_tree(units, cfg.consolidate.max_clusters, cfg.fan_in), merge_tree(units, 1, cfg.fan_in)
+    fewest, most = sorted((merge_tree(units, cfg.consolidate.max_clusters, cfg.fan_in), merge_tree(units, 1, cfg.fan_in)), key=lambda t: (t.calls, -t.clusters))
     merge_prompt = count(skill.skill_md) + cfg.fan_in * MERGE_TOKENS_PER_PATCH
     merge_completion = cfg.throughput.merge_completion_tokens if cfg.throughput else analyst.max_output_tokens
     plan = Plan(
@@ -239,15 +284,28 @@ def make_plan(
         analysis_prompt_tokens=calls * stats.mean,
         analysis_completion_tokens=calls * completion,
         lessons_per_trajectory=lessons_per_trajectory,
-        merge=spread,
-        merge_one_cluster=tree,
-        merge_prompt_tokens=tree.calls * merge_prompt,
-        merge_completion_tokens=tree.calls * merge_completion,
+        merge_fewest=fewest,
+        merge_most=most,
+        merge_prompt_tokens=most.calls * merge_prompt,
+        merge_completion_tokens=most.calls * merge_completion,
         notes=_notes(cfg, analyst, completion),
     )
+    if cfg.max_prompt_tokens and scan.chars:
+        plan.budget = budget_preview(scan, cfg.max_prompt_tokens, cfg.seed, PromptEstimate.calibrate(scan.sample, skill, analyst, count, tokenizer))
     if cfg.throughput is not None:
         plan.cost = cost(plan, cfg.throughput, replicas or replicas_of(cfg), gpus_of(cfg, cfg.throughput), merge_prompt)
     return plan
+
+
+def budget_preview(scan: Scan, limit: int, seed: int, estimate: PromptEstimate) -> BudgetReport:
+    """The sample ``distill --max-prompt-tokens limit --seed seed`` would draw (trace2skill.budget), estimated on the scan."""
+    known = np.array([s is not None for s in scan.success])
+    costs = estimate.tokens(np.array([bool(s) for s in scan.success]), known, np.array(scan.chars))
+    sample = budget_sample(scan.strata, costs, limit, seed)
+    return BudgetReport(
+        max_prompt_tokens=limit, trajectories=len(costs), selected=sample.selected_count, sampled_out=len(costs) - sample.selected_count,
+        strata=sample.strata, seed=seed, tokenizer=estimate.tokenizer, estimated_tokens=sample.estimated_cost, estimated_selected_tokens=sample.selected_cost,
+    )
 
 
 def cost(plan: Plan, tp: ThroughputConfig, replicas: int, gpus_per_replica: float, merge_prompt: int) -> Cost:
@@ -257,7 +315,7 @@ def cost(plan: Plan, tp: ThroughputConfig, replicas: int, gpus_per_replica: floa
     prefilled = plan.prompt_tokens.mean - (plan.shared_prefix_tokens if tp.prefix_caching else 0)
     per_analysis = prefilled / tp.prefill_tokens_per_s + tp.completion_tokens / tp.decode_tokens_per_s
     per_merge = merge_prompt / tp.prefill_tokens_per_s + tp.merge_completion_tokens / tp.decode_tokens_per_s
-    seconds = plan.analysis_calls * per_analysis + plan.merge_one_cluster.calls * per_merge
+    seconds = plan.analysis_calls * per_analysis + plan.merge_most.calls * per_merge
     return Cost(
         replicas=replicas,
         gpus_per_replica=gpus_per_replica,
@@ -274,7 +332,7 @@ def _notes(cfg: RunOptions, analyst: AnalystConfig, completion: int) -> list[str
         "analysis calls: one per trajectory with a known outcome; an invalid answer costs a retry (up to "
         f"{analyst.retries}), a failure paired with a successful sibling shows its steps within the same context",
         "merge calls: (U - 1)/(B - 1) per topic cluster of U units (docs/performance.md), with no near-duplicate collapsed; "
-        f"from units spread evenly over max_clusters ({cfg.consolidate.max_clusters}) to all in one cluster (the tokens and hours count the latter)",
+        f"units spread evenly over max_clusters ({cfg.consolidate.max_clusters}) or all in one cluster (the tokens and hours count the one with more calls)",
     ]
     if cfg.throughput is None:
         notes.append(f"completion tokens: the output cap ({completion}) per call; give the recipe a throughput section for the expected figure and engine time")

@@ -22,7 +22,8 @@ def plan(
     labels: Annotated[Optional[Path], typer.Option("--labels", help="Labels file joined onto any format.")] = None,
     success_threshold: Annotated[Optional[float], typer.Option("--success-threshold", help="reward >= X counts as success (default 1.0).")] = None,
     sample: Annotated[int, typer.Option("--sample", min=1, help="Trajectories whose tokens are counted (a seeded uniform sample).")] = 64,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the sample.")] = 0,
+    seed: Annotated[Optional[int], typer.Option("--seed", help="Seed of the sample and of the --max-prompt-tokens preview (default: the recipe's, else 0).")] = None,
+    max_prompt_tokens: Annotated[Optional[int], typer.Option("--max-prompt-tokens", min=1, help="Show what distill --max-prompt-tokens N (same --seed) would analyse.")] = None,
     lessons: Annotated[Optional[float], typer.Option("--lessons-per-trajectory", min=0, help="Merge units per analysed trajectory (default 2).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the plan as JSON on stdout instead of a table.")] = False,
 ) -> None:
@@ -42,7 +43,7 @@ def plan(
         raise CliError(f"labels file not found: {labels}")
     if skill is not None and not skill.is_dir():
         raise CliError(f"--skill {skill} is not a directory")
-    flags = {"input_format": input_format, "success_threshold": success_threshold, "labels": labels, "backend": {"backend": backend}}
+    flags = {"input_format": input_format, "success_threshold": success_threshold, "labels": labels, "backend": {"backend": backend}, "max_prompt_tokens": max_prompt_tokens, "seed": seed}
     try:
         cfg = RunOptions.model_validate(overlay(load_recipe(recipe) if recipe else {}, given(flags)))
     except ValidationError as exc:
@@ -51,7 +52,7 @@ def plan(
     s0 = load_skill(skill) if skill else minimal_skill("distilled-skill", "Lessons distilled from agent trajectories. Use when doing such tasks.")
     scan = scan_inputs(
         [str(p) for p in inputs], fmt=cfg.input_format, labels=read_labels(cfg.labels) if cfg.labels else None,
-        success_threshold=cfg.success_threshold, sample_size=sample, seed=seed,
+        success_threshold=cfg.success_threshold, sample_size=sample, seed=cfg.seed, per_trajectory=bool(cfg.max_prompt_tokens),
     )
     count, tokenizer = token_counter(cfg.backend)
     result = make_plan(scan, cfg, SkillContext.of(s0), count, tokenizer, replicas=replicas, lessons_per_trajectory=LESSONS_PER_TRAJECTORY if lessons is None else lessons)
