@@ -27,7 +27,7 @@ def check_run_invariants(run_dir: Path, skill_dir: Path, expected_records: int) 
     assert manifest["trajectory_id"].n_unique() == manifest.height
     inputs = set(trajectories["id"]) | set(quarantine["trajectory_id"])
     assert set(manifest["trajectory_id"]) == inputs
-    assert set(manifest["status"]) <= {"analyzed", "no_lesson", "quarantined", "failed"}
+    assert set(manifest["status"]) <= {"analyzed", "no_lesson", "quarantined", "failed", "skipped"}
     assert manifest.filter(pl.col("status") != "analyzed")["reason"].str.len_chars().min() or 0 >= 0
     assert (manifest.filter(pl.col("status") != "analyzed")["reason"] != "").all()
     for name in ("patches", "final_patches"):

@@ -33,7 +33,7 @@ ANALYSIS_SCHEMA = MANIFEST_SCHEMA.append(pa.field("result", pa.string()))
 # Options that change what a run produces; the others (CPUs, concurrency, batch size,
 # replicas, where the run dir is) may differ between a run and its resumption.
 RESULT_OPTIONS = frozenset(
-    {"skill_dir", "mode", "name", "draft", "fan_in", "limit", "success_threshold", "labels", "input_format", "backend", "analyst", "consolidate", "inputs", "out_dir", "holdout", "holdout_ids", "seed"}
+    {"skill_dir", "mode", "name", "draft", "fan_in", "limit", "success_threshold", "labels", "input_format", "backend", "analyst", "consolidate", "inputs", "out_dir", "holdout", "holdout_ids", "seed", "max_prompt_tokens"}
 )
 STAGES = ("read", "analyze", "consolidate")
 

@@ -33,6 +33,22 @@ class ReplicaConfig(BaseModel):
     max_ongoing_requests: int = Field(8, ge=1, description="Requests one replica accepts at once.")
 
 
+class ThroughputConfig(BaseModel):
+    """How fast one engine replica is, for ``trace2skill plan`` (docs/plan.md). Measure it
+    (e.g. ``vllm bench throughput``) for the model and hardware of the run."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    prefill_tokens_per_s: float = Field(gt=0, description="Prompt tokens one replica processes per second, all sequences of its batch together.")
+    decode_tokens_per_s: float = Field(gt=0, description="Tokens one replica generates per second, all sequences of its batch together.")
+    gpus_per_replica: float | None = Field(
+        None, ge=0, description="GPUs one engine replica holds (default: vllm tensor_parallel_size, else replicas.num_gpus)."
+    )
+    prefix_caching: bool = Field(False, description="The engine reuses the shared prompt prefix (S0 and the instructions): only the rest is prefilled.")
+    completion_tokens: int = Field(700, ge=1, description="Tokens generated per analysis (docs/performance.md: up to 3 lessons and a patch).")
+    merge_completion_tokens: int = Field(900, ge=1, description="Tokens generated per merge call.")
+
+
 class RunOptions(BaseModel):
     """The settings a recipe may hold: everything but the inputs and the output folder."""
 
@@ -62,7 +78,11 @@ class RunOptions(BaseModel):
     # Held-out tasks for ``trace2skill evaluate`` (trace2skill/evaluate/holdout.py).
     holdout: float | None = Field(None, gt=0, lt=1, description="Fraction of the tasks kept out of the distill, for evaluate.")
     holdout_ids: Path | None = Field(None, description="File of task ids (one a line, or a tasks JSONL) kept out of the distill.")
-    seed: int = Field(0, description="Seed of the holdout split.")
+    seed: int = Field(0, description="Seed of the holdout split and of the --max-prompt-tokens sample.")
+    max_prompt_tokens: int | None = Field(
+        None, ge=1, description="Analysis prompt-token budget: a sample stratified by task x outcome that fits it is analysed, the rest skipped (docs/plan.md)."
+    )
+    throughput: ThroughputConfig | None = Field(None, description="Engine speed for `trace2skill plan` (GPU-hours, wall time); distill ignores it.")
 
     @model_validator(mode="after")
     def _one_holdout(self) -> RunOptions:

@@ -1,7 +1,7 @@
 """A run's per-trajectory outputs, streamed from the datasets the workers wrote.
 
-The manifest is the analysis parts' manifest columns, then the quarantined records, then
-the held-out trajectories; ``lessons.parquet`` and ``patches.parquet`` are the lessons and
+The manifest is the analysis parts' manifest columns, then the quarantined records, the
+held-out trajectories and those a token budget skipped; ``lessons.parquet`` and ``patches.parquet`` are the lessons and
 patches of the analysis results. Each is written batch by batch, so the process writing
 them never holds every result; counts and token sums are aggregations over the datasets.
 Nothing here knows about Ray.
@@ -17,6 +17,7 @@ import pyarrow.parquet as pq
 
 from trace2skill import parts
 from trace2skill.analysts.analyze import AnalysisResult
+from trace2skill.budget import skipped_results
 from trace2skill.checkpoint import ANALYSIS_DIR, manifest_row
 from trace2skill.evaluate.holdout import held_out_results
 from trace2skill.llm.base import Usage
@@ -50,6 +51,8 @@ def write_manifest(run_dir: Path) -> None:
         held = held_out_results(run_dir)
         if held:
             out.write_table(to_table([manifest_row(r) for r in held], MANIFEST_SCHEMA))
+        for skipped in skipped_results(run_dir, run_dir / TRAJECTORIES):
+            out.write_table(to_table([manifest_row(r) for r in skipped], MANIFEST_SCHEMA))
 
 
 def write_units(run_dir: Path) -> dict[str, int]:

@@ -20,7 +20,7 @@ StepKind = Literal["message", "reasoning", "tool_call", "observation"]
 LessonKind = Literal["failure", "success"]
 # How far the starting skill S0 already says what a lesson says (the analyst's judgement).
 Coverage = Literal["covered", "partial", "missing"]
-Status = Literal["analyzed", "no_lesson", "quarantined", "failed"]
+Status = Literal["analyzed", "no_lesson", "quarantined", "failed", "skipped"]  # skipped: left out by --max-prompt-tokens
 # Edits inside a markdown file's "## " sections; the whole-file ops come on top.
 SectionOp = Literal[
     "append_to_section",

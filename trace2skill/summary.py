@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from trace2skill.budget import BudgetReport
 from trace2skill.llm.base import Usage
 
 
@@ -15,6 +16,8 @@ class RunSummary(BaseModel):
     no_lesson: int = 0
     quarantined: int = 0
     failed: int = 0
+    skipped: int = 0  # left out by --max-prompt-tokens
+    budget: BudgetReport | None = None  # what --max-prompt-tokens did: the sample, its strata, the tokens spent
     lessons: int = 0
     patches: int = 0
     groups: int = 0
@@ -42,6 +45,8 @@ class RunSummary(BaseModel):
             ("  no_lesson", self.no_lesson),
             ("  quarantined", self.quarantined),
             ("  failed", self.failed),
+            *([("  skipped (budget)", self.skipped)] if self.budget else []),
+            *([("budget", self.budget.line())] if self.budget else []),
             ("lessons", self.lessons),
             ("topic groups", self.groups),
             ("merge calls", f"{self.merge_calls} ({self.failed_merges} failed)"),

@@ -73,14 +73,21 @@ def split_holdout(run_dir: Path, trajectories: Path, *, fraction: float | None, 
         for key in sorted(held):
             fh.write(json.dumps({"id": key, **tasks[key]}, ensure_ascii=False) + "\n")
     held_ids = pa.array([tid for key in held for tid in tasks[key]["trajectories"]], pa.string())
-    with pq.ParquetWriter(run_dir / HOLDOUT_TRAJECTORIES, TRAJECTORY_SCHEMA) as out:
-        for part in parts.parts(trajectories):  # each part rewritten whole, under its own name (input order kept)
+    move_trajectories(trajectories, held_ids, run_dir / HOLDOUT_TRAJECTORIES)
+    return len(held)
+
+
+def move_trajectories(trajectories: Path, ids: pa.Array, to: Path) -> None:
+    """Move the rows of the ``trajectories`` dataset whose id is in ``ids`` to a new Parquet
+    file ``to``, part by part: a part that loses rows is rewritten whole under its own name,
+    so the input order is kept."""
+    with pq.ParquetWriter(to, TRAJECTORY_SCHEMA) as out:
+        for part in parts.parts(trajectories):
             table = pq.read_table(part).cast(TRAJECTORY_SCHEMA)
-            mask = pc.is_in(table["id"], value_set=held_ids)
+            mask = pc.is_in(table["id"], value_set=ids)
             if pc.any(mask).as_py():
                 out.write_table(table.filter(mask))
                 parts.write_part(table.filter(pc.invert(mask)), part.parent, part.name)
-    return len(held)
 
 
 def held_out_results(run_dir: Path) -> list[AnalysisResult]:

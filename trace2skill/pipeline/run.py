@@ -10,6 +10,7 @@ from collections.abc import Callable
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import ray
 from ray.data import ActorPoolStrategy, DataContext
@@ -17,6 +18,7 @@ from ray.data import ActorPoolStrategy, DataContext
 from trace2skill import parts
 from trace2skill.analysts.context import SkillContext
 from trace2skill.analysts.verify import VerifierJob
+from trace2skill.budget import PromptBudget, budget_report, budget_run
 from trace2skill.checkpoint import ANALYSIS_DIR, RunState, check_writable, mark_done, start_run
 from trace2skill.config import DistillConfig
 from trace2skill.consolidate.merge import TreeStats
@@ -39,7 +41,7 @@ from trace2skill.skill.model import Skill
 from trace2skill.summary import RunSummary
 
 Progress = Callable[[str], None]
-STATUSES = ("analyzed", "no_lesson", "quarantined", "failed")
+STATUSES = ("analyzed", "no_lesson", "quarantined", "failed", "skipped")
 RAY_LOG = "ray.log"  # what Ray and the libraries print during a run, unless the caller wants it on stderr
 MIN_FREE_BYTES = 50_000_000  # beyond the inputs' size: Parquet outputs, the skill, Ray's spill headroom
 
@@ -137,6 +139,8 @@ def distill(cfg: DistillConfig, progress: Progress = print, *, resume: bool = Fa
             if cfg.draft:
                 s0, usage, summary.draft_note = draft_s0(handle, s0.name, run_dir / TRAJECTORIES, progress)
                 summary.analysis_usage = summary.analysis_usage + usage
+            if cfg.max_prompt_tokens:
+                progress(budget_run(cfg, run_dir / TRAJECTORIES, SkillContext.of(s0)).line())
             write_skill(s0, run_dir / "s0")  # the frozen S0 every later stage (and a resumption) reads
             mark_done(run_dir, state, "read")
             stage("read")
@@ -146,7 +150,10 @@ def distill(cfg: DistillConfig, progress: Progress = print, *, resume: bool = Fa
         summary.resumed = _analyze(cfg, state, app, SkillContext.of(s0), progress)
         stage("analyze")
 
-        summary.analysis_usage = summary.analysis_usage + analysis_usage(run_dir)
+        usage = analysis_usage(run_dir)
+        summary.analysis_usage = summary.analysis_usage + usage
+        # Under a budget, a trajectory still in trajectories.parquet without a result was left unsent.
+        summary.budget = budget_report(run_dir, usage.prompt_tokens, parts.num_rows(run_dir / TRAJECTORIES) - parts.num_rows(run_dir / ANALYSIS_DIR))
         units = write_units(run_dir)  # lessons.parquet and patches.parquet, streamed from the parts
         progress(f"{units['lessons']} lesson(s), {units['patches']} patch(es); consolidating ({cfg.consolidate.embedder} embeddings, fan-in {cfg.fan_in})")
         cons = consolidate(s0, run_dir / ANALYSIS_DIR, cfg, app, skill_view, handle, progress)
@@ -167,10 +174,12 @@ def _analyze(cfg: DistillConfig, state: RunState, app: str, skill: SkillContext,
     run_dir = cfg.resolved_run_dir
     analysis = run_dir / ANALYSIS_DIR
     done = parts.num_rows(analysis)
+    # A resumption counts what the interrupted run spent.
+    guard = PromptBudget(cfg.max_prompt_tokens, parts.column_sums(analysis, ["prompt_tokens"])["prompt_tokens"] if done else 0)
     if "analyze" not in state.stages:
         total = parts.num_rows(run_dir / TRAJECTORIES)
         progress(f"analyzing {total - done} trajectory(ies)" + (f"; {done} were analysed before the resumption" if done else ""))
-        if total > done:
+        if total > done and not guard.exhausted:
             # Blocks of one batch each (streamed, not a barrier), so every actor gets work: a
             # file's rows otherwise arrive as one block that only one actor would process.
             with _in_completion_order():  # nothing downstream needs input order: parts are named by their ids
@@ -194,6 +203,9 @@ def _analyze(cfg: DistillConfig, state: RunState, app: str, skill: SkillContext,
                 for batch in analyzed.iter_batches(batch_size=None, batch_format="pyarrow"):
                     counts.update(batch["status"].to_pylist())
                     bar.advance(batch.num_rows, ", ".join(f"{v} {k}" for k, v in sorted(counts.items())))
+                    if guard.spend(pc.sum(batch["prompt_tokens"]).as_py() or 0):  # the budget is spent: send nothing new (the rest is skipped)
+                        progress(f"--max-prompt-tokens {guard.limit:,} spent ({guard.spent:,} prompt tokens); no new analysis is sent")
+                        break
         mark_done(run_dir, state, "analyze")
     return done
 

@@ -34,6 +34,8 @@ def _summary(run: RunData) -> Section:
     blocks: list[Block] = [Text(note) for note in run.notes]
     verdict = "valid" if s.valid else "NOT valid: " + "; ".join(s.validation_problems)
     blocks.append(Text(f"Skill written to {s.skill_dir or '(not recorded)'}; it is {verdict}. Wall time {s.wall_seconds:.1f} s."))
+    if s.budget:
+        blocks.append(Text(f"Token budget: {s.budget.line()}; the analyses spent {s.budget.spent_prompt_tokens:,} prompt tokens."))
     if s.draft_note:
         blocks.append(Text(f"S0 was drafted by the model: {s.draft_note}."))
     counts = [
@@ -43,6 +45,7 @@ def _summary(run: RunData) -> Section:
         ("no lesson", s.no_lesson),
         ("quarantined (unreadable)", s.quarantined),
         ("failed (LLM output unusable)", s.failed),
+        *([("skipped (over --max-prompt-tokens)", s.skipped)] if s.budget else []),
         ("lessons", s.lessons),
         ("topic groups", s.groups),
         ("merge calls (failed)", f"{s.merge_calls} ({s.failed_merges})"),

@@ -99,7 +99,7 @@ def _excerpt(changes: list[Change]) -> Change | None:
 def _yielded_nothing(run: RunData) -> list[str]:
     """One line per status other than analyzed, with its most frequent reason."""
     out = []
-    for status in ("no_lesson", "quarantined", "failed"):
+    for status in ("no_lesson", "quarantined", "failed", "skipped"):
         count = getattr(run.summary, status)
         reasons = [r for r in run.reasons if r.status == status]
         if count and reasons:

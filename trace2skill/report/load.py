@@ -23,7 +23,7 @@ from trace2skill.skill.model import Skill
 from trace2skill.summary import RunSummary
 
 # The order statuses and tiers are shown in, everywhere in the report.
-STATUSES = ("analyzed", "no_lesson", "quarantined", "failed")
+STATUSES = ("analyzed", "no_lesson", "quarantined", "failed", "skipped")
 TIERS = ("skill", "reference", "refused", "dropped")
 EXAMPLE_IDS = 3
 

@@ -25,6 +25,7 @@ COLORS = {
     "no_lesson": "#9e9e9e",
     "quarantined": "#ef6c00",
     "failed": "#c62828",
+    "skipped": "#bdbdbd",
     "skill": "#1565c0",
     "reference": "#6a1b9a",
     "refused": "#c62828",

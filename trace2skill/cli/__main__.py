@@ -1,0 +1,5 @@
+"""``python -m trace2skill.cli``."""
+
+from trace2skill.cli import main
+
+main()

@@ -1,0 +1,66 @@
+"""What every command shares: the Typer app, the one-line user error and input checks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+app = typer.Typer(
+    help="Distill LLM-agent trajectories into a transferable Agent Skill.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+class CliError(Exception):
+    """An error the user can fix; printed as one line."""
+
+
+def given(flags: dict) -> dict:
+    """The flags the user set (None means not given), nested mappings included."""
+    out = {}
+    for key, value in flags.items():
+        if isinstance(value, dict):
+            value = given(value)
+            if value:
+                out[key] = value
+        elif value is not None:
+            out[key] = value
+    return out
+
+
+def first_error(exc) -> str:
+    """A pydantic ValidationError as one line: where, and what."""
+    first = exc.errors()[0]
+    return f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}"
+
+
+def known_format(name: str) -> None:
+    """Fail with one line on a --format no reader has."""
+    from trace2skill.ingest import FORMATS
+
+    if name != "auto" and name not in FORMATS:
+        raise CliError(f"unknown --format {name!r}; known formats: auto, {', '.join(FORMATS)}")
+
+
+def output_file(out: Path) -> None:
+    """Make the parents of output dataset ``out`` (a folder of part files, written anew); an
+    existing folder that holds anything but such parts is an error, so nothing else is overwritten."""
+    from trace2skill.parts import PART_GLOB
+
+    if out.is_dir() and (out.suffix != ".parquet" or any(not p.match(PART_GLOB) for p in out.iterdir())):
+        raise CliError(f"--out {out} is a folder, not a Parquet dataset; give a new name, e.g. {out / 'trajectories.parquet'}")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CliError(f"cannot create the folder of --out {out}: {exc.strerror or exc}") from None
+
+
+def require(paths: list[Path]) -> None:
+    """Fail with one line when an input path does not exist."""
+    for path in paths:
+        if not path.exists():
+            raise CliError(f"input not found: {path}")

@@ -1,0 +1,59 @@
+"""``trace2skill plan``: the cost of a distill before spending it (logic in trace2skill/plan.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from pydantic import ValidationError
+
+from trace2skill.cli.common import CliError, app, first_error, given, known_format, require
+
+
+@app.command()
+def plan(
+    inputs: Annotated[list[Path], typer.Argument(help="Trajectory files or directories.")],
+    recipe: Annotated[Optional[Path], typer.Option("--recipe", help="YAML recipe of the distill (pipelines/*.yaml); its throughput section gives GPU-hours and wall time.")] = None,
+    input_format: Annotated[Optional[str], typer.Option("--format", help="Input format name for every file (default: detect per file).")] = None,
+    replicas: Annotated[Optional[int], typer.Option("--replicas", min=1, help="Engine replicas K for the wall time (default: the recipe's).")] = None,
+    skill: Annotated[Optional[Path], typer.Option("--skill", help="Starting skill S0 (its text is in every analyst prompt).")] = None,
+    backend: Annotated[Optional[str], typer.Option("--backend", help="embedded, openai, vllm or fake: whose tokenizer counts (default: the recipe's).")] = None,
+    labels: Annotated[Optional[Path], typer.Option("--labels", help="Labels file joined onto any format.")] = None,
+    success_threshold: Annotated[Optional[float], typer.Option("--success-threshold", help="reward >= X counts as success (default 1.0).")] = None,
+    sample: Annotated[int, typer.Option("--sample", min=1, help="Trajectories whose tokens are counted (a seeded uniform sample).")] = 64,
+    seed: Annotated[Optional[int], typer.Option("--seed", help="Seed of the sample and of the --max-prompt-tokens preview (default: the recipe's, else 0).")] = None,
+    max_prompt_tokens: Annotated[Optional[int], typer.Option("--max-prompt-tokens", min=1, help="Show what distill --max-prompt-tokens N (same --seed) would analyse.")] = None,
+    lessons: Annotated[Optional[float], typer.Option("--lessons-per-trajectory", min=0, help="Merge units per analysed trajectory (default 2).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the plan as JSON on stdout instead of a table.")] = False,
+) -> None:
+    """Count the inputs and estimate a distill's LLM calls, tokens and (with a recipe's throughput) GPU-hours and wall time."""
+    from trace2skill.analysts.context import SkillContext
+    from trace2skill.config import RunOptions
+    from trace2skill.ingest import read_labels
+    from trace2skill.plan import LESSONS_PER_TRAJECTORY, make_plan, scan_inputs
+    from trace2skill.recipes import load_recipe, overlay
+    from trace2skill.skill.folder import load_skill, minimal_skill
+    from trace2skill.tokens import token_counter
+
+    require(inputs)
+    if recipe is not None and not recipe.is_file():
+        raise CliError(f"recipe not found: {recipe}")
+    if labels is not None and not labels.is_file():
+        raise CliError(f"labels file not found: {labels}")
+    if skill is not None and not skill.is_dir():
+        raise CliError(f"--skill {skill} is not a directory")
+    flags = {"input_format": input_format, "success_threshold": success_threshold, "labels": labels, "backend": {"backend": backend}, "max_prompt_tokens": max_prompt_tokens, "seed": seed}
+    try:
+        cfg = RunOptions.model_validate(overlay(load_recipe(recipe) if recipe else {}, given(flags)))
+    except ValidationError as exc:
+        raise CliError(first_error(exc)) from None
+    known_format(cfg.input_format)
+    s0 = load_skill(skill) if skill else minimal_skill("distilled-skill", "Lessons distilled from agent trajectories. Use when doing such tasks.")
+    scan = scan_inputs(
+        [str(p) for p in inputs], fmt=cfg.input_format, labels=read_labels(cfg.labels) if cfg.labels else None,
+        success_threshold=cfg.success_threshold, sample_size=sample, seed=cfg.seed, per_trajectory=bool(cfg.max_prompt_tokens),
+    )
+    count, tokenizer = token_counter(cfg.backend)
+    result = make_plan(scan, cfg, SkillContext.of(s0), count, tokenizer, replicas=replicas, lessons_per_trajectory=LESSONS_PER_TRAJECTORY if lessons is None else lessons)
+    typer.echo(result.model_dump_json(indent=2) if as_json else result.table())
