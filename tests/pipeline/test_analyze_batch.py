@@ -1,11 +1,13 @@
-"""AnalyzeBatch's handling of a lost replica, with a stand-in handle (no cluster needed)."""
+"""AnalyzeBatch: one request per batch, resent when its replica is lost, with a stand-in handle (no cluster needed)."""
 
 from __future__ import annotations
 
+import pyarrow as pa
 from ray.exceptions import RayActorError
 
-from trace2skill.analysts.context import SkillContext
 from trace2skill.analysts.analyze import AnalysisResult
+from trace2skill.analysts.batch import PAIRING
+from trace2skill.analysts.context import SkillContext
 from trace2skill.analysts.contrast import choose_sibling
 from trace2skill.pipeline.analyze import REPLICA_TRIES, AnalyzeBatch
 from tests.conftest import make_trajectory
@@ -22,46 +24,76 @@ class _Response:
 
 
 class _Handle:
-    """Answers each ``analyze.remote`` with the next outcome of a script."""
+    """Answers each ``analyze_batch.remote`` with the next outcome of a script (a callable
+    gets the batch sent); records the batches."""
 
     def __init__(self, outcomes):
         self.outcomes = list(outcomes)
-        self.sent = 0
-        self.pairings = []
-        self.analyze = self
+        self.batches: list[pa.Table] = []
+        self.analyze_batch = self
 
-    def remote(self, payload, skill, pairing=None):
-        self.sent += 1
-        self.pairings.append(pairing)
-        return _Response(self.outcomes.pop(0))
+    def remote(self, batch, skill):
+        self.batches.append(batch)
+        outcome = self.outcomes.pop(0)
+        return _Response(outcome(batch) if callable(outcome) else outcome)
 
 
-def _batch(handle) -> AnalyzeBatch:
+def _actor(handle, skip=(), rows_per_request=None) -> AnalyzeBatch:
     actor = AnalyzeBatch.__new__(AnalyzeBatch)  # skip __init__: it looks the Serve app up
-    actor.handle, actor.skill, actor.skip = handle, SkillContext(skill_md=""), set()
+    actor.handle, actor.skill, actor.verifier, actor.rows_per_request = handle, SkillContext(skill_md=""), None, rows_per_request
+    actor.skip = pa.array(sorted(skip), pa.string())
     return actor
 
 
-def test_a_request_lost_with_its_replica_is_sent_again():
-    traj = make_trajectory("t1", True, ["book"])
-    ok = AnalysisResult(trajectory_id="t1", status="no_lesson", reason="fine").model_dump_json()
-    handle = _Handle([RayActorError(), ok])
-    result = _batch(handle)._result_of(handle.remote("", "", "{pairing}"), traj, "{pairing}")
-    assert result.status == "no_lesson" and handle.sent == 2
-    assert handle.pairings == ["{pairing}", "{pairing}"]  # the resend carries the failure's sibling
+def _batch(*ids: str, pairing: str | None = None) -> pa.Table:
+    rows = [{**make_trajectory(i, i.startswith("ok"), ["book"]).to_row(), PAIRING: pairing} for i in ids]
+    return pa.Table.from_pylist(rows)
+
+
+def _answers(batch: pa.Table) -> list[AnalysisResult]:
+    return [AnalysisResult(trajectory_id=i, status="no_lesson", reason="fine") for i in batch["id"].to_pylist()]
+
+
+def test_a_batch_is_one_request():
+    handle = _Handle([_answers])
+    out = _actor(handle)(_batch("ok1", "bad2", "ok3"))
+    assert out["trajectory_id"] == ["ok1", "bad2", "ok3"] and len(handle.batches) == 1
+    assert [AnalysisResult.model_validate_json(r).status for r in out["result"]] == ["no_lesson"] * 3
+
+
+def test_rows_per_request_splits_a_batch_into_requests_all_in_flight():
+    handle = _Handle([_answers] * 3)
+    out = _actor(handle, rows_per_request=2)(_batch("ok1", "ok2", "ok3", "ok4", "ok5"))
+    assert [b["id"].to_pylist() for b in handle.batches] == [["ok1", "ok2"], ["ok3", "ok4"], ["ok5"]]
+    assert out["trajectory_id"] == ["ok1", "ok2", "ok3", "ok4", "ok5"]
+
+
+def test_a_batch_lost_with_its_replica_is_sent_again():
+    pairing = choose_sibling([make_trajectory("s1", True, ["book"]).to_row()], "k").model_dump_json()
+    handle = _Handle([RayActorError(), _answers])
+    out = _actor(handle)(_batch("bad1", "bad2", pairing=pairing))
+    assert [AnalysisResult.model_validate_json(r).status for r in out["result"]] == ["no_lesson"] * 2
+    assert len(handle.batches) == 2 and handle.batches[1][PAIRING].to_pylist() == [pairing] * 2  # the resend carries the siblings
 
 
 def test_resends_are_bounded_and_end_failed_with_the_reason():
-    traj = make_trajectory("t1", True, ["book"])
-    handle = _Handle([RayActorError()] * REPLICA_TRIES)
     pairing = choose_sibling([make_trajectory("s1", True, ["book"]).to_row()], "k").model_dump_json()
-    result = _batch(handle)._result_of(handle.remote("", ""), traj, pairing)
-    assert result.status == "failed" and "RayActorError" in result.reason and handle.sent == REPLICA_TRIES
-    assert result.sibling_id == "s1"  # a failed call still records the sibling it was paired with
+    handle = _Handle([RayActorError()] * REPLICA_TRIES)
+    results = [AnalysisResult.model_validate_json(r) for r in _actor(handle)(_batch("bad1", "bad2", pairing=pairing))["result"]]
+    assert [r.status for r in results] == ["failed", "failed"] and len(handle.batches) == REPLICA_TRIES
+    assert all("RayActorError" in r.reason and r.sibling_id == "s1" for r in results)  # a failed call still records the sibling
 
 
-def test_an_error_of_the_analysis_itself_is_not_resent():
-    traj = make_trajectory("t1", True, ["book"])
+def test_an_error_of_the_request_itself_is_not_resent():
     handle = _Handle([ValueError("bad answer")])
-    result = _batch(handle)._result_of(handle.remote("", ""), traj)
-    assert result.status == "failed" and "bad answer" in result.reason and handle.sent == 1
+    results = [AnalysisResult.model_validate_json(r) for r in _actor(handle)(_batch("ok1", "ok2"))["result"]]
+    assert [r.status for r in results] == ["failed", "failed"] and len(handle.batches) == 1
+    assert all(r.reason == "analyst call failed: ValueError: bad answer" for r in results)
+
+
+def test_trajectories_analysed_before_a_resumption_are_not_sent():
+    handle = _Handle([_answers])
+    actor = _actor(handle, skip={"ok1", "ok3"})
+    assert actor(_batch("ok1", "ok2", "ok3"))["trajectory_id"] == ["ok2"]
+    assert handle.batches[0]["id"].to_pylist() == ["ok2"]
+    assert actor(_batch("ok1", "ok3")) == {"trajectory_id": [], "result": []} and len(handle.batches) == 1  # nothing left: no request

@@ -183,7 +183,7 @@ def _analyze(cfg: DistillConfig, state: RunState, app: str, skill: SkillContext,
             analyzed = rows.map_batches(
                 AnalyzeBatch,
                 # Only a resumption has ids to skip; a ref in the constructor makes Ray warn on every actor.
-                fn_constructor_kwargs={"app": app, "skill": skill, "skip": [ray.put(done)] if done else [], "verifier": verifier},
+                fn_constructor_kwargs={"app": app, "skill": skill, "skip": [ray.put(done)] if done else [], "verifier": verifier, "rows_per_request": cfg.rows_per_request},
                 batch_size=cfg.batch_size,
                 batch_format="pyarrow",
                 compute=ActorPoolStrategy(size=cfg.analyze_concurrency),
