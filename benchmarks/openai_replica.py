@@ -5,7 +5,8 @@
 
 For each ``max_ongoing_requests`` M it deploys one ``Analyst`` replica (``num_cpus`` 0,
 ``openai`` backend with ``max_concurrency`` M) on a local Ray instance, sends
-R = max(4 M, 32) trajectories at once through the replica's handle, and measures
+R = max(4 M, 32) trajectories at once through the replica's handle (batch requests of
+``--batch-size`` rows, as the analysis stage sends them), and measures
 analyses/s, the most requests the server held at once, and analyses/s against the ideal
 M / latency (what a replica that costs nothing would reach). The server is the tests'
 loopback server (``tests/llm/openai_server.py``): it sleeps ``--latency-s``, then answers
@@ -37,27 +38,31 @@ from corpus import records  # noqa: E402 (benchmarks/ on the path above)
 from results import save_result  # noqa: E402
 
 
-def trajectories(n: int) -> list[str]:
-    """``n`` corpus trajectories as the JSON the replica's ``analyze`` takes."""
+def trajectories(n: int, batch_size: int) -> list:
+    """``n`` corpus trajectories as the Arrow batches the replica's ``analyze_batch`` takes."""
+    import pyarrow as pa
+
     from trace2skill.ingest import read_file
+    from trace2skill.schema import TRAJECTORY_SCHEMA
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "corpus.jsonl"
         path.write_text("".join(json.dumps(r) + "\n" for r in records(0, n, "openai_chat")))
-        return [t.model_dump_json() for t in read_file(path)]
+        table = pa.Table.from_pylist([t.to_row() for t in read_file(path)], schema=TRAJECTORY_SCHEMA)
+    return [table.slice(i, batch_size) for i in range(0, n, batch_size)]
 
 
-def measure(ongoing: int, latency_s: float, repeats: int, skill) -> dict:
+def measure(ongoing: int, latency_s: float, repeats: int, skill, batch_size: int) -> dict:
     from ray import serve
 
     from tests.llm.openai_server import ChatServer
-    from trace2skill.analysts.analyze import AnalysisResult, AnalystConfig
+    from trace2skill.analysts.analyze import AnalystConfig
     from trace2skill.config import ReplicaConfig
     from trace2skill.llm.factory import BackendConfig
     from trace2skill.serve.analyst import start_analyst
 
     n = max(4 * ongoing, 32)
-    trajs = trajectories(n)
+    batches = trajectories(n, batch_size)
     seconds, peaks = [], []
     with ChatServer(latency_s=latency_s) as server:
         backend = BackendConfig(backend="openai", base_url=server.base_url, model="m", max_concurrency=ongoing)
@@ -66,8 +71,8 @@ def measure(ongoing: int, latency_s: float, repeats: int, skill) -> dict:
             for _ in range(repeats):
                 server.peak_in_flight = 0
                 start = time.perf_counter()
-                pending = [handle.analyze.remote(t, skill) for t in trajs]
-                statuses = [AnalysisResult.model_validate_json(r.result(timeout_s=600)).status for r in pending]
+                pending = [handle.analyze_batch.remote(batch, skill) for batch in batches]
+                statuses = [r.status for response in pending for r in response.result(timeout_s=600)]
                 seconds.append(time.perf_counter() - start)
                 peaks.append(server.peak_in_flight)
                 assert "failed" not in statuses, statuses
@@ -77,6 +82,7 @@ def measure(ongoing: int, latency_s: float, repeats: int, skill) -> dict:
     return {
         "max_ongoing_requests": ongoing,
         "requests": n,
+        "batch_size": batch_size,
         "seconds": seconds,
         "median_s": statistics.median(seconds),
         "analyses_per_s": per_s,
@@ -105,6 +111,7 @@ def main() -> None:
     parser.add_argument("--latency-s", type=float, default=0.5)
     parser.add_argument("--ongoing", type=int, action="append", help="max_ongoing_requests per point (repeatable)")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--batch-size", type=int, default=4, help="trajectories per request (the analysis stage's batch_size)")
     parser.add_argument("--out", default=str(HERE / "results" / "openai_replica.json"))
     args = parser.parse_args()
 
@@ -114,11 +121,11 @@ def main() -> None:
     from trace2skill.skill.folder import minimal_skill
 
     view = SkillContext.of(minimal_skill("bench", "A skill for the benchmark. Use for benchmark tasks."))
-    res = {"latency_s": args.latency_s, "cpus": os.cpu_count(), "loadavg_at_start": [round(x, 2) for x in os.getloadavg()], "points": []}
+    res = {"latency_s": args.latency_s, "batch_size": args.batch_size, "cpus": os.cpu_count(), "loadavg_at_start": [round(x, 2) for x in os.getloadavg()], "points": []}
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
     try:
         for ongoing in args.ongoing or [1, 4, 16, 64]:
-            res["points"].append(measure(ongoing, args.latency_s, args.repeats, view))
+            res["points"].append(measure(ongoing, args.latency_s, args.repeats, view, args.batch_size))
             print(table({**res, "points": res["points"][-1:]}).splitlines()[-1], flush=True)
     finally:
         ray.shutdown()

@@ -119,6 +119,7 @@ def run_child(spec: dict, interval: float) -> dict:
         "child": child,
         "memory": sampler.report(),
         "stage_peak_pss_mb": _stage_peaks(sampler, child.get("start_epoch"), files.get("summary", {}).get("stage_seconds", {})),
+        "stage_cpu_s": _stage_cpu(sampler, child.get("start_epoch"), files.get("summary", {}).get("stage_seconds", {})),
         "memory_timeline": sampler.timeline(),
         "process_wall_s": round(wall, 2),
     }
@@ -133,6 +134,18 @@ def _stage_peaks(sampler: TreeSampler, start: float | None, stages: dict[str, fl
         peaks[name] = round(sampler.peak_between(start, start + seconds), 1)
         start += seconds
     return peaks
+
+
+def _stage_cpu(sampler: TreeSampler, start: float | None, stages: dict[str, float]) -> dict[str, float]:
+    """CPU seconds the tree used within each stage's window: unlike wall time, it hardly
+    depends on what else the machine runs."""
+    if start is None:
+        return {}
+    cpu = {}
+    for name, seconds in stages.items():
+        cpu[name] = round(sampler.cpu_between(start, start + seconds), 1)
+        start += seconds
+    return cpu
 
 
 def measure(n: int, args: argparse.Namespace) -> dict:
@@ -165,6 +178,8 @@ def measure(n: int, args: argparse.Namespace) -> dict:
         "traj_per_s_after_start": n / work,
         "memory": r["memory"],
         "stage_peak_pss_mb": r["stage_peak_pss_mb"],
+        "stage_cpu_s": r["stage_cpu_s"],
+        "stage_cpu_ms_per_traj": {k: 1000 * v / n for k, v in r["stage_cpu_s"].items() if k != "start"},
         "analysis_calls_per_traj": usage["calls"] / n,
         "prompt_tokens_per_traj": usage["prompt_tokens"] / n,
         "completion_tokens_per_traj": usage["completion_tokens"] / n,
@@ -182,6 +197,7 @@ def measure(n: int, args: argparse.Namespace) -> dict:
         "memory_timeline": r["memory_timeline"],
     }
     print(row(result), flush=True)
+    print("CPU ms per trajectory by stage (whole process tree): " + ", ".join(f"{k} {v:.1f}" for k, v in result["stage_cpu_ms_per_traj"].items()), flush=True)
     return result
 
 

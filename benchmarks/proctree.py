@@ -33,7 +33,8 @@ def _role(proc: psutil.Process, root: int) -> str:
 
 @dataclass
 class TreeSampler:
-    """Samples the summed PSS and RSS of ``pid`` and all its descendants every ``interval`` seconds."""
+    """Samples the summed PSS and RSS of ``pid`` and all its descendants every ``interval`` seconds,
+    and the CPU seconds the tree has used (each process's last seen user + system time)."""
 
     pid: int
     interval: float = 0.5
@@ -42,6 +43,8 @@ class TreeSampler:
     peak_by_role_mb: dict[str, float] = field(default_factory=dict)
     peak_processes: int = 0
     samples: list[tuple[float, float]] = field(default_factory=list)  # (epoch seconds, PSS MB)
+    cpu_samples: list[tuple[float, float]] = field(default_factory=list)  # (epoch seconds, CPU seconds of the tree so far)
+    _cpu: dict[tuple[int, float], float] = field(default_factory=dict)  # (pid, start time) -> CPU seconds last seen
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
@@ -57,6 +60,8 @@ class TreeSampler:
         for proc in procs:
             try:
                 info = proc.memory_full_info()
+                cpu = proc.cpu_times()
+                self._cpu[(proc.pid, proc.create_time())] = cpu.user + cpu.system
             except psutil.Error:
                 continue
             mb = getattr(info, "pss", info.rss) / 2**20
@@ -65,6 +70,7 @@ class TreeSampler:
             role = _role(proc, self.pid)
             roles[role] = roles.get(role, 0.0) + mb
         self.samples.append((time.time(), pss))
+        self.cpu_samples.append((time.time(), sum(self._cpu.values())))
         self.peak_pss_mb = max(self.peak_pss_mb, pss)
         self.peak_rss_mb = max(self.peak_rss_mb, rss)
         self.peak_processes = max(self.peak_processes, len(procs))
@@ -88,6 +94,13 @@ class TreeSampler:
     def peak_between(self, start: float, end: float) -> float:
         """Peak summed PSS (MB) of the samples taken between two epoch times."""
         return max((mb for t, mb in self.samples if start <= t <= end), default=0.0)
+
+    def cpu_between(self, start: float, end: float) -> float:
+        """CPU seconds the tree used between two epoch times (to the nearest samples; a process
+        that ended between samples counts up to its last sample)."""
+        before = [cpu for t, cpu in self.cpu_samples if t <= start]
+        upto = [cpu for t, cpu in self.cpu_samples if t <= end]
+        return (upto[-1] if upto else 0.0) - (before[-1] if before else 0.0)
 
     def timeline(self, points: int = 200) -> list[tuple[float, float]]:
         """At most ``points`` samples as (seconds since the first sample, PSS MB)."""

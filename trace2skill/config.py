@@ -66,7 +66,10 @@ class RunOptions(BaseModel):
     labels: Path | None = Field(None, description="Labels file joining outcomes onto trajectories (docs/formats.md).")
     input_format: str = Field("auto", description="Input format name, or auto-detect per file.")
     analyze_concurrency: int = Field(2, ge=1, description="Ray Data actors sending trajectories to the analysts.")
-    batch_size: int = Field(4, ge=1, description="Trajectories per Ray Data batch (requests in flight per actor).")
+    batch_size: int = Field(4, ge=1, description="Trajectories per Ray Data batch (analyses in flight per actor).")
+    rows_per_request: int | None = Field(
+        None, ge=1, description="Trajectories per Serve request (default: the whole batch); Serve's autoscaler counts requests, not analyses."
+    )
     backend: BackendConfig = Field(default_factory=BackendConfig)
     analyst: AnalystConfig = Field(default_factory=AnalystConfig)
     replicas: ReplicaConfig = Field(default_factory=ReplicaConfig)

@@ -60,6 +60,12 @@ def test_pipeline_benchmark(tmp_path: Path):
     assert result["memory"]["peak_pss_mb"] > 0 and "raylet+gcs" in result["memory"]["peak_by_role_pss_mb"]
     assert result["stage_seconds"]["analyze"] > 0 and "| 30 |" in stdout
     assert set(result["stage_peak_pss_mb"]) >= {"read", "analyze", "merge"}
+    assert result["stage_cpu_s"]["analyze"] > 0 and result["stage_cpu_ms_per_traj"]["analyze"] > 0
+
+
+def test_analysis_profile_benchmark():
+    stdout = run_bench("analysis_profile.py", "--n", "12", "--top", "200")
+    assert "12 analyses in" in stdout and "analyze_batch" in stdout
 
 
 @pytest.mark.ray

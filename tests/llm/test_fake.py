@@ -1,11 +1,15 @@
+import re
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from trace2skill.analysts.context import SkillContext
 from trace2skill.analysts.analyze import AnalystConfig, build_messages
 from trace2skill.analysts.models import ErrorAnalysis, SuccessAnalysis
 from trace2skill.consolidate.models import MergeResult
 from trace2skill.llm.base import LLMError, Message
-from trace2skill.llm.fake import FakeLLM
+from trace2skill.llm.fake import FakeLLM, _block
 from trace2skill.llm.structured import generate
 from tests.conftest import make_trajectory
 
@@ -74,3 +78,15 @@ def test_success_answers_fit_the_schema_for_many_distinct_tools():
     traj = make_trajectory("s", True, [f"tool_{i}" for i in range(9)])
     answer, usage = generate(FakeLLM(), _messages(traj), SuccessAnalysis)
     assert usage.calls == 1 and len(answer.solution_path) == 6
+
+
+_PIECES = st.sampled_from(["<t>", "</t>", "<t>\n", "\n</t>", "\n", "a", "x<t>\n", " </t>"])
+
+
+@given(st.lists(_PIECES, max_size=12))
+def test_a_block_is_what_a_line_anchored_pattern_finds(pieces):
+    # _block reads with str.find for speed; it must find what the plain rule says: the
+    # first <t> on a line of its own up to the next </t> that starts a line.
+    text = "".join(pieces)
+    match = re.search(r"^<t>\n(.*?)^</t>", text, re.DOTALL | re.MULTILINE)
+    assert _block(text, "t") == (match.group(1) if match else "")

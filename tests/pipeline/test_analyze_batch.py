@@ -1,19 +1,21 @@
-"""AnalyzeBatch with a stand-in handle (no cluster needed): what it writes and returns, and a lost replica."""
+"""AnalyzeBatch with a stand-in handle (no cluster needed): one request per batch, resent when
+its replica is lost; the results written as one part, only counts returned."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 from ray.exceptions import RayActorError
 
-from trace2skill.analysts.context import SkillContext
 from trace2skill.analysts.analyze import AnalysisResult
+from trace2skill.analysts.batch import PAIRING
+from trace2skill.analysts.context import SkillContext
 from trace2skill.analysts.contrast import choose_sibling
 from trace2skill.checkpoint import ANALYSIS_DIR
 from trace2skill.llm.base import Usage
 from trace2skill.pipeline.analyze import REPLICA_TRIES, AnalyzeBatch
-from trace2skill.schema import TRAJECTORY_SCHEMA, to_table
 from tests.conftest import make_trajectory
 
 
@@ -28,56 +30,76 @@ class _Response:
 
 
 class _Handle:
-    """Answers each ``analyze.remote`` with the next outcome of a script."""
+    """Answers each ``analyze_batch.remote`` with the next outcome of a script (a callable
+    gets the batch sent); records the batches."""
 
     def __init__(self, outcomes):
         self.outcomes = list(outcomes)
-        self.sent = 0
-        self.pairings = []
-        self.analyze = self
+        self.batches: list[pa.Table] = []
+        self.analyze_batch = self
 
-    def remote(self, payload, skill, pairing=None):
-        self.sent += 1
-        self.pairings.append(pairing)
-        return _Response(self.outcomes.pop(0))
+    def remote(self, batch, skill):
+        self.batches.append(batch)
+        outcome = self.outcomes.pop(0)
+        return _Response(outcome(batch) if callable(outcome) else outcome)
 
 
-def _batch(handle, run_dir: Path = Path("unused")) -> AnalyzeBatch:
+def _actor(handle, run_dir: Path, rows_per_request=None) -> AnalyzeBatch:
     actor = AnalyzeBatch.__new__(AnalyzeBatch)  # skip __init__: it looks the Serve app up
-    actor.handle, actor.skill, actor.run_dir, actor.verifier = handle, SkillContext(skill_md=""), run_dir, None
+    actor.handle, actor.skill, actor.run_dir, actor.verifier, actor.rows_per_request = handle, SkillContext(skill_md=""), run_dir, None, rows_per_request
     return actor
 
 
-def test_a_batch_writes_its_results_as_a_part_and_returns_only_counts(tmp_path):
-    trajs = [make_trajectory(f"t{i}", True, ["book"]) for i in range(3)]
-    answers = [AnalysisResult(trajectory_id=t.id, status="no_lesson", usage=Usage(prompt_tokens=7, calls=1)).model_dump_json() for t in trajs]
-    returned = _batch(_Handle(answers), tmp_path)(to_table(trajs, TRAJECTORY_SCHEMA))
-    assert returned == {"trajectory_id": ["t0", "t1", "t2"], "status": ["no_lesson"] * 3, "prompt_tokens": [7] * 3, "completion_tokens": [0] * 3}
+def _batch(*ids: str, pairing: str | None = None) -> pa.Table:
+    rows = [{**make_trajectory(i, i.startswith("ok"), ["book"]).to_row(), PAIRING: pairing} for i in ids]
+    return pa.Table.from_pylist(rows)
+
+
+def _answers(batch: pa.Table) -> list[AnalysisResult]:
+    return [AnalysisResult(trajectory_id=i, status="no_lesson", reason="fine", usage=Usage(prompt_tokens=7, calls=1)) for i in batch["id"].to_pylist()]
+
+
+def _written(run_dir: Path) -> list[AnalysisResult]:
+    return [AnalysisResult.model_validate_json(r) for r in pq.read_table(run_dir / ANALYSIS_DIR)["result"].to_pylist()]
+
+
+def test_a_batch_is_one_request_written_as_a_part_and_only_counts_return(tmp_path):
+    handle = _Handle([_answers])
+    returned = _actor(handle, tmp_path)(_batch("ok1", "bad2", "ok3"))
+    assert len(handle.batches) == 1
+    assert returned == {"trajectory_id": ["ok1", "bad2", "ok3"], "status": ["no_lesson"] * 3, "prompt_tokens": [7] * 3, "completion_tokens": [0] * 3}
     written = pq.read_table(tmp_path / ANALYSIS_DIR)
-    assert written["trajectory_id"].to_pylist() == ["t0", "t1", "t2"] and written["prompt_tokens"].to_pylist() == [7] * 3
-    assert [AnalysisResult.model_validate_json(r).status for r in written["result"].to_pylist()] == ["no_lesson"] * 3
+    assert written["trajectory_id"].to_pylist() == ["ok1", "bad2", "ok3"] and written["prompt_tokens"].to_pylist() == [7] * 3
+    assert [r.status for r in _written(tmp_path)] == ["no_lesson"] * 3
 
 
-def test_a_request_lost_with_its_replica_is_sent_again():
-    traj = make_trajectory("t1", True, ["book"])
-    ok = AnalysisResult(trajectory_id="t1", status="no_lesson", reason="fine").model_dump_json()
-    handle = _Handle([RayActorError(), ok])
-    result = _batch(handle)._result_of(handle.remote("", "", "{pairing}"), traj, "{pairing}")
-    assert result.status == "no_lesson" and handle.sent == 2
-    assert handle.pairings == ["{pairing}", "{pairing}"]  # the resend carries the failure's sibling
+def test_rows_per_request_splits_a_batch_into_requests_all_in_flight(tmp_path):
+    handle = _Handle([_answers] * 3)
+    out = _actor(handle, tmp_path, rows_per_request=2)(_batch("ok1", "ok2", "ok3", "ok4", "ok5"))
+    assert [b["id"].to_pylist() for b in handle.batches] == [["ok1", "ok2"], ["ok3", "ok4"], ["ok5"]]
+    assert out["trajectory_id"] == ["ok1", "ok2", "ok3", "ok4", "ok5"]
 
 
-def test_resends_are_bounded_and_end_failed_with_the_reason():
-    traj = make_trajectory("t1", True, ["book"])
-    handle = _Handle([RayActorError()] * REPLICA_TRIES)
+def test_a_batch_lost_with_its_replica_is_sent_again(tmp_path):
     pairing = choose_sibling([make_trajectory("s1", True, ["book"]).to_row()], "k").model_dump_json()
-    result = _batch(handle)._result_of(handle.remote("", ""), traj, pairing)
-    assert result.status == "failed" and "RayActorError" in result.reason and handle.sent == REPLICA_TRIES
-    assert result.sibling_id == "s1"  # a failed call still records the sibling it was paired with
+    handle = _Handle([RayActorError(), _answers])
+    out = _actor(handle, tmp_path)(_batch("bad1", "bad2", pairing=pairing))
+    assert out["status"] == ["no_lesson"] * 2
+    assert len(handle.batches) == 2 and handle.batches[1][PAIRING].to_pylist() == [pairing] * 2  # the resend carries the siblings
 
 
-def test_an_error_of_the_analysis_itself_is_not_resent():
-    traj = make_trajectory("t1", True, ["book"])
+def test_resends_are_bounded_and_end_failed_with_the_reason(tmp_path):
+    pairing = choose_sibling([make_trajectory("s1", True, ["book"]).to_row()], "k").model_dump_json()
+    handle = _Handle([RayActorError()] * REPLICA_TRIES)
+    _actor(handle, tmp_path)(_batch("bad1", "bad2", pairing=pairing))
+    results = _written(tmp_path)
+    assert [r.status for r in results] == ["failed", "failed"] and len(handle.batches) == REPLICA_TRIES
+    assert all("RayActorError" in r.reason and r.sibling_id == "s1" for r in results)  # a failed call still records the sibling
+
+
+def test_an_error_of_the_request_itself_is_not_resent(tmp_path):
     handle = _Handle([ValueError("bad answer")])
-    result = _batch(handle)._result_of(handle.remote("", ""), traj)
-    assert result.status == "failed" and "bad answer" in result.reason and handle.sent == 1
+    _actor(handle, tmp_path)(_batch("ok1", "ok2"))
+    results = _written(tmp_path)
+    assert [r.status for r in results] == ["failed", "failed"] and len(handle.batches) == 1
+    assert all(r.reason == "analyst call failed: ValueError: bad answer" for r in results)

@@ -1,4 +1,4 @@
-"""Analysis on Ray: Ray Data actors send trajectories to the Serve analyst, all of a batch in flight."""
+"""Analysis on Ray: Ray Data actors send each batch of trajectories to the Serve analyst as one request."""
 
 from __future__ import annotations
 
@@ -13,59 +13,58 @@ from ray.serve.handle import DeploymentHandle
 
 from trace2skill import parts
 from trace2skill.analysts.analyze import AnalysisResult
+from trace2skill.analysts.batch import call_failed
 from trace2skill.analysts.context import SkillContext
-from trace2skill.analysts.contrast import Pairing, with_contrast
 from trace2skill.analysts.draft import MAX_TASKS
 from trace2skill.analysts.verify import VerifierJob
 from trace2skill.checkpoint import write_analysis_part
 from trace2skill.llm.base import Usage
-from trace2skill.pipeline.pair import PAIRING
 from trace2skill.schema import Trajectory
 from trace2skill.skill.model import Skill
 
 Progress = Callable[[str], None]
-REPLICA_TRIES = 3  # sends of one trajectory when its replica is lost (crash, node gone)
+REPLICA_TRIES = 3  # sends of one batch when its replica is lost (crash, node gone)
 
 
 class AnalyzeBatch:
-    """Ray Data actor: one Serve request per trajectory of a batch read from
-    ``trajectories.parquet``, all in flight at once. The actor writes the batch's results
-    itself, as one part of ``RUN_DIR/analysis`` (the checkpoint), and returns only what the
-    driver's progress display counts."""
+    """Ray Data actor: a batch read from ``trajectories.parquet`` sent to the Serve analyst as
+    Arrow rows, ``rows_per_request`` a request (default: the whole batch in one), all in
+    flight at once; the replica runs them concurrently, one engine request per analysis.
+    The actor writes the batch's results itself, as one part of ``RUN_DIR/analysis`` (the
+    checkpoint), and returns only what the driver's progress display counts."""
 
-    def __init__(self, app: str, skill: SkillContext, run_dir: str, verifier: VerifierJob | None = None):
+    def __init__(self, app: str, skill: SkillContext, run_dir: str, verifier: VerifierJob | None = None, rows_per_request: int | None = None):
         self.handle = serve.get_app_handle(app)
         self.skill = skill
         self.run_dir = Path(run_dir)
+        self.rows_per_request = rows_per_request
         self.verifier = verifier  # re-runs analysed failures with their fix (analysts/verify.py)
 
     def __call__(self, batch: pa.Table) -> dict[str, list]:
-        rows = batch.to_pylist()
-        # A failure's sibling, where the pairing stage (pipeline/pair.py) found one.
-        work = [(Trajectory.from_row(r), r.get(PAIRING)) for r in rows]
-        pending = [self.handle.analyze.remote(t.model_dump_json(), self.skill, p) for t, p in work]
-        results = [self._result_of(response, traj, pairing) for (traj, pairing), response in zip(work, pending)]
+        size = self.rows_per_request or max(batch.num_rows, 1)
+        requests = [batch.slice(i, size) for i in range(0, batch.num_rows, size)]
+        pending = [self.handle.analyze_batch.remote(rows, self.skill) for rows in requests]
+        results = [r for rows, response in zip(requests, pending) for r in self._results_of(rows, response)]
         if self.verifier is not None:
-            results = [self.verifier.check(result, traj) for result, (traj, _) in zip(results, work)]
+            results = [self.verifier.check(result, Trajectory.from_row(row)) for result, row in zip(results, batch.to_pylist())]
         write_analysis_part(self.run_dir, results)
         return progress_rows(results)
 
-    def _result_of(self, response, traj: Trajectory, pairing: str | None = None) -> AnalysisResult:
-        """The analyst's answer; a request lost with its replica is sent again (Serve routes it
-        to a live one), at most ``REPLICA_TRIES`` times in all."""
+    def _results_of(self, rows: pa.Table, response) -> list[AnalysisResult]:
+        """The analyst's answers to the request of ``rows``; a request lost with its replica is
+        sent again (Serve routes it to a live one), at most ``REPLICA_TRIES`` times in all. A
+        row whose analysis raised comes back as that row's ``failed`` result (``analysts.batch``)."""
         for attempt in range(1, REPLICA_TRIES + 1):
             try:
-                return AnalysisResult.model_validate_json(response.result())
+                return response.result()
             except RayActorError as exc:  # the replica died or is unreachable, not the analysis
                 error = exc
                 if attempt < REPLICA_TRIES:
-                    response = self.handle.analyze.remote(traj.model_dump_json(), self.skill, pairing)
-            except Exception as exc:  # the analyst code failed: this trajectory fails, not the run
+                    response = self.handle.analyze_batch.remote(rows, self.skill)
+            except Exception as exc:  # the request itself failed: its trajectories fail, not the run
                 error = exc
                 break
-        reason = f"analyst call failed: {type(error).__name__}: {error}"
-        failed = AnalysisResult(trajectory_id=traj.id, source_file=traj.source_file, status="failed", reason=reason)
-        return with_contrast(failed, Pairing.model_validate_json(pairing) if pairing else None)  # the manifest still names the sibling
+        return [call_failed(row, error) for row in rows.to_pylist()]
 
 
 def progress_rows(results: list[AnalysisResult]) -> dict[str, list]:

@@ -14,9 +14,10 @@ import pyarrow.compute as pc
 import ray
 from ray.data.context import ShuffleStrategy
 
+from trace2skill.analysts.batch import PAIRING
 from trace2skill.analysts.contrast import pair_group, pairing_key
 
-KEY, PAIRING = "pair_key", "pairing"
+KEY = "pair_key"
 
 
 def with_pairing_key(batch: pa.Table) -> pa.Table:

@@ -192,7 +192,7 @@ def _analyze(cfg: DistillConfig, state: RunState, app: str, skill: SkillContext,
             verifier = VerifierJob(config=cfg.verifier, s0=load_skill(run_dir / "s0"), work_dir=run_dir / "verify") if cfg.verifier.command else None
             analyzed = rows.map_batches(
                 AnalyzeBatch,
-                fn_constructor_kwargs={"app": app, "skill": skill, "run_dir": str(run_dir), "verifier": verifier},
+                fn_constructor_kwargs={"app": app, "skill": skill, "run_dir": str(run_dir), "verifier": verifier, "rows_per_request": cfg.rows_per_request},
                 batch_size=cfg.batch_size,
                 batch_format="pyarrow",
                 compute=ActorPoolStrategy(size=cfg.analyze_concurrency),

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import pyarrow as pa
 from ray import serve
 from ray.serve import Application
 from ray.serve.handle import DeploymentHandle
 
-from trace2skill.analysts.agentic import run_analyst
-from trace2skill.analysts.analyze import AnalystConfig
+from trace2skill.analysts.analyze import AnalysisResult, AnalystConfig
+from trace2skill.analysts.batch import analyze_rows
 from trace2skill.analysts.context import SkillContext
-from trace2skill.analysts.contrast import Pairing
 from trace2skill.analysts.models import engine_schema
 from trace2skill.analysts.draft import draft_skill
 from trace2skill.consolidate.anchors import restate_anchor
@@ -22,23 +23,28 @@ from trace2skill.consolidate.merge import merge_patches
 from trace2skill.consolidate.models import MergeResult, Proposal, merge_schema_for
 from trace2skill.config import ReplicaConfig
 from trace2skill.llm.factory import BackendConfig, make_llm
-from trace2skill.schema import Patch, Trajectory
+from trace2skill.schema import Patch
 
 
 @serve.deployment
 class Analyst:
     """One loaded model per replica; the prompt logic runs here so token counting stays local."""
 
-    def __init__(self, backend: dict, analyst: dict):
+    def __init__(self, backend: dict, analyst: dict, max_ongoing_requests: int = 8):
         engine = BackendConfig.model_validate(backend)
         self.llm = make_llm(engine)
         # The answers' room (limits) follows the backend unless the recipe sets it.
         self.config = AnalystConfig.model_validate(analyst).for_backend(engine.backend)
+        # Analyses of all the batches this replica holds, at most max_ongoing_requests at once:
+        # the same bound as a request per trajectory had (an embedded engine's lock still
+        # serializes its calls).
+        self.pool = ThreadPoolExecutor(max_workers=max_ongoing_requests, thread_name_prefix="analysis")
 
-    def analyze(self, trajectory_json: str, skill: SkillContext, pairing_json: str | None = None) -> str:
-        traj = Trajectory.model_validate_json(trajectory_json)
-        pairing = Pairing.model_validate_json(pairing_json) if pairing_json else None
-        return run_analyst(traj, skill, self.llm, self.config, pairing).model_dump_json()
+    def analyze_batch(self, rows: pa.Table, skill: SkillContext) -> list[AnalysisResult]:
+        """The analyses of a batch of ``trajectories.parquet`` rows (with their ``pairing``
+        column, if any), run concurrently, one engine request each, in row order; a row whose
+        analysis raises is that row's ``failed`` result (``analysts.batch``)."""
+        return analyze_rows(rows.to_pylist(), skill, self.llm, self.config, self.pool)
 
     def draft(self, name: str, tasks: list[str]) -> str:
         skill, usage, note = draft_skill(name, tasks, self.llm, max_tokens=self.config.max_output_tokens)
@@ -87,7 +93,7 @@ def analyst_app(backend: BackendConfig, analyst: AnalystConfig, replicas: Replic
         options["autoscaling_config"] = replicas.autoscaling
     else:
         options["num_replicas"] = replicas.num_replicas
-    return Analyst.options(**options).bind(backend.for_replica().model_dump(), analyst.model_dump())
+    return Analyst.options(**options).bind(backend.for_replica().model_dump(), analyst.model_dump(), replicas.max_ongoing_requests)
 
 
 def start_analyst(backend: BackendConfig, analyst: AnalystConfig, replicas: ReplicaConfig, *, existing: str | None = None) -> tuple[str, DeploymentHandle]:
