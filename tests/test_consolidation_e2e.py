@@ -7,7 +7,7 @@ import pytest
 
 from benchmarks.consolidation_corpus import evaluate, make_corpus
 from trace2skill.analysts.analyze import AnalysisResult, AnalystConfig
-from trace2skill.checkpoint import AnalysisLog
+from trace2skill.checkpoint import ANALYSIS_DIR, write_analysis_part
 from trace2skill.config import DistillConfig, ReplicaConfig
 from trace2skill.consolidate.provenance import explain, write_provenance
 from trace2skill.llm.factory import BackendConfig
@@ -30,12 +30,13 @@ def test_consolidation_through_ray_data_and_serve(ray_session, tmp_path):
     )
     # 85% of merge answers are invalid: with 2 retries about 6 in 10 merge calls fail for good.
     app, handle = start_analyst(BackendConfig(backend="fake", fake_failure_rate=0.85), AnalystConfig(), ReplicaConfig())
-    log = AnalysisLog(tmp_path / "run", flush_rows=40, flush_seconds=3600)  # the analysis results as the run writes them: three parts
+    results = []
     for patch in corpus.patches:
         (tid,) = patch.trajectory_ids
-        log.add([AnalysisResult(trajectory_id=tid, status="analyzed", lessons=[l for l in corpus.lessons if l.trajectory_id == tid], patch=patch)])
-    log.flush()
-    result = _consolidate(s0, log.dir, cfg, app, skill_prompt_view(s0), handle, progress=lambda _: None)
+        results.append(AnalysisResult(trajectory_id=tid, status="analyzed", lessons=[l for l in corpus.lessons if l.trajectory_id == tid], patch=patch))
+    for i in range(0, len(results), 40):  # the analysis results as the actors write them: several parts
+        write_analysis_part(tmp_path / "run", results[i : i + 40])
+    result = _consolidate(s0, tmp_path / "run" / ANALYSIS_DIR, cfg, app, skill_prompt_view(s0), handle, progress=lambda _: None)
 
     report = evaluate(corpus, result)
     assert report["purity"] >= 0.98 and report["topics_split"] == {} and report["tiers_as_expected"]

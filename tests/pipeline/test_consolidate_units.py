@@ -10,7 +10,7 @@ import pytest
 
 from benchmarks.consolidation_corpus import make_corpus
 from trace2skill.analysts.analyze import AnalysisResult
-from trace2skill.checkpoint import AnalysisLog
+from trace2skill.checkpoint import ANALYSIS_DIR, write_analysis_part
 from trace2skill.consolidate.config import ConsolidateConfig
 from trace2skill.consolidate.embed import embedding_matrix, make_embedder
 from trace2skill.consolidate.units import Unit, split_units
@@ -46,16 +46,14 @@ def test_units_split_per_trajectory_are_the_units_of_the_whole_run():
 @pytest.mark.parametrize("pool_from", [10_000, 1], ids=["one-task", "actor-pool"])
 def test_write_units_reads_the_parts_and_stores_float16_embeddings_once(ray_session, tmp_path, pool_from):
     results, expected = corpus_results()
-    log = AnalysisLog(tmp_path, flush_rows=16, flush_seconds=3600)
     for i in range(0, len(results), 16):
-        log.add(results[i : i + 16])
-    log.flush()
-    assert len(log.parts()) > 1
+        write_analysis_part(tmp_path, results[i : i + 16])
+    assert len(list((tmp_path / ANALYSIS_DIR).glob("part-*.parquet"))) > 1
     cfg = ConsolidateConfig(embedder="hashing", embed_batch_size=8, embed_num_cpus=0, embed_pool_min_trajectories=pool_from)
-    assert write_units(log.dir, tmp_path / "units", cfg)
+    assert write_units(tmp_path / ANALYSIS_DIR, tmp_path / "units", cfg)
 
     table = pq.read_table(tmp_path / "units")
-    assert set(table.column_names) == {"unit", "opens", "embedding"}  # the text is in the unit; not stored twice
+    assert set(table.column_names) == {"unit_id", "unit", "opens", "embedding"}  # the text is in the unit; not stored twice
     assert table.schema.field("embedding").type == pa.list_(pa.float16(), 4096)
     units = [Unit.model_validate_json(u) for u in table.column("unit").to_pylist()]
     assert sorted(u.id for u in units) == sorted(u.id for u in expected)
