@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 from pydantic import ValidationError
 
-from trace2skill.cli.common import CliError, app, first_error, given, require
+from trace2skill.cli.common import CliError, app, first_error, given, require, require_options
 
 if TYPE_CHECKING:
     from trace2skill.config import DistillConfig
@@ -90,14 +90,7 @@ def distill(
         if not inputs or out is None:
             raise CliError("give INPUTS and --out (or --resume RUN_DIR)")
         require(inputs)
-        if skill is not None and not skill.is_dir():
-            raise CliError(f"--skill {skill} is not a directory")
-        if recipe is not None and not recipe.is_file():
-            raise CliError(f"recipe not found: {recipe}")
-        if labels is not None and not labels.is_file():
-            raise CliError(f"labels file not found: {labels}")
-        if holdout_ids is not None and not holdout_ids.is_file():
-            raise CliError(f"holdout ids file not found: {holdout_ids}")
+        require_options(skill=skill, recipe=recipe, labels=labels, holdout_ids=holdout_ids)
         settings = overlay(load_recipe(recipe) if recipe else {}, given(flags))
         try:
             cfg = DistillConfig.model_validate({**settings, "inputs": inputs, "out_dir": out})

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 from pydantic import ValidationError
 
-from trace2skill.cli.common import CliError, app, first_error, given, known_format, require
+from trace2skill.cli.common import CliError, app, first_error, given, known_format, require, require_options
 
 
 @app.command()
@@ -37,12 +37,7 @@ def plan(
     from trace2skill.tokens import token_counter
 
     require(inputs)
-    if recipe is not None and not recipe.is_file():
-        raise CliError(f"recipe not found: {recipe}")
-    if labels is not None and not labels.is_file():
-        raise CliError(f"labels file not found: {labels}")
-    if skill is not None and not skill.is_dir():
-        raise CliError(f"--skill {skill} is not a directory")
+    require_options(skill=skill, recipe=recipe, labels=labels)
     flags = {"input_format": input_format, "success_threshold": success_threshold, "labels": labels, "backend": {"backend": backend}, "max_prompt_tokens": max_prompt_tokens, "seed": seed}
     try:
         cfg = RunOptions.model_validate(overlay(load_recipe(recipe) if recipe else {}, given(flags)))
