@@ -8,7 +8,7 @@ from trace2skill import parts
 from trace2skill.analysts.analyze import AnalysisResult
 from trace2skill.checkpoint import write_analysis_part
 from trace2skill.llm.base import Usage
-from trace2skill.outputs import QUARANTINE, analysis_usage, write_manifest, write_units
+from trace2skill.outputs import QUARANTINE, analysis_usage, write_manifest, write_lessons_and_patches
 from trace2skill.schema import QUARANTINE_SCHEMA, Lesson, Patch, QuarantinedRecord, to_table
 
 
@@ -29,6 +29,6 @@ def test_outputs_stream_from_the_parts_and_count_by_aggregation(tmp_path):
     assert sorted(manifest["trajectory_id"]) == ["q", "t0", "t1", "t2"]
     assert dict(parts.value_counts(tmp_path / "manifest.parquet", "status")) == {"analyzed": 2, "no_lesson": 1, "quarantined": 1}
     assert manifest.filter(pl.col("trajectory_id") == "q")["reason"].to_list() == ["not JSON"]
-    assert write_units(tmp_path) == {"lessons": 3, "patches": 2}
+    assert write_lessons_and_patches(tmp_path) == {"lessons": 3, "patches": 2}
     assert pl.read_parquet(tmp_path / "lessons.parquet").height == 3
     assert analysis_usage(tmp_path) == Usage(prompt_tokens=30, completion_tokens=9, calls=3)

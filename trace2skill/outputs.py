@@ -55,7 +55,7 @@ def write_manifest(run_dir: Path) -> None:
             out.write_table(to_table([manifest_row(r) for r in skipped], MANIFEST_SCHEMA))
 
 
-def write_units(run_dir: Path) -> dict[str, int]:
+def write_lessons_and_patches(run_dir: Path) -> dict[str, int]:
     """``lessons.parquet`` and ``patches.parquet`` from the analysis results, streamed; return
     how many of each."""
     counts = {"lessons": 0, "patches": 0}

@@ -31,7 +31,7 @@ from trace2skill.pipeline.consolidate import consolidate
 from trace2skill.pipeline.pair import MAX_PARTITIONS, ROWS_PER_PARTITION, pair_siblings
 from trace2skill.pipeline.read import plan_inputs, read_records, write_records
 from trace2skill.progress import Console, stderr_to
-from trace2skill.outputs import MANIFEST, QUARANTINE, TRAJECTORIES, analysis_usage, write_manifest, write_units
+from trace2skill.outputs import MANIFEST, QUARANTINE, TRAJECTORIES, analysis_usage, write_manifest, write_lessons_and_patches
 from trace2skill.schema import PATCH_SCHEMA, to_table
 from trace2skill.report import write_report
 from trace2skill.safety.trace import write_safety
@@ -154,12 +154,12 @@ def distill(cfg: DistillConfig, progress: Progress = print, *, resume: bool = Fa
         summary.analysis_usage = summary.analysis_usage + usage
         # Under a budget, a trajectory still in trajectories.parquet without a result was left unsent.
         summary.budget = budget_report(run_dir, usage.prompt_tokens, parts.num_rows(run_dir / TRAJECTORIES) - parts.num_rows(run_dir / ANALYSIS_DIR))
-        units = write_units(run_dir)  # lessons.parquet and patches.parquet, streamed from the parts
-        progress(f"{units['lessons']} lesson(s), {units['patches']} patch(es); consolidating ({cfg.consolidate.embedder} embeddings, fan-in {cfg.fan_in})")
+        found = write_lessons_and_patches(run_dir)  # lessons.parquet and patches.parquet, streamed from the parts
+        progress(f"{found['lessons']} lesson(s), {found['patches']} patch(es); consolidating ({cfg.consolidate.embedder} embeddings, fan-in {cfg.fan_in})")
         cons = consolidate(s0, run_dir / ANALYSIS_DIR, cfg, app, skill_view, handle, progress)
         stage("merge")
 
-    summary = _write_outputs(cfg, cons, units, summary)
+    summary = _write_outputs(cfg, cons, found, summary)
     stage("apply")
     summary.wall_seconds = round(time.perf_counter() - t_start, 2)
     (run_dir / "summary.json").write_text(summary.model_dump_json(indent=2))
@@ -218,7 +218,7 @@ def not_analysed(rows: ray.data.Dataset, analysis: Path, total: int) -> ray.data
     return rows.join(done, join_type="left_anti", num_partitions=partitions, on=("id",), right_on=("trajectory_id",))
 
 
-def _write_outputs(cfg: DistillConfig, cons, units: dict[str, int], summary: RunSummary) -> RunSummary:
+def _write_outputs(cfg: DistillConfig, cons, found: dict[str, int], summary: RunSummary) -> RunSummary:
     """Write the skill and the run's Parquet and JSON outputs; return the filled-in summary.
     The per-trajectory outputs stream from the analysis parts, the quarantine and the
     held-out rows; the counts are aggregations over what was written."""
@@ -246,7 +246,7 @@ def _write_outputs(cfg: DistillConfig, cons, units: dict[str, int], summary: Run
             "skill_dir": str(skill_dir),
             "read": statuses.total(),
             **{s: statuses[s] for s in STATUSES},
-            **units,
+            **found,
             "groups": cons.stats.clusters,
             "merge_calls": tree.merge_calls,
             "failed_merges": tree.failed_merges,
