@@ -3,6 +3,7 @@ run, re-sends only what was not written, and writes the skill an uninterrupted r
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -12,6 +13,7 @@ import time
 from pathlib import Path
 
 import polars as pl
+import psutil
 import pytest
 import yaml
 
@@ -57,7 +59,15 @@ def _kill_when(out: Path, tmp_path: Path, ready) -> None:
             assert time.monotonic() < deadline, "the run never reached the kill point"
             time.sleep(0.05)
     finally:
+        # Ray's worker processes need not share the driver's process group: kill the whole
+        # process tree (taken before the kill, as the orphans are re-parented after it), else
+        # a surviving worker could write another part after the test counted the parts.
+        tree = psutil.Process(proc.pid).children(recursive=True)
         os.killpg(proc.pid, signal.SIGKILL)
+        for child in tree:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                child.kill()
+        psutil.wait_procs(tree, timeout=30)
         proc.wait()
 
 
