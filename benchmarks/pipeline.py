@@ -277,7 +277,7 @@ def main() -> None:
     parser.add_argument("--fan-in", type=int, default=8)
     parser.add_argument("--num-cpus", type=int, default=2, help="CPUs of the local Ray instance")
     parser.add_argument("--analyze-concurrency", type=int, default=2)
-    parser.add_argument("--batch-size", type=int, default=4)
+    parser.add_argument("--batch-size", type=int, default=None, help="trajectories per analysis batch (default: the automatic size, DistillConfig.analysis_batch_size)")
     parser.add_argument("--sample-interval", type=float, default=0.5, help="seconds between memory samples")
     parser.add_argument("--workdir", default="/tmp/t2s-bench", help="corpora and run outputs (corpora are reused)")
     parser.add_argument("--out", help="result JSON (default: benchmarks/results/pipeline.json or pipeline-read.json)")

@@ -14,6 +14,11 @@ from trace2skill.consolidate.config import ConsolidateConfig
 from trace2skill.llm.factory import BackendConfig
 
 NAME_RE = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+# The automatic analysis batch: large enough that Ray Data's per-block work and the part files
+# it writes stay small per trajectory (blocks of 4 cost ~40 ms of CPU a trajectory, blocks of
+# 64 ~27: docs/performance.md), small enough that every actor gets work and a resumption
+# redoes little.
+MIN_AUTO_BATCH, MAX_AUTO_BATCH, BLOCKS_PER_ACTOR = 4, 64, 4
 
 
 class ReplicaConfig(BaseModel):
@@ -66,7 +71,12 @@ class RunOptions(BaseModel):
     labels: Path | None = Field(None, description="Labels file joining outcomes onto trajectories (docs/formats.md).")
     input_format: str = Field("auto", description="Input format name, or auto-detect per file.")
     analyze_concurrency: int = Field(2, ge=1, description="Ray Data actors sending trajectories to the analysts.")
-    batch_size: int = Field(4, ge=1, description="Trajectories per Ray Data batch (analyses in flight per actor).")
+    batch_size: int | None = Field(
+        None,
+        ge=1,
+        description="Trajectories per Ray Data batch (analyses in flight per actor, and one analysis part file). "
+        f"Default: every actor gets at least {BLOCKS_PER_ACTOR} batches, {MIN_AUTO_BATCH} to {MAX_AUTO_BATCH} trajectories each.",
+    )
     rows_per_request: int | None = Field(
         None, ge=1, description="Trajectories per Serve request (default: the whole batch); Serve's autoscaler counts requests, not analyses."
     )
@@ -110,6 +120,12 @@ class DistillConfig(RunOptions):
     @property
     def resolved_mode(self) -> str:
         return self.mode or ("deepen" if self.skill_dir else "create")
+
+    def analysis_batch_size(self, trajectories: int) -> int:
+        """``batch_size``, or the automatic one for ``trajectories`` to analyse."""
+        if self.batch_size is not None:
+            return self.batch_size
+        return max(MIN_AUTO_BATCH, min(MAX_AUTO_BATCH, trajectories // (self.analyze_concurrency * BLOCKS_PER_ACTOR)))
 
     @property
     def resolved_run_dir(self) -> Path:

@@ -43,22 +43,26 @@ def test_units_split_per_trajectory_are_the_units_of_the_whole_run():
 
 
 @pytest.mark.ray
-@pytest.mark.parametrize("pool_from", [10_000, 1], ids=["one-task", "actor-pool"])
-def test_write_units_reads_the_parts_and_stores_float16_embeddings_once(ray_session, tmp_path, pool_from):
+@pytest.mark.parametrize(
+    ("embedder", "pool_from", "width"),
+    [("hashing", 10_000, 4096), ("hashing", 1, 4096), ("minilm", 1, 384)],
+    ids=["one-task", "tasks", "actor-pool"],  # hashing has no model to load once per actor; minilm does
+)
+def test_write_units_reads_the_parts_and_stores_float16_embeddings_once(ray_session, tmp_path, embedder, pool_from, width):
     results, expected = corpus_results()
     for i in range(0, len(results), 16):
         write_analysis_part(tmp_path, results[i : i + 16])
     assert len(list((tmp_path / ANALYSIS_DIR).glob("part-*.parquet"))) > 1
-    cfg = ConsolidateConfig(embedder="hashing", embed_batch_size=8, embed_num_cpus=0, embed_pool_min_trajectories=pool_from)
+    cfg = ConsolidateConfig(embedder=embedder, embed_batch_size=8, embed_num_cpus=0, embed_pool_min_trajectories=pool_from)
     assert write_units(tmp_path / ANALYSIS_DIR, tmp_path / "units", cfg)
 
     table = pq.read_table(tmp_path / "units")
     assert set(table.column_names) == {"unit_id", "unit", "opens", "embedding"}  # the text is in the unit; not stored twice
-    assert table.schema.field("embedding").type == pa.list_(pa.float16(), 4096)
+    assert table.schema.field("embedding").type == pa.list_(pa.float16(), width)
     units = [Unit.model_validate_json(u) for u in table.column("unit").to_pylist()]
     assert sorted(u.id for u in units) == sorted(u.id for u in expected)
     stored = embedding_matrix(table.column("embedding"))
-    exact = make_embedder("hashing").embed([u.text for u in units])
+    exact = make_embedder(embedder).embed([u.text for u in units])
     assert np.abs(stored - exact).max() < 1e-3  # float16 keeps about 3 decimal digits of a unit-norm vector
     assert np.allclose((stored * exact).sum(axis=1), 1.0, atol=1e-3)
 

@@ -28,7 +28,7 @@ class ConsolidateConfig(BaseModel):
     embed_pool_min_trajectories: int = Field(
         2000,
         ge=1,
-        description="Analysis results from which units are embedded by an actor pool of embed_concurrency; below it, by one Ray task "
+        description="Analysis results from which units are embedded by an actor pool of embed_concurrency (hashing: by Ray tasks); below it, by one Ray task "
         "(the model loads once and no stage waits on CPUs an idle pool holds).",
     )
     dedup_threshold: float | None = Field(

@@ -148,21 +148,24 @@ def write_units(analysis_dir: Path, units_dir: Path, c: ConsolidateConfig) -> bo
     """Split every analysis result of ``analysis_dir/part-*.parquet`` into units and write them
     with their embeddings to ``units_dir`` (Parquet, from the workers); whether any unit was.
 
-    Below ``embed_pool_min_trajectories`` results the whole stage is one task, else the
-    embedder runs in an actor pool and the light tasks around it reserve a fraction of a CPU."""
+    Below ``embed_pool_min_trajectories`` results the whole stage is one task. Above it, a
+    model embedder runs in an actor pool and the light tasks around it reserve a fraction of a
+    CPU; the ``hashing`` embedder has no model to load, so it runs in plain tasks (a pool and
+    its fractional-CPU neighbours cost 3x the time at 10k trajectories: docs/performance.md)."""
     shutil.rmtree(units_dir, ignore_errors=True)
     parts = sorted(str(p) for p in analysis_dir.glob("part-*.parquet"))
     if not parts:
         return False
     small = sum(pq.ParquetFile(p).metadata.num_rows for p in parts) < c.embed_pool_min_trajectories
-    cpus = c.embed_num_cpus if small else min(c.embed_num_cpus, LIGHT_TASK_CPUS)
+    pooled = not small and c.embedder != "hashing"
+    cpus = min(c.embed_num_cpus, LIGHT_TASK_CPUS) if pooled else c.embed_num_cpus
     if small:  # a few MB: one block from here costs less than read_parquet's file-listing task
         units = ray.data.from_arrow(pa.concat_tables([pq.read_table(p, columns=["result"]) for p in parts]))
     else:
         units = ray.data.read_parquet(parts, columns=["result"], ray_remote_args={"num_cpus": cpus})
     units = units.map_batches(result_units, batch_format="pyarrow", num_cpus=cpus)
     embed = {"name": c.embedder, "device": c.embed_device, "batch_size": c.embed_batch_size}
-    if small:
+    if not pooled:
         units = units.map_batches(embed_units, fn_kwargs=embed, batch_size=c.embed_batch_size, batch_format="pyarrow", num_cpus=cpus)
     else:
         units = units.map_batches(

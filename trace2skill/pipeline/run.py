@@ -179,6 +179,7 @@ def _analyze(cfg: DistillConfig, state: RunState, app: str, skill: SkillContext,
     if "analyze" not in state.stages:
         total = parts.num_rows(run_dir / TRAJECTORIES)
         progress(f"analyzing {total - done} trajectory(ies)" + (f"; {done} were analysed before the resumption" if done else ""))
+        batch_size = cfg.analysis_batch_size(total - done)
         if total > done and not guard.exhausted:
             # Blocks of one batch each (streamed, not a barrier), so every actor gets work: a
             # file's rows otherwise arrive as one block that only one actor would process.
@@ -188,12 +189,12 @@ def _analyze(cfg: DistillConfig, state: RunState, app: str, skill: SkillContext,
                     rows = pair_siblings(rows, total)  # over every run: a done success is still a failure's sibling
                 if done:
                     rows = not_analysed(rows, analysis, total)
-                rows = rows.repartition(target_num_rows_per_block=cfg.batch_size)
+                rows = rows.repartition(target_num_rows_per_block=batch_size)
             verifier = VerifierJob(config=cfg.verifier, s0=load_skill(run_dir / "s0"), work_dir=run_dir / "verify") if cfg.verifier.command else None
             analyzed = rows.map_batches(
                 AnalyzeBatch,
                 fn_constructor_kwargs={"app": app, "skill": skill, "run_dir": str(run_dir), "verifier": verifier, "rows_per_request": cfg.rows_per_request},
-                batch_size=cfg.batch_size,
+                batch_size=batch_size,
                 batch_format="pyarrow",
                 compute=ActorPoolStrategy(size=cfg.analyze_concurrency),
                 num_cpus=0,  # the actors only wait on Serve; the replicas hold the CPUs
