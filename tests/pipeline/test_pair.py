@@ -6,15 +6,17 @@ import json
 import sys
 
 import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 import ray
 
-from trace2skill.analysts.contrast import Pairing
+from trace2skill.analysts.contrast import Pairing, counted_steps
 from trace2skill.config import DistillConfig
 from trace2skill.llm.factory import BackendConfig
 from trace2skill.pipeline import distill
-from trace2skill.pipeline.pair import PAIRING, pair_siblings
-from trace2skill.schema import TRAJECTORY_SCHEMA
+from trace2skill.pipeline.pair import CANDIDATES, PAIRING, pair_siblings, rank_candidates, task_runs
+from trace2skill.schema import TRAJECTORY_SCHEMA, Step
 from tests.conftest import make_trajectory
 
 pytestmark = pytest.mark.ray
@@ -29,20 +31,45 @@ def rows():
         make_trajectory("c-fail", False, ["x"]).model_copy(update={"task": "same text"}),
         make_trajectory("c-ok", True, ["x"]).model_copy(update={"task": "same  text"}),
         make_trajectory("unknown", None, ["x"]),
+        # the shortest success of task d cannot be shown (no step to show): the next one is its sibling
+        make_trajectory("d-fail", False, ["x"]).model_copy(update={"task_key": "task_id:d"}),
+        make_trajectory("d-empty", True, []).model_copy(update={"task_key": "task_id:d", "steps": [Step(index=0, role="system", content="s")]}),
+        make_trajectory("d-ok", True, ["x", "y"]).model_copy(update={"task_key": "task_id:d"}),
     ]
     return [t.to_row() for t in made]
 
 
-def test_pairing_stage_groups_by_task_key(ray_session):
-    import pyarrow as pa
+def _table():
+    return pa.Table.from_pylist(rows(), schema=TRAJECTORY_SCHEMA)
 
-    ds = ray.data.from_arrow(pa.Table.from_pylist(rows(), schema=TRAJECTORY_SCHEMA))
+
+def test_compact_runs_count_steps_as_the_contrast_rule_does():
+    table = _table()
+    compact = task_runs(table)
+    assert set(compact.column_names) == {"pair_key", "id", "success", "length"}  # no steps: the shuffle moves bytes, not runs
+    expected = {r["id"]: counted_steps(r["steps"]) for r in rows() if r["success"] is not None}
+    assert dict(zip(compact["id"].to_pylist(), compact["length"].to_pylist())) == expected  # the unknown-outcome run has no key
+
+
+def test_candidates_are_the_shortest_successes_of_a_task_with_a_failure():
+    compact = task_runs(_table())
+    task_a = compact.filter(pc.equal(compact["pair_key"], "task_id:a"))
+    assert rank_candidates(task_a).to_pylist() == [{"pair_key": "task_id:a", "candidates": ["a-short", "a-long"]}]
+    assert rank_candidates(task_a.filter(pc.equal(task_a["success"], True))).num_rows == 0  # no failure: nothing to pair
+    many = pa.table({"pair_key": ["k"] * 9, "id": [f"r{i}" for i in range(9)], "success": [False] + [True] * 8, "length": list(range(9, 0, -1))})
+    assert rank_candidates(many)["candidates"].to_pylist() == [[f"r{i}" for i in range(8, 8 - CANDIDATES, -1)]]
+
+
+def test_pairing_stage_groups_by_task_key(ray_session):
+    ds = ray.data.from_arrow(_table())
     out = {r["id"]: r[PAIRING] for r in pair_siblings(ds, len(rows())).take_all()}
     assert set(out) == {r["id"] for r in rows()}  # nothing lost, nothing doubled
     assert Pairing.model_validate_json(out["a-fail"]).sibling.id == "a-short"
     assert Pairing.model_validate_json(out["b-fail"]).sibling is None
     assert Pairing.model_validate_json(out["c-fail"]).sibling.id == "c-ok"  # identical task text
     assert out["a-short"] is None and out["unknown"] is None
+    d = Pairing.model_validate_json(out["d-fail"])
+    assert d.sibling.id == "d-ok" and len(d.skipped) == 1 and "d-empty" in d.skipped[0]
 
 
 def tau_bench_file(path, tasks=3, trials=3):

@@ -44,15 +44,19 @@ def _skill_files(skill_dir: Path) -> dict[str, str]:
 
 
 def _kill_when(out: Path, tmp_path: Path, ready) -> None:
-    """Run ``trace2skill distill`` in its own process group (its own Ray), SIGKILL the whole
-    group as soon as ``ready(run_dir)`` holds, as losing the machine would."""
-    recipe = tmp_path / "recipe.yaml"
-    recipe.write_text(yaml.safe_dump(RECIPE))
-    cmd = [sys.executable, "-c", "from trace2skill.cli import main; main()", "distill", str(EXAMPLES / "airline"), "--out", str(out),
-           "--skill", str(EXAMPLES / "skills" / "airline-support"), "--recipe", str(recipe), "--num-cpus", "2", "--quiet"]
+    kill_distill_when([str(EXAMPLES / "airline"), "--skill", str(EXAMPLES / "skills" / "airline-support")], RECIPE, out, tmp_path, ready)
+
+
+def kill_distill_when(args: list[str], recipe: dict, out: Path, tmp_path: Path, ready, timeout_s: float = 240) -> None:
+    """Run ``trace2skill distill ARGS`` with ``recipe`` in its own process group (its own Ray),
+    SIGKILL its whole process tree as soon as ``ready(run_dir)`` holds, as losing the machine would."""
+    recipe_file = tmp_path / "recipe.yaml"
+    recipe_file.write_text(yaml.safe_dump(recipe))
+    cmd = [sys.executable, "-c", "from trace2skill.cli import main; main()", "distill", *args, "--out", str(out),
+           "--recipe", str(recipe_file), "--num-cpus", "2", "--quiet"]
     env = {**os.environ, "RAY_ADDRESS": "local"}  # never join the test session's Ray
     proc = subprocess.Popen(cmd, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 240
+    deadline = time.monotonic() + timeout_s
     try:
         while not ready(out / "run"):
             assert proc.poll() is None, f"the run ended before the kill: {proc.stderr.read().decode()[-2000:]}"
@@ -71,7 +75,7 @@ def _kill_when(out: Path, tmp_path: Path, ready) -> None:
         proc.wait()
 
 
-def _analysis_rows(run_dir: Path) -> int:
+def analysis_rows(run_dir: Path) -> int:
     parts = sorted((run_dir / "analysis").glob("part-*.parquet"))
     return sum(pl.read_parquet(p).height for p in parts)
 
@@ -86,7 +90,7 @@ def uninterrupted(ray_session, tmp_path_factory) -> dict[str, str]:
 def test_sigkill_mid_analysis_then_resume(uninterrupted, tmp_path):
     out = tmp_path / "out"
     _kill_when(out, tmp_path, lambda run: (run / "analysis").is_dir() and len(list((run / "analysis").glob("part-*.parquet"))) >= 2)
-    written = _analysis_rows(out / "run")
+    written = analysis_rows(out / "run")
     state = load_state(out / "run")
     assert "analyze" not in state.stages and 0 < written < RECORDS
 

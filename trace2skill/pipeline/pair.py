@@ -1,63 +1,119 @@
-"""Contrastive pairs on Ray Data: group runs by task key, give each failure its successful sibling.
+"""Contrastive pairs on Ray Data: give each failure the successful sibling of its task.
 
-The pairing works over the dataset, never in the driver: a ``map_batches`` computes each
-run's pairing key, ``groupby(key).map_groups`` picks one sibling per task by the rule in
-``trace2skill.analysts.contrast`` and writes it next to every failure of that task as a
-``pairing`` column (JSON; null for the others); runs without a key or outcome skip the
-shuffle. The analysis stage reads the column and hands it to the analyst with the run.
+The trajectories themselves are never shuffled (at 100k they are 2.3 GB, and a shuffle is a
+barrier that holds them all before the first analysis starts: docs/performance.md). Instead:
+
+1. a ``groupby(task key)`` over compact rows (key, id, outcome, length: a few dozen bytes a
+   run) ranks each task's successful runs, shortest first, for the tasks that have a failure;
+2. a streaming pass over the runs builds the view of each task's first candidate (the next
+   one where it cannot be read, in a further pass of the few tasks left);
+3. the analysis stream gets a ``pairing`` column by a lookup of the run's key in the
+   resulting table: one Pairing a paired task, on the driver and in each worker.
+
+The rule (shortest readable success, ties by id) is ``trace2skill.analysts.contrast``'s.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import ray
 from ray.data.context import ShuffleStrategy
 
 from trace2skill.analysts.batch import PAIRING
-from trace2skill.analysts.contrast import pair_group, pairing_key
+from trace2skill.analysts.contrast import Pairing, SiblingView, pairing_key, sibling_view
 
 KEY = "pair_key"
-
-
-def with_pairing_key(batch: pa.Table) -> pa.Table:
-    """``batch`` with its rows' pairing keys (null for a run of unknown outcome: it pairs with nothing)."""
-    # A run dir written before task keys existed (a resumption) pairs by task text alone.
-    task_keys = batch["task_key"].to_pylist() if "task_key" in batch.column_names else [None] * batch.num_rows
-    keys = [
-        pairing_key(task_key, task) if success is not None else None
-        for task_key, task, success in zip(task_keys, batch["task"].to_pylist(), batch["success"].to_pylist())
-    ]
-    return batch.append_column(KEY, pa.array(keys, pa.string()))
-
-
-def attach_pairings(group: pa.Table) -> pa.Table:
-    """``map_groups``: the runs of one task key, each failure with its pairing."""
-    key = group[KEY][0].as_py()
-    return group.append_column(PAIRING, pa.array(pair_group(group.to_pylist(), key), pa.string()))
-
-
-def _keyed(batch: pa.Table) -> pa.Table:
-    return batch.filter(pc.is_valid(batch[KEY]))
-
-
-def _unkeyed(batch: pa.Table) -> pa.Table:
-    rest = batch.filter(pc.is_null(batch[KEY]))
-    return rest.append_column(PAIRING, pa.nulls(rest.num_rows, pa.string()))
-
-
+CANDIDATES = 4  # a task's successful runs tried, shortest first, before it is left without a sibling
+NO_SIBLING = Pairing().model_dump_json()  # a failure of a task with no successful run
 ROWS_PER_PARTITION = 1000  # shuffle partitions: one per this many runs, at most MAX_PARTITIONS
 MAX_PARTITIONS = 64
 
 
-def pair_siblings(rows: ray.data.Dataset, num_rows: int) -> ray.data.Dataset:
-    """``rows`` (``num_rows`` trajectory rows) with a ``pairing`` column: a failure's sibling,
-    if it has one."""
+def _keys(batch: pa.Table) -> list[str | None]:
+    """The rows' pairing keys (None for a run of unknown outcome: it pairs with nothing)."""
+    # A run dir written before task keys existed (a resumption) pairs by task text alone.
+    task_keys = batch["task_key"].to_pylist() if "task_key" in batch.column_names else [None] * batch.num_rows
+    return [
+        pairing_key(task_key, task) if success is not None else None
+        for task_key, task, success in zip(task_keys, batch["task"].to_pylist(), batch["success"].to_pylist())
+    ]
+
+
+def _counted_steps(steps: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """``contrast.counted_steps`` of every row, in Arrow (the steps are not turned into Python)."""
+    steps = steps.combine_chunks() if isinstance(steps, pa.ChunkedArray) else steps
+    roles = pc.struct_field(pc.list_flatten(steps), "role")
+    parents = pc.list_parent_indices(steps).filter(pc.fill_null(pc.not_equal(roles, "system"), True))
+    return np.bincount(parents.to_numpy(zero_copy_only=False), minlength=len(steps))
+
+
+def task_runs(batch: pa.Table) -> pa.Table:
+    """``map_batches``: the compact row of each run with a key (key, id, outcome, length)."""
+    table = pa.table(
+        {KEY: pa.array(_keys(batch), pa.string()), "id": batch["id"], "success": batch["success"], "length": pa.array(_counted_steps(batch["steps"]), pa.int64())}
+    )
+    return table.filter(pc.is_valid(table[KEY]))
+
+
+def rank_candidates(group: pa.Table) -> pa.Table:
+    """``map_groups``: a task with a failure -> its successful runs, shortest first, ties by id."""
+    if not pc.any(pc.equal(group["success"], False)).as_py():
+        return pa.table({KEY: pa.array([], pa.string()), "candidates": pa.array([], pa.list_(pa.string()))})
+    wins = group.filter(pc.equal(group["success"], True)).sort_by([("length", "ascending"), ("id", "ascending")])
+    return pa.table({KEY: [group[KEY][0].as_py()], "candidates": [wins["id"].to_pylist()[:CANDIDATES]]})
+
+
+def candidate_views(batch: pa.Table, wanted: dict[str, str]) -> pa.Table:
+    """``map_batches``: for each run in ``wanted`` (id -> task key), its sibling view as JSON, or why it has none."""
+    ids, views, errors = [], [], []
+    for row in batch.filter(pc.is_in(batch["id"], pa.array(list(wanted), pa.string()))).to_pylist():
+        ids.append(row["id"])
+        try:
+            views.append(sibling_view(row, wanted[row["id"]]).model_dump_json())
+            errors.append(None)
+        except ValueError as exc:
+            views.append(None)
+            errors.append(f"sibling {row['id']} skipped: {exc}")
+    return pa.table({"id": pa.array(ids, pa.string()), "view": pa.array(views, pa.string()), "error": pa.array(errors, pa.string())})
+
+
+def attach_pairings(batch: pa.Table, pairings: dict[str, str]) -> pa.Table:
+    """``map_batches``: the batch with a ``pairing`` column: a failure's Pairing (JSON), else null."""
+    out = [pairings.get(key, NO_SIBLING) if key is not None and success is False else None for key, success in zip(_keys(batch), batch["success"].to_pylist())]
+    return batch.append_column(PAIRING, pa.array(out, pa.string()))
+
+
+def task_pairings(rows: ray.data.Dataset, num_rows: int) -> dict[str, str]:
+    """Task key -> the Pairing JSON of its failures, for every task with a failure and a
+    successful run (a failure of any other task has no sibling)."""
     partitions = max(1, min(MAX_PARTITIONS, num_rows // ROWS_PER_PARTITION))
-    keyed = rows.map_batches(with_pairing_key, batch_format="pyarrow", zero_copy_batch=True)
+    compact = rows.select_columns(["id", "task", "task_key", "success", "steps"]).map_batches(task_runs, batch_format="pyarrow")
     # A task-based (sort) shuffle: the hash shuffle's aggregator actors reserve CPUs, and
     # next to a replica holding most of a node's CPUs (the embedded engine) they starve the
-    # reads that feed them.
-    keyed.context.shuffle_strategy = ShuffleStrategy.SORT_SHUFFLE_PULL_BASED
-    paired = keyed.map_batches(_keyed, batch_format="pyarrow").groupby(KEY, num_partitions=partitions).map_groups(attach_pairings, batch_format="pyarrow")
-    return paired.union(keyed.map_batches(_unkeyed, batch_format="pyarrow"))
+    # reads that feed them. The rows it moves are a few dozen bytes each.
+    compact.context.shuffle_strategy = ShuffleStrategy.SORT_SHUFFLE_PULL_BASED
+    ranked = compact.groupby(KEY, num_partitions=partitions).map_groups(rank_candidates, batch_format="pyarrow")
+    queue = {row[KEY]: list(row["candidates"]) for row in ranked.iter_rows() if len(row["candidates"])}
+    pairings: dict[str, str] = {}
+    skipped: dict[str, list[str]] = {key: [] for key in queue}
+    while queue:  # one pass in the common case: a task's shortest success can be read
+        wanted = {candidates[0]: key for key, candidates in queue.items()}
+        found = rows.map_batches(candidate_views, fn_kwargs={"wanted": wanted}, batch_format="pyarrow")
+        for row in found.iter_rows():
+            key = wanted[row["id"]]
+            if row["view"] is not None:
+                pairings[key] = Pairing(sibling=SiblingView.model_validate_json(row["view"]), skipped=skipped.pop(key)).model_dump_json()
+            else:
+                skipped[key].append(row["error"])
+        queue = {key: candidates[1:] for key, candidates in queue.items() if key not in pairings and len(candidates) > 1}
+    pairings.update((key, Pairing(skipped=reasons).model_dump_json()) for key, reasons in skipped.items() if key not in pairings)
+    return pairings
+
+
+def pair_siblings(rows: ray.data.Dataset, num_rows: int) -> ray.data.Dataset:
+    """``rows`` (``num_rows`` trajectory rows) with a ``pairing`` column: a failure's sibling,
+    if it has one. The pairs are found here (two or more passes over ``rows``); the returned
+    dataset streams ``rows`` once more with each failure's pairing looked up by its task key."""
+    return rows.map_batches(attach_pairings, fn_kwargs={"pairings": task_pairings(rows, num_rows)}, batch_format="pyarrow")
