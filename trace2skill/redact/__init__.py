@@ -19,7 +19,8 @@ the alternatives there; the parts before that character (``sk`` of ``sk-``, the 
 name before ``=``) are checked with fixed-width look-behinds.
 """
 
-from trace2skill.redact.patterns import KINDS, key_kind
+from trace2skill.redact.keys import key_kind
+from trace2skill.redact.patterns import KINDS
 from trace2skill.redact.records import redact_quoting_text, redact_trajectory
 from trace2skill.redact.scan import find_secrets, redact_text
 

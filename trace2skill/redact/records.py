@@ -13,7 +13,8 @@ from typing import Any
 import pydantic_core
 from pydantic import TypeAdapter
 
-from trace2skill.redact.patterns import FORMAT_KINDS, PATTERN, PLACEHOLDER, REDACTIONS_KEY, format_kind, is_placeholder, key_kind
+from trace2skill.redact.keys import key_kind
+from trace2skill.redact.patterns import FORMAT_KINDS, PATTERN, PLACEHOLDER, REDACTIONS_KEY, format_kind, is_placeholder
 from trace2skill.redact.scan import authorization_span, is_credential_value, redact_counting
 from trace2skill.schema import Step, Trajectory
 

@@ -6,8 +6,8 @@ import re
 from collections import Counter
 from collections.abc import Iterator
 
+from trace2skill.redact.keys import KEY_NAME, key_kind
 from trace2skill.redact.patterns import (
-    KEY_NAME,
     PATTERN,
     PLACEHOLDER,
     POSITION_KINDS,
@@ -15,7 +15,6 @@ from trace2skill.redact.patterns import (
     AUTH_SCHEMES,
     format_kind,
     is_placeholder,
-    key_kind,
     token_value,
 )
 
