@@ -1,4 +1,4 @@
-"""Consolidation through real Ray Data (embed actor pool, assign, groupby + map_groups) and a
+"""Consolidation through real Ray Data (embed, shard collapse, groupby + map_groups) and a
 real Serve analyst deployment answering merges with the fake backend, some of them invalid."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from benchmarks.consolidation_corpus import evaluate, make_corpus
 from trace2skill.analysts.analyze import AnalysisResult, AnalystConfig
 from trace2skill.checkpoint import ANALYSIS_DIR, write_analysis_part
 from trace2skill.config import DistillConfig, ReplicaConfig
-from trace2skill.consolidate.provenance import explain, write_provenance
+from trace2skill.consolidate.provenance import explain, read_provenance, write_provenance
 from trace2skill.llm.factory import BackendConfig
 from trace2skill.pipeline.consolidate import consolidate as _consolidate
 from trace2skill.serve.analyst import start_analyst
@@ -19,15 +19,19 @@ from trace2skill.skill.validate import validate_skill_dir
 pytestmark = pytest.mark.ray
 
 
-def test_consolidation_through_ray_data_and_serve(ray_session, tmp_path):
+@pytest.mark.parametrize("per_shard", [10_000, 25], ids=["one-shard", "five-shards"])
+def test_consolidation_through_ray_data_and_serve(ray_session, tmp_path, per_shard):
     corpus = make_corpus(120, seed=0)
     s0 = minimal_skill("airline-agent", "Airline customer support with reservation tools. Use for airline support tasks.")
     cfg = DistillConfig(
         inputs=[],
         out_dir=tmp_path,
         fan_in=4,
-        consolidate={"embedder": "hashing", "embed_batch_size": 32, "embed_num_cpus": 0, "skill_min_support": 5, "cluster_sample_size": 100},
-    )
+        consolidate={
+            "embedder": "hashing", "embed_batch_size": 32, "embed_num_cpus": 0, "skill_min_support": 5, "cluster_sample_size": 100,
+            "collapse_shard_trajectories": per_shard,
+        },
+    )  # fmt: skip
     # 85% of merge answers are invalid: with 2 retries about 6 in 10 merge calls fail for good.
     app, handle = start_analyst(BackendConfig(backend="fake", fake_failure_rate=0.85), AnalystConfig(), ReplicaConfig())
     results = []
@@ -42,7 +46,11 @@ def test_consolidation_through_ray_data_and_serve(ray_session, tmp_path):
     assert report["purity"] >= 0.98 and report["topics_split"] == {} and report["tiers_as_expected"]
     assert report["one_offs_in_skill"] == report["one_offs_unaccounted"] == 0 < report["one_offs_in_references"] and report["minority_in_skill"] == 0
     assert result.stats.failed_merges >= 1 and result.stats.forced_merges >= 1  # merges failed ...
-    rows = result.provenance
+    assert len(result.folded) == len(corpus.patches) // per_shard + 1  # a file of folded units per shard
+    write_provenance(result.provenance, tmp_path / "run" / "provenance.parquet", folded=result.folded, labels={c.cluster_id: c.label for c in result.clusters})
+    rows = read_provenance(tmp_path / "run" / "provenance.parquet")
+    assert sum(r.kind == "collapsed" for r in rows) == result.stats.collapsed > 0
+    assert sum(c.units_in for c in result.clusters) == result.stats.units  # every unit counted in its cluster, shards or not
     accounted = {lid for r in rows if r.kind in ("skill", "reference", "refused", "dropped", "collapsed") for lid in r.lesson_ids}
     assert {l.id for l in corpus.lessons} <= accounted  # ... and no lesson was lost
     conflicts = [r for r in rows if r.kind == "conflict"]
@@ -50,5 +58,4 @@ def test_consolidation_through_ray_data_and_serve(ray_session, tmp_path):
 
     skill_dir = write_skill(result.final.skill, tmp_path / "airline-agent")
     assert validate_skill_dir(skill_dir) == [] and not result.final.problems
-    write_provenance(rows, tmp_path / "run" / "provenance.parquet")
     assert "support" in explain(skill_dir, tmp_path / "run", "refund")

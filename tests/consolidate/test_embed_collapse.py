@@ -64,6 +64,24 @@ def test_float16_storage_keeps_vectors_and_survives_parquet(tmp_path):
     assert np.abs(back - x).max() < 1e-3 and not back[2].any()  # a text of no known word stays all zeros
 
 
+def test_sparse_storage_holds_the_same_float16_values_in_a_fraction_of_the_bytes(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from trace2skill.consolidate.embed import embedding_matrix, stored_embeddings
+
+    x = make_embedder("hashing").embed(["Refund to the original card.", "", "Check the bag fee first, then book.", "Refund to the card."])
+    dense, sparse = stored_embeddings(x), stored_embeddings(x, sparse=True)
+    assert sparse.nbytes * 20 < dense.nbytes
+    pq.write_table(pa.table({"embedding": sparse}), tmp_path / "e.parquet")
+    back = pq.read_table(tmp_path / "e.parquet").column("embedding")
+    for dtype in (np.float32, np.float16):
+        assert np.array_equal(embedding_matrix(back, dtype), embedding_matrix(dense, dtype))
+    # a slice (a Ray Data batch of a block) reads its own rows
+    assert np.array_equal(embedding_matrix(sparse.slice(1, 2)), embedding_matrix(dense)[1:3])
+    assert np.array_equal(embedding_matrix(pa.chunked_array([sparse.slice(0, 3), sparse.slice(3)])), embedding_matrix(dense))
+
+
 def test_float16_embeddings_leave_clusters_and_collapse_unchanged_on_the_corpus():
     from benchmarks.consolidation_corpus import make_corpus
     from benchmarks.embedding_precision import compare

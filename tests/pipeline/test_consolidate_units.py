@@ -13,6 +13,7 @@ from trace2skill.analysts.analyze import AnalysisResult
 from trace2skill.checkpoint import ANALYSIS_DIR, write_analysis_part
 from trace2skill.consolidate.config import ConsolidateConfig
 from trace2skill.consolidate.embed import embedding_matrix, make_embedder
+from trace2skill.consolidate.shards import shard_of, unit_columns
 from trace2skill.consolidate.units import Unit, split_units
 from trace2skill.pipeline.consolidate import result_units, write_units
 from trace2skill.schema import Edit, Patch
@@ -34,10 +35,13 @@ def corpus_results(n: int = 60) -> tuple[list[AnalysisResult], list]:
 def test_units_split_per_trajectory_are_the_units_of_the_whole_run():
     results, expected = corpus_results()
     batch = pa.table({"trajectory_id": [r.trajectory_id for r in results], "result": [r.model_dump_json() for r in results]})
-    out = result_units(batch)
+    out = result_units(batch, shards=3)
     units = [Unit.model_validate_json(u) for u in out.column("unit").to_pylist()]
     assert sorted(u.model_dump_json() for u in units) == sorted(u.model_dump_json() for u in expected)
     assert out.column("text").to_pylist() == [u.text for u in units]
+    assert out.column("shard").to_pylist() == shard_of(out.column("unit_id").to_pylist(), 3).to_pylist()
+    assert out.column("has_edits").to_pylist() == [bool(u.edits) for u in units]
+    assert out.column("trajectory_ids").to_pylist() == [u.trajectory_ids for u in units]
     # one "opens" per trajectory that gave units; the failed one gave none
     assert sum(out.column("opens").to_pylist()) == len({t for u in expected for t in u.trajectory_ids}) == len(results) - 1
 
@@ -53,16 +57,29 @@ def test_write_units_reads_the_parts_and_stores_float16_embeddings_once(ray_sess
     for i in range(0, len(results), 16):
         write_analysis_part(tmp_path, results[i : i + 16])
     assert len(list((tmp_path / ANALYSIS_DIR).glob("part-*.parquet"))) > 1
-    cfg = ConsolidateConfig(embedder=embedder, embed_batch_size=8, embed_num_cpus=0, embed_pool_min_trajectories=pool_from)
+    cfg = ConsolidateConfig(
+        embedder=embedder, embed_batch_size=8, embed_num_cpus=0, embed_pool_min_trajectories=pool_from, collapse_shard_trajectories=25
+    )  # fmt: skip
     assert write_units(tmp_path / ANALYSIS_DIR, tmp_path / "units", cfg)
 
+    # a shard per 25 results, each holding the units its id hashes to
+    assert sorted(d.name for d in (tmp_path / "units").iterdir()) == ["shard=0", "shard=1", "shard=2"]
+    for s in range(3):
+        ids = pq.read_table(tmp_path / "units" / f"shard={s}", columns=["unit_id"]).column("unit_id").to_pylist()
+        assert ids and set(shard_of(ids, 3).to_pylist()) == {s}
     table = pq.read_table(tmp_path / "units")
-    assert set(table.column_names) == {"unit_id", "unit", "opens", "embedding"}  # the text is in the unit; not stored twice
-    assert table.schema.field("embedding").type == pa.list_(pa.float16(), width)
+    assert "text" not in table.column_names  # the text is in the unit; not stored twice
+    assert {"unit_id", "unit", "opens", "embedding", *unit_columns([])} <= set(table.column_names)
+    stored_type = table.schema.field("embedding").type
+    if embedder == "hashing":  # mostly zeros: stored sparse, the non-zero float16 values and their places
+        assert pa.types.is_struct(stored_type) and stored_type.field("value").type.value_type == pa.float16()
+    else:
+        assert stored_type == pa.list_(pa.float16(), width)
     units = [Unit.model_validate_json(u) for u in table.column("unit").to_pylist()]
     assert sorted(u.id for u in units) == sorted(u.id for u in expected)
     stored = embedding_matrix(table.column("embedding"))
     exact = make_embedder(embedder).embed([u.text for u in units])
+    assert stored.shape == exact.shape == (len(units), width)
     assert np.abs(stored - exact).max() < 1e-3  # float16 keeps about 3 decimal digits of a unit-norm vector
     assert np.allclose((stored * exact).sum(axis=1), 1.0, atol=1e-3)
 

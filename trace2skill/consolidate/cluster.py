@@ -76,10 +76,18 @@ def refine(centroids: np.ndarray, far: np.ndarray, distance_threshold: float, ma
 
 def cluster_label(topics: list[str]) -> str:
     """A short label: the most common lesson topic of the cluster (ties: alphabetical)."""
-    counts = Counter(t.strip().lower() for t in topics if t and t.strip())
-    if not counts:
-        return "general"
-    return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[0][0][:40]
+    return label_of(topic_counts(topics))
+
+
+def topic_counts(topics: list[str]) -> Counter[str]:
+    """How many lessons name each topic (as the label compares them: stripped, lower case)."""
+    return Counter(t.strip().lower() for t in topics if t and t.strip())
+
+
+def label_of(counts: Counter[str]) -> str:
+    """The label of a cluster whose lessons' topics are counted in ``counts``."""
+    ranked = sorted(((t, n) for t, n in counts.items() if n > 0), key=lambda kv: (-kv[1], kv[0]))
+    return ranked[0][0][:40] if ranked else "general"
 
 
 def slug(label: str, fallback: str = "topic") -> str:

@@ -36,21 +36,18 @@ def negated(text: str) -> bool:
     return _NEGATION.search(text) is not None
 
 
-def collapse(units: list[Unit], embeddings: np.ndarray, threshold: float) -> tuple[list[Unit], np.ndarray, list[Collapsed]]:
-    """The representatives (with unioned ``lesson_ids``/``trajectory_ids``), their embeddings
-    (float32), and one ``Collapsed`` record per folded unit. Deterministic for a given input set.
+def leaders(order: list[int], polarity: np.ndarray, embeddings: np.ndarray, threshold: float) -> tuple[list[int], np.ndarray, np.ndarray, np.ndarray]:
+    """Greedy leader clustering of the rows of ``embeddings`` visited in ``order``: the
+    representatives (row indices, in the order they arose), for each row the row it folds
+    into (itself for a representative) and that cosine, and the representatives' float32 rows.
 
-    ``embeddings`` may be float16 (as stored): rows are widened one at a time, and only the
-    representatives' rows are held as float32."""
-    if len(units) != len(embeddings):
-        raise ValueError("one embedding per unit")
-    order = sorted(range(len(units)), key=lambda i: (not units[i].edits, units[i].id))
+    A row joins the most similar representative of the same ``polarity`` when their cosine
+    is at least ``threshold``. ``embeddings`` may be float16: rows are widened one at a time."""
+    into = np.arange(len(embeddings))
+    cosine = np.ones(len(embeddings), dtype=np.float64)
     reps: list[int] = []
-    members: dict[int, list[int]] = {}
-    polarity = np.array([negated(u.text) for u in units], dtype=bool)
-    folded: list[Collapsed] = []
-    rep_vecs = np.empty((min(len(units), 256), embeddings.shape[1] if embeddings.ndim == 2 else 0), dtype=np.float32)
-    rep_pol = np.empty(len(units), dtype=bool)
+    rep_vecs = np.empty((min(len(embeddings), 256), embeddings.shape[1] if embeddings.ndim == 2 else 0), dtype=np.float32)
+    rep_pol = np.empty(len(embeddings), dtype=bool)
     for i in order:
         n = len(reps)
         row = embeddings[i].astype(np.float32)
@@ -59,26 +56,48 @@ def collapse(units: list[Unit], embeddings: np.ndarray, threshold: float) -> tup
             sims = np.where(rep_pol[:n] == polarity[i], sims, -1.0)
             best = int(np.argmax(sims))
             if sims[best] >= threshold:
-                rep = reps[best]
-                members[rep].append(i)
-                u = units[i]
-                folded.append(
-                    Collapsed(
-                        unit_id=u.id,
-                        into=units[rep].id,
-                        cosine=round(float(sims[best]), 4),
-                        lesson_ids=u.lesson_ids,
-                        trajectory_ids=u.trajectory_ids,
-                        content=u.text[:500],
-                    )
-                )
+                into[i], cosine[i] = reps[best], float(sims[best])
                 continue
         if n == len(rep_vecs):  # grown by doubling: a cluster of near-duplicates needs few rows
             rep_vecs = np.concatenate([rep_vecs, np.empty_like(rep_vecs)])
         rep_vecs[n] = row
         rep_pol[n] = polarity[i]
         reps.append(i)
-        members[i] = [i]
+    return reps, into, cosine, rep_vecs[: len(reps)].copy()
+
+
+def collapse_order(has_edits: list[bool], ids: list[str]) -> list[int]:
+    """The order rows are visited in: units with edits first (so a representative carries
+    content when any member does), then by id (the result does not depend on input order)."""
+    return sorted(range(len(ids)), key=lambda i: (not has_edits[i], ids[i]))
+
+
+def collapse(units: list[Unit], embeddings: np.ndarray, threshold: float) -> tuple[list[Unit], np.ndarray, list[Collapsed]]:
+    """The representatives (with unioned ``lesson_ids``/``trajectory_ids``), their embeddings
+    (float32), and one ``Collapsed`` record per folded unit. Deterministic for a given input set.
+
+    ``embeddings`` may be float16 (as stored): only the representatives' rows are held as float32."""
+    if len(units) != len(embeddings):
+        raise ValueError("one embedding per unit")
+    order = collapse_order([bool(u.edits) for u in units], [u.id for u in units])
+    polarity = np.array([negated(u.text) for u in units], dtype=bool)
+    reps, into, cosine, rep_vecs = leaders(order, polarity, embeddings, threshold)
+    members: dict[int, list[int]] = {r: [] for r in reps}
+    folded: list[Collapsed] = []
+    for i in order:
+        members[int(into[i])].append(i)
+        if into[i] != i:
+            u = units[i]
+            folded.append(
+                Collapsed(
+                    unit_id=u.id,
+                    into=units[int(into[i])].id,
+                    cosine=round(float(cosine[i]), 4),
+                    lesson_ids=u.lesson_ids,
+                    trajectory_ids=u.trajectory_ids,
+                    content=u.text[:500],
+                )
+            )
     out = []
     for r in reps:
         group = [units[m] for m in members[r]]
@@ -91,4 +110,4 @@ def collapse(units: list[Unit], embeddings: np.ndarray, threshold: float) -> tup
                 }
             )
         )
-    return out, rep_vecs[: len(reps)].copy(), folded
+    return out, rep_vecs, folded

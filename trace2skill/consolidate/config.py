@@ -31,6 +31,12 @@ class ConsolidateConfig(BaseModel):
         description="Analysis results from which units are embedded by an actor pool of embed_concurrency (hashing: by Ray tasks); below it, by one Ray task "
         "(the model loads once and no stage waits on CPUs an idle pool holds).",
     )
+    collapse_shard_trajectories: int = Field(
+        10_000,
+        ge=1,
+        description="Analysis results per collapse shard: the units are written in shards of about this many trajectories' units, and each "
+        "shard collapses its near-duplicates on its own, so no worker holds a whole topic cluster (consolidate.shards).",
+    )
     dedup_threshold: float | None = Field(
         None, gt=0, le=1, description="Cosine at or above which two lessons are near-duplicates and collapse into one."
     )

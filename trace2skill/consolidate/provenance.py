@@ -15,6 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from pydantic import BaseModel, Field
 
@@ -40,6 +41,7 @@ PROVENANCE_SCHEMA = pa.schema(
     ]
 )
 CONTENT_KINDS = ("skill", "reference", "scaffold")
+FOLD_BATCH = 65_536  # folded rows per batch when streaming them
 
 
 class ProvenanceRow(BaseModel):
@@ -92,7 +94,7 @@ def provenance_rows(clusters: list[ClusterResult], assembly: Assembly, final: Fi
                     lesson_ids=f.lesson_ids,
                     trajectory_ids=f.trajectory_ids,
                     content=f.content,
-                    reason=f"near-duplicate of {f.into} (cosine {f.cosine}); its evidence counts toward that lesson",
+                    reason=collapsed_reason(f.into, f.cosine),
                 )
             )
         rows.extend(_dropped_row(d) for d in c.dropped)
@@ -108,19 +110,74 @@ def provenance_rows(clusters: list[ClusterResult], assembly: Assembly, final: Fi
     return rows
 
 
-def write_provenance(rows: list[ProvenanceRow], path: Path) -> None:
-    pq.write_table(pa.Table.from_pylist([r.model_dump() for r in rows], schema=PROVENANCE_SCHEMA), path)
+def collapsed_reason(into: str, cosine: float) -> str:
+    return f"near-duplicate of {into} (cosine {cosine}); its evidence counts toward that lesson"
 
 
-def read_provenance(path: Path) -> list[ProvenanceRow]:
-    return [ProvenanceRow.model_validate(r) for r in pq.read_table(path).to_pylist()]
+def write_provenance(rows: list[ProvenanceRow], path: Path, *, folded: list[Path] = (), labels: dict[int, str] | None = None) -> None:
+    """``rows``, then a ``collapsed`` row per unit of the ``folded`` files (``shards.FOLDED_SCHEMA``,
+    labelled by ``labels``: cluster id -> label), streamed batch by batch into one file."""
+    with pq.ParquetWriter(path, PROVENANCE_SCHEMA) as out:
+        out.write_table(pa.Table.from_pylist([r.model_dump() for r in rows], schema=PROVENANCE_SCHEMA))
+        for part in folded:
+            for batch in pq.ParquetFile(part).iter_batches(batch_size=FOLD_BATCH):
+                out.write_table(_collapsed_rows(batch, labels or {}))
+
+
+def _collapsed_rows(batch: pa.RecordBatch, labels: dict[int, str]) -> pa.Table:
+    clusters = batch.column("cluster_id").to_pylist()
+    n = len(clusters)
+    return pa.table(
+        {
+            "kind": pa.array(["collapsed"] * n, pa.string()),
+            "path": pa.array([""] * n, pa.string()),
+            "section": pa.array([""] * n, pa.string()),
+            "cluster_id": batch.column("cluster_id"),
+            "cluster_label": pa.array([labels.get(c, "") for c in clusters], pa.string()),
+            "support": pa.array([len(set(t)) for t in batch.column("trajectory_ids").to_pylist()], pa.int64()),
+            "lesson_ids": batch.column("lesson_ids"),
+            "trajectory_ids": batch.column("trajectory_ids"),
+            "content": batch.column("content"),
+            "reason": pa.array([collapsed_reason(i, c) for i, c in zip(batch.column("into").to_pylist(), batch.column("cosine").to_pylist())], pa.string()),
+        },
+        schema=PROVENANCE_SCHEMA,
+    )
+
+
+def read_provenance(path: Path, *, collapsed: bool = True) -> list[ProvenanceRow]:
+    """The rows of ``provenance.parquet``; without the ``collapsed`` ones unless asked (there is
+    one per folded near-duplicate, so at scale they outnumber all the others: ``collapsed_count``
+    and ``collapsed_ids`` read what is needed of them column-wise)."""
+    table = pq.read_table(path)
+    if not collapsed:
+        table = table.filter(pc.field("kind") != "collapsed")
+    return [ProvenanceRow.model_validate(r) for r in table.to_pylist()]
+
+
+def collapsed_count(path: Path) -> int:
+    """How many near-duplicates were folded (``collapsed`` rows), read from the ``kind`` column."""
+    kinds = pq.read_table(path, columns=["kind"]).column("kind")
+    return pc.sum(pc.equal(kinds, "collapsed")).as_py() or 0
+
+
+def collapsed_ids(path: Path) -> dict[int, tuple[set[str], set[str]]]:
+    """Per cluster id: the lesson and trajectory ids of its ``collapsed`` rows."""
+    out: dict[int, tuple[set[str], set[str]]] = {}
+    for batch in pq.ParquetFile(path).iter_batches(batch_size=FOLD_BATCH, columns=["kind", "cluster_id", "lesson_ids", "trajectory_ids"]):
+        rows = pa.Table.from_batches([batch]).filter(pc.field("kind") == "collapsed")
+        for cid, lessons, trajectories in zip(*(rows.column(c).to_pylist() for c in ("cluster_id", "lesson_ids", "trajectory_ids"))):
+            ids = out.setdefault(cid, (set(), set()))
+            ids[0].update(lessons)
+            ids[1].update(trajectories)
+    return out
 
 
 def explain(skill_dir: Path, run_dir: Path, section: str | None = None, *, max_ids: int = 12) -> str:
     """For each section of SKILL.md and each reference file: the support, lessons and
     trajectories behind it (``section`` filters by title or path, case-insensitive);
     then what was dropped and the conflicts resolved."""
-    rows = read_provenance(Path(run_dir) / "provenance.parquet")
+    provenance = Path(run_dir) / "provenance.parquet"
+    rows = read_provenance(provenance, collapsed=False)
     skill = load_skill(skill_dir)
     places: list[tuple[str, str]] = [(SKILL_MD, s.title) for s in skill.body.sections]
     for path in skill.reference_paths():
@@ -143,11 +200,11 @@ def explain(skill_dir: Path, run_dir: Path, section: str | None = None, *, max_i
     if wanted and not out:
         out.append(f"no section or file of {skill_dir} matches {section!r}")
     if not wanted:
-        out.extend(_tail(rows, max_ids))
+        out.extend(_tail(rows, collapsed_count(provenance), max_ids))
     return "\n".join(out)
 
 
-def _tail(rows: list[ProvenanceRow], max_ids: int) -> list[str]:
+def _tail(rows: list[ProvenanceRow], collapsed: int, max_ids: int) -> list[str]:
     out = []
     conflicts = [r for r in rows if r.kind == "conflict"]
     if conflicts:
@@ -163,7 +220,6 @@ def _tail(rows: list[ProvenanceRow], max_ids: int) -> list[str]:
     for kind, what in (("repaired", "anchor(s) matched to the text they meant"), ("folded", "added line(s) left out as already there")):
         if any(r.kind == kind for r in rows):
             out.append(f"\n{sum(r.kind == kind for r in rows)} {what} (kind '{kind}' in provenance.parquet)")
-    collapsed = sum(r.kind == "collapsed" for r in rows)
     if collapsed:
         out.append(f"\n{collapsed} near-duplicate lesson(s) folded into others (kind 'collapsed' in provenance.parquet)")
     return out

@@ -15,10 +15,12 @@ is full (also recorded).
 
 from __future__ import annotations
 
+from collections import Counter
+
 import numpy as np
 from pydantic import BaseModel, Field
 
-from trace2skill.consolidate.cluster import cluster_label
+from trace2skill.consolidate.cluster import cluster_label, label_of
 from trace2skill.consolidate.collapse import Collapsed, collapse
 from trace2skill.consolidate.contradict import drop_contradictions
 from trace2skill.consolidate.merge import MERGER_DROP, MergeManyFn, TreeStats, merge_tree
@@ -63,9 +65,21 @@ class ClusterResult(BaseModel):
     stats: TreeStats = Field(default_factory=TreeStats)
 
 
-def reduce_cluster(cluster_id: int, units: list[Unit], embeddings: np.ndarray, params: ReduceParams, merge_many: MergeManyFn) -> ClusterResult:
-    """Collapse, tier the cluster by its corroborated support, merge what it holds (see the module doc)."""
-    label = cluster_label([u.topic for u in units])
+def reduce_cluster(
+    cluster_id: int,
+    units: list[Unit],
+    embeddings: np.ndarray,
+    params: ReduceParams,
+    merge_many: MergeManyFn,
+    *,
+    topics: Counter[str] | None = None,
+    units_in: int | None = None,
+) -> ClusterResult:
+    """Collapse, tier the cluster by its corroborated support, merge what it holds (see the module doc).
+
+    When ``units`` are the representatives of shards already collapsed (``shards``),
+    ``topics`` counts the topics of all the units they stand for and ``units_in`` their number."""
+    label = label_of(topics) if topics is not None else cluster_label([u.topic for u in units])
     reps, rep_emb, folded = collapse(units, embeddings, params.dedup_threshold)
     counts = corroboration(reps, rep_emb, params.corroboration_cosine)
     core = [u for u, c in zip(reps, counts) if c >= params.reference_support]
@@ -84,7 +98,7 @@ def reduce_cluster(cluster_id: int, units: list[Unit], embeddings: np.ndarray, p
         "lesson_ids": sorted({l for u in main for l in u.lesson_ids}),
         "trajectory_ids": trajectories,
         "collapsed": folded,
-        "units_in": len(units),
+        "units_in": len(units) if units_in is None else units_in,
     }
     mergeable = [u.to_patch() for u in main if u.edits]
     rare_mergeable = [u.to_patch() for u in rare if u.edits]

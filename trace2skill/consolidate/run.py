@@ -8,8 +8,10 @@
 from __future__ import annotations
 
 from functools import reduce
+from pathlib import Path
 
 import numpy as np
+import pyarrow.parquet as pq
 from pydantic import BaseModel, ConfigDict, Field
 
 from trace2skill.consolidate.anchors import BoundedRestater
@@ -62,6 +64,7 @@ class Consolidation(BaseModel):
     assembly: Assembly
     final: FinalSkill
     provenance: list[ProvenanceRow]
+    folded: list[Path] = Field(default_factory=list)  # the shards' folded units (``shards.FOLDED_SCHEMA``), not held here
     stats: ConsolidationStats
     safety: SafetyReview = Field(default_factory=SafetyReview)
 
@@ -133,9 +136,11 @@ def finish(
     fixer: Fixer | None,
     units: int,
     restate: BoundedRestater | None = None,
+    folded: list[Path] | None = None,
 ) -> Consolidation:
     """Assemble p* within the size rules, apply it guarded (anchor repair with ``restate``,
-    exactly once, fix rounds, fallback), and build the provenance rows."""
+    exactly once, fix rounds, fallback), and build the provenance rows (``folded``: the
+    files of units the shards collapsed, counted here and streamed into provenance later)."""
     clusters = sorted(clusters, key=lambda c: c.cluster_id)
     assembly = assemble(
         s0, clusters, max_skill_lines=cfg.max_skill_lines, max_reference_files=cfg.max_reference_files, max_reference_lines=cfg.max_reference_lines, merge=merge
@@ -151,7 +156,7 @@ def finish(
     stats = ConsolidationStats(
         units=units,
         clusters=len(clusters),
-        collapsed=sum(len(c.collapsed) for c in clusters),
+        collapsed=sum(len(c.collapsed) for c in clusters) + sum(pq.ParquetFile(f).metadata.num_rows for f in folded or []),
         units_merged=sum(c.units_merged for c in clusters),
         skill_clusters=sum(p.tier == "skill" for p in assembly.parts),
         reference_clusters=sum(p.tier == "reference" for p in assembly.parts),
@@ -171,4 +176,4 @@ def finish(
         merger_dropped=sum(r.kind == "dropped" and r.reason.startswith(MERGER_DROP) for r in rows),
         usage=usage,
     )
-    return Consolidation(clusters=clusters, assembly=assembly, final=final, provenance=rows, stats=stats, safety=safety)
+    return Consolidation(clusters=clusters, assembly=assembly, final=final, provenance=rows, folded=folded or [], stats=stats, safety=safety)

@@ -1,9 +1,12 @@
-"""Consolidation on Ray: analysis parts -> units -> embed -> ``units/`` -> topic centroids ->
-assign -> groupby(cluster) reduce -> finish.
+"""Consolidation on Ray: analysis parts -> units -> embed -> ``units/`` (in shards) -> topic
+centroids -> assign and collapse each shard -> groupby(cluster) reduce -> finish.
 
 Units are split and embedded in the workers and written once, with float16 embeddings, to
-``RUN_DIR/units/``; the centroid sample, the far-row refit and the assign + groupby pass
-read that dataset, and only the (bounded) sample and the cluster results reach the driver.
+``RUN_DIR/units/shard=K/``; the centroid sample and the far-row refit read that dataset;
+each shard is then assigned and collapsed by one task, which writes its folded units to
+``RUN_DIR/folded/`` (``consolidate.shards``), so that only the shards' representatives
+are shuffled to the per-cluster reduce. Only the (bounded) sample and the cluster results
+reach the driver.
 The LLM calls of merges and fixes go to the Serve analyst; what each stage does is in
 ``trace2skill.consolidate`` (plain functions, tested without Ray).
 """
@@ -28,13 +31,14 @@ from ray.serve.handle import DeploymentHandle
 from trace2skill.analysts.analyze import AnalysisResult
 from trace2skill.config import DistillConfig
 from trace2skill.consolidate.anchors import BoundedRestater
-from trace2skill.consolidate.cluster import assign, far_from, fit_centroids, refine, sample_indices
+from trace2skill.consolidate.cluster import far_from, fit_centroids, refine, sample_indices
 from trace2skill.consolidate.config import ConsolidateConfig
 from trace2skill.consolidate.embed import Embedder, embedding_matrix, make_embedder, stored_embeddings
 from trace2skill.consolidate.finalize import Fixer
 from trace2skill.consolidate.merge import MergeFn, MergeManyFn, MergeOutcome
 from trace2skill.consolidate.reduce import ClusterResult, ReduceParams, reduce_cluster
 from trace2skill.consolidate.run import Consolidation, cluster_distance, finish, resolve_params
+from trace2skill.consolidate.shards import SHARD, collapse_shard, merged_topics, shard_count, shard_of, unit_columns
 from trace2skill.consolidate.units import Unit, split_units
 from trace2skill.llm.base import Usage
 from trace2skill.progress import Console
@@ -44,9 +48,13 @@ from trace2skill.skill.model import Skill
 
 Progress = Callable[[str], None]
 UNITS_DIR = "units"  # under the run dir: every unit with its embedding, written once per consolidation
+FOLDED_DIR = "folded"  # under the run dir: the near-duplicates the shards folded, a file per shard
+SHARD_COLUMNS = ["unit_id", "unit", "embedding", "has_edits", "negated", "topic", "kinds", "lesson_ids", "trajectory_ids", "content"]
 # What splitting, reading and writing tasks reserve beside an embedding actor pool: they parse
 # JSON and move Arrow batches, and must not wait for the cores the pool and the replicas hold.
 LIGHT_TASK_CPUS = 0.25
+RESULTS_PER_BLOCK = 512  # analysis results split and embedded per task batch (about 1,000 units a block)
+EMBEDDING_ROWS = 4096  # stored embeddings widened to float32 per batch when a stage reads them all
 
 
 def serve_merge(handle: DeploymentHandle, skill_view: str) -> MergeFn:
@@ -104,24 +112,38 @@ def serve_restate(handle: DeploymentHandle, max_calls: int) -> BoundedRestater:
     return BoundedRestater(ask, max_calls)
 
 
-def result_units(batch: pa.Table) -> pa.Table:
+def read_results(batch: pa.Table) -> pa.Table:
+    """Ray Data ``map_batches``: the ``result`` column of the analysis parts named in ``path``."""
+    return pa.concat_tables([pq.read_table(p, columns=["result"]) for p in batch.column("path").to_pylist()])
+
+
+def result_units(batch: pa.Table, shards: int) -> pa.Table:
     """Ray Data ``map_batches``: analysis results (a row a trajectory) -> their units (a row
-    each) with the text to embed; ``opens`` is 1 on a trajectory's first unit, so summing it
-    counts the trajectories that gave units."""
-    ids, units, texts, opens = [], [], [], []
+    each) with the text to embed, what a shard collapses by (``unit_columns``) and the shard;
+    ``opens`` is 1 on a trajectory's first unit, so summing it counts the trajectories that gave units."""
+    split: list[Unit] = []
+    opens: list[int] = []
     for raw in batch.column("result").to_pylist():
         result = AnalysisResult.model_validate_json(raw)
-        split = split_units([result.patch] if result.patch is not None else [], result.lessons)
-        ids += [u.id for u in split]
-        units += [u.model_dump_json() for u in split]
-        texts += [u.text for u in split]
-        opens += [int(i == 0) for i in range(len(split))]
-    return pa.table({"unit_id": pa.array(ids, pa.string()), "unit": pa.array(units, pa.string()), "text": pa.array(texts, pa.string()), "opens": pa.array(opens, pa.int8())})
+        units = split_units([result.patch] if result.patch is not None else [], result.lessons)
+        split += units
+        opens += [int(i == 0) for i in range(len(units))]
+    ids = [u.id for u in split]
+    return pa.table(
+        {
+            "unit_id": pa.array(ids, pa.string()),
+            "unit": pa.array([u.model_dump_json() for u in split], pa.string()),
+            "text": pa.array([u.text for u in split], pa.string()),
+            "opens": pa.array(opens, pa.int8()),
+            **unit_columns(split),
+            SHARD: shard_of(ids, shards),
+        }
+    )
 
 
 def _embedded(batch: pa.Table, embedder: Embedder) -> pa.Table:
     vectors = embedder.embed(batch.column("text").to_pylist())
-    return batch.drop_columns(["text"]).append_column("embedding", stored_embeddings(vectors))
+    return batch.drop_columns(["text"]).append_column("embedding", stored_embeddings(vectors, sparse=embedder.sparse))
 
 
 @cache
@@ -129,9 +151,11 @@ def _embedder(name: str, device: str | None, batch_size: int) -> Embedder:
     return make_embedder(name, device=device, batch_size=batch_size)  # once per worker process
 
 
-def embed_units(batch: pa.Table, name: str, device: str | None, batch_size: int) -> pa.Table:
-    """Ray Data ``map_batches`` task: the batch's units with float16 embeddings, in place of their text."""
-    return _embedded(batch, _embedder(name, device, batch_size))
+def embedded_units(batch: pa.Table, shards: int, name: str, device: str | None, batch_size: int) -> pa.Table:
+    """Ray Data ``map_batches`` task: ``result_units`` of a batch of analysis results, with
+    float16 embeddings in place of their text (one task does both, so a block is a batch of
+    results' units, not a block per embedding batch)."""
+    return _embedded(result_units(batch, shards), _embedder(name, device, batch_size))
 
 
 class EmbedBatch:
@@ -146,7 +170,8 @@ class EmbedBatch:
 
 def write_units(analysis_dir: Path, units_dir: Path, c: ConsolidateConfig) -> bool:
     """Split every analysis result of ``analysis_dir/part-*.parquet`` into units and write them
-    with their embeddings to ``units_dir`` (Parquet, from the workers); whether any unit was.
+    with their embeddings to ``units_dir/shard=K/`` (Parquet, from the workers; a shard per
+    ``collapse_shard_trajectories`` results, by a hash of the unit id); whether any unit was.
 
     Below ``embed_pool_min_trajectories`` results the whole stage is one task. Above it, a
     model embedder runs in an actor pool and the light tasks around it reserve a fraction of a
@@ -156,19 +181,20 @@ def write_units(analysis_dir: Path, units_dir: Path, c: ConsolidateConfig) -> bo
     parts = sorted(str(p) for p in analysis_dir.glob("part-*.parquet"))
     if not parts:
         return False
-    small = sum(pq.ParquetFile(p).metadata.num_rows for p in parts) < c.embed_pool_min_trajectories
+    results = sum(pq.ParquetFile(p).metadata.num_rows for p in parts)
+    shards, small = shard_count(results, c.collapse_shard_trajectories), results < c.embed_pool_min_trajectories
     pooled = not small and c.embedder != "hashing"
     cpus = min(c.embed_num_cpus, LIGHT_TASK_CPUS) if pooled else c.embed_num_cpus
     if small:  # a few MB: one block from here costs less than read_parquet's file-listing task
         units = ray.data.from_arrow(pa.concat_tables([pq.read_table(p, columns=["result"]) for p in parts]))
-    else:
-        units = ray.data.read_parquet(parts, columns=["result"], ray_remote_args={"num_cpus": cpus})
-    units = units.map_batches(result_units, batch_format="pyarrow", num_cpus=cpus)
+    else:  # the parts are ours and their row counts known: read_parquet's footer-reading tasks cost more than the split (100k: 38 s CPU)
+        per_task = max(1, round(RESULTS_PER_BLOCK * len(parts) / results))
+        units = ray.data.from_items([{"path": p} for p in parts]).map_batches(read_results, batch_size=per_task, batch_format="pyarrow", num_cpus=cpus)
     embed = {"name": c.embedder, "device": c.embed_device, "batch_size": c.embed_batch_size}
     if not pooled:
-        units = units.map_batches(embed_units, fn_kwargs=embed, batch_size=c.embed_batch_size, batch_format="pyarrow", num_cpus=cpus)
+        units = units.map_batches(embedded_units, fn_kwargs={"shards": shards, **embed}, batch_size=RESULTS_PER_BLOCK, batch_format="pyarrow", num_cpus=cpus)
     else:
-        units = units.map_batches(
+        units = units.map_batches(result_units, fn_kwargs={"shards": shards}, batch_format="pyarrow", num_cpus=cpus).map_batches(
             EmbedBatch,
             fn_constructor_kwargs=embed,
             batch_size=c.embed_batch_size,
@@ -176,13 +202,13 @@ def write_units(analysis_dir: Path, units_dir: Path, c: ConsolidateConfig) -> bo
             num_cpus=c.embed_num_cpus,
             batch_format="pyarrow",
         )
-    units.write_parquet(str(units_dir), ray_remote_args={"num_cpus": cpus})
-    return any(units_dir.glob("*.parquet"))
+    units.write_parquet(str(units_dir), partition_cols=[SHARD], ray_remote_args={"num_cpus": cpus})
+    return any(units_dir.glob(f"{SHARD}=*/*.parquet"))
 
 
 def _matrix(ds: ray.data.Dataset, size: int, seed: int) -> np.ndarray:
     """The float32 embeddings of ``ds`` on the driver, at most ``size`` rows of them."""
-    rows = [embedding_matrix(b.column("embedding")) for b in ds.iter_batches(batch_format="pyarrow", batch_size=4096)]
+    rows = [embedding_matrix(b.column("embedding")) for b in ds.iter_batches(batch_format="pyarrow", batch_size=EMBEDDING_ROWS)]
     if not rows:
         return np.zeros((0, 0), dtype=np.float32)
     x = np.concatenate(rows)
@@ -212,56 +238,79 @@ def fit_topics(units_dir: Path, n: int, c: ConsolidateConfig) -> np.ndarray:
     vectors = ray.data.read_parquet(str(units_dir), columns=["embedding"])
     centroids = fit_centroids(_sample(vectors, n, size, c.seed), distance, c.max_clusters)
     args = {"centroids": centroids, "distance": distance}
-    n_far = int(vectors.map_batches(_far_count, fn_kwargs=args, batch_format="pyarrow").sum("far") or 0)
+    n_far = int(vectors.map_batches(_far_count, fn_kwargs=args, batch_size=EMBEDDING_ROWS, batch_format="pyarrow").sum("far") or 0)
     if n_far == 0:
         return centroids
-    far = _sample(vectors.map_batches(_far_rows, fn_kwargs=args, batch_format="pyarrow"), n_far, size, c.seed)
+    far = _sample(vectors.map_batches(_far_rows, fn_kwargs=args, batch_size=EMBEDDING_ROWS, batch_format="pyarrow"), n_far, size, c.seed)
     return refine(centroids, far, distance, c.max_clusters)
 
 
-def assign_clusters(batch: pa.Table, centroids: np.ndarray) -> pa.Table:
-    """Ray Data ``map_batches``: the nearest topic centroid of each embedded unit."""
-    labels, _ = assign(embedding_matrix(batch.column("embedding")), centroids)
-    return batch.append_column("cluster", pa.array(labels, pa.int64()))
+def collapse_shards(batch: pa.Table, centroids: np.ndarray, threshold: float, folded_dir: str) -> pa.Table:
+    """Ray Data ``map_batches``: for each shard folder of ``batch``'s ``path`` column, assign its
+    units to the topic centroids and collapse each cluster's share (``collapse_shard``); the
+    folded units go to ``folded_dir/<shard>.parquet`` from here, the representatives on."""
+    out = []
+    for path in batch.column("path").to_pylist():
+        reps, folded = collapse_shard(pq.read_table(path, columns=SHARD_COLUMNS), centroids, threshold)
+        pq.write_table(folded, Path(folded_dir) / f"{Path(path).name}.parquet")  # a retried task writes the same file
+        out.append(reps)
+    return pa.concat_tables(out)
 
 
 class ConsolidateGroup:
-    """Ray Data ``map_groups`` actor: one topic cluster -> collapse, prevalence, merge tree -> one row."""
+    """Ray Data ``map_groups`` actor: one topic cluster's shard representatives -> collapse,
+    prevalence, merge tree -> one row."""
 
     def __init__(self, app: str, skill_view: str, params: dict):
         self.merge_many = serve_merge_many(serve.get_app_handle(app), skill_view)
         self.params = ReduceParams.model_validate(params)
 
     def __call__(self, group: pa.Table) -> pa.Table:
-        # By unit id: the rows come in the order analyses finished and the shuffle delivered
+        # By unit id: the rows come in the order the shards finished and the shuffle delivered
         # them, and the merge tree must not depend on either.
         group = group.take(pc.sort_indices(group, [("unit_id", "ascending")]))
         units = [Unit.model_validate_json(u) for u in group.column("unit").to_pylist()]
         embeddings = embedding_matrix(group.column("embedding"), np.float16)  # as stored; collapse widens row by row
-        result = reduce_cluster(int(group.column("cluster")[0].as_py()), units, embeddings, self.params, self.merge_many)
+        result = reduce_cluster(
+            int(group.column("cluster")[0].as_py()),
+            units,
+            embeddings,
+            self.params,
+            self.merge_many,
+            topics=merged_topics(group.column("topics").to_pylist()),
+            units_in=pc.sum(group.column("members")).as_py(),
+        )
         return pa.table({"result": [result.model_dump_json()]})
 
 
 def consolidate(s0: Skill, analysis_dir: Path, cfg: DistillConfig, app: str, skill_view: str, handle: DeploymentHandle, progress: Progress) -> Consolidation:
     """Units from the analysis results in ``analysis_dir`` (split and embedded in the workers,
-    written to ``units/`` beside it) -> topic centroids fitted on a bounded sample -> assign
-    (map_batches) -> ``groupby(cluster).map_groups`` reduce -> assemble, apply and validate
-    (``finish``) on the driver, which only receives the sample and one row per cluster."""
+    written in shards to ``units/`` beside it) -> topic centroids fitted on a bounded sample
+    -> each shard assigned and collapsed (map_batches; its folded units written to
+    ``folded/``) -> ``groupby(cluster).map_groups`` reduce of the representatives ->
+    assemble, apply and validate (``finish``) on the driver, which only receives the sample
+    and one row per cluster."""
     c = cfg.consolidate
     merge, fixer, restate = serve_merge(handle, skill_view), serve_fix(handle), serve_restate(handle, c.anchor_restate_calls)
-    units_dir = analysis_dir.parent / UNITS_DIR
+    units_dir, folded_dir = analysis_dir.parent / UNITS_DIR, analysis_dir.parent / FOLDED_DIR
+    shutil.rmtree(folded_dir, ignore_errors=True)
     if not write_units(analysis_dir, units_dir, c):
         return finish(s0, [], c, merge=merge, fixer=fixer, units=0, restate=restate)
     opens = pq.read_table(units_dir, columns=["opens"]).column("opens")  # one byte a unit
     n_units, n_trajectories = len(opens), pc.sum(opens).as_py() or 0
     centroids = fit_topics(units_dir, n_units, c)
     params = resolve_params(c, n_trajectories, cfg.fan_in)
-    progress(f"{n_units} lesson unit(s) in {len(centroids)} topic cluster(s); merging within clusters")
-    columns = ["unit_id", "unit", "embedding"]
-    # Up to the sample size the units are a bounded table: one block from the driver, no listing task.
-    stored = ray.data.from_arrow(pq.read_table(units_dir, columns=columns)) if n_units <= c.cluster_sample_size else ray.data.read_parquet(str(units_dir), columns=columns)
+    shards = sorted(str(d) for d in units_dir.glob(f"{SHARD}=*"))
+    progress(f"{n_units} lesson unit(s) in {len(centroids)} topic cluster(s), {len(shards)} shard(s); merging within clusters")
+    folded_dir.mkdir(parents=True)
     reduced = (
-        stored.map_batches(assign_clusters, fn_kwargs={"centroids": centroids}, batch_format="pyarrow")
+        ray.data.from_items([{"path": d} for d in shards])
+        .map_batches(
+            collapse_shards,
+            fn_kwargs={"centroids": centroids, "threshold": params.dedup_threshold, "folded_dir": str(folded_dir)},
+            batch_size=1,
+            batch_format="pyarrow",
+        )
         .groupby("cluster", num_partitions=max(1, min(len(centroids), 64)))
         .map_groups(
             ConsolidateGroup,
@@ -277,4 +326,4 @@ def consolidate(s0: Skill, analysis_dir: Path, cfg: DistillConfig, app: str, ski
             clusters.append(ClusterResult.model_validate_json(row["result"]))
             bar.advance()
     progress("assembling the skill from the topics, applying and validating it")
-    return finish(s0, clusters, c, merge=merge, fixer=fixer, units=n_units, restate=restate)
+    return finish(s0, clusters, c, merge=merge, fixer=fixer, units=n_units, restate=restate, folded=sorted(folded_dir.glob("*.parquet")))

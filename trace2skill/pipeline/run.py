@@ -230,7 +230,7 @@ def _write_outputs(cfg: DistillConfig, cons, found: dict[str, int], summary: Run
     write_manifest(run_dir)
     final = [p.to_patch() for p in cons.assembly.parts]
     pq.write_table(to_table(final, PATCH_SCHEMA), run_dir / "final_patches.parquet")
-    write_provenance(cons.provenance, run_dir / "provenance.parquet")
+    write_provenance(cons.provenance, run_dir / "provenance.parquet", folded=cons.folded, labels={c.cluster_id: c.label for c in cons.clusters})
     (run_dir / "consolidation.json").write_text(cons.stats.model_dump_json(indent=2))
     (run_dir / "refusals.json").write_text(json.dumps([r.model_dump() for r in result.refused], indent=2))
     safety = write_safety(cons.safety, run_dir)

@@ -153,9 +153,8 @@ def _changes(run: RunData) -> Section:
 
 def _left_out(run: RunData) -> Section:
     blocks: list[Block] = []
-    collapsed = sum(r.kind == "collapsed" for r in run.provenance)
-    if collapsed:
-        blocks.append(Text(f"{collapsed} near-duplicate lesson(s) were folded into others; their evidence counts toward the lesson they joined."))
+    if run.collapsed:
+        blocks.append(Text(f"{run.collapsed} near-duplicate lesson(s) were folded into others; their evidence counts toward the lesson they joined."))
     dropped = sorted((r for r in run.provenance if r.kind == "dropped"), key=lambda r: (-r.support, r.cluster_label))
     blocks.append(
         Text(

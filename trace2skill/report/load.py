@@ -15,7 +15,7 @@ from typing import Any
 
 import polars as pl
 
-from trace2skill.consolidate.provenance import CONTENT_KINDS, ProvenanceRow, read_provenance
+from trace2skill.consolidate.provenance import CONTENT_KINDS, ProvenanceRow, collapsed_count, collapsed_ids, read_provenance
 from trace2skill.safety.trace import SAFETY_JSON, SafetyRecord
 from trace2skill.skill.apply import Refusal
 from trace2skill.skill.folder import SkillError, load_skill
@@ -63,12 +63,13 @@ class RunData:
     consolidation: dict[str, Any]
     reasons: list[ReasonCount]
     clusters: list[TopicCluster]
-    provenance: list[ProvenanceRow]
+    provenance: list[ProvenanceRow]  # all but the ``collapsed`` rows, which are only counted (``collapsed``)
     refusals: list[Refusal]
     s0: Skill | None
     skill: Skill | None
     notes: list[str] = field(default_factory=list)  # what could not be read, said in the report
     safety: SafetyRecord | None = None  # run/safety.json (runs before the safety review have none)
+    collapsed: int = 0  # near-duplicates folded into other lessons
 
 
 def load_run(run_dir: Path, *, top_reasons: int = 10) -> RunData:
@@ -80,30 +81,34 @@ def load_run(run_dir: Path, *, top_reasons: int = 10) -> RunData:
         raise FileNotFoundError(f"{run_dir}: no summary.json; is this the run dir of a distill run?")
     summary = RunSummary.model_validate_json(summary_path.read_text())
     notes: list[str] = []
-    provenance = read_provenance(run_dir / "provenance.parquet") if _present(run_dir, "provenance.parquet", notes) else []
+    has_provenance = _present(run_dir, "provenance.parquet", notes)
+    provenance = read_provenance(run_dir / "provenance.parquet", collapsed=False) if has_provenance else []
+    folded = collapsed_ids(run_dir / "provenance.parquet") if has_provenance else {}
     lesson_kinds = _lesson_kinds(run_dir / "lessons.parquet") if _present(run_dir, "lessons.parquet", notes) else {}
     return RunData(
         run_dir=run_dir,
         summary=summary,
         consolidation=json.loads((run_dir / "consolidation.json").read_text()) if _present(run_dir, "consolidation.json", notes) else {},
         reasons=_reasons(run_dir / "manifest.parquet", top_reasons) if _present(run_dir, "manifest.parquet", notes) else [],
-        clusters=topic_clusters(provenance, lesson_kinds),
+        clusters=topic_clusters(provenance, lesson_kinds, folded),
         provenance=provenance,
         refusals=[Refusal.model_validate(r) for r in json.loads((run_dir / "refusals.json").read_text())] if _present(run_dir, "refusals.json", notes) else [],
         s0=_skill(run_dir / "s0", "starting skill (s0/)", notes),
         skill=_skill(_skill_dir(run_dir, summary.skill_dir), "final skill", notes) if summary.skill_dir else None,
         notes=notes,
         safety=SafetyRecord.model_validate_json((run_dir / SAFETY_JSON).read_text()) if (run_dir / SAFETY_JSON).is_file() else None,
+        collapsed=collapsed_count(run_dir / "provenance.parquet") if has_provenance else 0,
     )
 
 
-def topic_clusters(provenance: list[ProvenanceRow], lesson_kinds: dict[str, str]) -> list[TopicCluster]:
+def topic_clusters(provenance: list[ProvenanceRow], lesson_kinds: dict[str, str], folded: dict[int, tuple[set[str], set[str]]] | None = None) -> list[TopicCluster]:
     """The topic clusters named in provenance, by support (highest first).
 
     A cluster's lessons are the union of the lesson ids on all its rows (kept, dropped and
-    folded near-duplicates), so every lesson of the run is counted once. Its tier is the
-    best place any of its content reached: SKILL.md, else references/, else refused by the
-    guards at apply time, else dropped by consolidation."""
+    folded near-duplicates: those come in ``folded``, cluster id -> (lesson ids, trajectory
+    ids), when ``provenance`` was read without them), so every lesson of the run is counted
+    once. Its tier is the best place any of its content reached: SKILL.md, else references/,
+    else refused by the guards at apply time, else dropped by consolidation."""
     lessons: dict[int, set[str]] = {}
     trajectories: dict[int, set[str]] = {}
     labels: dict[int, str] = {}
@@ -120,6 +125,10 @@ def topic_clusters(provenance: list[ProvenanceRow], lesson_kinds: dict[str, str]
             tier = {"skill": "skill", "refused": "refused"}.get(row.kind, "reference")
             tiers[cid] = min(tiers.get(cid, tier), tier, key=TIERS.index)
             support[cid] = max(support.get(cid, 0), row.support)
+    for cid, (folded_lessons, folded_trajectories) in (folded or {}).items():
+        if cid in lessons:  # a folded unit's cluster has rows of its own (its representative's)
+            lessons[cid] |= folded_lessons
+            trajectories[cid] |= folded_trajectories
     clusters = []
     for cid, ids in lessons.items():
         kinds: dict[str, int] = {}
