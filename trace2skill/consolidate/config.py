@@ -32,7 +32,7 @@ class ConsolidateConfig(BaseModel):
         "(the model loads once and no stage waits on CPUs an idle pool holds).",
     )
     collapse_shard_trajectories: int = Field(
-        10_000,
+        5_000,
         ge=1,
         description="Analysis results per collapse shard: the units are written in shards of about this many trajectories' units, and each "
         "shard collapses its near-duplicates on its own, so no worker holds a whole topic cluster (consolidate.shards).",
