@@ -101,13 +101,16 @@ def collapse(units: list[Unit], embeddings: np.ndarray, threshold: float) -> tup
     out = []
     for r in reps:
         group = [units[m] for m in members[r]]
-        out.append(
-            units[r].model_copy(
-                update={
-                    "lesson_ids": sorted({x for u in group for x in u.lesson_ids}),
-                    "trajectory_ids": sorted({x for u in group for x in u.trajectory_ids}),
-                    "kinds": sorted({x for u in group for x in u.kinds}),
-                }
-            )
-        )
+        out.append(with_members(units[r], [u.lesson_ids for u in group], [u.trajectory_ids for u in group], [u.kinds for u in group]))
     return out, rep_vecs, folded
+
+
+def with_members(rep: Unit, lesson_ids: list[list[str]], trajectory_ids: list[list[str]], kinds: list[list[str]]) -> Unit:
+    """``rep`` standing for its members: the union of their lesson ids, trajectory ids and kinds."""
+    return rep.model_copy(
+        update={
+            "lesson_ids": sorted({x for ids in lesson_ids for x in ids}),
+            "trajectory_ids": sorted({x for ids in trajectory_ids for x in ids}),
+            "kinds": sorted({x for ks in kinds for x in ks}),
+        }
+    )

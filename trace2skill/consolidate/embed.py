@@ -27,6 +27,7 @@ from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, HashingVectorize
 # Negations decide what a lesson says; they must not vanish as stop words.
 _KEEP = {"never", "not", "no", "always", "nothing", "none", "cannot"}
 _STOP_WORDS = sorted(ENGLISH_STOP_WORDS - _KEEP)
+WIDEN_ROWS = 4096  # stored embeddings widened to float32 at a time when a stage reads many (64 MB of hashing rows)
 
 
 @runtime_checkable

@@ -148,9 +148,7 @@ def read_provenance(path: Path, *, collapsed: bool = True) -> list[ProvenanceRow
     """The rows of ``provenance.parquet``; without the ``collapsed`` ones unless asked (there is
     one per folded near-duplicate, so at scale they outnumber all the others: ``collapsed_count``
     and ``collapsed_ids`` read what is needed of them column-wise)."""
-    table = pq.read_table(path)
-    if not collapsed:
-        table = table.filter(pc.field("kind") != "collapsed")
+    table = pq.read_table(path, filters=None if collapsed else pc.field("kind") != "collapsed")  # filtered batch by batch as read
     return [ProvenanceRow.model_validate(r) for r in table.to_pylist()]
 
 

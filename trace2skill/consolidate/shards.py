@@ -27,8 +27,8 @@ import numpy as np
 import pyarrow as pa
 
 from trace2skill.consolidate.cluster import assign, topic_counts
-from trace2skill.consolidate.collapse import collapse_order, leaders, negated
-from trace2skill.consolidate.embed import embedding_matrix, stored_embeddings
+from trace2skill.consolidate.collapse import collapse_order, leaders, negated, with_members
+from trace2skill.consolidate.embed import WIDEN_ROWS, embedding_matrix, stored_embeddings
 from trace2skill.consolidate.units import Unit
 
 SHARD = "shard"
@@ -44,7 +44,6 @@ FOLDED_SCHEMA = pa.schema(
     ]
 )
 REP_COLUMNS = ["cluster", "unit_id", "unit", "embedding", "members", "topics"]
-_ASSIGN_ROWS = 4096  # rows widened to float32 at a time when assigning
 
 
 def shard_count(trajectories: int, per_shard: int) -> int:
@@ -76,7 +75,7 @@ def collapse_shard(table: pa.Table, centroids: np.ndarray, threshold: float) -> 
     ``(representatives, folded)``: per topic cluster, the leader-clustering representatives
     (``REP_COLUMNS``) and one ``FOLDED_SCHEMA`` row per unit folded into one of them."""
     labels = np.concatenate(
-        [assign(embedding_matrix(table.column("embedding").slice(i, _ASSIGN_ROWS)), centroids)[0] for i in range(0, len(table), _ASSIGN_ROWS)]
+        [assign(embedding_matrix(table.column("embedding").slice(i, WIDEN_ROWS)), centroids)[0] for i in range(0, len(table), WIDEN_ROWS)]
         or [np.zeros(0, dtype=np.int64)]
     )
     reps, folded = [], []
@@ -101,19 +100,12 @@ def _collapse_cluster(cluster: int, part: pa.Table, threshold: float) -> tuple[p
     lesson_ids, trajectory_ids, kinds = (part.column(c).to_pylist() for c in ("lesson_ids", "trajectory_ids", "kinds"))
     topics = part.column("topic").to_pylist()
     units = part.column("unit").to_pylist()
-    rep_units = []
-    for r in reps:
-        unit = Unit.model_validate_json(units[r])
-        group = members[r]
-        rep_units.append(
-            unit.model_copy(
-                update={
-                    "lesson_ids": sorted({x for m in group for x in lesson_ids[m]}),
-                    "trajectory_ids": sorted({x for m in group for x in trajectory_ids[m]}),
-                    "kinds": sorted({x for m in group for x in kinds[m]}),
-                }
-            ).model_dump_json()
-        )
+    rep_units = [
+        with_members(
+            Unit.model_validate_json(units[r]), [lesson_ids[m] for m in members[r]], [trajectory_ids[m] for m in members[r]], [kinds[m] for m in members[r]]
+        ).model_dump_json()
+        for r in reps
+    ]
     rep_table = pa.table(
         {
             "cluster": pa.array([cluster] * len(reps), pa.int64()),

@@ -33,7 +33,7 @@ from trace2skill.config import DistillConfig
 from trace2skill.consolidate.anchors import BoundedRestater
 from trace2skill.consolidate.cluster import far_from, fit_centroids, refine, sample_indices
 from trace2skill.consolidate.config import ConsolidateConfig
-from trace2skill.consolidate.embed import Embedder, embedding_matrix, make_embedder, stored_embeddings
+from trace2skill.consolidate.embed import WIDEN_ROWS, Embedder, embedding_matrix, make_embedder, stored_embeddings
 from trace2skill.consolidate.finalize import Fixer
 from trace2skill.consolidate.merge import MergeFn, MergeManyFn, MergeOutcome
 from trace2skill.consolidate.reduce import ClusterResult, ReduceParams, reduce_cluster
@@ -54,7 +54,6 @@ SHARD_COLUMNS = ["unit_id", "unit", "embedding", "has_edits", "negated", "topic"
 # JSON and move Arrow batches, and must not wait for the cores the pool and the replicas hold.
 LIGHT_TASK_CPUS = 0.25
 RESULTS_PER_BLOCK = 512  # analysis results split and embedded per task batch (about 1,000 units a block)
-EMBEDDING_ROWS = 4096  # stored embeddings widened to float32 per batch when a stage reads them all
 
 
 def serve_merge(handle: DeploymentHandle, skill_view: str) -> MergeFn:
@@ -208,7 +207,7 @@ def write_units(analysis_dir: Path, units_dir: Path, c: ConsolidateConfig) -> bo
 
 def _matrix(ds: ray.data.Dataset, size: int, seed: int) -> np.ndarray:
     """The float32 embeddings of ``ds`` on the driver, at most ``size`` rows of them."""
-    rows = [embedding_matrix(b.column("embedding")) for b in ds.iter_batches(batch_format="pyarrow", batch_size=EMBEDDING_ROWS)]
+    rows = [embedding_matrix(b.column("embedding")) for b in ds.iter_batches(batch_format="pyarrow", batch_size=WIDEN_ROWS)]
     if not rows:
         return np.zeros((0, 0), dtype=np.float32)
     x = np.concatenate(rows)
@@ -238,10 +237,10 @@ def fit_topics(units_dir: Path, n: int, c: ConsolidateConfig) -> np.ndarray:
     vectors = ray.data.read_parquet(str(units_dir), columns=["embedding"])
     centroids = fit_centroids(_sample(vectors, n, size, c.seed), distance, c.max_clusters)
     args = {"centroids": centroids, "distance": distance}
-    n_far = int(vectors.map_batches(_far_count, fn_kwargs=args, batch_size=EMBEDDING_ROWS, batch_format="pyarrow").sum("far") or 0)
+    n_far = int(vectors.map_batches(_far_count, fn_kwargs=args, batch_size=WIDEN_ROWS, batch_format="pyarrow").sum("far") or 0)
     if n_far == 0:
         return centroids
-    far = _sample(vectors.map_batches(_far_rows, fn_kwargs=args, batch_size=EMBEDDING_ROWS, batch_format="pyarrow"), n_far, size, c.seed)
+    far = _sample(vectors.map_batches(_far_rows, fn_kwargs=args, batch_size=WIDEN_ROWS, batch_format="pyarrow"), n_far, size, c.seed)
     return refine(centroids, far, distance, c.max_clusters)
 
 
