@@ -4,9 +4,10 @@ Unlike ``synth.py`` (two fixed families, for ingest), this corpus is shaped for 
 whole pipeline at 10k-1M trajectories:
 
 - **length**: steps (tool calls) per trajectory are lognormal with median
-  ``STEPS_MEDIAN`` (15) and sigma 0.8, so the 99th percentile is near 100 and the tail
-  reaches ``STEPS_MAX`` (250); each tool result is lognormal in characters (median 350,
-  tail to 12,000: tables, logs, file dumps), assistant text median 120 characters;
+  15 and sigma 0.8 in the ``standard`` shape, so the 99th percentile is near 100 and the
+  tail reaches 250; each tool result is lognormal in characters (median 350, tail to
+  12,000: tables, logs, file dumps), assistant text median 120 characters; the
+  ``compact`` shape (``SHAPES``) keeps everything else and makes runs short;
 - **topics**: topic ``k`` of ``K`` has its own task phrasing, a noun, and three tools
   (``<verb>_<noun>``), so a trajectory of topic ``k`` mostly calls the same few tools as
   every other trajectory of topic ``k`` (the redundancy consolidation feeds on); topics
@@ -36,9 +37,25 @@ from dataclasses import dataclass
 from pathlib import Path
 
 FORMATS = {"openai_chat": ".jsonl", "tau_bench": ".json"}
-STEPS_MEDIAN, STEPS_SIGMA, STEPS_MAX = 15, 0.8, 250
-OBS_MEDIAN, OBS_SIGMA, OBS_MAX = 350, 1.1, 12_000
-TEXT_MEDIAN, TEXT_SIGMA, TEXT_MAX = 120, 0.9, 3_000
+
+
+@dataclass(frozen=True)
+class Shape:
+    """Lognormal sizes of a corpus's trajectories: (median, sigma, cap) of the steps (tool
+    calls), of a tool result's characters and of an assistant text's characters."""
+
+    steps: tuple[float, float, int]
+    observation: tuple[float, float, int]
+    text: tuple[float, float, int]
+
+
+SHAPES = {
+    # Agent runs as they come (~24 KB a trajectory as openai_chat JSONL).
+    "standard": Shape(steps=(15, 0.8, 250), observation=(350, 1.1, 12_000), text=(120, 0.9, 3_000)),
+    # The same topics, tools and outcomes in short runs (~2.5 KB a trajectory), so a
+    # 1,000,000-trajectory corpus fits a laptop's disk and measures the orchestration.
+    "compact": Shape(steps=(4, 0.5, 20), observation=(60, 0.6, 400), text=(40, 0.5, 200)),
+}
 GENERIC_TOOLS = ("search_docs", "read_file", "run_shell", "calculate")
 GENERIC_SHARE = 0.2
 VERBS = ("get", "update", "cancel", "list", "create", "validate", "refund", "transfer", "search", "check")
@@ -111,33 +128,33 @@ def _observation(rng: random.Random, tool: str, ref: str, chars: int) -> str:
     return (head + "\n" + "\n".join(rows))[:max(chars, len(head))]
 
 
-def messages(rng: random.Random, t: Topic, ref: str) -> tuple[str, list[dict]]:
+def messages(rng: random.Random, t: Topic, ref: str, shape: Shape = SHAPES["standard"]) -> tuple[str, list[dict]]:
     """One conversation of topic ``t``: system, user task, then tool calls with results."""
     task = rng.choice(t.tasks).format(ref=ref)
     msgs: list[dict] = [
         {"role": "system", "content": f"You are a support agent for {t.noun} requests. Follow the {t.noun} policy; confirm before any write."},
         {"role": "user", "content": task},
     ]
-    for n in range(_lognormal(rng, STEPS_MEDIAN, STEPS_SIGMA, STEPS_MAX)):
+    for n in range(_lognormal(rng, *shape.steps)):
         tool = rng.choice(GENERIC_TOOLS) if rng.random() < GENERIC_SHARE else rng.choice(t.tools)
         cid = f"call_{rng.getrandbits(64):016x}"
         if rng.random() < 0.5:
-            msgs.append({"role": "assistant", "content": _text(rng, _lognormal(rng, TEXT_MEDIAN, TEXT_SIGMA, TEXT_MAX))})
+            msgs.append({"role": "assistant", "content": _text(rng, _lognormal(rng, *shape.text))})
         args = json.dumps({"id": ref, "step": n, "note": _text(rng, rng.randrange(5, 40))})
         msgs.append({"role": "assistant", "content": None, "tool_calls": [{"id": cid, "type": "function", "function": {"name": tool, "arguments": args}}]})
-        msgs.append({"role": "tool", "tool_call_id": cid, "name": tool, "content": _observation(rng, tool, ref, _lognormal(rng, OBS_MEDIAN, OBS_SIGMA, OBS_MAX, 20))})
+        msgs.append({"role": "tool", "tool_call_id": cid, "name": tool, "content": _observation(rng, tool, ref, _lognormal(rng, *shape.observation, 20))})
         if rng.random() < 0.15:
             msgs.append({"role": "user", "content": rng.choice(("yes", "Yes, go ahead.", "No, wait.", "What would that cost?"))})
     msgs.append({"role": "assistant", "content": "Done. Is there anything else?"})
     return task, msgs
 
 
-def record(index: int, fmt: str, *, seed: int = 0, k: int = 12, success_ratio: float = 0.5) -> dict:
-    """Record ``index`` of the corpus ``seed`` in format ``fmt``."""
+def record(index: int, fmt: str, *, seed: int = 0, k: int = 12, success_ratio: float = 0.5, shape: str = "standard") -> dict:
+    """Record ``index`` of the corpus ``seed`` in format ``fmt``, sized by ``SHAPES[shape]``."""
     rng = random.Random(seed * 1_000_003 + index)
     t = topic(rng.choices(range(k), weights=zipf_weights(k))[0])
     ref = f"{t.noun[:3].upper()}{rng.randrange(10**6):06d}"
-    task, msgs = messages(rng, t, ref)
+    task, msgs = messages(rng, t, ref, SHAPES[shape])
     reward = 1.0 if rng.random() < success_ratio else 0.0
     if fmt == "openai_chat":
         return {"id": f"r{index}", "messages": msgs, "reward": reward, "metadata": {"topic": t.key}}
@@ -146,13 +163,13 @@ def record(index: int, fmt: str, *, seed: int = 0, k: int = 12, success_ratio: f
     raise ValueError(f"unknown format {fmt!r}; choose from {sorted(FORMATS)}")
 
 
-def records(start: int, stop: int, fmt: str, *, seed: int = 0, k: int = 12, success_ratio: float = 0.5) -> Iterator[dict]:
+def records(start: int, stop: int, fmt: str, *, seed: int = 0, k: int = 12, success_ratio: float = 0.5, shape: str = "standard") -> Iterator[dict]:
     """Records ``start`` to ``stop - 1`` of the corpus."""
     for i in range(start, stop):
-        yield record(i, fmt, seed=seed, k=k, success_ratio=success_ratio)
+        yield record(i, fmt, seed=seed, k=k, success_ratio=success_ratio, shape=shape)
 
 
-def _write_shard(path: str, start: int, stop: int, fmt: str, seed: int, k: int, success_ratio: float) -> tuple[int, list[int], list[int]]:
+def _write_shard(path: str, start: int, stop: int, fmt: str, seed: int, k: int, success_ratio: float, shape: str) -> tuple[int, list[int], list[int]]:
     """Write one shard; return its bytes and, for a 1-in-50 sample of records, the tool calls
     and the characters of each non-system message (a turn with only tool calls counts 0)."""
     steps: list[int] = []
@@ -161,7 +178,7 @@ def _write_shard(path: str, start: int, stop: int, fmt: str, seed: int, k: int, 
     with open(path, "w", encoding="utf-8") as fh:
         if fmt == "tau_bench":
             fh.write("[\n")
-        for i, rec in enumerate(records(start, stop, fmt, seed=seed, k=k, success_ratio=success_ratio)):
+        for i, rec in enumerate(records(start, stop, fmt, seed=seed, k=k, success_ratio=success_ratio, shape=shape)):
             line = json.dumps(rec, ensure_ascii=False)
             if fmt == "tau_bench":
                 line = ("" if i == 0 else ",\n") + line
@@ -179,12 +196,16 @@ def _write_shard(path: str, start: int, stop: int, fmt: str, seed: int, k: int, 
     return size, steps, chars
 
 
-def write_corpus(out: Path, n: int, fmt: str = "openai_chat", *, shard_size: int = 5_000, seed: int = 0, k: int = 12, success_ratio: float = 0.5, workers: int = 2) -> dict:
+def write_corpus(
+    out: Path, n: int, fmt: str = "openai_chat", *, shard_size: int = 5_000, seed: int = 0, k: int = 12, success_ratio: float = 0.5, shape: str = "standard", workers: int = 2
+) -> dict:
     """Write ``n`` records as ``part-XXXXX`` shards under ``out``; return size and shape statistics.
 
     The statistics go to ``<out>.corpus.json`` beside the folder (a file inside it would be
     read as input); a folder that already holds this exact corpus is reused."""
     spec = {"n": n, "format": fmt, "shard_size": shard_size, "seed": seed, "k": k, "success_ratio": success_ratio}
+    if shape != "standard":  # a standard corpus written before shapes existed is still reused
+        spec["shape"] = shape
     meta_path = out.parent / f"{out.name}.corpus.json"
     if meta_path.exists():
         meta = json.loads(meta_path.read_text())
@@ -195,7 +216,7 @@ def write_corpus(out: Path, n: int, fmt: str = "openai_chat", *, shard_size: int
     bounds = [(s, min(n, s + shard_size)) for s in range(0, n, shard_size)]
     paths = [str(out / f"part-{i:05d}{FORMATS[fmt]}") for i in range(len(bounds))]
     with ProcessPoolExecutor(max_workers=max(1, workers)) as pool:
-        parts = list(pool.map(_write_shard, paths, *zip(*bounds), *([x] * len(bounds) for x in (fmt, seed, k, success_ratio))))
+        parts = list(pool.map(_write_shard, paths, *zip(*bounds), *([x] * len(bounds) for x in (fmt, seed, k, success_ratio, shape))))
     steps = sorted(s for p in parts for s in p[1])
     chars = sorted(c for p in parts for c in p[2])
     meta = {
@@ -237,12 +258,13 @@ def main() -> None:
     parser.add_argument("--format", choices=sorted(FORMATS), default="openai_chat")
     parser.add_argument("--topics", type=int, default=12, help="K latent topics")
     parser.add_argument("--success-ratio", type=float, default=0.5)
+    parser.add_argument("--shape", choices=sorted(SHAPES), default="standard", help="trajectory sizes (compact: short runs, for 1M on one disk)")
     parser.add_argument("--shard-size", type=int, default=5_000, help="records per file")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=2, help="writer processes")
     parser.add_argument("--out", type=Path, required=True, help="folder for the shards")
     args = parser.parse_args()
-    meta = write_corpus(args.out, args.n, args.format, shard_size=args.shard_size, seed=args.seed, k=args.topics, success_ratio=args.success_ratio, workers=args.workers)
+    meta = write_corpus(args.out, args.n, args.format, shard_size=args.shard_size, seed=args.seed, k=args.topics, success_ratio=args.success_ratio, shape=args.shape, workers=args.workers)
     print(describe(meta))
 
 

@@ -2,9 +2,11 @@
 
     .venv/bin/python benchmarks/pipeline.py                        # N = 10,000
     .venv/bin/python benchmarks/pipeline.py --n 1000 --n 10000     # several sizes, one table
+    .venv/bin/python benchmarks/pipeline.py --shape compact --n 10000 --n 100000 --n 1000000
 
 For each N, ``benchmarks/corpus.py`` writes N trajectories (K latent topics, fixed seed;
-reused from ``--workdir`` when already there). Then a fresh Python process runs
+reused from ``--workdir`` when already there; ``--shape compact`` makes the runs short,
+~2.5 KB each, so 1M fits the disk). Then a fresh Python process runs
 ``trace2skill.pipeline.run.distill`` over them with the ``fake`` backend at zero latency,
 the ``hashing`` embedder (``--embedder minilm`` for the real one) and a local Ray
 instance of ``--num-cpus`` CPUs, while this process samples the PSS of that process and
@@ -148,13 +150,22 @@ def _stage_cpu(sampler: TreeSampler, start: float | None, stages: dict[str, floa
     return cpu
 
 
+def _shape_suffix(args: argparse.Namespace) -> str:
+    return "" if args.shape == "standard" else f"-{args.shape}"
+
+
+def corpus_of(n: int, args: argparse.Namespace) -> tuple[Path, dict]:
+    """The corpus of ``n`` trajectories that ``args`` describe (written once, then reused) and its statistics."""
+    corpus = Path(args.workdir) / f"corpus-{args.format}-{n}-k{args.topics}{_shape_suffix(args)}"
+    return corpus, write_corpus(corpus, n, args.format, k=args.topics, shard_size=args.shard_size, shape=args.shape)
+
+
 def measure(n: int, args: argparse.Namespace) -> dict:
     """Corpus of ``n`` trajectories, one distill run on it, and the derived rates."""
-    corpus = Path(args.workdir) / f"corpus-{args.format}-{n}-k{args.topics}"
-    meta = write_corpus(corpus, n, args.format, k=args.topics, shard_size=args.shard_size)
+    corpus, meta = corpus_of(n, args)
     spec = {
         "corpus": str(corpus),
-        "out": str(Path(args.workdir) / f"out-pipeline-{n}"),
+        "out": str(Path(args.workdir) / f"out-pipeline-{n}{_shape_suffix(args)}"),
         "embedder": args.embedder,
         "fan_in": args.fan_in,
         "num_cpus": args.num_cpus,
@@ -203,10 +214,9 @@ def measure(n: int, args: argparse.Namespace) -> dict:
 
 def measure_read(n: int, args: argparse.Namespace) -> dict:
     """Corpus of ``n`` trajectories and the read stage alone on it, with the tree's memory."""
-    corpus = Path(args.workdir) / f"corpus-{args.format}-{n}-k{args.topics}"
-    meta = write_corpus(corpus, n, args.format, k=args.topics, shard_size=args.shard_size)
+    corpus, meta = corpus_of(n, args)
     print(f"N={n:,}: corpus {meta['mb']:,.0f} MB in {meta['files']} file(s); running the read stage ...", flush=True)
-    spec = {"mode": "read", "corpus": str(corpus), "out": str(Path(args.workdir) / f"out-read-{n}"), "num_cpus": args.num_cpus}
+    spec = {"mode": "read", "corpus": str(corpus), "out": str(Path(args.workdir) / f"out-read-{n}{_shape_suffix(args)}"), "num_cpus": args.num_cpus}
     r = run_child(spec, args.sample_interval)
     seconds = r["child"]["seconds"]
     result = {"n": n, "corpus": meta, "read_s": seconds, "traj_per_s": n / seconds, "mb_per_s": meta["mb"] / seconds, "counts": r["child"]["counts"], "memory": r["memory"], "memory_timeline": r["memory_timeline"]}
@@ -272,6 +282,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, action="append", help="trajectories (repeatable; default 10000)")
     parser.add_argument("--format", default="openai_chat", choices=("openai_chat", "tau_bench"))
     parser.add_argument("--topics", type=int, default=12, help="K latent topics of the corpus")
+    parser.add_argument("--shape", default="standard", choices=("standard", "compact"), help="trajectory sizes (corpus.SHAPES; compact: ~2.5 KB a run, for 1M)")
     parser.add_argument("--shard-size", type=int, default=5_000, help="trajectories per corpus file (one read task each)")
     parser.add_argument("--embedder", default="hashing", choices=("hashing", "minilm"))
     parser.add_argument("--fan-in", type=int, default=8)
@@ -289,7 +300,7 @@ def main() -> None:
         print(json.dumps(run_read(spec) if spec.get("mode") == "read" else run_distill(spec)))
         return
 
-    meta = {**environment(), "num_cpus": args.num_cpus, "embedder": args.embedder, "llm": "fake backend, zero latency", "stages": args.stages}
+    meta = {**environment(), "num_cpus": args.num_cpus, "embedder": args.embedder, "shape": args.shape, "llm": "fake backend, zero latency", "stages": args.stages}
     if args.stages == "read":
         results = [measure_read(n, args) for n in (args.n or [10_000])]
         print("\n" + READ_HEADER + "\n" + "\n".join(read_row(r) for r in results))

@@ -96,13 +96,22 @@ class Trajectory(BaseModel):
     def to_row(self) -> dict[str, Any]:
         row = self.model_dump()
         row["metadata"] = json.dumps(self.metadata, sort_keys=True)
+        # Stored beside the steps so that ranking runs by length (the pairing stage) reads
+        # an integer column instead of decoding every run's steps.
+        row["counted_steps"] = counted_steps(self.steps)
         return row
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Trajectory:
         row = dict(row)
+        row.pop("counted_steps", None)  # derived from the steps
         row["metadata"] = json.loads(row.get("metadata") or "{}")
         return cls.model_validate(row)
+
+
+def counted_steps(steps: Sequence[Step | dict[str, Any]]) -> int:
+    """Steps of a run that count for its length: all but system messages."""
+    return sum(1 for s in steps if (s["role"] if isinstance(s, dict) else s.role) != "system")
 
 
 class Lesson(BaseModel):
@@ -239,6 +248,7 @@ TRAJECTORY_SCHEMA = pa.schema(
         ("task", pa.string()),
         ("task_key", pa.string()),
         ("steps", pa.list_(STEP_TYPE)),
+        ("counted_steps", pa.int64()),
         ("success", pa.bool_()),
         ("reward", pa.float64()),
         ("grader", GRADER_TYPE),

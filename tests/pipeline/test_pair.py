@@ -8,8 +8,8 @@ import sys
 import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 import pytest
-import ray
 
 from trace2skill.analysts.contrast import Pairing, counted_steps
 from trace2skill.config import DistillConfig
@@ -45,10 +45,13 @@ def _table():
 
 def test_compact_runs_count_steps_as_the_contrast_rule_does():
     table = _table()
-    compact = task_runs(table)
-    assert set(compact.column_names) == {"pair_key", "id", "success", "length"}  # no steps: the shuffle moves bytes, not runs
     expected = {r["id"]: counted_steps(r["steps"]) for r in rows() if r["success"] is not None}
-    assert dict(zip(compact["id"].to_pylist(), compact["length"].to_pylist())) == expected  # the unknown-outcome run has no key
+    assert table["counted_steps"].to_pylist() == [counted_steps(r["steps"]) for r in rows()]  # stored at read time
+    stored = task_runs(table.drop_columns(["steps"]))  # what the compact pass reads: the count, not the steps
+    older = task_runs(table.drop_columns(["counted_steps"]))  # a run dir written before the column: counted in Arrow
+    for compact in (stored, older):
+        assert set(compact.column_names) == {"pair_key", "pair_bucket", "id", "success", "length"}  # no steps: the shuffle moves bytes, not runs
+        assert dict(zip(compact["id"].to_pylist(), compact["length"].to_pylist())) == expected  # the unknown-outcome run has no key
 
 
 def test_candidates_are_the_shortest_successes_of_a_task_with_a_failure():
@@ -58,11 +61,36 @@ def test_candidates_are_the_shortest_successes_of_a_task_with_a_failure():
     assert rank_candidates(task_a.filter(pc.equal(task_a["success"], True))).num_rows == 0  # no failure: nothing to pair
     many = pa.table({"pair_key": ["k"] * 9, "id": [f"r{i}" for i in range(9)], "success": [False] + [True] * 8, "length": list(range(9, 0, -1))})
     assert rank_candidates(many)["candidates"].to_pylist() == [[f"r{i}" for i in range(8, 8 - CANDIDATES, -1)]]
+    in_files = rank_candidates(many.append_column("path", pa.array([f"f{i}" for i in range(9)])))  # the files go with their runs
+    assert in_files["files"].to_pylist() == [[f"f{i}" for i in range(8, 8 - CANDIDATES, -1)]]
 
 
-def test_pairing_stage_groups_by_task_key(ray_session):
-    ds = ray.data.from_arrow(_table())
-    out = {r["id"]: r[PAIRING] for r in pair_siblings(ds, len(rows())).take_all()}
+def test_one_call_ranks_a_whole_bucket_of_tasks():
+    compact = task_runs(_table(), buckets=3)
+    assert set(compact["pair_bucket"].to_pylist()) <= {0, 1, 2}
+    assert compact.group_by("pair_key").aggregate([("pair_bucket", "count_distinct")])["pair_bucket_count_distinct"].to_pylist() == [1] * 4  # tasks a, b, c, d: each in one bucket
+    ranked = {r["pair_key"]: r["candidates"] for r in rank_candidates(compact).to_pylist()}
+    c_key = compact.filter(pc.equal(compact["id"], "c-ok"))["pair_key"][0].as_py()
+    # b has no success, and nothing is ranked for a task without a failure
+    assert ranked == {"task_id:a": ["a-short", "a-long"], c_key: ["c-ok"], "task_id:d": ["d-empty", "d-ok"]}
+    per_task = {}
+    for key in ranked:  # the same as ranking each task alone
+        per_task.update((r["pair_key"], r["candidates"]) for r in rank_candidates(compact.filter(pc.equal(compact["pair_key"], key))).to_pylist())
+    assert per_task == ranked
+
+
+def _write_parts(folder, table, rows_per_part=3):
+    """``table`` as a dataset of part files, as the read stage writes it."""
+    folder.mkdir()
+    for start in range(0, table.num_rows, rows_per_part):
+        pq.write_table(table.slice(start, rows_per_part), folder / f"part-{start:05d}.parquet")
+    return folder
+
+
+@pytest.mark.parametrize("stored_count", [True, False], ids=["counted_steps", "older-run-dir"])
+def test_pairing_stage_groups_by_task_key(ray_session, tmp_path, stored_count):
+    table = _table() if stored_count else _table().drop_columns(["counted_steps"])
+    out = {r["id"]: r[PAIRING] for r in pair_siblings(_write_parts(tmp_path / "trajectories", table), len(rows())).take_all()}
     assert set(out) == {r["id"] for r in rows()}  # nothing lost, nothing doubled
     assert Pairing.model_validate_json(out["a-fail"]).sibling.id == "a-short"
     assert Pairing.model_validate_json(out["b-fail"]).sibling is None

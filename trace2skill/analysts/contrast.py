@@ -27,7 +27,7 @@ from pydantic import BaseModel, Field, ValidationError
 from trace2skill.analysts.models import ErrorAnalysis
 from trace2skill.analysts.render import render_step
 from trace2skill.prompting import fence_data, load_prompt, prompt_version
-from trace2skill.schema import Step, Trajectory
+from trace2skill.schema import Step, Trajectory, counted_steps
 
 if TYPE_CHECKING:
     from trace2skill.analysts.analyze import AnalysisResult
@@ -62,11 +62,6 @@ def pairing_key(task_key: str | None, task: str | None) -> str | None:
     if not text:
         return None
     return TEXT_KEY_PREFIX + hashlib.sha256(text.encode("utf-8")).hexdigest()[:20]
-
-
-def counted_steps(steps: list[Any]) -> int:
-    """Steps of a run that count for its length: all but system messages."""
-    return sum(1 for s in steps if (s["role"] if isinstance(s, dict) else s.role) != "system")
 
 
 def decisive_steps(traj: Trajectory, max_steps: int = MAX_SIBLING_STEPS) -> list[Step]:

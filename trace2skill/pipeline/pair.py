@@ -3,10 +3,12 @@
 The trajectories themselves are never shuffled (at 100k they are 2.3 GB, and a shuffle is a
 barrier that holds them all before the first analysis starts: docs/performance.md). Instead:
 
-1. a ``groupby(task key)`` over compact rows (key, id, outcome, length: a few dozen bytes a
-   run) ranks each task's successful runs, shortest first, for the tasks that have a failure;
-2. a streaming pass over the runs builds the view of each task's first candidate (the next
-   one where it cannot be read, in a further pass of the few tasks left);
+1. a ``groupby`` over compact rows (key, id, outcome, length, file: a few dozen bytes a run,
+   read from their own columns; the steps are not decoded), by buckets of task keys, ranks
+   each task's successful runs, shortest first, for the tasks that have a failure;
+2. a streaming pass over the files that hold a candidate builds the view of each task's
+   first candidate (the next one where it cannot be read, in a further pass of the few
+   tasks left);
 3. the analysis stream gets a ``pairing`` column by a lookup of the run's key in the
    resulting table: one Pairing a paired task, on the driver and in each worker.
 
@@ -15,16 +17,22 @@ The rule (shortest readable success, ties by id) is ``trace2skill.analysts.contr
 
 from __future__ import annotations
 
+import zlib
+from pathlib import Path
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 import ray
 from ray.data.context import ShuffleStrategy
 
 from trace2skill.analysts.batch import PAIRING
 from trace2skill.analysts.contrast import Pairing, SiblingView, pairing_key, sibling_view
+from trace2skill.parts import parts
 
 KEY = "pair_key"
+BUCKET = "pair_bucket"  # the shuffle's group: many tasks, so the ranking is one vectorised call a bucket
 CANDIDATES = 4  # a task's successful runs tried, shortest first, before it is left without a sibling
 NO_SIBLING = Pairing().model_dump_json()  # a failure of a task with no successful run
 ROWS_PER_PARTITION = 1000  # shuffle partitions: one per this many runs, at most MAX_PARTITIONS
@@ -42,27 +50,43 @@ def _keys(batch: pa.Table) -> list[str | None]:
 
 
 def _counted_steps(steps: pa.ChunkedArray | pa.Array) -> np.ndarray:
-    """``contrast.counted_steps`` of every row, in Arrow (the steps are not turned into Python)."""
+    """``schema.counted_steps`` of every row, in Arrow (the steps are not turned into Python):
+    for a run dir written before the read stage stored the count."""
     steps = steps.combine_chunks() if isinstance(steps, pa.ChunkedArray) else steps
     roles = pc.struct_field(pc.list_flatten(steps), "role")
     parents = pc.list_parent_indices(steps).filter(pc.fill_null(pc.not_equal(roles, "system"), True))
     return np.bincount(parents.to_numpy(zero_copy_only=False), minlength=len(steps))
 
 
-def task_runs(batch: pa.Table) -> pa.Table:
-    """``map_batches``: the compact row of each run with a key (key, id, outcome, length)."""
-    table = pa.table(
-        {KEY: pa.array(_keys(batch), pa.string()), "id": batch["id"], "success": batch["success"], "length": pa.array(_counted_steps(batch["steps"]), pa.int64())}
-    )
+def task_runs(batch: pa.Table, buckets: int = 1) -> pa.Table:
+    """``map_batches``: the compact row of each run with a key (key, id, outcome, length, the
+    file it is in where the batch says, and its bucket of tasks: a stable hash of the key
+    modulo ``buckets``)."""
+    has = set(batch.column_names)
+    keys = _keys(batch)
+    length = batch["counted_steps"] if "counted_steps" in has else pa.array(_counted_steps(batch["steps"]), pa.int64())
+    bucket = [zlib.crc32(key.encode()) % buckets if key is not None else None for key in keys]
+    columns = {KEY: pa.array(keys, pa.string()), BUCKET: pa.array(bucket, pa.int32()), "id": batch["id"], "success": batch["success"], "length": length}
+    if "path" in has:
+        columns["path"] = batch["path"]
+    table = pa.table(columns)
     return table.filter(pc.is_valid(table[KEY]))
 
 
-def rank_candidates(group: pa.Table) -> pa.Table:
-    """``map_groups``: a task with a failure -> its successful runs, shortest first, ties by id."""
-    if not pc.any(pc.equal(group["success"], False)).as_py():
-        return pa.table({KEY: pa.array([], pa.string()), "candidates": pa.array([], pa.list_(pa.string()))})
-    wins = group.filter(pc.equal(group["success"], True)).sort_by([("length", "ascending"), ("id", "ascending")])
-    return pa.table({KEY: [group[KEY][0].as_py()], "candidates": [wins["id"].to_pylist()[:CANDIDATES]]})
+def rank_candidates(runs: pa.Table) -> pa.Table:
+    """``map_groups`` over a bucket of tasks (whole tasks, any number of them): each task with
+    a failure -> its successful runs, shortest first, ties by id, at most ``CANDIDATES`` (and,
+    where the runs have them, the files they are in). Tasks with no failure or no success
+    get no row. Vectorised: one call a bucket, not one a task."""
+    failed = pc.unique(runs.filter(pc.equal(runs["success"], False))[KEY])
+    wins = runs.filter(pc.and_(pc.equal(runs["success"], True), pc.is_in(runs[KEY], failed)))
+    wins = wins.sort_by([(KEY, "ascending"), ("length", "ascending"), ("id", "ascending")])
+    listed = [("id", "list")] + ([("path", "list")] if "path" in runs.column_names else [])
+    grouped = wins.group_by(KEY, use_threads=False).aggregate(listed)  # single-threaded: lists keep the sorted order
+    ranked = {KEY: grouped[KEY], "candidates": pc.list_slice(grouped["id_list"], 0, CANDIDATES)}
+    if "path" in runs.column_names:
+        ranked["files"] = pc.list_slice(grouped["path_list"], 0, CANDIDATES)
+    return pa.table(ranked)
 
 
 def candidate_views(batch: pa.Table, wanted: dict[str, str]) -> pa.Table:
@@ -85,22 +109,34 @@ def attach_pairings(batch: pa.Table, pairings: dict[str, str]) -> pa.Table:
     return batch.append_column(PAIRING, pa.array(out, pa.string()))
 
 
-def task_pairings(rows: ray.data.Dataset, num_rows: int) -> dict[str, str]:
+def _compact_columns(trajectories: Path) -> list[str]:
+    """The columns the compact pass reads: the stored step count, or the steps themselves in
+    a run dir written before the read stage stored it (a resumption)."""
+    names = set(pq.read_schema(parts(trajectories)[0]).names)
+    return ["id", "task", "task_key", "success"] + (["counted_steps"] if "counted_steps" in names else ["steps"])
+
+
+def task_pairings(trajectories: Path, num_rows: int) -> dict[str, str]:
     """Task key -> the Pairing JSON of its failures, for every task with a failure and a
-    successful run (a failure of any other task has no sibling)."""
+    successful run (a failure of any other task has no sibling), over the trajectory
+    dataset at ``trajectories`` (``num_rows`` runs)."""
     partitions = max(1, min(MAX_PARTITIONS, num_rows // ROWS_PER_PARTITION))
-    compact = rows.select_columns(["id", "task", "task_key", "success", "steps"]).map_batches(task_runs, batch_format="pyarrow")
+    runs = ray.data.read_parquet(str(trajectories), columns=_compact_columns(trajectories), include_paths=True)
+    compact = runs.map_batches(task_runs, fn_kwargs={"buckets": partitions}, batch_format="pyarrow")
     # A task-based (sort) shuffle: the hash shuffle's aggregator actors reserve CPUs, and
     # next to a replica holding most of a node's CPUs (the embedded engine) they starve the
-    # reads that feed them. The rows it moves are a few dozen bytes each.
+    # reads that feed them. The rows it moves are a few dozen bytes each. Grouped by bucket,
+    # not by task: map_groups calls its function once a group, and a call (and an output
+    # table) per task cost 5.7 s and ~0.5 GB of worker heap at 100k.
     compact.context.shuffle_strategy = ShuffleStrategy.SORT_SHUFFLE_PULL_BASED
-    ranked = compact.groupby(KEY, num_partitions=partitions).map_groups(rank_candidates, batch_format="pyarrow")
-    queue = {row[KEY]: list(row["candidates"]) for row in ranked.iter_rows() if len(row["candidates"])}
+    ranked = compact.groupby(BUCKET, num_partitions=partitions).map_groups(rank_candidates, batch_format="pyarrow")
+    queue = {row[KEY]: list(zip(row["candidates"], row["files"])) for row in ranked.iter_rows()}
     pairings: dict[str, str] = {}
     skipped: dict[str, list[str]] = {key: [] for key in queue}
     while queue:  # one pass in the common case: a task's shortest success can be read
-        wanted = {candidates[0]: key for key, candidates in queue.items()}
-        found = rows.map_batches(candidate_views, fn_kwargs={"wanted": wanted}, batch_format="pyarrow")
+        wanted = {candidates[0][0]: key for key, candidates in queue.items()}
+        files = sorted({candidates[0][1] for candidates in queue.values()})  # only the files that hold a candidate are decoded
+        found = ray.data.read_parquet(files).map_batches(candidate_views, fn_kwargs={"wanted": wanted}, batch_format="pyarrow")
         for row in found.iter_rows():
             key = wanted[row["id"]]
             if row["view"] is not None:
@@ -112,8 +148,10 @@ def task_pairings(rows: ray.data.Dataset, num_rows: int) -> dict[str, str]:
     return pairings
 
 
-def pair_siblings(rows: ray.data.Dataset, num_rows: int) -> ray.data.Dataset:
-    """``rows`` (``num_rows`` trajectory rows) with a ``pairing`` column: a failure's sibling,
-    if it has one. The pairs are found here (two or more passes over ``rows``); the returned
-    dataset streams ``rows`` once more with each failure's pairing looked up by its task key."""
-    return rows.map_batches(attach_pairings, fn_kwargs={"pairings": task_pairings(rows, num_rows)}, batch_format="pyarrow")
+def pair_siblings(trajectories: Path, num_rows: int) -> ray.data.Dataset:
+    """The trajectory dataset at ``trajectories`` (``num_rows`` runs) with a ``pairing``
+    column: a failure's sibling, if it has one. The pairs are found here (a pass over the
+    compact columns, then one over the files that hold a candidate); the returned dataset
+    streams the runs once with each failure's pairing looked up by its task key."""
+    pairings = task_pairings(trajectories, num_rows)
+    return ray.data.read_parquet(str(trajectories)).map_batches(attach_pairings, fn_kwargs={"pairings": pairings}, batch_format="pyarrow")

@@ -44,6 +44,7 @@ Progress = Callable[[str], None]
 STATUSES = ("analyzed", "no_lesson", "quarantined", "failed", "skipped")
 RAY_LOG = "ray.log"  # what Ray and the libraries print during a run, unless the caller wants it on stderr
 MIN_FREE_BYTES = 50_000_000  # beyond the inputs' size: Parquet outputs, the skill, Ray's spill headroom
+READ_AHEAD_BYTES = 512 * 2**20  # object store the analysis stream may fill ahead of the analysts (~20k runs)
 
 
 @contextmanager
@@ -183,10 +184,9 @@ def _analyze(cfg: DistillConfig, state: RunState, app: str, skill: SkillContext,
         if total > done and not guard.exhausted:
             # Blocks of one batch each (streamed, not a barrier), so every actor gets work: a
             # file's rows otherwise arrive as one block that only one actor would process.
-            with _in_completion_order():  # nothing downstream needs input order: parts are named by their ids
-                rows = ray.data.read_parquet(str(run_dir / TRAJECTORIES))
-                if cfg.analyst.contrast:
-                    rows = pair_siblings(rows, total)  # over every run: a done success is still a failure's sibling
+            with _analysis_stream():  # nothing downstream needs input order: parts are named by their ids
+                # Pairs are found over every run: a done success is still a failure's sibling.
+                rows = pair_siblings(run_dir / TRAJECTORIES, total) if cfg.analyst.contrast else ray.data.read_parquet(str(run_dir / TRAJECTORIES))
                 if done:
                     rows = not_analysed(rows, analysis, total)
                 rows = rows.repartition(target_num_rows_per_block=batch_size)
@@ -262,16 +262,24 @@ def _write_outputs(cfg: DistillConfig, cons, found: dict[str, int], summary: Run
 
 
 @contextmanager
-def _in_completion_order():
-    """Datasets made in this block yield results as they complete (a dataset keeps a copy of
-    the context it was made in): an analysis that started late must not hold back the ones
-    already done, nor the progress display, until it ends."""
-    ctx = DataContext.get_current()
-    ordered, ctx.execution_options.preserve_order = ctx.execution_options.preserve_order, False
+def _analysis_stream():
+    """Datasets made in this block (a dataset keeps a copy of the context it was made in):
+
+    - yield results as they complete: an analysis that started late must not hold back the
+      ones already done, nor the progress display, until it ends;
+    - read ahead at most ``READ_AHEAD_BYTES`` of the object store: the analysts consume far
+      slower than the read produces, and with Ray Data's default budget (a share of the
+      whole object store) the read ran tens of thousands of runs ahead and its workers held
+      ~2 GB each at 100k, so memory grew with the input (docs/performance.md, issue 16).
+    """
+    options = DataContext.get_current().execution_options
+    ordered, limits = options.preserve_order, options.resource_limits
+    options.preserve_order = False
+    options.resource_limits = limits.copy(object_store_memory=READ_AHEAD_BYTES)
     try:
         yield
     finally:
-        ctx.execution_options.preserve_order = ordered
+        options.preserve_order, options.resource_limits = ordered, limits
 
 
 class _StageClock:
