@@ -43,6 +43,10 @@ def test_corpus_shapes_and_formats(tmp_path: Path):
         assert meta["steps"]["max"] >= meta["steps"]["p50"] >= 1
     again = write_corpus(tmp_path / "openai_chat", 60, "openai_chat", shard_size=25, workers=1)
     assert again == json.loads((tmp_path / "openai_chat.corpus.json").read_text())  # reused, not rewritten
+    compact = write_corpus(tmp_path / "compact", 60, "openai_chat", shard_size=25, shape="compact", workers=1)
+    assert compact["spec"]["shape"] == "compact" and "shape" not in meta["spec"]  # a standard corpus keeps its old spec (reused)
+    assert compact["mb"] < meta["mb"] / 4 and compact["steps"]["max"] <= 20  # the same records, short: 1M fits a disk
+    assert {r.success for f in sorted((tmp_path / "compact").glob("part-*")) for r in read_file(f)} == {True, False}
 
 
 def test_ingest_benchmark(tmp_path: Path):

@@ -2,7 +2,8 @@
 centroids -> assign and collapse each shard -> groupby(cluster) reduce -> finish.
 
 Units are split and embedded in the workers and written once, with float16 embeddings, to
-``RUN_DIR/units/shard=K/``; the centroid sample and the far-row refit read that dataset;
+``RUN_DIR/units/shard=K/``; the centroid sample is read from a few shards and the
+far-row refit's from one task a shard (``consolidate.sampling``);
 each shard is then assigned and collapsed by one task, which writes its folded units to
 ``RUN_DIR/folded/`` (``consolidate.shards``), so that only the shards' representatives
 are shuffled to the per-cluster reduce. Only the (bounded) sample and the cluster results
@@ -31,13 +32,14 @@ from ray.serve.handle import DeploymentHandle
 from trace2skill.analysts.analyze import AnalysisResult
 from trace2skill.config import DistillConfig
 from trace2skill.consolidate.anchors import BoundedRestater
-from trace2skill.consolidate.cluster import far_from, fit_centroids, refine, sample_indices
+from trace2skill.consolidate.cluster import fit_centroids, refine
 from trace2skill.consolidate.config import ConsolidateConfig
-from trace2skill.consolidate.embed import WIDEN_ROWS, Embedder, embedding_matrix, make_embedder, stored_embeddings
+from trace2skill.consolidate.embed import Embedder, embedding_matrix, make_embedder, stored_embeddings
 from trace2skill.consolidate.finalize import Fixer
 from trace2skill.consolidate.merge import MergeFn, MergeManyFn, MergeOutcome
 from trace2skill.consolidate.reduce import ClusterResult, ReduceParams, reduce_cluster
 from trace2skill.consolidate.run import Consolidation, cluster_distance, finish, resolve_params
+from trace2skill.consolidate.sampling import far_cap, far_in_shard, pick_far, shard_sample
 from trace2skill.consolidate.shards import SHARD, collapse_shard, merged_topics, shard_count, shard_of, unit_columns
 from trace2skill.consolidate.units import Unit, split_units
 from trace2skill.llm.base import Usage
@@ -205,43 +207,27 @@ def write_units(analysis_dir: Path, units_dir: Path, c: ConsolidateConfig) -> bo
     return any(units_dir.glob(f"{SHARD}=*/*.parquet"))
 
 
-def _matrix(ds: ray.data.Dataset, size: int, seed: int) -> np.ndarray:
-    """The float32 embeddings of ``ds`` on the driver, at most ``size`` rows of them."""
-    rows = [embedding_matrix(b.column("embedding")) for b in ds.iter_batches(batch_format="pyarrow", batch_size=WIDEN_ROWS)]
-    if not rows:
-        return np.zeros((0, 0), dtype=np.float32)
-    x = np.concatenate(rows)
-    return x[sample_indices(len(x), size, seed)]
-
-
-def _sample(ds: ray.data.Dataset, n: int, size: int, seed: int) -> np.ndarray:
-    """About ``size`` rows of ``ds`` (``n`` rows) at random, never more."""
-    return _matrix(ds if n <= size else ds.random_sample(size / n, seed=seed), size, seed)
-
-
-def _far_rows(batch: pa.Table, centroids: np.ndarray, distance: float) -> pa.Table:
-    mask = far_from(embedding_matrix(batch.column("embedding")), centroids, distance)
-    return batch.select(["embedding"]).filter(pa.array(mask))
-
-
-def _far_count(batch: pa.Table, centroids: np.ndarray, distance: float) -> pa.Table:
-    return pa.table({"far": [int(far_from(embedding_matrix(batch.column("embedding")), centroids, distance).sum())]})
+def far_in_shards(batch: pa.Table, centroids: np.ndarray, distance: float, cap: int, seed: int) -> pa.Table:
+    """Ray Data ``map_batches`` over shard folders (``path``): each shard's far units, sampled
+    (``sampling.far_in_shard``)."""
+    return pa.concat_tables([far_in_shard(Path(path), centroids, distance, cap, seed) for path in batch.column("path").to_pylist()])
 
 
 def fit_topics(units_dir: Path, n: int, c: ConsolidateConfig) -> np.ndarray:
-    """Topic centroids fitted on a sample of at most ``cluster_sample_size`` stored embeddings,
-    refined on a sample of the same bound of the rows far from all of them."""
+    """Topic centroids fitted on a sample of at most ``cluster_sample_size`` stored embeddings
+    (read from a few shards), refined on a sample of the same bound of the rows far from all
+    of them (one task a shard finds them)."""
     distance, size = cluster_distance(c), c.cluster_sample_size
     if n <= size:  # the whole set is the sample: read it here rather than start a Ray Data job
         return fit_centroids(embedding_matrix(pq.read_table(units_dir, columns=["embedding"]).column("embedding")), distance, c.max_clusters)
-    vectors = ray.data.read_parquet(str(units_dir), columns=["embedding"])
-    centroids = fit_centroids(_sample(vectors, n, size, c.seed), distance, c.max_clusters)
-    args = {"centroids": centroids, "distance": distance}
-    n_far = int(vectors.map_batches(_far_count, fn_kwargs=args, batch_size=WIDEN_ROWS, batch_format="pyarrow").sum("far") or 0)
-    if n_far == 0:
+    shards = sorted(units_dir.glob(f"{SHARD}=*"))
+    centroids = fit_centroids(shard_sample(shards, size, c.seed), distance, c.max_clusters)
+    args = {"centroids": centroids, "distance": distance, "cap": far_cap(size, len(shards)), "seed": c.seed}
+    found = ray.data.from_items([{"path": str(d)} for d in shards]).map_batches(far_in_shards, fn_kwargs=args, batch_size=1, batch_format="pyarrow")
+    far = [batch for batch in found.iter_batches(batch_size=None, batch_format="pyarrow") if batch.num_rows]
+    if not far:
         return centroids
-    far = _sample(vectors.map_batches(_far_rows, fn_kwargs=args, batch_size=WIDEN_ROWS, batch_format="pyarrow"), n_far, size, c.seed)
-    return refine(centroids, far, distance, c.max_clusters)
+    return refine(centroids, pick_far(pa.concat_tables(far), size, c.seed), distance, c.max_clusters)
 
 
 def collapse_shards(batch: pa.Table, centroids: np.ndarray, threshold: float, folded_dir: str) -> pa.Table:
