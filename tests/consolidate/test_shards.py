@@ -113,3 +113,16 @@ def test_folded_units_stream_into_provenance_with_their_cluster_label(corpus, tm
     assert read_provenance(path, collapsed=False) == [own]
     ids = collapsed_ids(path)
     assert sum(len(l) for l, _ in ids.values()) == len({(r["cluster_id"], l) for r in folded.to_pylist() for l in r["lesson_ids"]})
+
+
+def test_unit_counts_sum_shard_by_shard(tmp_path):
+    from trace2skill.consolidate.shards import unit_counts
+
+    folders = []
+    for k, opens in enumerate([[1, 0, 0, 1], [1], []]):
+        folder = tmp_path / f"shard={k}"
+        folder.mkdir()
+        pq.write_table(pa.table({"opens": pa.array(opens, pa.int8())}), folder / "part-0.parquet")
+        folders.append(folder)
+    assert unit_counts(folders) == (5, 3)
+    assert unit_counts([]) == (0, 0)

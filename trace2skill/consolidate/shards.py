@@ -22,9 +22,12 @@ import json
 import math
 import zlib
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from trace2skill.consolidate.cluster import assign, topic_counts
 from trace2skill.consolidate.collapse import collapse_order, leaders, negated, with_members
@@ -49,6 +52,17 @@ REP_COLUMNS = ["cluster", "unit_id", "unit", "embedding", "members", "topics"]
 def shard_count(trajectories: int, per_shard: int) -> int:
     """Shards for a run of ``trajectories`` analysis results, ``per_shard`` results each."""
     return max(1, math.ceil(trajectories / per_shard))
+
+
+def unit_counts(shards: list[Path]) -> tuple[int, int]:
+    """Units in the shard folders, and the trajectories they come from (each trajectory's first
+    unit ``opens`` it), read one shard at a time: one ``read_table`` over every shard's files
+    at once held 6.2 GB at 1M trajectories (5,800 files) to sum one byte a unit."""
+    units = trajectories = 0
+    for shard in shards:
+        opens = pq.read_table(shard, columns=["opens"]).column("opens")
+        units, trajectories = units + len(opens), trajectories + (pc.sum(opens).as_py() or 0)
+    return units, trajectories
 
 
 def shard_of(unit_ids: list[str], shards: int) -> pa.Array:

@@ -40,7 +40,7 @@ from trace2skill.consolidate.merge import MergeFn, MergeManyFn, MergeOutcome
 from trace2skill.consolidate.reduce import ClusterResult, ReduceParams, reduce_cluster
 from trace2skill.consolidate.run import Consolidation, cluster_distance, finish, resolve_params
 from trace2skill.consolidate.sampling import far_cap, far_in_shard, pick_far, shard_sample
-from trace2skill.consolidate.shards import SHARD, collapse_shard, merged_topics, shard_count, shard_of, unit_columns
+from trace2skill.consolidate.shards import SHARD, collapse_shard, merged_topics, shard_count, shard_of, unit_columns, unit_counts
 from trace2skill.consolidate.units import Unit, split_units
 from trace2skill.llm.base import Usage
 from trace2skill.progress import Console
@@ -281,15 +281,14 @@ def consolidate(s0: Skill, analysis_dir: Path, cfg: DistillConfig, app: str, ski
     shutil.rmtree(folded_dir, ignore_errors=True)
     if not write_units(analysis_dir, units_dir, c):
         return finish(s0, [], c, merge=merge, fixer=fixer, units=0, restate=restate)
-    opens = pq.read_table(units_dir, columns=["opens"]).column("opens")  # one byte a unit
-    n_units, n_trajectories = len(opens), pc.sum(opens).as_py() or 0
+    shards = sorted(units_dir.glob(f"{SHARD}=*"))
+    n_units, n_trajectories = unit_counts(shards)
     centroids = fit_topics(units_dir, n_units, c)
     params = resolve_params(c, n_trajectories, cfg.fan_in)
-    shards = sorted(str(d) for d in units_dir.glob(f"{SHARD}=*"))
     progress(f"{n_units} lesson unit(s) in {len(centroids)} topic cluster(s), {len(shards)} shard(s); merging within clusters")
     folded_dir.mkdir(parents=True)
     reduced = (
-        ray.data.from_items([{"path": d} for d in shards])
+        ray.data.from_items([{"path": str(d)} for d in shards])
         .map_batches(
             collapse_shards,
             fn_kwargs={"centroids": centroids, "threshold": params.dedup_threshold, "folded_dir": str(folded_dir)},
