@@ -80,8 +80,8 @@ def test_fit_topics_finds_a_topic_the_sample_missed(ray_session, tmp_path):
     rng = np.random.default_rng(0)
     x = np.vstack([topic_rows(rng, 0, 600), topic_rows(rng, 1, 600), topic_rows(rng, 2, 3)])  # topic 2: 3 rows of 1,203
     units = tmp_path / "units"
-    write_shards(units, x, shards=4)
+    shards = write_shards(units, x, shards=4)
     c = ConsolidateConfig(cluster_sample_size=20)
-    centroids = fit_topics(units, len(x), c)
+    centroids = fit_topics(units, shards, len(x), c)
     _, sims = assign(x, centroids)
     assert (sims >= 1.0 - cluster_distance(c)).all()  # every row, the rare topic's too, is near a centroid

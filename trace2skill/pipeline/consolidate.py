@@ -213,14 +213,13 @@ def far_in_shards(batch: pa.Table, centroids: np.ndarray, distance: float, cap: 
     return pa.concat_tables([far_in_shard(Path(path), centroids, distance, cap, seed) for path in batch.column("path").to_pylist()])
 
 
-def fit_topics(units_dir: Path, n: int, c: ConsolidateConfig) -> np.ndarray:
+def fit_topics(units_dir: Path, shards: list[Path], n: int, c: ConsolidateConfig) -> np.ndarray:
     """Topic centroids fitted on a sample of at most ``cluster_sample_size`` stored embeddings
-    (read from a few shards), refined on a sample of the same bound of the rows far from all
-    of them (one task a shard finds them)."""
+    (read from a few of the ``shards`` of ``units_dir``), refined on a sample of the same
+    bound of the rows far from all of them (one task a shard finds them)."""
     distance, size = cluster_distance(c), c.cluster_sample_size
     if n <= size:  # the whole set is the sample: read it here rather than start a Ray Data job
         return fit_centroids(embedding_matrix(pq.read_table(units_dir, columns=["embedding"]).column("embedding")), distance, c.max_clusters)
-    shards = sorted(units_dir.glob(f"{SHARD}=*"))
     centroids = fit_centroids(shard_sample(shards, size, c.seed), distance, c.max_clusters)
     args = {"centroids": centroids, "distance": distance, "cap": far_cap(size, len(shards)), "seed": c.seed}
     found = ray.data.from_items([{"path": str(d)} for d in shards]).map_batches(far_in_shards, fn_kwargs=args, batch_size=1, batch_format="pyarrow")
@@ -283,7 +282,7 @@ def consolidate(s0: Skill, analysis_dir: Path, cfg: DistillConfig, app: str, ski
         return finish(s0, [], c, merge=merge, fixer=fixer, units=0, restate=restate)
     shards = sorted(units_dir.glob(f"{SHARD}=*"))
     n_units, n_trajectories = unit_counts(shards)
-    centroids = fit_topics(units_dir, n_units, c)
+    centroids = fit_topics(units_dir, shards, n_units, c)
     params = resolve_params(c, n_trajectories, cfg.fan_in)
     progress(f"{n_units} lesson unit(s) in {len(centroids)} topic cluster(s), {len(shards)} shard(s); merging within clusters")
     folded_dir.mkdir(parents=True)
