@@ -121,19 +121,21 @@ def run_child(spec: dict, interval: float) -> dict:
         "child": child,
         "memory": sampler.report(),
         "stage_peak_pss_mb": _stage_peaks(sampler, child.get("start_epoch"), files.get("summary", {}).get("stage_seconds", {})),
+        "stage_peak_driver_mb": _stage_peaks(sampler, child.get("start_epoch"), files.get("summary", {}).get("stage_seconds", {}), driver=True),
         "stage_cpu_s": _stage_cpu(sampler, child.get("start_epoch"), files.get("summary", {}).get("stage_seconds", {})),
         "memory_timeline": sampler.timeline(),
         "process_wall_s": round(wall, 2),
     }
 
 
-def _stage_peaks(sampler: TreeSampler, start: float | None, stages: dict[str, float]) -> dict[str, float]:
-    """Peak PSS of the tree within each stage's window (stages run one after another from ``start``)."""
+def _stage_peaks(sampler: TreeSampler, start: float | None, stages: dict[str, float], *, driver: bool = False) -> dict[str, float]:
+    """Peak PSS of the tree (``driver``: of the driver) within each stage's window (stages run
+    one after another from ``start``)."""
     if start is None:
         return {}
     peaks = {}
     for name, seconds in stages.items():
-        peaks[name] = round(sampler.peak_between(start, start + seconds), 1)
+        peaks[name] = round(sampler.peak_between(start, start + seconds, driver=driver), 1)
         start += seconds
     return peaks
 
@@ -189,6 +191,7 @@ def measure(n: int, args: argparse.Namespace) -> dict:
         "traj_per_s_after_start": n / work,
         "memory": r["memory"],
         "stage_peak_pss_mb": r["stage_peak_pss_mb"],
+        "stage_peak_driver_mb": r["stage_peak_driver_mb"],
         "stage_cpu_s": r["stage_cpu_s"],
         "stage_cpu_ms_per_traj": {k: 1000 * v / n for k, v in r["stage_cpu_s"].items() if k != "start"},
         "analysis_calls_per_traj": usage["calls"] / n,
@@ -258,8 +261,8 @@ def row(r: dict) -> str:
 
 
 MEMORY_HEADER = (
-    "| N | peak PSS MB, whole run | in read | in analyze | in merge (consolidation) | driver | raylet+gcs | workers | units (lessons) | PSS per trajectory over the 1st row, KB |\n"
-    "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    "| N | peak PSS MB, whole run | in read | in analyze | in merge (consolidation) | driver | driver in read / analyze / merge / apply | raylet+gcs | workers | units (lessons) | PSS per trajectory over the 1st row, KB |\n"
+    "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 )
 
 
@@ -269,10 +272,11 @@ def memory_rows(results: list[dict]) -> str:
     lines = []
     for r in results:
         st, roles = r.get("stage_peak_pss_mb", {}), r["memory"]["peak_by_role_pss_mb"]
+        drv = r.get("stage_peak_driver_mb", {})
         growth = (r["memory"]["peak_pss_mb"] - base["memory"]["peak_pss_mb"]) * 1024 / (r["n"] - base["n"]) if r["n"] > base["n"] else float("nan")
         lines.append(
             f"| {r['n']:,} | {r['memory']['peak_pss_mb']:,.0f} | {st.get('read', 0):,.0f} | {st.get('analyze', 0):,.0f} | {st.get('merge', 0):,.0f} | "
-            f"{roles.get('driver', 0):,.0f} | {roles.get('raylet+gcs', 0):,.0f} | {roles.get('workers', 0):,.0f} | {r['units']:,} | {growth:.0f} |"
+            f"{roles.get('driver', 0):,.0f} | {' / '.join(f'{drv.get(k, 0):,.0f}' for k in ('read', 'analyze', 'merge', 'apply'))} | {roles.get('raylet+gcs', 0):,.0f} | {roles.get('workers', 0):,.0f} | {r['units']:,} | {growth:.0f} |"
         )
     return "\n".join(lines)
 

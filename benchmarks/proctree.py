@@ -43,6 +43,7 @@ class TreeSampler:
     peak_by_role_mb: dict[str, float] = field(default_factory=dict)
     peak_processes: int = 0
     samples: list[tuple[float, float]] = field(default_factory=list)  # (epoch seconds, PSS MB)
+    driver_samples: list[tuple[float, float]] = field(default_factory=list)  # (epoch seconds, the root process's PSS MB)
     cpu_samples: list[tuple[float, float]] = field(default_factory=list)  # (epoch seconds, CPU seconds of the tree so far)
     _cpu: dict[tuple[int, float], float] = field(default_factory=dict)  # (pid, start time) -> CPU seconds last seen
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -70,6 +71,7 @@ class TreeSampler:
             role = _role(proc, self.pid)
             roles[role] = roles.get(role, 0.0) + mb
         self.samples.append((time.time(), pss))
+        self.driver_samples.append((time.time(), roles.get("driver", 0.0)))
         self.cpu_samples.append((time.time(), sum(self._cpu.values())))
         self.peak_pss_mb = max(self.peak_pss_mb, pss)
         self.peak_rss_mb = max(self.peak_rss_mb, rss)
@@ -91,9 +93,10 @@ class TreeSampler:
         if self._thread is not None:
             self._thread.join()
 
-    def peak_between(self, start: float, end: float) -> float:
-        """Peak summed PSS (MB) of the samples taken between two epoch times."""
-        return max((mb for t, mb in self.samples if start <= t <= end), default=0.0)
+    def peak_between(self, start: float, end: float, *, driver: bool = False) -> float:
+        """Peak summed PSS (MB) of the samples taken between two epoch times (``driver``: of
+        the root process alone)."""
+        return max((mb for t, mb in (self.driver_samples if driver else self.samples) if start <= t <= end), default=0.0)
 
     def cpu_between(self, start: float, end: float) -> float:
         """CPU seconds the tree used between two epoch times (to the nearest samples; a process

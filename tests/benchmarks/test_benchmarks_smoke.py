@@ -64,6 +64,7 @@ def test_pipeline_benchmark(tmp_path: Path):
     assert result["memory"]["peak_pss_mb"] > 0 and "raylet+gcs" in result["memory"]["peak_by_role_pss_mb"]
     assert result["stage_seconds"]["analyze"] > 0 and "| 30 |" in stdout
     assert set(result["stage_peak_pss_mb"]) >= {"read", "analyze", "merge"}
+    assert 0 < result["stage_peak_driver_mb"]["analyze"] <= result["stage_peak_pss_mb"]["analyze"]
     assert result["stage_cpu_s"]["analyze"] > 0 and result["stage_cpu_ms_per_traj"]["analyze"] > 0
 
 

@@ -270,16 +270,21 @@ def _analysis_stream():
     - read ahead at most ``READ_AHEAD_BYTES`` of the object store: the analysts consume far
       slower than the read produces, and with Ray Data's default budget (a share of the
       whole object store) the read ran tens of thousands of runs ahead and its workers held
-      ~2 GB each at 100k, so memory grew with the input (docs/performance.md, issue 16).
+      ~2 GB each at 100k, so memory grew with the input (docs/performance.md, issue 16);
+    - read Parquet with Ray Data's first reader: the newer one (``use_datasource_v2``) packs
+      ~128 MiB of files into one task and decodes them all at once, and with the stream
+      consuming slowly its two read workers held ~1 GB each (the first reader: ~0.4 GB).
     """
-    options = DataContext.get_current().execution_options
-    ordered, limits = options.preserve_order, options.resource_limits
+    context = DataContext.get_current()
+    options = context.execution_options
+    ordered, limits, reader = options.preserve_order, options.resource_limits, context.use_datasource_v2
     options.preserve_order = False
     options.resource_limits = limits.copy(object_store_memory=READ_AHEAD_BYTES)
+    context.use_datasource_v2 = False
     try:
         yield
     finally:
-        options.preserve_order, options.resource_limits = ordered, limits
+        options.preserve_order, options.resource_limits, context.use_datasource_v2 = ordered, limits, reader
 
 
 class _StageClock:
