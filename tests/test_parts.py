@@ -47,3 +47,21 @@ def test_reset_and_an_empty_dataset_keep_the_schema(tmp_path):
 
 def test_content_names_ignore_row_order():
     assert parts.content_part_name(["b", "a"]) == parts.content_part_name(["a", "b"]) != parts.content_part_name(["a"])
+
+
+def test_a_row_group_writer_gathers_small_tables_into_row_groups(tmp_path):
+    schema = pa.schema([("id", pa.string()), ("n", pa.int64())])
+    path = tmp_path / "out.parquet"
+    with parts.RowGroupWriter(path, schema, rows=100) as out:
+        for i in range(0, 1000, 30):  # tables of 30 rows, as parts of a few results come
+            out.write_table(pa.table({"id": [f"r{j}" for j in range(i, min(i + 30, 1000))], "n": list(range(i, min(i + 30, 1000)))}, schema=schema))
+    meta = pq.ParquetFile(path).metadata
+    assert meta.num_rows == 1000 and meta.num_row_groups == 9  # 8 of 120 rows and the last 40, not 34
+    assert pq.read_table(path).column("n").to_pylist() == list(range(1000))  # in the order written
+
+
+def test_a_row_group_writer_with_no_rows_writes_the_schema(tmp_path):
+    schema = pa.schema([("id", pa.string())])
+    with parts.RowGroupWriter(tmp_path / "empty.parquet", schema):
+        pass
+    assert pq.read_table(tmp_path / "empty.parquet").schema == schema

@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from trace2skill import parts
 from trace2skill.analysts.analyze import AnalysisResult
@@ -42,7 +41,7 @@ def analysis_usage(run_dir: Path) -> Usage:
 def write_manifest(run_dir: Path) -> None:
     """``manifest.parquet``: one row per input record, from the analysis parts, the
     quarantine and the held-out trajectories, streamed."""
-    with pq.ParquetWriter(run_dir / MANIFEST, MANIFEST_SCHEMA) as out:
+    with parts.RowGroupWriter(run_dir / MANIFEST, MANIFEST_SCHEMA) as out:
         for batch in parts.iter_batches(run_dir / ANALYSIS_DIR, MANIFEST_SCHEMA.names):
             out.write_table(pa.Table.from_batches([batch]).select(MANIFEST_SCHEMA.names).cast(MANIFEST_SCHEMA))
         for batch in parts.iter_batches(run_dir / QUARANTINE, ["trajectory_id", "source_file", "reason"]):
@@ -59,7 +58,7 @@ def write_lessons_and_patches(run_dir: Path) -> dict[str, int]:
     """``lessons.parquet`` and ``patches.parquet`` from the analysis results, streamed; return
     how many of each."""
     counts = {"lessons": 0, "patches": 0}
-    with pq.ParquetWriter(run_dir / LESSONS, LESSON_SCHEMA) as lessons_out, pq.ParquetWriter(run_dir / PATCHES, PATCH_SCHEMA) as patches_out:
+    with parts.RowGroupWriter(run_dir / LESSONS, LESSON_SCHEMA) as lessons_out, parts.RowGroupWriter(run_dir / PATCHES, PATCH_SCHEMA) as patches_out:
         for results in analysis_results(run_dir):
             lessons = [lesson for r in results for lesson in r.lessons]
             patches = [r.patch for r in results if r.patch is not None]

@@ -23,6 +23,39 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 PART_GLOB = "part-*.parquet"
+ROW_GROUP_ROWS = 65_536  # rows a row group of a file written from many small tables
+
+
+class RowGroupWriter:
+    """One Parquet file written from many small tables (``write_table``), gathered into row
+    groups of at least ``rows`` rows. ``pq.ParquetWriter`` makes a row group of every table
+    it is given, and keeps every row group's metadata until it closes: written a part of 64
+    analysis results at a time, a 1M run's ``lessons.parquet`` had 15,798 row groups and a
+    38 MB footer."""
+
+    def __init__(self, path: Path, schema: pa.Schema, rows: int = ROW_GROUP_ROWS):
+        self._writer = pq.ParquetWriter(path, schema)
+        self._rows = rows
+        self._pending: list[pa.Table] = []
+        self._held = 0
+
+    def write_table(self, table: pa.Table) -> None:
+        self._pending.append(table)
+        self._held += table.num_rows
+        if self._held >= self._rows:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._held:
+            self._writer.write_table(pa.concat_tables(self._pending))
+        self._pending, self._held = [], 0
+
+    def __enter__(self) -> RowGroupWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._flush()
+        self._writer.close()
 
 
 def staging_dir(folder: Path) -> Path:

@@ -13,7 +13,8 @@ from trace2skill.analysts.analyze import AnalysisResult
 from trace2skill.checkpoint import ANALYSIS_DIR, write_analysis_part
 from trace2skill.consolidate.config import ConsolidateConfig
 from trace2skill.consolidate.embed import embedding_matrix, make_embedder
-from trace2skill.consolidate.shards import shard_of, unit_columns
+from trace2skill.buckets import stable_bucket
+from trace2skill.consolidate.shards import unit_columns
 from trace2skill.consolidate.units import Unit, split_units
 from trace2skill.pipeline.consolidate import result_units, write_units
 from trace2skill.schema import Edit, Patch
@@ -39,7 +40,7 @@ def test_units_split_per_trajectory_are_the_units_of_the_whole_run():
     units = [Unit.model_validate_json(u) for u in out.column("unit").to_pylist()]
     assert sorted(u.model_dump_json() for u in units) == sorted(u.model_dump_json() for u in expected)
     assert out.column("text").to_pylist() == [u.text for u in units]
-    assert out.column("shard").to_pylist() == shard_of(out.column("unit_id").to_pylist(), 3).to_pylist()
+    assert out.column("shard").to_pylist() == stable_bucket(out.column("unit_id").to_pylist(), 3).to_pylist()
     assert out.column("has_edits").to_pylist() == [bool(u.edits) for u in units]
     assert out.column("trajectory_ids").to_pylist() == [u.trajectory_ids for u in units]
     # one "opens" per trajectory that gave units; the failed one gave none
@@ -66,7 +67,7 @@ def test_write_units_reads_the_parts_and_stores_float16_embeddings_once(ray_sess
     assert sorted(d.name for d in (tmp_path / "units").iterdir()) == ["shard=0", "shard=1", "shard=2"]
     for s in range(3):
         ids = pq.read_table(tmp_path / "units" / f"shard={s}", columns=["unit_id"]).column("unit_id").to_pylist()
-        assert ids and set(shard_of(ids, 3).to_pylist()) == {s}
+        assert ids and set(stable_bucket(ids, 3).to_pylist()) == {s}
     table = pq.read_table(tmp_path / "units")
     assert "text" not in table.column_names  # the text is in the unit; not stored twice
     assert {"unit_id", "unit", "opens", "embedding", *unit_columns([])} <= set(table.column_names)

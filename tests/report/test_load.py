@@ -1,9 +1,10 @@
 from __future__ import annotations
 
+import polars as pl
 import pytest
 
-from trace2skill.consolidate.provenance import ProvenanceRow
-from trace2skill.report.load import load_run, topic_clusters
+from trace2skill.consolidate.provenance import ProvenanceRow, write_provenance
+from trace2skill.report.load import cluster_evidence, load_run, topic_clusters
 from tests.report.conftest import HOSTILE
 
 
@@ -48,7 +49,7 @@ def test_not_a_run_dir(tmp_path):
         load_run(tmp_path)
 
 
-def test_a_cluster_takes_the_best_tier_its_content_reached():
+def test_a_cluster_takes_the_best_tier_its_content_reached(tmp_path):
     rows = [
         ProvenanceRow(kind="dropped", cluster_id=1, cluster_label="a", support=1, lesson_ids=["l1"], trajectory_ids=["t1"]),
         ProvenanceRow(kind="reference", cluster_id=1, cluster_label="a", support=3, lesson_ids=["l2", "l3"], trajectory_ids=["t2", "t3", "t4"]),
@@ -56,10 +57,22 @@ def test_a_cluster_takes_the_best_tier_its_content_reached():
         ProvenanceRow(kind="scaffold", cluster_id=-1, cluster_label="references"),
         ProvenanceRow(kind="collapsed", cluster_id=2, cluster_label="b", support=1, lesson_ids=["l4"], trajectory_ids=["t5"]),
     ]
-    a, b = topic_clusters(rows, {"l1": "success", "l2": "failure", "l3": "failure"})
+    write_provenance(rows, tmp_path / "provenance.parquet")
+    pl.DataFrame({"id": ["l1", "l2", "l3"], "kind": ["success", "failure", "failure"]}).write_parquet(tmp_path / "lessons.parquet")
+    a, b = topic_clusters(rows, cluster_evidence(tmp_path / "provenance.parquet", tmp_path / "lessons.parquet"))
     assert (a.label, a.tier, a.support, a.lessons_by_kind) == ("a", "skill", 3, {"failure": 2, "success": 1})
-    assert a.trajectory_ids == ["t1", "t2", "t3", "t4"]
-    assert (b.tier, b.support, b.lessons_by_kind) == ("dropped", 1, {"unknown": 1})
+    assert (a.trajectories, a.example_ids) == (4, ["t1", "t2", "t3"])  # distinct over its rows; the first few shown
+    assert (b.tier, b.support, b.lessons_by_kind, b.trajectories) == ("dropped", 1, {"unknown": 1}, 1)
+
+
+def test_a_clusters_evidence_counts_its_near_duplicates_once(tmp_path):
+    """Folded near-duplicates (collapsed rows, read apart from the rest) count toward their
+    cluster; a lesson or trajectory on several rows counts once; no lessons file: unknown."""
+    own = ProvenanceRow(kind="skill", cluster_id=0, cluster_label="a", support=2, lesson_ids=["l1"], trajectory_ids=["t1", "t2"])
+    folded = [ProvenanceRow(kind="collapsed", cluster_id=0, cluster_label="a", support=1, lesson_ids=[f"l{i}", "l1"], trajectory_ids=[f"t{i}"]) for i in range(2, 6)]
+    write_provenance([own, *folded], tmp_path / "provenance.parquet")
+    (cluster,) = topic_clusters([own], cluster_evidence(tmp_path / "provenance.parquet", None))
+    assert (cluster.lessons_by_kind, cluster.trajectories, cluster.example_ids, cluster.support) == ({"unknown": 5}, 5, ["t1", "t2", "t3"], 2)
 
 
 def test_a_moved_output_folder_still_finds_its_skill(hand_run, tmp_path):

@@ -19,7 +19,7 @@ def decode(png: bytes) -> Image.Image:
 
 
 def cluster(label: str, tier: str, **kinds: int) -> TopicCluster:
-    return TopicCluster(cluster_id=hash(label) % 100, label=label, tier=tier, support=sum(kinds.values()), lessons_by_kind=kinds, trajectory_ids=[])
+    return TopicCluster(cluster_id=hash(label) % 100, label=label, tier=tier, support=sum(kinds.values()), lessons_by_kind=kinds, trajectories=0, example_ids=[])
 
 
 def test_every_chart_renders_real_data():

@@ -22,6 +22,7 @@ from pydantic import BaseModel, Field
 from trace2skill.consolidate.assemble import Assembly
 from trace2skill.consolidate.finalize import FinalSkill
 from trace2skill.consolidate.reduce import ClusterResult, Dropped
+from trace2skill.parts import RowGroupWriter
 from trace2skill.skill.folder import load_skill
 from trace2skill.skill.model import SKILL_MD, normalize_title, parse_markdown
 from trace2skill.skill.paths import PathRefused, contained_relpath
@@ -147,7 +148,7 @@ def _collapsed_rows(batch: pa.RecordBatch, labels: dict[int, str]) -> pa.Table:
 def read_provenance(path: Path, *, collapsed: bool = True) -> list[ProvenanceRow]:
     """The rows of ``provenance.parquet``; without the ``collapsed`` ones unless asked (there is
     one per folded near-duplicate, so at scale they outnumber all the others: ``collapsed_count``
-    and ``collapsed_ids`` read what is needed of them column-wise)."""
+    and the report's ``cluster_evidence`` read what is needed of them column-wise)."""
     table = pq.read_table(path, filters=None if collapsed else pc.field("kind") != "collapsed")  # filtered batch by batch as read
     return [ProvenanceRow.model_validate(r) for r in table.to_pylist()]
 
@@ -156,18 +157,6 @@ def collapsed_count(path: Path) -> int:
     """How many near-duplicates were folded (``collapsed`` rows), read from the ``kind`` column."""
     kinds = pq.read_table(path, columns=["kind"]).column("kind")
     return pc.sum(pc.equal(kinds, "collapsed")).as_py() or 0
-
-
-def collapsed_ids(path: Path) -> dict[int, tuple[set[str], set[str]]]:
-    """Per cluster id: the lesson and trajectory ids of its ``collapsed`` rows."""
-    out: dict[int, tuple[set[str], set[str]]] = {}
-    for batch in pq.ParquetFile(path).iter_batches(batch_size=FOLD_BATCH, columns=["kind", "cluster_id", "lesson_ids", "trajectory_ids"]):
-        rows = pa.Table.from_batches([batch]).filter(pc.field("kind") == "collapsed")
-        for cid, lessons, trajectories in zip(*(rows.column(c).to_pylist() for c in ("cluster_id", "lesson_ids", "trajectory_ids"))):
-            ids = out.setdefault(cid, (set(), set()))
-            ids[0].update(lessons)
-            ids[1].update(trajectories)
-    return out
 
 
 def explain(skill_dir: Path, run_dir: Path, section: str | None = None, *, max_ids: int = 12) -> str:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import math
-import zlib
 from collections import Counter
 from pathlib import Path
 
@@ -63,11 +62,6 @@ def unit_counts(shards: list[Path]) -> tuple[int, int]:
         opens = pq.read_table(shard, columns=["opens"]).column("opens")
         units, trajectories = units + len(opens), trajectories + (pc.sum(opens).as_py() or 0)
     return units, trajectories
-
-
-def shard_of(unit_ids: list[str], shards: int) -> pa.Array:
-    """The shard of each unit: a stable hash of its id (the same in every process and run)."""
-    return pa.array([zlib.crc32(i.encode()) % shards for i in unit_ids], pa.int32())
 
 
 def unit_columns(units: list[Unit]) -> dict[str, pa.Array]:

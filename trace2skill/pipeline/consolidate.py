@@ -30,6 +30,7 @@ from ray.data import ActorPoolStrategy
 from ray.serve.handle import DeploymentHandle
 
 from trace2skill.analysts.analyze import AnalysisResult
+from trace2skill.buckets import stable_bucket
 from trace2skill.config import DistillConfig
 from trace2skill.consolidate.anchors import BoundedRestater
 from trace2skill.consolidate.cluster import fit_centroids, refine
@@ -40,7 +41,7 @@ from trace2skill.consolidate.merge import MergeFn, MergeManyFn, MergeOutcome
 from trace2skill.consolidate.reduce import ClusterResult, ReduceParams, reduce_cluster
 from trace2skill.consolidate.run import Consolidation, cluster_distance, finish, resolve_params
 from trace2skill.consolidate.sampling import far_cap, far_in_shard, pick_far, shard_sample
-from trace2skill.consolidate.shards import SHARD, collapse_shard, merged_topics, shard_count, shard_of, unit_columns, unit_counts
+from trace2skill.consolidate.shards import SHARD, collapse_shard, merged_topics, shard_count, unit_columns, unit_counts
 from trace2skill.consolidate.units import Unit, split_units
 from trace2skill.llm.base import Usage
 from trace2skill.progress import Console
@@ -137,7 +138,7 @@ def result_units(batch: pa.Table, shards: int) -> pa.Table:
             "text": pa.array([u.text for u in split], pa.string()),
             "opens": pa.array(opens, pa.int8()),
             **unit_columns(split),
-            SHARD: shard_of(ids, shards),
+            SHARD: stable_bucket(ids, shards),  # a shard is a stable hash of the unit id
         }
     )
 

@@ -17,7 +17,6 @@ The rule (shortest readable success, ties by id) is ``trace2skill.analysts.contr
 
 from __future__ import annotations
 
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +28,7 @@ from ray.data.context import ShuffleStrategy
 
 from trace2skill.analysts.batch import PAIRING
 from trace2skill.analysts.contrast import Pairing, SiblingView, pairing_key, sibling_view
+from trace2skill.buckets import stable_bucket
 from trace2skill.parts import parts
 
 KEY = "pair_key"
@@ -65,8 +65,7 @@ def task_runs(batch: pa.Table, buckets: int = 1) -> pa.Table:
     has = set(batch.column_names)
     keys = _keys(batch)
     length = batch["counted_steps"] if "counted_steps" in has else pa.array(_counted_steps(batch["steps"]), pa.int64())
-    bucket = [zlib.crc32(key.encode()) % buckets if key is not None else None for key in keys]
-    columns = {KEY: pa.array(keys, pa.string()), BUCKET: pa.array(bucket, pa.int32()), "id": batch["id"], "success": batch["success"], "length": length}
+    columns = {KEY: pa.array(keys, pa.string()), BUCKET: stable_bucket(keys, buckets), "id": batch["id"], "success": batch["success"], "length": length}
     if "path" in has:
         columns["path"] = batch["path"]
     table = pa.table(columns)

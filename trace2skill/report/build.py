@@ -95,7 +95,7 @@ def _safety(run: RunData) -> Section:
 def _topics(run: RunData) -> Section:
     items = [(r.support, r.kind) for r in run.provenance if r.kind in TIERS]  # these provenance kinds are the tiers
     rows = [
-        [c.label, plots.TIER_NAMES[c.tier], str(c.support), ", ".join(f"{n} {k}" for k, n in c.lessons_by_kind.items()), _ids(c.trajectory_ids)]
+        [c.label, plots.TIER_NAMES[c.tier], str(c.support), ", ".join(f"{n} {k}" for k, n in c.lessons_by_kind.items()), _ids(c.example_ids, c.trajectories)]
         for c in run.clusters
     ]
     return Section(

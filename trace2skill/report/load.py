@@ -15,7 +15,7 @@ from typing import Any
 
 import polars as pl
 
-from trace2skill.consolidate.provenance import CONTENT_KINDS, ProvenanceRow, collapsed_count, collapsed_ids, read_provenance
+from trace2skill.consolidate.provenance import CONTENT_KINDS, ProvenanceRow, collapsed_count, read_provenance
 from trace2skill.safety.trace import SAFETY_JSON, SafetyRecord
 from trace2skill.skill.apply import Refusal
 from trace2skill.skill.folder import SkillError, load_skill
@@ -47,7 +47,8 @@ class TopicCluster:
     tier: str  # skill | reference | refused | dropped
     support: int
     lessons_by_kind: dict[str, int]
-    trajectory_ids: list[str]
+    trajectories: int  # distinct trajectories behind its lessons
+    example_ids: list[str]  # the first EXAMPLE_IDS of them, sorted
 
     @property
     def lessons(self) -> int:
@@ -83,14 +84,14 @@ def load_run(run_dir: Path, *, top_reasons: int = 10) -> RunData:
     notes: list[str] = []
     has_provenance = _present(run_dir, "provenance.parquet", notes)
     provenance = read_provenance(run_dir / "provenance.parquet", collapsed=False) if has_provenance else []
-    folded = collapsed_ids(run_dir / "provenance.parquet") if has_provenance else {}
-    lesson_kinds = _lesson_kinds(run_dir / "lessons.parquet") if _present(run_dir, "lessons.parquet", notes) else {}
+    lessons = run_dir / "lessons.parquet" if _present(run_dir, "lessons.parquet", notes) else None
+    evidence = cluster_evidence(run_dir / "provenance.parquet", lessons) if has_provenance else {}
     return RunData(
         run_dir=run_dir,
         summary=summary,
         consolidation=json.loads((run_dir / "consolidation.json").read_text()) if _present(run_dir, "consolidation.json", notes) else {},
         reasons=_reasons(run_dir / "manifest.parquet", top_reasons) if _present(run_dir, "manifest.parquet", notes) else [],
-        clusters=topic_clusters(provenance, lesson_kinds, folded),
+        clusters=topic_clusters(provenance, evidence),
         provenance=provenance,
         refusals=[Refusal.model_validate(r) for r in json.loads((run_dir / "refusals.json").read_text())] if _present(run_dir, "refusals.json", notes) else [],
         s0=_skill(run_dir / "s0", "starting skill (s0/)", notes),
@@ -101,16 +102,46 @@ def load_run(run_dir: Path, *, top_reasons: int = 10) -> RunData:
     )
 
 
-def topic_clusters(provenance: list[ProvenanceRow], lesson_kinds: dict[str, str], folded: dict[int, tuple[set[str], set[str]]] | None = None) -> list[TopicCluster]:
-    """The topic clusters named in provenance, by support (highest first).
+@dataclass
+class Evidence:
+    """What a topic cluster's rows of provenance (its near-duplicates' included) stand on."""
 
-    A cluster's lessons are the union of the lesson ids on all its rows (kept, dropped and
-    folded near-duplicates: those come in ``folded``, cluster id -> (lesson ids, trajectory
-    ids), when ``provenance`` was read without them), so every lesson of the run is counted
-    once. Its tier is the best place any of its content reached: SKILL.md, else references/,
-    else refused by the guards at apply time, else dropped by consolidation."""
-    lessons: dict[int, set[str]] = {}
-    trajectories: dict[int, set[str]] = {}
+    lessons_by_kind: dict[str, int]
+    trajectories: int
+    example_ids: list[str]
+
+
+def cluster_evidence(provenance: Path, lessons: Path | None) -> dict[int, Evidence]:
+    """Per cluster id: its distinct lessons by kind (a kind from ``lessons``, "unknown" for
+    a lesson not there) and its distinct trajectories, over every provenance row of the
+    cluster. Aggregated by polars: at 1M trajectories the collapsed rows carry ~2M lesson
+    ids, which as Python sets (and a dict of every lesson's kind) held ~1 GB."""
+    rows = pl.scan_parquet(provenance).filter(pl.col("cluster_id") >= 0)
+    cluster_lessons = rows.select("cluster_id", pl.col("lesson_ids").alias("id")).explode("id").drop_nulls("id").unique()
+    kinds = pl.scan_parquet(lessons).select("id", "kind").unique(subset="id", keep="last") if lessons else pl.LazyFrame(schema={"id": pl.String, "kind": pl.String})
+    by_kind = cluster_lessons.join(kinds, on="id", how="left").group_by("cluster_id", pl.col("kind").fill_null("unknown")).len().collect()
+    trajectories = (
+        rows.select("cluster_id", pl.col("trajectory_ids").alias("id"))
+        .explode("id")
+        .drop_nulls("id")
+        .unique()
+        .group_by("cluster_id")
+        .agg(pl.len().alias("n"), pl.col("id").sort().head(EXAMPLE_IDS).alias("examples"))
+        .collect()
+    )
+    out = {cid: Evidence({}, n, examples) for cid, n, examples in trajectories.iter_rows()}
+    for cid, kind, n in by_kind.sort("kind").iter_rows():
+        out.setdefault(cid, Evidence({}, 0, [])).lessons_by_kind[kind] = n
+    return out
+
+
+def topic_clusters(provenance: list[ProvenanceRow], evidence: dict[int, Evidence]) -> list[TopicCluster]:
+    """The topic clusters named in ``provenance``, by support (highest first).
+
+    A cluster's lessons and trajectories are its ``evidence`` (``cluster_evidence``: every
+    row of the cluster, kept, dropped and folded near-duplicates, so every lesson of the run
+    is counted once). Its tier is the best place any of its content reached: SKILL.md, else
+    references/, else refused by the guards at apply time, else dropped by consolidation."""
     labels: dict[int, str] = {}
     tiers: dict[int, str] = {}
     support: dict[int, int] = {}
@@ -119,31 +150,23 @@ def topic_clusters(provenance: list[ProvenanceRow], lesson_kinds: dict[str, str]
             continue
         cid = row.cluster_id
         labels.setdefault(cid, row.cluster_label)
-        lessons.setdefault(cid, set()).update(row.lesson_ids)
-        trajectories.setdefault(cid, set()).update(row.trajectory_ids)
         if row.kind in CONTENT_KINDS or row.kind == "refused":
             tier = {"skill": "skill", "refused": "refused"}.get(row.kind, "reference")
             tiers[cid] = min(tiers.get(cid, tier), tier, key=TIERS.index)
             support[cid] = max(support.get(cid, 0), row.support)
-    for cid, (folded_lessons, folded_trajectories) in (folded or {}).items():
-        if cid in lessons:  # a folded unit's cluster has rows of its own (its representative's)
-            lessons[cid] |= folded_lessons
-            trajectories[cid] |= folded_trajectories
     clusters = []
-    for cid, ids in lessons.items():
-        kinds: dict[str, int] = {}
-        for lesson_id in ids:
-            kind = lesson_kinds.get(lesson_id, "unknown")
-            kinds[kind] = kinds.get(kind, 0) + 1
+    for cid, label in labels.items():
+        found = evidence.get(cid, Evidence({}, 0, []))
         clusters.append(
             TopicCluster(
                 cluster_id=cid,
-                label=labels[cid],
+                label=label,
                 tier=tiers.get(cid, "dropped"),
                 # a dropped cluster has no content row; its evidence is all it had
-                support=support.get(cid, len(trajectories[cid])),
-                lessons_by_kind=dict(sorted(kinds.items())),
-                trajectory_ids=sorted(trajectories[cid]),
+                support=support.get(cid, found.trajectories),
+                lessons_by_kind=found.lessons_by_kind,
+                trajectories=found.trajectories,
+                example_ids=found.example_ids,
             )
         )
     return sorted(clusters, key=lambda c: (-c.support, c.cluster_id))
@@ -164,11 +187,6 @@ def _reasons(manifest: Path, top: int) -> list[ReasonCount]:
     rows = [ReasonCount(status=r["status"], reason=r["reason"], count=r["count"], examples=r["examples"]) for r in frame.iter_rows(named=True)]
     order = {s: i for i, s in enumerate(STATUSES)}
     return sorted(rows, key=lambda r: (order.get(r.status, len(order)), -r.count, r.reason))
-
-
-def _lesson_kinds(path: Path) -> dict[str, str]:
-    frame = pl.read_parquet(path, columns=["id", "kind"])
-    return dict(zip(frame["id"].to_list(), frame["kind"].to_list()))
 
 
 def _present(run_dir: Path, name: str, notes: list[str]) -> bool:
