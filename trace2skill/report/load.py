@@ -114,8 +114,9 @@ class Evidence:
 def cluster_evidence(provenance: Path, lessons: Path | None) -> dict[int, Evidence]:
     """Per cluster id: its distinct lessons by kind (a kind from ``lessons``, "unknown" for
     a lesson not there) and its distinct trajectories, over every provenance row of the
-    cluster. Aggregated by polars: at 1M trajectories the collapsed rows carry ~2M lesson
-    ids, which as Python sets (and a dict of every lesson's kind) held ~1 GB."""
+    cluster. Aggregated by polars, not as Python sets of every id and a dict of every
+    lesson's kind: at 1M trajectories the collapsed rows carry ~2M lesson ids (the report:
+    9-11 s, against 31-37 s with the sets)."""
     rows = pl.scan_parquet(provenance).filter(pl.col("cluster_id") >= 0)
     cluster_lessons = rows.select("cluster_id", pl.col("lesson_ids").alias("id")).explode("id").drop_nulls("id").unique()
     kinds = pl.scan_parquet(lessons).select("id", "kind").unique(subset="id", keep="last") if lessons else pl.LazyFrame(schema={"id": pl.String, "kind": pl.String})
