@@ -46,7 +46,8 @@ def test_consolidation_through_ray_data_and_serve(ray_session, tmp_path, per_sha
     assert report["purity"] >= 0.98 and report["topics_split"] == {} and report["tiers_as_expected"]
     assert report["one_offs_in_skill"] == report["one_offs_unaccounted"] == 0 < report["one_offs_in_references"] and report["minority_in_skill"] == 0
     assert result.stats.failed_merges >= 1 and result.stats.forced_merges >= 1  # merges failed ...
-    assert len(result.folded) == len(corpus.patches) // per_shard + 1  # a file of folded units per shard
+    assert len(result.folded) == len(corpus.patches) // per_shard + 1 + len(result.clusters)  # a file of folded units per shard and per topic cluster
+    assert all(c.collapsed == [] for c in result.clusters)  # what the reduce folded stayed in its file, not on the driver
     write_provenance(result.provenance, tmp_path / "run" / "provenance.parquet", folded=result.folded, labels={c.cluster_id: c.label for c in result.clusters})
     rows = read_provenance(tmp_path / "run" / "provenance.parquet")
     assert sum(r.kind == "collapsed" for r in rows) == result.stats.collapsed > 0

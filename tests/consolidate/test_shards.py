@@ -12,9 +12,14 @@ from benchmarks.consolidation_corpus import make_corpus
 from trace2skill.consolidate.cluster import assign, cluster_label, fit_centroids, label_of
 from trace2skill.consolidate.collapse import collapse
 from trace2skill.consolidate.embed import HashingEmbedder, embedding_matrix, stored_embeddings, thresholds
-from trace2skill.consolidate.provenance import ProvenanceRow, collapsed_count, read_provenance, write_provenance
+from trace2skill.consolidate.assemble import Assembly
+from trace2skill.consolidate.finalize import FinalSkill
+from trace2skill.consolidate.provenance import ProvenanceRow, collapsed_count, provenance_rows, read_provenance, write_provenance
+from trace2skill.consolidate.reduce import ClusterResult
+from trace2skill.schema import Patch
+from trace2skill.skill.folder import minimal_skill
 from trace2skill.buckets import stable_bucket
-from trace2skill.consolidate.shards import collapse_shard, merged_topics, shard_count, unit_columns
+from trace2skill.consolidate.shards import FOLDED_SCHEMA, collapse_shard, folded_table, merged_topics, shard_count, unit_columns
 from trace2skill.consolidate.units import Unit, split_units
 
 DEDUP, DISTANCE, _ = thresholds("hashing")
@@ -107,6 +112,18 @@ def test_folded_units_stream_into_provenance_with_their_cluster_label(corpus, tm
     assert rows[1].reason == f"near-duplicate of {first['into']} (cosine {first['cosine']}); its evidence counts toward that lesson"
     assert rows[1].support == len(set(first["trajectory_ids"])) and rows[1].content == first["content"]
     assert read_provenance(path, collapsed=False) == [own]
+
+
+def test_what_a_cluster_reduce_folds_reads_back_as_the_rows_it_would_have_given(corpus, tmp_path):
+    units, x, _ = corpus
+    reps, _, collapsed = collapse(units, x, DEDUP)
+    assert len(collapsed) > 10
+    result = ClusterResult(cluster_id=3, label="refunds", tier="reference", support=1, collapsed=collapsed)
+    in_memory = provenance_rows([result], Assembly(patch=Patch(id="p*")), FinalSkill(skill=minimal_skill("s", "d")))
+    pq.write_table(folded_table(3, collapsed), tmp_path / "cluster=3.parquet")
+    write_provenance([], tmp_path / "provenance.parquet", folded=[tmp_path / "cluster=3.parquet"], labels={3: "refunds"})
+    assert read_provenance(tmp_path / "provenance.parquet") == in_memory and len(in_memory) == len(collapsed)
+    assert folded_table(3, []).schema == FOLDED_SCHEMA and len(folded_table(3, [])) == 0
 
 
 def test_unit_counts_sum_shard_by_shard(tmp_path):

@@ -29,7 +29,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from trace2skill.consolidate.cluster import assign, topic_counts
-from trace2skill.consolidate.collapse import collapse_order, leaders, negated, with_members
+from trace2skill.consolidate.collapse import Collapsed, collapse_order, leaders, negated, with_members
 from trace2skill.consolidate.embed import WIDEN_ROWS, embedding_matrix, stored_embeddings
 from trace2skill.consolidate.units import Unit
 
@@ -138,6 +138,12 @@ def _collapse_cluster(cluster: int, part: pa.Table, threshold: float) -> tuple[p
         schema=FOLDED_SCHEMA,
     )
     return rep_table, folded
+
+
+def folded_table(cluster: int, collapsed: list[Collapsed]) -> pa.Table:
+    """``FOLDED_SCHEMA`` rows for the units a cluster's reduce folded (``reduce_cluster``'s
+    ``collapsed``), so that they go to a file beside the shards' rather than to the driver."""
+    return pa.Table.from_pylist([{"cluster_id": cluster, **c.model_dump()} for c in collapsed], schema=FOLDED_SCHEMA)
 
 
 def merged_topics(column: list[str]) -> Counter[str]:
