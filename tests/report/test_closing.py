@@ -20,7 +20,7 @@ def _skill(body: str, files: dict[str, str] | None = None) -> Skill:
 def test_every_change_is_listed_with_the_totals(hand_run):
     run = load_run(hand_run)
     note = closing_note(run, default_model=False)
-    changes = skill_diff(run.s0, run.skill, run.provenance)
+    changes = skill_diff(run.s0, run.skill, run.provenance, run.places)
     added, removed = line_counts(run.s0, run.skill)
     head = note.splitlines()[0]
     assert head.startswith(f"What changed in {run.skill.name}/:") and f"{added} line(s) added, {removed} removed" in head
@@ -37,7 +37,7 @@ def test_the_excerpt_quotes_the_best_supported_addition(hand_run):
     run = load_run(hand_run)
     lines = closing_note(run, default_model=False).splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith("Excerpt of the diff"))
-    best = max((c for c in skill_diff(run.s0, run.skill, run.provenance) if any(d.startswith("+") for d in c.diff)), key=lambda c: c.support)
+    best = max((c for c in skill_diff(run.s0, run.skill, run.provenance, run.places) if any(d.startswith("+") for d in c.diff)), key=lambda c: c.support)
     assert lines[start] == f"Excerpt of the diff ({best.place}):"
     quoted = [line for line in lines[start + 1 :] if line.startswith("  ")]
     assert 0 < len(quoted) <= EXCERPT_LINES + 1

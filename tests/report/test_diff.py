@@ -1,7 +1,12 @@
 from __future__ import annotations
 
-from trace2skill.consolidate.provenance import ProvenanceRow
-from trace2skill.report.diff import HEAD, MAX_DIFF_LINES, section_lines, skill_diff
+import polars as pl
+import pyarrow as pa
+
+from trace2skill.consolidate.provenance import PROVENANCE_SCHEMA, ProvenanceRow
+from trace2skill.report.diff import HEAD, MAX_DIFF_LINES, section_lines
+from trace2skill.report.diff import skill_diff as diff_with
+from trace2skill.report.load import place_evidence
 from trace2skill.skill.model import Skill, parse_markdown
 
 
@@ -17,6 +22,12 @@ S0 = skill(
 
 def row(kind: str, path: str, section: str, trajectories: list[str], **kw) -> ProvenanceRow:
     return ProvenanceRow(kind=kind, path=path, section=section, support=len(trajectories), trajectory_ids=trajectories, lesson_ids=[f"l-{t}" for t in trajectories], **kw)
+
+
+def skill_diff(s0: Skill, result: Skill, rows: list[ProvenanceRow]):
+    """The diff with its evidence counted from ``rows`` as the report counts it from provenance.parquet."""
+    table = pa.Table.from_pylist([r.model_dump() for r in rows], schema=PROVENANCE_SCHEMA)
+    return diff_with(s0, result, rows, place_evidence(pl.from_arrow(table).lazy()))
 
 
 def test_sections_and_files_with_their_evidence():
@@ -45,7 +56,7 @@ def test_sections_and_files_with_their_evidence():
     workflow = changes["SKILL.md § Workflow"]
     assert (workflow.kind, workflow.lines_before, workflow.lines_after) == ("changed", 4, 5)
     # two topics wrote into the section: the support is their distinct trajectories
-    assert workflow.support == 5 and workflow.lessons == 5 and workflow.examples == ["t1", "t2", "t3"]
+    assert workflow.support == 5 and workflow.lessons == 5 and workflow.example_ids == ["t1", "t2", "t3"]
     assert workflow.topics == ["confirmation", "identity"] and "+2. Confirm first." in workflow.diff
     assert changes["SKILL.md § Refunds"].kind == "added" and changes["SKILL.md § Refunds"].support == 1
     assert changes["SKILL.md § Old"].kind == "removed" and changes["SKILL.md § Old"].support == 0

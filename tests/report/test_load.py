@@ -3,8 +3,8 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from trace2skill.consolidate.provenance import ProvenanceRow, write_provenance
-from trace2skill.report.load import cluster_evidence, load_run, topic_clusters
+from trace2skill.consolidate.provenance import ProvenanceRow, read_provenance, write_provenance
+from trace2skill.report.load import EXAMPLE_IDS, PlaceEvidence, cluster_evidence, load_run, place_evidence, topic_clusters
 from tests.report.conftest import HOSTILE
 
 
@@ -73,6 +73,29 @@ def test_a_clusters_evidence_counts_its_near_duplicates_once(tmp_path):
     write_provenance([own, *folded], tmp_path / "provenance.parquet")
     (cluster,) = topic_clusters([own], cluster_evidence(tmp_path / "provenance.parquet", None))
     assert (cluster.lessons_by_kind, cluster.trajectories, cluster.example_ids, cluster.support) == ({"unknown": 5}, 5, ["t1", "t2", "t3"], 2)
+
+
+def test_kept_rows_are_read_with_a_few_ids_and_each_place_counted_whole(tmp_path):
+    """A kept row of a large run lists every id behind its part: the report holds a few of
+    them, and counts each place's distinct lessons and trajectories over all of them."""
+    big = [f"t{i:05d}" for i in range(5_000)]
+    rows = [
+        ProvenanceRow(kind="skill", path="SKILL.md", section="Refunds", cluster_id=0, support=5_000, lesson_ids=[f"l-{t}" for t in big], trajectory_ids=big),
+        # another topic wrote into the same section (titled loosely): its ids overlap the first's
+        ProvenanceRow(kind="skill", path="SKILL.md", section=" refunds ", cluster_id=1, support=2, lesson_ids=["l-x"], trajectory_ids=["t00007", "t99999"]),
+        ProvenanceRow(kind="reference", path="references/a.md", section="Intro", cluster_id=2, support=1, lesson_ids=["l-a"], trajectory_ids=["ta"]),
+        ProvenanceRow(kind="reference", path="references/a.md", section="", cluster_id=2, support=1, lesson_ids=["l-b"], trajectory_ids=["ta"]),
+        ProvenanceRow(kind="dropped", cluster_id=3, support=1, lesson_ids=["l-d"], trajectory_ids=["td"]),
+    ]
+    write_provenance(rows, tmp_path / "provenance.parquet")
+    read = read_provenance(tmp_path / "provenance.parquet", max_ids=EXAMPLE_IDS)
+    assert [r.trajectory_ids for r in read] == [r.trajectory_ids[:EXAMPLE_IDS] for r in rows]
+    assert [r.model_dump(exclude={"lesson_ids", "trajectory_ids"}) for r in read] == [r.model_dump(exclude={"lesson_ids", "trajectory_ids"}) for r in rows]
+    assert read_provenance(tmp_path / "provenance.parquet") == rows
+    assert place_evidence(pl.scan_parquet(tmp_path / "provenance.parquet")) == {
+        ("SKILL.md", "refunds"): PlaceEvidence(lessons=5_001, trajectories=5_001, example_ids=big[:EXAMPLE_IDS]),
+        ("references/a.md", ""): PlaceEvidence(lessons=2, trajectories=1, example_ids=["ta"]),
+    }
 
 
 def test_a_moved_output_folder_still_finds_its_skill(hand_run, tmp_path):

@@ -145,11 +145,18 @@ def _collapsed_rows(batch: pa.RecordBatch, labels: dict[int, str]) -> pa.Table:
     )
 
 
-def read_provenance(path: Path, *, collapsed: bool = True) -> list[ProvenanceRow]:
+def read_provenance(path: Path, *, collapsed: bool = True, max_ids: int | None = None) -> list[ProvenanceRow]:
     """The rows of ``provenance.parquet``; without the ``collapsed`` ones unless asked (there is
     one per folded near-duplicate, so at scale they outnumber all the others: ``collapsed_count``
-    and the report's ``cluster_evidence`` read what is needed of them column-wise)."""
+    and the report's ``cluster_evidence`` read what is needed of them column-wise). With
+    ``max_ids``, each row's id lists are cut to their first ``max_ids`` as they are read: a
+    kept row of a large run lists every lesson and trajectory behind its part (at 1M
+    trajectories, millions of ids over a few dozen rows), and a reader that shows a few
+    examples should not hold them all as Python strings."""
     table = pq.read_table(path, filters=None if collapsed else pc.field("kind") != "collapsed")  # filtered batch by batch as read
+    if max_ids is not None:
+        for name in ("lesson_ids", "trajectory_ids"):
+            table = table.set_column(table.schema.get_field_index(name), name, pc.list_slice(table.column(name), 0, max_ids))
     return [ProvenanceRow.model_validate(r) for r in table.to_pylist()]
 
 

@@ -135,14 +135,14 @@ def _consolidation(run: RunData) -> Section:
 def _changes(run: RunData) -> Section:
     if run.s0 is None or run.skill is None:
         return Section("Skill changes", "changes", [Text("The skill diff needs both s0/ and the final skill; see the notes in the summary.")])
-    changes = skill_diff(run.s0, run.skill, run.provenance)
+    changes = skill_diff(run.s0, run.skill, run.provenance, run.places)
     blocks: list[Block] = [
         Chart("skill_lines", "SKILL.md before and after", plots.lines_chart(run.s0, run.skill, MAX_SKILL_MD_LINES), "Lines per SKILL.md section in S0 and in the result."),
     ]
     if not changes:
         return Section("Skill changes", "changes", blocks + [Text("The run left the skill as S0 was.")])
     rows = [
-        [c.kind, c.place, f"{c.lines_before} → {c.lines_after}", str(c.support) if c.support else "-", str(c.lessons), _ids(c.trajectory_ids), ", ".join(c.topics), _cell(c.note)]
+        [c.kind, c.place, f"{c.lines_before} → {c.lines_after}", str(c.support) if c.support else "-", str(c.lessons), _ids(c.example_ids, c.support), ", ".join(c.topics), _cell(c.note)]
         for c in changes
     ]
     blocks.append(Text(f"{len(changes)} place(s) differ from S0. Support, lessons and trajectories come from provenance.parquet; a change without support was made by code (e.g. the References index) or a validation fix."))
@@ -166,11 +166,11 @@ def _left_out(run: RunData) -> Section:
         count = sum(r.kind == kind for r in run.provenance)
         if count:
             blocks.append(Text(f"{count} {what} (kind '{kind}' in provenance.parquet)."))
-    blocks.append(_table(["topic", "support", "reason", "content", "trajectories"], [[r.cluster_label, str(r.support), _cell(r.reason), _cell(_first_line(r.content)), _ids(r.trajectory_ids)] for r in dropped]))
+    blocks.append(_table(["topic", "support", "reason", "content", "trajectories"], [[r.cluster_label, str(r.support), _cell(r.reason), _cell(_first_line(r.content)), _ids(r.trajectory_ids, r.support)] for r in dropped]))
     # refusals.json has no provenance; the provenance row of the same refused edit has it
-    evidence = {(r.reason, r.content): r.trajectory_ids for r in run.provenance if r.kind == "refused"}
+    evidence = {(r.reason, r.content): (r.trajectory_ids, r.support) for r in run.provenance if r.kind == "refused"}
     refused = [
-        [f.edit.op, f"{f.edit.path} § {f.edit.section}" if f.edit.section else f.edit.path, _cell(f.reason), _cell(_first_line(f.edit.content)), _ids(evidence.get((f.reason, f.edit.content[:2000]), []))]
+        [f.edit.op, f"{f.edit.path} § {f.edit.section}" if f.edit.section else f.edit.path, _cell(f.reason), _cell(_first_line(f.edit.content)), _ids(*evidence.get((f.reason, f.edit.content[:2000]), ([], 0)))]
         for f in run.refusals
     ]
     blocks.append(Text(f"Edits the guards refused at apply time ({len(refused)}), from refusals.json:"))

@@ -33,7 +33,7 @@ def closing_note(run: RunData, *, default_model: bool) -> str:
 def _changes(run: RunData) -> list[str]:
     if run.s0 is None or run.skill is None:
         return ["The skill diff is unavailable: " + "; ".join(run.notes)]
-    changes = skill_diff(run.s0, run.skill, run.provenance)
+    changes = skill_diff(run.s0, run.skill, run.provenance, run.places)
     if not changes:
         return [f"The skill is unchanged: no edit of this run reached {run.skill.name}/ (the report says why)."]
     added, removed = line_counts(run.s0, run.skill)

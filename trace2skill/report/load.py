@@ -2,8 +2,11 @@
 
 The manifest and the lessons can hold millions of rows, so they are aggregated with polars
 while they are read (status counts, top reasons, lesson kinds per topic cluster) and never
-turned into Python objects row by row. Provenance, refusals and the two skills are small
-(one row per edit, dropped item or folded duplicate) and are loaded as models.
+turned into Python objects row by row. Provenance rows are few (one per edit, dropped item,
+conflict; the folded near-duplicates are only counted) but a kept row lists every lesson
+and trajectory behind its part, so they are loaded as models with a few example ids each,
+and the distinct lessons and trajectories of each place are counted by polars
+(``place_evidence``). Refusals and the two skills are small and loaded as models.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from trace2skill.consolidate.provenance import CONTENT_KINDS, ProvenanceRow, col
 from trace2skill.safety.trace import SAFETY_JSON, SafetyRecord
 from trace2skill.skill.apply import Refusal
 from trace2skill.skill.folder import SkillError, load_skill
-from trace2skill.skill.model import Skill
+from trace2skill.skill.model import SKILL_MD, Skill, normalize_title
 from trace2skill.summary import RunSummary
 
 # The order statuses and tiers are shown in, everywhere in the report.
@@ -64,13 +67,14 @@ class RunData:
     consolidation: dict[str, Any]
     reasons: list[ReasonCount]
     clusters: list[TopicCluster]
-    provenance: list[ProvenanceRow]  # all but the ``collapsed`` rows, which are only counted (``collapsed``)
+    provenance: list[ProvenanceRow]  # all but the ``collapsed`` rows (only counted: ``collapsed``), with EXAMPLE_IDS ids each
     refusals: list[Refusal]
     s0: Skill | None
     skill: Skill | None
     notes: list[str] = field(default_factory=list)  # what could not be read, said in the report
     safety: SafetyRecord | None = None  # run/safety.json (runs before the safety review have none)
     collapsed: int = 0  # near-duplicates folded into other lessons
+    places: dict[tuple[str, str], PlaceEvidence] = field(default_factory=dict)  # what stands behind each place of the skill (``place_evidence``)
 
 
 def load_run(run_dir: Path, *, top_reasons: int = 10) -> RunData:
@@ -83,7 +87,7 @@ def load_run(run_dir: Path, *, top_reasons: int = 10) -> RunData:
     summary = RunSummary.model_validate_json(summary_path.read_text())
     notes: list[str] = []
     has_provenance = _present(run_dir, "provenance.parquet", notes)
-    provenance = read_provenance(run_dir / "provenance.parquet", collapsed=False) if has_provenance else []
+    provenance = read_provenance(run_dir / "provenance.parquet", collapsed=False, max_ids=EXAMPLE_IDS) if has_provenance else []
     lessons = run_dir / "lessons.parquet" if _present(run_dir, "lessons.parquet", notes) else None
     evidence = cluster_evidence(run_dir / "provenance.parquet", lessons) if has_provenance else {}
     return RunData(
@@ -99,6 +103,7 @@ def load_run(run_dir: Path, *, top_reasons: int = 10) -> RunData:
         notes=notes,
         safety=SafetyRecord.model_validate_json((run_dir / SAFETY_JSON).read_text()) if (run_dir / SAFETY_JSON).is_file() else None,
         collapsed=collapsed_count(run_dir / "provenance.parquet") if has_provenance else 0,
+        places=place_evidence(pl.scan_parquet(run_dir / "provenance.parquet")) if has_provenance else {},
     )
 
 
@@ -134,6 +139,45 @@ def cluster_evidence(provenance: Path, lessons: Path | None) -> dict[int, Eviden
     for cid, kind, n in by_kind.sort("kind").iter_rows():
         out.setdefault(cid, Evidence({}, 0, [])).lessons_by_kind[kind] = n
     return out
+
+
+@dataclass(frozen=True)
+class PlaceEvidence:
+    """The distinct lessons and trajectories behind one place of the skill."""
+
+    lessons: int
+    trajectories: int
+    example_ids: list[str]  # the first EXAMPLE_IDS trajectories, sorted
+
+
+def place_key(path: str, section: str) -> tuple[str, str]:
+    """The place a content row of provenance wrote to, as the skill diff compares places: a
+    SKILL.md section by its normalized title, any other file as a whole."""
+    return (SKILL_MD, normalize_title(section)) if path == SKILL_MD else (path, "")
+
+
+def place_evidence(rows: pl.LazyFrame) -> dict[tuple[str, str], PlaceEvidence]:
+    """Per place (``place_key``) of the content rows of provenance ``rows``: their distinct
+    lessons and trajectories. Counted by polars: a place's rows can come from several topics
+    whose ids overlap, and at 1M trajectories they hold millions of ids."""
+    content = rows.filter(pl.col("kind").is_in(CONTENT_KINDS))
+    pairs = content.select("path", "section").unique().collect().rows()
+    keys = pl.LazyFrame(
+        [(path, section, *place_key(path, section)) for path, section in pairs], schema={c: pl.String for c in ("path", "section", "place_path", "place_section")}, orient="row"
+    )
+    placed = content.join(keys, on=["path", "section"])
+    place = ["place_path", "place_section"]
+
+    def distinct(column: str) -> pl.LazyFrame:
+        return placed.select(*place, pl.col(column).alias("id")).explode("id").drop_nulls("id").unique()
+
+    trajectories = distinct("trajectory_ids").group_by(place).agg(pl.len().alias("trajectories"), pl.col("id").sort().head(EXAMPLE_IDS).alias("examples"))
+    lessons = distinct("lesson_ids").group_by(place).agg(pl.len().alias("lessons"))
+    found = keys.select(place).unique().join(trajectories, on=place, how="left").join(lessons, on=place, how="left").collect()
+    return {
+        (path, section): PlaceEvidence(lessons or 0, trajectories or 0, examples or [])
+        for path, section, trajectories, examples, lessons in found.select(*place, "trajectories", "examples", "lessons").iter_rows()
+    }
 
 
 def topic_clusters(provenance: list[ProvenanceRow], evidence: dict[int, Evidence]) -> list[TopicCluster]:
