@@ -44,6 +44,7 @@ from trace2skill.consolidate.sampling import far_cap, far_in_shard, pick_far, sh
 from trace2skill.consolidate.shards import SHARD, collapse_shard, folded_table, merged_topics, shard_count, unit_columns, unit_counts
 from trace2skill.consolidate.units import Unit, split_units
 from trace2skill.llm.base import Usage
+from trace2skill.pipeline.memory import trim
 from trace2skill.progress import Console
 from trace2skill.schema import Patch
 from trace2skill.skill.folder import skill_prompt_view
@@ -290,6 +291,7 @@ def consolidate(s0: Skill, analysis_dir: Path, cfg: DistillConfig, app: str, ski
     shards = sorted(units_dir.glob(f"{SHARD}=*"))
     n_units, n_trajectories = unit_counts(shards)
     centroids = fit_topics(units_dir, shards, n_units, c)
+    trim()  # the sample the centroids were fitted on
     params = resolve_params(c, n_trajectories, cfg.fan_in)
     progress(f"{n_units} lesson unit(s) in {len(centroids)} topic cluster(s), {len(shards)} shard(s); merging within clusters")
     folded_dir.mkdir(parents=True)

@@ -28,6 +28,7 @@ from trace2skill.ingest import read_labels
 from trace2skill.llm.base import Usage
 from trace2skill.pipeline.analyze import AnalyzeBatch, draft_s0
 from trace2skill.pipeline.consolidate import consolidate
+from trace2skill.pipeline.memory import system_arrow_pool, trim
 from trace2skill.pipeline.pair import MAX_PARTITIONS, ROWS_PER_PARTITION, pair_siblings
 from trace2skill.pipeline.read import plan_inputs, read_records, write_records
 from trace2skill.progress import Console, stderr_to
@@ -44,6 +45,7 @@ Progress = Callable[[str], None]
 STATUSES = ("analyzed", "no_lesson", "quarantined", "failed", "skipped")
 RAY_LOG = "ray.log"  # what Ray and the libraries print during a run, unless the caller wants it on stderr
 MIN_FREE_BYTES = 50_000_000  # beyond the inputs' size: Parquet outputs, the skill, Ray's spill headroom
+TRIM_EVERY_BATCHES = 256  # analysis batches between trims of the driver's freed memory (~16k trajectories at 64 a batch)
 READ_AHEAD_BYTES = 512 * 2**20  # object store the analysis stream may fill ahead of the analysts (~20k runs)
 
 
@@ -124,48 +126,49 @@ def distill(cfg: DistillConfig, progress: Progress = print, *, resume: bool = Fa
     summary = RunSummary()
     stage = _StageClock(summary)
 
-    with ray_session(cfg.num_cpus, run_dir / RAY_LOG if quiet_ray else None):
-        progress(f"starting the analyst deployment ({cfg.backend.backend} backend)")
-        app, handle = start_analyst(cfg.backend, cfg.analyst, cfg.replicas, existing=cfg.analyst_app)
-        stage("start")
+    with system_arrow_pool():  # the driver's freed Arrow memory can be trimmed (pipeline.memory)
+        with ray_session(cfg.num_cpus, run_dir / RAY_LOG if quiet_ray else None):
+            progress(f"starting the analyst deployment ({cfg.backend.backend} backend)")
+            app, handle = start_analyst(cfg.backend, cfg.analyst, cfg.replicas, existing=cfg.analyst_app)
+            stage("start")
 
-        if "read" not in state.stages:
-            progress(f"reading {len(plan)} file(s)")
-            parsed = read_records(plan, success_threshold=cfg.success_threshold, labels=labels, limit=cfg.limit)
-            counts = write_records(parsed, run_dir / TRAJECTORIES, run_dir / QUARANTINE)
-            progress(f"read {counts['ok']} trajectory(ies), {counts['quarantined']} quarantined")
-            if cfg.holdout or cfg.holdout_ids:
-                held = split_holdout(run_dir, run_dir / TRAJECTORIES, fraction=cfg.holdout, ids=read_task_ids(cfg.holdout_ids) if cfg.holdout_ids else None, seed=cfg.seed)
-                progress(f"{held} task(s) held out for evaluate: {run_dir / HOLDOUT_TASKS}")
-            if cfg.draft:
-                s0, usage, summary.draft_note = draft_s0(handle, s0.name, run_dir / TRAJECTORIES, progress)
-                summary.analysis_usage = summary.analysis_usage + usage
-            if cfg.max_prompt_tokens:
-                progress(budget_run(cfg, run_dir / TRAJECTORIES, SkillContext.of(s0)).line())
-            write_skill(s0, run_dir / "s0")  # the frozen S0 every later stage (and a resumption) reads
-            mark_done(run_dir, state, "read")
-            stage("read")
-        s0 = load_skill(run_dir / "s0")
-        skill_view = skill_prompt_view(s0)
+            if "read" not in state.stages:
+                progress(f"reading {len(plan)} file(s)")
+                parsed = read_records(plan, success_threshold=cfg.success_threshold, labels=labels, limit=cfg.limit)
+                counts = write_records(parsed, run_dir / TRAJECTORIES, run_dir / QUARANTINE)
+                progress(f"read {counts['ok']} trajectory(ies), {counts['quarantined']} quarantined")
+                if cfg.holdout or cfg.holdout_ids:
+                    held = split_holdout(run_dir, run_dir / TRAJECTORIES, fraction=cfg.holdout, ids=read_task_ids(cfg.holdout_ids) if cfg.holdout_ids else None, seed=cfg.seed)
+                    progress(f"{held} task(s) held out for evaluate: {run_dir / HOLDOUT_TASKS}")
+                if cfg.draft:
+                    s0, usage, summary.draft_note = draft_s0(handle, s0.name, run_dir / TRAJECTORIES, progress)
+                    summary.analysis_usage = summary.analysis_usage + usage
+                if cfg.max_prompt_tokens:
+                    progress(budget_run(cfg, run_dir / TRAJECTORIES, SkillContext.of(s0)).line())
+                write_skill(s0, run_dir / "s0")  # the frozen S0 every later stage (and a resumption) reads
+                mark_done(run_dir, state, "read")
+                stage("read")
+            s0 = load_skill(run_dir / "s0")
+            skill_view = skill_prompt_view(s0)
 
-        summary.resumed = _analyze(cfg, state, app, SkillContext.of(s0), progress)
-        stage("analyze")
+            summary.resumed = _analyze(cfg, state, app, SkillContext.of(s0), progress)
+            stage("analyze")
 
-        usage = analysis_usage(run_dir)
-        summary.analysis_usage = summary.analysis_usage + usage
-        # Under a budget, a trajectory still in trajectories.parquet without a result was left unsent.
-        summary.budget = budget_report(run_dir, usage.prompt_tokens, parts.num_rows(run_dir / TRAJECTORIES) - parts.num_rows(run_dir / ANALYSIS_DIR))
-        found = write_lessons_and_patches(run_dir)  # lessons.parquet and patches.parquet, streamed from the parts
-        progress(f"{found['lessons']} lesson(s), {found['patches']} patch(es); consolidating ({cfg.consolidate.embedder} embeddings, fan-in {cfg.fan_in})")
-        cons = consolidate(s0, run_dir / ANALYSIS_DIR, cfg, app, skill_view, handle, progress)
-        stage("merge")
+            usage = analysis_usage(run_dir)
+            summary.analysis_usage = summary.analysis_usage + usage
+            # Under a budget, a trajectory still in trajectories.parquet without a result was left unsent.
+            summary.budget = budget_report(run_dir, usage.prompt_tokens, parts.num_rows(run_dir / TRAJECTORIES) - parts.num_rows(run_dir / ANALYSIS_DIR))
+            found = write_lessons_and_patches(run_dir)  # lessons.parquet and patches.parquet, streamed from the parts
+            progress(f"{found['lessons']} lesson(s), {found['patches']} patch(es); consolidating ({cfg.consolidate.embedder} embeddings, fan-in {cfg.fan_in})")
+            cons = consolidate(s0, run_dir / ANALYSIS_DIR, cfg, app, skill_view, handle, progress)
+            stage("merge")
 
-    summary = _write_outputs(cfg, cons, found, summary)
-    stage("apply")
-    summary.wall_seconds = round(time.perf_counter() - t_start, 2)
-    (run_dir / "summary.json").write_text(summary.model_dump_json(indent=2))
-    write_report(run_dir)
-    mark_done(run_dir, state, "consolidate")
+        summary = _write_outputs(cfg, cons, found, summary)
+        stage("apply")
+        summary.wall_seconds = round(time.perf_counter() - t_start, 2)
+        (run_dir / "summary.json").write_text(summary.model_dump_json(indent=2))
+        write_report(run_dir)
+        mark_done(run_dir, state, "consolidate")
     return summary
 
 
@@ -201,7 +204,9 @@ def _analyze(cfg: DistillConfig, state: RunState, app: str, skill: SkillContext,
             )
             counts = parts.value_counts(analysis, "status")
             with progress.stage("analyze", total, "trajectory", initial=done) as bar:
-                for batch in analyzed.iter_batches(batch_size=None, batch_format="pyarrow"):
+                for i, batch in enumerate(analyzed.iter_batches(batch_size=None, batch_format="pyarrow"), start=1):
+                    if i % TRIM_EVERY_BATCHES == 0:  # the stage is long: what the executor freed meanwhile goes back
+                        trim()
                     counts.update(batch["status"].to_pylist())
                     bar.advance(batch.num_rows, ", ".join(f"{v} {k}" for k, v in sorted(counts.items())))
                     if guard.spend(pc.sum(batch["prompt_tokens"]).as_py() or 0):  # the budget is spent: send nothing new (the rest is skipped)
@@ -288,13 +293,15 @@ def _analysis_stream():
 
 
 class _StageClock:
-    """Records the seconds since the previous stage under each stage's name."""
+    """Records the seconds since the previous stage under each stage's name, and trims the
+    driver's freed memory at each boundary."""
 
     def __init__(self, summary: RunSummary):
         self.summary = summary
         self.last = time.perf_counter()
 
     def __call__(self, name: str) -> None:
+        trim()  # what the stage freed goes back to the system, not to the next stage's peak
         now = time.perf_counter()
         self.summary.stage_seconds[name] = round(now - self.last, 2)
         self.last = now

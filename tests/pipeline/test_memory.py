@@ -1,0 +1,32 @@
+"""The driver's memory hand-back: Arrow from the system allocator during a run, and trims."""
+
+from __future__ import annotations
+
+import ctypes.util
+import platform
+
+import psutil
+import pyarrow as pa
+import pytest
+
+from trace2skill.pipeline.memory import system_arrow_pool, trim
+
+
+def test_arrow_allocates_from_the_system_pool_in_the_block_only():
+    before = pa.default_memory_pool().backend_name
+    with system_arrow_pool():
+        assert pa.default_memory_pool().backend_name == "system"
+        assert pa.array(range(1000)).sum().as_py() == 499500
+    assert pa.default_memory_pool().backend_name == before
+
+
+@pytest.mark.skipif(platform.system() != "Linux" or "libc.so.6" not in (ctypes.util.find_library("c") or ""), reason="malloc_trim is glibc's")
+def test_trim_hands_back_what_was_freed_between_live_chunks():
+    rss = lambda: psutil.Process().memory_info().rss  # noqa: E731
+    chunks = [bytes(2048) + bytes([i % 256]) for i in range(150_000)]  # ~300 MB of chunks from malloc (over pymalloc's 512 bytes)
+    kept = chunks[::64]  # a live chunk every 128 KB: the heap cannot shrink from its top
+    del chunks
+    freed = rss()
+    trim()
+    assert freed - rss() > 100 * 2**20  # the free pages between the live chunks went back
+    assert len(kept) == 2344
