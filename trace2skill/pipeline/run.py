@@ -164,6 +164,7 @@ def distill(cfg: DistillConfig, progress: Progress = print, *, resume: bool = Fa
             stage("merge")
 
         summary = _write_outputs(cfg, cons, found, summary)
+        del cons  # written; the report reads the files, and must not stack on the cluster results
         stage("apply")
         summary.wall_seconds = round(time.perf_counter() - t_start, 2)
         (run_dir / "summary.json").write_text(summary.model_dump_json(indent=2))
