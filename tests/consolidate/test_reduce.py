@@ -1,6 +1,6 @@
 
 from trace2skill.consolidate.merge import merge_patches, sequential
-from trace2skill.consolidate.reduce import ReduceParams, reduce_cluster
+from trace2skill.consolidate.reduce import ClusterResult, ReduceParams, reduce_cluster, share_ids
 from trace2skill.llm.fake import MERGE_FAILS, FakeLLM
 from tests.consolidate.helpers import append, unit, vecs
 
@@ -81,3 +81,20 @@ def test_a_topic_without_edits_is_recorded_not_lost():
     result = reduce_cluster(0, units, vecs(*([[1, 0.1 * i] for i in range(3)])), PARAMS, fake_merge())
     assert result.patches == [] and result.stats.merge_calls == 0
     assert sorted(l for d in result.dropped for l in d.lesson_ids) == ["l-e0", "l-e1", "l-e2"]
+
+
+def test_shared_ids_leave_one_string_per_id_and_the_result_unchanged():
+    odd = unit("odd", "greet by tier", "t9", topic="refunds", edits=[append("Pitfalls", "- Greet by loyalty tier.")])
+    units, rows = refunds(5, [odd])
+    result = reduce_cluster(3, units, vecs(*rows, [0, 0, 1]), PARAMS, fake_merge())
+    parsed = result.model_copy(deep=True)
+    holders = [parsed, *parsed.patches, *parsed.rare]
+    for h in holders:  # as parsed from JSON: every list with strings of its own
+        h.lesson_ids[:] = [i.encode().decode() for i in h.lesson_ids]
+        h.trajectory_ids[:] = [i.encode().decode() for i in h.trajectory_ids]
+    strings = lambda: {id(i) for h in holders for ids in (h.lesson_ids, h.trajectory_ids) for i in ids}  # noqa: E731
+    distinct = {i for h in holders for ids in (h.lesson_ids, h.trajectory_ids) for i in ids}
+    assert len(strings()) > len(distinct)
+    assert share_ids(parsed) is parsed
+    assert len(strings()) == len(distinct)
+    assert parsed == result

@@ -28,7 +28,7 @@ from trace2skill.consolidate.models import Dropped, Proposal
 from trace2skill.consolidate.prevalence import Tier, corroboration, tier
 from trace2skill.consolidate.units import Unit
 
-__all__ = ["ClusterResult", "Dropped", "ReduceParams", "reduce_cluster"]
+__all__ = ["ClusterResult", "Dropped", "ReduceParams", "reduce_cluster", "share_ids"]
 
 
 class ReduceParams(BaseModel):
@@ -63,6 +63,19 @@ class ClusterResult(BaseModel):
     units_in: int = 0
     units_merged: int = 0
     stats: TreeStats = Field(default_factory=TreeStats)
+
+
+def share_ids(result: ClusterResult) -> ClusterResult:
+    """``result`` with every id one string object, shared by each list that names it (in
+    place). A topic's own lists and its patches' name the same lessons and trajectories,
+    but parsed from JSON each list has its own strings: at 1M trajectories the two cluster
+    results held 5.9M id strings for 2.9M ids (374 MB), on the driver, until the run ends."""
+    first: dict[str, str] = {}
+    holders = [result, *result.patches, *result.rare, *result.dropped, *(d for p in (*result.patches, *result.rare) for d in p.dropped)]
+    for holder in holders:
+        for ids in (holder.lesson_ids, holder.trajectory_ids):
+            ids[:] = [first.setdefault(i, i) for i in ids]
+    return result
 
 
 def reduce_cluster(

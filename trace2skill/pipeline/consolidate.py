@@ -38,7 +38,7 @@ from trace2skill.consolidate.config import ConsolidateConfig
 from trace2skill.consolidate.embed import Embedder, embedding_matrix, make_embedder, stored_embeddings
 from trace2skill.consolidate.finalize import Fixer
 from trace2skill.consolidate.merge import MergeFn, MergeManyFn, MergeOutcome
-from trace2skill.consolidate.reduce import ClusterResult, ReduceParams, reduce_cluster
+from trace2skill.consolidate.reduce import ClusterResult, ReduceParams, reduce_cluster, share_ids
 from trace2skill.consolidate.run import Consolidation, cluster_distance, finish, resolve_params
 from trace2skill.consolidate.sampling import far_cap, far_in_shard, pick_far, shard_sample
 from trace2skill.consolidate.shards import SHARD, collapse_shard, folded_table, merged_topics, shard_count, unit_columns, unit_counts
@@ -315,7 +315,7 @@ def consolidate(s0: Skill, analysis_dir: Path, cfg: DistillConfig, app: str, ski
     clusters = []
     with Console.of(progress).stage("merge", len(centroids), "topic") as bar:
         for row in reduced.iter_rows():
-            clusters.append(ClusterResult.model_validate_json(row["result"]))
+            clusters.append(share_ids(ClusterResult.model_validate_json(row["result"])))
             bar.advance()
     progress("assembling the skill from the topics, applying and validating it")
     return finish(s0, clusters, c, merge=merge, fixer=fixer, units=n_units, restate=restate, folded=sorted(folded_dir.glob("*.parquet")))
