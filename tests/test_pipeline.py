@@ -5,13 +5,13 @@ from __future__ import annotations
 import gc
 import json
 import shutil
+import weakref
 from pathlib import Path
 
 import polars as pl
 import pytest
 
 from trace2skill.config import DistillConfig
-from trace2skill.consolidate.run import Consolidation
 from trace2skill.llm.factory import BackendConfig
 from trace2skill.pipeline import distill, run
 from trace2skill.skill.validate import validate_skill_dir
@@ -41,11 +41,6 @@ def check_run_invariants(run_dir: Path, skill_dir: Path, expected_records: int) 
     return manifest
 
 
-def alive(cls: type) -> int:
-    gc.collect()
-    return sum(isinstance(o, cls) for o in gc.get_objects())
-
-
 def test_deepen_examples_with_a_bad_record(ray_session, tmp_path, monkeypatch):
     data = tmp_path / "data"
     shutil.copytree(EXAMPLES / "airline", data)
@@ -60,11 +55,12 @@ def test_deepen_examples_with_a_bad_record(ray_session, tmp_path, monkeypatch):
         backend=BackendConfig(backend="fake"),
         fan_in=4,
     )
-    consolidations_at_report = []
-    write_report = run.write_report
-    monkeypatch.setattr(run, "write_report", lambda run_dir: (consolidations_at_report.append(alive(Consolidation)), write_report(run_dir)))
+    made, alive_at_report = [], []
+    consolidate, write_report = run.consolidate, run.write_report
+    monkeypatch.setattr(run, "consolidate", lambda *a, **k: made.append(weakref.ref(result := consolidate(*a, **k))) or result)
+    monkeypatch.setattr(run, "write_report", lambda run_dir: (gc.collect(), alive_at_report.extend(r() is not None for r in made), write_report(run_dir)))
     summary = distill(cfg, progress=lambda _: None)
-    assert consolidations_at_report == [0]  # the report reads the files, not the cluster results kept alive beside it
+    assert alive_at_report == [False]  # the report reads the files, not the cluster results kept alive beside it
     skill_dir = tmp_path / "out" / "airline-support"
     manifest = check_run_invariants(tmp_path / "out" / "run", skill_dir, expected_records=26)
     assert summary.read == 26 and summary.quarantined == 2
