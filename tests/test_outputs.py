@@ -8,7 +8,8 @@ from trace2skill import parts
 from trace2skill.analysts.analyze import AnalysisResult
 from trace2skill.checkpoint import write_analysis_part
 from trace2skill.llm.base import Usage
-from trace2skill.outputs import QUARANTINE, analysis_usage, write_manifest, write_lessons_and_patches
+from trace2skill.checkpoint import ANALYSIS_DIR
+from trace2skill.outputs import LESSONS, PATCHES, QUARANTINE, analysis_usage, write_lesson_parts, write_manifest
 from trace2skill.schema import QUARANTINE_SCHEMA, Lesson, Patch, QuarantinedRecord, to_table
 
 
@@ -29,6 +30,23 @@ def test_outputs_stream_from_the_parts_and_count_by_aggregation(tmp_path):
     assert sorted(manifest["trajectory_id"]) == ["q", "t0", "t1", "t2"]
     assert dict(parts.value_counts(tmp_path / "manifest.parquet", "status")) == {"analyzed": 2, "no_lesson": 1, "quarantined": 1}
     assert manifest.filter(pl.col("trajectory_id") == "q")["reason"].to_list() == ["not JSON"]
-    assert write_lessons_and_patches(tmp_path) == {"lessons": 3, "patches": 2}
+    assert write_lesson_parts(parts.parts(tmp_path / ANALYSIS_DIR), tmp_path) == {"lessons": 3, "patches": 2}
     assert pl.read_parquet(tmp_path / "lessons.parquet").height == 3
     assert analysis_usage(tmp_path) == Usage(prompt_tokens=30, completion_tokens=9, calls=3)
+
+
+def test_lesson_parts_are_named_after_their_first_analysis_part_so_a_retry_replaces_them(tmp_path):
+    first = write_analysis_part(tmp_path, [_result("t1", 2)])
+    second = write_analysis_part(tmp_path, [_result("t2", 1), _result("t3", 0)])
+    for _ in range(2):  # the second call is a retried task
+        assert write_lesson_parts([first], tmp_path) == {"lessons": 2, "patches": 1}
+        assert write_lesson_parts([second], tmp_path) == {"lessons": 1, "patches": 1}
+    assert sorted(p.name for p in parts.parts(tmp_path / LESSONS)) == sorted([first.name, second.name])
+    assert sorted(pl.read_parquet(tmp_path / LESSONS)["id"]) == ["t1-l0", "t1-l1", "t2-l0"]
+    assert sorted(pl.read_parquet(tmp_path / PATCHES)["id"]) == ["t1-p", "t2-p"]
+
+
+def test_no_analysis_part_still_gives_both_datasets_with_their_schemas(tmp_path):
+    assert write_lesson_parts([], tmp_path) == {"lessons": 0, "patches": 0}
+    assert pl.read_parquet(tmp_path / LESSONS).height == 0
+    assert "trajectory_id" in pl.read_parquet(tmp_path / LESSONS).columns

@@ -1,18 +1,20 @@
 """A run's per-trajectory outputs, streamed from the datasets the workers wrote.
 
 The manifest is the analysis parts' manifest columns, then the quarantined records, the
-held-out trajectories and those a token budget skipped; ``lessons.parquet`` and ``patches.parquet`` are the lessons and
-patches of the analysis results. Each is written batch by batch, so the process writing
-them never holds every result; counts and token sums are aggregations over the datasets.
+held-out trajectories and those a token budget skipped, written batch by batch, so the
+process writing it never holds every result. ``lessons.parquet`` and ``patches.parquet``
+are folders of parts, the lessons and patches of the analysis results, a part per group
+of analysis parts (``write_lesson_parts``, run by Ray tasks). Counts and token sums are
+aggregations over the datasets.
 Nothing here knows about Ray.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from trace2skill import parts
 from trace2skill.analysts.analyze import AnalysisResult
@@ -20,16 +22,10 @@ from trace2skill.budget import skipped_results
 from trace2skill.checkpoint import ANALYSIS_DIR, manifest_row
 from trace2skill.evaluate.holdout import held_out_results
 from trace2skill.llm.base import Usage
-from trace2skill.schema import LESSON_SCHEMA, MANIFEST_SCHEMA, PATCH_SCHEMA, to_table
+from trace2skill.schema import LESSON_SCHEMA, MANIFEST_SCHEMA, PATCH_SCHEMA, Lesson, Patch, to_table
 
 TRAJECTORIES, QUARANTINE = "trajectories.parquet", "quarantine.parquet"  # folders of part files
 MANIFEST, LESSONS, PATCHES = "manifest.parquet", "lessons.parquet", "patches.parquet"
-
-
-def analysis_results(run_dir: Path, batch_size: int = 1024) -> Iterator[list[AnalysisResult]]:
-    """The analysis results written so far, a batch at a time, in part order."""
-    for batch in parts.iter_batches(run_dir / ANALYSIS_DIR, ["result"], batch_size=batch_size):
-        yield [AnalysisResult.model_validate_json(r) for r in batch["result"].to_pylist()]
 
 
 def analysis_usage(run_dir: Path) -> Usage:
@@ -54,16 +50,20 @@ def write_manifest(run_dir: Path) -> None:
             out.write_table(to_table([manifest_row(r) for r in skipped], MANIFEST_SCHEMA))
 
 
-def write_lessons_and_patches(run_dir: Path) -> dict[str, int]:
-    """``lessons.parquet`` and ``patches.parquet`` from the analysis results, streamed; return
-    how many of each."""
-    counts = {"lessons": 0, "patches": 0}
-    with parts.RowGroupWriter(run_dir / LESSONS, LESSON_SCHEMA) as lessons_out, parts.RowGroupWriter(run_dir / PATCHES, PATCH_SCHEMA) as patches_out:
-        for results in analysis_results(run_dir):
-            lessons = [lesson for r in results for lesson in r.lessons]
-            patches = [r.patch for r in results if r.patch is not None]
-            lessons_out.write_table(to_table(lessons, LESSON_SCHEMA))
-            patches_out.write_table(to_table(patches, PATCH_SCHEMA))
-            counts["lessons"] += len(lessons)
-            counts["patches"] += len(patches)
-    return counts
+def write_lesson_parts(analysis_parts: list[Path], run_dir: Path) -> dict[str, int]:
+    """The lessons and patches of the results in ``analysis_parts``, written as one part of
+    ``lessons.parquet`` and one of ``patches.parquet`` (folders of parts), named after the
+    first analysis part, so that a retried task replaces its own parts; how many of each.
+    Ray tasks call this over the analysis parts (``pipeline.analyze.write_lessons_and_patches``),
+    so that no single process parses every result."""
+    lessons: list[Lesson] = []
+    patches: list[Patch] = []
+    for part in analysis_parts:
+        for raw in pq.read_table(part, columns=["result"]).column("result").to_pylist():
+            result = AnalysisResult.model_validate_json(raw)
+            lessons += result.lessons
+            patches += [result.patch] if result.patch is not None else []
+    name = analysis_parts[0].name if analysis_parts else parts.ordered_part_name(0)
+    parts.write_part(to_table(lessons, LESSON_SCHEMA), run_dir / LESSONS, name)
+    parts.write_part(to_table(patches, PATCH_SCHEMA), run_dir / PATCHES, name)
+    return {"lessons": len(lessons), "patches": len(patches)}

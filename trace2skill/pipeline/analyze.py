@@ -1,4 +1,5 @@
-"""Analysis on Ray: Ray Data actors send each batch of trajectories to the Serve analyst as one request."""
+"""Analysis on Ray: Ray Data actors send each batch of trajectories to the Serve analyst as
+one request; then Ray tasks split the results into the lessons and patches datasets."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.parquet as pq
+import ray
 from ray import serve
 from ray.exceptions import RayActorError
 from ray.serve.handle import DeploymentHandle
@@ -17,13 +20,16 @@ from trace2skill.analysts.batch import call_failed
 from trace2skill.analysts.context import SkillContext
 from trace2skill.analysts.draft import MAX_TASKS
 from trace2skill.analysts.verify import VerifierJob
-from trace2skill.checkpoint import write_analysis_part
+from trace2skill.checkpoint import ANALYSIS_DIR, write_analysis_part
 from trace2skill.llm.base import Usage
+from trace2skill.outputs import LESSONS, PATCHES, write_lesson_parts
+from trace2skill.pipeline.consolidate import LIGHT_TASK_CPUS
 from trace2skill.schema import Trajectory
 from trace2skill.skill.model import Skill
 
 Progress = Callable[[str], None]
 REPLICA_TRIES = 3  # sends of one batch when its replica is lost (crash, node gone)
+RESULTS_PER_LESSON_PART = 8192  # analysis results a lessons/patches part is split from (1M results: ~120 parts)
 
 
 class AnalyzeBatch:
@@ -75,6 +81,33 @@ def progress_rows(results: list[AnalysisResult]) -> dict[str, list]:
         "prompt_tokens": [r.usage.prompt_tokens for r in results],
         "completion_tokens": [r.usage.completion_tokens for r in results],
     }
+
+
+def write_lessons_and_patches(run_dir: Path) -> dict[str, int]:
+    """``lessons.parquet`` and ``patches.parquet`` (folders of parts) split from the analysis
+    parts of ``run_dir`` by Ray tasks, ``RESULTS_PER_LESSON_PART`` results a part; how many
+    of each. The driver only sums the counts: parsing a 1M run's results on it took 95 s and
+    ~200 MB (docs/performance.md). Written anew each time, so a resumed run has no stale part."""
+    for name in (LESSONS, PATCHES):
+        parts.reset(run_dir / name)
+    found = parts.parts(run_dir / ANALYSIS_DIR)
+    if not found:  # empty datasets with their schemas, as for any run
+        return write_lesson_parts([], run_dir)
+    results = sum(pq.ParquetFile(p).metadata.num_rows for p in found)
+    per_task = max(1, round(RESULTS_PER_LESSON_PART * len(found) / max(results, 1)))
+    written = ray.data.from_items([{"path": str(p)} for p in found]).map_batches(
+        _lesson_parts, fn_kwargs={"run_dir": str(run_dir)}, batch_size=per_task, batch_format="pyarrow", num_cpus=LIGHT_TASK_CPUS
+    )
+    counts = {"lessons": 0, "patches": 0}
+    for row in written.iter_rows():
+        counts["lessons"] += row["lessons"]
+        counts["patches"] += row["patches"]
+    return counts
+
+
+def _lesson_parts(batch: pa.Table, run_dir: str) -> dict[str, list[int]]:
+    counts = write_lesson_parts([Path(p) for p in batch.column("path").to_pylist()], Path(run_dir))
+    return {name: [n] for name, n in counts.items()}
 
 
 def draft_s0(handle: DeploymentHandle, name: str, trajectories: Path, progress: Progress) -> tuple[Skill, Usage, str]:

@@ -26,13 +26,13 @@ from trace2skill.consolidate.provenance import write_provenance
 from trace2skill.evaluate.holdout import HOLDOUT_TASKS, read_task_ids, split_holdout
 from trace2skill.ingest import read_labels
 from trace2skill.llm.base import Usage
-from trace2skill.pipeline.analyze import AnalyzeBatch, draft_s0
+from trace2skill.pipeline.analyze import AnalyzeBatch, draft_s0, write_lessons_and_patches
 from trace2skill.pipeline.consolidate import consolidate
 from trace2skill.pipeline.memory import system_arrow_pool, trim
 from trace2skill.pipeline.pair import MAX_PARTITIONS, ROWS_PER_PARTITION, pair_siblings
 from trace2skill.pipeline.read import plan_inputs, read_records, write_records
 from trace2skill.progress import Console, stderr_to
-from trace2skill.outputs import MANIFEST, QUARANTINE, TRAJECTORIES, analysis_usage, write_manifest, write_lessons_and_patches
+from trace2skill.outputs import MANIFEST, QUARANTINE, TRAJECTORIES, analysis_usage, write_manifest
 from trace2skill.schema import PATCH_SCHEMA, to_table
 from trace2skill.report import write_report
 from trace2skill.safety.trace import write_safety
@@ -158,7 +158,7 @@ def distill(cfg: DistillConfig, progress: Progress = print, *, resume: bool = Fa
             summary.analysis_usage = summary.analysis_usage + usage
             # Under a budget, a trajectory still in trajectories.parquet without a result was left unsent.
             summary.budget = budget_report(run_dir, usage.prompt_tokens, parts.num_rows(run_dir / TRAJECTORIES) - parts.num_rows(run_dir / ANALYSIS_DIR))
-            found = write_lessons_and_patches(run_dir)  # lessons.parquet and patches.parquet, streamed from the parts
+            found = write_lessons_and_patches(run_dir)  # lessons.parquet and patches.parquet, split from the parts by Ray tasks
             progress(f"{found['lessons']} lesson(s), {found['patches']} patch(es); consolidating ({cfg.consolidate.embedder} embeddings, fan-in {cfg.fan_in})")
             cons = consolidate(s0, run_dir / ANALYSIS_DIR, cfg, app, skill_view, handle, progress)
             stage("merge")

@@ -235,7 +235,7 @@ def _reasons(manifest: Path, top: int) -> list[ReasonCount]:
 
 
 def _present(run_dir: Path, name: str, notes: list[str]) -> bool:
-    if (run_dir / name).is_file():
+    if (run_dir / name).exists():  # a file, or a folder of parts (lessons.parquet)
         return True
     notes.append(f"{name} is missing from the run dir; its part of the report is empty")
     return False
