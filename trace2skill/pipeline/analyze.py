@@ -23,7 +23,6 @@ from trace2skill.analysts.verify import VerifierJob
 from trace2skill.checkpoint import ANALYSIS_DIR, write_analysis_part
 from trace2skill.llm.base import Usage
 from trace2skill.outputs import LESSONS, PATCHES, write_lesson_parts
-from trace2skill.pipeline.consolidate import LIGHT_TASK_CPUS
 from trace2skill.schema import Trajectory
 from trace2skill.skill.model import Skill
 
@@ -96,7 +95,11 @@ def write_lessons_and_patches(run_dir: Path) -> dict[str, int]:
     results = sum(pq.ParquetFile(p).metadata.num_rows for p in found)
     per_task = max(1, round(RESULTS_PER_LESSON_PART * len(found) / max(results, 1)))
     written = ray.data.from_items([{"path": str(p)} for p in found]).map_batches(
-        _lesson_parts, fn_kwargs={"run_dir": str(run_dir)}, batch_size=per_task, batch_format="pyarrow", num_cpus=LIGHT_TASK_CPUS
+        _lesson_parts,
+        fn_kwargs={"run_dir": str(run_dir)},
+        batch_size=per_task,
+        batch_format="pyarrow",
+        num_cpus=1,  # a task parses results: a core each, so no more worker processes than cores (a quarter core: 8 at 100k, +1.2 GB)
     )
     counts = {"lessons": 0, "patches": 0}
     for row in written.iter_rows():
