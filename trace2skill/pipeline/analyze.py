@@ -28,7 +28,7 @@ from trace2skill.skill.model import Skill
 
 Progress = Callable[[str], None]
 REPLICA_TRIES = 3  # sends of one batch when its replica is lost (crash, node gone)
-RESULTS_PER_LESSON_PART = 8192  # analysis results a lessons/patches part is split from (1M results: ~120 parts)
+RESULTS_PER_LESSON_PART = 8192  # analysis results a lessons/patches part is split from, at most (1M results: 200 parts, as Ray Data blocks the list of parts)
 
 
 class AnalyzeBatch:
@@ -84,8 +84,8 @@ def progress_rows(results: list[AnalysisResult]) -> dict[str, list]:
 
 def write_lessons_and_patches(run_dir: Path) -> dict[str, int]:
     """``lessons.parquet`` and ``patches.parquet`` (folders of parts) split from the analysis
-    parts of ``run_dir`` by Ray tasks, ``RESULTS_PER_LESSON_PART`` results a part; how many
-    of each. The driver only sums the counts: parsing a 1M run's results on it took 95 s and
+    parts of ``run_dir`` by Ray tasks, at most ``RESULTS_PER_LESSON_PART`` results a part; how many
+    of each. The driver only sums the counts: parsing a 1M run's results there raised it by
     ~200 MB (docs/performance.md). Written anew each time, so a resumed run has no stale part."""
     for name in (LESSONS, PATCHES):
         parts.reset(run_dir / name)
