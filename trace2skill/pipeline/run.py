@@ -168,22 +168,9 @@ def distill(cfg: DistillConfig, progress: Progress = print, *, resume: bool = Fa
         stage("apply")
         summary.wall_seconds = round(time.perf_counter() - t_start, 2)
         (run_dir / "summary.json").write_text(summary.model_dump_json(indent=2))
-        report_in_worker(run_dir)
+        write_report(run_dir)
         mark_done(run_dir, state, "consolidate")
     return summary
-
-
-def report_in_worker(run_dir: Path) -> None:
-    """``write_report`` run by a Ray worker that exits once it is done. The report reads the
-    run's files into polars, about 1 GB at 1M trajectories (docs/performance.md): work for a
-    worker, not for the driver, which only steers. It needs the run dir, like every stage's
-    workers."""
-    ray.get(_write_report.remote(str(run_dir)))
-
-
-@ray.remote(num_cpus=0, max_calls=1)  # no CPU reserved: it runs after the stages, and must not wait on the cores the replicas hold
-def _write_report(run_dir: str) -> None:
-    write_report(Path(run_dir))
 
 
 def _analyze(cfg: DistillConfig, state: RunState, app: str, skill: SkillContext, progress: Console) -> int:
