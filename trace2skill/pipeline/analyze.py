@@ -8,7 +8,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 import ray
 from ray import serve
 from ray.exceptions import RayActorError
@@ -82,17 +81,17 @@ def progress_rows(results: list[AnalysisResult]) -> dict[str, list]:
     }
 
 
-def write_lessons_and_patches(run_dir: Path) -> dict[str, int]:
-    """``lessons.parquet`` and ``patches.parquet`` (folders of parts) split from the analysis
-    parts of ``run_dir`` by Ray tasks, at most ``RESULTS_PER_LESSON_PART`` results a part; how many
-    of each. The driver only sums the counts: parsing a 1M run's results there raised it by
-    ~200 MB (docs/performance.md). Written anew each time, so a resumed run has no stale part."""
+def write_lessons_and_patches(run_dir: Path, results: int) -> dict[str, int]:
+    """``lessons.parquet`` and ``patches.parquet`` (folders of parts) split from the
+    ``results`` analysis results in the parts of ``run_dir`` by Ray tasks, about
+    ``RESULTS_PER_LESSON_PART`` results a part; how many of each. The driver only sums the
+    counts: parsing a 1M run's results there raised it by ~200 MB (docs/performance.md).
+    Written anew each time, so a resumed run has no stale part."""
     for name in (LESSONS, PATCHES):
         parts.reset(run_dir / name)
     found = parts.parts(run_dir / ANALYSIS_DIR)
     if not found:  # empty datasets with their schemas, as for any run
         return write_lesson_parts([], run_dir)
-    results = sum(pq.ParquetFile(p).metadata.num_rows for p in found)
     per_task = max(1, round(RESULTS_PER_LESSON_PART * len(found) / max(results, 1)))
     written = ray.data.from_items([{"path": str(p)} for p in found]).map_batches(
         _lesson_parts,
