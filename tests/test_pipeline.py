@@ -56,9 +56,9 @@ def test_deepen_examples_with_a_bad_record(ray_session, tmp_path, monkeypatch):
         fan_in=4,
     )
     made, alive_at_report = [], []
-    consolidate, write_report = run.consolidate, run.write_report
+    consolidate, report_in_worker = run.consolidate, run.report_in_worker
     monkeypatch.setattr(run, "consolidate", lambda *a, **k: made.append(weakref.ref(result := consolidate(*a, **k))) or result)
-    monkeypatch.setattr(run, "write_report", lambda run_dir: (gc.collect(), alive_at_report.extend(r() is not None for r in made), write_report(run_dir)))
+    monkeypatch.setattr(run, "report_in_worker", lambda run_dir: (gc.collect(), alive_at_report.extend(r() is not None for r in made), report_in_worker(run_dir)))
     summary = distill(cfg, progress=lambda _: None)
     assert alive_at_report == [False]  # the report reads the files, not the cluster results kept alive beside it
     skill_dir = tmp_path / "out" / "airline-support"

@@ -157,20 +157,34 @@ def distill(cfg: DistillConfig, progress: Progress = print, *, resume: bool = Fa
             usage = analysis_usage(run_dir)
             summary.analysis_usage = summary.analysis_usage + usage
             # Under a budget, a trajectory still in trajectories.parquet without a result was left unsent.
-            summary.budget = budget_report(run_dir, usage.prompt_tokens, parts.num_rows(run_dir / TRAJECTORIES) - parts.num_rows(run_dir / ANALYSIS_DIR))
-            found = write_lessons_and_patches(run_dir)  # lessons.parquet and patches.parquet, split from the parts by Ray tasks
+            results = parts.num_rows(run_dir / ANALYSIS_DIR)
+            summary.budget = budget_report(run_dir, usage.prompt_tokens, parts.num_rows(run_dir / TRAJECTORIES) - results)
+            found = write_lessons_and_patches(run_dir, results)  # lessons.parquet and patches.parquet, split from the parts by Ray tasks
             progress(f"{found['lessons']} lesson(s), {found['patches']} patch(es); consolidating ({cfg.consolidate.embedder} embeddings, fan-in {cfg.fan_in})")
             cons = consolidate(s0, run_dir / ANALYSIS_DIR, cfg, app, skill_view, handle, progress)
             stage("merge")
 
-        summary = _write_outputs(cfg, cons, found, summary)
-        del cons  # written; the report reads the files, and must not stack on the cluster results
-        stage("apply")
-        summary.wall_seconds = round(time.perf_counter() - t_start, 2)
-        (run_dir / "summary.json").write_text(summary.model_dump_json(indent=2))
-        write_report(run_dir)
+            summary = _write_outputs(cfg, cons, found, summary)
+            del cons  # written; the report reads the files
+            stage("apply")
+            summary.wall_seconds = round(time.perf_counter() - t_start, 2)
+            (run_dir / "summary.json").write_text(summary.model_dump_json(indent=2))
+            report_in_worker(run_dir)  # inside the session: outside it, the task would start a Ray instance of its own
         mark_done(run_dir, state, "consolidate")
     return summary
+
+
+def report_in_worker(run_dir: Path) -> None:
+    """``write_report`` run by a Ray worker that exits once it is done. The report reads the
+    run's files into polars, ~1 GB at 1M trajectories (docs/performance.md): work for a
+    worker, not for the driver, which only steers. Like every stage's workers, it needs the
+    run dir."""
+    ray.get(_write_report.remote(str(run_dir)))
+
+
+@ray.remote(num_cpus=0, max_calls=1)  # no CPU reserved: it must not wait on the cores the replicas hold
+def _write_report(run_dir: str) -> None:
+    write_report(Path(run_dir))
 
 
 def _analyze(cfg: DistillConfig, state: RunState, app: str, skill: SkillContext, progress: Console) -> int:
