@@ -147,10 +147,8 @@ def task_pairings(trajectories: Path, num_rows: int) -> dict[str, str]:
     return pairings
 
 
-def pair_siblings(trajectories: Path, num_rows: int) -> ray.data.Dataset:
-    """The trajectory dataset at ``trajectories`` (``num_rows`` runs) with a ``pairing``
-    column: a failure's sibling, if it has one. The pairs are found here (a pass over the
-    compact columns, then one over the files that hold a candidate); the returned dataset
-    streams the runs once with each failure's pairing looked up by its task key."""
-    pairings = task_pairings(trajectories, num_rows)
-    return ray.data.read_parquet(str(trajectories)).map_batches(attach_pairings, fn_kwargs={"pairings": pairings}, batch_format="pyarrow")
+def with_pairings(rows: ray.data.Dataset, pairings: dict[str, str]) -> ray.data.Dataset:
+    """The trajectory dataset ``rows`` with a ``pairing`` column: a failure's sibling, if its
+    task has one in ``pairings`` (``task_pairings``), looked up by its task key as the runs
+    stream by once."""
+    return rows.map_batches(attach_pairings, fn_kwargs={"pairings": pairings}, batch_format="pyarrow")

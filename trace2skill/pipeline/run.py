@@ -29,7 +29,7 @@ from trace2skill.llm.base import Usage
 from trace2skill.pipeline.analyze import AnalyzeBatch, draft_s0, write_lessons_and_patches
 from trace2skill.pipeline.consolidate import consolidate
 from trace2skill.pipeline.memory import system_arrow_pool, trim
-from trace2skill.pipeline.pair import MAX_PARTITIONS, ROWS_PER_PARTITION, pair_siblings
+from trace2skill.pipeline.pair import MAX_PARTITIONS, ROWS_PER_PARTITION, task_pairings, with_pairings
 from trace2skill.pipeline.read import plan_inputs, read_records, write_records
 from trace2skill.progress import Console, stderr_to
 from trace2skill.outputs import MANIFEST, QUARANTINE, TRAJECTORIES, analysis_usage, write_manifest
@@ -200,11 +200,16 @@ def _analyze(cfg: DistillConfig, state: RunState, app: str, skill: SkillContext,
         progress(f"analyzing {total - done} trajectory(ies)" + (f"; {done} were analysed before the resumption" if done else ""))
         batch_size = cfg.analysis_batch_size(total - done)
         if total > done and not guard.exhausted:
+            # Pairs are found over every run (a done success is still a failure's sibling), and
+            # before the stream's settings: under its first Parquet reader, the compact pass of
+            # the pairing held ~0.6 GB more on the driver at 1M (docs/performance.md).
+            pairings = task_pairings(run_dir / TRAJECTORIES, total) if cfg.analyst.contrast else None
             # Blocks of one batch each (streamed, not a barrier), so every actor gets work: a
             # file's rows otherwise arrive as one block that only one actor would process.
             with _analysis_stream():  # nothing downstream needs input order: parts are named by their ids
-                # Pairs are found over every run: a done success is still a failure's sibling.
-                rows = pair_siblings(run_dir / TRAJECTORIES, total) if cfg.analyst.contrast else ray.data.read_parquet(str(run_dir / TRAJECTORIES))
+                rows = ray.data.read_parquet(str(run_dir / TRAJECTORIES))
+                if pairings is not None:
+                    rows = with_pairings(rows, pairings)
                 if done:
                     rows = not_analysed(rows, analysis, total)
                 rows = rows.repartition(target_num_rows_per_block=batch_size)
