@@ -11,7 +11,7 @@ from trace2skill.checkpoint import ANALYSIS_DIR, write_analysis_part
 from trace2skill.config import DistillConfig, ReplicaConfig
 from trace2skill.consolidate.provenance import explain, read_provenance, write_provenance
 from trace2skill.llm.factory import BackendConfig
-from trace2skill.pipeline.consolidate import consolidate as _consolidate
+from trace2skill.pipeline.consolidate import finish_topics, reduce_topics
 from trace2skill.serve.analyst import start_analyst
 from trace2skill.skill.folder import minimal_skill, skill_prompt_view, write_skill
 from trace2skill.skill.validate import validate_skill_dir
@@ -33,14 +33,15 @@ def test_consolidation_through_ray_data_and_serve(ray_session, tmp_path, per_sha
         },
     )  # fmt: skip
     # 85% of merge answers are invalid: with 2 retries about 6 in 10 merge calls fail for good.
-    app, handle = start_analyst(BackendConfig(backend="fake", fake_failure_rate=0.85), AnalystConfig(), ReplicaConfig())
+    app, _ = start_analyst(BackendConfig(backend="fake", fake_failure_rate=0.85), AnalystConfig(), ReplicaConfig())
     results = []
     for patch in corpus.patches:
         (tid,) = patch.trajectory_ids
         results.append(AnalysisResult(trajectory_id=tid, status="analyzed", lessons=[l for l in corpus.lessons if l.trajectory_id == tid], patch=patch))
     for i in range(0, len(results), 40):  # the analysis results as the actors write them: several parts
         write_analysis_part(tmp_path / "run", results[i : i + 40])
-    result = _consolidate(s0, tmp_path / "run" / ANALYSIS_DIR, cfg, app, skill_prompt_view(s0), handle, progress=lambda _: None)
+    topics = reduce_topics(tmp_path / "run" / ANALYSIS_DIR, cfg, app, skill_prompt_view(s0), progress=lambda _: None)
+    result = finish_topics(s0, topics, cfg, app, skill_prompt_view(s0))
 
     report = evaluate(corpus, result)
     assert report["purity"] >= 0.98 and report["topics_split"] == {} and report["tiers_as_expected"]
@@ -48,6 +49,7 @@ def test_consolidation_through_ray_data_and_serve(ray_session, tmp_path, per_sha
     assert result.stats.failed_merges >= 1 and result.stats.forced_merges >= 1  # merges failed ...
     assert len(result.folded) == len(corpus.patches) // per_shard + 1 + len(result.clusters)  # a file of folded units per shard and per topic cluster
     assert all(c.collapsed == [] for c in result.clusters)  # what the reduce folded stayed in its file, not on the driver
+    assert [p.name for p in topics.clusters] == [f"cluster={c.cluster_id}.json" for c in result.clusters]  # each cluster's result, written by the reduce
     write_provenance(result.provenance, tmp_path / "run" / "provenance.parquet", folded=result.folded, labels={c.cluster_id: c.label for c in result.clusters})
     rows = read_provenance(tmp_path / "run" / "provenance.parquet")
     assert sum(r.kind == "collapsed" for r in rows) == result.stats.collapsed > 0

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-import gc
 import json
 import shutil
-import weakref
 from pathlib import Path
 
 import polars as pl
 import pytest
 
 from trace2skill.config import DistillConfig
+from trace2skill.consolidate.reduce import ClusterResult
 from trace2skill.llm.factory import BackendConfig
-from trace2skill.pipeline import distill, run
+from trace2skill.pipeline import consolidate as pipeline_consolidate
+from trace2skill import report
+from trace2skill.pipeline import distill
 from trace2skill.skill.validate import validate_skill_dir
 from tests.conftest import EXAMPLES
 
@@ -55,12 +56,14 @@ def test_deepen_examples_with_a_bad_record(ray_session, tmp_path, monkeypatch):
         backend=BackendConfig(backend="fake"),
         fan_in=4,
     )
-    made, alive_at_report = [], []
-    consolidate, report_in_worker = run.consolidate, run.report_in_worker
-    monkeypatch.setattr(run, "consolidate", lambda *a, **k: made.append(weakref.ref(result := consolidate(*a, **k))) or result)
-    monkeypatch.setattr(run, "report_in_worker", lambda run_dir: (gc.collect(), alive_at_report.extend(r() is not None for r in made), report_in_worker(run_dir)))
+    # The cluster results, the finished skill and the report stay off the driver: workers,
+    # which import these modules themselves (the patches here do not reach them), read and write them.
+    on_driver = []
+    monkeypatch.setattr(ClusterResult, "model_validate_json", lambda *a, **k: on_driver.append("a cluster result parsed"))
+    monkeypatch.setattr(pipeline_consolidate, "finish", lambda *a, **k: on_driver.append("the skill finished"))
+    monkeypatch.setattr(report, "load_run", lambda *a, **k: on_driver.append("the report's data loaded"))
     summary = distill(cfg, progress=lambda _: None)
-    assert alive_at_report == [False]  # the report reads the files, not the cluster results kept alive beside it
+    assert on_driver == []
     skill_dir = tmp_path / "out" / "airline-support"
     manifest = check_run_invariants(tmp_path / "out" / "run", skill_dir, expected_records=26)
     assert summary.read == 26 and summary.quarantined == 2

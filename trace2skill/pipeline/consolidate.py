@@ -6,8 +6,10 @@ Units are split and embedded in the workers and written once, with float16 embed
 far-row refit's from one task a shard (``consolidate.sampling``);
 each shard is then assigned and collapsed by one task, which writes its folded units to
 ``RUN_DIR/folded/`` (``consolidate.shards``), so that only the shards' representatives
-are shuffled to the per-cluster reduce. Only the (bounded) sample and the cluster results
-reach the driver.
+are shuffled to the per-cluster reduce, which writes each cluster's result to
+``RUN_DIR/clusters/``. Only the (bounded) sample reaches the driver: the cluster results
+hold every id behind what a topic keeps, and are read where the skill is finished
+(``finish_topics``; in ``distill``, a worker).
 The LLM calls of merges and fixes go to the Serve analyst; what each stage does is in
 ``trace2skill.consolidate`` (plain functions, tested without Ray).
 """
@@ -17,6 +19,7 @@ from __future__ import annotations
 import json
 import shutil
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
@@ -53,6 +56,7 @@ from trace2skill.skill.model import Skill
 Progress = Callable[[str], None]
 UNITS_DIR = "units"  # under the run dir: every unit with its embedding, written once per consolidation
 FOLDED_DIR = "folded"  # under the run dir: the near-duplicates folded, a file per shard and one per topic cluster
+CLUSTERS_DIR = "clusters"  # under the run dir: each topic cluster's result (JSON), written by the reduce
 SHARD_COLUMNS = ["unit_id", "unit", "embedding", "has_edits", "negated", "topic", "kinds", "lesson_ids", "trajectory_ids", "content"]
 # What splitting, reading and writing tasks reserve beside an embedding actor pool: they parse
 # JSON and move Arrow batches, and must not wait for the cores the pool and the replicas hold.
@@ -245,15 +249,18 @@ def collapse_shards(batch: pa.Table, centroids: np.ndarray, threshold: float, fo
 
 class ConsolidateGroup:
     """Ray Data ``map_groups`` actor: one topic cluster's shard representatives -> collapse,
-    prevalence, merge tree -> one row. What the cluster's collapse folded goes to
-    ``folded_dir/cluster=K.parquet`` from here: each folded representative carries the
-    evidence of every unit it stood for, so the driver would otherwise hold the cluster's
-    ids once more (at 100k trajectories, 365,666 of the 950,784 ids it held)."""
+    prevalence, merge tree -> ``clusters_dir/cluster=K.json``, and one row with the cluster
+    id. What the cluster's collapse folded goes to ``folded_dir/cluster=K.parquet``: each
+    folded representative carries the evidence of every unit it stood for (at 100k
+    trajectories, 365,666 of the 950,784 ids the result held). The result itself names
+    every lesson and trajectory behind what the topic keeps (at 1M, the two results raised
+    the driver from 745 to 1,291 MB): it stays in its file until the skill is finished."""
 
-    def __init__(self, app: str, skill_view: str, params: dict, folded_dir: str):
+    def __init__(self, app: str, skill_view: str, params: dict, folded_dir: str, clusters_dir: str):
         self.merge_many = serve_merge_many(serve.get_app_handle(app), skill_view)
         self.params = ReduceParams.model_validate(params)
         self.folded_dir = Path(folded_dir)
+        self.clusters_dir = Path(clusters_dir)
 
     def __call__(self, group: pa.Table) -> pa.Table:
         # By unit id: the rows come in the order the shards finished and the shuffle delivered
@@ -270,24 +277,34 @@ class ConsolidateGroup:
             topics=merged_topics(group.column("topics").to_pylist()),
             units_in=pc.sum(group.column("members")).as_py(),
         )
-        pq.write_table(folded_table(result.cluster_id, result.collapsed), self.folded_dir / f"cluster={result.cluster_id}.parquet")  # a retry writes the same file
-        return pa.table({"result": [result.model_copy(update={"collapsed": []}).model_dump_json()]})
+        name = f"cluster={result.cluster_id}"  # a retry writes the same files
+        pq.write_table(folded_table(result.cluster_id, result.collapsed), self.folded_dir / f"{name}.parquet")
+        (self.clusters_dir / f"{name}.json").write_text(result.model_copy(update={"collapsed": []}).model_dump_json())
+        return pa.table({"cluster": [result.cluster_id]})
 
 
-def consolidate(s0: Skill, analysis_dir: Path, cfg: DistillConfig, app: str, skill_view: str, handle: DeploymentHandle, progress: Progress) -> Consolidation:
+@dataclass(frozen=True)
+class Topics:
+    """What the reduce left in the run dir for ``finish_topics``."""
+
+    units: int  # lesson units split from the analysis results
+    clusters: list[Path] = field(default_factory=list)  # a ``ClusterResult`` (JSON) per topic cluster
+    folded: list[Path] = field(default_factory=list)  # the near-duplicates folded, a file per shard and per cluster
+
+
+def reduce_topics(analysis_dir: Path, cfg: DistillConfig, app: str, skill_view: str, progress: Progress) -> Topics:
     """Units from the analysis results in ``analysis_dir`` (split and embedded in the workers,
     written in shards to ``units/`` beside it) -> topic centroids fitted on a bounded sample
     -> each shard assigned and collapsed (map_batches; its folded units written to
     ``folded/``) -> ``groupby(cluster).map_groups`` reduce of the representatives (what
-    it folds written to ``folded/`` too) ->
-    assemble, apply and validate (``finish``) on the driver, which only receives the sample
-    and one row per cluster."""
+    it folds written to ``folded/`` too, its result to ``clusters/``). The driver receives
+    the sample and a cluster id a topic."""
     c = cfg.consolidate
-    merge, fixer, restate = serve_merge(handle, skill_view), serve_fix(handle), serve_restate(handle, c.anchor_restate_calls)
-    units_dir, folded_dir = analysis_dir.parent / UNITS_DIR, analysis_dir.parent / FOLDED_DIR
-    shutil.rmtree(folded_dir, ignore_errors=True)
+    units_dir, folded_dir, clusters_dir = (analysis_dir.parent / d for d in (UNITS_DIR, FOLDED_DIR, CLUSTERS_DIR))
+    for folder in (folded_dir, clusters_dir):
+        shutil.rmtree(folder, ignore_errors=True)
     if not write_units(analysis_dir, units_dir, c):
-        return finish(s0, [], c, merge=merge, fixer=fixer, units=0, restate=restate)
+        return Topics(units=0)
     shards = sorted(units_dir.glob(f"{SHARD}=*"))
     n_units, n_trajectories = unit_counts(shards)
     centroids = fit_topics(units_dir, shards, n_units, c)
@@ -295,6 +312,7 @@ def consolidate(s0: Skill, analysis_dir: Path, cfg: DistillConfig, app: str, ski
     params = resolve_params(c, n_trajectories, cfg.fan_in)
     progress(f"{n_units} lesson unit(s) in {len(centroids)} topic cluster(s), {len(shards)} shard(s); merging within clusters")
     folded_dir.mkdir(parents=True)
+    clusters_dir.mkdir(parents=True)
     reduced = (
         ray.data.from_items([{"path": str(d)} for d in shards])
         .map_batches(
@@ -306,16 +324,28 @@ def consolidate(s0: Skill, analysis_dir: Path, cfg: DistillConfig, app: str, ski
         .groupby("cluster", num_partitions=max(1, min(len(centroids), 64)))
         .map_groups(
             ConsolidateGroup,
-            fn_constructor_args=(app, skill_view, params.model_dump(), str(folded_dir)),
+            fn_constructor_args=(app, skill_view, params.model_dump(), str(folded_dir), str(clusters_dir)),
             compute=ActorPoolStrategy(size=min(2, len(centroids))),
             num_cpus=0,  # the actors wait on Serve
             batch_format="pyarrow",
         )
     )
-    clusters = []
+    done = []
     with Console.of(progress).stage("merge", len(centroids), "topic") as bar:
         for row in reduced.iter_rows():
-            clusters.append(share_ids(ClusterResult.model_validate_json(row["result"])))
+            done.append(row["cluster"])
             bar.advance()
-    progress("assembling the skill from the topics, applying and validating it")
-    return finish(s0, clusters, c, merge=merge, fixer=fixer, units=n_units, restate=restate, folded=sorted(folded_dir.glob("*.parquet")))
+    return Topics(units=n_units, clusters=[clusters_dir / f"cluster={k}.json" for k in sorted(done)], folded=sorted(folded_dir.glob("*.parquet")))
+
+
+def finish_topics(s0: Skill, topics: Topics, cfg: DistillConfig, app: str, skill_view: str) -> Consolidation:
+    """The skill finished from the cluster results of ``topics``: assembled, applied and
+    validated (``consolidate.run.finish``), with its merges, fixes and anchor restatements
+    sent to the Serve analyst ``app``. Runs where it is called: ``distill`` calls it in a
+    worker (``pipeline.run``), so the results' ids never reach the driver."""
+    c = cfg.consolidate
+    handle = serve.get_app_handle(app)
+    clusters = [share_ids(ClusterResult.model_validate_json(path.read_text())) for path in topics.clusters]
+    merge, fixer, restate = serve_merge(handle, skill_view), serve_fix(handle), serve_restate(handle, c.anchor_restate_calls)
+    return finish(s0, clusters, c, merge=merge, fixer=fixer, units=topics.units, restate=restate, folded=topics.folded)
+

@@ -27,7 +27,7 @@ from trace2skill.evaluate.holdout import HOLDOUT_TASKS, read_task_ids, split_hol
 from trace2skill.ingest import read_labels
 from trace2skill.llm.base import Usage
 from trace2skill.pipeline.analyze import AnalyzeBatch, draft_s0, write_lessons_and_patches
-from trace2skill.pipeline.consolidate import consolidate
+from trace2skill.pipeline.consolidate import Topics, finish_topics, reduce_topics
 from trace2skill.pipeline.memory import system_arrow_pool, trim
 from trace2skill.pipeline.pair import MAX_PARTITIONS, ROWS_PER_PARTITION, task_pairings, with_pairings
 from trace2skill.pipeline.read import plan_inputs, read_records, write_records
@@ -124,7 +124,7 @@ def distill(cfg: DistillConfig, progress: Progress = print, *, resume: bool = Fa
         progress(f"{run_dir} holds a finished run; nothing to resume")
         return RunSummary.model_validate_json((run_dir / "summary.json").read_text())
     summary = RunSummary()
-    stage = _StageClock(summary)
+    stage = _StageClock()
 
     with system_arrow_pool():  # the driver's freed Arrow memory can be trimmed (pipeline.memory)
         with ray_session(cfg.num_cpus, run_dir / RAY_LOG if quiet_ray else None):
@@ -161,12 +161,11 @@ def distill(cfg: DistillConfig, progress: Progress = print, *, resume: bool = Fa
             summary.budget = budget_report(run_dir, usage.prompt_tokens, parts.num_rows(run_dir / TRAJECTORIES) - results)
             found = write_lessons_and_patches(run_dir, results)  # lessons.parquet and patches.parquet, split from the parts by Ray tasks
             progress(f"{found['lessons']} lesson(s), {found['patches']} patch(es); consolidating ({cfg.consolidate.embedder} embeddings, fan-in {cfg.fan_in})")
-            cons = consolidate(s0, run_dir / ANALYSIS_DIR, cfg, app, skill_view, handle, progress)
-            stage("merge")
-
-            summary = _write_outputs(cfg, cons, found, summary)
-            del cons  # written; the report reads the files
-            stage("apply")
+            topics = reduce_topics(run_dir / ANALYSIS_DIR, cfg, app, skill_view, progress)
+            progress("assembling the skill from the topics, applying and validating it")
+            summary, apply_seconds = finish_in_worker(s0, topics, cfg, app, skill_view, found, summary)
+            stage.split("merge", "apply", apply_seconds)
+            summary.stage_seconds = stage.seconds
             summary.wall_seconds = round(time.perf_counter() - t_start, 2)
             (run_dir / "summary.json").write_text(summary.model_dump_json(indent=2))
             report_in_worker(run_dir)  # inside the session: outside it, the task would start a Ray instance of its own
@@ -174,17 +173,37 @@ def distill(cfg: DistillConfig, progress: Progress = print, *, resume: bool = Fa
     return summary
 
 
+def finish_in_worker(s0: Skill, topics: Topics, cfg: DistillConfig, app: str, skill_view: str, found: dict[str, int], summary: RunSummary) -> tuple[RunSummary, float]:
+    """``finish_and_write`` run by a Ray worker that exits once it is done. The cluster
+    results name every lesson and trajectory behind what each topic keeps: at 1M
+    trajectories they took the driver from 745 to 1,291 MB (docs/performance.md). Like every
+    stage's workers, it needs the run dir and the output folder."""
+    return ray.get(_in_worker(finish_and_write).remote(s0, topics, cfg, app, skill_view, found, summary))
+
+
+def finish_and_write(s0: Skill, topics: Topics, cfg: DistillConfig, app: str, skill_view: str, found: dict[str, int], summary: RunSummary) -> tuple[RunSummary, float]:
+    """The skill finished from the cluster results (``finish_topics``) and the run's outputs
+    written (``_write_outputs``); the filled-in summary and the seconds the writing took."""
+    cons = finish_topics(s0, topics, cfg, app, skill_view)
+    start = time.perf_counter()
+    summary = _write_outputs(cfg, cons, found, summary)
+    return summary, time.perf_counter() - start
+
+
 def report_in_worker(run_dir: Path) -> None:
     """``write_report`` run by a Ray worker that exits once it is done. The report reads the
     run's files into polars, ~1 GB at 1M trajectories (docs/performance.md): work for a
     worker, not for the driver, which only steers. Like every stage's workers, it needs the
     run dir."""
-    ray.get(_write_report.remote(str(run_dir)))
+    ray.get(_in_worker(write_report).remote(run_dir))
 
 
-@ray.remote(num_cpus=0, max_calls=1)  # no CPU reserved: it must not wait on the cores the replicas hold
-def _write_report(run_dir: str) -> None:
-    write_report(Path(run_dir))
+def _in_worker(fn: Callable) -> ray.remote_function.RemoteFunction:
+    """``fn`` as a Ray task whose worker process exits after it (its memory goes back) and that
+    reserves no CPU (it runs after the stages, and must not wait on the cores the replicas
+    hold). ``fn`` is a module-level function, so the worker imports it rather than receive
+    a copy of it and of what it refers to as they are in this process."""
+    return ray.remote(num_cpus=0, max_calls=1)(fn)
 
 
 def _analyze(cfg: DistillConfig, state: RunState, app: str, skill: SkillContext, progress: Console) -> int:
@@ -313,15 +332,21 @@ def _analysis_stream():
 
 
 class _StageClock:
-    """Records the seconds since the previous stage under each stage's name, and trims the
-    driver's freed memory at each boundary."""
+    """Records the seconds since the previous stage under each stage's name (``seconds``), and
+    trims the driver's freed memory at each boundary."""
 
-    def __init__(self, summary: RunSummary):
-        self.summary = summary
+    def __init__(self):
+        self.seconds: dict[str, float] = {}
         self.last = time.perf_counter()
 
     def __call__(self, name: str) -> None:
         trim()  # what the stage freed goes back to the system, not to the next stage's peak
         now = time.perf_counter()
-        self.summary.stage_seconds[name] = round(now - self.last, 2)
+        self.seconds[name] = round(now - self.last, 2)
         self.last = now
+
+    def split(self, first: str, second: str, second_seconds: float) -> None:
+        """Two stages that ran in one call (a worker's), the second of them ``second_seconds`` long."""
+        self(first)
+        self.seconds[first] = round(self.seconds[first] - second_seconds, 2)
+        self.seconds[second] = round(second_seconds, 2)
