@@ -8,6 +8,7 @@ import pytest
 import ray
 from ray.data.context import DataContext
 
+from trace2skill.pipeline.read import first_parquet_reader
 from trace2skill.pipeline.run import READ_AHEAD_BYTES, _analysis_stream
 
 pytestmark = pytest.mark.ray
@@ -31,3 +32,12 @@ def test_the_stream_reads_parquet_with_the_first_reader_and_a_bounded_read_ahead
     assert (context.use_datasource_v2, context.execution_options.preserve_order, context.execution_options.resource_limits) == before
     if context.use_datasource_v2:  # outside the block, Ray's default reader
         assert read_op(ray.data.read_parquet(str(tmp_path))) != "Read"
+
+
+def test_the_first_reader_is_used_in_its_block_only(ray_session, tmp_path):
+    pq.write_table(pa.table({"id": ["a"]}), tmp_path / "part.parquet")
+    context = DataContext.get_current()
+    before = context.use_datasource_v2
+    with first_parquet_reader():
+        assert read_op(ray.data.read_parquet(str(tmp_path))) == "Read"  # a task a file (pairing's candidate pass)
+    assert context.use_datasource_v2 == before

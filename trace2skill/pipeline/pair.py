@@ -30,6 +30,7 @@ from trace2skill.analysts.batch import PAIRING
 from trace2skill.analysts.contrast import Pairing, SiblingView, pairing_key, sibling_view
 from trace2skill.buckets import stable_bucket
 from trace2skill.parts import parts
+from trace2skill.pipeline.read import first_parquet_reader
 
 KEY = "pair_key"
 BUCKET = "pair_bucket"  # the shuffle's group: many tasks, so the ranking is one vectorised call a bucket
@@ -135,7 +136,8 @@ def task_pairings(trajectories: Path, num_rows: int) -> dict[str, str]:
     while queue:  # one pass in the common case: a task's shortest success can be read
         wanted = {candidates[0][0]: key for key, candidates in queue.items()}
         files = sorted({candidates[0][1] for candidates in queue.values()})  # only the files that hold a candidate are decoded
-        found = ray.data.read_parquet(files).map_batches(candidate_views, fn_kwargs={"wanted": wanted}, batch_format="pyarrow")
+        with first_parquet_reader():  # a task a file: these tasks decode whole trajectories
+            found = ray.data.read_parquet(files).map_batches(candidate_views, fn_kwargs={"wanted": wanted}, batch_format="pyarrow")
         for row in found.iter_rows():
             key = wanted[row["id"]]
             if row["view"] is not None:

@@ -30,7 +30,7 @@ from trace2skill.pipeline.analyze import AnalyzeBatch, draft_s0, write_lessons_a
 from trace2skill.pipeline.consolidate import Topics, finish_topics, reduce_topics
 from trace2skill.pipeline.memory import system_arrow_pool, trim
 from trace2skill.pipeline.pair import MAX_PARTITIONS, ROWS_PER_PARTITION, task_pairings, with_pairings
-from trace2skill.pipeline.read import plan_inputs, read_records, write_records
+from trace2skill.pipeline.read import first_parquet_reader, plan_inputs, read_records, write_records
 from trace2skill.progress import Console, stderr_to
 from trace2skill.outputs import MANIFEST, QUARANTINE, TRAJECTORIES, analysis_usage, write_manifest
 from trace2skill.schema import PATCH_SCHEMA, to_table
@@ -220,8 +220,8 @@ def _analyze(cfg: DistillConfig, state: RunState, app: str, skill: SkillContext,
         batch_size = cfg.analysis_batch_size(total - done)
         if total > done and not guard.exhausted:
             # Pairs are found over every run (a done success is still a failure's sibling), and
-            # before the stream's settings: under its first Parquet reader, the compact pass of
-            # the pairing held ~0.6 GB more on the driver at 1M (docs/performance.md).
+            # before the stream's settings: under its Parquet reader, the compact pass of the
+            # pairing held ~0.6 GB more on the driver at 1M (docs/performance.md).
             pairings = task_pairings(run_dir / TRAJECTORIES, total) if cfg.analyst.contrast else None
             # Blocks of one batch each (streamed, not a barrier), so every actor gets work: a
             # file's rows otherwise arrive as one block that only one actor would process.
@@ -315,20 +315,19 @@ def _analysis_stream():
       slower than the read produces, and with Ray Data's default budget (a share of the
       whole object store) the read ran tens of thousands of runs ahead and its workers held
       ~2 GB each at 100k, so memory grew with the input (docs/performance.md, issue 16);
-    - read Parquet with Ray Data's first reader: the newer one (``use_datasource_v2``) packs
-      ~128 MiB of files into one task and decodes them all at once, and with the stream
-      consuming slowly its two read workers held ~1 GB each (the first reader: ~0.4 GB).
+    - read Parquet with Ray Data's first reader (``first_parquet_reader``): with the newer
+      one, and the stream consuming slowly, its two read workers held ~1 GB each at 100k
+      (the first reader: ~0.4 GB).
     """
-    context = DataContext.get_current()
-    options = context.execution_options
-    ordered, limits, reader = options.preserve_order, options.resource_limits, context.use_datasource_v2
+    options = DataContext.get_current().execution_options
+    ordered, limits = options.preserve_order, options.resource_limits
     options.preserve_order = False
     options.resource_limits = limits.copy(object_store_memory=READ_AHEAD_BYTES)
-    context.use_datasource_v2 = False
     try:
-        yield
+        with first_parquet_reader():
+            yield
     finally:
-        options.preserve_order, options.resource_limits, context.use_datasource_v2 = ordered, limits, reader
+        options.preserve_order, options.resource_limits = ordered, limits
 
 
 class _StageClock:
