@@ -37,7 +37,7 @@ def evaluate(
     """Run an agent runner on held-out tasks with the baseline and each candidate skill; promote a candidate only when it is confidently better."""
     import json
 
-    from trace2skill.evaluate import EvaluateConfig
+    from trace2skill.evaluate.plan import EvaluateConfig
     from trace2skill.evaluate.tasks import TasksError
 
     if not tasks.is_file():

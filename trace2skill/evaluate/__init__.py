@@ -6,10 +6,8 @@ paired statistics (``stats``, ``summary``) whether a candidate is promoted; ``le
 warns when a candidate quotes the held-out tasks, ``holdout`` keeps tasks out of a
 distill, ``report`` writes the outputs. No Ray here: ``trace2skill.pipeline.evaluate``
 runs the plan on Ray.
+
+Import from the modules: this package imports none of them, because ``holdout`` is
+imported wherever a run's outputs are written (in Ray workers too) and the statistics
+would bring scipy with it (~90 MB a process: docs/performance.md).
 """
-
-from trace2skill.evaluate.plan import EvaluateConfig, plan_runs
-from trace2skill.evaluate.runner import RunRow, RunSpec, run_once
-from trace2skill.evaluate.summary import EvaluationSummary, summarize
-
-__all__ = ["EvaluateConfig", "EvaluationSummary", "RunRow", "RunSpec", "plan_runs", "run_once", "summarize"]
