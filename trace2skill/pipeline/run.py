@@ -219,9 +219,8 @@ def _analyze(cfg: DistillConfig, state: RunState, app: str, skill: SkillContext,
         progress(f"analyzing {total - done} trajectory(ies)" + (f"; {done} were analysed before the resumption" if done else ""))
         batch_size = cfg.analysis_batch_size(total - done)
         if total > done and not guard.exhausted:
-            # Pairs are found over every run (a done success is still a failure's sibling), and
-            # before the stream's settings: under its Parquet reader, the compact pass of the
-            # pairing held ~0.6 GB more on the driver at 1M (docs/performance.md).
+            # Pairs are found over every run (a done success is still a failure's sibling), before
+            # the stream starts; their passes read the part files by path (pipeline.pair).
             pairings = task_pairings(run_dir / TRAJECTORIES, total) if cfg.analyst.contrast else None
             # Blocks of one batch each (streamed, not a barrier), so every actor gets work: a
             # file's rows otherwise arrive as one block that only one actor would process.
