@@ -1,4 +1,4 @@
-"""The driver's memory hand-back: Arrow from the system allocator during a run, and trims."""
+"""Memory handed back: the driver's Arrow from the system allocator during a run, trims, and the tasks that trim."""
 
 from __future__ import annotations
 
@@ -30,3 +30,23 @@ def test_trim_hands_back_what_was_freed_between_live_chunks():
     trim()
     assert freed - rss() > 100 * 2**20  # the free pages between the live chunks went back
     assert len(kept) == 2344
+
+
+def test_a_releasing_task_trims_before_and_after_and_is_pickled_by_reference(monkeypatch):
+    import pickle
+
+    from trace2skill.pipeline import consolidate, memory, pair
+
+    calls = []
+    monkeypatch.setattr(memory, "trim", lambda: calls.append("trim"))
+    double = memory.releasing(lambda x: calls.append("run") or 2 * x)
+    assert double(21) == 42 and calls == ["trim", "run", "trim"]
+    calls.clear()
+    with pytest.raises(ZeroDivisionError):
+        memory.releasing(lambda: 1 / 0)()
+    assert calls == ["trim", "trim"]  # a failed task's garbage goes back too
+    # Ray sends a module-level task function by reference (the worker imports it) only when
+    # the wrapper is what the module's name holds; plain pickle succeeds only by reference.
+    for fn in (consolidate.collapse_shards, consolidate.embedded_units, pair.compact_runs, pair.file_candidates):
+        assert pickle.loads(pickle.dumps(fn)) is fn
+

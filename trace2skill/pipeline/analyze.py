@@ -22,6 +22,7 @@ from trace2skill.analysts.verify import VerifierJob
 from trace2skill.checkpoint import ANALYSIS_DIR, write_analysis_part
 from trace2skill.llm.base import Usage
 from trace2skill.outputs import LESSONS, PATCHES, write_lesson_parts
+from trace2skill.pipeline.memory import releasing
 from trace2skill.schema import Trajectory
 from trace2skill.skill.model import Skill
 
@@ -107,6 +108,7 @@ def write_lessons_and_patches(run_dir: Path, results: int) -> dict[str, int]:
     return counts
 
 
+@releasing
 def _lesson_parts(batch: pa.Table, run_dir: str) -> dict[str, list[int]]:
     counts = write_lesson_parts([Path(p) for p in batch.column("path").to_pylist()], Path(run_dir))
     return {name: [n] for name, n in counts.items()}

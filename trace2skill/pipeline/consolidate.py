@@ -47,7 +47,7 @@ from trace2skill.consolidate.sampling import far_cap, far_in_shard, pick_far, sh
 from trace2skill.consolidate.shards import SHARD, collapse_shard, folded_table, merged_topics, shard_count, unit_columns, unit_counts
 from trace2skill.consolidate.units import Unit, split_units
 from trace2skill.llm.base import Usage
-from trace2skill.pipeline.memory import trim
+from trace2skill.pipeline.memory import releasing, trim
 from trace2skill.progress import Console
 from trace2skill.schema import Patch
 from trace2skill.skill.folder import skill_prompt_view
@@ -119,6 +119,7 @@ def serve_restate(handle: DeploymentHandle, max_calls: int) -> BoundedRestater:
     return BoundedRestater(ask, max_calls)
 
 
+@releasing
 def read_results(batch: pa.Table) -> pa.Table:
     """Ray Data ``map_batches``: the ``result`` column of the analysis parts named in ``path``."""
     return pa.concat_tables([pq.read_table(p, columns=["result"]) for p in batch.column("path").to_pylist()])
@@ -158,6 +159,7 @@ def _embedder(name: str, device: str | None, batch_size: int) -> Embedder:
     return make_embedder(name, device=device, batch_size=batch_size)  # once per worker process
 
 
+@releasing
 def embedded_units(batch: pa.Table, shards: int, name: str, device: str | None, batch_size: int) -> pa.Table:
     """Ray Data ``map_batches`` task: ``result_units`` of a batch of analysis results, with
     float16 embeddings in place of their text (one task does both, so a block is a batch of
@@ -213,6 +215,7 @@ def write_units(analysis_dir: Path, units_dir: Path, c: ConsolidateConfig) -> bo
     return any(units_dir.glob(f"{SHARD}=*/*.parquet"))
 
 
+@releasing
 def far_in_shards(batch: pa.Table, centroids: np.ndarray, distance: float, cap: int, seed: int) -> pa.Table:
     """Ray Data ``map_batches`` over shard folders (``path``): each shard's far units, sampled
     (``sampling.far_in_shard``)."""
@@ -235,6 +238,7 @@ def fit_topics(units_dir: Path, shards: list[Path], n: int, c: ConsolidateConfig
     return refine(centroids, pick_far(pa.concat_tables(far), size, c.seed), distance, c.max_clusters)
 
 
+@releasing
 def collapse_shards(batch: pa.Table, centroids: np.ndarray, threshold: float, folded_dir: str) -> pa.Table:
     """Ray Data ``map_batches``: for each shard folder of ``batch``'s ``path`` column, assign its
     units to the topic centroids and collapse each cluster's share (``collapse_shard``); the
