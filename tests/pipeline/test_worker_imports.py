@@ -21,10 +21,15 @@ def test_a_stage_worker_imports_its_stage_not_the_whole_run(module):
     assert not loaded & {"trace2skill.pipeline.run", "trace2skill.report", "trace2skill.evaluate.stats", "polars", "matplotlib"}
 
 
-def test_the_package_still_gives_the_run_entry_points():
+def test_the_packages_still_give_their_names():
+    import trace2skill.evaluate as evaluate
     import trace2skill.pipeline as pipeline
+    from trace2skill.evaluate import plan, runner, summary
     from trace2skill.pipeline import run
 
     assert (pipeline.distill, pipeline.ingest, pipeline.ray_session) == (run.distill, run.ingest, run.ray_session)
-    with pytest.raises(AttributeError):
-        pipeline.no_such_thing  # noqa: B018
+    given = {name: getattr(evaluate, name) for name in evaluate.__all__}
+    assert given == {name: getattr(module, name) for module in (plan, runner, summary) for name in evaluate.__all__ if hasattr(module, name)}
+    for package in (pipeline, evaluate):
+        with pytest.raises(AttributeError):
+            package.no_such_thing  # noqa: B018

@@ -7,7 +7,23 @@ warns when a candidate quotes the held-out tasks, ``holdout`` keeps tasks out of
 distill, ``report`` writes the outputs. No Ray here: ``trace2skill.pipeline.evaluate``
 runs the plan on Ray.
 
-Import from the modules: this package imports none of them, because ``holdout`` is
-imported wherever a run's outputs are written (in Ray workers too) and the statistics
-would bring scipy with it (~90 MB a process: docs/performance.md).
+Its names are imported from their modules when first asked for (``trace2skill.exports``):
+``holdout`` is imported wherever a run's outputs are written, in Ray workers too, and the
+statistics would bring scipy with it.
 """
+
+from trace2skill.exports import lazy_exports
+
+__all__ = ["EvaluateConfig", "EvaluationSummary", "RunRow", "RunSpec", "plan_runs", "run_once", "summarize"]
+__getattr__ = lazy_exports(
+    __name__,
+    {
+        "EvaluateConfig": "trace2skill.evaluate.plan",
+        "plan_runs": "trace2skill.evaluate.plan",
+        "RunRow": "trace2skill.evaluate.runner",
+        "RunSpec": "trace2skill.evaluate.runner",
+        "run_once": "trace2skill.evaluate.runner",
+        "EvaluationSummary": "trace2skill.evaluate.summary",
+        "summarize": "trace2skill.evaluate.summary",
+    },
+)

@@ -8,18 +8,12 @@ stage they wire is a plain function of the other packages, tested without a clus
 - ``consolidate``: lessons -> embeddings, topic clusters, ``groupby`` merges -> final skill
 - ``run``: the distill run and the ``ingest`` command wired end to end
 
-``distill``, ``ingest`` and ``ray_session`` are imported from ``run`` when first asked for:
-a Ray worker that runs a stage's function imports that stage's module, and importing
-``run`` with it (every stage, the report, the evaluation) cost each worker process ~180 MB
-(docs/performance.md).
+``distill``, ``ingest`` and ``ray_session`` are imported from ``run`` when first asked for
+(``trace2skill.exports``): a Ray worker that runs a stage's function imports that stage's
+module, and must not import the whole run with it.
 """
 
+from trace2skill.exports import lazy_exports
+
 __all__ = ["distill", "ingest", "ray_session"]
-
-
-def __getattr__(name: str):
-    if name in __all__:
-        from trace2skill.pipeline import run
-
-        return getattr(run, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, dict.fromkeys(__all__, "trace2skill.pipeline.run"))
