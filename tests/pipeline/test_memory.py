@@ -49,4 +49,3 @@ def test_a_releasing_task_trims_before_and_after_and_is_pickled_by_reference(mon
     # the wrapper is what the module's name holds; plain pickle succeeds only by reference.
     for fn in (consolidate.collapse_shards, consolidate.embedded_units, pair.compact_runs, pair.file_candidates):
         assert pickle.loads(pickle.dumps(fn)) is fn
-
