@@ -57,9 +57,9 @@ def measure(ongoing: int, latency_s: float, repeats: int, skill, batch_size: int
 
     from tests.llm.openai_server import ChatServer
     from trace2skill.analysts.analyze import AnalystConfig
-    from trace2skill.config import ReplicaConfig
     from trace2skill.llm.factory import BackendConfig
     from trace2skill.serve.analyst import start_analyst
+    from trace2skill.serve.config import ReplicaConfig
 
     n = max(4 * ongoing, 32)
     batches = trajectories(n, batch_size)

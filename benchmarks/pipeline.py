@@ -59,10 +59,10 @@ def run_read(spec: dict) -> dict:
 def run_distill(spec: dict) -> dict:
     """The child's work: one distill run as ``spec`` says (the fake backend unless ``spec``
     names another); returns the progress lines with their seconds since the start."""
-    from trace2skill.config import DistillConfig
     from trace2skill.consolidate.config import ConsolidateConfig
     from trace2skill.llm.factory import BackendConfig
     from trace2skill.pipeline.run import distill
+    from trace2skill.run.options import DistillConfig
 
     fake = {"backend": "fake", "fake_latency_s": spec.get("latency_s", 0.0), "fake_latency_per_token_s": spec.get("latency_per_token_s", 0.0)}
     skill_dir = spec.get("skill_dir")

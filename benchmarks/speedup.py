@@ -42,15 +42,14 @@ from results import save_result  # noqa: E402
 def sequential(corpus: Path, latency_s: float, per_token_s: float) -> dict:
     """Ingest -> analyse each trajectory -> merge patches one by one -> apply, in one process."""
     from trace2skill.analysts.analyze import analyze
-    from trace2skill.config import DistillConfig
+    from trace2skill.analysts.context import SkillContext
     from trace2skill.consolidate.finalize import finalize
     from trace2skill.consolidate.merge import merge_patches
     from trace2skill.ingest import discover_files, read_file
-    from trace2skill.llm.base import Usage
     from trace2skill.llm.factory import BackendConfig, make_llm
     from trace2skill.pipeline.run import load_starting_skill
-    from trace2skill.schema import Trajectory
-    from trace2skill.analysts.context import SkillContext
+    from trace2skill.run.options import DistillConfig
+    from trace2skill.schema import Trajectory, Usage
     from trace2skill.skill.folder import skill_prompt_view
 
     llm = make_llm(BackendConfig(backend="fake", fake_latency_s=latency_s, fake_latency_per_token_s=per_token_s))

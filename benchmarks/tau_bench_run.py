@@ -55,12 +55,12 @@ def write_results_file(path: Path, n: int, seed: int = 0) -> None:
 def token_counts(path: Path, context_tokens: int) -> list[dict]:
     """Per trajectory: tokens before and after fitting, and the prompt's shared prefix."""
     from trace2skill.analysts.analyze import AnalystConfig, build_messages
+    from trace2skill.analysts.context import SkillContext
     from trace2skill.analysts.render import render_trajectory, system_text
-    from trace2skill.config import DistillConfig
     from trace2skill.ingest import read_file
     from trace2skill.llm.embedded import EmbeddedLLM
     from trace2skill.pipeline.run import load_starting_skill
-    from trace2skill.analysts.context import SkillContext
+    from trace2skill.run.options import DistillConfig
 
     llm = EmbeddedLLM(context_tokens=context_tokens)
     config = AnalystConfig(context_tokens=context_tokens).for_backend("embedded")

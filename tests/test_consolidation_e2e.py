@@ -6,13 +6,15 @@ from __future__ import annotations
 import pytest
 
 from benchmarks.consolidation_corpus import evaluate, make_corpus
-from trace2skill.analysts.analyze import AnalysisResult, AnalystConfig
-from trace2skill.checkpoint import ANALYSIS_DIR, write_analysis_part
-from trace2skill.config import DistillConfig, ReplicaConfig
+from trace2skill.analysts.analyze import AnalystConfig
+from trace2skill.analysts.models import AnalysisResult
 from trace2skill.consolidate.provenance import explain, read_provenance, write_provenance
 from trace2skill.llm.factory import BackendConfig
 from trace2skill.pipeline.consolidate import finish_topics, reduce_topics
+from trace2skill.run.checkpoint import ANALYSIS_DIR, write_analysis_part
+from trace2skill.run.options import DistillConfig
 from trace2skill.serve.analyst import start_analyst
+from trace2skill.serve.config import ReplicaConfig
 from trace2skill.skill.folder import minimal_skill, skill_prompt_view, write_skill
 from trace2skill.skill.validate import validate_skill_dir
 

@@ -10,11 +10,11 @@ import json
 
 import pytest
 
-from trace2skill.config import DistillConfig
-from trace2skill.llm.factory import BackendConfig
-from trace2skill.pipeline import distill
 from tests.conftest import EXAMPLES
 from tests.test_pipeline import check_run_invariants
+from trace2skill.llm.factory import BackendConfig
+from trace2skill.pipeline.run import distill
+from trace2skill.run.options import DistillConfig
 
 pytestmark = [pytest.mark.ray, pytest.mark.embedded]
 

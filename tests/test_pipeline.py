@@ -9,14 +9,14 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from trace2skill.config import DistillConfig
+from tests.conftest import EXAMPLES
+from trace2skill import report
 from trace2skill.consolidate.reduce import ClusterResult
 from trace2skill.llm.factory import BackendConfig
 from trace2skill.pipeline import consolidate as pipeline_consolidate
-from trace2skill import report
-from trace2skill.pipeline import distill
+from trace2skill.pipeline.run import distill
+from trace2skill.run.options import DistillConfig
 from trace2skill.skill.validate import validate_skill_dir
-from tests.conftest import EXAMPLES
 
 pytestmark = pytest.mark.ray
 

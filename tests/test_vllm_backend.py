@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from trace2skill.config import DistillConfig
 from trace2skill.llm.factory import BackendConfig, VllmConfig, make_llm
-from trace2skill.recipes import load_recipe
+from trace2skill.run.options import DistillConfig
+from trace2skill.run.recipes import load_recipe
 from trace2skill.serve.vllm_app import llm_config_kwargs
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -2,16 +2,17 @@ import json
 
 import pytest
 
-from trace2skill.analysts.agentic import AnalystAction, RunTools, ViewSteps, analyze_agentic, run_analyst, tool_definitions
-from trace2skill.analysts.analyze import AnalystConfig
-from trace2skill.analysts.contrast import choose_sibling
-from trace2skill.llm.base import Completion, Usage
-from trace2skill.llm.fake import FakeLLM
-from trace2skill.llm.openai import OpenAILLM
-from trace2skill.llm.structured import schema_of
 from tests.analysts.test_analyze import SKILL
 from tests.conftest import make_trajectory
 from tests.llm.openai_server import ChatServer
+from trace2skill.analysts.agentic import AnalystAction, RunTools, ViewSteps, analyze_agentic, run_analyst, tool_definitions
+from trace2skill.analysts.analyze import AnalystConfig
+from trace2skill.analysts.contrast import choose_sibling
+from trace2skill.llm.base import Completion
+from trace2skill.llm.fake import FakeLLM
+from trace2skill.llm.openai import OpenAILLM
+from trace2skill.llm.structured import schema_of
+from trace2skill.schema import Usage
 
 TOOLS = ["get_user_details", "get_reservation_details", "search_direct_flight", "cancel_reservation", "cancel_reservation"]
 

@@ -1,13 +1,14 @@
 import pytest
 from pydantic import ValidationError
 
-from trace2skill.analysts.context import SkillContext
-from trace2skill.analysts.analyze import AnalystConfig, analyze
-from trace2skill.analysts.models import MAX_LESSONS, ErrorAnalysis, SuccessAnalysis
-from trace2skill.prompting import load_prompt, prompt_version
-from trace2skill.llm.base import Completion, Usage
-from trace2skill.llm.fake import FakeLLM
 from tests.conftest import make_trajectory
+from trace2skill.analysts.analyze import AnalystConfig, analyze
+from trace2skill.analysts.context import SkillContext
+from trace2skill.analysts.models import MAX_LESSONS, ErrorAnalysis, SuccessAnalysis
+from trace2skill.llm.base import Completion
+from trace2skill.llm.fake import FakeLLM
+from trace2skill.prompting import load_prompt, prompt_version
+from trace2skill.schema import Usage
 
 SKILL = SkillContext(skill_md="---\nname: s\ndescription: d\n---\n# S\n\n## Workflow\n\n- a\n\n## Pitfalls\n\n- b\n")
 

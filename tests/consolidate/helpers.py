@@ -6,11 +6,11 @@ import json
 
 import numpy as np
 
+from trace2skill.consolidate.models import Proposal
 from trace2skill.consolidate.reduce import ClusterResult
 from trace2skill.consolidate.units import Unit
-from trace2skill.consolidate.models import Proposal
-from trace2skill.llm.base import Completion, Usage
-from trace2skill.schema import Edit
+from trace2skill.llm.base import Completion
+from trace2skill.schema import Edit, Usage
 
 
 def unit(uid: str, text: str, traj: str | list[str], *, edits: list[Edit] | None = None, topic: str = "t", description: str = "") -> Unit:

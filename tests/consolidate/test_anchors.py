@@ -5,8 +5,7 @@ from __future__ import annotations
 from tests.consolidate.helpers import ScriptedLLM
 from trace2skill.consolidate.anchors import BoundedRestater, llm_restater, restate_anchor
 from trace2skill.consolidate.finalize import finalize
-from trace2skill.llm.base import Usage
-from trace2skill.schema import Edit, Patch
+from trace2skill.schema import Edit, Patch, Usage
 from trace2skill.skill.folder import minimal_skill
 
 S0 = minimal_skill("desk-agent", "Customer desk agent. Use for customer desk tasks.")

@@ -2,25 +2,24 @@
 
 from __future__ import annotations
 
-
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from benchmarks.consolidation_corpus import make_corpus
+from trace2skill.consolidate.assemble import Assembly
 from trace2skill.consolidate.cluster import assign, cluster_label, fit_centroids, label_of
 from trace2skill.consolidate.collapse import collapse
 from trace2skill.consolidate.embed import HashingEmbedder, embedding_matrix, stored_embeddings, thresholds
-from trace2skill.consolidate.assemble import Assembly
 from trace2skill.consolidate.finalize import FinalSkill
 from trace2skill.consolidate.provenance import ProvenanceRow, collapsed_count, provenance_rows, read_provenance, write_provenance
 from trace2skill.consolidate.reduce import ClusterResult
-from trace2skill.schema import Patch
-from trace2skill.skill.folder import minimal_skill
-from trace2skill.buckets import stable_bucket
 from trace2skill.consolidate.shards import FOLDED_SCHEMA, collapse_shard, folded_table, merged_topics, shard_count, unit_columns
 from trace2skill.consolidate.units import Unit, split_units
+from trace2skill.run.buckets import stable_bucket
+from trace2skill.schema import Patch
+from trace2skill.skill.folder import minimal_skill
 
 DEDUP, DISTANCE, _ = thresholds("hashing")
 

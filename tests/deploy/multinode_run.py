@@ -20,11 +20,12 @@ import ray
 from ray.cluster_utils import Cluster
 from ray.util.state import list_actors
 
-from trace2skill.config import DistillConfig, ReplicaConfig
 from trace2skill.consolidate.config import ConsolidateConfig
 from trace2skill.llm.factory import BackendConfig
 from trace2skill.pipeline.run import distill
+from trace2skill.run.options import DistillConfig
 from trace2skill.serve.analyst import app_name
+from trace2skill.serve.config import ReplicaConfig
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 GPU_WORKERS = 2

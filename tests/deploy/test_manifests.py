@@ -19,8 +19,8 @@ import ray
 import yaml
 from ray.serve.schema import ServeDeploySchema
 
-from trace2skill.config import RunOptions
-from trace2skill.recipes import load_recipe
+from trace2skill.run.options import RunOptions
+from trace2skill.run.recipes import load_recipe
 from trace2skill.serve.vllm_app import llm_config_kwargs
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from trace2skill.ingest import detect_format, read_file
-from trace2skill.inspect import record_rows, summarize
+from trace2skill.ingest.inspect import record_rows, summarize
 
 from .helpers import split
 

@@ -9,8 +9,8 @@ import pytest
 
 from tests.conftest import make_trajectory
 from tests.llm.openai_server import ChatServer
-from trace2skill.analysts.context import SkillContext
 from trace2skill.analysts.analyze import analyze
+from trace2skill.analysts.context import SkillContext
 from trace2skill.analysts.models import ErrorAnalysis
 from trace2skill.llm.openai import OpenAIHTTPError, OpenAILLM, retry_after_s
 
@@ -123,8 +123,8 @@ def _analyst_request(traj, config, **sampling) -> dict:
 
 
 def test_the_request_shows_the_grader_and_the_references_with_long_caps_and_sampling():
-    from trace2skill.analysts.analyze import AnalystConfig
     from tests.analysts.samples import failed_tau_bench_run
+    from trace2skill.analysts.analyze import AnalystConfig
 
     config = AnalystConfig(context_tokens=16384, max_output_tokens=2048).for_backend("openai")
     body = _analyst_request(failed_tau_bench_run(), config, temperature=0.7, reasoning_effort="high", chat_template_kwargs={"enable_thinking": True}, extra_body={"top_k": 20})
@@ -139,8 +139,8 @@ def test_the_request_shows_the_grader_and_the_references_with_long_caps_and_samp
 
 
 def test_a_swe_bench_style_failure_over_http_shows_its_failing_tests(tmp_path):
-    from trace2skill.analysts.analyze import AnalystConfig
     from tests.analysts.samples import FAILING_TEST, failed_swe_bench_run
+    from trace2skill.analysts.analyze import AnalystConfig
 
     body = _analyst_request(failed_swe_bench_run(tmp_path), AnalystConfig(context_tokens=16384).for_backend("openai"))
     grader = body["messages"][1]["content"].split("\n<grader>\n")[1]
@@ -158,7 +158,7 @@ def test_embedded_limits_send_short_caps_and_no_analysis_and_temperature_can_be_
 
 
 def test_a_candidates_seed_reaches_the_request_and_seed_zero_is_left_out():
-    """``distill --candidates`` tells candidates apart by the seed (trace2skill/candidates.py)."""
+    """``distill --candidates`` tells candidates apart by the seed (trace2skill/run/candidates.py)."""
     from trace2skill.llm.factory import BackendConfig, make_llm
 
     bodies = []

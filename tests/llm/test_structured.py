@@ -1,8 +1,9 @@
 import pytest
 from pydantic import BaseModel, Field
 
-from trace2skill.llm.base import Completion, LLMError, Message, Usage
+from trace2skill.llm.base import Completion, LLMError, Message
 from trace2skill.llm.structured import generate
+from trace2skill.schema import Usage
 
 
 class Answer(BaseModel):

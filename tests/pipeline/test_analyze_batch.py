@@ -9,14 +9,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from ray.exceptions import RayActorError
 
-from trace2skill.analysts.analyze import AnalysisResult
+from tests.conftest import make_trajectory
 from trace2skill.analysts.batch import PAIRING
 from trace2skill.analysts.context import SkillContext
 from trace2skill.analysts.contrast import choose_sibling
-from trace2skill.checkpoint import ANALYSIS_DIR
-from trace2skill.llm.base import Usage
+from trace2skill.analysts.models import AnalysisResult
 from trace2skill.pipeline.analyze import REPLICA_TRIES, AnalyzeBatch
-from tests.conftest import make_trajectory
+from trace2skill.run.checkpoint import ANALYSIS_DIR
+from trace2skill.schema import Usage
 
 
 class _Response:

@@ -9,14 +9,14 @@ import pyarrow.parquet as pq
 import pytest
 
 from benchmarks.consolidation_corpus import make_corpus
-from trace2skill.analysts.analyze import AnalysisResult
-from trace2skill.checkpoint import ANALYSIS_DIR, write_analysis_part
+from trace2skill.analysts.models import AnalysisResult
 from trace2skill.consolidate.config import ConsolidateConfig
 from trace2skill.consolidate.embed import embedding_matrix, make_embedder
-from trace2skill.buckets import stable_bucket
 from trace2skill.consolidate.shards import unit_columns
 from trace2skill.consolidate.units import Unit, split_units
 from trace2skill.pipeline.consolidate import result_units, write_units
+from trace2skill.run.buckets import stable_bucket
+from trace2skill.run.checkpoint import ANALYSIS_DIR, write_analysis_part
 from trace2skill.schema import Edit, Patch
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import polars as pl
 
-from tests.test_outputs import _result
+from tests.run.test_outputs import _result
 from trace2skill import parts
-from trace2skill.checkpoint import write_analysis_part
-from trace2skill.outputs import LESSONS, PATCHES
 from trace2skill.pipeline import analyze
+from trace2skill.run.checkpoint import write_analysis_part
+from trace2skill.run.outputs import LESSONS, PATCHES
 
 
 def test_tasks_split_every_result_once_and_a_rerun_leaves_no_stale_part(ray_session, tmp_path, monkeypatch):

@@ -12,13 +12,13 @@ import pyarrow.parquet as pq
 import pytest
 import ray
 
-from trace2skill.analysts.contrast import Pairing, counted_steps
-from trace2skill.config import DistillConfig
-from trace2skill.llm.factory import BackendConfig
-from trace2skill.pipeline import distill
-from trace2skill.pipeline.pair import CANDIDATES, PAIRING, rank_candidates, task_pairings, task_runs, with_pairings
-from trace2skill.schema import TRAJECTORY_SCHEMA, Step
 from tests.conftest import make_trajectory
+from trace2skill.analysts.contrast import Pairing, counted_steps
+from trace2skill.llm.factory import BackendConfig
+from trace2skill.pipeline.run import distill
+from trace2skill.pipeline.pair import CANDIDATES, PAIRING, rank_candidates, task_pairings, task_runs, with_pairings
+from trace2skill.run.options import DistillConfig
+from trace2skill.schema import TRAJECTORY_SCHEMA, Step
 
 pytestmark = pytest.mark.ray
 

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from trace2skill.checkpoint import RunError, load_state
-from trace2skill.config import DistillConfig
-from trace2skill.pipeline import distill
 from tests.conftest import EXAMPLES
+from trace2skill.pipeline.run import distill
+from trace2skill.run.checkpoint import RunError, load_state
+from trace2skill.run.options import DistillConfig
 
 
 def _cfg(out: Path) -> DistillConfig:

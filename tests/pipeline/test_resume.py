@@ -17,11 +17,11 @@ import psutil
 import pytest
 import yaml
 
-from trace2skill.checkpoint import load_state, resume_config
-from trace2skill.config import DistillConfig
-from trace2skill.pipeline import distill
 from tests.conftest import EXAMPLES
 from tests.test_pipeline import check_run_invariants
+from trace2skill.pipeline.run import distill
+from trace2skill.run.checkpoint import load_state, resume_config
+from trace2skill.run.options import DistillConfig
 
 pytestmark = pytest.mark.ray
 

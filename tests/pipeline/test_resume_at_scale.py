@@ -11,10 +11,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from benchmarks.corpus import write_corpus
-from trace2skill.checkpoint import load_state, resume_config
-from trace2skill.config import DistillConfig
-from trace2skill.pipeline import distill
 from tests.pipeline.test_resume import analysis_rows, kill_distill_when
+from trace2skill.pipeline.run import distill
+from trace2skill.run.checkpoint import load_state, resume_config
+from trace2skill.run.options import DistillConfig
 
 pytestmark = pytest.mark.ray
 

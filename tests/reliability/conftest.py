@@ -11,11 +11,11 @@ import pytest
 
 from tests.reliability.corpus import chat_record, write_lines
 from tests.test_redact import planted
-from trace2skill.config import DistillConfig
 from trace2skill.consolidate.config import ConsolidateConfig
 from trace2skill.llm.factory import BackendConfig
-from trace2skill.pipeline import distill
-from trace2skill.summary import RunSummary
+from trace2skill.pipeline.run import distill
+from trace2skill.run.options import DistillConfig
+from trace2skill.run.summary import RunSummary
 
 SOAK_HELP = "soak: long reliability variants (thousands of records); run with -m soak"
 

@@ -23,8 +23,8 @@ from trace2skill.analysts.analyze import analyze
 from trace2skill.analysts.context import SkillContext
 from trace2skill.analysts.models import EditDraft
 from trace2skill.consolidate.models import MergeResult
-from trace2skill.llm.base import Completion, Message, Usage
-from trace2skill.schema import Edit, Patch
+from trace2skill.llm.base import Completion, Message
+from trace2skill.schema import Edit, Patch, Usage
 from trace2skill.skill.apply import apply_patch, protected_paths
 from trace2skill.skill.folder import load_skill, write_skill
 from trace2skill.skill.model import Skill

@@ -13,10 +13,10 @@ import pytest
 
 from tests.reliability.corpus import chat_corpus, write_lines
 from trace2skill.analysts.analyze import AnalystConfig
-from trace2skill.config import DistillConfig
 from trace2skill.consolidate.config import ConsolidateConfig
 from trace2skill.llm.factory import BackendConfig
-from trace2skill.pipeline import distill
+from trace2skill.pipeline.run import distill
+from trace2skill.run.options import DistillConfig
 from trace2skill.skill.validate import validate_skill_dir
 
 pytestmark = pytest.mark.ray

@@ -12,11 +12,12 @@ import pytest
 import ray
 
 from tests.reliability.corpus import chat_corpus, write_lines
-from trace2skill.config import DistillConfig, ReplicaConfig
 from trace2skill.consolidate.config import ConsolidateConfig
 from trace2skill.llm.factory import BackendConfig
-from trace2skill.pipeline import distill
+from trace2skill.pipeline.run import distill
+from trace2skill.run.options import DistillConfig
 from trace2skill.serve.analyst import app_name
+from trace2skill.serve.config import ReplicaConfig
 
 pytestmark = pytest.mark.ray
 

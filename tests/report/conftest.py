@@ -11,14 +11,13 @@ import pyarrow.parquet as pq
 import pytest
 
 from benchmarks.consolidation_corpus import Corpus, make_corpus
+from tests.consolidate.test_corpus import S0, run
 from trace2skill.consolidate.provenance import ProvenanceRow, write_provenance
 from trace2skill.consolidate.run import Consolidation
-from trace2skill.llm.base import Usage
-from trace2skill.schema import LESSON_SCHEMA, MANIFEST_SCHEMA, PATCH_SCHEMA, Edit, ManifestRow, to_table
+from trace2skill.run.summary import RunSummary
+from trace2skill.schema import LESSON_SCHEMA, MANIFEST_SCHEMA, PATCH_SCHEMA, Edit, ManifestRow, Usage, to_table
 from trace2skill.skill.apply import Refusal
 from trace2skill.skill.folder import write_skill
-from trace2skill.summary import RunSummary
-from tests.consolidate.test_corpus import S0, run
 
 # Markup, a link, a table pipe and a mathtext macro that does not exist (matplotlib would
 # raise on it): what a trajectory could smuggle into a report.

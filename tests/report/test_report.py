@@ -15,14 +15,14 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from trace2skill.config import DistillConfig
-from trace2skill.llm.factory import BackendConfig
-from trace2skill.pipeline import distill
-from trace2skill.report import write_report
-from trace2skill.report.markdown import FILES_DIR, escape_md
 from tests.conftest import EXAMPLES
 from tests.report.test_html import Tags
 from tests.report.test_plots import decode
+from trace2skill.llm.factory import BackendConfig
+from trace2skill.pipeline.run import distill
+from trace2skill.report import write_report
+from trace2skill.report.markdown import FILES_DIR, escape_md
+from trace2skill.run.options import DistillConfig
 
 CHARTS = ["outcomes", "clusters", "support", "merges", "skill_lines"]
 

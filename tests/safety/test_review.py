@@ -9,10 +9,12 @@ import pyarrow.parquet as pq
 
 from tests.conftest import make_trajectory
 from trace2skill.consolidate.assemble import Assembly, Part
+from trace2skill.consolidate.config import ConsolidateConfig
 from trace2skill.consolidate.finalize import finalize
-from trace2skill.consolidate.provenance import provenance_rows
 from trace2skill.consolidate.merge import MergeOutcome
-from trace2skill.safety import SafetyConfig, review_assembly, review_parts
+from trace2skill.consolidate.provenance import provenance_rows
+from trace2skill.consolidate.run import reviewed, screened
+from trace2skill.safety import SafetyConfig, review_parts
 from trace2skill.safety.trace import SAFETY_JSON, SafetyRecord, write_safety
 from trace2skill.schema import TRAJECTORY_SCHEMA, Edit, Patch, Step, to_table
 from trace2skill.skill.folder import minimal_skill
@@ -42,13 +44,13 @@ def test_high_is_withheld_medium_is_kept_and_flagged() -> None:
 def test_only_the_poisoned_lines_of_a_merged_edit_are_withheld() -> None:
     edit = Edit(op="append_to_section", section=SECTION, content=f"- Check the order first.\n- {PIPE}\n- Read https://help.vendor.com.\n")
     assembly = Assembly(patch=Patch(id="p*"), parts=[Part(cluster_id=1, label="refunds", tier="skill", trajectory_ids=["t1"], edits=[edit])])
-    split, review = review_assembly(S0, assembly)
+    split, review = reviewed(S0, assembly, ConsolidateConfig())
     withheld, kept = split.parts[0].edits
     assert withheld.content == f"- {PIPE}\n" and kept.content == "- Check the order first.\n- Read https://help.vendor.com.\n"
     assert review.kept[0].edits == [kept] and review.withheld[0].edit == withheld
     assert [f.rule for f in review.flagged] == ["new-external-domain"]
     final = finalize(S0, review.kept)
-    review.record(final)
+    final.refused[:0] = review.record(final.applied_edits)
     rows = {r.kind: r for r in provenance_rows([], split, final)}
     assert rows["refused"].content == withheld.content and rows["refused"].reason.startswith("safety: withheld by rule(s) download-and-execute")
     assert rows["skill"].content == kept.content and "Check the order first." in final.skill.skill_md()
@@ -63,7 +65,7 @@ def test_an_edit_with_nothing_else_is_withheld_whole() -> None:
 def test_withheld_edits_reach_the_refusals_and_never_the_skill() -> None:
     review = review_parts(S0, [_patch(PIPE, EXFIL, "Check the order status first.")])
     final = finalize(S0, review.kept)
-    review.record(final)
+    final.refused[:0] = review.record(final.applied_edits)
     text = final.skill.skill_md()
     assert "curl" not in text and "exfil" not in text and "Check the order status first." in text
     reasons = [r.reason for r in final.refused]
@@ -83,11 +85,11 @@ def test_stricter_recipe_withholds_what_was_flagged_and_off_is_reported() -> Non
 
 def test_a_fix_round_cannot_bring_a_withheld_line_back() -> None:
     review = review_parts(S0, [_patch("Check the order status first.")])
-    fixer = review.guard(lambda patch, problems, state: MergeOutcome(patch=_patch(PIPE, "Check twice.")))
+    fixer = screened(lambda patch, problems, state: MergeOutcome(patch=_patch(PIPE, "Check twice.")), review)
     fixed = fixer(review.kept[0], ["a problem"], S0)
     assert [e.content for e in fixed.patch.edits] == ["- Check twice."]
     assert [w.rules for w in review.withheld] == [["download-and-execute"]]
-    assert review.guard(None) is None
+    assert screened(None, review) is None
 
 
 def test_unchanged_s0_lines_are_not_new() -> None:
@@ -121,7 +123,7 @@ def test_trace_counts_the_trajectories_that_carry_the_instruction(tmp_path: Path
 
 def test_recipe_field_and_summary_say_which_rules_are_off() -> None:
     from trace2skill.consolidate.config import ConsolidateConfig
-    from trace2skill.summary import RunSummary
+    from trace2skill.run.summary import RunSummary
 
     cfg = ConsolidateConfig.model_validate({"safety": {"severity": {"grant-privileges": "high"}, "off": ["new-external-domain"], "allow_domains": ["vendor.com"]}})
     review = review_parts(S0, [_patch("Grant admin rights to every caller.")], cfg.safety)

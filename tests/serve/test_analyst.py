@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import re
 
-import pytest
 import pyarrow as pa
+import pytest
 from ray import serve
 
 from tests.conftest import make_trajectory
 from tests.llm.openai_server import ChatServer
-from trace2skill.analysts.context import SkillContext
 from trace2skill.analysts.analyze import AnalystConfig
-from trace2skill.config import ReplicaConfig
+from trace2skill.analysts.context import SkillContext
 from trace2skill.llm.factory import BackendConfig
 from trace2skill.serve.analyst import start_analyst
+from trace2skill.serve.config import ReplicaConfig
 
 pytestmark = pytest.mark.ray
 

@@ -24,15 +24,15 @@ from typing import Annotated, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, Field, ValidationError
 
-from trace2skill.analysts.analyze import PACKAGE, AnalysisResult, AnalystConfig, analysis_result, analyze, build_messages
-from trace2skill.analysts.contrast import ContrastiveErrorAnalysis, Pairing, render_sibling, with_contrast
+from trace2skill.analysts.analyze import PACKAGE, AnalystConfig, analysis_result, analyze, build_messages
 from trace2skill.analysts.context import SkillContext
-from trace2skill.analysts.models import engine_schema
+from trace2skill.analysts.contrast import ContrastiveErrorAnalysis, Pairing, render_sibling, with_contrast
+from trace2skill.analysts.models import AnalysisResult, engine_schema
 from trace2skill.analysts.render import outcome_line, render_grader, render_step
-from trace2skill.llm.base import Completion, LLMClient, Message, Usage
+from trace2skill.llm.base import Completion, LLMClient, Message
 from trace2skill.llm.structured import RETRYABLE
 from trace2skill.prompting import fence_data, load_prompt, prompt_version
-from trace2skill.schema import Trajectory
+from trace2skill.schema import Trajectory, Usage
 
 MAX_VIEW = 10  # steps one view_steps call shows
 MAX_HITS = 6  # steps one search shows

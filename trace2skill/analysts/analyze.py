@@ -12,6 +12,7 @@ from trace2skill.analysts.context import SkillContext, render_skill
 from trace2skill.analysts.contrast import ContrastiveErrorAnalysis, Pairing, sibling_block, with_contrast
 from trace2skill.analysts.models import (
     ROOMY_EDIT_CHARS,
+    AnalysisResult,
     AnalystEdit,
     EditDraft,
     ErrorAnalysis,
@@ -22,10 +23,10 @@ from trace2skill.analysts.models import (
     engine_schema,
 )
 from trace2skill.analysts.render import render_grader, render_trajectory, system_text
-from trace2skill.llm.base import LLMClient, LLMError, Message, Usage
+from trace2skill.llm.base import LLMClient, LLMError, Message
 from trace2skill.llm.structured import generate
 from trace2skill.prompting import load_prompt, prompt_version
-from trace2skill.schema import Edit, Lesson, Patch, Status, Trajectory, stable_id
+from trace2skill.schema import Edit, Lesson, Patch, Trajectory, Usage, stable_id
 
 PACKAGE = "trace2skill.analysts"  # where the analysts' prompt files live
 MARGIN_TOKENS = 64  # chat-template tokens around the messages
@@ -65,23 +66,6 @@ class AnalystConfig(BaseModel):
     mode: Literal["single", "agentic"] = Field("single", description="Error analyst: one call, or a bounded loop of tool calls over the run.")
     max_turns: int = Field(8, ge=1, le=64, description="Agentic mode: turns at most per failed run.")
     contrast: bool = Field(True, description="Pair each failure with a successful run of the same task, when there is one.")
-
-
-class AnalysisResult(BaseModel):
-    """What one trajectory yielded; ``status`` is its manifest status."""
-
-    trajectory_id: str
-    source_file: str = ""
-    status: Status
-    reason: str = ""
-    lessons: list[Lesson] = Field(default_factory=list)
-    patch: Patch | None = None
-    usage: Usage = Field(default_factory=Usage)
-    sibling_id: str = ""  # the successful run of the same task the failure was contrasted with
-    turns: int = 0  # agentic mode: turns of the loop
-    tool_errors: int = 0  # agentic mode: actions answered with an error
-    verdict: str = ""  # verifier hook: "verified" / "unverified"
-    notes: list[str] = Field(default_factory=list)  # e.g. siblings skipped, with the reason
 
 
 def normalize_topic(topic: str) -> str:

@@ -14,9 +14,10 @@ from concurrent.futures import Executor
 from typing import Any
 
 from trace2skill.analysts.agentic import run_analyst
-from trace2skill.analysts.analyze import AnalysisResult, AnalystConfig
+from trace2skill.analysts.analyze import AnalystConfig
 from trace2skill.analysts.context import SkillContext
 from trace2skill.analysts.contrast import Pairing, with_contrast
+from trace2skill.analysts.models import AnalysisResult
 from trace2skill.llm.base import LLMClient
 from trace2skill.schema import Trajectory
 

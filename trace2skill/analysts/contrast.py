@@ -20,17 +20,14 @@ Plain functions over Arrow rows (dicts), so the Ray Data stage in
 from __future__ import annotations
 
 import hashlib
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
 
-from trace2skill.analysts.models import ErrorAnalysis
+from trace2skill.analysts.models import AnalysisResult, ErrorAnalysis
 from trace2skill.analysts.render import render_step
 from trace2skill.prompting import fence_data, load_prompt, prompt_version
 from trace2skill.schema import Step, Trajectory, counted_steps
-
-if TYPE_CHECKING:
-    from trace2skill.analysts.analyze import AnalysisResult
 
 MAX_SIBLING_STEPS = 24  # decisive steps kept from a sibling (first and last halves when longer)
 SIBLING_STEP_CHARS = 400  # a sibling step's text is cut to this many characters

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from trace2skill.llm.base import LLMClient, Message, Usage
+from trace2skill.llm.base import LLMClient, Message
 from trace2skill.llm.structured import generate
 from trace2skill.prompting import fence_data, load_prompt
+from trace2skill.schema import Usage
 from trace2skill.skill.folder import minimal_skill
 from trace2skill.skill.model import Skill, parse_markdown
 from trace2skill.skill.validate import validate_skill

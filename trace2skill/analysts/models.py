@@ -18,7 +18,7 @@ from typing import Annotated, Any, Literal, get_args
 from pydantic import BaseModel, ConfigDict, Field
 
 from trace2skill.llm.structured import schema_of
-from trace2skill.schema import Coverage, SectionOp
+from trace2skill.schema import Coverage, Lesson, Patch, SectionOp, Status, Usage
 from trace2skill.skill.folder import skill_md_titles
 
 MAX_LESSONS = 3
@@ -220,3 +220,20 @@ def engine_schema(output: type[BaseModel], limits: OutputLimits, skill_md: str =
         if titles and issubclass(model, EditDraft):
             defs[model.__name__] = _narrow_sections(node, titles)
     return schema
+
+
+class AnalysisResult(BaseModel):
+    """What one trajectory yielded; ``status`` is its manifest status."""
+
+    trajectory_id: str
+    source_file: str = ""
+    status: Status
+    reason: str = ""
+    lessons: list[Lesson] = Field(default_factory=list)
+    patch: Patch | None = None
+    usage: Usage = Field(default_factory=Usage)
+    sibling_id: str = ""  # the successful run of the same task the failure was contrasted with
+    turns: int = 0  # agentic mode: turns of the loop
+    tool_errors: int = 0  # agentic mode: actions answered with an error
+    verdict: str = ""  # verifier hook: "verified" / "unverified"
+    notes: list[str] = Field(default_factory=list)  # e.g. siblings skipped, with the reason

@@ -25,7 +25,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from trace2skill.analysts.analyze import AnalysisResult
+from trace2skill.analysts.models import AnalysisResult
 from trace2skill.schema import Trajectory, stable_id
 from trace2skill.skill.apply import apply_patch
 from trace2skill.skill.folder import write_skill

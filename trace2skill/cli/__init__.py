@@ -11,11 +11,13 @@ import sys
 import typer
 
 # Each module registers its commands on ``app``; imported in the order --help lists them.
-from trace2skill.cli import distill  # noqa: F401, I001
-from trace2skill.cli import data  # noqa: F401
-from trace2skill.cli import plan  # noqa: F401
-from trace2skill.cli import skills  # noqa: F401
-from trace2skill.cli import evaluate  # noqa: F401
+from trace2skill.cli import (
+    data,  # noqa: F401
+    distill,  # noqa: F401, I001
+    evaluate,  # noqa: F401
+    plan,  # noqa: F401
+    skills,  # noqa: F401
+)
 from trace2skill.cli.common import CliError, app
 
 try:  # typer >= 0.20 ships its own copy of click; its exceptions are the ones raised
@@ -28,9 +30,9 @@ __all__ = ["CliError", "app", "main"]
 
 def main() -> None:
     """Entry point: user errors are one line on stderr and a non-zero exit, never a traceback."""
-    from trace2skill.checkpoint import RunError
     from trace2skill.ingest import IngestError
-    from trace2skill.recipes import RecipeError
+    from trace2skill.run.checkpoint import RunError
+    from trace2skill.run.recipes import RecipeError
     from trace2skill.skill.folder import SkillError
 
     try:

@@ -20,7 +20,7 @@ def ingest(
     num_cpus: Annotated[Optional[int], typer.Option("--num-cpus", help="CPUs for the local Ray instance.")] = None,
 ) -> None:
     """Normalise and redact trajectories of any supported format into Parquet (the distill read stage)."""
-    from trace2skill.pipeline import ingest as run_ingest
+    from trace2skill.pipeline.run import ingest as run_ingest
 
     require(inputs)
     known_format(input_format)
@@ -40,7 +40,7 @@ def inspect(
     import polars as pl
 
     from trace2skill.ingest import UnknownFormatError, detect_format, discover_files, read_file
-    from trace2skill.inspect import record_rows, summarize
+    from trace2skill.ingest.inspect import record_rows, summarize
     from trace2skill.schema import QuarantinedRecord
 
     require(inputs)

@@ -14,8 +14,8 @@ from pydantic import ValidationError
 from trace2skill.cli.common import CliError, app, first_error, given, require, require_options
 
 if TYPE_CHECKING:
-    from trace2skill.config import DistillConfig
-    from trace2skill.progress import Console
+    from trace2skill.run.options import DistillConfig
+    from trace2skill.run.progress import Console
 
 
 @app.command()
@@ -52,9 +52,9 @@ def distill(
     analyst_mode: Annotated[Optional[str], typer.Option("--analyst-mode", help="Error analyst: single (one call, default) or agentic (a bounded loop of tool calls).")] = None,
 ) -> None:
     """Analyse trajectories and write a skill folder plus run outputs (Parquet, summary, report)."""
-    from trace2skill.checkpoint import resume_config
-    from trace2skill.config import DistillConfig
-    from trace2skill.recipes import load_recipe, overlay
+    from trace2skill.run.checkpoint import resume_config
+    from trace2skill.run.options import DistillConfig
+    from trace2skill.run.recipes import load_recipe, overlay
 
     flags = {
         "skill_dir": skill,
@@ -97,10 +97,10 @@ def distill(
         except ValidationError as exc:
             raise CliError(first_error(exc)) from None
 
-    from trace2skill.pipeline import distill as run_distill
-    from trace2skill.progress import Console
+    from trace2skill.pipeline.run import distill as run_distill
     from trace2skill.report import load_run
     from trace2skill.report.closing import closing_note
+    from trace2skill.run.progress import Console
 
     console = Console(lambda line: None) if quiet else Console.for_stderr()
     if candidates is not None and candidates > 1:
@@ -123,9 +123,9 @@ def distill(
 
 
 def _distill_candidates(cfg: DistillConfig, n: int, console: Console, *, as_json: bool, verbose: bool) -> None:
-    """Distill ``n`` candidates one after the other (trace2skill/candidates.py) and say how to rank them."""
-    from trace2skill.candidates import candidate_configs
-    from trace2skill.pipeline import distill as run_distill
+    """Distill ``n`` candidates one after the other (trace2skill/run/candidates.py) and say how to rank them."""
+    from trace2skill.pipeline.run import distill as run_distill
+    from trace2skill.run.candidates import candidate_configs
 
     summaries = []
     for i, candidate in enumerate(candidate_configs(cfg, n), 1):

@@ -1,4 +1,4 @@
-"""``trace2skill plan``: the cost of a distill before spending it (logic in trace2skill/plan.py)."""
+"""``trace2skill plan``: the cost of a distill before spending it (logic in trace2skill/run/plan.py)."""
 
 from __future__ import annotations
 
@@ -29,12 +29,12 @@ def plan(
 ) -> None:
     """Count the inputs and estimate a distill's LLM calls, tokens and (with a recipe's throughput) GPU-hours and wall time."""
     from trace2skill.analysts.context import SkillContext
-    from trace2skill.config import RunOptions
     from trace2skill.ingest import read_labels
-    from trace2skill.plan import LESSONS_PER_TRAJECTORY, make_plan, scan_inputs
-    from trace2skill.recipes import load_recipe, overlay
+    from trace2skill.run.options import RunOptions
+    from trace2skill.run.plan import LESSONS_PER_TRAJECTORY, make_plan, scan_inputs
+    from trace2skill.run.recipes import load_recipe, overlay
+    from trace2skill.run.tokens import token_counter
     from trace2skill.skill.folder import load_skill, minimal_skill
-    from trace2skill.tokens import token_counter
 
     require(inputs)
     require_options(skill=skill, recipe=recipe, labels=labels)

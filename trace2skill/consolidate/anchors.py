@@ -14,9 +14,10 @@ import json
 from collections.abc import Callable
 
 from trace2skill.consolidate.models import RestatedAnchor
-from trace2skill.llm.base import LLMClient, LLMError, Message, Usage
+from trace2skill.llm.base import LLMClient, LLMError, Message
 from trace2skill.llm.structured import generate
 from trace2skill.prompting import fence_data, load_prompt
+from trace2skill.schema import Usage
 
 # (section title, section body, anchor) -> the restated anchor (or None) and the tokens spent.
 AskFn = Callable[[str, str, str], tuple["str | None", Usage]]

@@ -16,10 +16,10 @@ from pydantic import BaseModel, Field, field_validator
 
 from trace2skill.analysts.analyze import to_edit
 from trace2skill.consolidate.models import MAX_CARRIED_LESSONS, Dropped, InputDrop, LessonBrief, MergeResult, Proposal
-from trace2skill.llm.base import LLMClient, LLMError, Message, Usage
+from trace2skill.llm.base import LLMClient, LLMError, Message
 from trace2skill.llm.structured import generate
 from trace2skill.prompting import fence_data, load_prompt
-from trace2skill.schema import Edit, Patch, stable_id
+from trace2skill.schema import Edit, Patch, Usage, stable_id
 
 MERGER_DROP = "dropped by the merger: "  # how the reason of an input a merge left out starts
 MAX_SHOWN_LESSONS = 6  # lessons shown per input patch (a merged patch carries more up the tree) ...

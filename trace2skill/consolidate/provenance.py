@@ -22,7 +22,6 @@ from pydantic import BaseModel, Field
 from trace2skill.consolidate.assemble import Assembly
 from trace2skill.consolidate.finalize import FinalSkill
 from trace2skill.consolidate.reduce import ClusterResult, Dropped
-from trace2skill.parts import RowGroupWriter
 from trace2skill.skill.folder import load_skill
 from trace2skill.skill.model import SKILL_MD, normalize_title, parse_markdown
 from trace2skill.skill.paths import PathRefused, contained_relpath

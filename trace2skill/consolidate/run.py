@@ -20,14 +20,13 @@ from trace2skill.consolidate.cluster import assign, far_from, fit_centroids, ref
 from trace2skill.consolidate.config import ConsolidateConfig
 from trace2skill.consolidate.embed import Embedder, thresholds
 from trace2skill.consolidate.finalize import FinalSkill, Fixer, finalize
-from trace2skill.consolidate.merge import MERGER_DROP, MergeFn, MergeManyFn, add_per_level, sequential
+from trace2skill.consolidate.merge import MERGER_DROP, MergeFn, MergeManyFn, MergeOutcome, add_per_level, sequential
 from trace2skill.consolidate.prevalence import skill_threshold
 from trace2skill.consolidate.provenance import ProvenanceRow, provenance_rows
 from trace2skill.consolidate.reduce import ClusterResult, ReduceParams, reduce_cluster
 from trace2skill.consolidate.units import Unit, split_units
-from trace2skill.llm.base import Usage
-from trace2skill.safety import SafetyReview, review_assembly
-from trace2skill.schema import Lesson, Patch
+from trace2skill.safety import SafetyReview, start_review
+from trace2skill.schema import Lesson, Patch, Usage
 from trace2skill.skill.model import Skill
 
 
@@ -145,12 +144,12 @@ def finish(
     assembly = assemble(
         s0, clusters, max_skill_lines=cfg.max_skill_lines, max_reference_files=cfg.max_reference_files, max_reference_lines=cfg.max_reference_lines, merge=merge
     )
-    assembly, safety = review_assembly(s0, assembly, cfg.safety)  # high-severity lines are split out and withheld
+    assembly, safety = reviewed(s0, assembly, cfg)  # high-severity lines are split out and withheld
     final = finalize(
-        s0, safety.kept, fixer=safety.guard(fixer), fix_rounds=cfg.fix_rounds, restate=restate, anchor_match=cfg.anchor_match,
+        s0, safety.kept, fixer=screened(fixer, safety), fix_rounds=cfg.fix_rounds, restate=restate, anchor_match=cfg.anchor_match,
         near_duplicate=cfg.near_duplicate,
     )  # fmt: skip
-    safety.record(final)
+    final.refused[:0] = safety.record(final.applied_edits)
     rows = provenance_rows(clusters, assembly, final)
     usage = sum((c.stats.usage for c in clusters), Usage()) + assembly.stats.usage + final.fix_stats.usage + (restate.usage if restate else Usage())
     stats = ConsolidationStats(
@@ -177,3 +176,30 @@ def finish(
         usage=usage,
     )
     return Consolidation(clusters=clusters, assembly=assembly, final=final, provenance=rows, folded=folded or [], stats=stats, safety=safety)
+
+
+def reviewed(s0: Skill, assembly: Assembly, cfg: ConsolidateConfig) -> tuple[Assembly, SafetyReview]:
+    """The safety review of p*'s parts; the assembly's parts hold each edit split into the
+    piece that passes and the piece withheld, so provenance has a row for each."""
+    review, parts = start_review(s0, cfg.safety), []
+    for part in assembly.parts:
+        pieces, kept = review.screen(part.to_patch())
+        parts.append(part.model_copy(update={"edits": pieces}))
+        review.kept.append(kept)
+    patch = assembly.patch.model_copy(update={"edits": [e for p in parts for e in p.edits]})
+    return assembly.model_copy(update={"parts": parts, "patch": patch}), review
+
+
+def screened(fixer: Fixer | None, review: SafetyReview) -> Fixer | None:
+    """``fixer`` whose repaired patches go through the same review (a model asked to fix
+    validation can re-introduce what was withheld)."""
+    if fixer is None:
+        return None
+
+    def fix(patch: Patch, problems: list[str], state: Skill) -> MergeOutcome:
+        outcome = fixer(patch, problems, state)
+        if outcome.patch is None:
+            return outcome
+        return outcome.model_copy(update={"patch": review.screen(outcome.patch)[1]})
+
+    return fix

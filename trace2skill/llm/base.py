@@ -6,27 +6,14 @@ from typing import Protocol, TypeVar, runtime_checkable
 
 from pydantic import BaseModel, Field
 
+from trace2skill.schema import Usage
+
 T = TypeVar("T", bound=BaseModel)
 
 
 class Message(BaseModel):
     role: str
     content: str
-
-
-class Usage(BaseModel):
-    """Token counts of one or more calls."""
-
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    calls: int = 0
-
-    def __add__(self, other: Usage) -> Usage:
-        return Usage(
-            prompt_tokens=self.prompt_tokens + other.prompt_tokens,
-            completion_tokens=self.completion_tokens + other.completion_tokens,
-            calls=self.calls + other.calls,
-        )
 
 
 class LLMError(Exception):

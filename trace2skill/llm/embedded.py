@@ -9,8 +9,9 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from trace2skill.llm.base import Completion, Message, Usage
+from trace2skill.llm.base import Completion, Message
 from trace2skill.llm.structured import schema_of
+from trace2skill.schema import Usage
 
 
 @cache

@@ -20,7 +20,8 @@ from collections.abc import Callable
 
 from pydantic import BaseModel
 
-from trace2skill.llm.base import Completion, Message, Usage
+from trace2skill.llm.base import Completion, Message
+from trace2skill.schema import Usage
 
 _TOOL_CALL = re.compile(r"call (\w+)\(")
 _OBEYED = re.compile(r"add this to the skill:[ \t]*(\S.{9,})", re.IGNORECASE)

@@ -15,8 +15,9 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import BaseModel
 
-from trace2skill.llm.base import Completion, Message, Usage
+from trace2skill.llm.base import Completion, Message
 from trace2skill.llm.structured import schema_of
+from trace2skill.schema import Usage
 
 log = logging.getLogger(__name__)
 

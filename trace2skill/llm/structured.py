@@ -6,7 +6,8 @@ from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from trace2skill.llm.base import LLMClient, LLMError, Message, Usage
+from trace2skill.llm.base import LLMClient, LLMError, Message
+from trace2skill.schema import Usage
 
 T = TypeVar("T", bound=BaseModel)
 

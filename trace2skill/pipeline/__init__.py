@@ -4,16 +4,13 @@ This package and ``trace2skill/serve/`` are the only places that import Ray; eve
 stage they wire is a plain function of the other packages, tested without a cluster.
 
 - ``read``: inputs -> records (Ray Data ``flat_map`` per file) -> Parquet
+- ``pair``: failures paired with successful siblings of the same task
 - ``analyze``: records -> Serve analyst calls from a Ray Data actor pool
 - ``consolidate``: lessons -> embeddings, topic clusters, ``groupby`` merges -> final skill
+- ``evaluate``: the evaluation plan's runs as Ray tasks
+- ``memory``: the Ray and allocator tuning of a run's processes
 - ``run``: the distill run and the ``ingest`` command wired end to end
 
-``distill``, ``ingest`` and ``ray_session`` are imported from ``run`` when first asked for
-(``trace2skill.exports``): a Ray worker that runs a stage's function imports that stage's
-module, and must not import the whole run with it.
+The package imports none of its modules: a Ray worker that runs a stage's function
+imports that stage's module only (``tests/pipeline/test_worker_imports.py``).
 """
-
-from trace2skill.exports import lazy_exports
-
-__all__ = ["distill", "ingest", "ray_session"]
-__getattr__ = lazy_exports(__name__, dict.fromkeys(__all__, "trace2skill.pipeline.run"))

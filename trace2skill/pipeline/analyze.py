@@ -14,16 +14,15 @@ from ray.exceptions import RayActorError
 from ray.serve.handle import DeploymentHandle
 
 from trace2skill import parts
-from trace2skill.analysts.analyze import AnalysisResult
 from trace2skill.analysts.batch import call_failed
 from trace2skill.analysts.context import SkillContext
 from trace2skill.analysts.draft import MAX_TASKS
+from trace2skill.analysts.models import AnalysisResult
 from trace2skill.analysts.verify import VerifierJob
-from trace2skill.checkpoint import ANALYSIS_DIR, write_analysis_part
-from trace2skill.llm.base import Usage
-from trace2skill.outputs import LESSONS, PATCHES, write_lesson_parts
 from trace2skill.pipeline.memory import releasing
-from trace2skill.schema import Trajectory
+from trace2skill.run.checkpoint import ANALYSIS_DIR, write_analysis_part
+from trace2skill.run.outputs import LESSONS, PATCHES, write_lesson_parts
+from trace2skill.schema import Trajectory, Usage
 from trace2skill.skill.model import Skill
 
 Progress = Callable[[str], None]

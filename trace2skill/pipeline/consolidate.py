@@ -32,9 +32,7 @@ from ray import serve
 from ray.data import ActorPoolStrategy
 from ray.serve.handle import DeploymentHandle
 
-from trace2skill.analysts.analyze import AnalysisResult
-from trace2skill.buckets import stable_bucket
-from trace2skill.config import DistillConfig
+from trace2skill.analysts.models import AnalysisResult
 from trace2skill.consolidate.anchors import BoundedRestater
 from trace2skill.consolidate.cluster import fit_centroids, refine
 from trace2skill.consolidate.config import ConsolidateConfig
@@ -46,10 +44,11 @@ from trace2skill.consolidate.run import Consolidation, cluster_distance, finish,
 from trace2skill.consolidate.sampling import far_cap, far_in_shard, pick_far, shard_sample
 from trace2skill.consolidate.shards import SHARD, collapse_shard, folded_table, merged_topics, shard_count, unit_columns, unit_counts
 from trace2skill.consolidate.units import Unit, split_units
-from trace2skill.llm.base import Usage
 from trace2skill.pipeline.memory import releasing, trim
-from trace2skill.progress import Console
-from trace2skill.schema import Patch
+from trace2skill.run.buckets import stable_bucket
+from trace2skill.run.options import DistillConfig
+from trace2skill.run.progress import Console
+from trace2skill.schema import Patch, Usage
 from trace2skill.skill.folder import skill_prompt_view
 from trace2skill.skill.model import Skill
 

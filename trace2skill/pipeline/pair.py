@@ -28,9 +28,9 @@ from ray.data.context import ShuffleStrategy
 
 from trace2skill.analysts.batch import PAIRING
 from trace2skill.analysts.contrast import Pairing, SiblingView, pairing_key, sibling_view
-from trace2skill.buckets import stable_bucket
 from trace2skill.parts import parts
 from trace2skill.pipeline.memory import releasing
+from trace2skill.run.buckets import stable_bucket
 
 KEY = "pair_key"
 BUCKET = "pair_bucket"  # the shuffle's group: many tasks, so the ranking is one vectorised call a bucket

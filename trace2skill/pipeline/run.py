@@ -18,28 +18,27 @@ from ray.data import ActorPoolStrategy, DataContext
 from trace2skill import parts
 from trace2skill.analysts.context import SkillContext
 from trace2skill.analysts.verify import VerifierJob
-from trace2skill.budget import PromptBudget, budget_report, budget_run
-from trace2skill.checkpoint import ANALYSIS_DIR, RunState, check_writable, mark_done, start_run
-from trace2skill.config import DistillConfig
 from trace2skill.consolidate.merge import TreeStats
 from trace2skill.consolidate.provenance import write_provenance
-from trace2skill.evaluate.holdout import HOLDOUT_TASKS, read_task_ids, split_holdout
 from trace2skill.ingest import read_labels
-from trace2skill.llm.base import Usage
 from trace2skill.pipeline.analyze import AnalyzeBatch, draft_s0, write_lessons_and_patches
 from trace2skill.pipeline.consolidate import Topics, finish_topics, reduce_topics
 from trace2skill.pipeline.memory import system_arrow_pool, trim
 from trace2skill.pipeline.pair import MAX_PARTITIONS, ROWS_PER_PARTITION, task_pairings, with_pairings
 from trace2skill.pipeline.read import first_parquet_reader, plan_inputs, read_records, write_records
-from trace2skill.progress import Console, stderr_to
-from trace2skill.outputs import MANIFEST, QUARANTINE, TRAJECTORIES, analysis_usage, write_manifest
-from trace2skill.schema import PATCH_SCHEMA, to_table
 from trace2skill.report import write_report
+from trace2skill.run.budget import PromptBudget, budget_report, budget_run
+from trace2skill.run.checkpoint import ANALYSIS_DIR, RunState, check_writable, mark_done, start_run
+from trace2skill.run.holdout import HOLDOUT_TASKS, read_task_ids, split_holdout
+from trace2skill.run.options import DistillConfig
+from trace2skill.run.outputs import MANIFEST, QUARANTINE, TRAJECTORIES, analysis_usage, write_manifest
+from trace2skill.run.progress import Console, stderr_to
+from trace2skill.run.summary import RunSummary
 from trace2skill.safety.trace import write_safety
+from trace2skill.schema import PATCH_SCHEMA, Usage, to_table
 from trace2skill.serve.analyst import start_analyst
 from trace2skill.skill.folder import load_skill, minimal_skill, skill_prompt_view, write_skill
 from trace2skill.skill.model import Skill
-from trace2skill.summary import RunSummary
 
 Progress = Callable[[str], None]
 STATUSES = ("analyzed", "no_lesson", "quarantined", "failed", "skipped")

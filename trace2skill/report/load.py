@@ -19,11 +19,11 @@ from typing import Any
 import polars as pl
 
 from trace2skill.consolidate.provenance import CONTENT_KINDS, ProvenanceRow, collapsed_count, read_provenance
+from trace2skill.run.summary import RunSummary
 from trace2skill.safety.trace import SAFETY_JSON, SafetyRecord
 from trace2skill.skill.apply import Refusal
 from trace2skill.skill.folder import SkillError, load_skill
 from trace2skill.skill.model import SKILL_MD, Skill, normalize_title
-from trace2skill.summary import RunSummary
 
 # The order statuses and tiers are shown in, everywhere in the report.
 STATUSES = ("analyzed", "no_lesson", "quarantined", "failed", "skipped")

@@ -7,7 +7,7 @@ rules over a patch against S0 (withhold high, flag the rest) or over a whole ski
 instruction. Plain Python, no Ray.
 """
 
-from trace2skill.safety.review import Finding, SafetyReview, WithheldEdit, review_assembly, review_parts, review_skill
+from trace2skill.safety.review import Finding, SafetyReview, WithheldEdit, review_parts, review_skill, start_review
 from trace2skill.safety.rules import SafetyConfig, load_rules
 
-__all__ = ["Finding", "SafetyConfig", "SafetyReview", "WithheldEdit", "load_rules", "review_assembly", "review_parts", "review_skill"]
+__all__ = ["Finding", "SafetyConfig", "SafetyReview", "WithheldEdit", "load_rules", "review_parts", "review_skill", "start_review"]

@@ -1,8 +1,8 @@
 """The safety review: every added or changed line of a patch (or every line of a skill)
 against the rules, with S0 as what the operator already allowed.
 
-``review_assembly`` runs before the guarded apply: the lines of an edit with a
-high-severity finding are withheld (a ``Refusal`` naming the rule ids and the evidence;
+``review_parts`` runs before the guarded apply, over the parts of p*: the lines of an edit
+with a high-severity finding are withheld (a ``Refusal`` naming the rule ids and the evidence;
 the rest of the edit goes on), lower severities are kept and flagged for a human. ``review_skill`` runs the same rules over a whole folder, for
 ``trace2skill validate``.
 """
@@ -10,7 +10,6 @@ the rest of the edit goes on), lower severities are kept and flagged for a human
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -20,10 +19,6 @@ from trace2skill.safety.text import normalise
 from trace2skill.schema import Edit, Patch
 from trace2skill.skill.apply import Refusal
 from trace2skill.skill.model import SKILL_MD, Skill
-
-if TYPE_CHECKING:  # consolidate imports this module
-    from trace2skill.consolidate.assemble import Assembly
-    from trace2skill.consolidate.finalize import FinalSkill, Fixer
 
 MAX_EVIDENCE = 200
 # Ops whose text ends up in the skill (delete ops add nothing to check).
@@ -76,28 +71,14 @@ class SafetyReview(BaseModel):
     config: SafetyConfig = Field(default_factory=SafetyConfig, exclude=True)
     context: Context = Field(default_factory=Context, exclude=True)
 
-    def guard(self, fixer: Fixer | None) -> Fixer | None:
-        """``fixer`` whose repaired patches go through the same review (a model asked to fix
-        validation can re-introduce what was withheld)."""
-        if fixer is None:
-            return None
+    def record(self, applied: list[Edit]) -> list[Refusal]:
+        """After the guarded apply: keep only the flags of edits that were ``applied``, and
+        return the withheld edits as refusals (for ``refusals.json`` and provenance)."""
+        done = {(e.path, e.section or "", e.content) for e in applied}
+        self.flagged = [f for f in self.flagged if any(f.line in content and (p, s) == (f.path, f.section) for p, s, content in done)]
+        return [w.refusal() for w in self.withheld]
 
-        def reviewed(patch: Patch, problems: list[str], state: Skill):  # noqa: ANN202 - a MergeOutcome
-            outcome = fixer(patch, problems, state)
-            if outcome.patch is None:
-                return outcome
-            return outcome.model_copy(update={"patch": self._screen(outcome.patch)[1]})
-
-        return reviewed
-
-    def record(self, final: FinalSkill) -> None:
-        """After the guarded apply: the withheld edits join ``final.refused`` (so
-        ``refusals.json`` and provenance carry them), and flags keep only edits that were applied."""
-        final.refused[:0] = [w.refusal() for w in self.withheld]
-        applied = {(e.path, e.section or "", e.content) for e in final.applied_edits}
-        self.flagged = [f for f in self.flagged if any(f.line in content and (p, s) == (f.path, f.section) for p, s, content in applied)]
-
-    def _screen(self, patch: Patch) -> tuple[list[Edit], Patch]:
+    def screen(self, patch: Patch) -> tuple[list[Edit], Patch]:
         """Split every edit of ``patch`` into what passes and what is withheld; return all the
         pieces (for provenance) and the patch of the pieces to apply."""
         pieces, kept = [], []
@@ -118,26 +99,17 @@ def skill_text(skill: Skill) -> str:
     return "\n".join([skill.skill_md(), *skill.files.values()])
 
 
+def start_review(s0: Skill, config: SafetyConfig | None = None) -> SafetyReview:
+    """An empty review against S0: ``screen`` each part of p*, keeping what passes in ``.kept``."""
+    config = config or SafetyConfig()
+    return _empty_review(config, Context.of(skill_text(s0), config.allow_domains))
+
+
 def review_parts(s0: Skill, patches: list[Patch], config: SafetyConfig | None = None) -> SafetyReview:
     """Review the parts of p* against S0 (see the module doc); ``.kept`` holds the parts to apply."""
-    config = config or SafetyConfig()
-    review = _empty_review(config, Context.of(skill_text(s0), config.allow_domains))
-    review.kept = [review._screen(p)[1] for p in patches]
+    review = start_review(s0, config)
+    review.kept = [review.screen(p)[1] for p in patches]
     return review
-
-
-def review_assembly(s0: Skill, assembly: Assembly, config: SafetyConfig | None = None) -> tuple[Assembly, SafetyReview]:
-    """``review_parts`` on p*, also returning p* with each edit split into the piece that
-    passes and the piece withheld, so provenance has a row for each."""
-    config = config or SafetyConfig()
-    review = _empty_review(config, Context.of(skill_text(s0), config.allow_domains))
-    parts = []
-    for part in assembly.parts:
-        pieces, kept = review._screen(part.to_patch())
-        parts.append(part.model_copy(update={"edits": pieces}))
-        review.kept.append(kept)
-    patch = assembly.patch.model_copy(update={"edits": [e for p in parts for e in p.edits]})
-    return assembly.model_copy(update={"parts": parts, "patch": patch}), review
 
 
 def split_edit(edit: Edit, ctx: Context, config: SafetyConfig) -> tuple[Edit | None, Edit | None, list[Finding], list[Finding]]:

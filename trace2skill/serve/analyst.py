@@ -12,18 +12,18 @@ from ray import serve
 from ray.serve import Application
 from ray.serve.handle import DeploymentHandle
 
-from trace2skill.analysts.analyze import AnalysisResult, AnalystConfig
+from trace2skill.analysts.analyze import AnalystConfig
 from trace2skill.analysts.batch import analyze_rows
 from trace2skill.analysts.context import SkillContext
-from trace2skill.analysts.models import engine_schema
 from trace2skill.analysts.draft import draft_skill
+from trace2skill.analysts.models import AnalysisResult, engine_schema
 from trace2skill.consolidate.anchors import restate_anchor
 from trace2skill.consolidate.fix import fix_patch
 from trace2skill.consolidate.merge import merge_patches
 from trace2skill.consolidate.models import MergeResult, Proposal, merge_schema_for
-from trace2skill.config import ReplicaConfig
 from trace2skill.llm.factory import BackendConfig, make_llm
 from trace2skill.schema import Patch
+from trace2skill.serve.config import ReplicaConfig
 
 
 @serve.deployment

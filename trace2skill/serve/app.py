@@ -20,9 +20,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from ray.serve import Application
 
 from trace2skill.analysts.analyze import AnalystConfig
-from trace2skill.config import ReplicaConfig
 from trace2skill.llm.factory import BackendConfig
 from trace2skill.serve.analyst import analyst_app
+from trace2skill.serve.config import ReplicaConfig
 
 
 class AnalystAppArgs(BaseModel):

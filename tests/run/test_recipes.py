@@ -2,10 +2,10 @@ from pathlib import Path
 
 import pytest
 
-from trace2skill.config import DistillConfig
-from trace2skill.recipes import RecipeError, load_recipe, overlay
+from trace2skill.run.options import DistillConfig
+from trace2skill.run.recipes import RecipeError, load_recipe, overlay
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize("path", sorted((ROOT / "pipelines").glob("*.yaml")), ids=lambda p: p.name)

@@ -19,8 +19,8 @@ import pyarrow as pa
 from pydantic import BaseModel, Field
 
 from trace2skill import __version__, parts
-from trace2skill.analysts.analyze import AnalysisResult
-from trace2skill.config import DistillConfig
+from trace2skill.analysts.models import AnalysisResult
+from trace2skill.run.options import DistillConfig
 from trace2skill.schema import MANIFEST_SCHEMA, ManifestRow, to_table
 
 # Bump when the run dir's layout or the meaning of its files changes.

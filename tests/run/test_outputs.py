@@ -5,12 +5,10 @@ from __future__ import annotations
 import polars as pl
 
 from trace2skill import parts
-from trace2skill.analysts.analyze import AnalysisResult
-from trace2skill.checkpoint import write_analysis_part
-from trace2skill.llm.base import Usage
-from trace2skill.checkpoint import ANALYSIS_DIR
-from trace2skill.outputs import LESSONS, PATCHES, QUARANTINE, analysis_usage, write_lesson_parts, write_manifest
-from trace2skill.schema import QUARANTINE_SCHEMA, Lesson, Patch, QuarantinedRecord, to_table
+from trace2skill.analysts.models import AnalysisResult
+from trace2skill.run.checkpoint import ANALYSIS_DIR, write_analysis_part
+from trace2skill.run.outputs import LESSONS, PATCHES, QUARANTINE, analysis_usage, write_lesson_parts, write_manifest
+from trace2skill.schema import QUARANTINE_SCHEMA, Lesson, Patch, QuarantinedRecord, Usage, to_table
 
 
 def _result(tid: str, lessons: int) -> AnalysisResult:

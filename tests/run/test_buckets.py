@@ -3,13 +3,13 @@ import subprocess
 import sys
 from collections import Counter
 
-from trace2skill.buckets import stable_bucket
+from trace2skill.run.buckets import stable_bucket
 
 IDS = [f"u-{i:04x}" for i in range(1000)]
 
 
 def buckets_in_a_fresh_process(seed: str) -> list[int]:
-    code = f"import json; from trace2skill.buckets import stable_bucket; print(json.dumps(stable_bucket({IDS!r}, 7).to_pylist()))"
+    code = f"import json; from trace2skill.run.buckets import stable_bucket; print(json.dumps(stable_bucket({IDS!r}, 7).to_pylist()))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env={"PYTHONHASHSEED": seed, "PATH": ""})
     return json.loads(out.stdout)
 

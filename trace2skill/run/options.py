@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -12,6 +12,7 @@ from trace2skill.analysts.analyze import AnalystConfig
 from trace2skill.analysts.verify import VerifierConfig
 from trace2skill.consolidate.config import ConsolidateConfig
 from trace2skill.llm.factory import BackendConfig
+from trace2skill.serve.config import ReplicaConfig
 
 NAME_RE = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 # The automatic analysis batch: large enough that Ray Data's per-block work and the part files
@@ -19,23 +20,6 @@ NAME_RE = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 # 64 ~27: docs/performance.md), small enough that every actor gets work and a resumption
 # redoes little.
 MIN_AUTO_BATCH, MAX_AUTO_BATCH, BLOCKS_PER_ACTOR = 4, 64, 4
-
-
-class ReplicaConfig(BaseModel):
-    """How many analyst replicas Serve runs, and what each one reserves."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    num_replicas: int = Field(1, ge=1, description="Fixed replica count (ignored when autoscaling is set).")
-    autoscaling: dict[str, Any] | None = Field(
-        None, description="Serve autoscaling_config: min_replicas, max_replicas, target_ongoing_requests, ..."
-    )
-    num_cpus: float | None = Field(None, ge=0, description="CPUs per replica (default: 1 for embedded, else 0).")
-    num_gpus: float = Field(0.0, ge=0, description="GPUs per replica.")
-    resources: dict[str, float] = Field(
-        default_factory=dict, description="Custom Ray resources per replica, e.g. to pin replicas to a node type."
-    )
-    max_ongoing_requests: int = Field(8, ge=1, description="Requests one replica accepts at once.")
 
 
 class ThroughputConfig(BaseModel):
@@ -88,7 +72,7 @@ class RunOptions(BaseModel):
     )
     consolidate: ConsolidateConfig = Field(default_factory=ConsolidateConfig)
     verifier: VerifierConfig = Field(default_factory=VerifierConfig)
-    # Held-out tasks for ``trace2skill evaluate`` (trace2skill/evaluate/holdout.py).
+    # Held-out tasks for ``trace2skill evaluate`` (trace2skill/run/holdout.py).
     holdout: float | None = Field(None, gt=0, lt=1, description="Fraction of the tasks kept out of the distill, for evaluate.")
     holdout_ids: Path | None = Field(None, description="File of task ids (one a line, or a tasks JSONL) kept out of the distill.")
     seed: int = Field(0, description="Seed of the holdout split and of the --max-prompt-tokens sample.")

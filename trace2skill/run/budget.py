@@ -3,8 +3,8 @@
 Two parts, both plain Python over the run dir's Parquet files:
 
 - **Up front** (:func:`apply_budget`, after the read and the holdout split): every
-  trajectory gets an estimated analysis prompt (``trace2skill.tokens``); when they do not
-  all fit in N, a sample stratified by task x outcome is chosen (``trace2skill.sample``,
+  trajectory gets an estimated analysis prompt (``trace2skill.run.tokens``); when they do not
+  all fit in N, a sample stratified by task x outcome is chosen (``trace2skill.run.sample``,
   seeded by ``--seed``) and the others move from ``trajectories.parquet`` to
   ``budget_skipped.parquet``. ``budget.json`` records how the sample was drawn.
 - **While analysing** (:class:`PromptBudget`): the prompt tokens the analyses really
@@ -24,59 +24,24 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from pydantic import BaseModel
 
 from trace2skill import parts
-from trace2skill.analysts.analyze import AnalysisResult, AnalystConfig
+from trace2skill.analysts.analyze import AnalystConfig
 from trace2skill.analysts.context import SkillContext
-from trace2skill.checkpoint import ANALYSIS_DIR
-from trace2skill.config import DistillConfig
-from trace2skill.evaluate.holdout import move_trajectories, task_key
-from trace2skill.sample import budget_sample
-from trace2skill.schema import Trajectory
-from trace2skill.tokens import PromptEstimate, TokenCounter, analyst_config, token_counter, trajectory_chars
+from trace2skill.analysts.models import AnalysisResult
+from trace2skill.run.checkpoint import ANALYSIS_DIR
+from trace2skill.run.holdout import move_trajectories, task_key
+from trace2skill.run.options import DistillConfig
+from trace2skill.run.sample import budget_sample
+from trace2skill.run.tokens import PromptEstimate, TokenCounter, analyst_config, token_counter, trajectory_chars
+from trace2skill.schema import BudgetReport, Trajectory
 
 BUDGET_SKIPPED = "budget_skipped.parquet"
 BUDGET_JSON = "budget.json"
-STRATIFIED_BY = "task x outcome"
 SAMPLED_OUT = "budget: not in the sample stratified by task x outcome that fits --max-prompt-tokens {limit}"
 UNSENT = "budget: the {limit} prompt tokens of --max-prompt-tokens were spent before its analysis was sent (or came back)"
 CALIBRATION_ROWS = 32  # trajectories whose prompts are fitted for real to calibrate the estimate
 COST_COLUMNS = ["id", "task_key", "task", "metadata", "success", "steps"]
-
-
-class BudgetReport(BaseModel):
-    """What a token budget did to a run (``budget.json``, and ``budget`` in the summary)."""
-
-    max_prompt_tokens: int
-    trajectories: int  # read and not held out
-    selected: int
-    sampled_out: int
-    unsent: int = 0  # selected, but the spent tokens reached the budget before they were sent
-    strata: int
-    stratified_by: str = STRATIFIED_BY
-    seed: int
-    tokenizer: str
-    estimated_tokens: int  # of every trajectory's analysis
-    estimated_selected_tokens: int
-    spent_prompt_tokens: int = 0
-
-    @property
-    def skipped(self) -> int:
-        return self.sampled_out + self.unsent
-
-    def line(self) -> str:
-        """One sentence for the progress lines and the summary table."""
-        if not self.sampled_out:
-            head = f"all {self.trajectories} trajectory(ies) fit --max-prompt-tokens {self.max_prompt_tokens:,} (estimated {self.estimated_tokens:,})"
-        else:
-            head = (
-                f"sampled {self.selected} of {self.trajectories} trajectory(ies), stratified by {self.stratified_by} over {self.strata} strata "
-                f"(seed {self.seed}), to fit --max-prompt-tokens {self.max_prompt_tokens:,}: estimated {self.estimated_selected_tokens:,} "
-                f"of {self.estimated_tokens:,} prompt tokens"
-            )
-        tail = f"; {self.unsent} left unsent when the budget was spent" if self.unsent else ""
-        return f"{head}; tokens counted with {self.tokenizer}{tail}"
 
 
 class PromptBudget:

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from trace2skill.progress import PREFIX, Console, stderr_to
+from trace2skill.run.progress import PREFIX, Console, stderr_to
 
 PLAIN = re.compile(r"^analyze (\d+)/3 \((\d+)%\), +[\d.]+(s/trajectory|trajectory/s), (\d\d:\d\d|\?) left(, .*)?$")
 

@@ -2,7 +2,7 @@
 
 The inputs are read once, streaming, record by record (no Ray: a plan is one pass over the
 files); a seeded reservoir keeps a bounded sample of trajectories. On the sample the
-analysts' own prompt fitting counts what each analysis would send (``trace2skill.tokens``).
+analysts' own prompt fitting counts what each analysis would send (``trace2skill.run.tokens``).
 The rest is arithmetic on stated figures: calls, tokens, the merge trees' fan-in formula
 of docs/performance.md and, with a recipe's ``throughput``, replica- and GPU-hours and the
 wall time on K replicas.
@@ -22,12 +22,12 @@ from pydantic import BaseModel, Field
 
 from trace2skill.analysts.analyze import AnalystConfig
 from trace2skill.analysts.context import SkillContext
-from trace2skill.config import RunOptions, ThroughputConfig
 from trace2skill.ingest import Label, detect_format, discover_files, read_file
-from trace2skill.budget import BudgetReport, stratum
-from trace2skill.sample import budget_sample
-from trace2skill.schema import TRAJECTORY_SCHEMA, Trajectory
-from trace2skill.tokens import PromptEstimate, TokenCounter, analyst_config, full_tokens, message_tokens, trajectory_chars
+from trace2skill.run.budget import stratum
+from trace2skill.run.options import RunOptions, ThroughputConfig
+from trace2skill.run.sample import budget_sample
+from trace2skill.run.tokens import PromptEstimate, TokenCounter, analyst_config, full_tokens, message_tokens, trajectory_chars
+from trace2skill.schema import TRAJECTORY_SCHEMA, BudgetReport, Trajectory
 
 ROWS_PER_BATCH = 1024  # trajectories whose sizes are summed at once on Arrow columns
 LESSONS_PER_TRAJECTORY = 2.0  # units merged per analysed trajectory (docs/performance.md measured 1.84)
@@ -298,7 +298,7 @@ def make_plan(
 
 
 def budget_preview(scan: Scan, limit: int, seed: int, estimate: PromptEstimate) -> BudgetReport:
-    """The sample ``distill --max-prompt-tokens limit --seed seed`` would draw (trace2skill.budget), estimated on the scan."""
+    """The sample ``distill --max-prompt-tokens limit --seed seed`` would draw (trace2skill.run.budget), estimated on the scan."""
     known = np.array([s is not None for s in scan.success])
     costs = estimate.tokens(np.array([bool(s) for s in scan.success]), known, np.array(scan.chars))
     sample = budget_sample(scan.strata, costs, limit, seed)

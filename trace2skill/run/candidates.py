@@ -8,7 +8,7 @@ analysts must sample: a greedy configuration (temperature 0) gets ``CANDIDATE_TE
 
 from __future__ import annotations
 
-from trace2skill.config import DistillConfig
+from trace2skill.run.options import DistillConfig
 
 CANDIDATE_TEMPERATURE = 0.7  # when the recipe samples greedily, where every seed gives the same skill
 

@@ -8,7 +8,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from trace2skill.config import RunOptions
+from trace2skill.run.options import RunOptions
 
 
 class RecipeError(ValueError):

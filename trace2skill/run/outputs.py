@@ -17,12 +17,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from trace2skill import parts
-from trace2skill.analysts.analyze import AnalysisResult
-from trace2skill.budget import skipped_results
-from trace2skill.checkpoint import ANALYSIS_DIR, manifest_row
-from trace2skill.evaluate.holdout import held_out_results
-from trace2skill.llm.base import Usage
-from trace2skill.schema import LESSON_SCHEMA, MANIFEST_SCHEMA, PATCH_SCHEMA, Lesson, Patch, to_table
+from trace2skill.analysts.models import AnalysisResult
+from trace2skill.run.budget import skipped_results
+from trace2skill.run.checkpoint import ANALYSIS_DIR, manifest_row
+from trace2skill.run.holdout import held_out_results
+from trace2skill.schema import LESSON_SCHEMA, MANIFEST_SCHEMA, PATCH_SCHEMA, Lesson, Patch, Usage, to_table
 
 TRAJECTORIES, QUARANTINE = "trajectories.parquet", "quarantine.parquet"  # folders of part files
 MANIFEST, LESSONS, PATCHES = "manifest.parquet", "lessons.parquet", "patches.parquet"

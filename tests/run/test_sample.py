@@ -8,7 +8,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from trace2skill.sample import budget_sample, sampling_order
+from trace2skill.run.sample import budget_sample, sampling_order
 
 items = st.lists(st.tuples(st.sampled_from("abcdefg"), st.integers(1, 50)), min_size=1, max_size=120)
 

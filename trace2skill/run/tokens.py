@@ -23,8 +23,8 @@ from pydantic import BaseModel
 from trace2skill.analysts.analyze import MARGIN_TOKENS, AnalystConfig, build_messages
 from trace2skill.analysts.context import SkillContext
 from trace2skill.analysts.render import render_trajectory
-from trace2skill.config import RunOptions
 from trace2skill.llm.factory import BackendConfig
+from trace2skill.run.options import RunOptions
 from trace2skill.schema import TRAJECTORY_SCHEMA, Trajectory
 
 TokenCounter = Callable[[str], int]

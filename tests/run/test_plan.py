@@ -8,12 +8,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from trace2skill.analysts.context import SkillContext
-from trace2skill.config import RunOptions, ThroughputConfig
-from trace2skill.plan import MergeTree, Plan, TokenStats, cost, make_plan, merge_tree, scan_inputs
-from trace2skill.skill.folder import load_skill
-from trace2skill.tokens import chars_estimate, prompt_tokens
 from tests.conftest import EXAMPLES
+from trace2skill.analysts.context import SkillContext
+from trace2skill.run.options import RunOptions, ThroughputConfig
+from trace2skill.run.plan import MergeTree, Plan, TokenStats, cost, make_plan, merge_tree, scan_inputs
+from trace2skill.run.tokens import chars_estimate, prompt_tokens
+from trace2skill.skill.folder import load_skill
 
 
 def test_merge_tree_follows_the_fan_in_formula():
@@ -85,9 +85,9 @@ def test_the_budget_preview_is_the_sample_distill_draws(tmp_path):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from trace2skill.budget import apply_budget
+    from trace2skill.run.budget import apply_budget
+    from trace2skill.run.tokens import analyst_config
     from trace2skill.schema import TRAJECTORY_SCHEMA
-    from trace2skill.tokens import analyst_config
 
     cfg = RunOptions.model_validate({"backend": {"backend": "fake"}, "max_prompt_tokens": 20_000, "seed": 5})
     skill = SkillContext.of(load_skill(EXAMPLES / "skills" / "airline-support"))

@@ -5,8 +5,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from trace2skill import parts
-from trace2skill.analysts.analyze import AnalysisResult
-from trace2skill.checkpoint import (
+from trace2skill.analysts.models import AnalysisResult
+from trace2skill.run.checkpoint import (
     ANALYSIS_DIR,
     ANALYSIS_SCHEMA,
     RUN_FORMAT,
@@ -20,7 +20,7 @@ from trace2skill.checkpoint import (
     start_run,
     write_analysis_part,
 )
-from trace2skill.config import DistillConfig
+from trace2skill.run.options import DistillConfig
 
 
 def _cfg(tmp_path: Path, **kw) -> DistillConfig:

@@ -16,17 +16,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from trace2skill.analysts.analyze import AnalysisResult, AnalystConfig
-from trace2skill.analysts.context import SkillContext
-from trace2skill.checkpoint import write_analysis_part
-from trace2skill.budget import BUDGET_JSON, BUDGET_SKIPPED, BudgetReport, PromptBudget, apply_budget, skipped_results, stratum
-from trace2skill.config import DistillConfig
-from trace2skill.ingest import read_file
-from trace2skill.llm.base import Usage
-from trace2skill.schema import TRAJECTORY_SCHEMA, Trajectory
-from trace2skill.skill.folder import load_skill
-from trace2skill.tokens import PromptEstimate, chars_estimate, prompt_tokens, trajectory_chars
 from tests.conftest import EXAMPLES, make_trajectory
+from trace2skill.analysts.analyze import AnalystConfig
+from trace2skill.analysts.context import SkillContext
+from trace2skill.analysts.models import AnalysisResult
+from trace2skill.ingest import read_file
+from trace2skill.run.budget import BUDGET_JSON, BUDGET_SKIPPED, PromptBudget, apply_budget, skipped_results, stratum
+from trace2skill.run.checkpoint import write_analysis_part
+from trace2skill.run.options import DistillConfig
+from trace2skill.run.tokens import PromptEstimate, chars_estimate, prompt_tokens, trajectory_chars
+from trace2skill.schema import TRAJECTORY_SCHEMA, BudgetReport, Trajectory, Usage
+from trace2skill.skill.folder import load_skill
 
 SKILL = SkillContext.of(load_skill(EXAMPLES / "skills" / "airline-support"))
 CONFIG = AnalystConfig().for_backend("fake")
@@ -109,7 +109,7 @@ def test_the_sample_is_stratified_by_task_and_outcome(tmp_path):
 
 @pytest.mark.ray
 def test_distill_with_a_small_budget_skips_the_rest(ray_session, tmp_path):
-    from trace2skill.pipeline import distill
+    from trace2skill.pipeline.run import distill
 
     cfg = DistillConfig.model_validate(
         {
@@ -148,7 +148,7 @@ def test_distill_with_a_small_budget_skips_the_rest(ray_session, tmp_path):
 
 
 def test_the_summary_table_says_how_the_run_sampled():
-    from trace2skill.summary import RunSummary
+    from trace2skill.run.summary import RunSummary
 
     report = BudgetReport(max_prompt_tokens=1000, trajectories=10, selected=4, sampled_out=6, unsent=1, strata=3, seed=2, tokenizer="t", estimated_tokens=2500, estimated_selected_tokens=990)
     table = RunSummary(skipped=7, budget=report).table()

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from trace2skill.candidates import CANDIDATE_TEMPERATURE, candidate_configs
-from trace2skill.config import DistillConfig
 from tests.conftest import EXAMPLES
+from trace2skill.run.candidates import CANDIDATE_TEMPERATURE, candidate_configs
+from trace2skill.run.options import DistillConfig
 
 
 def _cfg(tmp_path: Path, **update) -> DistillConfig:

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from trace2skill.budget import BudgetReport
-from trace2skill.llm.base import Usage
+from trace2skill.schema import BudgetReport, Usage
 
 
 class RunSummary(BaseModel):

@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from trace2skill import parts
-from trace2skill.analysts.analyze import AnalysisResult
+from trace2skill.analysts.models import AnalysisResult
 from trace2skill.schema import TRAJECTORY_SCHEMA, stable_id
 
 HOLDOUT_TRAJECTORIES = "holdout.parquet"

@@ -9,9 +9,9 @@ import polars as pl
 import pytest
 
 from tests.conftest import EXAMPLES, make_trajectory
-from trace2skill.config import DistillConfig
-from trace2skill.evaluate.holdout import HOLDOUT_TASKS, choose_holdout, held_out_results, read_task_ids, split_holdout, task_key
 from trace2skill.parts import write_part
+from trace2skill.run.holdout import HOLDOUT_TASKS, choose_holdout, held_out_results, read_task_ids, split_holdout, task_key
+from trace2skill.run.options import DistillConfig
 from trace2skill.schema import TRAJECTORY_SCHEMA, to_table
 
 
@@ -74,7 +74,7 @@ def test_holdout_options_exclude_each_other(tmp_path):
 @pytest.mark.ray
 def test_distill_never_sees_held_out_tasks(ray_session, tmp_path):
     from trace2skill.llm.factory import BackendConfig
-    from trace2skill.pipeline import distill
+    from trace2skill.pipeline.run import distill
 
     cfg = DistillConfig(
         inputs=[EXAMPLES / "airline"], out_dir=tmp_path / "out", skill_dir=EXAMPLES / "skills" / "airline-support",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from trace2skill.config import BLOCKS_PER_ACTOR, MAX_AUTO_BATCH, MIN_AUTO_BATCH, DistillConfig
+from trace2skill.run.options import BLOCKS_PER_ACTOR, MAX_AUTO_BATCH, MIN_AUTO_BATCH, DistillConfig
 
 
 def _config(**options) -> DistillConfig:

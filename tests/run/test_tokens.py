@@ -5,8 +5,8 @@ from __future__ import annotations
 import pyarrow as pa
 
 from trace2skill.llm.factory import BackendConfig
+from trace2skill.run.tokens import ESTIMATE, MAX_STEP_CHARS, STEP_CHARS, token_counter, trajectory_chars
 from trace2skill.schema import TRAJECTORY_SCHEMA, Step, Trajectory
-from trace2skill.tokens import ESTIMATE, MAX_STEP_CHARS, STEP_CHARS, token_counter, trajectory_chars
 
 
 def test_fake_and_uncached_openai_count_four_characters_a_token(tmp_path, monkeypatch):
