@@ -49,11 +49,12 @@ def write_trials(path: Path, tasks: int, trials: int, seed: int = 0) -> None:
 
 def pairings(trajs: list) -> dict:
     """Each failure's Pairing, by the pairing stage's functions."""
-    from trace2skill.analysts.contrast import Pairing, pair_group, pairing_key
+    from trace2skill.analysts.contrast import Pairing, pair_group
+    from trace2skill.schema import task_key
 
     groups = defaultdict(list)
     for t in trajs:
-        key = pairing_key(t.task_key, t.task)
+        key = task_key(t.task_key, t.task)
         if key and t.success is not None:
             groups[key].append(t.to_row())
     out = {}

@@ -136,8 +136,8 @@ class Trajectory(BaseModel):
     source_file: str = ""
     raw_id: str = ""
     task: str = ""
-    # The task's identity across runs (tau-bench/tau2 task id, SWE-bench instance id), so
-    # repeated attempts at one task can be paired; None where the source has none.
+    # The task's identity as the source records it (tau-bench/tau2 task id, SWE-bench
+    # instance id); None where the source has none. Runs are grouped by ``task_key()``.
     task_key: str | None = None
     steps: list[Step] = Field(default_factory=list)
     success: bool | None = None
@@ -159,6 +159,19 @@ class Trajectory(BaseModel):
         row.pop("counted_steps", None)  # derived from the steps
         row["metadata"] = json.loads(row.get("metadata") or "{}")
         return cls.model_validate(row)
+
+
+TEXT_KEY_PREFIX = "task-text:"
+
+
+def task_key(stored: str | None, task: str | None) -> str | None:
+    """The task a run belongs to, the one rule that pairing, the holdout split and the
+    sampling strata group runs by: the adapter's stored ``Trajectory.task_key``, else a
+    hash of the task text (whitespace collapsed, case kept), else None (no task text)."""
+    if stored:
+        return stored
+    text = " ".join((task or "").split())
+    return stable_id(text, prefix=TEXT_KEY_PREFIX) if text else None
 
 
 def counted_steps(steps: Sequence[Step | dict[str, Any]]) -> int:

@@ -1,8 +1,7 @@
 import json
 
 from trace2skill.analysts.analyze import analyze
-from trace2skill.analysts.contrast import ContrastiveErrorAnalysis, Pairing, choose_sibling, pair_group, pairing_key, render_sibling, sibling_view
-from trace2skill.ingest.base import task_key_of
+from trace2skill.analysts.contrast import MAX_CANDIDATES, ContrastiveErrorAnalysis, Pairing, choose_sibling, pair_group, render_sibling, sibling_view
 from trace2skill.llm.fake import FakeLLM
 from tests.conftest import make_trajectory
 from tests.analysts.test_analyze import SKILL
@@ -13,19 +12,15 @@ def row(tid, success, tools, key="task_id:7"):
     return t.to_row()
 
 
-def test_key_is_the_adapter_task_key_else_a_hash_of_identical_text():
-    assert pairing_key("task_id:3", "anything") == "task_id:3"
-    assert pairing_key(None, "Book  a\nflight") == pairing_key(None, "Book a flight") != pairing_key(None, "book a flight")
-    assert pairing_key(None, "  ") is None
-    assert task_key_of({"task_id": 3, "trial": 1}) == "task_id:3"
-    assert task_key_of({"instance_id": "django__django-1"}) == "instance_id:django__django-1"
-    assert task_key_of({"task_id": 3, "domain": "retail"}) != task_key_of({"task_id": 3, "domain": "airline"})
-    assert task_key_of({}) is None
-
-
 def test_rule_is_the_shortest_success_ties_by_id():
     rows = [row("s-b", True, ["a", "b"]), row("s-c", True, ["a", "b", "c"]), row("s-a", True, ["a", "b"])]
     assert choose_sibling(rows, "k").sibling.id == "s-a"
+
+
+def test_only_the_first_candidates_are_tried():
+    empty = [{**row(f"s-{i}", True, []), "steps": []} for i in range(MAX_CANDIDATES)]
+    pairing = choose_sibling([*empty, row("s-long", True, ["a", "b"])], "k")
+    assert pairing.sibling is None and len(pairing.skipped) == MAX_CANDIDATES
 
 
 def test_unreadable_sibling_is_skipped_with_a_reason():

@@ -58,7 +58,7 @@ def test_quarantine_reasons_ids_and_excerpts() -> None:
     reasons = {loc: q.reason for loc, q in bad.items()}
     assert reasons["line 5"].startswith("invalid JSON: Unterminated string")
     assert reasons["line 6"] == "message 1 has unknown role 'critic'"
-    assert reasons["line 7"] == "record is an array, expected a JSON object"
+    assert reasons["line 7"] == "record is an array, expected an object"
     assert reasons["line 8"] == "record has no 'messages'"
     assert reasons["line 9"] == "messages are a string, expected an array"
     q = bad["line 6"]

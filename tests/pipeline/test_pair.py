@@ -13,10 +13,10 @@ import pytest
 import ray
 
 from tests.conftest import make_trajectory
-from trace2skill.analysts.contrast import Pairing, counted_steps
+from trace2skill.analysts.contrast import MAX_CANDIDATES, Pairing, choose_sibling, counted_steps
 from trace2skill.llm.factory import BackendConfig
 from trace2skill.pipeline.run import distill
-from trace2skill.pipeline.pair import CANDIDATES, PAIRING, rank_candidates, task_pairings, task_runs, with_pairings
+from trace2skill.pipeline.pair import PAIRING, rank_candidates, task_pairings, task_runs, with_pairings
 from trace2skill.run.options import DistillConfig
 from trace2skill.schema import TRAJECTORY_SCHEMA, Step
 
@@ -61,9 +61,21 @@ def test_candidates_are_the_shortest_successes_of_a_task_with_a_failure():
     assert rank_candidates(task_a).to_pylist() == [{"pair_key": "task_id:a", "candidates": ["a-short", "a-long"]}]
     assert rank_candidates(task_a.filter(pc.equal(task_a["success"], True))).num_rows == 0  # no failure: nothing to pair
     many = pa.table({"pair_key": ["k"] * 9, "id": [f"r{i}" for i in range(9)], "success": [False] + [True] * 8, "length": list(range(9, 0, -1))})
-    assert rank_candidates(many)["candidates"].to_pylist() == [[f"r{i}" for i in range(8, 8 - CANDIDATES, -1)]]
+    assert rank_candidates(many)["candidates"].to_pylist() == [[f"r{i}" for i in range(8, 8 - MAX_CANDIDATES, -1)]]
     in_files = rank_candidates(many.append_column("path", pa.array([f"f{i}" for i in range(9)])))  # the files go with their runs
-    assert in_files["files"].to_pylist() == [[f"f{i}" for i in range(8, 8 - CANDIDATES, -1)]]
+    assert in_files["files"].to_pylist() == [[f"f{i}" for i in range(8, 8 - MAX_CANDIDATES, -1)]]
+
+
+def test_stage_and_plain_rule_rank_siblings_alike():
+    # ties on length (broken by id, in code-point order), and more successes than are tried
+    made = [make_trajectory("f", False, ["x"])] + [make_trajectory(tid, True, ["x"] * n) for tid, n in [("s-b", 2), ("s-A", 2), ("s-é", 1), ("s-e", 1), ("s-z", 3), ("s-a", 2)]]
+    table = pa.Table.from_pylist([t.model_copy(update={"task_key": "k"}).to_row() for t in made], schema=TRAJECTORY_SCHEMA)
+    staged = rank_candidates(task_runs(table))["candidates"].to_pylist()[0]
+    assert staged == ["s-e", "s-é", "s-A", "s-a"]
+    plain = []
+    for _ in staged:  # the plain rule's choice, each time its previous choice is taken away
+        plain.append(choose_sibling([r for r in table.to_pylist()[1:] if r["id"] not in plain], "k").sibling.id)
+    assert plain == staged
 
 
 def test_one_call_ranks_a_whole_bucket_of_tasks():

@@ -10,9 +10,10 @@ import pytest
 
 from tests.conftest import EXAMPLES, make_trajectory
 from trace2skill.parts import write_part
-from trace2skill.run.holdout import HOLDOUT_TASKS, choose_holdout, held_out_results, read_task_ids, split_holdout, task_key
+from trace2skill.run.holdout import HOLDOUT_TASKS, choose_holdout, held_out_results, read_task_ids, split_holdout
 from trace2skill.run.options import DistillConfig
-from trace2skill.schema import TRAJECTORY_SCHEMA, to_table
+from trace2skill.ingest.base import task_key_of
+from trace2skill.schema import TRAJECTORY_SCHEMA, task_key, to_table
 
 
 def write_trajectories(path: Path, per_task: int = 2, tasks: int = 10) -> list[str]:
@@ -20,17 +21,31 @@ def write_trajectories(path: Path, per_task: int = 2, tasks: int = 10) -> list[s
     for t in range(tasks):
         for k in range(per_task):
             traj = make_trajectory(f"t{t}-{k}", k == 0, ["lookup"])
-            trajs.append(traj.model_copy(update={"metadata": {"task_id": f"task-{t}", "expected_actions": f"[\"refund {t}\"]"}}))
+            metadata = {"task_id": f"task-{t}", "expected_actions": f"[\"refund {t}\"]"}
+            trajs.append(traj.model_copy(update={"metadata": metadata, "task_key": task_key_of(metadata)}))  # as an adapter stores it
     table = to_table(trajs, TRAJECTORY_SCHEMA)  # a dataset of two parts, as the read stage writes it
     write_part(table.slice(0, 7), path, "part-000000000-000000000.parquet")
     write_part(table.slice(7), path, "part-000000000-000000007.parquet")
     return [t.id for t in trajs]
 
 
-def test_task_key():
-    assert task_key("any", {"task_id": 7}, "x") == "7"
-    assert task_key("  Book a flight ", {}, "x") == task_key("Book a flight", {}, "y")
-    assert task_key("", {}, "x") == "x"
+def test_tasks_are_grouped_by_the_one_task_key(tmp_path):
+    path = tmp_path / "trajectories.parquet"
+    made = [
+        ("i1", "instance_id:django-1", "Fix the bug"),  # one SWE-bench instance, two wordings
+        ("i2", "instance_id:django-1", "Fix the  bug, please"),
+        ("r3", "task_id:retail/3", "Same text"),  # task 3 of two domains: two tasks
+        ("a3", "task_id:airline/3", "Same text"),
+        ("x1", None, "Book a flight"),  # no key: identical text (whitespace collapsed) is one task
+        ("x2", None, " Book  a flight"),
+        ("e1", None, ""),  # no key, no text: a task of its own
+    ]
+    trajs = [make_trajectory(tid, False, ["lookup"]).model_copy(update={"task_key": key, "task": text}) for tid, key, text in made]
+    write_part(to_table(trajs, TRAJECTORY_SCHEMA), path, "part-000000000-000000000.parquet")
+    assert split_holdout(tmp_path, path, fraction=1.0, ids=None, seed=0) == 5
+    tasks = {t["id"]: t["trajectories"] for t in map(json.loads, (tmp_path / HOLDOUT_TASKS).read_text().splitlines())}
+    assert tasks["instance_id:django-1"] == ["i1", "i2"] and tasks["task_id:retail/3"] == ["r3"] and tasks["task_id:airline/3"] == ["a3"]
+    assert tasks[task_key(None, "Book a flight")] == ["x1", "x2"] and tasks["e1"] == ["e1"]
 
 
 def test_choice_is_seeded_and_sized():
@@ -56,7 +71,7 @@ def test_split_moves_whole_tasks(tmp_path):
     assert all(task["expected_actions"].startswith('["refund') and task["task"] for task in tasks)
     rows = held_out_results(tmp_path)
     assert {r.trajectory_id for r in rows} == out and {r.status for r in rows} == {"no_lesson"}
-    assert all(r.reason.startswith("held out for evaluation (task task-") for r in rows)
+    assert all(r.reason.startswith("held out for evaluation (task task_id:task-") for r in rows)
 
 
 def test_ids_file_lines_or_tasks_jsonl(tmp_path):

@@ -5,23 +5,26 @@ or seeds on one SWE-bench instance, production retries). When a failure has a su
 *sibling*, the error analyst sees the sibling's decisive steps next to the failure and names
 the first step where the two runs part ways.
 
-- **Task key** (:func:`pairing_key`): the adapter's typed ``Trajectory.task_key`` (tau-bench
+- **Task key** (``schema.task_key``): the adapter's typed ``Trajectory.task_key`` (tau-bench
   and tau2 task id, SWE-bench instance id), else a hash of the task text, whitespace
   collapsed, so runs of identical task text pair; no task text, no key, no pairing.
-- **Sibling rule** (:func:`choose_sibling`): among the successful runs with the same key,
-  the one with the fewest steps (system messages not counted), ties broken by the smaller
-  trajectory id. A candidate that cannot be read, or has no step to show, is skipped and
-  the reason is kept. No sibling: the plain analyst runs.
+- **Sibling rule** (:data:`SIBLING_ORDER`, :data:`MAX_CANDIDATES`): among the successful
+  runs with the same key, the one with the fewest steps (system messages not counted),
+  ties broken by the smaller trajectory id. A candidate that cannot be read, or has no
+  step to show, is skipped, the reason is kept and the next is tried, up to
+  ``MAX_CANDIDATES``. No sibling: the plain analyst runs.
 
-Plain functions over Arrow rows (dicts), so the Ray Data stage in
-``trace2skill.pipeline.pair`` stays a thin wrapper and all of this is testable without Ray.
+Plain functions over Arrow rows (dicts): :func:`choose_sibling` applies the rule to one
+task's runs; the Ray Data stage in ``trace2skill.pipeline.pair`` ranks by the same
+``SIBLING_ORDER`` over many tasks at once.
 """
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.compute as pc
 from pydantic import BaseModel, Field, ValidationError
 
 from trace2skill.analysts.models import AnalysisResult, ErrorAnalysis
@@ -31,7 +34,10 @@ from trace2skill.schema import Step, Trajectory, counted_steps
 
 MAX_SIBLING_STEPS = 24  # decisive steps kept from a sibling (first and last halves when longer)
 SIBLING_STEP_CHARS = 400  # a sibling step's text is cut to this many characters
-TEXT_KEY_PREFIX = "task-text:"
+# The sibling rule's ranking of a task's successful runs, as Arrow sort keys over columns
+# ``length`` (``schema.counted_steps``) and ``id``: the shortest run first, ties by the smaller id.
+SIBLING_ORDER = [("length", "ascending"), ("id", "ascending")]
+MAX_CANDIDATES = 4  # a task's successful runs tried, in that order, before it is left without a sibling
 
 
 class SiblingView(BaseModel):
@@ -48,17 +54,6 @@ class Pairing(BaseModel):
 
     sibling: SiblingView | None = None
     skipped: list[str] = Field(default_factory=list)
-
-
-def pairing_key(task_key: str | None, task: str | None) -> str | None:
-    """The key runs are paired by: the adapter's ``task_key``, else a hash of the task text
-    (whitespace collapsed, case kept), else None (the run is not paired)."""
-    if task_key:
-        return task_key
-    text = " ".join((task or "").split())
-    if not text:
-        return None
-    return TEXT_KEY_PREFIX + hashlib.sha256(text.encode("utf-8")).hexdigest()[:20]
 
 
 def decisive_steps(traj: Trajectory, max_steps: int = MAX_SIBLING_STEPS) -> list[Step]:
@@ -83,12 +78,17 @@ def sibling_view(row: dict[str, Any], key: str) -> SiblingView:
     return SiblingView(id=traj.id, task_key=key, total_steps=counted_steps(traj.steps), steps=steps)
 
 
+def ranked_siblings(candidates: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The first ``MAX_CANDIDATES`` of ``candidates`` (Arrow rows) in ``SIBLING_ORDER``."""
+    ranks = pa.table({"length": [counted_steps(r.get("steps") or []) for r in candidates], "id": [str(r.get("id")) for r in candidates]})
+    return [candidates[i] for i in pc.sort_indices(ranks, sort_keys=SIBLING_ORDER).to_pylist()[:MAX_CANDIDATES]]
+
+
 def choose_sibling(candidates: list[dict[str, Any]], key: str) -> Pairing:
-    """The shortest readable successful run among ``candidates`` (Arrow rows of one task key,
-    successes only), ties by id; the candidates skipped on the way, with their reasons."""
-    order = sorted(candidates, key=lambda r: (counted_steps(r.get("steps") or []), str(r.get("id"))))
+    """The first readable run of ``candidates`` (Arrow rows of one task key, successes only)
+    in the sibling rule's ranking; the candidates skipped on the way, with their reasons."""
     skipped: list[str] = []
-    for row in order:
+    for row in ranked_siblings(candidates):
         try:
             return Pairing(sibling=sibling_view(row, key), skipped=skipped)
         except ValueError as exc:

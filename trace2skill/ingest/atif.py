@@ -22,7 +22,6 @@ from trace2skill.ingest.base import (
     Record,
     RecordError,
     Source,
-    args_text,
     as_object,
     as_reward,
     make_trajectory,
@@ -32,7 +31,7 @@ from trace2skill.ingest.base import (
 )
 from trace2skill.ingest.jsonfile import read_document, read_sidecar_json
 from trace2skill.ingest.outcomes import OUTCOME_FIELD, first_outcome
-from trace2skill.ingest.steps import add_call, add_result, content_text, objects
+from trace2skill.ingest.steps import add_assistant_text, add_named_calls, add_result, content_text, objects
 from trace2skill.schema import Step, Trajectory
 
 NAME = "atif"
@@ -52,17 +51,9 @@ def _result_steps(result: dict[str, Any], where: str, names: dict[str, str], ste
 
 def _agent_step(step: dict[str, Any], text: str, where: str, names: dict[str, str], steps: list[Step]) -> None:
     reasoning = step.get("reasoning_content")
-    if isinstance(reasoning, str) and reasoning:
-        steps.append(Step(index=len(steps), role="assistant", kind="reasoning", content=reasoning))
     calls = optional_list(step, "tool_calls", where)
-    if text or not calls:
-        steps.append(Step(index=len(steps), role="assistant", content=text))
-    for j, call in enumerate(calls):
-        cwhere = f"{where} tool call {j}"
-        if not isinstance(call, dict) or not isinstance(call.get("function_name"), str) or not call["function_name"]:
-            raise RecordError(f"{cwhere} has no 'function_name'")
-        call_id = optional_str(call, "tool_call_id", cwhere)
-        add_call(steps, names, call["function_name"], args_text(call.get("arguments"), cwhere), call_id)
+    add_assistant_text(steps, text, reasoning if isinstance(reasoning, str) else None, calls)
+    add_named_calls(steps, names, calls, where, "function_name", "tool_call_id")
 
 
 def atif_steps(items: Any) -> list[Step]:

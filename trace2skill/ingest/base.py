@@ -360,6 +360,14 @@ def optional_id(obj: dict[str, Any], key: str) -> str | None:
     return None if obj.get(key) is None else id_value(obj, key)
 
 
+def optional_object(obj: dict[str, Any], key: str) -> dict[str, Any]:
+    """``obj[key]`` if it is an object, ``{}`` if absent/null; RecordError for other types."""
+    value = obj.get(key)
+    if value is not None and not isinstance(value, dict):
+        raise RecordError(f"'{key}' is {json_type(value)}, expected an object")
+    return value or {}
+
+
 def optional_list(obj: dict[str, Any], key: str, where: str) -> list[Any]:
     """``obj[key]`` if it is an array, ``[]`` if absent/null/empty; RecordError for other types."""
     value = obj.get(key) or []

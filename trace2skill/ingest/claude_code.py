@@ -28,22 +28,21 @@ from typing import Any
 
 from trace2skill.ingest import jsonhead
 from trace2skill.ingest.base import (
-    Format,
-    Record,
     REPAIRS_KEY,
     SHAPE_ERRORS,
+    Format,
+    Record,
     RecordError,
-    clip,
     Source,
+    clip,
     guarded,
-    json_type,
     make_trajectory,
     repair_scope,
     repaired,
     shape_reason,
     str_or_none,
 )
-from trace2skill.ingest.jsonfile import JsonLine, iter_jsonl
+from trace2skill.ingest.jsonfile import JsonLine, iter_jsonl, record_object
 from trace2skill.ingest.outcomes import OUTCOME_FIELD, Found, first_outcome
 from trace2skill.ingest.steps import content_text
 from trace2skill.schema import QuarantinedRecord, Step, Trajectory
@@ -156,8 +155,7 @@ def event_steps(record: dict[str, Any], where: str) -> tuple[list[Step], str | N
 def _parse_line(line: JsonLine, file: str, sessions: dict[str, Session], loose: dict[str, Any]) -> str | None:
     """Add one line to its session (returning the session id) or to the file's bookkeeping (``None``)."""
     record = line.value
-    if not isinstance(record, dict):
-        raise RecordError(f"record is {json_type(record)}, expected a JSON object")
+    record_object(record, "record")
     rtype = record.get("type")
     found = _line_outcome(record)
     sid_of_line = str_or_none(record.get("sessionId"))

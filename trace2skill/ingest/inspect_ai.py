@@ -22,7 +22,6 @@ from trace2skill.ingest.base import (
     Record,
     RecordError,
     Source,
-    args_text,
     id_value,
     json_type,
     make_trajectory,
@@ -30,8 +29,8 @@ from trace2skill.ingest.base import (
     optional_str,
     resolve_outcome,
 )
-from trace2skill.ingest.jsonfile import load_json_document, stream_array, top_level_event, top_level_value
-from trace2skill.ingest.steps import add_call, add_result, content_text, new_step, objects
+from trace2skill.ingest.jsonfile import load_json_document, record_object, stream_array, top_level_event, top_level_value
+from trace2skill.ingest.steps import add_assistant_text, add_named_calls, add_result, content_text, new_step, objects
 from trace2skill.schema import Step, Trajectory
 
 NAME = "inspect_ai"
@@ -88,16 +87,9 @@ def messages_to_steps(messages: Any) -> list[Step]:
                 text = "\n".join(t for t in (text, f"[error] {error['message']}") if t)
             add_result(steps, names, text, optional_str(msg, "tool_call_id", where), optional_str(msg, "function", where))
         elif role == "assistant":
-            if reasoning:
-                steps.append(new_step(index=len(steps), role="assistant", kind="reasoning", content=reasoning))
             calls = optional_list(msg, "tool_calls", where)
-            if text or not calls:
-                steps.append(new_step(index=len(steps), role="assistant", content=text))
-            for j, call in enumerate(calls):
-                cwhere = f"{where} tool call {j}"
-                if not isinstance(call, dict) or not isinstance(call.get("function"), str) or not call["function"]:
-                    raise RecordError(f"{cwhere} has no 'function'")
-                add_call(steps, names, call["function"], args_text(call.get("arguments"), cwhere), optional_str(call, "id", cwhere))
+            add_assistant_text(steps, text, reasoning, calls)
+            add_named_calls(steps, names, calls, where, "function", "id")
         elif role in ("system", "user"):
             steps.append(new_step(index=len(steps), role=role, content=text))
         else:
@@ -107,8 +99,7 @@ def messages_to_steps(messages: Any) -> list[Step]:
 
 def sample_to_trajectory(sample: Any, source: Source, location: str, header: dict[str, Any]) -> Trajectory:
     """Convert one sample of the log; raises RecordError with the quarantine reason."""
-    if not isinstance(sample, dict):
-        raise RecordError(f"sample is {json_type(sample)}, expected an object")
+    record_object(sample, "sample")
     sample_id = id_value(sample, "id")
     epoch = sample.get("epoch") if isinstance(sample.get("epoch"), int) else 1
     steps = messages_to_steps(sample.get("messages"))

@@ -20,7 +20,7 @@ from typing import Any, BinaryIO
 import ijson
 import pydantic_core
 
-from trace2skill.ingest.base import Record, Source, guarded, json_excerpt, json_type
+from trace2skill.ingest.base import Record, RecordError, Source, guarded, json_excerpt, json_type
 from trace2skill.schema import QuarantinedRecord, Trajectory
 
 UTF8_BOM = b"\xef\xbb\xbf"
@@ -137,6 +137,16 @@ def is_array_file(source: Source) -> bool:
         return False
     with source.path.open("rb") as fh:
         return fh.read(4096).lstrip(UTF8_BOM + b" \t\r\n")[:1] == b"["
+
+
+def record_object(value: Any, what: str, needs: str | None = None) -> dict[str, Any]:
+    """``value``, one record of a file (``what`` names it: ``"record"``, ``"item"``), if it is
+    an object (holding the key ``needs``, when given); else RecordError, the quarantine reason."""
+    if not isinstance(value, dict):
+        raise RecordError(f"{what} is {json_type(value)}, expected an object")
+    if needs is not None and needs not in value:
+        raise RecordError(f"{what} has no {needs!r}")
+    return value
 
 
 def read_lines(source: Source, build: Callable[[Any, Source, str], Trajectory]) -> Iterator[Record]:

@@ -16,12 +16,12 @@ from collections.abc import Iterator
 from typing import Any
 
 from trace2skill.ingest import jsonhead, responses
-from trace2skill.ingest.base import Format, Record, RecordError, Source, json_type, make_trajectory, optional_str
-from trace2skill.ingest.grader import GRADER_INFO_KEYS, info_grader
+from trace2skill.ingest.base import Format, Record, RecordError, Source, optional_object, optional_str
+from trace2skill.ingest.grader import GRADER_INFO_KEYS
 from trace2skill.ingest.jsonfile import read_document
 from trace2skill.ingest.openai_chat import assistant_steps
 from trace2skill.ingest.steps import add_result, content_text, objects
-from trace2skill.ingest.swe_agent import command_step
+from trace2skill.ingest.swe_agent import command_step, instance_trajectory
 from trace2skill.schema import Step, Trajectory
 
 NAME = "mini_swe_agent"
@@ -73,9 +73,7 @@ def messages_to_steps(messages: Any) -> tuple[list[Step], dict[str, Any]]:
 
 def traj_to_trajectory(doc: dict[str, Any], source: Source) -> Trajectory:
     """Convert a parsed trajectory document; raises RecordError with the quarantine reason."""
-    info = {} if doc.get("info") is None else doc["info"]
-    if not isinstance(info, dict):
-        raise RecordError(f"'info' is {json_type(info)}, expected an object")
+    info = optional_object(doc, "info")
     if "messages" not in doc:
         raise RecordError("file has no 'messages'")
     steps, exit_info = messages_to_steps(doc["messages"])
@@ -87,11 +85,7 @@ def traj_to_trajectory(doc: dict[str, Any], source: Source) -> Trajectory:
     if exit_info:
         metadata["exit"] = exit_info
     metadata["trajectory_format"] = doc.get("trajectory_format")
-    name = source.path.name
-    instance_id = name.removesuffix(".json").removesuffix(".traj")
-    metadata["instance_id"] = instance_id
-    trajectory = make_trajectory(source, raw_id=instance_id, location="file", steps=steps, metadata=metadata)
-    return trajectory.model_copy(update={"grader": info_grader(info, "mini_swe_agent info")})
+    return instance_trajectory(source, source.path.name.removesuffix(".json").removesuffix(".traj"), steps, metadata, info)
 
 
 def read(source: Source) -> Iterator[Record]:

@@ -26,28 +26,19 @@ from trace2skill.ingest.base import (
     as_reward,
     json_type,
     make_trajectory,
+    note_repair,
     optional_id,
     optional_list,
-    note_repair,
     optional_str,
     repaired,
 )
-from trace2skill.ingest.jsonfile import is_array_file, read_array, read_lines
+from trace2skill.ingest.jsonfile import is_array_file, read_array, read_lines, record_object
 from trace2skill.ingest.outcomes import OUTCOME_FIELD, find_outcome, first_outcome, number, verdict
-from trace2skill.ingest.steps import add_result, content_text, new_step, objects
-from trace2skill.schema import Role, Step, Trajectory
+from trace2skill.ingest.steps import add_assistant_text, add_result, content_text, message_role, new_step, objects
+from trace2skill.schema import Step, Trajectory
 
 NAME = "openai_chat"
 
-# "developer" is the newer name of "system"; "function" is the pre-tool_calls name of "tool".
-ROLE_ALIASES: dict[str, Role] = {
-    "system": "system",
-    "developer": "system",
-    "user": "user",
-    "assistant": "assistant",
-    "tool": "tool",
-    "function": "tool",
-}
 RECORD_KEYS = frozenset(
     {"messages", "input", "output", "instructions", "tools", "reward", "success", "label", "id", "metadata", "instance_id"}
 )
@@ -86,19 +77,13 @@ def add_tool_calls(calls: list[Any], where: str, steps: list[Step], names: dict[
 
 def assistant_steps(msg: dict[str, Any], text: str, where: str, steps: list[Step], names: dict[str, str]) -> None:
     """Append the Steps of an OpenAI assistant message: reasoning, text, then one per tool call."""
-    for key in ("reasoning_content", "reasoning"):
-        reasoning = msg.get(key)
-        if isinstance(reasoning, str) and reasoning:
-            steps.append(new_step(index=len(steps), role="assistant", kind="reasoning", content=reasoning))
-            break
+    reasoning = next((r for r in (msg.get("reasoning_content"), msg.get("reasoning")) if isinstance(r, str) and r), None)
     calls = optional_list(msg, "tool_calls", where)
     legacy = msg.get("function_call")
     if legacy is not None:
         # The pre-tool_calls API put one {name, arguments} object here, without an id.
         calls = [*calls, {"function": legacy}]
-    # A turn that only calls tools has no text worth a step; a fully empty turn is kept.
-    if text or not calls:
-        steps.append(new_step(index=len(steps), role="assistant", content=text))
+    add_assistant_text(steps, text, reasoning, calls)
     add_tool_calls(calls, where, steps, names)
 
 
@@ -110,10 +95,7 @@ def messages_to_steps(messages: Any) -> list[Step]:
     steps: list[Step] = []
     names: dict[str, str] = {}
     for where, msg in objects(messages, "messages are", "message"):
-        raw_role = msg.get("role")
-        if not isinstance(raw_role, str) or raw_role not in ROLE_ALIASES:
-            raise RecordError(f"{where} has unknown role {raw_role!r}")
-        role = ROLE_ALIASES[raw_role]
+        role = message_role(msg, where)
         text = content_text(msg.get("content"), where)
         if role == "assistant":
             assistant_steps(msg, text, where, steps, names)
@@ -183,8 +165,7 @@ def _metadata(record: dict[str, Any]) -> dict[str, Any]:
 
 def record_to_trajectory(record: Any, source: Source, location: str) -> Trajectory:
     """Convert one parsed JSONL record; raises RecordError with the quarantine reason."""
-    if not isinstance(record, dict):
-        raise RecordError(f"record is {json_type(record)}, expected a JSON object")
+    record_object(record, "record")
     if "messages" in record:
         steps = messages_to_steps(record["messages"])
         if not steps:

@@ -27,12 +27,11 @@ from trace2skill.ingest.base import (
     as_text,
     first_user_text,
     id_value,
-    json_type,
     make_trajectory,
     resolve_outcome,
     str_or_none,
 )
-from trace2skill.ingest.jsonfile import is_array_file, read_document, read_lines
+from trace2skill.ingest.jsonfile import is_array_file, read_document, read_lines, record_object
 from trace2skill.ingest.outcomes import OUTCOME_FIELD, find_outcome, first_outcome
 from trace2skill.ingest.steps import add_call, objects
 from trace2skill.schema import Role, Step, Trajectory
@@ -166,8 +165,7 @@ def _stream_outcome(events: list[Any], threshold: float) -> tuple[Outcome, str |
 
 def eval_line_to_trajectory(record: Any, source: Source, location: str) -> Trajectory:
     """Convert one ``output.jsonl`` line; raises RecordError with the quarantine reason."""
-    if not isinstance(record, dict):
-        raise RecordError(f"record is {json_type(record)}, expected a JSON object")
+    record_object(record, "record")
     instance_id = id_value(record, "instance_id")
     history = record.get("history")
     if not history:

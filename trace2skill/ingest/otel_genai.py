@@ -37,13 +37,13 @@ from trace2skill.ingest.base import (
 )
 from trace2skill.ingest.otlp import Span
 from trace2skill.ingest.outcomes import OUTCOME_FIELD, find_outcome
-from trace2skill.ingest.steps import add_call, add_result
+from trace2skill.ingest.steps import ROLE_ALIASES, add_call, add_result, message_role
 from trace2skill.schema import QuarantinedRecord, Role, Step, StepKind, Trajectory
 
 NAME = "otel_genai"
 CHAT_OPS = frozenset({"chat", "text_completion", "generate_content"})
 MEDIA_PARTS = {"blob": "[{modality}]", "uri": "[{modality}]", "file": "[file]"}
-ROLES: dict[str, Role] = {"system": "system", "user": "user", "assistant": "assistant", "tool": "tool"}
+ROLES = {name: role for name, role in ROLE_ALIASES.items() if name == role}  # the four roles by their own names
 
 
 def _json_attr(span: Span, key: str) -> list[Any]:
@@ -109,9 +109,7 @@ class Conversation:
     def message(self, msg: Any, where: str) -> None:
         if not isinstance(msg, dict):
             raise RecordError(f"{where} is {json_type(msg)}, expected an object")
-        role = ROLES.get(str(msg.get("role")))
-        if role is None:
-            raise RecordError(f"{where} has unknown role {msg.get('role')!r}")
+        role = message_role(msg, where, ROLES)
         parts = msg.get("parts")
         if parts is None:  # instrumentations that log {role, content}
             parts = [{"type": "text", "content": as_text(msg.get("content"))}]

@@ -12,15 +12,11 @@ import json
 from typing import Any
 
 from trace2skill.ingest.base import RecordError, args_text, as_text, json_type, optional_list, optional_str
-from trace2skill.ingest.steps import add_call, add_result, content_text
-from trace2skill.schema import Role, Step
+from trace2skill.ingest.steps import ROLE_ALIASES, add_call, add_result, content_text, message_role
+from trace2skill.schema import Step
 
-ROLE_ALIASES: dict[str, Role] = {
-    "system": "system",
-    "developer": "system",
-    "user": "user",
-    "assistant": "assistant",
-}
+# A message item's roles: tool results are items of their own.
+MESSAGE_ROLES = {name: role for name, role in ROLE_ALIASES.items() if role != "tool"}
 # Keys of a built-in tool call item that are bookkeeping, not the call's arguments or result.
 CALL_BOOKKEEPING = frozenset({"type", "id", "status", "call_id"})
 RESULT_KEYS = ("output", "outputs", "results", "result", "error")
@@ -28,10 +24,8 @@ CONTENT_PARTS = frozenset({"input_text", "output_text", "text", "input_image", "
 
 
 def _message(item: dict[str, Any], where: str, steps: list[Step]) -> None:
-    role = item.get("role")
-    if not isinstance(role, str) or role not in ROLE_ALIASES:
-        raise RecordError(f"{where} has unknown role {role!r}")
-    steps.append(Step(index=len(steps), role=ROLE_ALIASES[role], content=content_text(item.get("content"), where)))
+    role = message_role(item, where, MESSAGE_ROLES)
+    steps.append(Step(index=len(steps), role=role, content=content_text(item.get("content"), where)))
 
 
 def _reasoning(item: dict[str, Any], where: str, steps: list[Step]) -> None:

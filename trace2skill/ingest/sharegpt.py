@@ -19,12 +19,11 @@ from trace2skill.ingest.base import (
     RecordError,
     Source,
     add_extra_fields,
-    json_type,
     make_trajectory,
     optional_id,
     repaired,
 )
-from trace2skill.ingest.jsonfile import is_array_file, read_array, read_lines
+from trace2skill.ingest.jsonfile import is_array_file, read_array, read_lines, record_object
 from trace2skill.ingest.openai_chat import outcome
 from trace2skill.ingest.outcomes import OUTCOME_FIELD
 from trace2skill.ingest.steps import objects
@@ -97,10 +96,7 @@ def conversation_steps(record: dict[str, Any]) -> list[Step]:
 
 def record_to_trajectory(record: Any, source: Source, location: str) -> Trajectory:
     """Convert one ShareGPT record; raises RecordError with the quarantine reason."""
-    if not isinstance(record, dict):
-        raise RecordError(f"record is {json_type(record)}, expected a JSON object")
-    if "conversations" not in record:
-        raise RecordError("record has no 'conversations'")
+    record_object(record, "record", needs="conversations")
     steps = conversation_steps(record)
     if not steps:
         raise RecordError("'conversations' is empty")

@@ -10,9 +10,19 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from trace2skill.ingest.base import RecordError, json_type, repaired
+from trace2skill.ingest.base import RecordError, args_text, json_type, optional_str, repaired
 from trace2skill.schema import Role, Step
 
+# Chat message roles and their other names: "developer" is the newer name of "system",
+# "function" the pre-tool_calls name of "tool".
+ROLE_ALIASES: dict[str, Role] = {
+    "system": "system",
+    "developer": "system",
+    "user": "user",
+    "assistant": "assistant",
+    "tool": "tool",
+    "function": "tool",
+}
 TEXT_PARTS = frozenset({"text", "input_text", "output_text"})
 PART_PLACEHOLDERS = {
     "image_url": "[image]",
@@ -115,3 +125,30 @@ def add_result(
             tool_call_id=call_id,
         )
     )
+
+
+def message_role(msg: dict[str, Any], where: str, roles: dict[str, Role] = ROLE_ALIASES) -> Role:
+    """The Step role of a message's ``role`` (a name in ``roles``); RecordError for any other."""
+    role = msg.get("role")
+    if not isinstance(role, str) or role not in roles:
+        raise RecordError(f"{where} has unknown role {role!r}")
+    return roles[role]
+
+
+def add_assistant_text(steps: list[Step], text: str, reasoning: str | None, calls: list[Any]) -> None:
+    """Append an assistant turn's reasoning (if any) and its message, before its ``calls``:
+    a turn that only calls tools has no text worth a step; a fully empty turn is kept."""
+    if reasoning:
+        steps.append(new_step(index=len(steps), role="assistant", kind="reasoning", content=reasoning))
+    if text or not calls:
+        steps.append(new_step(index=len(steps), role="assistant", content=text))
+
+
+def add_named_calls(steps: list[Step], names: dict[str, str], calls: list[Any], where: str, name_key: str, id_key: str) -> None:
+    """Append a tool-call Step for each of ``calls``, flat objects that name the tool under
+    ``name_key`` and the call id under ``id_key``, with their ``arguments``."""
+    for j, call in enumerate(calls):
+        cwhere = f"{where} tool call {j}"
+        if not isinstance(call, dict) or not isinstance(call.get(name_key), str) or not call[name_key]:
+            raise RecordError(f"{cwhere} has no {name_key!r}")
+        add_call(steps, names, call[name_key], args_text(call.get("arguments"), cwhere), optional_str(call, id_key, cwhere))

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from trace2skill.ingest import jsonhead
-from trace2skill.ingest.base import Format, Record, RecordError, Source, json_type, make_trajectory, optional_list
+from trace2skill.ingest.base import Format, Record, RecordError, Source, json_type, make_trajectory, optional_list, optional_object
 from trace2skill.ingest.grader import GRADER_INFO_KEYS, info_grader
 from trace2skill.ingest.jsonfile import read_document
 from trace2skill.ingest.openai_chat import add_tool_calls
@@ -128,9 +128,7 @@ def _add_final_observation(steps: list[Step], items: Any) -> None:
 
 def traj_to_trajectory(doc: dict[str, Any], source: Source) -> Trajectory:
     """Convert a parsed ``.traj`` document; raises RecordError with the quarantine reason."""
-    info = {} if doc.get("info") is None else doc["info"]
-    if not isinstance(info, dict):
-        raise RecordError(f"'info' is {json_type(info)}, expected an object")
+    info = optional_object(doc, "info")
     metadata: dict[str, Any] = {k: v for k, v in info.items() if k not in INFO_SKIP}
     if doc.get("history"):
         steps, demos = history_steps(doc["history"])
@@ -145,10 +143,15 @@ def traj_to_trajectory(doc: dict[str, Any], source: Source) -> Trajectory:
         raise RecordError("file has neither 'history' nor 'trajectory' steps")
     if isinstance(doc.get("environment"), str):
         metadata["environment"] = doc["environment"]
-    instance_id = source.path.name.removesuffix(".traj")
+    return instance_trajectory(source, source.path.name.removesuffix(".traj"), steps, metadata, info)
+
+
+def instance_trajectory(source: Source, instance_id: str, steps: list[Step], metadata: dict[str, Any], info: dict[str, Any]) -> Trajectory:
+    """The one trajectory of an agent's file on a SWE-bench instance (SWE-agent, mini-swe-agent),
+    keyed by the instance id, with the grader view its ``info`` block carries."""
     metadata["instance_id"] = instance_id
     trajectory = make_trajectory(source, raw_id=instance_id, location="file", steps=steps, metadata=metadata)
-    return trajectory.model_copy(update={"grader": info_grader(info, "swe_agent info")})
+    return trajectory.model_copy(update={"grader": info_grader(info, f"{source.format} info")})
 
 
 def read(source: Source) -> Iterator[Record]:

@@ -30,17 +30,19 @@ from trace2skill.ingest.base import (
     make_trajectory,
     optional_int,
     optional_list,
+    optional_object,
     optional_str,
 )
+from trace2skill.ingest.grader import as_passed, as_score, json_texts, non_empty, reward_checks
 from trace2skill.ingest.jsonfile import (
     load_json_document,
     read_items,
     read_sidecar_json,
+    record_object,
     stream_array,
     top_level_event,
     top_level_value,
 )
-from trace2skill.ingest.grader import as_passed, as_score, json_texts, non_empty, reward_checks
 from trace2skill.ingest.steps import add_call, add_result, objects
 from trace2skill.schema import GraderCheck, GraderView, Role, Step, Trajectory
 
@@ -196,17 +198,14 @@ def simulation_to_trajectory(
     sim: Any, source: Source, location: str, tasks: dict[str, dict[str, Any]], info: dict[str, Any]
 ) -> Trajectory:
     """Convert one SimulationRun; raises RecordError with the quarantine reason."""
-    if not isinstance(sim, dict):
-        raise RecordError(f"simulation is {json_type(sim)}, expected an object")
+    record_object(sim, "simulation")
     task_id = id_value(sim, "task_id")
     trial = optional_int(sim, "trial")
     if sim.get("messages") is None:
         raise RecordError("simulation has no 'messages' (full-duplex 'ticks' are not read)")
     steps = messages_to_steps(sim["messages"])
-    reward_info = sim.get("reward_info")
-    if reward_info is not None and not isinstance(reward_info, dict):
-        raise RecordError(f"'reward_info' is {json_type(reward_info)}, expected an object")
-    reward = as_reward((reward_info or {}).get("reward"), "reward_info.reward")
+    reward_info = optional_object(sim, "reward_info")
+    reward = as_reward(reward_info.get("reward"), "reward_info.reward")
     termination = sim.get("termination_reason")
     success = None if reward is None or termination in NON_EVALUABLE else reward >= source.success_threshold
     task = tasks.get(task_id, {})

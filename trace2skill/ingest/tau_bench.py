@@ -26,7 +26,7 @@ from trace2skill.ingest.base import (
     resolve_outcome,
 )
 from trace2skill.ingest.grader import as_passed, json_texts, non_empty, reward_checks
-from trace2skill.ingest.jsonfile import read_array
+from trace2skill.ingest.jsonfile import read_array, record_object
 from trace2skill.ingest.openai_chat import messages_to_steps
 from trace2skill.schema import GraderCheck, GraderView, Trajectory
 
@@ -74,10 +74,7 @@ def _metadata(item: dict[str, Any], info: dict[str, Any]) -> dict[str, Any]:
 
 def item_to_trajectory(item: Any, source: Source, location: str) -> Trajectory:
     """Convert one results item; raises RecordError with the quarantine reason."""
-    if not isinstance(item, dict):
-        raise RecordError(f"item is {json_type(item)}, expected an object")
-    if "traj" not in item:
-        raise RecordError("item has no 'traj'")
+    record_object(item, "item", needs="traj")
     info = item.get("info") or {}
     if not isinstance(info, dict):
         raise RecordError(f"'info' is {json_type(info)}, expected an object")

@@ -12,7 +12,9 @@ barrier that holds them all before the first analysis starts: docs/performance.m
 3. the analysis stream gets a ``pairing`` column by a lookup of the run's key in the
    resulting table: one Pairing a paired task, on the driver and in each worker.
 
-The rule (shortest readable success, ties by id) is ``trace2skill.analysts.contrast``'s.
+The rule (shortest readable success, ties by id: ``SIBLING_ORDER``, at most
+``MAX_CANDIDATES`` tried) and the task key (``schema.task_key``) are defined once, in
+``trace2skill.analysts.contrast`` and ``trace2skill.schema``.
 """
 
 from __future__ import annotations
@@ -27,14 +29,14 @@ import ray
 from ray.data.context import ShuffleStrategy
 
 from trace2skill.analysts.batch import PAIRING
-from trace2skill.analysts.contrast import Pairing, SiblingView, pairing_key, sibling_view
+from trace2skill.analysts.contrast import MAX_CANDIDATES, SIBLING_ORDER, Pairing, SiblingView, sibling_view
 from trace2skill.parts import parts
 from trace2skill.pipeline.memory import releasing
 from trace2skill.run.buckets import stable_bucket
+from trace2skill.schema import task_key
 
 KEY = "pair_key"
 BUCKET = "pair_bucket"  # the shuffle's group: many tasks, so the ranking is one vectorised call a bucket
-CANDIDATES = 4  # a task's successful runs tried, shortest first, before it is left without a sibling
 NO_SIBLING = Pairing().model_dump_json()  # a failure of a task with no successful run
 ROWS_PER_PARTITION = 1000  # shuffle partitions: one per this many runs, at most MAX_PARTITIONS
 MAX_PARTITIONS = 64
@@ -43,11 +45,9 @@ FILES_PER_COMPACT_TASK = 16  # part files of ~1,000 runs: the compact pass reads
 
 def _keys(batch: pa.Table) -> list[str | None]:
     """The rows' pairing keys (None for a run of unknown outcome: it pairs with nothing)."""
-    # A run dir written before task keys existed (a resumption) pairs by task text alone.
-    task_keys = batch["task_key"].to_pylist() if "task_key" in batch.column_names else [None] * batch.num_rows
     return [
-        pairing_key(task_key, task) if success is not None else None
-        for task_key, task, success in zip(task_keys, batch["task"].to_pylist(), batch["success"].to_pylist())
+        task_key(stored, task) if success is not None else None
+        for stored, task, success in zip(batch["task_key"].to_pylist(), batch["task"].to_pylist(), batch["success"].to_pylist())
     ]
 
 
@@ -76,17 +76,17 @@ def task_runs(batch: pa.Table, buckets: int = 1) -> pa.Table:
 
 def rank_candidates(runs: pa.Table) -> pa.Table:
     """``map_groups`` over a bucket of tasks (whole tasks, any number of them): each task with
-    a failure -> its successful runs, shortest first, ties by id, at most ``CANDIDATES`` (and,
+    a failure -> its successful runs in ``SIBLING_ORDER``, at most ``MAX_CANDIDATES`` (and,
     where the runs have them, the files they are in). Tasks with no failure or no success
     get no row. Vectorised: one call a bucket, not one a task."""
     failed = pc.unique(runs.filter(pc.equal(runs["success"], False))[KEY])
     wins = runs.filter(pc.and_(pc.equal(runs["success"], True), pc.is_in(runs[KEY], failed)))
-    wins = wins.sort_by([(KEY, "ascending"), ("length", "ascending"), ("id", "ascending")])
+    wins = wins.sort_by([(KEY, "ascending"), *SIBLING_ORDER])
     listed = [("id", "list")] + ([("path", "list")] if "path" in runs.column_names else [])
     grouped = wins.group_by(KEY, use_threads=False).aggregate(listed)  # single-threaded: lists keep the sorted order
-    ranked = {KEY: grouped[KEY], "candidates": pc.list_slice(grouped["id_list"], 0, CANDIDATES)}
+    ranked = {KEY: grouped[KEY], "candidates": pc.list_slice(grouped["id_list"], 0, MAX_CANDIDATES)}
     if "path" in runs.column_names:
-        ranked["files"] = pc.list_slice(grouped["path_list"], 0, CANDIDATES)
+        ranked["files"] = pc.list_slice(grouped["path_list"], 0, MAX_CANDIDATES)
     return pa.table(ranked)
 
 

@@ -17,7 +17,6 @@ starts with ``budget``, so every input is still there exactly once.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -30,18 +29,18 @@ from trace2skill.analysts.analyze import AnalystConfig
 from trace2skill.analysts.context import SkillContext
 from trace2skill.analysts.models import AnalysisResult
 from trace2skill.run.checkpoint import ANALYSIS_DIR
-from trace2skill.run.holdout import move_trajectories, task_key
+from trace2skill.run.holdout import move_trajectories
 from trace2skill.run.options import DistillConfig
 from trace2skill.run.sample import budget_sample
 from trace2skill.run.tokens import PromptEstimate, TokenCounter, analyst_config, token_counter, trajectory_chars
-from trace2skill.schema import BudgetReport, Trajectory
+from trace2skill.schema import BudgetReport, Trajectory, task_key
 
 BUDGET_SKIPPED = "budget_skipped.parquet"
 BUDGET_JSON = "budget.json"
 SAMPLED_OUT = "budget: not in the sample stratified by task x outcome that fits --max-prompt-tokens {limit}"
 UNSENT = "budget: the {limit} prompt tokens of --max-prompt-tokens were spent before its analysis was sent (or came back)"
 CALIBRATION_ROWS = 32  # trajectories whose prompts are fitted for real to calibrate the estimate
-COST_COLUMNS = ["id", "task_key", "task", "metadata", "success", "steps"]
+COST_COLUMNS = ["id", "task_key", "task", "success", "steps"]
 
 
 class PromptBudget:
@@ -63,9 +62,9 @@ class PromptBudget:
 
 
 def stratum(row: dict) -> str:
-    """A trajectory's stratum: its task (the source's task key, else the holdout's task
-    key) and its outcome."""
-    task = row.get("task_key") or task_key(row.get("task") or "", json.loads(row.get("metadata") or "{}"), row["id"])
+    """A trajectory's stratum: its task (``schema.task_key``; a run with no task key and no
+    task text is a task of its own) and its outcome."""
+    task = task_key(row.get("task_key"), row.get("task")) or row["id"]
     outcome = {True: "success", False: "failure"}.get(row.get("success"), "unknown")
     return f"{task}\x1f{outcome}"
 
@@ -78,7 +77,7 @@ def estimate_costs(trajectories: Path, estimate: PromptEstimate) -> tuple[pa.Arr
         known = np.array([s is not None for s in success])
         costs.append(estimate.tokens(np.array([bool(s) for s in success]), known, trajectory_chars(batch)))
         ids.append(batch.column("id"))
-        strata += [stratum(r) for r in batch.select(["id", "task_key", "task", "metadata", "success"]).to_pylist()]
+        strata += [stratum(r) for r in batch.select(["id", "task_key", "task", "success"]).to_pylist()]
     return pa.concat_arrays(ids) if ids else pa.array([], pa.string()), strata, np.concatenate(costs) if costs else np.zeros(0, np.int64)
 
 

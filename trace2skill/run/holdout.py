@@ -1,9 +1,9 @@
 """Keeping tasks out of a distill, so that ``evaluate`` can test the skill on tasks it never saw.
 
-Trajectories are grouped by task: the source's task id (``metadata.task_id``: tau-bench,
-tau2-bench) when there is one, else the task text. A seeded shuffle of the distinct tasks
-holds out ``round(fraction x tasks)`` of them (at least one), or a file names the task
-ids to hold out. Every trajectory of a held-out task leaves ``trajectories.parquet`` for
+Trajectories are grouped by task (``schema.task_key``: the source's task or instance id,
+else a hash of the task text; a run with neither is a task of its own). A seeded shuffle
+of the distinct tasks holds out ``round(fraction x tasks)`` of them (at least one), or a
+file names the task keys to hold out. Every trajectory of a held-out task leaves ``trajectories.parquet`` for
 ``holdout.parquet``, stays in the manifest (status ``no_lesson``, reason "held out"), and
 its task is one line of ``holdout_tasks.jsonl``: ``{id, task, expected_actions?,
 trajectories}``, a tasks file for ``trace2skill evaluate`` and for its leakage check.
@@ -22,22 +22,15 @@ import pyarrow.parquet as pq
 
 from trace2skill import parts
 from trace2skill.analysts.models import AnalysisResult
-from trace2skill.schema import TRAJECTORY_SCHEMA, stable_id
+from trace2skill.schema import TRAJECTORY_SCHEMA, task_key
 
 HOLDOUT_TRAJECTORIES = "holdout.parquet"
 HOLDOUT_TASKS = "holdout_tasks.jsonl"
 HELD_OUT_REASON = "held out for evaluation (task {task})"
 
 
-def task_key(task: str, metadata: dict[str, Any], trajectory_id: str) -> str:
-    """The task a trajectory belongs to: the source's task id, else a hash of the task text."""
-    if metadata.get("task_id") is not None:
-        return str(metadata["task_id"])
-    return stable_id(task.strip(), prefix="task-") if task.strip() else trajectory_id
-
-
 def read_task_ids(path: Path) -> set[str]:
-    """Task ids to hold out: one per line, or JSONL objects with an ``id`` (a tasks file)."""
+    """Task keys to hold out: one per line, or JSONL objects with an ``id`` (a tasks file)."""
     ids = set()
     for line in Path(path).read_text(encoding="utf-8").splitlines():
         line = line.strip()
@@ -61,10 +54,11 @@ def split_holdout(run_dir: Path, trajectories: Path, *, fraction: float | None, 
     """Move the held-out tasks' trajectories out of the ``trajectories`` dataset (a folder of
     part files) and write the holdout files; return how many tasks."""
     tasks: dict[str, dict[str, Any]] = {}
-    for batch in parts.iter_batches(trajectories, columns=["id", "task", "metadata"]):
-        for tid, text, meta in zip(*(batch.column(c).to_pylist() for c in ("id", "task", "metadata"))):
+    columns = ["id", "task_key", "task", "metadata"]
+    for batch in parts.iter_batches(trajectories, columns=columns):
+        for tid, stored, text, meta in zip(*(batch.column(c).to_pylist() for c in columns)):
             metadata = json.loads(meta or "{}")
-            entry = tasks.setdefault(task_key(text, metadata, tid), {"task": text, "trajectories": []})
+            entry = tasks.setdefault(task_key(stored, text) or tid, {"task": text, "trajectories": []})
             entry["trajectories"].append(tid)
             if metadata.get("expected_actions") and "expected_actions" not in entry:
                 entry["expected_actions"] = metadata["expected_actions"]
