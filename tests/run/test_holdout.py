@@ -9,10 +9,10 @@ import polars as pl
 import pytest
 
 from tests.conftest import EXAMPLES, make_trajectory
+from trace2skill.ingest.tasks import task_key_of
 from trace2skill.parts import write_part
 from trace2skill.run.holdout import HOLDOUT_TASKS, choose_holdout, held_out_results, read_task_ids, split_holdout
 from trace2skill.run.options import DistillConfig
-from trace2skill.ingest.base import task_key_of
 from trace2skill.schema import TRAJECTORY_SCHEMA, task_key, to_table
 
 
@@ -43,9 +43,19 @@ def test_tasks_are_grouped_by_the_one_task_key(tmp_path):
     trajs = [make_trajectory(tid, False, ["lookup"]).model_copy(update={"task_key": key, "task": text}) for tid, key, text in made]
     write_part(to_table(trajs, TRAJECTORY_SCHEMA), path, "part-000000000-000000000.parquet")
     assert split_holdout(tmp_path, path, fraction=1.0, ids=None, seed=0) == 5
-    tasks = {t["id"]: t["trajectories"] for t in map(json.loads, (tmp_path / HOLDOUT_TASKS).read_text().splitlines())}
+    tasks = {t["task_key"]: t["trajectories"] for t in map(json.loads, (tmp_path / HOLDOUT_TASKS).read_text().splitlines())}
     assert tasks["instance_id:django-1"] == ["i1", "i2"] and tasks["task_id:retail/3"] == ["r3"] and tasks["task_id:airline/3"] == ["a3"]
     assert tasks[task_key(None, "Book a flight")] == ["x1", "x2"] and tasks["e1"] == ["e1"]
+
+
+def test_a_task_keeps_its_source_id_for_the_runner_and_is_named_by_either(tmp_path):
+    """The key groups runs; the tasks file's ``id`` is the benchmark's own id (what a user's
+    runner looks the task up by), and ``--holdout-ids`` may name a task by either."""
+    path = tmp_path / "trajectories.parquet"
+    write_trajectories(path)
+    assert split_holdout(tmp_path, path, fraction=None, ids={"task-3", "task_id:task-5"}, seed=0) == 2
+    tasks = [json.loads(line) for line in (tmp_path / HOLDOUT_TASKS).read_text().splitlines()]
+    assert [(t["id"], t["task_key"]) for t in tasks] == [("task-3", "task_id:task-3"), ("task-5", "task_id:task-5")]
 
 
 def test_choice_is_seeded_and_sized():
@@ -71,7 +81,7 @@ def test_split_moves_whole_tasks(tmp_path):
     assert all(task["expected_actions"].startswith('["refund') and task["task"] for task in tasks)
     rows = held_out_results(tmp_path)
     assert {r.trajectory_id for r in rows} == out and {r.status for r in rows} == {"no_lesson"}
-    assert all(r.reason.startswith("held out for evaluation (task task_id:task-") for r in rows)
+    assert all(r.reason.startswith("held out for evaluation (task task-") for r in rows)
 
 
 def test_ids_file_lines_or_tasks_jsonl(tmp_path):

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from trace2skill.ingest.tasks import task_key_of
 from trace2skill.schema import QuarantinedRecord, Step, Trajectory, stable_id
 
 Record = Trajectory | QuarantinedRecord
@@ -275,21 +276,6 @@ def make_trajectory(
 
 # Where adapters record a task's identity: tau-bench and tau2-bench ``task_id``, the
 # SWE-bench formats' ``instance_id`` (SWE-agent, mini-swe-agent, OpenHands).
-TASK_KEY_FIELDS = ("task_id", "instance_id")
-
-
-def task_key_of(metadata: dict[str, Any]) -> str | None:
-    """The task identity an adapter put in ``metadata`` (``task_id``, else ``instance_id``),
-    prefixed with its field (and the ``domain``/``env`` where the record names one), so a
-    tau-bench task 3 and a SWE-bench instance, or airline and retail task 3, never meet."""
-    scope = metadata.get("domain") or metadata.get("env")
-    for name in TASK_KEY_FIELDS:
-        value = metadata.get(name)
-        if value is not None and str(value).strip():
-            return f"{name}:{scope}/{value}" if isinstance(scope, str) and scope else f"{name}:{value}"
-    return None
-
-
 # A value of a type no adapter check anticipated (a list where a string was expected...)
 # surfaces as one of these; the record is quarantined and the file goes on.
 SHAPE_ERRORS = (TypeError, ValueError, KeyError, AttributeError, IndexError)

@@ -3,10 +3,10 @@
 Trajectories are grouped by task (``schema.task_key``: the source's task or instance id,
 else a hash of the task text; a run with neither is a task of its own). A seeded shuffle
 of the distinct tasks holds out ``round(fraction x tasks)`` of them (at least one), or a
-file names the task keys to hold out. Every trajectory of a held-out task leaves ``trajectories.parquet`` for
+file names the tasks to hold out, by key or by the source's own task id. Every trajectory of a held-out task leaves ``trajectories.parquet`` for
 ``holdout.parquet``, stays in the manifest (status ``no_lesson``, reason "held out"), and
-its task is one line of ``holdout_tasks.jsonl``: ``{id, task, expected_actions?,
-trajectories}``, a tasks file for ``trace2skill evaluate`` and for its leakage check.
+its task is one line of ``holdout_tasks.jsonl``: ``{id, task_key, task, expected_actions?,
+trajectories}`` (``id``: the source's task id where it has one, what a runner looks the task up by), a tasks file for ``trace2skill evaluate`` and for its leakage check.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import pyarrow.parquet as pq
 
 from trace2skill import parts
 from trace2skill.analysts.models import AnalysisResult
+from trace2skill.ingest.tasks import source_task_id
 from trace2skill.schema import TRAJECTORY_SCHEMA, task_key
 
 HOLDOUT_TRAJECTORIES = "holdout.parquet"
@@ -41,10 +42,11 @@ def read_task_ids(path: Path) -> set[str]:
     return ids
 
 
-def choose_holdout(keys: list[str], *, fraction: float | None, ids: set[str] | None, seed: int) -> set[str]:
-    """The held-out task keys: those named in ``ids``, or a seeded ``fraction`` of ``keys`` (at least one)."""
+def choose_holdout(keys: list[str], *, fraction: float | None, ids: set[str] | None, seed: int, source_ids: dict[str, str] | None = None) -> set[str]:
+    """The held-out task keys: those named in ``ids`` (by key, or by the source's own task id
+    in ``source_ids``), or a seeded ``fraction`` of ``keys`` (at least one)."""
     if ids is not None:
-        return set(keys) & ids
+        return {k for k in keys if k in ids or (source_ids or {}).get(k) in ids}
     ordered = sorted(set(keys))
     count = min(len(ordered), max(1, round((fraction or 0.0) * len(ordered))))
     return {ordered[i] for i in np.random.default_rng(seed).permutation(len(ordered))[:count]}
@@ -58,14 +60,16 @@ def split_holdout(run_dir: Path, trajectories: Path, *, fraction: float | None, 
     for batch in parts.iter_batches(trajectories, columns=columns):
         for tid, stored, text, meta in zip(*(batch.column(c).to_pylist() for c in columns)):
             metadata = json.loads(meta or "{}")
-            entry = tasks.setdefault(task_key(stored, text) or tid, {"task": text, "trajectories": []})
+            key = task_key(stored, text) or tid
+            # The source's own id (what the user's runner looks its task up by), else the key.
+            entry = tasks.setdefault(key, {"id": source_task_id(metadata) or key, "task_key": key, "task": text, "trajectories": []})
             entry["trajectories"].append(tid)
             if metadata.get("expected_actions") and "expected_actions" not in entry:
                 entry["expected_actions"] = metadata["expected_actions"]
-    held = choose_holdout(list(tasks), fraction=fraction, ids=ids, seed=seed)
+    held = choose_holdout(list(tasks), fraction=fraction, ids=ids, seed=seed, source_ids={k: t["id"] for k, t in tasks.items()})
     with (run_dir / HOLDOUT_TASKS).open("w", encoding="utf-8") as fh:
         for key in sorted(held):
-            fh.write(json.dumps({"id": key, **tasks[key]}, ensure_ascii=False) + "\n")
+            fh.write(json.dumps(tasks[key], ensure_ascii=False) + "\n")
     held_ids = pa.array([tid for key in held for tid in tasks[key]["trajectories"]], pa.string())
     move_trajectories(trajectories, held_ids, run_dir / HOLDOUT_TRAJECTORIES)
     return len(held)
