@@ -169,12 +169,40 @@ def _baseline(root: Path, cases: list[dict[str, Any]]) -> tuple[list[str], float
     return result["outputs"], result["cpu"]
 
 
+def per_thousand_trajectories(n: int) -> dict[str, Any]:
+    """CPU seconds per 1,000 trajectories of the secret pass and of the personal-data pass, on the
+    demo's tau-bench trajectories (profiles, reservations, tool outputs) repeated to ``n``, and the
+    recall of the personal-data pass on the names, user ids and e-mails of their profiles."""
+    from trace2skill.ingest import read_file
+    from trace2skill.redact import redact_trajectory
+    from trace2skill.redact.personal import redact_personal_data
+
+    demo = list(read_file(ROOT / "examples" / "demo" / "tau_bench_results.json", redact=False))
+    trajectories = [demo[i % len(demo)] for i in range(n)]
+    t0 = time.process_time()
+    secret_free = [redact_trajectory(t) for t in trajectories]
+    secret_cpu = time.process_time() - t0
+    t0 = time.process_time()
+    redacted = [redact_personal_data(t) for t in secret_free]
+    personal_cpu = time.process_time() - t0
+    planted = found = 0
+    for before, after in zip(trajectories[: len(demo)], redacted, strict=False):
+        profile = next(json.loads(s.content) for s in before.steps if s.content and '"first_name"' in s.content)
+        values = [profile["user_id"], profile["name"]["first_name"], profile["name"]["last_name"], profile.get("email", "")]
+        dumped = after.model_dump_json()
+        planted += sum(1 for v in values if v)
+        found += sum(1 for v in values if v and v not in dumped)
+    return {"trajectories": n, "secret_cpu_s_per_1k": secret_cpu * 1000 / n, "personal_cpu_s_per_1k": personal_cpu * 1000 / n,
+            "personal_recall": found / planted if planted else 1.0}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=17)
     parser.add_argument("--baseline", type=Path, help="another checkout whose trace2skill redacts the same cases")
     parser.add_argument("--out", default=str(HERE / "results" / "redaction.json"))
+    parser.add_argument("--trajectories", type=int, default=1000, help="trajectories timed for the per-1,000 cost of each pass")
     parser.add_argument("--_child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args._child:
@@ -199,6 +227,12 @@ def main() -> None:
     for name, r in runs.items():
         if r["leaked"]:
             print(f"\n{name}: leaks by kind {r['leaks_by_kind']}\n{name}: leaks by position {r['leaks_by_position']}")
+    cost = per_thousand_trajectories(args.trajectories)
+    print("\n| pass | CPU s per 1,000 trajectories | recall |")
+    print("|---|---:|---:|")
+    print(f"| secrets | {cost['secret_cpu_s_per_1k']:.2f} | {runs['this checkout']['recall']:.5f} |")
+    print(f"| personal data | {cost['personal_cpu_s_per_1k']:.2f} | {cost['personal_recall']:.5f} (profile names, user ids, e-mails) |")
+    runs["per_1k_trajectories"] = cost
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"n": args.n, "seed": args.seed, "runs": runs}, indent=2))

@@ -104,6 +104,7 @@ def read_file(
     id_scope: str | None = None,
     labels: Mapping[str, Label] | None = None,
     redact: bool = True,
+    personal_data: bool = False,
 ) -> Iterator[Record]:
     """Stream the records of one file, each a Trajectory or a QuarantinedRecord.
 
@@ -113,7 +114,9 @@ def read_file(
     inputs share a basename. ``labels`` (from ``read_labels``) sets the outcome of every
     trajectory it has a label for. With ``redact`` (the default) secrets are redacted
     from every text a record carries, quarantined excerpts and reasons included, before
-    the record leaves ingest. Unknown formats and missing files raise here, at call
+    the record leaves ingest; with ``personal_data`` too, personal data becomes typed
+    placeholders (``redact.personal``; the read stage turns it on unless a recipe says
+    ``redact: {personal_data: false}``). Unknown formats and missing files raise here, at call
     time; record-level problems never raise, they become QuarantinedRecords.
     """
     path = Path(path)
@@ -127,7 +130,7 @@ def read_file(
     records = FORMATS[fmt].read(source)
     if labels:
         records = _labelled(records, labels, success_threshold)
-    return _redacted(records) if redact else records
+    return _redacted(records, personal_data) if redact else records
 
 
 def _labelled(records: Iterator[Record], labels: Mapping[str, Label], success_threshold: float) -> Iterator[Record]:
@@ -135,12 +138,18 @@ def _labelled(records: Iterator[Record], labels: Mapping[str, Label], success_th
         yield apply_labels(record, labels, success_threshold) if isinstance(record, Trajectory) else record
 
 
-def _redacted(records: Iterator[Record]) -> Iterator[Record]:
+def _redacted(records: Iterator[Record], personal_data: bool) -> Iterator[Record]:
+    if personal_data:  # imported on first use: Presidio's import pulls in spaCy, torch and transformers (~20 s)
+        from trace2skill.redact.personal import redact_personal_data, redact_personal_text
     for record in records:
         if isinstance(record, Trajectory):
-            yield redact_trajectory(record)
+            record = redact_trajectory(record)
+            yield redact_personal_data(record) if personal_data else record
         else:  # a reason can quote the offending value, an excerpt is raw input, a location names a record by its id
-            yield record.model_copy(update={name: redact_quoting_text(getattr(record, name))[0] for name in ("reason", "excerpt", "location")})
+            update = {name: redact_quoting_text(getattr(record, name))[0] for name in ("reason", "excerpt", "location")}
+            if personal_data:
+                update = {name: redact_personal_text(text) for name, text in update.items()}
+            yield record.model_copy(update=update)
 
 
 def known_suffixes() -> tuple[str, ...]:

@@ -37,13 +37,17 @@ def plan_inputs(inputs: list[str], fmt: str = "auto") -> list[dict[str, str]]:
     ]
 
 
-def parse_file_rows(row: dict[str, Any], *, success_threshold: float, labels: Mapping[str, Label] | None) -> Iterator[dict[str, Any]]:
+def parse_file_rows(
+    row: dict[str, Any], *, success_threshold: float, labels: Mapping[str, Label] | None, personal_data: bool = True
+) -> Iterator[dict[str, Any]]:
     """Ray Data ``flat_map``: one input file -> one row per record (trajectory or quarantined).
 
     A generator, so Ray Data cuts the rows of a big file into blocks as they come
     instead of holding the whole file's records in one list.
     """
-    records = read_file(Path(row["path"]), fmt=row["format"], success_threshold=success_threshold, id_scope=row["scope"], labels=labels)
+    records = read_file(
+        Path(row["path"]), fmt=row["format"], success_threshold=success_threshold, id_scope=row["scope"], labels=labels, personal_data=personal_data
+    )
     for index, record in enumerate(records):
         ok = isinstance(record, Trajectory)
         yield {
@@ -59,10 +63,16 @@ def parse_file_rows(row: dict[str, Any], *, success_threshold: float, labels: Ma
 
 
 def read_records(
-    plan: list[dict[str, str]], *, success_threshold: float, labels: Mapping[str, Label] | None, limit: int | None
+    plan: list[dict[str, str]],
+    *,
+    success_threshold: float,
+    labels: Mapping[str, Label] | None,
+    limit: int | None,
+    personal_data: bool = True,
 ) -> ray.data.Dataset:
     """The records of every planned file, in file order, as a lazy (streaming) dataset."""
-    parsed = ray.data.from_items(plan).flat_map(parse_file_rows, fn_kwargs={"success_threshold": success_threshold, "labels": labels})
+    kwargs = {"success_threshold": success_threshold, "labels": labels, "personal_data": personal_data}
+    parsed = ray.data.from_items(plan).flat_map(parse_file_rows, fn_kwargs=kwargs)
     if limit:
         parsed = parsed.limit(limit)
     return parsed

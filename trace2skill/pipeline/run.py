@@ -133,7 +133,9 @@ def distill(cfg: DistillConfig, progress: Progress = print, *, resume: bool = Fa
 
             if "read" not in state.stages:
                 progress(f"reading {len(plan)} file(s)")
-                parsed = read_records(plan, success_threshold=cfg.success_threshold, labels=labels, limit=cfg.limit)
+                parsed = read_records(
+                    plan, success_threshold=cfg.success_threshold, labels=labels, limit=cfg.limit, personal_data=cfg.redact.personal_data
+                )
                 counts = write_records(parsed, run_dir / TRAJECTORIES, run_dir / QUARANTINE)
                 progress(f"read {counts['ok']} trajectory(ies), {counts['quarantined']} quarantined")
                 if cfg.holdout or cfg.holdout_ids:

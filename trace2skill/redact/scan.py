@@ -164,31 +164,85 @@ _CLOSERS = {")": "(", "]": "[", "}": "{"}
 _ESCAPED_QUOTE = re.compile(r'\\+"')
 
 
-def _value_span(text: str, vs: int, ve: int, sep: str, line: str) -> tuple[int, int, bool]:
-    """(start, end, quoted) of a value matched at ``vs:ve``: inside its quotes, or unquoted to its end.
+def _value_span(text: str, vs: int, ve: int, sep: str, line: str, key_start: int) -> tuple[int, int, bool, int]:
+    """(start, end, quoted, redact_end) of a value matched at ``vs:ve``: inside its quotes, or unquoted.
 
     Unquoted, after ``:`` a value runs to the end of the line when the key starts the line (YAML,
-    HTTP headers), else to white space (prose); after ``=`` to white space when the key starts
-    the line (``.env``, INI), else to a delimiter (``;`` of a connection string, ``&`` of a query).
-    Trailing ``,.;`` and unopened closing brackets are the text around it.
+    HTTP headers); else it runs as :func:`_run_end` says (white space, a closing quote, the ``&``
+    of a URL query, the ``;`` of a connection string). ``start:end`` is the value as judged (is it
+    code, a placeholder?): trailing ``,.;:`` and unopened closing brackets are taken for the text
+    around it. ``redact_end`` is where the redaction stops: the whole run, because a password
+    may end in any of those characters (redacting a sentence's period is harmless, leaving a
+    password's last character is a leak).
     """
     s, e = _unquote(text, vs, ve)
     after = text[e + 1 : e + 2]
     glued = after.isalnum() or (line == "line" and after and not after.isspace() and after not in ",;)}]#")
     if s != vs and not glued:
-        return s, e, True
-    s, e = vs, ve  # a quote glued to more of the value ('7v9'f4X) is one of its characters
+        return s, e, True, e
+    s = vs  # a quote glued to more of the value ('7v9'f4X) is one of its characters
     if line == "escaped" or (not line and _ESCAPED_QUOTE.match(text, vs)):  # an escaped quote never closed: escaped text
         e = _escaped_end(text, s, sep == "=")
     elif sep == ":" and line:
         e = _line_end(text, s)
-    elif sep == ":" or line:
-        e = s
-        while e < len(text) and not text[e].isspace():
-            e += 1
-    while e > s and (text[e - 1] in ",.;" or (text[e - 1] in _CLOSERS and _CLOSERS[text[e - 1]] not in text[s : e - 1])):
+    else:
+        e = _run_end(text, s, key_start)
+    run = e
+    while e > s and (text[e - 1] in ",.;:" or (text[e - 1] in _CLOSERS and _CLOSERS[text[e - 1]] not in text[s : e - 1])):
         e -= 1
-    return s, e, False
+    return s, e, False, run
+
+
+def _open_quote(text: str, key_start: int) -> tuple[str, int] | None:
+    """The quote left open on the key's line before ``key_start``, as (character, backslashes before it).
+
+    A double quote counts by the length of its backslash run (JSON inside JSON escapes it again),
+    and the deepest level left open wins; a single quote or backquote between two letters is an
+    apostrophe (``I'll``), not a quote.
+    """
+    line = text[text.rfind("\n", 0, key_start) + 1 : key_start]
+    runs = Counter(len(m.group(1)) for m in _QUOTE_RUN.finditer(line))
+    open_runs = [k for k, n in runs.items() if n % 2]
+    if open_runs:
+        return '"', max(open_runs)
+    for q in "'`":
+        quotes = [i for i, c in enumerate(line) if c == q and not (line[i - 1 : i].isalnum() and line[i + 1 : i + 2].isalnum())]
+        if len(quotes) % 2:
+            return q, 0
+    return None
+
+
+_QUOTE_RUN = re.compile(r'(\\*)"')
+# After a key that is a URL query parameter (``?token=``, ``&api_key=``) or a connection
+# string's field (``;Password=``), the format's own separator ends the value: inside it, that
+# character is written escaped (``%26``) or the value quoted.
+_FIELD_ENDS = {"?": "&#", "&": "&#", ";": ";"}
+
+
+def _run_end(text: str, s: int, key_start: int) -> int:
+    """The end of an unquoted value at ``s`` in running text: the first white space, the quote that
+    closes one opened before its key on the line (a double quote: unescaped at that level), or the
+    separator of the URL query or connection string the key is a field of. Any other character
+    is the value's: the value of a password may hold all of them.
+    """
+    stops = _FIELD_ENDS.get(text[key_start - 1 : key_start], "")
+    quote, level = _open_quote(text, key_start) or ("", 0)
+    e = s
+    while e < len(text):
+        c = text[e]
+        if c.isspace() or c in stops or (c == quote and (c != '"' or level == 0)):
+            return e
+        if c == "\\" and quote == '"':
+            k = len(text[e:]) - len(text[e:].lstrip("\\"))
+            after = text[e + k : e + k + 1]
+            if after == '"' and k == level:
+                return e
+            if level == 0 and k % 2 and after in ("n", "r", "t"):
+                return e  # a line break written as an escape: the JSON string's text ends its line
+            e += k + (after == '"')
+            continue
+        e += 1
+    return e
 
 
 _AUTH_CREDENTIAL = re.compile(r"[ \t]+([^\s\"'`\\]+)")
@@ -229,7 +283,7 @@ def _keyword_secret(text: str, m: re.Match[str], group: str, floor: int) -> tupl
         name = KEY_NAME.search(text, max(floor, sep - 24), sep)
         kind = (key_kind(name.group(0)) if name else None) or "secret"
     line_start = _line_start(text, key_start, floor)
-    s, e, quoted = _value_span(text, *m.span(group), text[sep], line_start)
+    s, e, quoted, end = _value_span(text, *m.span(group), text[sep], line_start, key_start)
     if kind == "authorization":
         return authorization_span(text, s, e, quoted)
     value = text[s:e]
@@ -240,18 +294,18 @@ def _keyword_secret(text: str, m: re.Match[str], group: str, floor: int) -> tupl
         not is_credential_value(kind, key, value) or (not quoted and _code(text, key_start, sep, value, line_start))
     ):
         return None
-    return (s, e, kind) if not is_placeholder(value) else None
+    return (s, end, kind) if not is_placeholder(value) else None
 
 
 def _flag_secret(text: str, m: re.Match[str], i: int) -> tuple[int, int, str] | None:
     """The value of ``--<credential flag> VALUE``."""
     flag = m.group(f"f{i}")
-    s, e, _ = _value_span(text, *m.span(f"v{i}"), " ", False)
+    s, e, _, end = _value_span(text, *m.span(f"v{i}"), " ", "", m.start())
     value = text[s:e]
     kind = format_kind(value, key_kind(flag) or "secret")
     if kind == "authorization" or flag_like(value) or (kind in POSITION_KINDS and not is_credential_value(kind, flag, value)):
         return None
-    return s, e, kind
+    return s, end, kind
 
 
 def flag_like(value: str) -> bool:

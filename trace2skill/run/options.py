@@ -38,6 +38,17 @@ class ThroughputConfig(BaseModel):
     merge_completion_tokens: int = Field(900, ge=1, description="Tokens generated per merge call.")
 
 
+class RedactConfig(BaseModel):
+    """What ingest redacts besides secrets (which it always redacts)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    personal_data: bool = Field(
+        True, description="Replace names, e-mails, phones, cards, IBANs, IPs, addresses and birth dates with typed placeholders; "
+        "off only for synthetic benchmark data (the report says so)."
+    )
+
+
 class RunOptions(BaseModel):
     """The settings a recipe may hold: everything but the inputs and the output folder."""
 
@@ -71,6 +82,7 @@ class RunOptions(BaseModel):
         None, description="Name of a running analyst Serve application (e.g. a RayService's) to use instead of deploying one."
     )
     consolidate: ConsolidateConfig = Field(default_factory=ConsolidateConfig)
+    redact: RedactConfig = Field(default_factory=RedactConfig)
     verifier: VerifierConfig = Field(default_factory=VerifierConfig)
     # Held-out tasks for ``trace2skill evaluate`` (trace2skill/run/holdout.py).
     holdout: float | None = Field(None, gt=0, lt=1, description="Fraction of the tasks kept out of the distill, for evaluate.")
