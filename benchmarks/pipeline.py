@@ -80,6 +80,7 @@ def run_distill(spec: dict) -> dict:
         analyze_concurrency=spec["analyze_concurrency"],
         batch_size=spec["batch_size"],
         replicas={"num_replicas": spec.get("replicas", 1), "max_ongoing_requests": spec.get("max_ongoing_requests", 8)},
+        redact={"personal_data": spec.get("personal_data", False)},  # the corpus is synthetic: no person in it
     )
     t0, epoch = time.perf_counter(), time.time()
     events: list[tuple[float, str]] = []
