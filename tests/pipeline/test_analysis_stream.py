@@ -1,4 +1,4 @@
-"""The context the analysis stream's datasets are made in (pipeline/run.py, docs/performance.md, issue 16)."""
+"""The context the analysis stream's datasets are made in (pipeline/tuning.py, docs/performance.md, issue 16)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,7 @@ import pytest
 import ray
 from ray.data.context import DataContext
 
-from trace2skill.pipeline.read import first_parquet_reader
-from trace2skill.pipeline.run import READ_AHEAD_BYTES, _analysis_stream
+from trace2skill.pipeline.tuning import READ_AHEAD_BYTES, analysis_stream, first_parquet_reader
 
 pytestmark = pytest.mark.ray
 
@@ -22,7 +21,7 @@ def test_the_stream_reads_parquet_with_the_first_reader_and_a_bounded_read_ahead
     pq.write_table(pa.table({"id": ["a", "b"]}), tmp_path / "part.parquet")
     context = DataContext.get_current()
     before = (context.use_datasource_v2, context.execution_options.preserve_order, context.execution_options.resource_limits)
-    with _analysis_stream():
+    with analysis_stream():
         stream = ray.data.read_parquet(str(tmp_path))
         assert context.execution_options.resource_limits.object_store_memory == READ_AHEAD_BYTES
         assert context.execution_options.preserve_order is False

@@ -189,6 +189,11 @@ def sequential(merge: MergeFn) -> MergeManyFn:
     return lambda groups: [merge(g) for g in groups]
 
 
+def single(merge_many: MergeManyFn) -> MergeFn:
+    """A ``MergeFn`` that sends its one group through ``merge_many``."""
+    return lambda patches: merge_many([patches])[0]
+
+
 def merge_tree(
     patches: list[Patch],
     fan_in: int,

@@ -9,7 +9,7 @@ from typing import Annotated
 from pydantic import BaseModel, Field
 
 from trace2skill.analysts.models import EditDraft
-from trace2skill.schema import Lesson, Patch
+from trace2skill.schema import Lesson, Patch, Usage
 
 MAX_CARRIED_LESSONS = 12  # lessons a merged patch carries up the tree (the most supported inputs' first)
 MAX_MERGE_EDITS = 12  # edits one merge or fix answer may hold
@@ -100,3 +100,31 @@ class RestatedAnchor(BaseModel):
 
     found: bool = Field(description="False if no text of the section is what the anchor means.")
     anchor: str = Field(default="", max_length=400, description="The exact text from the section, copied character for character.")
+
+
+class ConsolidationStats(BaseModel):
+    """What consolidation did, in counts (``consolidation.json``; the run summary holds it)."""
+
+    units: int = 0
+    clusters: int = 0
+    collapsed: int = 0
+    units_merged: int = 0
+    skill_clusters: int = 0
+    reference_clusters: int = 0
+    dropped_clusters: int = 0
+    dropped_items: int = 0
+    conflicts_resolved: int = 0
+    merge_calls: int = 0
+    merge_calls_per_level: list[int] = Field(default_factory=list)  # summed over the topic clusters' trees
+    failed_merges: int = 0  # tree and cross-topic merges without a usable answer
+    forced_merges: int = 0
+    final_merge_calls: int = 0
+    fix_calls: int = 0
+    failed_fixes: int = 0  # validation fix calls without a usable answer
+    demoted: int = 0
+    anchor_repairs: int = 0  # anchors matched to the span they meant (fuzzy or restated)
+    anchor_restate_calls: int = 0  # LLM calls asked to restate an anchor no span matched
+    folded_lines: int = 0  # lines left out because their file already had them
+    merger_dropped: int = 0  # inputs a merge left out, with its stated reason
+    merge_usage: Usage = Field(default_factory=Usage)  # the merge and fix calls'
+    usage: Usage = Field(default_factory=Usage)  # every LLM call: merge_usage and the anchor restatements

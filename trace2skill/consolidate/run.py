@@ -21,6 +21,7 @@ from trace2skill.consolidate.config import ConsolidateConfig
 from trace2skill.consolidate.embed import Embedder, thresholds
 from trace2skill.consolidate.finalize import FinalSkill, Fixer, finalize
 from trace2skill.consolidate.merge import MERGER_DROP, MergeFn, MergeManyFn, MergeOutcome, add_per_level, sequential
+from trace2skill.consolidate.models import ConsolidationStats
 from trace2skill.consolidate.prevalence import skill_threshold
 from trace2skill.consolidate.provenance import ProvenanceRow, provenance_rows
 from trace2skill.consolidate.reduce import ClusterResult, ReduceParams, reduce_cluster
@@ -28,32 +29,6 @@ from trace2skill.consolidate.units import Unit, split_units
 from trace2skill.safety import SafetyReview, start_review
 from trace2skill.schema import Lesson, Patch, Usage
 from trace2skill.skill.model import Skill
-
-
-class ConsolidationStats(BaseModel):
-    """Counts for the run summary and the benchmark report."""
-
-    units: int = 0
-    clusters: int = 0
-    collapsed: int = 0
-    units_merged: int = 0
-    skill_clusters: int = 0
-    reference_clusters: int = 0
-    dropped_clusters: int = 0
-    dropped_items: int = 0
-    conflicts_resolved: int = 0
-    merge_calls: int = 0
-    merge_calls_per_level: list[int] = Field(default_factory=list)  # summed over the topic clusters' trees
-    failed_merges: int = 0
-    forced_merges: int = 0
-    final_merge_calls: int = 0
-    fix_calls: int = 0
-    demoted: int = 0
-    anchor_repairs: int = 0  # anchors matched to the span they meant (fuzzy or restated)
-    anchor_restate_calls: int = 0  # LLM calls asked to restate an anchor no span matched
-    folded_lines: int = 0  # lines left out because their file already had them
-    merger_dropped: int = 0  # inputs a merge left out, with its stated reason
-    usage: Usage = Field(default_factory=Usage)
 
 
 class Consolidation(BaseModel):
@@ -151,7 +126,7 @@ def finish(
     )  # fmt: skip
     final.refused[:0] = safety.record(final.applied_edits)
     rows = provenance_rows(clusters, assembly, final)
-    usage = sum((c.stats.usage for c in clusters), Usage()) + assembly.stats.usage + final.fix_stats.usage + (restate.usage if restate else Usage())
+    merge_usage = sum((c.stats.usage for c in clusters), Usage()) + assembly.stats.usage + final.fix_stats.usage
     stats = ConsolidationStats(
         units=units,
         clusters=len(clusters),
@@ -168,12 +143,14 @@ def finish(
         forced_merges=sum(c.stats.forced_merges for c in clusters),
         final_merge_calls=assembly.stats.merge_calls,
         fix_calls=final.fix_stats.merge_calls,
+        failed_fixes=final.fix_stats.failed_merges,
         demoted=len(assembly.demoted),
         anchor_repairs=len(final.repairs),
         anchor_restate_calls=restate.calls if restate else 0,
         folded_lines=len(final.folded),
         merger_dropped=sum(r.kind == "dropped" and r.reason.startswith(MERGER_DROP) for r in rows),
-        usage=usage,
+        merge_usage=merge_usage,
+        usage=merge_usage + (restate.usage if restate else Usage()),
     )
     return Consolidation(clusters=clusters, assembly=assembly, final=final, provenance=rows, folded=folded or [], stats=stats, safety=safety)
 

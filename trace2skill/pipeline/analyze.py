@@ -8,7 +8,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pyarrow as pa
-import ray
 from ray import serve
 from ray.exceptions import RayActorError
 from ray.serve.handle import DeploymentHandle
@@ -19,7 +18,7 @@ from trace2skill.analysts.context import SkillContext
 from trace2skill.analysts.draft import MAX_TASKS
 from trace2skill.analysts.models import AnalysisResult
 from trace2skill.analysts.verify import VerifierJob
-from trace2skill.pipeline.memory import releasing
+from trace2skill.pipeline.tuning import paths_dataset, releasing
 from trace2skill.run.checkpoint import ANALYSIS_DIR, write_analysis_part
 from trace2skill.run.outputs import LESSONS, PATCHES, write_lesson_parts
 from trace2skill.schema import Trajectory, Usage
@@ -93,7 +92,7 @@ def write_lessons_and_patches(run_dir: Path, results: int) -> dict[str, int]:
     if not found:  # empty datasets with their schemas, as for any run
         return write_lesson_parts([], run_dir)
     per_task = max(1, round(RESULTS_PER_LESSON_PART * len(found) / max(results, 1)))
-    written = ray.data.from_items([{"path": str(p)} for p in found]).map_batches(
+    written = paths_dataset([str(p) for p in found]).map_batches(
         _lesson_parts,
         fn_kwargs={"run_dir": str(run_dir)},
         batch_size=per_task,

@@ -38,13 +38,13 @@ from trace2skill.consolidate.cluster import fit_centroids, refine
 from trace2skill.consolidate.config import ConsolidateConfig
 from trace2skill.consolidate.embed import Embedder, embedding_matrix, make_embedder, stored_embeddings
 from trace2skill.consolidate.finalize import Fixer
-from trace2skill.consolidate.merge import MergeFn, MergeManyFn, MergeOutcome
+from trace2skill.consolidate.merge import MergeManyFn, MergeOutcome, single
 from trace2skill.consolidate.reduce import ClusterResult, ReduceParams, reduce_cluster, share_ids
 from trace2skill.consolidate.run import Consolidation, cluster_distance, finish, resolve_params
 from trace2skill.consolidate.sampling import far_cap, far_in_shard, pick_far, shard_sample
 from trace2skill.consolidate.shards import SHARD, collapse_shard, folded_table, merged_topics, shard_count, unit_columns, unit_counts
 from trace2skill.consolidate.units import Unit, split_units
-from trace2skill.pipeline.memory import releasing, trim
+from trace2skill.pipeline.tuning import paths_dataset, releasing, trim
 from trace2skill.run.buckets import stable_bucket
 from trace2skill.run.options import DistillConfig
 from trace2skill.run.progress import Console
@@ -63,21 +63,10 @@ LIGHT_TASK_CPUS = 0.25
 RESULTS_PER_BLOCK = 512  # analysis results split and embedded per task batch (about 1,000 units a block)
 
 
-def serve_merge(handle: DeploymentHandle, skill_view: str) -> MergeFn:
-    """A merge function for ``merge_tree`` whose LLM calls go to the Serve analyst."""
-
-    def merge(patches: list[Patch]) -> MergeOutcome:
-        response = handle.merge.remote([p.model_dump_json() for p in patches], skill_view)
-        try:
-            return MergeOutcome.model_validate_json(response.result())
-        except Exception as exc:  # the inputs stay unmerged; nothing is lost
-            return MergeOutcome(error=f"merge call failed: {type(exc).__name__}: {exc}")
-
-    return merge
-
-
-def serve_merge_many(handle: DeploymentHandle, skill_view: str) -> MergeManyFn:
-    """All merges of one tree level sent to the Serve analyst at once, then awaited."""
+def serve_merge(handle: DeploymentHandle, skill_view: str) -> MergeManyFn:
+    """A merge function whose LLM calls go to the Serve analyst: the merges of one call (one
+    tree level) are all sent at once, then awaited (``consolidate.merge.single`` makes it a
+    merge of one group)."""
 
     def merge_many(groups: list[list[Patch]]) -> list[MergeOutcome]:
         pending = [handle.merge.remote([p.model_dump_json() for p in g], skill_view) for g in groups]
@@ -197,7 +186,7 @@ def write_units(analysis_dir: Path, units_dir: Path, c: ConsolidateConfig) -> bo
         units = ray.data.from_arrow(pa.concat_tables([pq.read_table(p, columns=["result"]) for p in parts]))
     else:  # the parts are ours and their row counts known: read_parquet's footer-reading tasks cost more than the split (100k: 38 s CPU)
         per_task = max(1, round(RESULTS_PER_BLOCK * len(parts) / results))
-        units = ray.data.from_items([{"path": p} for p in parts]).map_batches(read_results, batch_size=per_task, batch_format="pyarrow", num_cpus=cpus)
+        units = paths_dataset(parts).map_batches(read_results, batch_size=per_task, batch_format="pyarrow", num_cpus=cpus)
     embed = {"name": c.embedder, "device": c.embed_device, "batch_size": c.embed_batch_size}
     if not pooled:
         units = units.map_batches(embedded_units, fn_kwargs={"shards": shards, **embed}, batch_size=RESULTS_PER_BLOCK, batch_format="pyarrow", num_cpus=cpus)
@@ -230,7 +219,7 @@ def fit_topics(units_dir: Path, shards: list[Path], n: int, c: ConsolidateConfig
         return fit_centroids(embedding_matrix(pq.read_table(units_dir, columns=["embedding"]).column("embedding")), distance, c.max_clusters)
     centroids = fit_centroids(shard_sample(shards, size, c.seed), distance, c.max_clusters)
     args = {"centroids": centroids, "distance": distance, "cap": far_cap(size, len(shards)), "seed": c.seed}
-    found = ray.data.from_items([{"path": str(d)} for d in shards]).map_batches(far_in_shards, fn_kwargs=args, batch_size=1, batch_format="pyarrow")
+    found = paths_dataset([str(d) for d in shards]).map_batches(far_in_shards, fn_kwargs=args, batch_size=1, batch_format="pyarrow")
     far = [batch for batch in found.iter_batches(batch_size=None, batch_format="pyarrow") if batch.num_rows]
     if not far:
         return centroids
@@ -260,7 +249,7 @@ class ConsolidateGroup:
     the driver from 745 to 1,291 MB): it stays in its file until the skill is finished."""
 
     def __init__(self, app: str, skill_view: str, params: dict, folded_dir: str, clusters_dir: str):
-        self.merge_many = serve_merge_many(serve.get_app_handle(app), skill_view)
+        self.merge_many = serve_merge(serve.get_app_handle(app), skill_view)
         self.params = ReduceParams.model_validate(params)
         self.folded_dir = Path(folded_dir)
         self.clusters_dir = Path(clusters_dir)
@@ -317,7 +306,7 @@ def reduce_topics(analysis_dir: Path, cfg: DistillConfig, app: str, skill_view: 
     folded_dir.mkdir(parents=True)
     clusters_dir.mkdir(parents=True)
     reduced = (
-        ray.data.from_items([{"path": str(d)} for d in shards])
+        paths_dataset([str(d) for d in shards])
         .map_batches(
             collapse_shards,
             fn_kwargs={"centroids": centroids, "threshold": params.dedup_threshold, "folded_dir": str(folded_dir)},
@@ -349,6 +338,6 @@ def finish_topics(s0: Skill, topics: Topics, cfg: DistillConfig, app: str, skill
     c = cfg.consolidate
     handle = serve.get_app_handle(app)
     clusters = [share_ids(ClusterResult.model_validate_json(path.read_text())) for path in topics.clusters]
-    merge, fixer, restate = serve_merge(handle, skill_view), serve_fix(handle), serve_restate(handle, c.anchor_restate_calls)
+    merge, fixer, restate = single(serve_merge(handle, skill_view)), serve_fix(handle), serve_restate(handle, c.anchor_restate_calls)
     return finish(s0, clusters, c, merge=merge, fixer=fixer, units=topics.units, restate=restate, folded=topics.folded)
 

@@ -22,7 +22,7 @@ from trace2skill.evaluate.report import write_outputs
 from trace2skill.evaluate.runner import RunRow, RunSpec, run_once
 from trace2skill.evaluate.summary import EvaluationSummary, summarize
 from trace2skill.evaluate.tasks import read_tasks
-from trace2skill.pipeline.run import ray_session
+from trace2skill.pipeline.tuning import ray_session
 
 Progress = Callable[[str], None]
 PROGRESS_EVERY_S = 10.0

@@ -31,7 +31,7 @@ from ray.data.context import ShuffleStrategy
 from trace2skill.analysts.batch import PAIRING
 from trace2skill.analysts.contrast import MAX_CANDIDATES, SIBLING_ORDER, Pairing, SiblingView, sibling_view
 from trace2skill.parts import parts
-from trace2skill.pipeline.memory import releasing
+from trace2skill.pipeline.tuning import paths_dataset, releasing
 from trace2skill.run.buckets import stable_bucket
 from trace2skill.schema import task_key
 
@@ -134,20 +134,13 @@ def file_candidates(batch: pa.Table, wanted: dict[str, str]) -> pa.Table:
     return pa.concat_tables([candidate_views(pq.read_table(path), wanted) for path in batch.column("path").to_pylist()])
 
 
-def _over_files(files: list[str]) -> ray.data.Dataset:
-    # The part files are ours: plain tasks read them by path. ``read_parquet`` lists and reads
-    # their footers in tasks of its own first: under Ray's default reader, ~20 more worker
-    # processes at 1M (~115 MB each), and under the first reader ~0.6 GB more on the driver.
-    return ray.data.from_items([{"path": f} for f in files])
-
-
 def task_pairings(trajectories: Path, num_rows: int) -> dict[str, str]:
     """Task key -> the Pairing JSON of its failures, for every task with a failure and a
     successful run (a failure of any other task has no sibling), over the trajectory
     dataset at ``trajectories`` (``num_rows`` runs)."""
     partitions = max(1, min(MAX_PARTITIONS, num_rows // ROWS_PER_PARTITION))
     files = [str(p) for p in parts(trajectories)]
-    compact = _over_files(files).map_batches(
+    compact = paths_dataset(files).map_batches(
         compact_runs, fn_kwargs={"columns": _compact_columns(trajectories), "buckets": partitions}, batch_size=FILES_PER_COMPACT_TASK, batch_format="pyarrow"
     )
     # A task-based (sort) shuffle: the hash shuffle's aggregator actors reserve CPUs, and
@@ -164,7 +157,7 @@ def task_pairings(trajectories: Path, num_rows: int) -> dict[str, str]:
         wanted = {candidates[0][0]: key for key, candidates in queue.items()}
         holding = sorted({candidates[0][1] for candidates in queue.values()})  # only the files that hold a candidate are decoded
         # A task a file: these tasks decode whole trajectories.
-        found = _over_files(holding).map_batches(file_candidates, fn_kwargs={"wanted": wanted}, batch_size=1, batch_format="pyarrow")
+        found = paths_dataset(holding).map_batches(file_candidates, fn_kwargs={"wanted": wanted}, batch_size=1, batch_format="pyarrow")
         for row in found.iter_rows():
             key = wanted[row["id"]]
             if row["view"] is not None:

@@ -13,13 +13,11 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import ray
-from ray.data import DataContext
 
 from trace2skill.ingest import Label, detect_format, discover_files, read_file
 from trace2skill.parts import ensure_schema, ordered_part_name, reset, write_part
@@ -111,17 +109,3 @@ def write_records(parsed: ray.data.Dataset, trajectories: Path, quarantine: Path
     ensure_schema(quarantine, QUARANTINE_SCHEMA)
     return {"ok": int(totals.get("sum(ok)") or 0), "quarantined": int(totals.get("sum(quarantined)") or 0)}
 
-
-@contextmanager
-def first_parquet_reader() -> Iterator[None]:
-    """``read_parquet`` in this block uses Ray Data's first Parquet reader, a task per file.
-    The newer one (``use_datasource_v2``) packs ~128 MiB of files into a task and decodes
-    them at once: where a read decodes whole trajectories, its workers held ~1 GB each at
-    100k and more at 1M, and kept it (docs/performance.md, issue 16)."""
-    context = DataContext.get_current()
-    reader = context.use_datasource_v2
-    context.use_datasource_v2 = False
-    try:
-        yield
-    finally:
-        context.use_datasource_v2 = reader

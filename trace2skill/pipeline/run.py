@@ -3,39 +3,39 @@
 from __future__ import annotations
 
 import json
-import logging
-import os
 import time
 from collections.abc import Callable
-from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import ray
-from ray.data import ActorPoolStrategy, DataContext
+from ray.data import ActorPoolStrategy
+from ray.serve.handle import DeploymentHandle
 
 from trace2skill import parts
 from trace2skill.analysts.context import SkillContext
 from trace2skill.analysts.verify import VerifierJob
-from trace2skill.consolidate.merge import TreeStats
 from trace2skill.consolidate.provenance import write_provenance
 from trace2skill.ingest import read_labels
 from trace2skill.pipeline.analyze import AnalyzeBatch, draft_s0, write_lessons_and_patches
 from trace2skill.pipeline.consolidate import Topics, finish_topics, reduce_topics
-from trace2skill.pipeline.memory import system_arrow_pool, trim
 from trace2skill.pipeline.pair import MAX_PARTITIONS, ROWS_PER_PARTITION, task_pairings, with_pairings
-from trace2skill.pipeline.read import first_parquet_reader, plan_inputs, read_records, write_records
+from trace2skill.pipeline.read import plan_inputs, read_records, write_records
+from trace2skill.pipeline.stages import Stage, run_stages
+from trace2skill.pipeline.tuning import TRIM_EVERY_BATCHES, analysis_stream, in_worker, ray_session, system_arrow_pool, trim
 from trace2skill.report import write_report
 from trace2skill.run.budget import PromptBudget, budget_report, budget_run
-from trace2skill.run.checkpoint import ANALYSIS_DIR, RunState, check_writable, mark_done, start_run
+from trace2skill.run.checkpoint import ANALYSIS_DIR, Checkpoint, check_writable, mark_done, start_run
 from trace2skill.run.holdout import HOLDOUT_TASKS, read_task_ids, split_holdout
 from trace2skill.run.options import DistillConfig
 from trace2skill.run.outputs import MANIFEST, QUARANTINE, TRAJECTORIES, analysis_usage, write_manifest
-from trace2skill.run.progress import Console, stderr_to
+from trace2skill.run.progress import Console
 from trace2skill.run.summary import RunSummary
 from trace2skill.safety.trace import write_safety
-from trace2skill.schema import PATCH_SCHEMA, Usage, to_table
+from trace2skill.schema import PATCH_SCHEMA, to_table
 from trace2skill.serve.analyst import start_analyst
 from trace2skill.skill.folder import load_skill, minimal_skill, skill_prompt_view, write_skill
 from trace2skill.skill.model import Skill
@@ -44,37 +44,6 @@ Progress = Callable[[str], None]
 STATUSES = ("analyzed", "no_lesson", "quarantined", "failed", "skipped")
 RAY_LOG = "ray.log"  # what Ray and the libraries print during a run, unless the caller wants it on stderr
 MIN_FREE_BYTES = 50_000_000  # beyond the inputs' size: Parquet outputs, the skill, Ray's spill headroom
-TRIM_EVERY_BATCHES = 256  # analysis batches between trims of the driver's freed memory (~16k trajectories at 64 a batch)
-READ_AHEAD_BYTES = 512 * 2**20  # object store the analysis stream may fill ahead of the analysts (~20k runs)
-
-
-@contextmanager
-def ray_session(num_cpus: int | None, log: Path | None = None):
-    """Use the running Ray instance, or start a local one for this run and stop it after.
-    With ``log``, this process's stderr (and that of the Ray processes it starts) goes to
-    that file for the whole session: start-up notices, warnings, core worker log lines."""
-    with stderr_to(log) if log is not None else nullcontext(), _ray(num_cpus):
-        yield
-
-
-@contextmanager
-def _ray(num_cpus: int | None):
-    started = not ray.is_initialized()
-    if started and os.environ.get("RAY_ADDRESS", "local") != "local":
-        # A job on a cluster (``ray job submit`` sets RAY_ADDRESS) joins it; the cluster has its own CPUs.
-        ray.init(logging_level=logging.WARNING)
-    elif started:
-        ray.init(num_cpus=num_cpus, include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False)
-    for name in ("ray.data", "ray.serve"):  # our own progress lines say what happens
-        logging.getLogger(name).setLevel(logging.WARNING)
-    ctx = DataContext.get_current()
-    ctx.execution_options.preserve_order = True  # --limit and outputs follow file order
-    ctx.enable_progress_bars = False
-    try:
-        yield
-    finally:
-        if started:
-            ray.shutdown()
 
 
 def load_starting_skill(cfg: DistillConfig) -> Skill:
@@ -103,6 +72,131 @@ def ingest(inputs: list[str], trajectories: Path, *, fmt: str = "auto", labels: 
         return write_records(parsed, trajectories, trajectories.with_name(f"{trajectories.stem}.quarantine.parquet"))
 
 
+@dataclass
+class DistillRun:
+    """What the stages of one ``distill`` share: its inputs, the summary they fill in, and the
+    analyst deployment the first stage starts."""
+
+    cfg: DistillConfig
+    progress: Console
+    plan: list[dict[str, str]]
+    labels: dict | None
+    s0: Skill  # the starting skill, until the read stage freezes it in RUN_DIR/s0 (``frozen_s0``)
+    summary: RunSummary
+    app: str = ""
+    handle: DeploymentHandle | None = None
+
+    @property
+    def run_dir(self) -> Path:
+        return self.cfg.resolved_run_dir
+
+    @cached_property
+    def frozen_s0(self) -> Skill:
+        """The S0 every stage after the read (and a resumption) works against."""
+        return load_skill(self.run_dir / "s0")
+
+
+def start(run: DistillRun) -> None:
+    """The analyst deployment (or the one ``--analyst-app`` names)."""
+    run.progress(f"starting the analyst deployment ({run.cfg.backend.backend} backend)")
+    run.app, run.handle = start_analyst(run.cfg.backend, run.cfg.analyst, run.cfg.replicas, existing=run.cfg.analyst_app)
+
+
+def read(run: DistillRun) -> None:
+    """Inputs -> trajectories and quarantine (Parquet parts written by the workers), the
+    held-out split, a drafted S0 (``--draft``), the budget's sample; S0 frozen in ``s0/``."""
+    cfg, run_dir, progress = run.cfg, run.run_dir, run.progress
+    progress(f"reading {len(run.plan)} file(s)")
+    parsed = read_records(run.plan, success_threshold=cfg.success_threshold, labels=run.labels, limit=cfg.limit, personal_data=cfg.redact.personal_data)
+    counts = write_records(parsed, run_dir / TRAJECTORIES, run_dir / QUARANTINE)
+    progress(f"read {counts['ok']} trajectory(ies), {counts['quarantined']} quarantined")
+    if cfg.holdout or cfg.holdout_ids:
+        held = split_holdout(run_dir, run_dir / TRAJECTORIES, fraction=cfg.holdout, ids=read_task_ids(cfg.holdout_ids) if cfg.holdout_ids else None, seed=cfg.seed)
+        progress(f"{held} task(s) held out for evaluate: {run_dir / HOLDOUT_TASKS}")
+    if cfg.draft:
+        run.s0, usage, run.summary.draft_note = draft_s0(run.handle, run.s0.name, run_dir / TRAJECTORIES, progress)
+        run.summary.analysis_usage = run.summary.analysis_usage + usage
+    if cfg.max_prompt_tokens:
+        progress(budget_run(cfg, run_dir / TRAJECTORIES, SkillContext.of(run.s0)).line())
+    write_skill(run.s0, run_dir / "s0")
+
+
+def analyze(run: DistillRun) -> None:
+    """Analyse every trajectory without a result in ``RUN_DIR/analysis``; the actors write the
+    results there themselves."""
+    cfg, run_dir, progress = run.cfg, run.run_dir, run.progress
+    analysis = run_dir / ANALYSIS_DIR
+    done = run.summary.resumed
+    # A resumption counts what the interrupted run spent.
+    guard = PromptBudget(cfg.max_prompt_tokens, parts.column_sums(analysis, ["prompt_tokens"])["prompt_tokens"] if done else 0)
+    total = parts.num_rows(run_dir / TRAJECTORIES)
+    progress(f"analyzing {total - done} trajectory(ies)" + (f"; {done} were analysed before the resumption" if done else ""))
+    batch_size = cfg.analysis_batch_size(total - done)
+    if total <= done or guard.exhausted:
+        return
+    # Pairs are found over every run (a done success is still a failure's sibling), before
+    # the stream starts; their passes read the part files by path (pipeline.pair).
+    pairings = task_pairings(run_dir / TRAJECTORIES, total) if cfg.analyst.contrast else None
+    # Blocks of one batch each (streamed, not a barrier), so every actor gets work: a
+    # file's rows otherwise arrive as one block that only one actor would process.
+    with analysis_stream():  # nothing downstream needs input order: parts are named by their ids
+        rows = ray.data.read_parquet(str(run_dir / TRAJECTORIES))
+        if pairings is not None:
+            rows = with_pairings(rows, pairings)
+        if done:
+            rows = not_analysed(rows, analysis, total)
+        rows = rows.repartition(target_num_rows_per_block=batch_size)
+    verifier = VerifierJob(config=cfg.verifier, s0=run.frozen_s0, work_dir=run_dir / "verify") if cfg.verifier.command else None
+    analyzed = rows.map_batches(
+        AnalyzeBatch,
+        fn_constructor_kwargs={"app": run.app, "skill": SkillContext.of(run.frozen_s0), "run_dir": str(run_dir), "verifier": verifier, "rows_per_request": cfg.rows_per_request},
+        batch_size=batch_size,
+        batch_format="pyarrow",
+        compute=ActorPoolStrategy(size=cfg.analyze_concurrency),
+        num_cpus=0,  # the actors only wait on Serve; the replicas hold the CPUs
+    )
+    counts = parts.value_counts(analysis, "status")
+    with progress.stage("analyze", total, "trajectory", initial=done) as bar:
+        for i, batch in enumerate(analyzed.iter_batches(batch_size=None, batch_format="pyarrow"), start=1):
+            if i % TRIM_EVERY_BATCHES == 0:  # the stage is long: what the executor freed meanwhile goes back
+                trim()
+            counts.update(batch["status"].to_pylist())
+            bar.advance(batch.num_rows, ", ".join(f"{v} {k}" for k, v in sorted(counts.items())))
+            if guard.spend(pc.sum(batch["prompt_tokens"]).as_py() or 0):  # the budget is spent: send nothing new (the rest is skipped)
+                progress(f"--max-prompt-tokens {guard.limit:,} spent ({guard.spent:,} prompt tokens); no new analysis is sent")
+                break
+
+
+def consolidate(run: DistillRun) -> dict[str, float]:
+    """Lessons and patches split from the results, merged by topic, the skill finished and the
+    run's outputs written; the seconds of the writing (``apply``), timed in its worker."""
+    cfg, run_dir, summary = run.cfg, run.run_dir, run.summary
+    usage = analysis_usage(run_dir)
+    summary.analysis_usage = summary.analysis_usage + usage
+    # Under a budget, a trajectory still in trajectories.parquet without a result was left unsent.
+    results = parts.num_rows(run_dir / ANALYSIS_DIR)
+    summary.budget = budget_report(run_dir, usage.prompt_tokens, parts.num_rows(run_dir / TRAJECTORIES) - results)
+    found = write_lessons_and_patches(run_dir, results)  # lessons.parquet and patches.parquet, split from the parts by Ray tasks
+    run.progress(f"{found['lessons']} lesson(s), {found['patches']} patch(es); consolidating ({cfg.consolidate.embedder} embeddings, fan-in {cfg.fan_in})")
+    skill_view = skill_prompt_view(run.frozen_s0)
+    topics = reduce_topics(run_dir / ANALYSIS_DIR, cfg, run.app, skill_view, run.progress)
+    run.progress("assembling the skill from the topics, applying and validating it")
+    # In a worker that exits once it is done: the cluster results name every lesson and
+    # trajectory behind what each topic keeps; at 1M trajectories they took the driver from
+    # 745 to 1,291 MB (docs/performance.md).
+    run.summary, apply_seconds = in_worker(finish_and_write)(run.frozen_s0, topics, cfg, run.app, skill_view, found, summary)
+    return {"apply": apply_seconds}
+
+
+# The clock's names ("start" ... "apply") are the keys of the summary's stage_seconds.
+STAGES: tuple[Stage[DistillRun], ...] = (
+    Stage("start", start),
+    Stage("read", read, Checkpoint.READ),
+    Stage("analyze", analyze, Checkpoint.ANALYZE),
+    Stage("merge", consolidate),  # done (Checkpoint.CONSOLIDATE) once summary.json and the report are written
+)
+
+
 def distill(cfg: DistillConfig, progress: Progress = print, *, resume: bool = False, quiet_ray: bool = False) -> RunSummary:
     """Run the whole method over ``cfg.inputs`` and write the skill and the run outputs.
 
@@ -122,138 +216,29 @@ def distill(cfg: DistillConfig, progress: Progress = print, *, resume: bool = Fa
     if state.finished:
         progress(f"{run_dir} holds a finished run; nothing to resume")
         return RunSummary.model_validate_json((run_dir / "summary.json").read_text())
-    summary = RunSummary()
-    stage = _StageClock()
+    # Trajectories whose analysis an interrupted earlier run had already written.
+    run = DistillRun(cfg, progress, plan, labels, s0, RunSummary(resumed=parts.num_rows(run_dir / ANALYSIS_DIR)))
 
-    with system_arrow_pool():  # the driver's freed Arrow memory can be trimmed (pipeline.memory)
+    with system_arrow_pool():  # the driver's freed Arrow memory can be trimmed (pipeline.tuning)
         with ray_session(cfg.num_cpus, run_dir / RAY_LOG if quiet_ray else None):
-            progress(f"starting the analyst deployment ({cfg.backend.backend} backend)")
-            app, handle = start_analyst(cfg.backend, cfg.analyst, cfg.replicas, existing=cfg.analyst_app)
-            stage("start")
-
-            if "read" not in state.stages:
-                progress(f"reading {len(plan)} file(s)")
-                parsed = read_records(
-                    plan, success_threshold=cfg.success_threshold, labels=labels, limit=cfg.limit, personal_data=cfg.redact.personal_data
-                )
-                counts = write_records(parsed, run_dir / TRAJECTORIES, run_dir / QUARANTINE)
-                progress(f"read {counts['ok']} trajectory(ies), {counts['quarantined']} quarantined")
-                if cfg.holdout or cfg.holdout_ids:
-                    held = split_holdout(run_dir, run_dir / TRAJECTORIES, fraction=cfg.holdout, ids=read_task_ids(cfg.holdout_ids) if cfg.holdout_ids else None, seed=cfg.seed)
-                    progress(f"{held} task(s) held out for evaluate: {run_dir / HOLDOUT_TASKS}")
-                if cfg.draft:
-                    s0, usage, summary.draft_note = draft_s0(handle, s0.name, run_dir / TRAJECTORIES, progress)
-                    summary.analysis_usage = summary.analysis_usage + usage
-                if cfg.max_prompt_tokens:
-                    progress(budget_run(cfg, run_dir / TRAJECTORIES, SkillContext.of(s0)).line())
-                write_skill(s0, run_dir / "s0")  # the frozen S0 every later stage (and a resumption) reads
-                mark_done(run_dir, state, "read")
-                stage("read")
-            s0 = load_skill(run_dir / "s0")
-            skill_view = skill_prompt_view(s0)
-
-            summary.resumed = _analyze(cfg, state, app, SkillContext.of(s0), progress)
-            stage("analyze")
-
-            usage = analysis_usage(run_dir)
-            summary.analysis_usage = summary.analysis_usage + usage
-            # Under a budget, a trajectory still in trajectories.parquet without a result was left unsent.
-            results = parts.num_rows(run_dir / ANALYSIS_DIR)
-            summary.budget = budget_report(run_dir, usage.prompt_tokens, parts.num_rows(run_dir / TRAJECTORIES) - results)
-            found = write_lessons_and_patches(run_dir, results)  # lessons.parquet and patches.parquet, split from the parts by Ray tasks
-            progress(f"{found['lessons']} lesson(s), {found['patches']} patch(es); consolidating ({cfg.consolidate.embedder} embeddings, fan-in {cfg.fan_in})")
-            topics = reduce_topics(run_dir / ANALYSIS_DIR, cfg, app, skill_view, progress)
-            progress("assembling the skill from the topics, applying and validating it")
-            summary, apply_seconds = finish_in_worker(s0, topics, cfg, app, skill_view, found, summary)
-            stage.split("merge", "apply", apply_seconds)
-            summary.stage_seconds = stage.seconds
-            summary.wall_seconds = round(time.perf_counter() - t_start, 2)
+            seconds = run_stages(STAGES, run, run_dir, state, progress)
+            summary = run.summary.model_copy(update={"stage_seconds": seconds, "wall_seconds": round(time.perf_counter() - t_start, 2)})
             (run_dir / "summary.json").write_text(summary.model_dump_json(indent=2))
-            report_in_worker(run_dir)  # inside the session: outside it, the task would start a Ray instance of its own
-        mark_done(run_dir, state, "consolidate")
+            # The report reads the run's files into polars, ~1 GB at 1M trajectories
+            # (docs/performance.md): work for a worker, not for the driver, which only steers.
+            in_worker(write_report)(run_dir)
+        mark_done(run_dir, state, Checkpoint.CONSOLIDATE)
     return summary
-
-
-def finish_in_worker(s0: Skill, topics: Topics, cfg: DistillConfig, app: str, skill_view: str, found: dict[str, int], summary: RunSummary) -> tuple[RunSummary, float]:
-    """``finish_and_write`` run by a Ray worker that exits once it is done. The cluster
-    results name every lesson and trajectory behind what each topic keeps: at 1M
-    trajectories they took the driver from 745 to 1,291 MB (docs/performance.md). Like every
-    stage's workers, it needs the run dir and the output folder."""
-    return ray.get(_in_worker(finish_and_write).remote(s0, topics, cfg, app, skill_view, found, summary))
 
 
 def finish_and_write(s0: Skill, topics: Topics, cfg: DistillConfig, app: str, skill_view: str, found: dict[str, int], summary: RunSummary) -> tuple[RunSummary, float]:
     """The skill finished from the cluster results (``finish_topics``) and the run's outputs
-    written (``_write_outputs``); the filled-in summary and the seconds the writing took."""
+    written (``_write_outputs``); the filled-in summary and the seconds the writing took.
+    Like every stage's workers, the worker that runs it needs the run dir and the output folder."""
     cons = finish_topics(s0, topics, cfg, app, skill_view)
     start = time.perf_counter()
     summary = _write_outputs(cfg, cons, found, summary)
     return summary, time.perf_counter() - start
-
-
-def report_in_worker(run_dir: Path) -> None:
-    """``write_report`` run by a Ray worker that exits once it is done. The report reads the
-    run's files into polars, ~1 GB at 1M trajectories (docs/performance.md): work for a
-    worker, not for the driver, which only steers. Like every stage's workers, it needs the
-    run dir."""
-    ray.get(_in_worker(write_report).remote(run_dir))
-
-
-def _in_worker(fn: Callable) -> ray.remote_function.RemoteFunction:
-    """``fn`` as a Ray task whose worker process exits after it (its memory goes back) and that
-    reserves no CPU (it runs after the stages, and must not wait on the cores the replicas
-    hold). ``fn`` is a module-level function, so the worker imports it rather than receive
-    a copy of it and of what it refers to as they are in this process."""
-    return ray.remote(num_cpus=0, max_calls=1)(fn)
-
-
-def _analyze(cfg: DistillConfig, state: RunState, app: str, skill: SkillContext, progress: Console) -> int:
-    """Analyse every trajectory without a result in ``RUN_DIR/analysis``; the actors write the
-    results there themselves. Return how many an earlier, interrupted run had already written."""
-    run_dir = cfg.resolved_run_dir
-    analysis = run_dir / ANALYSIS_DIR
-    done = parts.num_rows(analysis)
-    # A resumption counts what the interrupted run spent.
-    guard = PromptBudget(cfg.max_prompt_tokens, parts.column_sums(analysis, ["prompt_tokens"])["prompt_tokens"] if done else 0)
-    if "analyze" not in state.stages:
-        total = parts.num_rows(run_dir / TRAJECTORIES)
-        progress(f"analyzing {total - done} trajectory(ies)" + (f"; {done} were analysed before the resumption" if done else ""))
-        batch_size = cfg.analysis_batch_size(total - done)
-        if total > done and not guard.exhausted:
-            # Pairs are found over every run (a done success is still a failure's sibling), before
-            # the stream starts; their passes read the part files by path (pipeline.pair).
-            pairings = task_pairings(run_dir / TRAJECTORIES, total) if cfg.analyst.contrast else None
-            # Blocks of one batch each (streamed, not a barrier), so every actor gets work: a
-            # file's rows otherwise arrive as one block that only one actor would process.
-            with _analysis_stream():  # nothing downstream needs input order: parts are named by their ids
-                rows = ray.data.read_parquet(str(run_dir / TRAJECTORIES))
-                if pairings is not None:
-                    rows = with_pairings(rows, pairings)
-                if done:
-                    rows = not_analysed(rows, analysis, total)
-                rows = rows.repartition(target_num_rows_per_block=batch_size)
-            verifier = VerifierJob(config=cfg.verifier, s0=load_skill(run_dir / "s0"), work_dir=run_dir / "verify") if cfg.verifier.command else None
-            analyzed = rows.map_batches(
-                AnalyzeBatch,
-                fn_constructor_kwargs={"app": app, "skill": skill, "run_dir": str(run_dir), "verifier": verifier, "rows_per_request": cfg.rows_per_request},
-                batch_size=batch_size,
-                batch_format="pyarrow",
-                compute=ActorPoolStrategy(size=cfg.analyze_concurrency),
-                num_cpus=0,  # the actors only wait on Serve; the replicas hold the CPUs
-            )
-            counts = parts.value_counts(analysis, "status")
-            with progress.stage("analyze", total, "trajectory", initial=done) as bar:
-                for i, batch in enumerate(analyzed.iter_batches(batch_size=None, batch_format="pyarrow"), start=1):
-                    if i % TRIM_EVERY_BATCHES == 0:  # the stage is long: what the executor freed meanwhile goes back
-                        trim()
-                    counts.update(batch["status"].to_pylist())
-                    bar.advance(batch.num_rows, ", ".join(f"{v} {k}" for k, v in sorted(counts.items())))
-                    if guard.spend(pc.sum(batch["prompt_tokens"]).as_py() or 0):  # the budget is spent: send nothing new (the rest is skipped)
-                        progress(f"--max-prompt-tokens {guard.limit:,} spent ({guard.spent:,} prompt tokens); no new analysis is sent")
-                        break
-        mark_done(run_dir, state, "analyze")
-    return done
-
 
 def not_analysed(rows: ray.data.Dataset, analysis: Path, total: int) -> ray.data.Dataset:
     """``rows`` less the trajectories that have a result in the ``analysis`` parts: a left
@@ -279,12 +264,6 @@ def _write_outputs(cfg: DistillConfig, cons, found: dict[str, int], summary: Run
     (run_dir / "refusals.json").write_text(json.dumps([r.model_dump() for r in result.refused], indent=2))
     safety = write_safety(cons.safety, run_dir)
 
-    tree = TreeStats(
-        merge_calls=cons.stats.merge_calls,
-        failed_merges=sum(c.stats.failed_merges for c in cons.clusters),
-        usage=sum((c.stats.usage for c in cons.clusters), Usage()),
-    )
-    tree = tree + cons.assembly.stats + cons.final.fix_stats
     statuses = parts.value_counts(run_dir / MANIFEST, "status")
     return summary.model_copy(
         update={
@@ -292,10 +271,7 @@ def _write_outputs(cfg: DistillConfig, cons, found: dict[str, int], summary: Run
             "read": statuses.total(),
             **{s: statuses[s] for s in STATUSES},
             **found,
-            "groups": cons.stats.clusters,
-            "merge_calls": tree.merge_calls,
-            "failed_merges": tree.failed_merges,
-            "merge_usage": tree.usage,
+            "consolidation": cons.stats,
             "edits_applied": result.applied,
             "edits_refused": len(result.refused),
             **safety.summary_fields(),
@@ -303,49 +279,3 @@ def _write_outputs(cfg: DistillConfig, cons, found: dict[str, int], summary: Run
             "validation_problems": result.problems,
         }
     )
-
-
-@contextmanager
-def _analysis_stream():
-    """Datasets made in this block (a dataset keeps a copy of the context it was made in):
-
-    - yield results as they complete: an analysis that started late must not hold back the
-      ones already done, nor the progress display, until it ends;
-    - read ahead at most ``READ_AHEAD_BYTES`` of the object store: the analysts consume far
-      slower than the read produces, and with Ray Data's default budget (a share of the
-      whole object store) the read ran tens of thousands of runs ahead and its workers held
-      ~2 GB each at 100k, so memory grew with the input (docs/performance.md, issue 16);
-    - read Parquet with Ray Data's first reader (``first_parquet_reader``): with the newer
-      one, and the stream consuming slowly, its two read workers held ~1 GB each at 100k
-      (the first reader: ~0.4 GB).
-    """
-    options = DataContext.get_current().execution_options
-    ordered, limits = options.preserve_order, options.resource_limits
-    options.preserve_order = False
-    options.resource_limits = limits.copy(object_store_memory=READ_AHEAD_BYTES)
-    try:
-        with first_parquet_reader():
-            yield
-    finally:
-        options.preserve_order, options.resource_limits = ordered, limits
-
-
-class _StageClock:
-    """Records the seconds since the previous stage under each stage's name (``seconds``), and
-    trims the driver's freed memory at each boundary."""
-
-    def __init__(self):
-        self.seconds: dict[str, float] = {}
-        self.last = time.perf_counter()
-
-    def __call__(self, name: str) -> None:
-        trim()  # what the stage freed goes back to the system, not to the next stage's peak
-        now = time.perf_counter()
-        self.seconds[name] = round(now - self.last, 2)
-        self.last = now
-
-    def split(self, first: str, second: str, second_seconds: float) -> None:
-        """Two stages that ran in one call (a worker's), the second of them ``second_seconds`` long."""
-        self(first)
-        self.seconds[first] = round(self.seconds[first] - second_seconds, 2)
-        self.seconds[second] = round(second_seconds, 2)

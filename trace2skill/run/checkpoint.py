@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,14 @@ ANALYSIS_SCHEMA = MANIFEST_SCHEMA.append(pa.field("result", pa.string()))
 RESULT_OPTIONS = frozenset(
     {"skill_dir", "mode", "name", "draft", "fan_in", "limit", "success_threshold", "labels", "input_format", "backend", "analyst", "consolidate", "inputs", "out_dir", "holdout", "holdout_ids", "seed", "max_prompt_tokens"}
 )
-STAGES = ("read", "analyze", "consolidate")
+
+
+class Checkpoint(StrEnum):
+    """The stages ``run.json`` records as done; a resumption skips them."""
+
+    READ = "read"  # trajectories/, quarantine/, the held-out split and the frozen s0/
+    ANALYZE = "analyze"  # every trajectory sent has its result in analysis/
+    CONSOLIDATE = "consolidate"  # the skill, the outputs, summary.json and the report: the run is finished
 
 
 class RunError(Exception):
@@ -52,7 +60,7 @@ class RunState(BaseModel):
 
     @property
     def finished(self) -> bool:
-        return all(s in self.stages for s in STAGES)
+        return all(s in self.stages for s in Checkpoint)
 
 
 def saved_config(cfg: DistillConfig) -> dict[str, Any]:
@@ -120,10 +128,10 @@ def start_run(cfg: DistillConfig, *, resume: bool) -> RunState:
     return state
 
 
-def mark_done(run_dir: Path, state: RunState, stage: str) -> None:
+def mark_done(run_dir: Path, state: RunState, stage: Checkpoint | str) -> None:
     """Record ``stage`` as complete."""
     if stage not in state.stages:
-        state.stages.append(stage)
+        state.stages.append(str(stage))
     save_state(run_dir, state)
 
 

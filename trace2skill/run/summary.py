@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, computed_field
 
+from trace2skill.consolidate.models import ConsolidationStats
 from trace2skill.schema import BudgetReport, Usage
 
 
 class RunSummary(BaseModel):
+    """What a run did. ``summary.json`` also carries the consolidation figures it shows
+    (``groups``, ``merge_calls``, ...), computed from ``consolidation``, for readers of the
+    JSON; they are not read back."""
+
     skill_dir: str = ""
     read: int = 0
     resumed: int = 0  # trajectories whose analysis an interrupted earlier run had already done
@@ -19,9 +24,7 @@ class RunSummary(BaseModel):
     budget: BudgetReport | None = None  # what --max-prompt-tokens did: the sample, its strata, the tokens spent
     lessons: int = 0
     patches: int = 0
-    groups: int = 0
-    merge_calls: int = 0
-    failed_merges: int = 0
+    consolidation: ConsolidationStats = Field(default_factory=ConsolidationStats)  # as in consolidation.json
     edits_applied: int = 0
     edits_refused: int = 0
     safety_withheld: int = 0  # edits the safety review kept out (also counted in edits_refused)
@@ -32,9 +35,33 @@ class RunSummary(BaseModel):
     valid: bool = False
     validation_problems: list[str] = Field(default_factory=list)
     analysis_usage: Usage = Field(default_factory=Usage)
-    merge_usage: Usage = Field(default_factory=Usage)
     stage_seconds: dict[str, float] = Field(default_factory=dict)
     wall_seconds: float = 0.0
+
+    @computed_field
+    @property
+    def groups(self) -> int:
+        """Topic clusters."""
+        return self.consolidation.clusters
+
+    @computed_field
+    @property
+    def merge_calls(self) -> int:
+        """Every merge call: in the topics' trees, across topics, and validation fixes."""
+        c = self.consolidation
+        return c.merge_calls + c.final_merge_calls + c.fix_calls
+
+    @computed_field
+    @property
+    def failed_merges(self) -> int:
+        """Merge calls without a usable answer."""
+        return self.consolidation.failed_merges + self.consolidation.failed_fixes
+
+    @computed_field
+    @property
+    def merge_usage(self) -> Usage:
+        """The merge calls' tokens."""
+        return self.consolidation.merge_usage
 
     def table(self) -> str:
         """A short aligned table for the terminal."""

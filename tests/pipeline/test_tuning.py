@@ -1,4 +1,4 @@
-"""Memory handed back: the driver's Arrow from the system allocator during a run, trims, and the tasks that trim."""
+"""Ray and allocator tuning: the driver's Arrow from the system allocator during a run, trims, and the tasks that trim."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import psutil
 import pyarrow as pa
 import pytest
 
-from trace2skill.pipeline.memory import system_arrow_pool, trim
+from trace2skill.pipeline.tuning import system_arrow_pool, trim
 
 
 def test_arrow_allocates_from_the_system_pool_in_the_block_only():
@@ -35,15 +35,15 @@ def test_trim_hands_back_what_was_freed_between_live_chunks():
 def test_a_releasing_task_trims_before_and_after_and_is_pickled_by_reference(monkeypatch):
     import pickle
 
-    from trace2skill.pipeline import consolidate, memory, pair
+    from trace2skill.pipeline import consolidate, pair, tuning
 
     calls = []
-    monkeypatch.setattr(memory, "trim", lambda: calls.append("trim"))
-    double = memory.releasing(lambda x: calls.append("run") or 2 * x)
+    monkeypatch.setattr(tuning, "trim", lambda: calls.append("trim"))
+    double = tuning.releasing(lambda x: calls.append("run") or 2 * x)
     assert double(21) == 42 and calls == ["trim", "run", "trim"]
     calls.clear()
     with pytest.raises(ZeroDivisionError):
-        memory.releasing(lambda: 1 / 0)()
+        tuning.releasing(lambda: 1 / 0)()
     assert calls == ["trim", "trim"]  # a failed task's garbage goes back too
     # Ray sends a module-level task function by reference (the worker imports it) only when
     # the wrapper is what the module's name holds; plain pickle succeeds only by reference.
