@@ -159,7 +159,7 @@ def distill(cfg: DistillConfig, progress: Progress = print, *, resume: bool = Fa
             results = parts.num_rows(run_dir / ANALYSIS_DIR)
             summary.budget = budget_report(run_dir, usage.prompt_tokens, parts.num_rows(run_dir / TRAJECTORIES) - results)
             found = write_lessons_and_patches(run_dir, results)  # lessons.parquet and patches.parquet, split from the parts by Ray tasks
-            progress(f"{found['lessons']} lesson(s), {found['patches']} patch(es); consolidating ({cfg.consolidate.embedder} embeddings, fan-in {cfg.fan_in})")
+            progress(f"{found['lessons']} lesson(s), {found['patches']} patch(es); consolidating ({cfg.consolidate.embedder} embeddings, fan-in {cfg.consolidate.fan_in})")
             topics = reduce_topics(run_dir / ANALYSIS_DIR, cfg, app, skill_view, progress)
             progress("assembling the skill from the topics, applying and validating it")
             summary, apply_seconds = finish_in_worker(s0, topics, cfg, app, skill_view, found, summary)
