@@ -67,6 +67,7 @@ def main() -> None:
 
     from trace2skill.analysts.analyze import AnalystConfig, build_messages
     from trace2skill.analysts.context import SkillContext
+    from trace2skill.llm.config import EmbeddedConfig, OpenAIConfig
     from trace2skill.ingest import read_file
     from trace2skill.schema import Trajectory
     from trace2skill.skill.folder import load_skill
@@ -76,11 +77,11 @@ def main() -> None:
     skill = SkillContext.of(load_skill(S0))
     tokens = VocabTokens()
     result = {"trajectory": traj.raw_id, "grader": traj.grader.model_dump() if traj.grader else None, "backends": {}}
-    for backend, config in (
-        ("embedded", AnalystConfig(context_tokens=8192, max_output_tokens=1024)),
-        ("openai", AnalystConfig(context_tokens=32768, max_output_tokens=4096)),
+    for backend, engine, config in (
+        ("embedded", EmbeddedConfig(context_tokens=8192), AnalystConfig(max_output_tokens=1024)),
+        ("openai", OpenAIConfig(base_url="http://unused/v1", model="m", context_tokens=32768), AnalystConfig(max_output_tokens=4096)),
     ):
-        messages, fit = build_messages("error_analyst", skill, traj, tokens, config.for_backend(backend))
+        messages, fit = build_messages("error_analyst", skill, traj, tokens, config.for_backend(engine))
         result["backends"][backend] = {"tokens": parts(messages, tokens.count_tokens), "fit": fit}
         if args.print and backend == "embedded":
             print("\n\n".join(f"=== {m.role}\n{m.content}" for m in messages))

@@ -286,9 +286,9 @@ def main() -> None:
     corpus = make_corpus(args.trajectories, seed=args.seed)
     s0 = minimal_skill("airline-agent", "Airline customer support with reservation tools. Use for airline support tasks.")
     view, llm = skill_prompt_view(s0), FakeLLM()
-    cfg = ConsolidateConfig(embedder=args.embedder, skill_min_support=5)
+    cfg = ConsolidateConfig(embedder=args.embedder, skill_min_support=5, fan_in=args.fan_in)
     t0 = time.perf_counter()
-    result = consolidate(s0, corpus.lessons, corpus.patches, cfg=cfg, embedder=make_embedder(args.embedder), merge=lambda ps: merge_patches(ps, view, llm), fan_in=args.fan_in)
+    result = consolidate(s0, corpus.lessons, corpus.patches, cfg=cfg, embedder=make_embedder(args.embedder), merge=lambda ps: merge_patches(ps, view, llm))
     report = evaluate(corpus, result) | {"embedder": args.embedder, "seconds": round(time.perf_counter() - t0, 2)}
     print(json.dumps(report, indent=1))
 

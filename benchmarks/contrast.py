@@ -99,7 +99,7 @@ def main() -> None:
     parser.add_argument("--out", default=str(HERE / "results" / "contrast.json"))
     args = parser.parse_args()
 
-    from trace2skill.analysts.analyze import AnalystConfig
+    from trace2skill.analysts.analyze import AnalystSettings
     from trace2skill.ingest import read_file
     from trace2skill.llm.fake import FakeLLM
     from trace2skill.analysts.context import SkillContext
@@ -115,12 +115,12 @@ def main() -> None:
     skill = SkillContext.of(load_skill(ROOT / "examples" / "skills" / "airline-support"))
     if args.backend == "fake":
         llm = FakeLLM(latency_s=args.latency_s, latency_per_token_s=args.latency_per_token_s)
-        config = AnalystConfig(max_turns=args.max_turns)
+        config = AnalystSettings(max_turns=args.max_turns)
     else:
         from trace2skill.llm.embedded import EmbeddedLLM
 
         llm = EmbeddedLLM(context_tokens=8192)
-        config = AnalystConfig(max_turns=args.max_turns)
+        config = AnalystSettings(max_turns=args.max_turns)
     modes = [measure(mode, failures, paired, skill, llm, config) for mode in ("single", "agentic")]
     result = {
         "backend": args.backend, "tasks": args.tasks, "trials": args.trials, "runs": len(trajs), "failures": len(failures),

@@ -61,12 +61,13 @@ def ceiling(limit: int, context_tokens: int, threads: int | None) -> dict:
     from trace2skill.analysts.context import SkillContext
     from trace2skill.analysts.models import SHORT_LIMITS, ErrorAnalysis, SuccessAnalysis, engine_schema
     from trace2skill.ingest import read_file
+    from trace2skill.llm.config import EmbeddedConfig
     from trace2skill.llm.embedded import default_model_path, json_grammar, render_prompt
     from trace2skill.schema import Trajectory
     from trace2skill.skill.folder import load_skill
 
     llama = Llama(model_path=default_model_path(), n_ctx=context_tokens, n_threads=threads, seed=0, verbose=False)
-    config = AnalystConfig(context_tokens=context_tokens).for_backend("embedded")
+    config = AnalystConfig().for_backend(EmbeddedConfig(context_tokens=context_tokens))
     view = SkillContext.of(load_skill(S0))
     trajs = [r for r, _ in zip(read_file(DATA), range(limit)) if isinstance(r, Trajectory) and r.success is not None]
     grammars = {m: json_grammar(engine_schema(m, SHORT_LIMITS, view.skill_md)) for m in (ErrorAnalysis, SuccessAnalysis)}  # as the analysts ask
@@ -99,7 +100,6 @@ def pipeline(limit: int, context_tokens: int, threads: int | None, workdir: Path
         "skill_dir": str(S0),
         "limit": limit,
         "backend": {"backend": "embedded", "context_tokens": context_tokens, "threads": threads},
-        "analyst": {"context_tokens": context_tokens},
         "embedder": "hashing",
         "fan_in": 4,
         "num_cpus": 2,

@@ -57,7 +57,7 @@ def measure(ongoing: int, latency_s: float, repeats: int, skill, batch_size: int
 
     from tests.llm.openai_server import ChatServer
     from trace2skill.analysts.analyze import AnalystConfig
-    from trace2skill.llm.factory import BackendConfig
+    from trace2skill.llm.config import OpenAIConfig
     from trace2skill.serve.analyst import start_analyst
     from trace2skill.serve.config import ReplicaConfig
 
@@ -65,7 +65,7 @@ def measure(ongoing: int, latency_s: float, repeats: int, skill, batch_size: int
     batches = trajectories(n, batch_size)
     seconds, peaks = [], []
     with ChatServer(latency_s=latency_s) as server:
-        backend = BackendConfig(backend="openai", base_url=server.base_url, model="m", max_concurrency=ongoing)
+        backend = OpenAIConfig(base_url=server.base_url, model="m", max_concurrency=ongoing)
         app, handle = start_analyst(backend, AnalystConfig(), ReplicaConfig(num_replicas=1, num_cpus=0, max_ongoing_requests=ongoing))
         try:
             for _ in range(repeats):

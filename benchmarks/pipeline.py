@@ -60,11 +60,10 @@ def run_distill(spec: dict) -> dict:
     """The child's work: one distill run as ``spec`` says (the fake backend unless ``spec``
     names another); returns the progress lines with their seconds since the start."""
     from trace2skill.consolidate.config import ConsolidateConfig
-    from trace2skill.llm.factory import BackendConfig
     from trace2skill.pipeline.run import distill
     from trace2skill.run.options import DistillConfig
 
-    fake = {"backend": "fake", "fake_latency_s": spec.get("latency_s", 0.0), "fake_latency_per_token_s": spec.get("latency_per_token_s", 0.0)}
+    fake = {"backend": "fake", "latency_s": spec.get("latency_s", 0.0), "latency_per_token_s": spec.get("latency_per_token_s", 0.0)}
     skill_dir = spec.get("skill_dir")
     cfg = DistillConfig(
         inputs=[Path(spec["corpus"])],
@@ -72,10 +71,9 @@ def run_distill(spec: dict) -> dict:
         name=None if skill_dir else "bench-skill",
         skill_dir=Path(skill_dir) if skill_dir else None,
         limit=spec.get("limit"),
-        backend=BackendConfig.model_validate(spec.get("backend", fake)),
+        backend=spec.get("backend", fake),
         analyst=spec.get("analyst", {}),
-        consolidate=ConsolidateConfig(embedder=spec["embedder"]),
-        fan_in=spec["fan_in"],
+        consolidate=ConsolidateConfig(embedder=spec["embedder"], fan_in=spec["fan_in"]),
         num_cpus=spec["num_cpus"],
         analyze_concurrency=spec["analyze_concurrency"],
         batch_size=spec["batch_size"],

@@ -46,13 +46,14 @@ def sequential(corpus: Path, latency_s: float, per_token_s: float) -> dict:
     from trace2skill.consolidate.finalize import finalize
     from trace2skill.consolidate.merge import merge_patches
     from trace2skill.ingest import discover_files, read_file
-    from trace2skill.llm.factory import BackendConfig, make_llm
+    from trace2skill.llm.config import FakeConfig
+    from trace2skill.llm.factory import make_llm
     from trace2skill.pipeline.run import load_starting_skill
     from trace2skill.run.options import DistillConfig
     from trace2skill.schema import Trajectory, Usage
     from trace2skill.skill.folder import skill_prompt_view
 
-    llm = make_llm(BackendConfig(backend="fake", fake_latency_s=latency_s, fake_latency_per_token_s=per_token_s))
+    llm = make_llm(FakeConfig(latency_s=latency_s, latency_per_token_s=per_token_s))
     s0 = load_starting_skill(DistillConfig(inputs=[corpus], out_dir=corpus, name="bench-skill"))
     view = skill_prompt_view(s0)
     clock: dict[str, float] = {}

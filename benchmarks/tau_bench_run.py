@@ -58,12 +58,13 @@ def token_counts(path: Path, context_tokens: int) -> list[dict]:
     from trace2skill.analysts.context import SkillContext
     from trace2skill.analysts.render import render_trajectory, system_text
     from trace2skill.ingest import read_file
+    from trace2skill.llm.config import EmbeddedConfig
     from trace2skill.llm.embedded import EmbeddedLLM
     from trace2skill.pipeline.run import load_starting_skill
     from trace2skill.run.options import DistillConfig
 
     llm = EmbeddedLLM(context_tokens=context_tokens)
-    config = AnalystConfig(context_tokens=context_tokens).for_backend("embedded")
+    config = AnalystConfig().for_backend(EmbeddedConfig(context_tokens=context_tokens))
     view = SkillContext.of(load_starting_skill(DistillConfig(inputs=[], out_dir=path.parent, name=NAME)))
     runs = json.loads(path.read_text())
     rows = []

@@ -9,7 +9,7 @@ from benchmarks.consolidation_corpus import evaluate, make_corpus
 from trace2skill.analysts.analyze import AnalystConfig
 from trace2skill.analysts.models import AnalysisResult
 from trace2skill.consolidate.provenance import explain, read_provenance, write_provenance
-from trace2skill.llm.factory import BackendConfig
+from trace2skill.llm.config import FakeConfig
 from trace2skill.pipeline.consolidate import finish_topics, reduce_topics
 from trace2skill.run.checkpoint import ANALYSIS_DIR, write_analysis_part
 from trace2skill.run.options import DistillConfig
@@ -28,14 +28,14 @@ def test_consolidation_through_ray_data_and_serve(ray_session, tmp_path, per_sha
     cfg = DistillConfig(
         inputs=[],
         out_dir=tmp_path,
-        fan_in=4,
         consolidate={
+            "fan_in": 4,
             "embedder": "hashing", "embed_batch_size": 32, "embed_num_cpus": 0, "skill_min_support": 5, "cluster_sample_size": 100,
             "collapse_shard_trajectories": per_shard,
         },
     )  # fmt: skip
     # 85% of merge answers are invalid: with 2 retries about 6 in 10 merge calls fail for good.
-    app, _ = start_analyst(BackendConfig(backend="fake", fake_failure_rate=0.85), AnalystConfig(), ReplicaConfig())
+    app, _ = start_analyst(FakeConfig(failure_rate=0.85), AnalystConfig(), ReplicaConfig())
     results = []
     for patch in corpus.patches:
         (tid,) = patch.trajectory_ids

@@ -12,7 +12,7 @@ import pytest
 
 from tests.conftest import EXAMPLES
 from tests.test_pipeline import check_run_invariants
-from trace2skill.llm.factory import BackendConfig
+from trace2skill.llm.config import EmbeddedConfig
 from trace2skill.pipeline.run import distill
 from trace2skill.run.options import DistillConfig
 
@@ -39,9 +39,8 @@ def test_two_trajectories_with_the_embedded_model(ray_session, tmp_path):
         out_dir=tmp_path / "out",
         skill_dir=EXAMPLES / "skills" / "airline-support",
         mode="deepen",
-        backend=BackendConfig(backend="embedded", context_tokens=4096, threads=2),
-        analyst={"context_tokens": 4096},
-        fan_in=2,
+        backend=EmbeddedConfig(context_tokens=4096, threads=2),
+        consolidate={"fan_in": 2},
     )
     summary = distill(cfg, progress=print)
     check_run_invariants(tmp_path / "out" / "run", tmp_path / "out" / "airline-support", expected_records=2)
@@ -67,9 +66,9 @@ def test_agentic_analyst_with_a_sibling_on_the_embedded_model(ray_session, tmp_p
         out_dir=tmp_path / "out",
         skill_dir=EXAMPLES / "skills" / "airline-support",
         mode="deepen",
-        backend=BackendConfig(backend="embedded", context_tokens=4096, threads=2),
-        analyst={"context_tokens": 4096, "mode": "agentic", "max_turns": 3},
-        fan_in=2,
+        backend=EmbeddedConfig(context_tokens=4096, threads=2),
+        analyst={"mode": "agentic", "max_turns": 3},
+        consolidate={"fan_in": 2},
     )
     distill(cfg, progress=print)
     check_run_invariants(tmp_path / "out" / "run", tmp_path / "out" / "airline-support", expected_records=2)

@@ -12,7 +12,7 @@ import pytest
 from tests.conftest import EXAMPLES
 from trace2skill import report
 from trace2skill.consolidate.reduce import ClusterResult
-from trace2skill.llm.factory import BackendConfig
+from trace2skill.llm.config import FakeConfig, OpenAIConfig
 from trace2skill.pipeline import consolidate as pipeline_consolidate
 from trace2skill.pipeline.run import distill
 from trace2skill.run.options import DistillConfig
@@ -53,8 +53,8 @@ def test_deepen_examples_with_a_bad_record(ray_session, tmp_path, monkeypatch):
         out_dir=tmp_path / "out",
         skill_dir=EXAMPLES / "skills" / "airline-support",
         mode="deepen",
-        backend=BackendConfig(backend="fake"),
-        fan_in=4,
+        backend=FakeConfig(),
+        consolidate={"fan_in": 4},
     )
     # The cluster results, the finished skill and the report stay off the driver: workers,
     # which import these modules themselves (the patches here do not reach them), read and write them.
@@ -83,7 +83,7 @@ def test_create_mode_with_limit(ray_session, tmp_path, draft):
         inputs=[EXAMPLES / "airline" / "tau_bench_results.json"],
         out_dir=tmp_path / "out",
         name="airline-agent",
-        backend=BackendConfig(backend="fake"),
+        backend=FakeConfig(),
         limit=5,
         draft=draft,
     )
@@ -104,7 +104,7 @@ def test_openai_backend_through_serve(ray_session, tmp_path):
             inputs=[EXAMPLES / "airline" / "chat.jsonl"],
             out_dir=tmp_path / "out",
             name="airline-chat",
-            backend=BackendConfig(backend="openai", base_url=server.base_url, model="m"),
+            backend=OpenAIConfig(base_url=server.base_url, model="m"),
         )
         summary = distill(cfg, progress=lambda _: None)
     check_run_invariants(tmp_path / "out" / "run", tmp_path / "out" / "airline-chat", expected_records=4)

@@ -4,7 +4,10 @@ from pathlib import Path
 
 import pytest
 
-from trace2skill.llm.factory import BackendConfig, VllmConfig, make_llm
+from pydantic import ValidationError
+
+from trace2skill.llm.config import VllmConfig, VllmEngine
+from trace2skill.llm.factory import make_llm
 from trace2skill.run.options import DistillConfig
 from trace2skill.run.recipes import load_recipe
 from trace2skill.serve.vllm_app import llm_config_kwargs
@@ -12,7 +15,7 @@ from trace2skill.serve.vllm_app import llm_config_kwargs
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def recipe_backend(name: str) -> BackendConfig:
+def recipe_backend(name: str) -> VllmConfig:
     settings = load_recipe(ROOT / "pipelines" / name)
     return DistillConfig.model_validate({**settings, "inputs": ["x"], "out_dir": "o"}).backend
 
@@ -36,10 +39,10 @@ def test_replicas_reach_vllm_through_the_openai_client():
 
 
 def test_vllm_backend_without_its_section_is_a_clear_error():
-    with pytest.raises(ValueError, match="'vllm' section"):
-        BackendConfig(backend="vllm").for_replica()
+    with pytest.raises(ValidationError, match="vllm\n  Field required"):
+        VllmConfig()
     with pytest.raises(ValueError, match="deployed by the pipeline"):
-        make_llm(BackendConfig(backend="vllm", vllm=VllmConfig(model_source="m")))
+        make_llm(VllmConfig(vllm=VllmEngine(model_source="m")))
 
 
 @pytest.mark.gpu
@@ -47,5 +50,5 @@ def test_deploy_on_a_gpu(ray_session):
     pytest.importorskip("vllm", reason="needs trace2skill[vllm] on a GPU machine")
     from trace2skill.serve.vllm_app import deploy_vllm
 
-    url = deploy_vllm(VllmConfig(model_source="Qwen/Qwen2.5-0.5B-Instruct", engine_kwargs={"max_model_len": 4096}))
+    url = deploy_vllm(VllmEngine(model_source="Qwen/Qwen2.5-0.5B-Instruct", engine_kwargs={"max_model_len": 4096}))
     assert url.endswith("/v1")

@@ -6,7 +6,7 @@ from tests.analysts.test_analyze import SKILL
 from tests.conftest import make_trajectory
 from tests.llm.openai_server import ChatServer
 from trace2skill.analysts.agentic import AnalystAction, RunTools, ViewSteps, analyze_agentic, run_analyst, tool_definitions
-from trace2skill.analysts.analyze import AnalystConfig
+from trace2skill.analysts.analyze import AnalystSettings
 from trace2skill.analysts.contrast import choose_sibling
 from trace2skill.llm.base import Completion
 from trace2skill.llm.fake import FakeLLM
@@ -39,7 +39,7 @@ class Recording(FakeLLM):
 
 def test_loop_views_compares_and_finishes_citing_viewed_steps():
     llm = Recording()
-    r = analyze_agentic(failure(), SKILL, llm, AnalystConfig(mode="agentic"), sibling())
+    r = analyze_agentic(failure(), SKILL, llm, AnalystSettings(mode="agentic"), sibling())
     assert r.status == "analyzed" and r.sibling_id == "s1" and r.tool_errors == 0
     assert r.turns == len(llm.calls) == 3  # view, show the sibling, finish
     assert "Successful sibling run s1" in llm.calls[-1][-1].content
@@ -52,7 +52,7 @@ def test_loop_views_compares_and_finishes_citing_viewed_steps():
 
 def test_the_outline_shows_no_step_contents():
     llm = Recording()
-    analyze_agentic(failure(), SKILL, llm, AnalystConfig(mode="agentic"))
+    analyze_agentic(failure(), SKILL, llm, AnalystSettings(mode="agentic"))
     first_user = llm.calls[0][1].content
     assert "x" * 100 not in first_user and "[6] assistant tool_call: call get_user_details" in first_user
     assert "show_sibling" in llm.calls[0][0].content and "Successful sibling run of the same task: no" in first_user
@@ -60,20 +60,20 @@ def test_the_outline_shows_no_step_contents():
 
 def test_citation_of_an_unviewed_step_is_refused_then_retried():
     llm = Recording()
-    r = analyze_agentic(failure(task_note="[fake:cite-unviewed]"), SKILL, llm, AnalystConfig(mode="agentic"))
+    r = analyze_agentic(failure(task_note="[fake:cite-unviewed]"), SKILL, llm, AnalystSettings(mode="agentic"))
     refusals = [m[-1].content for m in llm.calls if "refused" in m[-1].content]
     assert refusals and "never viewed" in refusals[0]
     assert r.status == "analyzed" and r.tool_errors == 1 and r.turns == 4  # view, finish (refused), view again, finish
 
 
 def test_bad_arguments_get_an_error_inside_the_loop():
-    r = analyze_agentic(failure(task_note="[fake:bad-args]"), SKILL, FakeLLM(), AnalystConfig(mode="agentic"))
+    r = analyze_agentic(failure(task_note="[fake:bad-args]"), SKILL, FakeLLM(), AnalystSettings(mode="agentic"))
     assert r.status == "analyzed" and r.tool_errors == 1
 
 
 def test_a_model_that_never_finishes_ends_at_max_turns_as_failed():
     llm = Recording()
-    r = analyze_agentic(failure(task_note="[fake:never-finish]"), SKILL, llm, AnalystConfig(mode="agentic", max_turns=3))
+    r = analyze_agentic(failure(task_note="[fake:never-finish]"), SKILL, llm, AnalystSettings(mode="agentic", max_turns=3))
     assert r.status == "failed" and "no finish within 3 turns" in r.reason
     assert len(llm.calls) == 3 and r.turns == 3 and not r.lessons
 
@@ -87,7 +87,7 @@ class Garbage:
 
 
 def test_invalid_actions_are_counted_errors_never_a_crash():
-    r = analyze_agentic(failure(), SKILL, Garbage(), AnalystConfig(mode="agentic", max_turns=2))
+    r = analyze_agentic(failure(), SKILL, Garbage(), AnalystSettings(mode="agentic", max_turns=2))
     assert r.status == "failed" and r.tool_errors == 2 and r.usage.calls == 2
 
 
@@ -103,10 +103,10 @@ def test_tools_over_the_run():
 
 def test_run_analyst_sends_only_failures_to_the_loop():
     llm = Recording()
-    ok = run_analyst(make_trajectory("s", True, ["a_tool"]), SKILL, llm, AnalystConfig(mode="agentic"))
+    ok = run_analyst(make_trajectory("s", True, ["a_tool"]), SKILL, llm, AnalystSettings(mode="agentic"))
     assert ok.turns == 0 and ok.status == "analyzed"
-    assert run_analyst(failure(), SKILL, llm, AnalystConfig(mode="single")).turns == 0
-    assert run_analyst(failure(), SKILL, llm, AnalystConfig(mode="agentic")).turns == 2
+    assert run_analyst(failure(), SKILL, llm, AnalystSettings(mode="single")).turns == 0
+    assert run_analyst(failure(), SKILL, llm, AnalystSettings(mode="agentic")).turns == 2
 
 
 def test_tool_definitions_cover_every_action():
@@ -125,7 +125,7 @@ def server():
 def test_tool_calling_engine_runs_the_same_loop(server):
     llm = OpenAILLM(server.base_url, "m")
     try:
-        r = analyze_agentic(failure(task_note="[fake:cite-unviewed]"), SKILL, llm, AnalystConfig(mode="agentic"), sibling())
+        r = analyze_agentic(failure(task_note="[fake:cite-unviewed]"), SKILL, llm, AnalystSettings(mode="agentic"), sibling())
     finally:
         llm.close()
     bodies = [b for b in server.requests if "tools" in b]
@@ -144,6 +144,6 @@ def test_old_observations_are_elided_to_fit_the_context():
     convo = [Message(role="system", content="s"), Message(role="user", content="outline")]
     for n in range(3):
         convo += [Message(role="assistant", content="{}"), Message(role="user", content=f"obs{n} " + "x" * 4000)]
-    out = fitted(convo, FakeLLM(), AnalystConfig(context_tokens=1600, max_output_tokens=256))
+    out = fitted(convo, FakeLLM(), AnalystSettings(context_tokens=1600, max_output_tokens=256))
     assert "elided" in out[3].content and "elided" in out[5].content and out[7].content.startswith("obs2")
-    assert fitted(convo, FakeLLM(), AnalystConfig(context_tokens=100_000)) == convo
+    assert fitted(convo, FakeLLM(), AnalystSettings(context_tokens=100_000)) == convo

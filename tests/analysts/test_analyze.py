@@ -2,7 +2,7 @@ import pytest
 from pydantic import ValidationError
 
 from tests.conftest import make_trajectory
-from trace2skill.analysts.analyze import AnalystConfig, analyze
+from trace2skill.analysts.analyze import AnalystSettings, analyze
 from trace2skill.analysts.context import SkillContext
 from trace2skill.analysts.models import MAX_LESSONS, ErrorAnalysis, SuccessAnalysis
 from trace2skill.llm.base import Completion
@@ -52,7 +52,7 @@ def test_unexplained_failure_is_no_lesson_with_the_reason():
 
 
 def test_invalid_output_is_retried_then_failed_with_reason():
-    r = analyze(make_trajectory("t5", False, ["x"]), SKILL, Fixed("{not json"), AnalystConfig(retries=1))
+    r = analyze(make_trajectory("t5", False, ["x"]), SKILL, Fixed("{not json"), AnalystSettings(retries=1))
     assert r.status == "failed" and "after 2 attempts" in r.reason
     assert r.usage.calls == 2
 
@@ -68,7 +68,7 @@ def test_at_most_three_lessons_is_enforced_by_the_model():
 
 def test_long_trajectory_is_fitted_not_failed():
     traj = make_trajectory("t6", False, ["cancel_reservation"], n_filler=400)
-    r = analyze(traj, SKILL, FakeLLM(), AnalystConfig(context_tokens=4096))
+    r = analyze(traj, SKILL, FakeLLM(), AnalystSettings(context_tokens=4096))
     assert r.status == "analyzed"
     assert r.lessons[0].metadata["elided_steps"] > 0
 
@@ -83,7 +83,7 @@ def test_prompts_are_versioned_files_with_placeholders():
 def test_fitted_prompt_leaves_room_for_the_answer_and_keeps_instructions_first():
     from trace2skill.analysts.analyze import build_messages
 
-    llm, config = FakeLLM(), AnalystConfig(context_tokens=4096, max_output_tokens=1024)
+    llm, config = FakeLLM(), AnalystSettings(context_tokens=4096, max_output_tokens=1024)
     traj = make_trajectory("t7", False, ["cancel_reservation"], system="POLICY " * 300, n_filler=400)
     messages, fit = build_messages("error_analyst", SKILL, traj, llm, config)
     assert sum(llm.count_tokens(m.content) for m in messages) <= config.context_tokens - config.max_output_tokens

@@ -9,7 +9,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from tests.conftest import make_trajectory
-from trace2skill.analysts.analyze import AnalystConfig
+from trace2skill.analysts.analyze import AnalystSettings
 from trace2skill.analysts.batch import PAIRING, analyze_rows, call_failed
 from trace2skill.analysts.context import SkillContext
 from trace2skill.analysts.contrast import choose_sibling
@@ -87,7 +87,7 @@ def rows(n: int) -> list[dict]:
 def test_a_batch_runs_its_analyses_at_once_one_engine_request_each():
     llm = RecordingLLM(gate=4)
     with ThreadPoolExecutor(4) as pool:
-        results = analyze_rows(rows(4), SKILL, llm, AnalystConfig(), pool)
+        results = analyze_rows(rows(4), SKILL, llm, AnalystSettings(), pool)
     assert [r.trajectory_id for r in results] == ["t0", "t1", "t2", "t3"]  # row order, whatever finished first
     assert [r.status for r in results] == ["analyzed"] * 4
     assert llm.flight.calls == 4 and llm.flight.peak == 4
@@ -96,7 +96,7 @@ def test_a_batch_runs_its_analyses_at_once_one_engine_request_each():
 def test_the_pool_bounds_the_analyses_in_flight():
     llm = RecordingLLM(gate=2)
     with ThreadPoolExecutor(2) as pool:
-        analyze_rows(rows(6), SKILL, llm, AnalystConfig(), pool)
+        analyze_rows(rows(6), SKILL, llm, AnalystSettings(), pool)
     assert llm.flight.calls == 6 and llm.flight.peak == 2
 
 
@@ -104,7 +104,7 @@ def test_one_trajectory_that_fails_fails_alone():
     batch = rows(3)
     batch[2] = {**batch[2], "steps": "not steps"}  # a row that is no Trajectory
     with ThreadPoolExecutor(3) as pool:
-        results = analyze_rows(batch, SKILL, RecordingLLM(fail_on="task t1"), AnalystConfig(), pool)
+        results = analyze_rows(batch, SKILL, RecordingLLM(fail_on="task t1"), AnalystSettings(), pool)
     assert [r.status for r in results] == ["analyzed", "failed", "failed"]
     assert results[1].reason == "analyst call failed: RuntimeError: cannot analyse task t1"
     assert results[2].reason.startswith("analyst call failed: ValidationError")
@@ -120,6 +120,6 @@ def test_a_failed_call_still_names_the_sibling():
 def test_the_embedded_engine_still_takes_one_call_at_a_time():
     llm = stub_embedded()
     with ThreadPoolExecutor(4) as pool:
-        results = analyze_rows(rows(4), SKILL, llm, AnalystConfig(), pool)
+        results = analyze_rows(rows(4), SKILL, llm, AnalystSettings(), pool)
     assert [r.status for r in results] == ["analyzed"] * 4
     assert llm._llama.flight.calls == 4 and llm._llama.flight.peak == 1

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from trace2skill.analysts.analyze import AnalystConfig, analyze, build_messages
+from trace2skill.analysts.analyze import AnalystSettings, analyze, build_messages
 from trace2skill.analysts.context import SkillContext, render_skill
 from trace2skill.analysts.models import LONG_LIMITS, SHORT_LIMITS
 from trace2skill.llm.fake import FakeLLM
@@ -16,8 +16,8 @@ from trace2skill.prompting import load_prompt
 from tests.analysts.samples import AIRLINE, FAILING_TEST, failed_swe_bench_run, failed_tau_bench_run
 from tests.conftest import make_trajectory
 
-LONG = AnalystConfig(context_tokens=16384, max_output_tokens=2048, limits=LONG_LIMITS)
-SHORT = AnalystConfig(context_tokens=4096, limits=SHORT_LIMITS)
+LONG = AnalystSettings(context_tokens=16384, max_output_tokens=2048, limits=LONG_LIMITS)
+SHORT = AnalystSettings(context_tokens=4096, limits=SHORT_LIMITS)
 
 
 class Recording(FakeLLM):

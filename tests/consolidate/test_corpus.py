@@ -18,7 +18,7 @@ S0 = minimal_skill("airline-agent", "Airline customer support with reservation t
 def run(corpus, embedder: str, llm: FakeLLM | None = None, **settings):
     view, llm = skill_prompt_view(S0), llm or FakeLLM()
     cfg = ConsolidateConfig(embedder=embedder, skill_min_support=5, **settings)
-    return consolidate(S0, corpus.lessons, corpus.patches, cfg=cfg, embedder=make_embedder(embedder), merge=lambda ps: merge_patches(ps, view, llm), fan_in=8)
+    return consolidate(S0, corpus.lessons, corpus.patches, cfg=cfg, embedder=make_embedder(embedder), merge=lambda ps: merge_patches(ps, view, llm))
 
 
 @pytest.mark.parametrize("seed", [0, 1])

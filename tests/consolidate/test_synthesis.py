@@ -94,8 +94,8 @@ def test_a_merge_returning_twelve_identical_edits_lands_that_line_once():
     words = ["refund", "exchange", "upgrade", "cancellation"]
     lessons = [lesson(i, "Confirm before acting", f"Wait for an explicit yes before any {w} the customer asks for.") for i, w in enumerate(words)]
     patches = [Patch(id=f"p{i}", edits=[Edit(op="append_to_section", section="Pitfalls", content=f"{line} ({i})")], trajectory_ids=[f"t{i}"]) for i in range(4)]
-    cfg = ConsolidateConfig(embedder="hashing", skill_min_support=2, dedup_threshold=0.9999)
-    result = consolidate(S0, lessons, patches, cfg=cfg, embedder=make_embedder("hashing"), merge=lambda ps: merge_patches(ps, "", llm), fan_in=2)
+    cfg = ConsolidateConfig(embedder="hashing", skill_min_support=2, dedup_threshold=0.9999, fan_in=2)
+    result = consolidate(S0, lessons, patches, cfg=cfg, embedder=make_embedder("hashing"), merge=lambda ps: merge_patches(ps, "", llm))
     assert llm.prompts and result.stats.clusters == 1  # the merges did run
     assert result.final.skill.skill_md().count(line) == 1
     assert len(result.final.folded) == 0  # exact repeats are already gone from the merged patch
@@ -111,7 +111,7 @@ def test_a_rare_lesson_goes_to_references_with_its_reason_and_a_lone_one_off_can
     ] + [Patch(id="p9", edits=[Edit(op="append_to_section", section="Pitfalls", content="- Quote refunds in the currency the customer paid in.")], trajectory_ids=["t9"])]
     cfg = ConsolidateConfig(embedder="hashing", skill_min_support=3, dedup_threshold=0.9999, cluster_distance_threshold=1.5)
     view, fake = skill_prompt_view(S0), FakeLLM()
-    result = consolidate(S0, [*common, rare], patches, cfg=cfg, embedder=make_embedder("hashing"), merge=lambda ps: merge_patches(ps, view, fake), fan_in=8)
+    result = consolidate(S0, [*common, rare], patches, cfg=cfg, embedder=make_embedder("hashing"), merge=lambda ps: merge_patches(ps, view, fake))
     (row,) = [r for r in result.provenance if r.kind == "reference" and "l9" in r.lesson_ids and r.path.startswith("references/")]
     assert row.reason.startswith("one-off(s) kept by the merger") and row.support == 1
     assert "currency the customer paid in" in result.final.skill.files[row.path]
@@ -122,7 +122,7 @@ def test_a_rare_lesson_goes_to_references_with_its_reason_and_a_lone_one_off_can
     def merge(ps):
         return merge_patches(ps, view, judge if any("l9" in p.lesson_ids for p in ps) else fake)
 
-    result = consolidate(S0, [*common, rare], patches, cfg=cfg, embedder=make_embedder("hashing"), merge=merge, fan_in=8)
+    result = consolidate(S0, [*common, rare], patches, cfg=cfg, embedder=make_embedder("hashing"), merge=merge)
     (drop,) = [r for r in result.provenance if r.kind == "dropped" and "l9" in r.lesson_ids]
     assert drop.reason == "dropped by the merger: a quirk of one customer" and not result.final.skill.reference_paths()
     assert result.stats.merger_dropped == 1

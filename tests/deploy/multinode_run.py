@@ -21,7 +21,7 @@ from ray.cluster_utils import Cluster
 from ray.util.state import list_actors
 
 from trace2skill.consolidate.config import ConsolidateConfig
-from trace2skill.llm.factory import BackendConfig
+from trace2skill.llm.config import FakeConfig
 from trace2skill.pipeline.run import distill
 from trace2skill.run.options import DistillConfig
 from trace2skill.serve.analyst import app_name
@@ -38,7 +38,7 @@ def run_config(out_dir: Path) -> DistillConfig:
         inputs=[EXAMPLES / "airline"],
         out_dir=out_dir,
         skill_dir=EXAMPLES / "skills" / "airline-support",
-        backend=BackendConfig(backend="fake", fake_latency_s=0.5),
+        backend=FakeConfig(latency_s=0.5),
         replicas=ReplicaConfig(
             resources={"fake_gpu": 1},
             max_ongoing_requests=2,
@@ -51,8 +51,7 @@ def run_config(out_dir: Path) -> DistillConfig:
                 "upscale_delay_s": 0.5,
             },
         ),
-        consolidate=ConsolidateConfig(embedder="hashing"),  # no model to load: this test is about placement
-        fan_in=4,
+        consolidate=ConsolidateConfig(embedder="hashing", fan_in=4),  # no model to load: this test is about placement
     )
 
 

@@ -5,7 +5,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from trace2skill.analysts.context import SkillContext
-from trace2skill.analysts.analyze import AnalystConfig, build_messages
+from trace2skill.analysts.analyze import AnalystSettings, build_messages
 from trace2skill.analysts.models import ErrorAnalysis, SuccessAnalysis
 from trace2skill.consolidate.models import MergeResult
 from trace2skill.llm.base import LLMError, Message
@@ -18,7 +18,7 @@ SKILL = SkillContext(skill_md="---\nname: s\ndescription: d\n---\n# S\n\n## Work
 
 def _messages(traj):
     prompt = "success_analyst" if traj.success else "error_analyst"
-    return build_messages(prompt, SKILL, traj, FakeLLM(), AnalystConfig())[0]
+    return build_messages(prompt, SKILL, traj, FakeLLM(), AnalystSettings())[0]
 
 
 def test_same_prompt_same_answer_and_different_trajectories_differ():

@@ -68,9 +68,9 @@ def test_server_without_tokenize_falls_back_to_the_estimate():
 
 
 def test_vllm_replicas_count_with_the_served_tokenizer():
-    from trace2skill.llm.factory import BackendConfig
+    from trace2skill.llm.config import VllmConfig
 
-    config = BackendConfig(backend="vllm", vllm={"model_source": "Qwen/Qwen2.5-0.5B-Instruct"})
+    config = VllmConfig(vllm={"model_source": "Qwen/Qwen2.5-0.5B-Instruct"})
     assert config.for_replica().tokenizer == "server"
 
 
@@ -125,8 +125,9 @@ def _analyst_request(traj, config, **sampling) -> dict:
 def test_the_request_shows_the_grader_and_the_references_with_long_caps_and_sampling():
     from tests.analysts.samples import failed_tau_bench_run
     from trace2skill.analysts.analyze import AnalystConfig
+    from trace2skill.llm.config import FakeConfig
 
-    config = AnalystConfig(context_tokens=16384, max_output_tokens=2048).for_backend("openai")
+    config = AnalystConfig(max_output_tokens=2048).for_backend(FakeConfig(context_tokens=16384))  # long limits, as openai's
     body = _analyst_request(failed_tau_bench_run(), config, temperature=0.7, reasoning_effort="high", chat_template_kwargs={"enable_thinking": True}, extra_body={"top_k": 20})
     system, user = (m["content"] for m in body["messages"])
     assert system.startswith("<skill>") and "Free checked bags **per passenger**" in system  # S0 and its reference, first
@@ -141,16 +142,18 @@ def test_the_request_shows_the_grader_and_the_references_with_long_caps_and_samp
 def test_a_swe_bench_style_failure_over_http_shows_its_failing_tests(tmp_path):
     from tests.analysts.samples import FAILING_TEST, failed_swe_bench_run
     from trace2skill.analysts.analyze import AnalystConfig
+    from trace2skill.llm.config import FakeConfig
 
-    body = _analyst_request(failed_swe_bench_run(tmp_path), AnalystConfig(context_tokens=16384).for_backend("openai"))
+    body = _analyst_request(failed_swe_bench_run(tmp_path), AnalystConfig().for_backend(FakeConfig(context_tokens=16384)))
     grader = body["messages"][1]["content"].split("\n<grader>\n")[1]
     assert f"[FAIL] FAIL_TO_PASS {FAILING_TEST}" in grader
 
 
 def test_embedded_limits_send_short_caps_and_no_analysis_and_temperature_can_be_left_out():
     from trace2skill.analysts.analyze import AnalystConfig
+    from trace2skill.llm.config import EmbeddedConfig
 
-    body = _analyst_request(make_trajectory("t1", False, ["lookup"]), AnalystConfig().for_backend("embedded"), temperature=None)
+    body = _analyst_request(make_trajectory("t1", False, ["lookup"]), AnalystConfig().for_backend(EmbeddedConfig()), temperature=None)
     schema = body["response_format"]["json_schema"]["schema"]
     assert "analysis" not in schema["properties"] and schema["required"][0] == "explained"
     assert schema["$defs"]["LessonDraft"]["properties"]["content"]["maxLength"] == 240
@@ -159,11 +162,12 @@ def test_embedded_limits_send_short_caps_and_no_analysis_and_temperature_can_be_
 
 def test_a_candidates_seed_reaches_the_request_and_seed_zero_is_left_out():
     """``distill --candidates`` tells candidates apart by the seed (trace2skill/run/candidates.py)."""
-    from trace2skill.llm.factory import BackendConfig, make_llm
+    from trace2skill.llm.config import OpenAIConfig
+    from trace2skill.llm.factory import make_llm
 
     bodies = []
     for seed in (0, 3):
         with ChatServer() as server:
-            make_llm(BackendConfig(backend="openai", base_url=server.base_url, model="m", temperature=0.7, seed=seed)).complete([], ErrorAnalysis, 10)
+            make_llm(OpenAIConfig(base_url=server.base_url, model="m", temperature=0.7, seed=seed)).complete([], ErrorAnalysis, 10)
         bodies.append(server.requests[-1])
     assert "seed" not in bodies[0] and bodies[1]["seed"] == 3

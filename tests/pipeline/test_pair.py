@@ -14,7 +14,7 @@ import ray
 
 from tests.conftest import make_trajectory
 from trace2skill.analysts.contrast import MAX_CANDIDATES, Pairing, choose_sibling, counted_steps
-from trace2skill.llm.factory import BackendConfig
+from trace2skill.llm.config import FakeConfig
 from trace2skill.pipeline.run import distill
 from trace2skill.pipeline.pair import PAIRING, rank_candidates, task_pairings, task_runs, with_pairings
 from trace2skill.run.options import DistillConfig
@@ -143,7 +143,7 @@ def test_distill_pairs_failures_and_runs_the_agentic_analyst(ray_session, tmp_pa
     cfg = DistillConfig(
         inputs=[data],
         out_dir=tmp_path / "out",
-        backend=BackendConfig(backend="fake"),
+        backend=FakeConfig(),
         analyst={"mode": "agentic", "max_turns": 6},
         verifier={"command": f"{sys.executable} {runner} {{skill_dir}} {{task_file}} {{out_dir}} {{trial}}"},
     )

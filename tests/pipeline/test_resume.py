@@ -26,7 +26,7 @@ from trace2skill.run.options import DistillConfig
 pytestmark = pytest.mark.ray
 
 RECIPE = {
-    "backend": {"backend": "fake", "fake_latency_s": 0.25},
+    "backend": {"backend": "fake", "latency_s": 0.25},
     "consolidate": {"embedder": "hashing"},
     "batch_size": 2,
     "analyze_concurrency": 1,

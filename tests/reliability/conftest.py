@@ -12,7 +12,7 @@ import pytest
 from tests.reliability.corpus import chat_record, write_lines
 from tests.test_redact import planted
 from trace2skill.consolidate.config import ConsolidateConfig
-from trace2skill.llm.factory import BackendConfig
+from trace2skill.llm.config import FakeConfig
 from trace2skill.pipeline.run import distill
 from trace2skill.run.options import DistillConfig
 from trace2skill.run.summary import RunSummary
@@ -124,7 +124,7 @@ def adversarial_run(ray_session, tmp_path_factory: pytest.TempPathFactory) -> Ad
         inputs=[root / "data"],
         out_dir=root / "out",
         name="support-desk",
-        backend=BackendConfig(backend="fake"),
+        backend=FakeConfig(),
         consolidate=ConsolidateConfig(embedder="hashing"),
         batch_size=32,
     )

@@ -14,7 +14,7 @@ import pytest
 from tests.reliability.corpus import chat_corpus, write_lines
 from trace2skill.analysts.analyze import AnalystConfig
 from trace2skill.consolidate.config import ConsolidateConfig
-from trace2skill.llm.factory import BackendConfig
+from trace2skill.llm.config import FakeConfig
 from trace2skill.pipeline.run import distill
 from trace2skill.run.options import DistillConfig
 from trace2skill.skill.validate import validate_skill_dir
@@ -33,7 +33,7 @@ def run_with_failures(tmp_path: Path, n: int) -> tuple[pl.DataFrame, float, dict
         inputs=[tmp_path / "data"],
         out_dir=tmp_path / "out",
         name="support-desk",
-        backend=BackendConfig(backend="fake", fake_failure_rate=RATE, fake_failures=FAILURES),
+        backend=FakeConfig(failure_rate=RATE, failures=FAILURES),
         analyst=AnalystConfig(retries=RETRIES),
         consolidate=ConsolidateConfig(embedder="hashing"),
         batch_size=64,

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from tests.conftest import make_trajectory
 from tests.reliability.conftest import LONE_INJECTIONS, POISON, POISON_COUNT, POISON_HOST, SPREAD_INJECTION, SPREAD_KEY, AdversarialRun
-from trace2skill.analysts.analyze import AnalystConfig, build_messages
+from trace2skill.analysts.analyze import AnalystSettings, build_messages
 from trace2skill.analysts.context import SkillContext
 from trace2skill.analysts.draft import draft_messages
 from trace2skill.analysts.models import ErrorAnalysis
@@ -50,7 +50,7 @@ def _messages(content: str, where: str):
     else:
         steps.append(Step(index=len(steps), role="user", content=content))
     traj = traj.model_copy(update={"steps": steps, "task": content if where == "task" else traj.task})
-    messages, _ = build_messages("error_analyst", SKILL_VIEW, traj, FakeLLM(), AnalystConfig())
+    messages, _ = build_messages("error_analyst", SKILL_VIEW, traj, FakeLLM(), AnalystSettings())
     return messages
 
 

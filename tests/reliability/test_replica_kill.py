@@ -13,7 +13,7 @@ import ray
 
 from tests.reliability.corpus import chat_corpus, write_lines
 from trace2skill.consolidate.config import ConsolidateConfig
-from trace2skill.llm.factory import BackendConfig
+from trace2skill.llm.config import FakeConfig
 from trace2skill.pipeline.run import distill
 from trace2skill.run.options import DistillConfig
 from trace2skill.serve.analyst import app_name
@@ -65,7 +65,7 @@ def test_killing_the_analyst_replica_mid_run(ray_session, tmp_path: Path) -> Non
         inputs=[tmp_path / "data"],
         out_dir=tmp_path / "out",
         name="support-desk",
-        backend=BackendConfig(backend="fake", fake_latency_s=0.1),
+        backend=FakeConfig(latency_s=0.1),
         replicas=ReplicaConfig(num_replicas=1, max_ongoing_requests=8),
         consolidate=ConsolidateConfig(embedder="hashing"),
         batch_size=16,

@@ -18,7 +18,7 @@ import pytest
 from tests.conftest import EXAMPLES
 from tests.report.test_html import Tags
 from tests.report.test_plots import decode
-from trace2skill.llm.factory import BackendConfig
+from trace2skill.llm.config import FakeConfig
 from trace2skill.pipeline.run import distill
 from trace2skill.report import write_report
 from trace2skill.report.markdown import FILES_DIR, escape_md
@@ -41,9 +41,8 @@ def real_run(ray_session, tmp_path_factory) -> Path:
         out_dir=root / "out",
         skill_dir=EXAMPLES / "skills" / "airline-support",
         mode="deepen",
-        backend=BackendConfig(backend="fake", fake_failure_rate=0.5, fake_failures=["invalid_json"]),
-        consolidate={"embedder": "hashing"},  # no model to load: the report, not clustering, is under test
-        fan_in=4,
+        backend=FakeConfig(failure_rate=0.5, failures=["invalid_json"]),
+        consolidate={"embedder": "hashing", "fan_in": 4},  # no model to load: the report, not clustering, is under test
     )
     summary = distill(cfg, progress=lambda _: None)
     assert summary.quarantined == 1 and summary.failed >= 1 and summary.edits_applied >= 1

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from tests.conftest import EXAMPLES, make_trajectory
 from trace2skill.analysts.analyze import AnalystConfig
+from trace2skill.llm.config import FakeConfig
 from trace2skill.analysts.context import SkillContext
 from trace2skill.analysts.models import AnalysisResult
 from trace2skill.ingest import read_file
@@ -29,7 +30,7 @@ from trace2skill.schema import TRAJECTORY_SCHEMA, BudgetReport, Trajectory, Usag
 from trace2skill.skill.folder import load_skill
 
 SKILL = SkillContext.of(load_skill(EXAMPLES / "skills" / "airline-support"))
-CONFIG = AnalystConfig().for_backend("fake")
+CONFIG = AnalystConfig().for_backend(FakeConfig())
 
 
 def _write(trajs: list[Trajectory], path: Path) -> Path:
@@ -117,7 +118,7 @@ def test_distill_with_a_small_budget_skips_the_rest(ray_session, tmp_path):
             "out_dir": tmp_path / "out",
             "skill_dir": EXAMPLES / "skills" / "airline-support",
             # most calls give invalid JSON and are retried: the analyses spend about twice the estimate, so the guard stops them
-            "backend": {"backend": "fake", "fake_failure_rate": 0.6},
+            "backend": {"backend": "fake", "failure_rate": 0.6},
             "consolidate": {"embedder": "hashing"},
             "batch_size": 1,
             "analyze_concurrency": 1,

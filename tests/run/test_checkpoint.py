@@ -46,8 +46,8 @@ def test_resume_refuses_other_options_and_other_versions(tmp_path):
     cfg = _cfg(tmp_path)
     cfg.resolved_run_dir.mkdir(parents=True)
     start_run(cfg, resume=False)
-    with pytest.raises(RunError, match="other options .*fan_in"):
-        start_run(cfg.model_copy(update={"fan_in": 4}), resume=True)
+    with pytest.raises(RunError, match="other options .*limit"):
+        start_run(cfg.model_copy(update={"limit": 4}), resume=True)
     assert start_run(cfg.model_copy(update={"num_cpus": 7, "batch_size": 9}), resume=True).stages == []
     state_file = cfg.resolved_run_dir / "run.json"
     state_file.write_text(json.dumps({**json.loads(state_file.read_text()), "format": RUN_FORMAT + 1}))
@@ -73,12 +73,12 @@ def test_nothing_to_resume(tmp_path):
 
 
 def test_resume_config_keeps_result_options(tmp_path):
-    cfg = _cfg(tmp_path, fan_in=3)
+    cfg = _cfg(tmp_path, limit=3)
     cfg.resolved_run_dir.mkdir(parents=True)
     start_run(cfg, resume=False)
-    assert resume_config(cfg.resolved_run_dir, num_cpus=1).fan_in == 3
-    with pytest.raises(RunError, match="cannot change fan_in"):
-        resume_config(cfg.resolved_run_dir, fan_in=5)
+    assert resume_config(cfg.resolved_run_dir, num_cpus=1).limit == 3
+    with pytest.raises(RunError, match="cannot change limit"):
+        resume_config(cfg.resolved_run_dir, limit=5)
 
 
 def test_analysis_parts_are_whole_and_named_by_their_ids(tmp_path):

@@ -98,12 +98,12 @@ def test_holdout_options_exclude_each_other(tmp_path):
 
 @pytest.mark.ray
 def test_distill_never_sees_held_out_tasks(ray_session, tmp_path):
-    from trace2skill.llm.factory import BackendConfig
+    from trace2skill.llm.config import FakeConfig
     from trace2skill.pipeline.run import distill
 
     cfg = DistillConfig(
         inputs=[EXAMPLES / "airline"], out_dir=tmp_path / "out", skill_dir=EXAMPLES / "skills" / "airline-support",
-        backend=BackendConfig(backend="fake"), fan_in=4, holdout=0.25, seed=3,
+        backend=FakeConfig(), consolidate={"fan_in": 4}, holdout=0.25, seed=3,
     )
     summary = distill(cfg, progress=lambda _: None)
     run = tmp_path / "out" / "run"

@@ -70,7 +70,7 @@ def test_plan_counts_what_the_analysts_would_send():
     skill = SkillContext.of(load_skill(EXAMPLES / "skills" / "airline-support"))
     scan = scan_inputs([EXAMPLES / "airline"], sample_size=100)
     plan = make_plan(scan, cfg, skill, chars_estimate, "chars", replicas=4)
-    analyst = cfg.analyst.for_backend("fake")
+    analyst = cfg.analyst.for_backend(cfg.backend)
     sent = [prompt_tokens(t, skill, analyst, chars_estimate) for t in scan.sample]
     assert plan.analysis_calls == 24 and plan.analysis_prompt_tokens == 24 * round(sum(sent) / len(sent))
     assert plan.prompt_tokens.max == max(sent) <= analyst.context_tokens

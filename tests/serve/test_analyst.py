@@ -12,7 +12,7 @@ from tests.conftest import make_trajectory
 from tests.llm.openai_server import ChatServer
 from trace2skill.analysts.analyze import AnalystConfig
 from trace2skill.analysts.context import SkillContext
-from trace2skill.llm.factory import BackendConfig
+from trace2skill.llm.config import OpenAIConfig
 from trace2skill.serve.analyst import start_analyst
 from trace2skill.serve.config import ReplicaConfig
 
@@ -27,7 +27,7 @@ def test_an_http_bound_replica_has_every_analysis_of_its_batches_in_flight(ray_s
     # shares one connection pool among them; the server answers only once 12 requests are
     # in, so anything that serialised them (a pool per request, a lock) shows as less.
     with ChatServer(gate=12) as server:
-        backend = BackendConfig(backend="openai", base_url=server.base_url, model="m")
+        backend = OpenAIConfig(base_url=server.base_url, model="m")
         app, handle = start_analyst(backend, AnalystConfig(), ReplicaConfig(num_replicas=1, num_cpus=0, max_ongoing_requests=12))
         try:
             rows = [make_trajectory(f"t{i}", i % 2 == 0, ["search_direct_flight"]).to_row() for i in range(12)]

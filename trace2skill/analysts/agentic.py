@@ -24,7 +24,7 @@ from typing import Annotated, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, Field, ValidationError
 
-from trace2skill.analysts.analyze import PACKAGE, AnalystConfig, analysis_result, analyze, build_messages
+from trace2skill.analysts.analyze import PACKAGE, AnalystSettings, analysis_result, analyze, build_messages
 from trace2skill.analysts.context import SkillContext
 from trace2skill.analysts.contrast import ContrastiveErrorAnalysis, Pairing, render_sibling, with_contrast
 from trace2skill.analysts.models import AnalysisResult, engine_schema
@@ -173,7 +173,7 @@ def next_action(llm: LLMClient, convo: list[Message], schema: dict, max_tokens: 
     return completion.text, completion.usage
 
 
-def analyze_agentic(traj: Trajectory, skill: SkillContext, llm: LLMClient, config: AnalystConfig, pairing: Pairing | None = None) -> AnalysisResult:
+def analyze_agentic(traj: Trajectory, skill: SkillContext, llm: LLMClient, config: AnalystSettings, pairing: Pairing | None = None) -> AnalysisResult:
     """Analyse the failed run ``traj`` in at most ``config.max_turns`` turns of tool calls."""
     base = {"trajectory_id": traj.id, "source_file": traj.source_file}
     tools = RunTools(traj, pairing)
@@ -210,7 +210,7 @@ def analyze_agentic(traj: Trajectory, skill: SkillContext, llm: LLMClient, confi
     return with_contrast(AnalysisResult(**base, status="failed", reason=reason, usage=usage, turns=config.max_turns, tool_errors=errors), pairing)
 
 
-def opening(traj: Trajectory, skill: SkillContext, llm: LLMClient, config: AnalystConfig, pairing: Pairing | None) -> list[Message]:
+def opening(traj: Trajectory, skill: SkillContext, llm: LLMClient, config: AnalystSettings, pairing: Pairing | None) -> list[Message]:
     """The analyst's instructions and S0 (the single-call system message, so both modes follow
     the same rules), the tools' guide, and the run's outline."""
     system = build_messages("error_analyst", skill, traj, llm, config)[0][0].content
@@ -231,7 +231,7 @@ def opening(traj: Trajectory, skill: SkillContext, llm: LLMClient, config: Analy
     return [Message(role="system", content=f"{system}\n\n{guide}"), Message(role="user", content=user)]
 
 
-def fitted(convo: list[Message], llm: LLMClient, config: AnalystConfig) -> list[Message]:
+def fitted(convo: list[Message], llm: LLMClient, config: AnalystSettings) -> list[Message]:
     """``convo`` within the context budget: the oldest observations are elided first (the
     steps they showed stay viewed; the analyst can view them again)."""
     budget = config.context_tokens - config.max_output_tokens
@@ -244,7 +244,7 @@ def fitted(convo: list[Message], llm: LLMClient, config: AnalystConfig) -> list[
 
 
 
-def run_analyst(traj: Trajectory, skill: SkillContext, llm: LLMClient, config: AnalystConfig, pairing: Pairing | None = None) -> AnalysisResult:
+def run_analyst(traj: Trajectory, skill: SkillContext, llm: LLMClient, config: AnalystSettings, pairing: Pairing | None = None) -> AnalysisResult:
     """The analyst ``config.mode`` asks for: failures go to the agentic loop in agentic mode;
     successes, unknown outcomes and single mode to the single call."""
     if config.mode == "agentic" and traj.success is False:

@@ -24,6 +24,7 @@ from trace2skill.analysts.models import (
 )
 from trace2skill.analysts.render import render_grader, render_trajectory, system_text
 from trace2skill.llm.base import LLMClient, LLMError, Message
+from trace2skill.llm.config import SamplingConfig
 from trace2skill.llm.structured import generate
 from trace2skill.prompting import load_prompt, prompt_version
 from trace2skill.schema import Edit, Lesson, Patch, Trajectory, Usage, stable_id
@@ -35,11 +36,10 @@ LONG_OUTPUT_TOKENS = 4096
 
 
 class AnalystConfig(BaseModel):
-    """Budgets of one analyst call, and how much room its answer gets."""
+    """The ``analyst`` section of a recipe: budgets of one analyst call, and how much room its answer gets."""
 
     model_config = ConfigDict(extra="forbid")
 
-    context_tokens: int = Field(8192, description="Context window of the model.")
     max_output_tokens: int = Field(1024, description=f"Cap on generated tokens per call (unset: 1024 on embedded, {LONG_OUTPUT_TOKENS} on other backends).")
     retries: int = Field(2, description="Extra attempts after an invalid answer.")
     reference_share: float = Field(
@@ -49,23 +49,29 @@ class AnalystConfig(BaseModel):
     limits: OutputLimits | None = Field(
         None, description="Characters per lesson/edit/anchor and the analysis field; default per backend (embedded: short, no analysis; others: long, with analysis)."
     )
+    mode: Literal["single", "agentic"] = Field("single", description="Error analyst: single (one call) or agentic (a bounded loop of tool calls over the run).")
+    max_turns: int = Field(8, ge=1, le=64, description="Agentic mode: turns at most per failed run.")
+    contrast: bool = Field(True, description="Pair each failure with a successful run of the same task, when there is one.")
 
-    def for_backend(self, backend: str) -> AnalystConfig:
-        """This config with ``limits`` set (the recipe's, else ``backend``'s defaults) and, when the
-        recipe left it unset, an output cap that fits long limits."""
-        update: dict = {}
-        if self.limits is None:
-            update["limits"] = default_limits(backend)
-        limits = update.get("limits", self.limits)
+    def for_backend(self, engine: SamplingConfig) -> AnalystSettings:
+        """The settings the analysts run with on ``engine``: its context window, ``limits`` (the
+        recipe's, else the engine's defaults) and, when the recipe left it unset, an output cap
+        that fits long limits."""
+        limits = self.limits or default_limits(engine.backend)
+        update: dict = {"limits": limits, "context_tokens": engine.context_tokens}
         if "max_output_tokens" not in self.model_fields_set and limits.edit_chars >= ROOMY_EDIT_CHARS:
             update["max_output_tokens"] = LONG_OUTPUT_TOKENS
-        return self.model_copy(update=update) if update else self
+        return AnalystSettings.model_validate(self.model_dump(exclude_unset=True) | update)
+
+
+class AnalystSettings(AnalystConfig):
+    """An analyst section resolved for one engine (``AnalystConfig.for_backend``): what the
+    analysts and merges read, the engine's context window included."""
+
+    context_tokens: int = Field(SamplingConfig.model_fields["context_tokens"].default, description="The engine's context window (backend.context_tokens).")
 
     def output_limits(self) -> OutputLimits:
         return self.limits or default_limits("openai")
-    mode: Literal["single", "agentic"] = Field("single", description="Error analyst: one call, or a bounded loop of tool calls over the run.")
-    max_turns: int = Field(8, ge=1, le=64, description="Agentic mode: turns at most per failed run.")
-    contrast: bool = Field(True, description="Pair each failure with a successful run of the same task, when there is one.")
 
 
 def normalize_topic(topic: str) -> str:
@@ -116,7 +122,7 @@ def _grader_block(traj: Trajectory, budget_tokens: int, llm: LLMClient) -> str:
     return text
 
 
-def build_messages(prompt_name: str, skill: SkillContext, traj: Trajectory, llm: LLMClient, config: AnalystConfig) -> tuple[list[Message], dict]:
+def build_messages(prompt_name: str, skill: SkillContext, traj: Trajectory, llm: LLMClient, config: AnalystSettings) -> tuple[list[Message], dict]:
     """Prompt for one analyst call. The system message opens with S0 (SKILL.md, then its
     references fitted to the budget), then the instructions: the same text in every call
     of a run, a prefix engines cache. The user message holds the trajectory and, for a
@@ -193,7 +199,7 @@ def _patch(lessons: list[Lesson], edits: list[AnalystEdit], traj: Trajectory) ->
 
 
 def analyze(
-    traj: Trajectory, skill: SkillContext, llm: LLMClient, config: AnalystConfig | None = None, pairing: Pairing | None = None
+    traj: Trajectory, skill: SkillContext, llm: LLMClient, config: AnalystSettings | None = None, pairing: Pairing | None = None
 ) -> AnalysisResult:
     """Run the error analyst on a failure or the success analyst on a success.
 
@@ -202,7 +208,7 @@ def analyze(
     last reason. A failure with a successful sibling in ``pairing`` is analysed against
     the sibling's decisive steps (``trace2skill.analysts.contrast``).
     """
-    config = config or AnalystConfig()
+    config = config or AnalystSettings()
     base = {"trajectory_id": traj.id, "source_file": traj.source_file}
     if traj.success is None:
         return AnalysisResult(**base, status="no_lesson", reason="outcome unknown: no success or reward")

@@ -14,7 +14,7 @@ from concurrent.futures import Executor
 from typing import Any
 
 from trace2skill.analysts.agentic import run_analyst
-from trace2skill.analysts.analyze import AnalystConfig
+from trace2skill.analysts.analyze import AnalystSettings
 from trace2skill.analysts.context import SkillContext
 from trace2skill.analysts.contrast import Pairing, with_contrast
 from trace2skill.analysts.models import AnalysisResult
@@ -33,7 +33,7 @@ def call_failed(row: dict[str, Any], error: BaseException) -> AnalysisResult:
     return with_contrast(failed, Pairing.model_validate_json(pairing) if pairing else None)
 
 
-def analyze_row(row: dict[str, Any], skill: SkillContext, llm: LLMClient, config: AnalystConfig) -> AnalysisResult:
+def analyze_row(row: dict[str, Any], skill: SkillContext, llm: LLMClient, config: AnalystSettings) -> AnalysisResult:
     """The analysis of one ``trajectories.parquet`` row (with its ``pairing`` column, when the
     pairing stage ran); an error in it is this row's ``failed`` result."""
     try:
@@ -43,7 +43,7 @@ def analyze_row(row: dict[str, Any], skill: SkillContext, llm: LLMClient, config
         return call_failed(row, exc)
 
 
-def analyze_rows(rows: list[dict[str, Any]], skill: SkillContext, llm: LLMClient, config: AnalystConfig, pool: Executor) -> list[AnalysisResult]:
+def analyze_rows(rows: list[dict[str, Any]], skill: SkillContext, llm: LLMClient, config: AnalystSettings, pool: Executor) -> list[AnalysisResult]:
     """Every row's analysis, run on ``pool`` (its size bounds the analyses in flight), in row order."""
     futures = [pool.submit(analyze_row, row, skill, llm, config) for row in rows]
     return [f.result() for f in futures]

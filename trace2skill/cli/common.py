@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from pydantic import BaseModel
 
 app = typer.Typer(
     help="Distill LLM-agent trajectories into a transferable Agent Skill.",
@@ -32,10 +33,21 @@ def given(flags: dict) -> dict:
     return out
 
 
+def help_of(model: type[BaseModel], field: str) -> str:
+    """The help of a flag that sets ``field`` of ``model``: the field's description, and its
+    default where it has a plain one, so a flag never restates what the config says."""
+    info = model.model_fields[field]
+    default = info.default
+    if isinstance(default, (int, float, str)) and not isinstance(default, bool) and default != "":
+        return f"{info.description.rstrip('.')} (default {default})."
+    return info.description
+
+
 def first_error(exc) -> str:
     """A pydantic ValidationError as one line: where, and what."""
     first = exc.errors()[0]
-    return f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}"
+    where = ".".join(str(p) for p in first["loc"])
+    return f"{where}: {first['msg']}" if where else first["msg"]
 
 
 def known_format(name: str) -> None:

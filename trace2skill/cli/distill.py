@@ -11,10 +11,13 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 from pydantic import ValidationError
 
-from trace2skill.cli.common import CliError, app, first_error, given, require, require_options
+from trace2skill.analysts.analyze import AnalystConfig
+from trace2skill.cli.common import CliError, app, first_error, given, help_of, require, require_options
+from trace2skill.consolidate.config import ConsolidateConfig
+from trace2skill.llm.config import EmbeddedConfig, OpenAIConfig, SamplingConfig
+from trace2skill.run.options import DistillConfig, RunOptions
 
 if TYPE_CHECKING:
-    from trace2skill.run.options import DistillConfig
     from trace2skill.run.progress import Console
 
 
@@ -27,34 +30,33 @@ def distill(
     verbose: Annotated[bool, typer.Option("--verbose", help="Show Ray's own messages on stderr (start-up, warnings, log lines) instead of writing them to RUN_DIR/ray.log.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the run summary as JSON on stdout instead of a table.")] = False,
     recipe: Annotated[Optional[Path], typer.Option("--recipe", help="YAML recipe of options (pipelines/*.yaml); flags override it.")] = None,
-    skill: Annotated[Optional[Path], typer.Option("--skill", help="Starting skill folder S0 (deepen mode).")] = None,
-    mode: Annotated[Optional[str], typer.Option("--mode", help="deepen (needs --skill) or create. Default: deepen with --skill, else create.")] = None,
-    name: Annotated[Optional[str], typer.Option("--name", help="Skill name, kebab-case.")] = None,
-    draft: Annotated[Optional[bool], typer.Option("--draft", help="Create mode: the model drafts S0 from the task descriptions first.")] = None,
-    backend: Annotated[Optional[str], typer.Option("--backend", help="embedded (llama.cpp, CPU; default), openai (HTTP endpoint) or fake.")] = None,
-    model_path: Annotated[Optional[Path], typer.Option("--model-path", help="GGUF model for the embedded backend.")] = None,
-    base_url: Annotated[Optional[str], typer.Option("--base-url", help="OpenAI-compatible endpoint (openai backend).")] = None,
-    model: Annotated[Optional[str], typer.Option("--model", help="Model name at --base-url.")] = None,
-    fan_in: Annotated[Optional[int], typer.Option("--fan-in", help="Patches per merge call, B (default 8).")] = None,
-    limit: Annotated[Optional[int], typer.Option("--limit", help="Read only the first N records, in file order.")] = None,
-    run_dir: Annotated[Optional[Path], typer.Option("--run-dir", help="Where Parquet outputs go (default OUT/run).")] = None,
-    num_cpus: Annotated[Optional[int], typer.Option("--num-cpus", help="CPUs for the local Ray instance.")] = None,
-    success_threshold: Annotated[Optional[float], typer.Option("--success-threshold", help="reward >= X counts as success (default 1.0).")] = None,
-    labels: Annotated[Optional[Path], typer.Option("--labels", help="Labels file (JSONL of id + success/reward) joined onto any format.")] = None,
-    input_format: Annotated[Optional[str], typer.Option("--format", help="Input format name for every file (default: detect per file).")] = None,
-    context_tokens: Annotated[Optional[int], typer.Option("--context-tokens", help="Model context window (default 8192).")] = None,
+    skill: Annotated[Optional[Path], typer.Option("--skill", help=help_of(RunOptions, "skill_dir"))] = None,
+    mode: Annotated[Optional[str], typer.Option("--mode", help=help_of(RunOptions, "mode"))] = None,
+    name: Annotated[Optional[str], typer.Option("--name", help=help_of(RunOptions, "name"))] = None,
+    draft: Annotated[Optional[bool], typer.Option("--draft", help=help_of(RunOptions, "draft"))] = None,
+    backend: Annotated[Optional[str], typer.Option("--backend", help=help_of(RunOptions, "backend"))] = None,
+    model_path: Annotated[Optional[Path], typer.Option("--model-path", help=help_of(EmbeddedConfig, "model_path"))] = None,
+    base_url: Annotated[Optional[str], typer.Option("--base-url", help=help_of(OpenAIConfig, "base_url"))] = None,
+    model: Annotated[Optional[str], typer.Option("--model", help=help_of(OpenAIConfig, "model"))] = None,
+    fan_in: Annotated[Optional[int], typer.Option("--fan-in", help=help_of(ConsolidateConfig, "fan_in"))] = None,
+    limit: Annotated[Optional[int], typer.Option("--limit", help=help_of(RunOptions, "limit"))] = None,
+    run_dir: Annotated[Optional[Path], typer.Option("--run-dir", help=help_of(RunOptions, "run_dir"))] = None,
+    num_cpus: Annotated[Optional[int], typer.Option("--num-cpus", help=help_of(RunOptions, "num_cpus"))] = None,
+    success_threshold: Annotated[Optional[float], typer.Option("--success-threshold", help=help_of(RunOptions, "success_threshold"))] = None,
+    labels: Annotated[Optional[Path], typer.Option("--labels", help=help_of(RunOptions, "labels"))] = None,
+    input_format: Annotated[Optional[str], typer.Option("--format", help=help_of(RunOptions, "input_format"))] = None,
+    context_tokens: Annotated[Optional[int], typer.Option("--context-tokens", help=help_of(SamplingConfig, "context_tokens"))] = None,
     # held-out tasks for `trace2skill evaluate`
-    holdout: Annotated[Optional[float], typer.Option("--holdout", help="Keep this fraction of the tasks out of the distill; they go to RUN_DIR/holdout_tasks.jsonl.")] = None,
-    holdout_ids: Annotated[Optional[Path], typer.Option("--holdout-ids", help="Keep the tasks with these ids (one a line, or a tasks JSONL) out of the distill.")] = None,
-    seed: Annotated[Optional[int], typer.Option("--seed", help="Seed of the --holdout split and of the --max-prompt-tokens sample (default 0).")] = None,
-    max_prompt_tokens: Annotated[Optional[int], typer.Option("--max-prompt-tokens", help="Analysis prompt-token budget: analyse a sample stratified by task x outcome that fits it; the rest are skipped (see trace2skill plan).")] = None,
+    holdout: Annotated[Optional[float], typer.Option("--holdout", help=help_of(RunOptions, "holdout"))] = None,
+    holdout_ids: Annotated[Optional[Path], typer.Option("--holdout-ids", help=help_of(RunOptions, "holdout_ids"))] = None,
+    seed: Annotated[Optional[int], typer.Option("--seed", help=help_of(RunOptions, "seed"))] = None,
+    max_prompt_tokens: Annotated[Optional[int], typer.Option("--max-prompt-tokens", help=help_of(RunOptions, "max_prompt_tokens"))] = None,
     candidates: Annotated[Optional[int], typer.Option("--candidates", help="Write N candidate skills (OUT/candidate-i), sampled with different seeds, for evaluate to rank.")] = None,
-    analyst_mode: Annotated[Optional[str], typer.Option("--analyst-mode", help="Error analyst: single (one call, default) or agentic (a bounded loop of tool calls).")] = None,
+    analyst_mode: Annotated[Optional[str], typer.Option("--analyst-mode", help=help_of(AnalystConfig, "mode"))] = None,
 ) -> None:
     """Analyse trajectories and write a skill folder plus run outputs (Parquet, summary, report)."""
     from trace2skill.run.checkpoint import resume_config
-    from trace2skill.run.options import DistillConfig
-    from trace2skill.run.recipes import load_recipe, overlay
+    from trace2skill.run.recipes import load_recipe, with_flags
 
     flags = {
         "skill_dir": skill,
@@ -62,7 +64,6 @@ def distill(
         "name": name,
         "draft": draft,
         "run_dir": run_dir,
-        "fan_in": fan_in,
         "limit": limit,
         "num_cpus": num_cpus,
         "success_threshold": success_threshold,
@@ -75,7 +76,8 @@ def distill(
             "model": model,
             "context_tokens": context_tokens,
         },
-        "analyst": {"context_tokens": context_tokens, "mode": analyst_mode},
+        "analyst": {"mode": analyst_mode},
+        "consolidate": {"fan_in": fan_in},
         "holdout": holdout,
         "holdout_ids": holdout_ids,
         "seed": seed,
@@ -91,7 +93,7 @@ def distill(
             raise CliError("give INPUTS and --out (or --resume RUN_DIR)")
         require(inputs)
         require_options(skill=skill, recipe=recipe, labels=labels, holdout_ids=holdout_ids)
-        settings = overlay(load_recipe(recipe) if recipe else {}, given(flags))
+        settings = with_flags(load_recipe(recipe) if recipe else {}, given(flags))
         try:
             cfg = DistillConfig.model_validate({**settings, "inputs": inputs, "out_dir": out})
         except ValidationError as exc:

@@ -8,19 +8,20 @@ from typing import Annotated, Optional
 import typer
 from pydantic import ValidationError
 
-from trace2skill.cli.common import CliError, app, first_error, given, known_format, require, require_options
+from trace2skill.cli.common import CliError, app, first_error, given, help_of, known_format, require, require_options
+from trace2skill.run.options import RunOptions
 
 
 @app.command()
 def plan(
     inputs: Annotated[list[Path], typer.Argument(help="Trajectory files or directories.")],
     recipe: Annotated[Optional[Path], typer.Option("--recipe", help="YAML recipe of the distill (pipelines/*.yaml); its throughput section gives GPU-hours and wall time.")] = None,
-    input_format: Annotated[Optional[str], typer.Option("--format", help="Input format name for every file (default: detect per file).")] = None,
+    input_format: Annotated[Optional[str], typer.Option("--format", help=help_of(RunOptions, "input_format"))] = None,
     replicas: Annotated[Optional[int], typer.Option("--replicas", min=1, help="Engine replicas K for the wall time (default: the recipe's).")] = None,
     skill: Annotated[Optional[Path], typer.Option("--skill", help="Starting skill S0 (its text is in every analyst prompt).")] = None,
-    backend: Annotated[Optional[str], typer.Option("--backend", help="embedded, openai, vllm or fake: whose tokenizer counts (default: the recipe's).")] = None,
-    labels: Annotated[Optional[Path], typer.Option("--labels", help="Labels file joined onto any format.")] = None,
-    success_threshold: Annotated[Optional[float], typer.Option("--success-threshold", help="reward >= X counts as success (default 1.0).")] = None,
+    backend: Annotated[Optional[str], typer.Option("--backend", help=help_of(RunOptions, "backend") + " Its tokenizer counts (default: the recipe's).")] = None,
+    labels: Annotated[Optional[Path], typer.Option("--labels", help=help_of(RunOptions, "labels"))] = None,
+    success_threshold: Annotated[Optional[float], typer.Option("--success-threshold", help=help_of(RunOptions, "success_threshold"))] = None,
     sample: Annotated[int, typer.Option("--sample", min=1, help="Trajectories whose tokens are counted (a seeded uniform sample).")] = 64,
     seed: Annotated[Optional[int], typer.Option("--seed", help="Seed of the sample and of the --max-prompt-tokens preview (default: the recipe's, else 0).")] = None,
     max_prompt_tokens: Annotated[Optional[int], typer.Option("--max-prompt-tokens", min=1, help="Show what distill --max-prompt-tokens N (same --seed) would analyse.")] = None,
@@ -30,9 +31,8 @@ def plan(
     """Count the inputs and estimate a distill's LLM calls, tokens and (with a recipe's throughput) GPU-hours and wall time."""
     from trace2skill.analysts.context import SkillContext
     from trace2skill.ingest import read_labels
-    from trace2skill.run.options import RunOptions
     from trace2skill.run.plan import LESSONS_PER_TRAJECTORY, make_plan, scan_inputs
-    from trace2skill.run.recipes import load_recipe, overlay
+    from trace2skill.run.recipes import load_recipe, with_flags
     from trace2skill.run.tokens import token_counter
     from trace2skill.skill.folder import load_skill, minimal_skill
 
@@ -40,7 +40,7 @@ def plan(
     require_options(skill=skill, recipe=recipe, labels=labels)
     flags = {"input_format": input_format, "success_threshold": success_threshold, "labels": labels, "backend": {"backend": backend}, "max_prompt_tokens": max_prompt_tokens, "seed": seed}
     try:
-        cfg = RunOptions.model_validate(overlay(load_recipe(recipe) if recipe else {}, given(flags)))
+        cfg = RunOptions.model_validate(with_flags(load_recipe(recipe) if recipe else {}, given(flags)))
     except ValidationError as exc:
         raise CliError(first_error(exc)) from None
     known_format(cfg.input_format)

@@ -83,6 +83,7 @@ class ConsolidateConfig(BaseModel):
         16, ge=0, description="LLM calls per run that may restate an anchor no span matches (0: refuse such edits at once)."
     )
     fix_rounds: int = Field(2, ge=0, le=5, description="LLM rounds to repair a skill that fails validation before falling back.")
+    fan_in: int = Field(8, ge=2, description="Patches merged per LLM merge call, B.")
     max_levels: int = Field(8, ge=1, description="Merge-tree levels before the forced final merge.")
     review_one_offs: bool = Field(
         True,

@@ -43,11 +43,11 @@ class Consolidation(BaseModel):
     safety: SafetyReview = Field(default_factory=SafetyReview)
 
 
-def resolve_params(cfg: ConsolidateConfig, n_trajectories: int, fan_in: int) -> ReduceParams:
+def resolve_params(cfg: ConsolidateConfig, n_trajectories: int) -> ReduceParams:
     """Thresholds for ``reduce_cluster``: the config's, else the embedder's calibrated ones."""
     dedup, _, corroborate = thresholds(cfg.embedder)
     return ReduceParams(
-        fan_in=fan_in,
+        fan_in=cfg.fan_in,
         max_levels=cfg.max_levels,
         dedup_threshold=cfg.dedup_threshold or dedup,
         corroboration_cosine=cfg.corroboration_threshold or corroborate,
@@ -84,7 +84,6 @@ def consolidate(
     cfg: ConsolidateConfig,
     embedder: Embedder,
     merge: MergeFn,
-    fan_in: int = 8,
     merge_many: MergeManyFn | None = None,
     fixer: Fixer | None = None,
     restate: BoundedRestater | None = None,
@@ -92,7 +91,7 @@ def consolidate(
     """All of consolidation without Ray (tests, benchmarks, small runs)."""
     units = split_units(patches, lessons)
     embeddings = embedder.embed([u.text for u in units]) if units else np.zeros((0, 1), dtype=np.float32)
-    params = resolve_params(cfg, trajectory_count(units), fan_in)
+    params = resolve_params(cfg, trajectory_count(units))
     labels, _ = assign(embeddings, fit(embeddings, cfg)) if units else (np.zeros(0, dtype=np.int64), None)
     clusters = [
         reduce_cluster(int(c), [units[i] for i in np.flatnonzero(labels == c)], embeddings[labels == c], params, merge_many or sequential(merge))

@@ -301,7 +301,7 @@ def reduce_topics(analysis_dir: Path, cfg: DistillConfig, app: str, skill_view: 
     n_units, n_trajectories = unit_counts(shards)
     centroids = fit_topics(units_dir, shards, n_units, c)
     trim()  # the sample the centroids were fitted on
-    params = resolve_params(c, n_trajectories, cfg.fan_in)
+    params = resolve_params(c, n_trajectories)
     progress(f"{n_units} lesson unit(s) in {len(centroids)} topic cluster(s), {len(shards)} shard(s); merging within clusters")
     folded_dir.mkdir(parents=True)
     clusters_dir.mkdir(parents=True)

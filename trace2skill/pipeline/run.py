@@ -177,7 +177,7 @@ def consolidate(run: DistillRun) -> dict[str, float]:
     results = parts.num_rows(run_dir / ANALYSIS_DIR)
     summary.budget = budget_report(run_dir, usage.prompt_tokens, parts.num_rows(run_dir / TRAJECTORIES) - results)
     found = write_lessons_and_patches(run_dir, results)  # lessons.parquet and patches.parquet, split from the parts by Ray tasks
-    run.progress(f"{found['lessons']} lesson(s), {found['patches']} patch(es); consolidating ({cfg.consolidate.embedder} embeddings, fan-in {cfg.fan_in})")
+    run.progress(f"{found['lessons']} lesson(s), {found['patches']} patch(es); consolidating ({cfg.consolidate.embedder} embeddings, fan-in {cfg.consolidate.fan_in})")
     skill_view = skill_prompt_view(run.frozen_s0)
     topics = reduce_topics(run_dir / ANALYSIS_DIR, cfg, run.app, skill_view, run.progress)
     run.progress("assembling the skill from the topics, applying and validating it")

@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from trace2skill import parts
-from trace2skill.analysts.analyze import AnalystConfig
+from trace2skill.analysts.analyze import AnalystSettings
 from trace2skill.analysts.context import SkillContext
 from trace2skill.analysts.models import AnalysisResult
 from trace2skill.run.checkpoint import ANALYSIS_DIR
@@ -89,7 +89,7 @@ def calibration_sample(trajectories: Path, rows: int = CALIBRATION_ROWS) -> list
 
 
 def apply_budget(
-    run_dir: Path, trajectories: Path, *, limit: int, seed: int, skill: SkillContext, config: AnalystConfig, count: TokenCounter, tokenizer: str
+    run_dir: Path, trajectories: Path, *, limit: int, seed: int, skill: SkillContext, config: AnalystSettings, count: TokenCounter, tokenizer: str
 ) -> BudgetReport:
     """Choose the trajectories ``limit`` prompt tokens pay for; move the others to
     ``budget_skipped.parquet``; write and return the report."""

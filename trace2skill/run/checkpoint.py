@@ -25,7 +25,7 @@ from trace2skill.run.options import DistillConfig
 from trace2skill.schema import MANIFEST_SCHEMA, ManifestRow, to_table
 
 # Bump when the run dir's layout or the meaning of its files changes.
-RUN_FORMAT = 2  # 2: trajectories/quarantine are folders of parts; analysis parts carry the manifest columns
+RUN_FORMAT = 3  # 2: trajectories/quarantine are folders of parts; analysis parts carry the manifest columns; 3: one config per engine
 STATE_FILE = "run.json"
 ANALYSIS_DIR = "analysis"
 # The columns of an analysis part: the manifest columns (summed and counted without parsing
@@ -34,7 +34,7 @@ ANALYSIS_SCHEMA = MANIFEST_SCHEMA.append(pa.field("result", pa.string()))
 # Options that change what a run produces; the others (CPUs, concurrency, batch size,
 # replicas, where the run dir is) may differ between a run and its resumption.
 RESULT_OPTIONS = frozenset(
-    {"skill_dir", "mode", "name", "draft", "fan_in", "limit", "success_threshold", "labels", "input_format", "backend", "analyst", "consolidate", "inputs", "out_dir", "holdout", "holdout_ids", "seed", "max_prompt_tokens"}
+    {"skill_dir", "mode", "name", "draft", "limit", "success_threshold", "labels", "input_format", "backend", "analyst", "consolidate", "inputs", "out_dir", "holdout", "holdout_ids", "seed", "max_prompt_tokens"}
 )
 
 

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from trace2skill.analysts.analyze import AnalystConfig
 from trace2skill.analysts.verify import VerifierConfig
 from trace2skill.consolidate.config import ConsolidateConfig
-from trace2skill.llm.factory import BackendConfig
+from trace2skill.llm.config import EmbeddedConfig, EngineConfig
 from trace2skill.serve.config import ReplicaConfig
 
 NAME_RE = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
@@ -20,6 +21,8 @@ NAME_RE = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 # 64 ~27: docs/performance.md), small enough that every actor gets work and a resumption
 # redoes little.
 MIN_AUTO_BATCH, MAX_AUTO_BATCH, BLOCKS_PER_ACTOR = 4, 64, 4
+# Options that moved to another section: (where they were, where they are).
+MOVED = (("analyst.context_tokens", "backend.context_tokens (the engine's context window)"), ("fan_in", "consolidate.fan_in"))
 
 
 class ThroughputConfig(BaseModel):
@@ -59,7 +62,6 @@ class RunOptions(BaseModel):
     name: str | None = Field(None, description="Skill name (kebab-case); default: S0's name, else 'distilled-skill'.")
     draft: bool = Field(False, description="Create mode: let the model draft S0 from the task descriptions first.")
     run_dir: Path | None = Field(None, description="Where Parquet outputs go; default: OUT_DIR/run.")
-    fan_in: int = Field(8, ge=2, description="Patches merged per LLM merge call (B).")
     limit: int | None = Field(None, ge=1, description="Read only the first N input records, in file order.")
     num_cpus: int | None = Field(None, ge=1, description="CPUs for a local Ray instance (default: all).")
     success_threshold: float = Field(1.0, description="reward >= threshold counts as success.")
@@ -75,7 +77,9 @@ class RunOptions(BaseModel):
     rows_per_request: int | None = Field(
         None, ge=1, description="Trajectories per Serve request (default: the whole batch); Serve's autoscaler counts requests, not analyses."
     )
-    backend: BackendConfig = Field(default_factory=BackendConfig)
+    backend: EngineConfig = Field(
+        default_factory=EmbeddedConfig, description="embedded (llama.cpp, CPU), openai (HTTP endpoint), vllm (Ray Serve LLM on GPUs) or fake (tests)."
+    )
     analyst: AnalystConfig = Field(default_factory=AnalystConfig)
     replicas: ReplicaConfig = Field(default_factory=ReplicaConfig)
     analyst_app: str | None = Field(
@@ -85,13 +89,25 @@ class RunOptions(BaseModel):
     redact: RedactConfig = Field(default_factory=RedactConfig)
     verifier: VerifierConfig = Field(default_factory=VerifierConfig)
     # Held-out tasks for ``trace2skill evaluate`` (trace2skill/run/holdout.py).
-    holdout: float | None = Field(None, gt=0, lt=1, description="Fraction of the tasks kept out of the distill, for evaluate.")
+    holdout: float | None = Field(None, gt=0, lt=1, description="Fraction of the tasks kept out of the distill, for evaluate (written to RUN_DIR/holdout_tasks.jsonl).")
     holdout_ids: Path | None = Field(None, description="File of task ids (one a line, or a tasks JSONL) kept out of the distill.")
     seed: int = Field(0, description="Seed of the holdout split and of the --max-prompt-tokens sample.")
     max_prompt_tokens: int | None = Field(
         None, ge=1, description="Analysis prompt-token budget: a sample stratified by task x outcome that fits it is analysed, the rest skipped (docs/plan.md)."
     )
     throughput: ThroughputConfig | None = Field(None, description="Engine speed for `trace2skill plan` (GPU-hours, wall time); distill ignores it.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _moved(cls, data: Any) -> Any:
+        """Name the new home of an option that moved, instead of pydantic's "extra inputs"."""
+        if isinstance(data, dict):
+            for old, new in MOVED:
+                section, _, key = old.rpartition(".")
+                holder = data.get(section) if section else data
+                if isinstance(holder, dict) and key in holder:
+                    raise PydanticCustomError("moved", "{old} moved: set {new} instead", {"old": old, "new": new})
+        return data
 
     @model_validator(mode="after")
     def _one_holdout(self) -> RunOptions:

@@ -20,7 +20,7 @@ import numpy as np
 import pyarrow as pa
 from pydantic import BaseModel, Field
 
-from trace2skill.analysts.analyze import AnalystConfig
+from trace2skill.analysts.analyze import AnalystSettings
 from trace2skill.analysts.context import SkillContext
 from trace2skill.ingest import Label, detect_format, discover_files, read_file
 from trace2skill.run.budget import stratum
@@ -232,7 +232,7 @@ def _duration(hours: float) -> str:
 
 def replicas_of(cfg: RunOptions) -> int:
     """The engine replicas a recipe runs: vLLM's max_replicas, else the analyst replicas."""
-    if cfg.backend.backend == "vllm" and cfg.backend.vllm is not None:
+    if cfg.backend.backend == "vllm":
         return cfg.backend.vllm.max_replicas
     return int((cfg.replicas.autoscaling or {}).get("max_replicas", cfg.replicas.num_replicas))
 
@@ -240,7 +240,7 @@ def replicas_of(cfg: RunOptions) -> int:
 def gpus_of(cfg: RunOptions, throughput: ThroughputConfig) -> float:
     if throughput.gpus_per_replica is not None:
         return throughput.gpus_per_replica
-    if cfg.backend.backend == "vllm" and cfg.backend.vllm is not None:
+    if cfg.backend.backend == "vllm":
         return float(cfg.backend.vllm.tensor_parallel_size)
     return cfg.replicas.num_gpus
 
@@ -265,8 +265,8 @@ def make_plan(
     stats = TokenStats.of(prompts)
     completion = cfg.throughput.completion_tokens if cfg.throughput else analyst.max_output_tokens
     units = round(calls * lessons_per_trajectory)
-    fewest, most = sorted((merge_tree(units, cfg.consolidate.max_clusters, cfg.fan_in), merge_tree(units, 1, cfg.fan_in)), key=lambda t: (t.calls, -t.clusters))
-    merge_prompt = count(skill.skill_md) + cfg.fan_in * MERGE_TOKENS_PER_PATCH
+    fewest, most = sorted((merge_tree(units, cfg.consolidate.max_clusters, cfg.consolidate.fan_in), merge_tree(units, 1, cfg.consolidate.fan_in)), key=lambda t: (t.calls, -t.clusters))
+    merge_prompt = count(skill.skill_md) + cfg.consolidate.fan_in * MERGE_TOKENS_PER_PATCH
     merge_completion = cfg.throughput.merge_completion_tokens if cfg.throughput else analyst.max_output_tokens
     plan = Plan(
         files=scan.files,
@@ -327,7 +327,7 @@ def cost(plan: Plan, tp: ThroughputConfig, replicas: int, gpus_per_replica: floa
     )
 
 
-def _notes(cfg: RunOptions, analyst: AnalystConfig, completion: int) -> list[str]:
+def _notes(cfg: RunOptions, analyst: AnalystSettings, completion: int) -> list[str]:
     notes = [
         "analysis calls: one per trajectory with a known outcome; an invalid answer costs a retry (up to "
         f"{analyst.retries}), a failure paired with a successful sibling shows its steps within the same context",

@@ -8,6 +8,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from trace2skill.llm.config import backend_name, retarget
 from trace2skill.run.options import RunOptions
 
 
@@ -27,7 +28,8 @@ def load_recipe(path: Path) -> dict[str, Any]:
         RunOptions.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
-        raise RecipeError(f"recipe {path}: {'.'.join(map(str, first['loc']))}: {first['msg']}") from None
+        where = ".".join(map(str, first["loc"]))
+        raise RecipeError(f"recipe {path}: {where + ': ' if where else ''}{first['msg']}") from None
     return data
 
 
@@ -40,3 +42,14 @@ def overlay(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
         else:
             merged[key] = value
     return merged
+
+
+def with_flags(recipe: dict[str, Any], flags: dict[str, Any]) -> dict[str, Any]:
+    """``recipe`` with the options set by CLI ``flags`` on top. A flag that names another engine
+    than the recipe's keeps the recipe's backend fields that engine has (context window,
+    sampling) and drops the others' (an openai recipe's base_url under ``--backend fake``)."""
+    name = flags.get("backend", {}).get("backend")
+    section = recipe.get("backend")
+    if name and isinstance(section, dict) and backend_name(section) != name:
+        recipe = {**recipe, "backend": retarget(section, name)}
+    return overlay(recipe, flags)

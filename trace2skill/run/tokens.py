@@ -20,10 +20,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import BaseModel
 
-from trace2skill.analysts.analyze import MARGIN_TOKENS, AnalystConfig, build_messages
+from trace2skill.analysts.analyze import MARGIN_TOKENS, AnalystSettings, build_messages
 from trace2skill.analysts.context import SkillContext
 from trace2skill.analysts.render import render_trajectory
-from trace2skill.llm.factory import BackendConfig
+from trace2skill.llm.config import SamplingConfig, for_replica
 from trace2skill.run.options import RunOptions
 from trace2skill.schema import TRAJECTORY_SCHEMA, Trajectory
 
@@ -39,7 +39,7 @@ def chars_estimate(text: str) -> int:
     return max(1, len(text) // 4)
 
 
-def token_counter(backend: BackendConfig) -> tuple[TokenCounter, str]:
+def token_counter(backend: SamplingConfig) -> tuple[TokenCounter, str]:
     """The token counter a plan uses for ``backend``, and what it is in words.
 
     fake: its own count; embedded: the GGUF's llama.cpp tokenizer loaded with ``vocab_only``
@@ -71,9 +71,9 @@ def token_counter(backend: BackendConfig) -> tuple[TokenCounter, str]:
     return chars_estimate, ESTIMATE
 
 
-def analyst_config(cfg: RunOptions) -> AnalystConfig:
+def analyst_config(cfg: RunOptions) -> AnalystSettings:
     """The analyst settings a replica runs with (a vllm engine is reached as openai)."""
-    return cfg.analyst.for_backend("openai" if cfg.backend.backend == "vllm" else cfg.backend.backend)
+    return cfg.analyst.for_backend(for_replica(cfg.backend))
 
 
 class _Counting:
@@ -102,7 +102,7 @@ def prompt_name(success: bool | None) -> str | None:
     return None if success is None else ("success_analyst" if success else "error_analyst")
 
 
-def message_tokens(traj: Trajectory, skill: SkillContext, config: AnalystConfig, count: TokenCounter) -> list[int]:
+def message_tokens(traj: Trajectory, skill: SkillContext, config: AnalystSettings, count: TokenCounter) -> list[int]:
     """Tokens of each message of ``traj``'s analysis prompt (system first), fitted to the
     context by the analysts' own code; none for a trajectory that gets no call."""
     name = prompt_name(traj.success)
@@ -112,7 +112,7 @@ def message_tokens(traj: Trajectory, skill: SkillContext, config: AnalystConfig,
     return [count(m.content) for m in messages]
 
 
-def prompt_tokens(traj: Trajectory, skill: SkillContext, config: AnalystConfig, count: TokenCounter) -> int:
+def prompt_tokens(traj: Trajectory, skill: SkillContext, config: AnalystSettings, count: TokenCounter) -> int:
     """Prompt tokens of ``traj``'s analysis (0: no call)."""
     return sum(message_tokens(traj, skill, config, count))
 
@@ -126,7 +126,7 @@ class PromptEstimate(BaseModel):
     tokenizer: str
 
     @classmethod
-    def calibrate(cls, sample: Iterable[Trajectory], skill: SkillContext, config: AnalystConfig, count: TokenCounter, tokenizer: str) -> PromptEstimate:
+    def calibrate(cls, sample: Iterable[Trajectory], skill: SkillContext, config: AnalystSettings, count: TokenCounter, tokenizer: str) -> PromptEstimate:
         """Fit the estimate on ``sample`` with the analysts' prompt fitting and ``count``."""
         roomy = config.model_copy(update={"context_tokens": 10**9})  # nothing elided: the whole text's tokens
         fixed = {

@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pyarrow as pa
+from pydantic import TypeAdapter
 from ray import serve
 from ray.serve import Application
 from ray.serve.handle import DeploymentHandle
@@ -21,7 +22,8 @@ from trace2skill.consolidate.anchors import restate_anchor
 from trace2skill.consolidate.fix import fix_patch
 from trace2skill.consolidate.merge import merge_patches
 from trace2skill.consolidate.models import MergeResult, Proposal, merge_schema_for
-from trace2skill.llm.factory import BackendConfig, make_llm
+from trace2skill.llm.config import EngineConfig, SamplingConfig, VllmConfig, for_replica
+from trace2skill.llm.factory import make_llm
 from trace2skill.schema import Patch
 from trace2skill.serve.config import ReplicaConfig
 
@@ -31,10 +33,10 @@ class Analyst:
     """One loaded model per replica; the prompt logic runs here so token counting stays local."""
 
     def __init__(self, backend: dict, analyst: dict, max_ongoing_requests: int = 8):
-        engine = BackendConfig.model_validate(backend)
+        engine = TypeAdapter(EngineConfig).validate_python(backend)
         self.llm = make_llm(engine)
-        # The answers' room (limits) follows the backend unless the recipe sets it.
-        self.config = AnalystConfig.model_validate(analyst).for_backend(engine.backend)
+        # The answers' room (limits) follows the backend unless the recipe sets it; the context window is the engine's.
+        self.config = AnalystConfig.model_validate(analyst).for_backend(engine)
         # Analyses of all the batches this replica holds, at most max_ongoing_requests at once:
         # the same bound as a request per trajectory had (an embedded engine's lock still
         # serializes its calls).
@@ -75,13 +77,13 @@ class Analyst:
         return outcome.model_dump_json()
 
 
-def app_name(backend: BackendConfig, analyst: AnalystConfig, replicas: ReplicaConfig) -> str:
+def app_name(backend: SamplingConfig, analyst: AnalystConfig, replicas: ReplicaConfig) -> str:
     """One Serve application per configuration, so runs with equal settings share it."""
     key = json.dumps([backend.model_dump(), analyst.model_dump(), replicas.model_dump()], sort_keys=True)
     return "trace2skill-analyst-" + hashlib.sha256(key.encode()).hexdigest()[:10]
 
 
-def analyst_app(backend: BackendConfig, analyst: AnalystConfig, replicas: ReplicaConfig) -> Application:
+def analyst_app(backend: SamplingConfig, analyst: AnalystConfig, replicas: ReplicaConfig) -> Application:
     """The ``Analyst`` deployment with its replica options, bound to ``backend`` (as replicas reach it)."""
     # The embedded engine computes on the replica's own CPU; remote engines only wait on HTTP.
     num_cpus = replicas.num_cpus if replicas.num_cpus is not None else (1.0 if backend.backend == "embedded" else 0.0)
@@ -93,10 +95,10 @@ def analyst_app(backend: BackendConfig, analyst: AnalystConfig, replicas: Replic
         options["autoscaling_config"] = replicas.autoscaling
     else:
         options["num_replicas"] = replicas.num_replicas
-    return Analyst.options(**options).bind(backend.for_replica().model_dump(), analyst.model_dump(), replicas.max_ongoing_requests)
+    return Analyst.options(**options).bind(for_replica(backend).model_dump(), analyst.model_dump(), replicas.max_ongoing_requests)
 
 
-def start_analyst(backend: BackendConfig, analyst: AnalystConfig, replicas: ReplicaConfig, *, existing: str | None = None) -> tuple[str, DeploymentHandle]:
+def start_analyst(backend: SamplingConfig, analyst: AnalystConfig, replicas: ReplicaConfig, *, existing: str | None = None) -> tuple[str, DeploymentHandle]:
     """The analyst app's name and a handle to it, deploying it (HTTP proxy off) if it is not
     running. With ``existing``, use that running application (e.g. a RayService's) instead."""
     serve.start(proxy_location="Disabled")
@@ -106,8 +108,7 @@ def start_analyst(backend: BackendConfig, analyst: AnalystConfig, replicas: Repl
             raise ValueError(f"analyst_app {existing!r} is not a running Serve application on this cluster")
         return existing, serve.get_app_handle(existing)
     name = app_name(backend, analyst, replicas)
-    backend.for_replica()  # fails early on a vllm backend without its section
-    if backend.backend == "vllm":
+    if isinstance(backend, VllmConfig):
         from trace2skill.serve.vllm_app import deploy_vllm
 
         deploy_vllm(backend.vllm)

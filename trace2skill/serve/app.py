@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ray.serve import Application
 
 from trace2skill.analysts.analyze import AnalystConfig
-from trace2skill.llm.factory import BackendConfig
+from trace2skill.llm.config import EngineConfig
 from trace2skill.serve.analyst import analyst_app
 from trace2skill.serve.config import ReplicaConfig
 
@@ -30,7 +30,7 @@ class AnalystAppArgs(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    backend: BackendConfig = Field(description="The engine the replicas call (not vllm: see build_app).")
+    backend: EngineConfig = Field(description="The engine the replicas call (not vllm: see build_app).")
     analyst: AnalystConfig = Field(default_factory=AnalystConfig, description="Prompt budget and retries.")
     replicas: ReplicaConfig = Field(default_factory=ReplicaConfig, description="Replica count or autoscaling, and what each reserves.")
 

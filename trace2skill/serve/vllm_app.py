@@ -15,12 +15,12 @@ from typing import Any
 
 from ray import serve
 
-from trace2skill.llm.factory import VllmConfig
+from trace2skill.llm.config import VllmEngine
 
 APP_NAME = "trace2skill-llm"
 
 
-def llm_config_kwargs(cfg: VllmConfig) -> dict[str, Any]:
+def llm_config_kwargs(cfg: VllmEngine) -> dict[str, Any]:
     """Keyword arguments of ``ray.serve.llm.LLMConfig`` for ``cfg`` (plain data, testable without vLLM)."""
     engine = {"tensor_parallel_size": cfg.tensor_parallel_size, **cfg.engine_kwargs}
     kwargs: dict[str, Any] = {
@@ -39,7 +39,7 @@ def llm_config_kwargs(cfg: VllmConfig) -> dict[str, Any]:
     return kwargs
 
 
-def deploy_vllm(cfg: VllmConfig) -> str:
+def deploy_vllm(cfg: VllmEngine) -> str:
     """Deploy the OpenAI-compatible vLLM app (HTTP proxy on every node); return its base URL."""
     from ray.serve.llm import LLMConfig, build_openai_app
 
