@@ -59,7 +59,7 @@ def test_the_merge_prompt_carries_each_inputs_lessons_causes_and_support_over_ht
 
 def test_the_merge_prompt_states_the_rules_of_synthesis_and_safety():
     text = load_prompt("trace2skill.consolidate", "merge").template.lower()
-    assert prompt_version("trace2skill.consolidate", "merge") == "merge v2"
+    assert prompt_version("trace2skill.consolidate", "merge") == "merge v3"
     for rule in ("most specific wording", "synthesise", "justification", "unique insight", "concise", '"dropped"', "observations about the environment"):
         assert rule in text, rule
 

@@ -79,6 +79,7 @@ def merge_messages(patches: list[Patch], skill_view: str) -> list[Message]:
             "topic": p.topic,
             "lessons": _shown_lessons(_lessons(p)),
             "edits": [e.model_dump(exclude_none=True) for e in p.edits],
+            **({"alternatives": [e.model_dump(exclude_none=True) for e in p.alternatives]} if isinstance(p, Proposal) and p.alternatives else {}),
         }
         for n, p in enumerate(patches, start=1)
     ]

@@ -9,7 +9,7 @@ from typing import Annotated
 from pydantic import BaseModel, Field
 
 from trace2skill.analysts.models import EditDraft
-from trace2skill.schema import Lesson, Patch
+from trace2skill.schema import Edit, Lesson, Patch
 
 MAX_CARRIED_LESSONS = 12  # lessons a merged patch carries up the tree (the most supported inputs' first)
 MAX_MERGE_EDITS = 12  # edits one merge or fix answer may hold
@@ -55,6 +55,7 @@ class Proposal(Patch):
     next merge) and the inputs merges dropped on the way (kept for provenance)."""
 
     lessons: list[LessonBrief] = Field(default_factory=list)
+    alternatives: list[Edit] = Field(default_factory=list, description="Edits of near-duplicates collapsed into it, shown to its first merge.")
     dropped: list[Dropped] = Field(default_factory=list)
 
 

@@ -36,6 +36,7 @@ class Unit(BaseModel):
     topic: str = "general"
     kinds: list[str] = Field(default_factory=list, description="Lesson kinds behind the unit (failure/success).")
     edits: list[Edit] = Field(default_factory=list)
+    alternatives: list[Edit] = Field(default_factory=list, description="Distinct edits of near-duplicates folded into this unit, for the merge.")
     lesson_ids: list[str] = Field(default_factory=list)
     trajectory_ids: list[str] = Field(default_factory=list)
     lessons: list[LessonBrief] = Field(default_factory=list, description="The lesson's words and causes, shown to merges.")
@@ -49,6 +50,7 @@ class Unit(BaseModel):
         return Proposal(
             id=self.id,
             edits=list(self.edits),
+            alternatives=list(self.alternatives),
             lesson_ids=sorted(set(self.lesson_ids)),
             trajectory_ids=sorted(set(self.trajectory_ids)),
             support=self.support,
