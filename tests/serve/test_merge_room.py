@@ -25,4 +25,4 @@ def test_a_merge_on_the_replica_gets_room_for_its_inputs_edits_only():
     replica.merge([p.model_dump_json() for p in patches], view)
     assert seen[0]["properties"]["edits"]["maxItems"] == 3
     assert seen[0]["$defs"]["InputDrop"]["properties"]["input"]["enum"] == [1, 2, 3]
-    assert tokens[0] == answer_tokens(patches) < replica.config.context_tokens  # the answer's room follows the inputs, not a fixed cap
+    assert tokens[0] == answer_tokens(patches, seen[0]["properties"]["analysis"]["maxLength"]) < replica.config.context_tokens  # the answer's room follows the inputs, not a fixed cap

@@ -44,7 +44,7 @@ def fix_patch(
     merge's does. A patch larger than one answer (``MAX_MERGE_EDITS``) or than the context
     leaves is not repaired whole and the caller falls back."""
     messages = fix_messages(patch, problems, skill_view)
-    room = output_room(llm, messages, [patch], context_tokens, max_tokens)
+    room = output_room(llm, messages, [patch], context_tokens, max_tokens, schema)
     if room is None:
         return MergeOutcome(error=f"the patch needs more room than one call's context of {context_tokens} tokens", oversize=True)
     try:

@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field, field_validator
 from trace2skill.analysts.analyze import to_edit
 from trace2skill.consolidate.models import MAX_CARRIED_LESSONS, MAX_MERGE_EDITS, Dropped, InputDrop, LessonBrief, MergeResult, Proposal, merge_room
 from trace2skill.llm.base import LLMClient, LLMError, Message
-from trace2skill.llm.structured import generate
+from trace2skill.llm.structured import generate, schema_of
 from trace2skill.prompting import fence_data, load_prompt
 from trace2skill.schema import Edit, Patch, Usage, stable_id
 
@@ -129,20 +129,22 @@ def union_provenance(patches: list[Patch], *, ids_from: list[Patch] | None = Non
     }
 
 
-def answer_tokens(patches: list[Patch], analysis_chars: int = 4000) -> int:
+def answer_tokens(patches: list[Patch], analysis_chars: int) -> int:
     """The room a merge or fix answer needs: the inputs' edits once more (a merge rewrites at
-    most what it is given), the reasoning and a resolution per input, at ~3 characters a
-    token (JSON escapes), plus the JSON around them."""
+    most what it is given), its reasoning (``analysis_chars``, 0 when the schema has none)
+    and a resolution per input, at ~3 characters a token (JSON escapes), plus the JSON around them."""
     chars = sum(len(e.model_dump_json()) for p in patches for e in p.edits) + analysis_chars + 300 * len(patches)
     return chars // 3 + 256
 
 
-def output_room(llm: LLMClient, messages: list[Message], patches: list[Patch], context_tokens: int | None, max_tokens: int) -> int | None:
-    """``max_tokens`` when no context is given; else what the answer needs (``answer_tokens``),
-    or None when the context left after the prompt is less (the inputs must be split)."""
+def output_room(llm: LLMClient, messages: list[Message], patches: list[Patch], context_tokens: int | None, max_tokens: int, schema: dict | None) -> int | None:
+    """``max_tokens`` when no context is given; else what the answer needs (``answer_tokens``
+    with the reasoning the engine's ``schema`` allows), or None when the context left after
+    the prompt is less (the inputs must be split)."""
     if context_tokens is None:
         return max_tokens
-    need = answer_tokens(patches)
+    analysis = (schema or schema_of(MergeResult))["properties"].get("analysis", {}).get("maxLength", 0)
+    need = answer_tokens(patches, analysis)
     left = context_tokens - sum(llm.count_tokens(m.content) for m in messages)
     return need if need <= left else None
 
@@ -168,7 +170,7 @@ def merge_patches(
     With ``context_tokens`` the answer's room follows the inputs (``output_room``) rather
     than ``max_tokens``; inputs too large for one call are not sent (``oversize``)."""
     messages = merge_messages(patches, skill_view)
-    room = output_room(llm, messages, patches, context_tokens, max_tokens)
+    room = output_room(llm, messages, patches, context_tokens, max_tokens, schema)
     if room is None:
         return MergeOutcome(error=f"{len(patches)} inputs need more room than one call's context of {context_tokens} tokens", oversize=True)
     try:
