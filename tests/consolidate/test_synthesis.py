@@ -15,11 +15,12 @@ from trace2skill.consolidate.merge import merge_patches, sequential
 from trace2skill.consolidate.reduce import ReduceParams, reduce_cluster
 from trace2skill.consolidate.run import consolidate
 from trace2skill.consolidate.units import split_units
+from trace2skill.consolidate.view import consolidation_view
 from trace2skill.llm.fake import FakeLLM
 from trace2skill.llm.openai import OpenAILLM
 from trace2skill.prompting import load_prompt, prompt_version
 from trace2skill.schema import Edit, Lesson, Patch
-from trace2skill.skill.folder import minimal_skill, skill_prompt_view
+from trace2skill.skill.folder import minimal_skill, skill_md_titles, skill_prompt_view
 
 S0 = minimal_skill("desk-agent", "Customer desk agent. Use for customer desk tasks.")
 CAUSE = {"title": "Acted before confirming", "description": "x", "steps": [3], "explanation": "The agent refunded before the customer said yes."}
@@ -165,3 +166,16 @@ def test_the_merge_schema_reasons_first_and_decides_before_it_edits():
     fields = list(request["response_format"]["json_schema"]["schema"]["properties"])
     assert fields == ["analysis", "resolutions", "dropped", "edits"]
     assert prompt_version("trace2skill.consolidate", "fix") == "fix v3"
+
+
+def test_a_merge_prompt_holds_the_reference_files_its_inputs_edit_whole_and_no_others():
+    s0 = S0.model_copy(update={"files": {"references/refunds.md": "# Refunds\n\n## Methods\n- Card refunds take 5 days.\n", "references/bags.md": "# Bags\n\n## Fees\n- First bag free.\n"}})
+    view = consolidation_view(s0)
+    edit = Edit(op="insert_after", path="references/refunds.md", section="Methods", anchor="- Card refunds take 5 days.", content="- Vouchers are instant.")
+    patches = [Patch(id=f"p{i}", edits=[edit], trajectory_ids=[f"t{i}"], support=1) for i in range(2)]
+    llm = ScriptedLLM({"analysis": "", "resolutions": [], "dropped": [], "edits": []})
+    merge_patches(patches, view, llm)
+    (prompt,) = llm.prompts
+    assert "- Card refunds take 5 days." in prompt and '<file path="references/refunds.md"' in prompt  # the file it edits, whole
+    assert "First bag free" not in prompt and "references/bags.md" in prompt  # another file: listed, not shown
+    assert skill_md_titles(view) == skill_md_titles(skill_prompt_view(s0))  # the schema's section titles are unchanged

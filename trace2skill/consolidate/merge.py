@@ -15,7 +15,9 @@ from itertools import zip_longest
 from pydantic import BaseModel, Field, field_validator
 
 from trace2skill.analysts.analyze import to_edit
+from trace2skill.analysts.context import TokenCounter
 from trace2skill.consolidate.models import MAX_CARRIED_LESSONS, MAX_MERGE_EDITS, Dropped, InputDrop, LessonBrief, MergeResult, Proposal, merge_room
+from trace2skill.consolidate.view import REFERENCE_BUDGET_TOKENS, call_view
 from trace2skill.llm.base import LLMClient, LLMError, Message
 from trace2skill.llm.structured import generate, schema_of
 from trace2skill.prompting import fence_data, load_prompt
@@ -70,10 +72,12 @@ MergeFn = Callable[[list[Patch]], MergeOutcome]
 MergeManyFn = Callable[[list[list[Patch]]], list[MergeOutcome]]
 
 
-def merge_messages(patches: list[Patch], skill_view: str) -> list[Message]:
-    """The merge prompt: static rules and S0 first, then the numbered inputs as data, each
-    with its support, the lessons behind it (and their failure causes) and its edits."""
-    system = load_prompt("trace2skill.consolidate", "merge").safe_substitute(skill=skill_view, room=merge_room(patches), inputs=len(patches))
+def merge_messages(patches: list[Patch], skill_view: str, *, budget_tokens: int = REFERENCE_BUDGET_TOKENS, count_tokens: TokenCounter = lambda t: len(t) // 4) -> list[Message]:
+    """The merge prompt: static rules and S0 (with the reference files the inputs edit, whole,
+    within ``budget_tokens``: ``view.call_view``) first, then the numbered inputs as data,
+    each with its support, the lessons behind it (and their failure causes) and its edits."""
+    skill = call_view(skill_view, patches, budget_tokens=budget_tokens, count_tokens=count_tokens)
+    system = load_prompt("trace2skill.consolidate", "merge").safe_substitute(skill=skill, room=merge_room(patches), inputs=len(patches))
     payload = [
         {
             "input": n,
@@ -137,14 +141,27 @@ def answer_tokens(patches: list[Patch], analysis_chars: int) -> int:
     return chars // 3 + 256
 
 
+def reference_budget(patches: list[Patch], context_tokens: int | None, schema: dict | None) -> int:
+    """Tokens for the reference files one call shows: half of what the context leaves after
+    the answer's room (the rules, SKILL.md and the inputs need the rest), or
+    ``REFERENCE_BUDGET_TOKENS`` when the context is not known."""
+    if context_tokens is None:
+        return REFERENCE_BUDGET_TOKENS
+    return max(0, context_tokens - answer_tokens(patches, analysis_chars(schema))) // 2
+
+
+def analysis_chars(schema: dict | None) -> int:
+    """The reasoning an engine's ``schema`` of ``MergeResult`` allows (0 when it has none)."""
+    return (schema or schema_of(MergeResult))["properties"].get("analysis", {}).get("maxLength", 0)
+
+
 def output_room(llm: LLMClient, messages: list[Message], patches: list[Patch], context_tokens: int | None, max_tokens: int, schema: dict | None) -> int | None:
     """``max_tokens`` when no context is given; else what the answer needs (``answer_tokens``
     with the reasoning the engine's ``schema`` allows), or None when the context left after
     the prompt is less (the inputs must be split)."""
     if context_tokens is None:
         return max_tokens
-    analysis = (schema or schema_of(MergeResult))["properties"].get("analysis", {}).get("maxLength", 0)
-    need = answer_tokens(patches, analysis)
+    need = answer_tokens(patches, analysis_chars(schema))
     left = context_tokens - sum(llm.count_tokens(m.content) for m in messages)
     return need if need <= left else None
 
@@ -169,7 +186,7 @@ def merge_patches(
 
     With ``context_tokens`` the answer's room follows the inputs (``output_room``) rather
     than ``max_tokens``; inputs too large for one call are not sent (``oversize``)."""
-    messages = merge_messages(patches, skill_view)
+    messages = merge_messages(patches, skill_view, budget_tokens=reference_budget(patches, context_tokens, schema), count_tokens=llm.count_tokens)
     room = output_room(llm, messages, patches, context_tokens, max_tokens, schema)
     if room is None:
         return MergeOutcome(error=f"{len(patches)} inputs need more room than one call's context of {context_tokens} tokens", oversize=True)

@@ -20,6 +20,7 @@ from trace2skill.analysts.context import SkillContext
 from trace2skill.analysts.verify import VerifierJob
 from trace2skill.consolidate.merge import TreeStats
 from trace2skill.consolidate.provenance import write_provenance
+from trace2skill.consolidate.view import consolidation_view
 from trace2skill.ingest import read_labels
 from trace2skill.pipeline.analyze import AnalyzeBatch, draft_s0, write_lessons_and_patches
 from trace2skill.pipeline.consolidate import Topics, finish_topics, reduce_topics
@@ -37,7 +38,7 @@ from trace2skill.run.summary import RunSummary
 from trace2skill.safety.trace import write_safety
 from trace2skill.schema import PATCH_SCHEMA, Usage, to_table
 from trace2skill.serve.analyst import start_analyst
-from trace2skill.skill.folder import load_skill, minimal_skill, skill_prompt_view, write_skill
+from trace2skill.skill.folder import load_skill, minimal_skill, write_skill
 from trace2skill.skill.model import Skill
 
 Progress = Callable[[str], None]
@@ -148,7 +149,7 @@ def distill(cfg: DistillConfig, progress: Progress = print, *, resume: bool = Fa
                 mark_done(run_dir, state, "read")
                 stage("read")
             s0 = load_skill(run_dir / "s0")
-            skill_view = skill_prompt_view(s0)
+            skill_view = consolidation_view(s0)  # S0's listing and its reference files, for merges
 
             summary.resumed = _analyze(cfg, state, app, SkillContext.of(s0), progress)
             stage("analyze")
