@@ -263,6 +263,8 @@ def evaluate(corpus: Corpus, result) -> dict:
         "conflicts_logged": len(conflicts),
         "minority_in_skill": sum(t in written for t in minority_texts),
         "merge_calls": result.stats.merge_calls + result.stats.final_merge_calls,
+        "llm_prompt_tokens": result.stats.usage.prompt_tokens,  # merges, fixes and anchor restatements (the fake LLM counts ~4 characters a token)
+        "llm_completion_tokens": result.stats.usage.completion_tokens,
         "failed_merges": result.stats.failed_merges,
         "valid": not result.final.problems,
     }
