@@ -263,6 +263,8 @@ def evaluate(corpus: Corpus, result) -> dict:
         "conflicts_logged": len(conflicts),
         "minority_in_skill": sum(t in written for t in minority_texts),
         "merge_calls": result.stats.merge_calls + result.stats.final_merge_calls,
+        "llm_prompt_tokens": result.stats.usage.prompt_tokens,  # merges, fixes and anchor restatements (the fake LLM counts ~4 characters a token)
+        "llm_completion_tokens": result.stats.usage.completion_tokens,
         "failed_merges": result.stats.failed_merges,
         "valid": not result.final.problems,
     }
@@ -280,12 +282,13 @@ def main() -> None:
     from trace2skill.consolidate.embed import make_embedder
     from trace2skill.consolidate.merge import merge_patches
     from trace2skill.consolidate.run import consolidate
+    from trace2skill.consolidate.view import consolidation_view
     from trace2skill.llm.fake import FakeLLM
-    from trace2skill.skill.folder import minimal_skill, skill_prompt_view
+    from trace2skill.skill.folder import minimal_skill
 
     corpus = make_corpus(args.trajectories, seed=args.seed)
     s0 = minimal_skill("airline-agent", "Airline customer support with reservation tools. Use for airline support tasks.")
-    view, llm = skill_prompt_view(s0), FakeLLM()
+    view, llm = consolidation_view(s0), FakeLLM()
     cfg = ConsolidateConfig(embedder=args.embedder, skill_min_support=5, fan_in=args.fan_in)
     t0 = time.perf_counter()
     result = consolidate(s0, corpus.lessons, corpus.patches, cfg=cfg, embedder=make_embedder(args.embedder), merge=lambda ps: merge_patches(ps, view, llm))

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from trace2skill.consolidate.collapse import collapse, negated
+from trace2skill.consolidate.collapse import MAX_ALTERNATIVES, collapse, negated, specificity
 from trace2skill.consolidate.embed import HashingEmbedder, make_embedder, thresholds
 from tests.consolidate.helpers import append, unit, vecs
 
@@ -26,7 +26,7 @@ def test_make_embedder_names():
 def test_near_duplicates_collapse_with_provenance_union():
     units = [
         unit("a", "refund to card", "t1", edits=[append("Pitfalls", "- a")]),
-        unit("b", "refund to card again", "t2", edits=[append("Pitfalls", "- b")]),
+        unit("b", "refund card", "t2", edits=[append("Pitfalls", "- b")]),
         unit("c", "refund to card", "t1"),  # same trajectory: support counts it once
         unit("d", "greet politely", "t3", edits=[append("Pitfalls", "- d")]),
     ]
@@ -37,6 +37,25 @@ def test_near_duplicates_collapse_with_provenance_union():
     assert {f.unit_id: f.into for f in folded} == {"b": "a", "c": "a"}
 
 
+def test_a_collapse_keeps_the_most_specific_of_five_near_duplicates_and_hands_on_the_others_edits():
+    texts = {
+        "a": "Check the user before changing a booking.",
+        "b": "Verify who the user is first.",
+        "c": "Only when `get_user_details` returns the user id, change at most 1 reservation; if it fails, stop.",
+        "d": "Look up the user before acting on a reservation.",
+        "e": "Verify the user.",
+    }
+    units = [unit(k, t, f"t-{k}", edits=[append("Identity", f"- {t}")]) for k, t in texts.items()]
+    units.append(unit("f", "Verify the user.", "t-f", edits=[append("Identity", "-  verify the USER.")]))  # a repeat of e's edit
+    reps, _, folded = collapse(units, vecs(*[[1, 0.01 * i] for i in range(len(units))]), 0.9)
+    assert [r.id for r in reps] == ["c"]  # the code span, tool name, number and conditions win over id order ("a") and length
+    assert max(texts, key=lambda k: specificity(texts[k])) == "c"
+    assert reps[0].edits[0].content == f"- {texts['c']}" and reps[0].support == 6
+    alternatives = [e.content for e in reps[0].alternatives]
+    assert len(alternatives) == MAX_ALTERNATIVES and texts["c"] not in "".join(alternatives)
+    assert {f.unit_id for f in folded} == {"a", "b", "d", "e", "f"}  # their evidence is still recorded
+
+
 def test_a_lesson_and_its_negation_never_collapse_and_representatives_carry_edits():
     units = [
         unit("a", "wait for an explicit yes", "t1"),  # no edits: may not lead
@@ -44,8 +63,8 @@ def test_a_lesson_and_its_negation_never_collapse_and_representatives_carry_edit
         unit("c", "do not wait for an explicit yes", "t3", edits=[append("Pitfalls", "- no")]),
     ]
     reps, _, folded = collapse(units, vecs([1, 0], [1, 0], [1, 0.01]), 0.9)
-    assert [r.id for r in reps] == ["b", "c"]
-    assert reps[0].lesson_ids == ["l-a", "l-b"]
+    assert sorted(r.id for r in reps) == ["b", "c"]
+    assert next(r for r in reps if r.id == "b").lesson_ids == ["l-a", "l-b"]
     assert negated("Never do X") and negated("do not do X") and not negated("Always do X")
 
 

@@ -135,17 +135,17 @@ def test_a_merges_schema_holds_no_more_edits_than_its_inputs_and_drops_only_inpu
     import jsonschema
 
     from trace2skill.analysts.models import OutputLimits, engine_schema
-    from trace2skill.consolidate.models import MergeResult, merge_schema_for
+    from trace2skill.consolidate.models import MAX_MERGE_EDITS, MergeResult, merge_schema_for
     from trace2skill.llm.embedded import json_gbnf
 
     base = engine_schema(MergeResult, OutputLimits(), "")
     two = [patch(1), patch(2).model_copy(update={"edits": patch(2).edits * 3})]  # 1 + 3 edits
     narrowed = merge_schema_for(base, two)
     assert narrowed["properties"]["edits"]["maxItems"] == 4 and narrowed["properties"]["dropped"]["maxItems"] == 2
-    assert base["properties"]["edits"]["maxItems"] == 12  # the cached schema is left as it was
+    assert base["properties"]["edits"]["maxItems"] == MAX_MERGE_EDITS  # the cached schema is left as it was
     edit = {"op": "append_to_section", "path": "SKILL.md", "section": "Pitfalls", "anchor": "", "content": "- x", "reason": "r"}
-    jsonschema.validate({"edits": [edit] * 4, "resolutions": [], "dropped": [{"input": 2, "reason": "dup"}]}, narrowed)
-    for bad in ({"edits": [edit] * 5, "resolutions": [], "dropped": []}, {"edits": [edit], "resolutions": [], "dropped": [{"input": 3, "reason": "x"}]}):
+    jsonschema.validate({"analysis": "", "edits": [edit] * 4, "resolutions": [], "dropped": [{"input": 2, "reason": "dup"}]}, narrowed)
+    for bad in ({"analysis": "", "edits": [edit] * 5, "resolutions": [], "dropped": []}, {"analysis": "", "edits": [edit], "resolutions": [], "dropped": [{"input": 3, "reason": "x"}]}):
         with pytest.raises(jsonschema.ValidationError):
             jsonschema.validate(bad, narrowed)
     grammar = json_gbnf(narrowed).splitlines()  # llama.cpp enforces the same room

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
+
 from tests.consolidate.helpers import ScriptedLLM, vecs
 from tests.llm.openai_server import ChatServer
 from trace2skill.consolidate.config import ConsolidateConfig
@@ -13,11 +15,12 @@ from trace2skill.consolidate.merge import merge_patches, sequential
 from trace2skill.consolidate.reduce import ReduceParams, reduce_cluster
 from trace2skill.consolidate.run import consolidate
 from trace2skill.consolidate.units import split_units
+from trace2skill.consolidate.view import consolidation_view
 from trace2skill.llm.fake import FakeLLM
 from trace2skill.llm.openai import OpenAILLM
 from trace2skill.prompting import load_prompt, prompt_version
 from trace2skill.schema import Edit, Lesson, Patch
-from trace2skill.skill.folder import minimal_skill, skill_prompt_view
+from trace2skill.skill.folder import minimal_skill, skill_md_titles, skill_prompt_view
 
 S0 = minimal_skill("desk-agent", "Customer desk agent. Use for customer desk tasks.")
 CAUSE = {"title": "Acted before confirming", "description": "x", "steps": [3], "explanation": "The agent refunded before the customer said yes."}
@@ -59,7 +62,7 @@ def test_the_merge_prompt_carries_each_inputs_lessons_causes_and_support_over_ht
 
 def test_the_merge_prompt_states_the_rules_of_synthesis_and_safety():
     text = load_prompt("trace2skill.consolidate", "merge").template.lower()
-    assert prompt_version("trace2skill.consolidate", "merge") == "merge v2"
+    assert prompt_version("trace2skill.consolidate", "merge") == "merge v3"
     for rule in ("most specific wording", "synthesise", "justification", "unique insight", "concise", '"dropped"', "observations about the environment"):
         assert rule in text, rule
 
@@ -126,3 +129,53 @@ def test_a_rare_lesson_goes_to_references_with_its_reason_and_a_lone_one_off_can
     (drop,) = [r for r in result.provenance if r.kind == "dropped" and "l9" in r.lesson_ids]
     assert drop.reason == "dropped by the merger: a quirk of one customer" and not result.final.skill.reference_paths()
     assert result.stats.merger_dropped == 1
+
+
+INSIGHTS = [
+    "alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet",
+    "kilo", "lima", "mike", "november", "oscar", "papa", "quebec", "romeo", "sierra", "tango",
+]  # fmt: skip
+
+
+def test_twenty_distinct_insights_in_one_cluster_all_survive_the_tree_over_http():
+    units = []
+    for i, word in enumerate(INSIGHTS):
+        patch = Patch(id=f"p{i}", edits=[Edit(op="add_section", section=word.title(), content=f"- {word} {word}s.", reason=word)], trajectory_ids=[f"t{i}"])
+        units += split_units([patch], [lesson(i, f"{word.title()} rule", f"{word} {word}s {word}.")])
+    params = ReduceParams(fan_in=5, dedup_threshold=0.9999, corroboration_cosine=0.5, skill_support=1, reference_support=1)
+    with ChatServer() as server:
+        llm = OpenAILLM(server.base_url, "m")
+        result = reduce_cluster(0, units, np.eye(20, dtype=np.float32), params, sequential(lambda ps: merge_patches(ps, "", llm, retries=0, context_tokens=32768)))
+        requests = list(server.requests)
+    assert result.stats.failed_merges == 0 and len(result.patches) == 1  # 4 merges of 5, then one of 4 patches holding 20 edits
+    written = "\n".join(e.content for e in result.patches[0].edits)
+    dropped = {l for d in result.dropped for l in d.lesson_ids if d.reason}
+    for i, word in enumerate(INSIGHTS):
+        assert f"- {word} {word}s." in written or f"l{i}" in dropped, word
+    top = requests[-1]
+    assert "up to 20 edits" in top["messages"][0]["content"]  # the prompt states the room the schema gives
+    assert top["max_tokens"] > requests[0]["max_tokens"]  # the answer's room follows the inputs
+
+
+def test_the_merge_schema_reasons_first_and_decides_before_it_edits():
+    a = proposal(1, "Confirm before refunding", "Wait for an explicit yes before any refund.", "- Wait for an explicit yes before a refund.")
+    b = proposal(2, "Refund in one step", "Once the customer agreed, refund without asking again.", "- Do not ask twice once the customer agreed.")
+    with ChatServer() as server:
+        merge_patches([a, b], "", OpenAILLM(server.base_url, "m"), retries=0)
+        (request,) = server.requests
+    fields = list(request["response_format"]["json_schema"]["schema"]["properties"])
+    assert fields == ["analysis", "resolutions", "dropped", "edits"]
+    assert prompt_version("trace2skill.consolidate", "fix") == "fix v3"
+
+
+def test_a_merge_prompt_holds_the_reference_files_its_inputs_edit_whole_and_no_others():
+    s0 = S0.model_copy(update={"files": {"references/refunds.md": "# Refunds\n\n## Methods\n- Card refunds take 5 days.\n", "references/bags.md": "# Bags\n\n## Fees\n- First bag free.\n"}})
+    view = consolidation_view(s0)
+    edit = Edit(op="insert_after", path="references/refunds.md", section="Methods", anchor="- Card refunds take 5 days.", content="- Vouchers are instant.")
+    patches = [Patch(id=f"p{i}", edits=[edit], trajectory_ids=[f"t{i}"], support=1) for i in range(2)]
+    llm = ScriptedLLM({"analysis": "", "resolutions": [], "dropped": [], "edits": []})
+    merge_patches(patches, view, llm)
+    (prompt,) = llm.prompts
+    assert "- Card refunds take 5 days." in prompt and '<file path="references/refunds.md"' in prompt  # the file it edits, whole
+    assert "First bag free" not in prompt and "references/bags.md" in prompt  # another file: listed, not shown
+    assert skill_md_titles(view) == skill_md_titles(skill_prompt_view(s0))  # the schema's section titles are unchanged

@@ -40,3 +40,14 @@ def test_edits_without_lessons_become_units_and_lessons_without_edits_stay():
     orphan = next(u for u in units if u.edits)
     assert orphan.trajectory_ids == ["t9"] and "Re-read the task" in orphan.text
     assert next(u for u in units if not u.edits).lesson_ids == ["t2-l0"]
+
+
+def test_the_analysts_lesson_index_wins_over_a_title_that_matches_another_lesson():
+    lessons = [lesson("t1", 0, "Check refunds", "Refund to the original payment.", "refunds"), lesson("t1", 1, "Verify identity", "Look up the user id first.", "identity")]
+    # The reason is the other lesson's title and the position matches it too; the analyst named lesson 1.
+    named = Edit(op="append_to_section", section="Pitfalls", content="- Look up the user id first.", reason="Check refunds", lesson_ids=["t1-l1"])
+    old = Edit(op="append_to_section", section="Pitfalls", content="- Refund to the original payment.", reason="Check refunds")  # an old run: no lesson_ids
+    units = split_units([Patch(id="p1", edits=[named, old], lesson_ids=[l.id for l in lessons], trajectory_ids=["t1"], support=1)], lessons)
+    by_topic = {u.topic: u for u in units}
+    assert [e.content for e in by_topic["identity"].edits] == ["- Look up the user id first."]
+    assert [e.content for e in by_topic["refunds"].edits] == ["- Refund to the original payment."]  # by title, as before

@@ -15,7 +15,7 @@ def test_grammar_keeps_control_characters_out_of_strings():
 
 def test_strict_schema_requires_every_field_in_order():
     schema = schema_of(MergeResult)
-    assert schema["required"] == ["edits", "resolutions", "dropped"]
+    assert schema["required"] == ["analysis", "resolutions", "dropped", "edits"]  # reasoning first
     assert schema["additionalProperties"] is False
     edit = schema["$defs"]["EditDraft"]
     assert edit["required"] == list(edit["properties"])

@@ -102,7 +102,8 @@ def test_planted_personal_data_never_leaves_ingest(tmp_path_factory, p: dict[str
         for record in records:
             dumped = json.dumps(record.to_row(), ensure_ascii=False)
             for value in planted(p):
-                assert value not in dumped and value.lower() not in dumped.lower(), (value, path.name, dumped[:2000])
+                # As a word, in any case: a short drawn name may be part of a word ("Assi" in "assistant").
+                assert not re.search(rf"(?<![A-Za-z0-9]){re.escape(value)}(?![A-Za-z0-9])", dumped, re.IGNORECASE), (value, path.name, dumped[:2000])
             assert record.id in dumped and "call_Ab12Cd34" in dumped and "K7WQ2M" in dumped  # ids that are not someone's
             assert record.metadata[PERSONAL_KEY]["PERSON"] >= 1
 

@@ -15,9 +15,11 @@ from itertools import zip_longest
 from pydantic import BaseModel, Field, field_validator
 
 from trace2skill.analysts.analyze import to_edit
-from trace2skill.consolidate.models import MAX_CARRIED_LESSONS, Dropped, InputDrop, LessonBrief, MergeResult, Proposal
+from trace2skill.analysts.context import TokenCounter
+from trace2skill.consolidate.models import MAX_CARRIED_LESSONS, MAX_MERGE_EDITS, Dropped, InputDrop, LessonBrief, MergeResult, Proposal, merge_room
+from trace2skill.consolidate.view import REFERENCE_BUDGET_TOKENS, call_view
 from trace2skill.llm.base import LLMClient, LLMError, Message
-from trace2skill.llm.structured import generate
+from trace2skill.llm.structured import generate, schema_of
 from trace2skill.prompting import fence_data, load_prompt
 from trace2skill.schema import Edit, Patch, Usage, stable_id
 
@@ -27,10 +29,12 @@ LESSON_CHARS_PER_INPUT = 1200  # ... within this many characters of lesson text,
 
 
 class MergeOutcome(BaseModel):
-    """One merge call: the merged patch, or the reason it failed (inputs are then kept)."""
+    """One merge call: the merged patch, or the reason it failed (inputs are then kept).
+    ``oversize``: the inputs need more room than one call's context leaves (the tree splits them)."""
 
     patch: Proposal | None = None
     error: str = ""
+    oversize: bool = False
     usage: Usage = Field(default_factory=Usage)
 
     @field_validator("patch", mode="before")
@@ -68,10 +72,12 @@ MergeFn = Callable[[list[Patch]], MergeOutcome]
 MergeManyFn = Callable[[list[list[Patch]]], list[MergeOutcome]]
 
 
-def merge_messages(patches: list[Patch], skill_view: str) -> list[Message]:
-    """The merge prompt: static rules and S0 first, then the numbered inputs as data, each
-    with its support, the lessons behind it (and their failure causes) and its edits."""
-    system = load_prompt("trace2skill.consolidate", "merge").safe_substitute(skill=skill_view)
+def merge_messages(patches: list[Patch], skill_view: str, *, budget_tokens: int = REFERENCE_BUDGET_TOKENS, count_tokens: TokenCounter = lambda t: len(t) // 4) -> list[Message]:
+    """The merge prompt: static rules and S0 (with the reference files the inputs edit, whole,
+    within ``budget_tokens``: ``view.call_view``) first, then the numbered inputs as data,
+    each with its support, the lessons behind it (and their failure causes) and its edits."""
+    skill = call_view(skill_view, patches, budget_tokens=budget_tokens, count_tokens=count_tokens)
+    system = load_prompt("trace2skill.consolidate", "merge").safe_substitute(skill=skill, room=merge_room(patches), inputs=len(patches))
     payload = [
         {
             "input": n,
@@ -79,6 +85,7 @@ def merge_messages(patches: list[Patch], skill_view: str) -> list[Message]:
             "topic": p.topic,
             "lessons": _shown_lessons(_lessons(p)),
             "edits": [e.model_dump(exclude_none=True) for e in p.edits],
+            **({"alternatives": [e.model_dump(exclude_none=True) for e in p.alternatives]} if isinstance(p, Proposal) and p.alternatives else {}),
         }
         for n, p in enumerate(patches, start=1)
     ]
@@ -126,8 +133,48 @@ def union_provenance(patches: list[Patch], *, ids_from: list[Patch] | None = Non
     }
 
 
+def answer_tokens(patches: list[Patch], analysis_chars: int) -> int:
+    """The room a merge or fix answer needs: the inputs' edits once more (a merge rewrites at
+    most what it is given), its reasoning (``analysis_chars``, 0 when the schema has none)
+    and a resolution per input, at ~3 characters a token (JSON escapes), plus the JSON around them."""
+    chars = sum(len(e.model_dump_json()) for p in patches for e in p.edits) + analysis_chars + 300 * len(patches)
+    return chars // 3 + 256
+
+
+def reference_budget(patches: list[Patch], context_tokens: int | None, schema: dict | None) -> int:
+    """Tokens for the reference files one call shows: half of what the context leaves after
+    the answer's room (the rules, SKILL.md and the inputs need the rest), or
+    ``REFERENCE_BUDGET_TOKENS`` when the context is not known."""
+    if context_tokens is None:
+        return REFERENCE_BUDGET_TOKENS
+    return max(0, context_tokens - answer_tokens(patches, analysis_chars(schema))) // 2
+
+
+def analysis_chars(schema: dict | None) -> int:
+    """The reasoning an engine's ``schema`` of ``MergeResult`` allows (0 when it has none)."""
+    return (schema or schema_of(MergeResult))["properties"].get("analysis", {}).get("maxLength", 0)
+
+
+def output_room(llm: LLMClient, messages: list[Message], patches: list[Patch], context_tokens: int | None, max_tokens: int, schema: dict | None) -> int | None:
+    """``max_tokens`` when no context is given; else what the answer needs (``answer_tokens``
+    with the reasoning the engine's ``schema`` allows), or None when the context left after
+    the prompt is less (the inputs must be split)."""
+    if context_tokens is None:
+        return max_tokens
+    need = answer_tokens(patches, analysis_chars(schema))
+    left = context_tokens - sum(llm.count_tokens(m.content) for m in messages)
+    return need if need <= left else None
+
+
 def merge_patches(
-    patches: list[Patch], skill_view: str, llm: LLMClient, *, max_tokens: int = 1024, retries: int = 2, schema: dict | None = None
+    patches: list[Patch],
+    skill_view: str,
+    llm: LLMClient,
+    *,
+    max_tokens: int = 1024,
+    retries: int = 2,
+    schema: dict | None = None,
+    context_tokens: int | None = None,
 ) -> MergeOutcome:
     """Merge ``patches`` into one conflict-free patch with one LLM call (validated, retried).
 
@@ -135,9 +182,16 @@ def merge_patches(
     call's, so a resolution made low in the tree is still on record at the top. Inputs the
     merger drops leave the provenance (lessons, trajectories, support) and are recorded
     with its reason; exact repeats among the returned edits are kept once. A single patch
-    is reviewed the same way (the merger may drop it, with its reason)."""
+    is reviewed the same way (the merger may drop it, with its reason).
+
+    With ``context_tokens`` the answer's room follows the inputs (``output_room``) rather
+    than ``max_tokens``; inputs too large for one call are not sent (``oversize``)."""
+    messages = merge_messages(patches, skill_view, budget_tokens=reference_budget(patches, context_tokens, schema), count_tokens=llm.count_tokens)
+    room = output_room(llm, messages, patches, context_tokens, max_tokens, schema)
+    if room is None:
+        return MergeOutcome(error=f"{len(patches)} inputs need more room than one call's context of {context_tokens} tokens", oversize=True)
     try:
-        result, usage = generate(llm, merge_messages(patches, skill_view), MergeResult, max_tokens=max_tokens, retries=retries, schema=schema)
+        result, usage = generate(llm, messages, MergeResult, max_tokens=room, retries=retries, schema=schema)
     except LLMError as exc:
         return MergeOutcome(error=str(exc), usage=exc.usage)
     except ValueError as exc:  # e.g. a prompt longer than the engine's context: the inputs stay unmerged
@@ -194,6 +248,48 @@ def single(merge_many: MergeManyFn) -> MergeFn:
     return lambda patches: merge_many([patches])[0]
 
 
+def merge_groups(level: list[Patch], fan_in: int) -> list[list[Patch]]:
+    """``level`` cut in order into groups of at most ``fan_in`` patches whose edits together
+    fit one merge answer (``MAX_MERGE_EDITS``); a patch larger than that is a group alone."""
+    groups: list[list[Patch]] = []
+    for patch in level:
+        last = groups[-1] if groups else None
+        if last is not None and len(last) < fan_in and sum(len(p.edits) for p in last) + len(patch.edits) <= MAX_MERGE_EDITS:
+            last.append(patch)
+        else:
+            groups.append([patch])
+    return groups
+
+
+def merge_level(groups: list[list[Patch]], merge_many: MergeManyFn, stats: TreeStats) -> tuple[list[Patch], bool]:
+    """One tree level: every group of two or more merged together; a group too large for one
+    call (``oversize``) is split in halves and those merged in the same level; a failed merge
+    keeps its inputs. Returns the next level and whether any merge succeeded."""
+    nxt: list[Patch] = [p for g in groups if len(g) == 1 for p in g]
+    pending = [g for g in groups if len(g) > 1]
+    progressed = False
+    calls = 0
+    while pending:
+        outcomes = merge_many(pending)
+        calls += len(pending)
+        retry: list[list[Patch]] = []
+        for group, outcome in zip(pending, outcomes):
+            stats.merge_calls += 1
+            stats.usage = stats.usage + outcome.usage
+            if outcome.patch is not None:
+                nxt.append(outcome.patch)
+                progressed = True
+            elif outcome.oversize and len(group) > 2:
+                half = len(group) // 2
+                retry += [group[:half], group[half:]]
+            else:
+                stats.failed_merges += 1
+                nxt.extend(group)
+        pending = retry
+    stats.calls_per_level.append(calls)
+    return sorted(nxt, key=lambda p: p.id), progressed
+
+
 def merge_tree(
     patches: list[Patch],
     fan_in: int,
@@ -204,11 +300,14 @@ def merge_tree(
 ) -> tuple[list[Patch], TreeStats]:
     """Reduce ``patches`` level by level in groups of ``fan_in`` until one is left.
 
-    All merges of a level are independent and go to ``merge_many`` together. A failed
-    merge keeps its inputs for the next level, so nothing is lost. When the levels run
-    out (``max_levels``, or a level in which every merge failed) with more than one patch
-    left, one forced final merge of all survivors is tried; if it fails too, the
-    survivors are returned as they are (apply then takes them one after another, guarded).
+    All merges of a level are independent and go to ``merge_many`` together. Groups hold no
+    more edits than one answer may (``merge_groups``), and a group whose prompt leaves too
+    little context for its answer is split, never truncated (``merge_level``). A failed
+    merge keeps its inputs for the next level, so nothing is lost. When the levels run out
+    (``max_levels``, or a level in which every merge failed) with more than one patch left,
+    one forced final merge of all survivors is tried when they fit one answer; if it fails
+    too, the survivors are returned as they are (apply then takes them one after another,
+    guarded).
     """
     if fan_in < 2:
         raise ValueError("fan_in must be at least 2")
@@ -220,29 +319,10 @@ def merge_tree(
     level = sorted(patches, key=lambda p: p.id)
     while len(level) > 1 and stats.levels < max_levels:
         stats.levels += 1
-        groups = [level[s : s + fan_in] for s in range(0, len(level), fan_in)]
-        to_merge = [g for g in groups if len(g) > 1]
-        stats.calls_per_level.append(len(to_merge))
-        outcomes = iter(merge_many(to_merge))
-        nxt: list[Patch] = []
-        progressed = False
-        for group in groups:
-            if len(group) == 1:
-                nxt.extend(group)
-                continue
-            outcome = next(outcomes)
-            stats.merge_calls += 1
-            stats.usage = stats.usage + outcome.usage
-            if outcome.patch is None:
-                stats.failed_merges += 1
-                nxt.extend(group)
-            else:
-                nxt.append(outcome.patch)
-                progressed = True
-        level = sorted(nxt, key=lambda p: p.id)
+        level, progressed = merge_level(merge_groups(level, fan_in), merge_many, stats)
         if not progressed:
             break
-    if len(level) > 1:
+    if len(level) > 1 and len(merge_groups(level, len(level))) == 1:
         outcome = merge_many([level])[0]
         stats.merge_calls += 1
         stats.forced_merges += 1

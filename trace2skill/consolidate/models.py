@@ -8,11 +8,11 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field
 
-from trace2skill.analysts.models import EditDraft
-from trace2skill.schema import Lesson, Patch, Usage
+from trace2skill.analysts.models import ANALYSIS_CHARS_MAX, Cap, EditDraft
+from trace2skill.schema import Edit, Lesson, Patch, Usage
 
 MAX_CARRIED_LESSONS = 12  # lessons a merged patch carries up the tree (the most supported inputs' first)
-MAX_MERGE_EDITS = 12  # edits one merge or fix answer may hold
+MAX_MERGE_EDITS = 64  # edits one merge or fix answer may hold; the tree never gives one call inputs with more (merge.merge_groups)
 
 
 class LessonBrief(BaseModel):
@@ -55,6 +55,7 @@ class Proposal(Patch):
     next merge) and the inputs merges dropped on the way (kept for provenance)."""
 
     lessons: list[LessonBrief] = Field(default_factory=list)
+    alternatives: list[Edit] = Field(default_factory=list, description="Edits of near-duplicates collapsed into it, shown to its first merge.")
     dropped: list[Dropped] = Field(default_factory=list)
 
 
@@ -66,24 +67,36 @@ class InputDrop(BaseModel):
 
 
 class MergeResult(BaseModel):
-    """One conflict-free set of edits merged from several patches."""
+    """One conflict-free set of edits merged from several patches (or a repaired patch).
 
-    edits: list[EditDraft] = Field(max_length=MAX_MERGE_EDITS)
-    resolutions: list[Annotated[str, Field(max_length=200)]] = Field(
-        default_factory=list, max_length=6, description="Each conflict resolved or advice synthesised, and why."
+    Reasoning comes first, then the resolutions and drops it decides, and the edits last,
+    so that a model writes its edits after it has weighed the inputs."""
+
+    analysis: Annotated[str, Cap("analysis", 400)] = Field(
+        "", max_length=ANALYSIS_CHARS_MAX, description="Your reasoning, before the answer: which inputs say the same, which conflict and why, what each edit keeps."
+    )
+    resolutions: list[Annotated[str, Field(max_length=300)]] = Field(
+        default_factory=list, max_length=MAX_MERGE_EDITS, description="Each conflict resolved or advice synthesised, and why."
     )
     dropped: list[InputDrop] = Field(
-        default_factory=list, max_length=8, description="Inputs left out entirely (none of their advice is kept), each with the reason."
+        default_factory=list, max_length=MAX_MERGE_EDITS, description="Inputs left out entirely (none of their advice is kept), each with the reason."
     )
+    edits: list[EditDraft] = Field(max_length=MAX_MERGE_EDITS)
+
+
+def merge_room(patches: list[Patch]) -> int:
+    """How many edits a merge of ``patches`` may return: as many as the inputs hold (at least
+    one per input, whose lessons may carry no edit); the tree keeps it within ``MAX_MERGE_EDITS``."""
+    return min(MAX_MERGE_EDITS, max(sum(len(p.edits) for p in patches), len(patches)))
 
 
 def merge_schema_for(schema: dict, patches: list[Patch]) -> dict:
     """``schema`` (an engine schema of ``MergeResult``) narrowed to what a merge of ``patches``
-    can need: no more edits than the inputs hold (at least one per input, whose lessons may
-    carry no edit), as many resolutions, and drops only of inputs that exist, numbered 1..n.
+    can need: ``merge_room`` edits, as many resolutions, and drops only of inputs that exist,
+    numbered 1..n (the prompt states the same numbers).
     A small model otherwise fills every slot (a 270M merge of two 3-edit patches wrote 12
     edits, most of them repeats) and numbers inputs that are not there. Returns a copy."""
-    room = min(MAX_MERGE_EDITS, max(sum(len(p.edits) for p in patches), len(patches)))
+    room = merge_room(patches)
     narrowed = copy.deepcopy(schema)
     props = narrowed["properties"]
     props["edits"]["maxItems"] = room

@@ -128,7 +128,7 @@ def reduce_cluster(
         review = review and params.review_one_offs
         if not group:
             continue
-        if review and len(group) == 1:
+        if len(group) == 1 and (review or group[0].alternatives):  # folded near-duplicates' details wait for a merger
             patches, tree = review_alone(group[0], merge_many)
         else:
             patches, tree = merge_tree(group, params.fan_in, merge_many=merge_many, max_levels=params.max_levels)

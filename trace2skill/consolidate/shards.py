@@ -29,7 +29,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from trace2skill.consolidate.cluster import assign, topic_counts
-from trace2skill.consolidate.collapse import Collapsed, collapse_order, leaders, negated, with_members
+from trace2skill.consolidate.collapse import SCORED_CHARS, Collapsed, collapse_order, leaders, negated, specificity, with_alternatives, with_members
 from trace2skill.consolidate.embed import WIDEN_ROWS, embedding_matrix, stored_embeddings
 from trace2skill.consolidate.units import Unit
 
@@ -74,7 +74,7 @@ def unit_columns(units: list[Unit]) -> dict[str, pa.Array]:
         "kinds": pa.array([u.kinds for u in units], pa.list_(pa.string())),
         "lesson_ids": pa.array([u.lesson_ids for u in units], pa.list_(pa.string())),
         "trajectory_ids": pa.array([u.trajectory_ids for u in units], pa.list_(pa.string())),
-        "content": pa.array([u.text[:500] for u in units], pa.string()),
+        "content": pa.array([u.text[:SCORED_CHARS] for u in units], pa.string()),
     }
 
 
@@ -98,7 +98,9 @@ def collapse_shard(table: pa.Table, centroids: np.ndarray, threshold: float) -> 
 
 def _collapse_cluster(cluster: int, part: pa.Table, threshold: float) -> tuple[pa.Table, pa.Table]:
     ids = part.column("unit_id").to_pylist()
-    order = collapse_order(part.column("has_edits").to_pylist(), ids)
+    contents = part.column("content").to_pylist()  # the first SCORED_CHARS of each unit's text
+    has_edits = part.column("has_edits").to_pylist()
+    order = collapse_order(has_edits, [specificity(c) for c in contents], ids)
     polarity = part.column("negated").to_numpy(zero_copy_only=False)
     stored = part.schema.field("embedding").type
     reps, into, cosine, rep_vecs = leaders(order, polarity, embedding_matrix(part.column("embedding"), np.float16), threshold)
@@ -109,8 +111,11 @@ def _collapse_cluster(cluster: int, part: pa.Table, threshold: float) -> tuple[p
     topics = part.column("topic").to_pylist()
     units = part.column("unit").to_pylist()
     rep_units = [
-        with_members(
-            Unit.model_validate_json(units[r]), [lesson_ids[m] for m in members[r]], [trajectory_ids[m] for m in members[r]], [kinds[m] for m in members[r]]
+        with_alternatives(
+            with_members(
+                Unit.model_validate_json(units[r]), [lesson_ids[m] for m in members[r]], [trajectory_ids[m] for m in members[r]], [kinds[m] for m in members[r]]
+            ),
+            (Unit.model_validate_json(units[m]) for m in members[r][1:] if has_edits[m]),  # parsed lazily, a few per representative
         ).model_dump_json()
         for r in reps
     ]

@@ -36,6 +36,7 @@ class Unit(BaseModel):
     topic: str = "general"
     kinds: list[str] = Field(default_factory=list, description="Lesson kinds behind the unit (failure/success).")
     edits: list[Edit] = Field(default_factory=list)
+    alternatives: list[Edit] = Field(default_factory=list, description="Distinct edits of near-duplicates folded into this unit, for the merge.")
     lesson_ids: list[str] = Field(default_factory=list)
     trajectory_ids: list[str] = Field(default_factory=list)
     lessons: list[LessonBrief] = Field(default_factory=list, description="The lesson's words and causes, shown to merges.")
@@ -49,6 +50,7 @@ class Unit(BaseModel):
         return Proposal(
             id=self.id,
             edits=list(self.edits),
+            alternatives=list(self.alternatives),
             lesson_ids=sorted(set(self.lesson_ids)),
             trajectory_ids=sorted(set(self.trajectory_ids)),
             support=self.support,
@@ -65,8 +67,10 @@ def lesson_text(title: str, description: str, content: str) -> str:
 def split_units(patches: list[Patch], lessons: list[Lesson]) -> list[Unit]:
     """One unit per lesson, holding the edits of its trajectory's patch attributed to it.
 
-    Attribution per edit: the lesson whose title is the edit's ``reason``; else, when a
-    patch has as many edits as its trajectory has lessons, the lesson at the same
+    Attribution per edit: the lesson the analyst named (``Edit.lesson_ids``, from the
+    lesson index it gives each edit). Only an edit without one (runs from before that
+    field) is matched by text: the lesson whose title is the edit's ``reason``; else, when
+    a patch has as many edits as its trajectory has lessons, the lesson at the same
     position; else the lesson sharing most words with the edit. A ``create`` of
     ``references/x.md`` follows the edit that links it, so the pair stays in one unit.
     """
@@ -112,9 +116,12 @@ def _attribute(edits: list[Edit], lessons: list[Lesson]) -> list[Lesson | None]:
     if not lessons:
         return [None] * len(edits)
     titles = {l.title.strip().casefold(): l for l in lessons}
+    by_id = {l.id: l for l in lessons}
     owners: list[Lesson | None] = []
     for i, edit in enumerate(edits):
-        owner = titles.get(edit.reason.strip().casefold())
+        owner = next((by_id[lid] for lid in edit.lesson_ids if lid in by_id), None)  # the analyst's own attribution
+        if owner is None:
+            owner = titles.get(edit.reason.strip().casefold())
         if owner is None and len(edits) == len(lessons):
             owner = lessons[i]
         if owner is None:

@@ -44,12 +44,12 @@ from trace2skill.consolidate.run import Consolidation, cluster_distance, finish,
 from trace2skill.consolidate.sampling import far_cap, far_in_shard, pick_far, shard_sample
 from trace2skill.consolidate.shards import SHARD, collapse_shard, folded_table, merged_topics, shard_count, unit_columns, unit_counts
 from trace2skill.consolidate.units import Unit, split_units
+from trace2skill.consolidate.view import consolidation_view
 from trace2skill.pipeline.tuning import paths_dataset, releasing, trim
 from trace2skill.run.buckets import stable_bucket
 from trace2skill.run.options import DistillConfig
 from trace2skill.run.progress import Console
 from trace2skill.schema import Patch, Usage
-from trace2skill.skill.folder import skill_prompt_view
 from trace2skill.skill.model import Skill
 
 Progress = Callable[[str], None]
@@ -87,7 +87,7 @@ def serve_fix(handle: DeploymentHandle) -> Fixer:
 
     def fix(patch: Patch, problems: list[str], state: Skill) -> MergeOutcome:
         try:
-            return MergeOutcome.model_validate_json(handle.fix.remote(patch.model_dump_json(), problems, skill_prompt_view(state)).result())
+            return MergeOutcome.model_validate_json(handle.fix.remote(patch.model_dump_json(), problems, consolidation_view(state)).result())
         except Exception as exc:  # the part is then withheld, the run goes on
             return MergeOutcome(error=f"fix call failed: {type(exc).__name__}: {exc}")
 

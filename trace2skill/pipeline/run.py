@@ -19,6 +19,7 @@ from trace2skill import parts
 from trace2skill.analysts.context import SkillContext
 from trace2skill.analysts.verify import VerifierJob
 from trace2skill.consolidate.provenance import write_provenance
+from trace2skill.consolidate.view import consolidation_view
 from trace2skill.ingest import read_labels
 from trace2skill.pipeline.analyze import AnalyzeBatch, draft_s0, write_lessons_and_patches
 from trace2skill.pipeline.consolidate import Topics, finish_topics, reduce_topics
@@ -37,7 +38,7 @@ from trace2skill.run.summary import RunSummary
 from trace2skill.safety.trace import write_safety
 from trace2skill.schema import PATCH_SCHEMA, to_table
 from trace2skill.serve.analyst import start_analyst
-from trace2skill.skill.folder import load_skill, minimal_skill, skill_prompt_view, write_skill
+from trace2skill.skill.folder import load_skill, minimal_skill, write_skill
 from trace2skill.skill.model import Skill
 
 Progress = Callable[[str], None]
@@ -178,7 +179,7 @@ def consolidate(run: DistillRun) -> dict[str, float]:
     summary.budget = budget_report(run_dir, usage.prompt_tokens, parts.num_rows(run_dir / TRAJECTORIES) - results)
     found = write_lessons_and_patches(run_dir, results)  # lessons.parquet and patches.parquet, split from the parts by Ray tasks
     run.progress(f"{found['lessons']} lesson(s), {found['patches']} patch(es); consolidating ({cfg.consolidate.embedder} embeddings, fan-in {cfg.consolidate.fan_in})")
-    skill_view = skill_prompt_view(run.frozen_s0)
+    skill_view = consolidation_view(run.frozen_s0)  # S0's listing and its reference files, for merges
     topics = reduce_topics(run_dir / ANALYSIS_DIR, cfg, run.app, skill_view, run.progress)
     run.progress("assembling the skill from the topics, applying and validating it")
     # In a worker that exits once it is done: the cluster results name every lesson and

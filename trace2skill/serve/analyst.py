@@ -54,13 +54,10 @@ class Analyst:
 
     def merge(self, patches_json: list[str], skill_view: str) -> str:
         patches = [Proposal.model_validate_json(p) for p in patches_json]
-        outcome = merge_patches(patches, skill_view, self.llm, max_tokens=self._merge_tokens(), retries=self.config.retries, schema=merge_schema_for(self._merge_schema(skill_view), patches))
+        # The answer's room follows the inputs, bounded by what the context leaves after the prompt.
+        schema = merge_schema_for(self._merge_schema(skill_view), patches)
+        outcome = merge_patches(patches, skill_view, self.llm, retries=self.config.retries, schema=schema, context_tokens=self.config.context_tokens)
         return outcome.model_dump_json()
-
-    def _merge_tokens(self) -> int:
-        # A merge writes for several inputs, so twice an analysis's room, but never more than
-        # half the context: the prompt (S0 and the inputs' lessons and edits) needs the rest.
-        return min(self.config.max_output_tokens * 2, self.config.context_tokens // 2)
 
     def _merge_schema(self, skill_view: str) -> dict:
         # The run's room per backend, and edits of existing SKILL.md sections narrowed to the
@@ -73,7 +70,7 @@ class Analyst:
 
     def fix(self, patch_json: str, problems: list[str], skill_view: str) -> str:
         patch = Patch.model_validate_json(patch_json)
-        outcome = fix_patch(patch, problems, skill_view, self.llm, max_tokens=self._merge_tokens(), retries=self.config.retries, schema=self._merge_schema(skill_view))
+        outcome = fix_patch(patch, problems, skill_view, self.llm, retries=self.config.retries, schema=self._merge_schema(skill_view), context_tokens=self.config.context_tokens)
         return outcome.model_dump_json()
 
 
