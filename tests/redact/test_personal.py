@@ -9,7 +9,7 @@ import re
 import string
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from trace2skill.ingest import read_file
@@ -86,6 +86,19 @@ def tau_bench(p: dict[str, str]) -> list[dict]:
              "traj": chat}]
 
 
+CONTROL = {"first": "Zqxwv", "last": "Vkzqj", "user_id": "zqxwv_vkzqj_4242", "email": "zqxwv.vkzqj@example.org", "phone": "+1 415-555-0123",
+           "card": luhn("4" + "1" * 14), "iban": iban("12345678", "1234567890"), "address": "12 Zqxwv Street", "dob": "1970-01-01"}
+
+
+def vocabulary(folder: Path) -> set[str]:
+    """Every word the read records hold besides the person's: a drawn name that is one of
+    them ("Null", "Role") cannot be told from the document's own text."""
+    (folder / "control.jsonl").write_text(json.dumps(openai_chat(CONTROL)) + "\n")
+    (folder / "control.json").write_text(json.dumps(tau_bench(CONTROL)))
+    text = " ".join(json.dumps(r.to_row()) for name in ("control.jsonl", "control.json") for r in read_file(folder / name, personal_data=True))
+    return set(re.findall(r"[a-z0-9]+", text.lower()))
+
+
 def planted(p: dict[str, str]) -> list[str]:
     return [p["first"], p["last"], p["user_id"], p["email"], p["phone"], p["card"], p["iban"], p["address"], p["dob"]]
 
@@ -94,6 +107,7 @@ def planted(p: dict[str, str]) -> list[str]:
 @given(people())
 def test_planted_personal_data_never_leaves_ingest(tmp_path_factory, p: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
     folder = tmp_path_factory.mktemp("pd")
+    assume(not {p["first"].lower(), p["last"].lower(), p["address"].split()[1].lower()} & vocabulary(folder))
     (folder / "chat.jsonl").write_text(json.dumps(openai_chat(p)) + "\n")
     (folder / "tau.json").write_text(json.dumps(tau_bench(p)))
     for path in (folder / "chat.jsonl", folder / "tau.json"):
