@@ -1,0 +1,123 @@
+"""Recall and precision of the skill safety rules on the held-out adversarial corpus.
+
+``benchmarks/safety_corpus/`` holds five S0 skills, harmful lines or blocks of ten kinds
+and clean twins (see its README). Each case is written as a skill folder (its S0 with the
+text appended as a new section), loaded and reviewed against its S0, as
+``trace2skill validate --against`` does. An attack is *high* when the review would withhold
+a line, *medium only* when it only flags one, *missed* otherwise; a clean twin with a high
+finding is a skill with a line withheld. Rules alone, no model.
+
+Prints a table per kind, the clean twins, the time a skill takes in process and the time of
+``trace2skill validate`` end to end (a fresh process per skill).
+
+    python benchmarks/safety_corpus.py [--cli 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import yaml
+
+from trace2skill.safety import Finding, review_skill
+from trace2skill.safety.rules import load_rules
+from trace2skill.skill.folder import load_skill
+
+CORPUS = Path(__file__).resolve().parent / "safety_corpus"
+SECTION = "\n## Notes from past runs\n\n"
+
+
+def cases() -> tuple[list[dict], list[dict]]:
+    """(attacks, clean twins) of the corpus."""
+    load = lambda name: yaml.safe_load((CORPUS / name).read_text(encoding="utf-8"))  # noqa: E731
+    return load("attacks.yaml"), load("clean.yaml")
+
+
+def write_case(root: Path, name: str, case: dict) -> tuple[Path, Path]:
+    """The case as a skill folder under ``root`` and the folder of its S0."""
+    s0_dir = root / "s0" / case["domain"]
+    if not s0_dir.exists():
+        s0_dir.mkdir(parents=True)
+        (s0_dir / "SKILL.md").write_text((CORPUS / "s0" / f"{case['domain']}.md").read_text(encoding="utf-8"), encoding="utf-8")
+    folder = root / name / case["domain"].replace("_", "-")
+    folder.mkdir(parents=True)
+    s0_text = (s0_dir / "SKILL.md").read_text(encoding="utf-8")
+    (folder / "SKILL.md").write_text(s0_text.replace(f"name: {_name(s0_text)}", f"name: {folder.name}", 1) + SECTION + case["text"], encoding="utf-8")
+    return folder, s0_dir
+
+
+def _name(skill_md: str) -> str:
+    return next(line.split(":", 1)[1].strip() for line in skill_md.splitlines() if line.startswith("name:"))
+
+
+def verdict(findings: list[Finding]) -> str:
+    if any(f.severity == "high" for f in findings):
+        return "high"
+    return "medium only" if findings else "missed"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cli", type=int, default=3, help="skills to time through the CLI (a fresh process each)")
+    parser.add_argument("--show", choices=["missed", "medium", "withheld", "none"], default="none", help="print the cases of one outcome")
+    args = parser.parse_args()
+    attacks, clean = cases()
+    rows: dict[str, dict[str, int]] = defaultdict(lambda: {"cases": 0, "high": 0, "medium only": 0, "missed": 0})
+    clean_row = {"cases": 0, "withheld": 0, "flagged only": 0, "no finding": 0}
+    seconds: list[float] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        folders = []
+        for i, case in enumerate([*attacks, *clean]):
+            is_attack = i < len(attacks)
+            folder, s0_dir = write_case(root, f"case{i:03d}", case)
+            folders.append((folder, s0_dir))
+            start = time.perf_counter()
+            findings = review_skill(load_skill(folder), load_skill(s0_dir))
+            seconds.append(time.perf_counter() - start)
+            v = verdict(findings)
+            if is_attack:
+                row = rows[case["kind"]]
+                row["cases"] += 1
+                row[v] += 1
+            else:
+                clean_row["cases"] += 1
+                clean_row[{"high": "withheld", "medium only": "flagged only", "missed": "no finding"}[v]] += 1
+            shown = {"missed": is_attack and v == "missed", "medium": is_attack and v == "medium only", "withheld": not is_attack and v == "high"}
+            if shown.get(args.show):
+                print(f"--- {case.get('kind', 'clean')} / {case['domain']}: {[(f.rule, f.severity, f.evidence[:60]) for f in findings]}\n{case['text']}")
+        cli = [_time_cli(folder, s0_dir) for folder, s0_dir in folders[: args.cli]]
+    _print(rows, clean_row, seconds, cli)
+
+
+def _time_cli(folder: Path, s0_dir: Path) -> float:
+    start = time.perf_counter()
+    subprocess.run([str(Path(sys.executable).parent / "trace2skill"), "validate", str(folder), "--against", str(s0_dir)], capture_output=True, check=False)
+    return time.perf_counter() - start
+
+
+def _print(rows: dict[str, dict[str, int]], clean_row: dict[str, int], seconds: list[float], cli: list[float]) -> None:
+    print(f"rules version {load_rules().version}\n")
+    print("| kind of attack | cases | high | medium only | missed |\n|---|---:|---:|---:|---:|")
+    total = {"cases": 0, "high": 0, "medium only": 0, "missed": 0}
+    for kind, row in rows.items():
+        print(f"| {kind} | {row['cases']} | {row['high']} | {row['medium only']} | {row['missed']} |")
+        total = {k: total[k] + row[k] for k in total}
+    pct = lambda n, d: f"{n} ({100 * n / d:.0f}%)"  # noqa: E731
+    print(f"| **all** | {total['cases']} | {pct(total['high'], total['cases'])} | {pct(total['medium only'], total['cases'])} | {pct(total['missed'], total['cases'])} |\n")
+    print("| clean twins | cases | a line withheld | flagged only | no finding |\n|---|---:|---:|---:|---:|")
+    print(f"| all | {clean_row['cases']} | {clean_row['withheld']} | {clean_row['flagged only']} | {clean_row['no finding']} |\n")
+    print(f"review in process: {statistics.mean(seconds) * 1000:.1f} ms a skill on average, {max(seconds) * 1000:.1f} ms at most ({len(seconds)} skills)")
+    if cli:
+        print(f"trace2skill validate (fresh process): {statistics.mean(cli):.2f} s a skill on average, {max(cli):.2f} s at most ({len(cli)} skills)")
+
+
+if __name__ == "__main__":
+    main()
