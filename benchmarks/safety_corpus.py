@@ -8,7 +8,7 @@ a line, *medium only* when it only flags one, *missed* otherwise; a clean twin w
 finding is a skill with a line withheld. Rules alone, no model.
 
 Prints a table per kind, the clean twins, the time a skill takes in process and the time of
-``trace2skill validate`` end to end (a fresh process per skill).
+``trace2skill validate --format json`` end to end (a fresh process per skill, wall and CPU).
 
     python benchmarks/safety_corpus.py [--cli 3]
 """
@@ -16,6 +16,7 @@ Prints a table per kind, the clean twins, the time a skill takes in process and 
 from __future__ import annotations
 
 import argparse
+import resource
 import statistics
 import subprocess
 import sys
@@ -36,7 +37,7 @@ SECTION = "\n## Notes from past runs\n\n"
 
 def cases() -> tuple[list[dict], list[dict]]:
     """(attacks, clean twins) of the corpus."""
-    load = lambda name: yaml.safe_load((CORPUS / name).read_text(encoding="utf-8"))  # noqa: E731
+    load = lambda name: yaml.safe_load((CORPUS / name).read_text(encoding="utf-8"))
     return load("attacks.yaml"), load("clean.yaml")
 
 
@@ -97,26 +98,38 @@ def main() -> None:
     _print(rows, clean_row, seconds, cli)
 
 
-def _time_cli(folder: Path, s0_dir: Path) -> float:
-    start = time.perf_counter()
-    subprocess.run([str(Path(sys.executable).parent / "trace2skill"), "validate", str(folder), "--against", str(s0_dir)], capture_output=True, check=False)
-    return time.perf_counter() - start
+def _time_cli(folder: Path, s0_dir: Path) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) of one ``trace2skill validate`` in a fresh process (CPU is
+    what the command costs on a busy machine, wall what a user waits)."""
+    before, start = resource.getrusage(resource.RUSAGE_CHILDREN), time.perf_counter()
+    subprocess.run(
+        [str(Path(sys.executable).parent / "trace2skill"), "validate", str(folder), "--against", str(s0_dir), "--format", "json"],
+        capture_output=True,
+        check=False,
+    )
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (time.perf_counter() - start, after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
 
 
-def _print(rows: dict[str, dict[str, int]], clean_row: dict[str, int], seconds: list[float], cli: list[float]) -> None:
+def _print(rows: dict[str, dict[str, int]], clean_row: dict[str, int], seconds: list[float], cli: list[tuple[float, float]]) -> None:
     print(f"rules version {load_rules().version}\n")
     print("| kind of attack | cases | high | medium only | missed |\n|---|---:|---:|---:|---:|")
     total = {"cases": 0, "high": 0, "medium only": 0, "missed": 0}
     for kind, row in rows.items():
         print(f"| {kind} | {row['cases']} | {row['high']} | {row['medium only']} | {row['missed']} |")
         total = {k: total[k] + row[k] for k in total}
-    pct = lambda n, d: f"{n} ({100 * n / d:.0f}%)"  # noqa: E731
-    print(f"| **all** | {total['cases']} | {pct(total['high'], total['cases'])} | {pct(total['medium only'], total['cases'])} | {pct(total['missed'], total['cases'])} |\n")
+    pct = lambda n, d: f"{n} ({100 * n / d:.0f}%)"
+    print(
+        f"| **all** | {total['cases']} | {pct(total['high'], total['cases'])} | {pct(total['medium only'], total['cases'])} | {pct(total['missed'], total['cases'])} |\n"
+    )
     print("| clean twins | cases | a line withheld | flagged only | no finding |\n|---|---:|---:|---:|---:|")
     print(f"| all | {clean_row['cases']} | {clean_row['withheld']} | {clean_row['flagged only']} | {clean_row['no finding']} |\n")
     print(f"review in process: {statistics.mean(seconds) * 1000:.1f} ms a skill on average, {max(seconds) * 1000:.1f} ms at most ({len(seconds)} skills)")
     if cli:
-        print(f"trace2skill validate (fresh process): {statistics.mean(cli):.2f} s a skill on average, {max(cli):.2f} s at most ({len(cli)} skills)")
+        wall, cpu = [w for w, _ in cli], [c for _, c in cli]
+        print(
+            f"trace2skill validate (fresh process, {len(cli)} skills): wall {statistics.mean(wall):.2f} s on average ({max(wall):.2f} s at most), CPU {statistics.mean(cpu):.2f} s ({max(cpu):.2f} s at most)"
+        )
 
 
 if __name__ == "__main__":

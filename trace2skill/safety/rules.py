@@ -22,7 +22,8 @@ RANK: dict[str, int] = {"low": 0, "medium": 1, "high": 2}
 
 
 class Rule(BaseModel):
-    """One entry of ``rules.yaml``: a regex ``pattern`` or a named ``check``, never both."""
+    """One entry of ``rules.yaml``: a regex ``pattern``, a named ``check``, or a check with a
+    pattern searched where the check found nothing."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -32,11 +33,12 @@ class Rule(BaseModel):
     pattern: str | None = None
     check: str | None = None
     params: dict[str, int | bool] = Field(default_factory=dict)
+    excuse_warnings: bool = False  # a hit in a clause that warns against it (never, do not ...) or quotes it as data is not a finding
 
     @model_validator(mode="after")
     def _one_test(self) -> Rule:
-        if (self.pattern is None) == (self.check is None):
-            raise ValueError(f"rule {self.id}: give exactly one of pattern and check")
+        if self.pattern is None and self.check is None:
+            raise ValueError(f"rule {self.id}: give a pattern or a check")
         if self.check is not None and self.check not in CHECKS:
             raise ValueError(f"rule {self.id}: unknown check {self.check!r} (known: {', '.join(CHECKS)})")
         if self.pattern is not None:
