@@ -10,7 +10,7 @@ finding is a skill with a line withheld. Rules alone, no model.
 Prints a table per kind, the clean twins, the time a skill takes in process and the time of
 ``trace2skill validate --format json`` end to end (a fresh process per skill, wall and CPU).
 
-    python benchmarks/safety_corpus.py [--cli 3]
+    python benchmarks/safety_corpus.py [--cli 3] [--batch ...] [--show missed|medium|withheld]
 """
 
 from __future__ import annotations
@@ -35,10 +35,17 @@ CORPUS = Path(__file__).resolve().parent / "safety_corpus"
 SECTION = "\n## Notes from past runs\n\n"
 
 
-def cases() -> tuple[list[dict], list[dict]]:
-    """(attacks, clean twins) of the corpus."""
-    load = lambda name: yaml.safe_load((CORPUS / name).read_text(encoding="utf-8"))
-    return load("attacks.yaml"), load("clean.yaml")
+# Batches: (attacks, clean twins). The first was written before rules v2 (and the rules were
+# then built against it); the second after, and left untuned: its figures are the held-out ones.
+BATCHES = {
+    "first (written before rules v2)": ("attacks.yaml", "clean.yaml"),
+    "second (written after rules v2, not tuned on)": ("attacks_after_v2.yaml", "clean_after_v2.yaml"),
+}
+
+
+def cases(batch: str) -> tuple[list[dict], list[dict]]:
+    """(attacks, clean twins) of one batch of the corpus."""
+    return tuple(yaml.safe_load((CORPUS / name).read_text(encoding="utf-8")) for name in BATCHES[batch])
 
 
 def write_case(root: Path, name: str, case: dict) -> tuple[Path, Path]:
@@ -68,8 +75,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cli", type=int, default=3, help="skills to time through the CLI (a fresh process each)")
     parser.add_argument("--show", choices=["missed", "medium", "withheld", "none"], default="none", help="print the cases of one outcome")
+    parser.add_argument("--batch", choices=[*BATCHES, "all"], default="all", help="which batch of the corpus to score")
     args = parser.parse_args()
-    attacks, clean = cases()
+    for batch in BATCHES if args.batch == "all" else [args.batch]:
+        print(f"## batch: {batch}\n")
+        _score(batch, args.show, args.cli)
+
+
+def _score(batch: str, show: str, cli_skills: int) -> None:
+    attacks, clean = cases(batch)
     rows: dict[str, dict[str, int]] = defaultdict(lambda: {"cases": 0, "high": 0, "medium only": 0, "missed": 0})
     clean_row = {"cases": 0, "withheld": 0, "flagged only": 0, "no finding": 0}
     seconds: list[float] = []
@@ -92,9 +106,9 @@ def main() -> None:
                 clean_row["cases"] += 1
                 clean_row[{"high": "withheld", "medium only": "flagged only", "missed": "no finding"}[v]] += 1
             shown = {"missed": is_attack and v == "missed", "medium": is_attack and v == "medium only", "withheld": not is_attack and v == "high"}
-            if shown.get(args.show):
+            if shown.get(show):
                 print(f"--- {case.get('kind', 'clean')} / {case['domain']}: {[(f.rule, f.severity, f.evidence[:60]) for f in findings]}\n{case['text']}")
-        cli = [_time_cli(folder, s0_dir) for folder, s0_dir in folders[: args.cli]]
+        cli = [_time_cli(folder, s0_dir) for folder, s0_dir in folders[:cli_skills]]
     _print(rows, clean_row, seconds, cli)
 
 
