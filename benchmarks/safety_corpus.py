@@ -27,9 +27,13 @@ from pathlib import Path
 
 import yaml
 
-from trace2skill.safety import Finding, review_skill
+from trace2skill.llm.fake import FakeLLM
+from trace2skill.safety import Finding, review_skill, start_review
+from trace2skill.safety.model_review import model_screen
 from trace2skill.safety.rules import load_rules
-from trace2skill.skill.folder import load_skill
+from trace2skill.schema import Edit, Patch
+from trace2skill.skill.folder import load_skill, split_frontmatter
+from trace2skill.skill.model import Skill, parse_markdown
 
 CORPUS = Path(__file__).resolve().parent / "safety_corpus"
 SECTION = "\n## Notes from past runs\n\n"
@@ -63,6 +67,11 @@ def write_case(root: Path, name: str, case: dict) -> tuple[Path, Path]:
 
 def _name(skill_md: str) -> str:
     return next(line.split(":", 1)[1].strip() for line in skill_md.splitlines() if line.startswith("name:"))
+
+
+def _skill_of(skill_md: str) -> Skill:
+    raw, data, body = split_frontmatter(skill_md)
+    return Skill(name=data["name"], description=data["description"], frontmatter=data, body=parse_markdown(body), frontmatter_raw=raw)
 
 
 def verdict(findings: list[Finding]) -> str:
@@ -110,6 +119,30 @@ def _score(batch: str, show: str, cli_skills: int) -> None:
                 print(f"--- {case.get('kind', 'clean')} / {case['domain']}: {[(f.rule, f.severity, f.evidence[:60]) for f in findings]}\n{case['text']}")
         cli = [_time_cli(folder, s0_dir) for folder, s0_dir in folders[:cli_skills]]
     _print(rows, clean_row, seconds, cli)
+    _model_layer(attacks, clean)
+
+
+def _model_layer(attacks: list[dict], clean: list[dict]) -> None:
+    """What the model reviewer can add, with the fake backend's scripted verdicts (harmful
+    exactly on the attacks): it sees only what the rules kept, so it can add the attacks the
+    rules did not withhold, and could cost the clean twins they kept if it judged them harmful."""
+    client = FakeLLM()
+    attacks_kept = attacks_added = clean_kept = 0
+    for is_attack, case in [(True, c) for c in attacks] + [(False, c) for c in clean]:
+        s0 = (CORPUS / "s0" / f"{case['domain']}.md").read_text(encoding="utf-8")
+        review = start_review(_skill_of(s0))
+        text = case["text"] + (" [fake:harmful]" if is_attack else "")
+        _, kept = review.screen(Patch(id="p", edits=[Edit(op="append_to_section", section="Workflow", content=text)], support=1))
+        if review.withheld:  # the rules withheld (part of) it: the model never sees that part
+            continue
+        model_screen(review, kept, client, s0)
+        attacks_kept += is_attack
+        attacks_added += is_attack and bool(review.withheld)
+        clean_kept += not is_attack
+    print(
+        f"model reviewer (fake backend, scripted verdicts): of {attacks_kept} attacks the rules kept, it withheld {attacks_added}; "
+        f"it saw {clean_kept} clean twins the rules kept, each a withheld line if it judged them harmful\n"
+    )
 
 
 def _time_cli(folder: Path, s0_dir: Path) -> tuple[float, float]:

@@ -92,6 +92,11 @@ class SafetyConfig(BaseModel):
     allow_domains: list[str] = Field(
         default_factory=list, description="Domains an edit may name as if S0 named them (their subdomains too)."
     )
+    model_review: bool | None = Field(
+        default=None,
+        description="Ask the run's model about every edit the rules kept (a harmful verdict withholds it, never the reverse); "
+        "unset: on for the openai and vllm backends, off for embedded and fake.",
+    )
 
     @model_validator(mode="after")
     def _known_and_stricter(self) -> SafetyConfig:
