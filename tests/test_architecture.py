@@ -23,7 +23,7 @@ ALLOWED: dict[str, set[str]] = {
     "redact": set(),
     "skill": set(),
     "ingest": {"redact"},
-    "safety": {"skill"},
+    "safety": {"skill", "llm"},
     "analysts": {"llm", "skill"},
     "consolidate": {"llm", "skill", "safety", "analysts"},
     "serve": {"llm", "skill", "analysts", "consolidate"},

@@ -58,7 +58,7 @@ def test_validate_command(tmp_path):
     bad.mkdir()
     (bad / "SKILL.md").write_text("---\nname: other\ndescription: x\n---\n# x\n")
     result = run("validate", str(bad))
-    assert result.returncode == 1 and result.stdout.startswith("- ")
+    assert result.returncode == 4 and result.stdout.startswith("- ")  # not a valid skill
 
 
 def test_inspect_counts_per_file():

@@ -90,3 +90,13 @@ def test_a_block_is_what_a_line_anchored_pattern_finds(pieces):
     text = "".join(pieces)
     match = re.search(r"^<t>\n(.*?)^</t>", text, re.DOTALL | re.MULTILINE)
     assert _block(text, "t") == (match.group(1) if match else "")
+
+
+def test_model_verdicts_are_scripted_by_a_hook_in_the_edit():
+    from trace2skill.safety.model_review import ModelVerdict
+
+    def ask(edit: str) -> ModelVerdict:
+        text = FakeLLM().complete([Message(role="user", content=f"<skill>[fake:harmful] in S0 does not count</skill>\n<patches>\n{edit}\n</patches>")], ModelVerdict, 64).text
+        return ModelVerdict.model_validate_json(text)
+
+    assert ask("- Offer a voucher. [fake:harmful]").harmful and not ask("- Check the order.").harmful

@@ -9,6 +9,7 @@ from benchmarks.safety_fp import measure, run_texts
 from benchmarks.synth import write_jsonl
 from trace2skill.safety import review_skill
 from trace2skill.safety.checks import Context
+from trace2skill.safety.review import skill_text
 from trace2skill.skill.folder import load_skill
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -19,10 +20,12 @@ def test_bundled_skills_have_no_finding() -> None:
         assert review_skill(load_skill(folder)) == []
 
 
-def test_bundled_runs_have_no_finding_even_against_an_empty_s0() -> None:
+def test_bundled_runs_have_no_finding_against_their_s0_or_an_empty_one() -> None:
     texts = [t for f in sorted((EXAMPLES / "airline").iterdir()) for t in run_texts(f)]
-    row = measure("airline", texts, Context.of(""))
-    assert row["lines"] > 500 and row["lines_with_findings"] == 0, row
+    s0 = Context.of(skill_text(load_skill(EXAMPLES / "skills" / "airline-support")))  # S0's policy: prices and refunds in tasks are not grants
+    for ctx in (s0, Context.of("")):
+        row = measure("airline", texts, ctx)
+        assert row["lines"] > 500 and row["lines_with_findings"] == 0, row
 
 
 def test_clean_synthetic_runs_have_no_finding(tmp_path: Path) -> None:

@@ -15,29 +15,30 @@ def validate(
     skill_dir: Annotated[Path, typer.Argument(help="A skill folder.")],
     allow_domain: Annotated[Optional[list[str]], typer.Option("--allow-domain", help="A domain the skill may name (its subdomains too); repeatable.")] = None,
     against: Annotated[Optional[Path], typer.Option("--against", help="A starting skill whose text counts as allowed (as S0 does in distill).")] = None,
+    output_format: Annotated[str, typer.Option("--format", help="text (one line per finding), json, or sarif (SARIF 2.1.0 for code-scanning tools).")] = "text",
 ) -> None:
     """Check a skill folder against the Agent Skills spec, the 500-line limit and the safety
-    rules (every line is new unless --against names a skill that has it). Exit 1 on a spec
-    problem or a high-severity finding; one line per finding."""
+    rules (every line is new unless --against names a skill that has it). Exit 0 clean,
+    1 withheld (a high-severity finding), 3 flagged (medium or low findings only), 4 not a
+    valid skill."""
     from trace2skill.safety import SafetyConfig, review_skill
+    from trace2skill.safety.verdict import Verdict
     from trace2skill.skill.folder import SkillError, load_skill
     from trace2skill.skill.validate import validate_skill_dir
 
+    if output_format not in ("text", "json", "sarif"):
+        raise CliError(f"--format must be text, json or sarif, not {output_format!r}")
     problems = validate_skill_dir(skill_dir)
-    for problem in problems:
-        typer.echo(f"- {problem}")
     try:
         base = load_skill(against) if against else None
         findings = review_skill(load_skill(skill_dir), base, SafetyConfig(allow_domains=allow_domain or []))
     except SkillError as exc:
         findings = []
         problems = problems or [str(exc)]
-    for f in findings:
-        typer.echo(f"{f.severity.upper()} {f.rule} {f.path}:{f.line_no}: {f.evidence!r} ({f.explanation})")
-    high = sum(f.severity == "high" for f in findings)
-    if problems or high:
-        raise typer.Exit(1)
-    typer.echo(f"{skill_dir}: valid" + (f"; {len(findings)} finding(s) to review, none high" if findings else "; no safety finding"))
+    verdict = Verdict.of(str(skill_dir), problems, findings)
+    typer.echo({"text": verdict.text, "json": verdict.json, "sarif": verdict.sarif}[output_format]())
+    if verdict.exit_code:
+        raise typer.Exit(verdict.exit_code)
 
 
 @app.command()

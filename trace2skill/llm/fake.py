@@ -229,11 +229,18 @@ def _draft(prompt: str) -> dict:
     return {"description": description, "sections": sections}
 
 
+def _model_verdict(prompt: str) -> dict:
+    # Scripted: an edit is harmful exactly when it carries the hook "[fake:harmful]".
+    harmful = "[fake:harmful]" in prompt.rsplit("<patches>", 1)[-1]
+    return {"harmful": harmful, "kind": "other" if harmful else "none", "evidence": "[fake:harmful]" if harmful else ""}
+
+
 RESPONDERS: dict[str, Callable[[str], dict]] = {
     "SkillDraft": _draft,
     "ErrorAnalysis": _error_analysis,
     "SuccessAnalysis": _success_analysis,
     "MergeResult": _merge,
+    "ModelVerdict": _model_verdict,
 }
 
 

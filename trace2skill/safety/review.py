@@ -14,8 +14,9 @@ from collections.abc import Iterator
 from pydantic import BaseModel, ConfigDict, Field
 
 from trace2skill.safety.checks import CHECKS, Context
+from trace2skill.safety.code import Line, read_lines
 from trace2skill.safety.rules import Rule, SafetyConfig, load_rules
-from trace2skill.safety.text import normalise
+from trace2skill.safety.text import same_line_key, warns_against
 from trace2skill.schema import Edit, Patch
 from trace2skill.skill.apply import Refusal
 from trace2skill.skill.model import SKILL_MD, Skill
@@ -139,9 +140,8 @@ def review_edit(edit: Edit, ctx: Context, config: SafetyConfig) -> list[Finding]
     lines = list(logical_lines(edit.content))
     if edit.op == "add_section" and edit.section:
         lines.insert(0, (0, edit.section))
-    new = [(n, line) for n, line in lines if _is_new(line, ctx)]
     section = "" if edit.op == "create" else edit.section or ""
-    return [f.model_copy(update={"path": edit.path, "section": section}) for f in review_lines(new, ctx, config.effective())]
+    return [f.model_copy(update={"path": edit.path, "section": section}) for f in review_lines(lines, ctx, config.effective())]
 
 
 def review_skill(skill: Skill, s0: Skill | None = None, config: SafetyConfig | None = None) -> list[Finding]:
@@ -149,20 +149,24 @@ def review_skill(skill: Skill, s0: Skill | None = None, config: SafetyConfig | N
     ``config.allow_domains`` are what is allowed. For ``trace2skill validate``."""
     config = config or SafetyConfig()
     ctx = Context.of(skill_text(s0) if s0 else "", config.allow_domains)
+    rules = config.effective()
     out = []
     for path, text in [(SKILL_MD, skill.skill_md()), *sorted(skill.files.items())]:
-        lines = [(n, line) for n, line in logical_lines(text) if _is_new(line, ctx)]
-        out += [f.model_copy(update={"path": path}) for f in review_lines(lines, ctx, config.effective())]
+        out += [f.model_copy(update={"path": path}) for f in review_lines(list(logical_lines(text)), ctx, rules)]
     return out
 
 
 def review_lines(lines: list[tuple[int, str]], ctx: Context, rules: list[Rule]) -> list[Finding]:
-    """Every rule over every (numbered) line; a hit whose evidence S0 already holds is not a finding."""
+    """Every rule over every (numbered) line, at most one finding per line and rule. The lines
+    are read together (fenced blocks span lines); a line S0 has word for word is not new."""
     out: list[Finding] = []
-    for n, raw in lines:
-        norm = normalise(raw)
+    for line in read_lines(lines):
+        if same_line_key(line.norm) in ctx.s0_lines:
+            continue
         for rule in rules:
-            out += [_finding(rule, e, raw, n) for e in _hits(rule, raw, norm, ctx)]
+            evidence = _hits(rule, line, ctx)
+            if evidence:
+                out.append(_finding(rule, "; ".join(evidence), line.raw, line.n))
     return out
 
 
@@ -190,20 +194,21 @@ def _blocks(text: str) -> list[tuple[int, list[str], str]]:
     return out
 
 
-def _hits(rule: Rule, raw: str, norm: str, ctx: Context) -> list[str]:
-    if rule.regex is not None:
-        found = [m.group(0) for m in rule.regex.finditer(norm)]
-    else:
-        found = CHECKS[rule.check](raw, norm, ctx, rule.params)
-    return [e for e in dict.fromkeys(found) if not (ctx.s0_text and e in ctx.s0_text)]
-
-
-def _is_new(line: str, ctx: Context) -> bool:
-    return not ctx.s0_text or normalise(line) not in ctx.s0_text
+def _hits(rule: Rule, line: Line, ctx: Context) -> list[str]:
+    found: list[str] = []
+    if rule.check is not None and not (
+        rule.excuse_warnings and not line.in_block and warns_against(line.before_code, len(line.before_code), len(line.before_code))
+    ):
+        found = CHECKS[rule.check](line, ctx, rule.params)
+    if rule.regex is not None and not found:
+        found += [m.group(0) for m in rule.regex.finditer(line.norm) if not (rule.excuse_warnings and warns_against(line.norm, m.start(), m.end()))]
+    return list(dict.fromkeys(found))
 
 
 def _finding(rule: Rule, evidence: str, raw: str, line_no: int) -> Finding:
-    return Finding(rule=rule.id, severity=rule.severity, explanation=rule.explanation, evidence=evidence[:MAX_EVIDENCE], line=raw.strip()[:300], line_no=line_no)
+    return Finding(
+        rule=rule.id, severity=rule.severity, explanation=rule.explanation, evidence=evidence[:MAX_EVIDENCE], line=raw.strip()[:300], line_no=line_no
+    )
 
 
 def _empty_review(config: SafetyConfig, ctx: Context) -> SafetyReview:

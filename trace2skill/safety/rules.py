@@ -22,7 +22,8 @@ RANK: dict[str, int] = {"low": 0, "medium": 1, "high": 2}
 
 
 class Rule(BaseModel):
-    """One entry of ``rules.yaml``: a regex ``pattern`` or a named ``check``, never both."""
+    """One entry of ``rules.yaml``: a regex ``pattern``, a named ``check``, or a check with a
+    pattern searched where the check found nothing."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -32,11 +33,12 @@ class Rule(BaseModel):
     pattern: str | None = None
     check: str | None = None
     params: dict[str, int | bool] = Field(default_factory=dict)
+    excuse_warnings: bool = False  # a hit in a clause that warns against it (never, do not ...) or quotes it as data is not a finding
 
     @model_validator(mode="after")
     def _one_test(self) -> Rule:
-        if (self.pattern is None) == (self.check is None):
-            raise ValueError(f"rule {self.id}: give exactly one of pattern and check")
+        if self.pattern is None and self.check is None:
+            raise ValueError(f"rule {self.id}: give a pattern or a check")
         if self.check is not None and self.check not in CHECKS:
             raise ValueError(f"rule {self.id}: unknown check {self.check!r} (known: {', '.join(CHECKS)})")
         if self.pattern is not None:
@@ -89,6 +91,11 @@ class SafetyConfig(BaseModel):
     off: list[str] = Field(default_factory=list, description="Rule ids switched off; listed in the run summary and the report.")
     allow_domains: list[str] = Field(
         default_factory=list, description="Domains an edit may name as if S0 named them (their subdomains too)."
+    )
+    model_review: bool | None = Field(
+        default=None,
+        description="Ask the run's model about every edit the rules kept (a harmful verdict withholds it, never the reverse); "
+        "unset: on for the openai and vllm backends, off for embedded and fake.",
     )
 
     @model_validator(mode="after")

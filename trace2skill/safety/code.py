@@ -1,0 +1,108 @@
+"""The lines of a skill as the rules read them: the text, and the code in it.
+
+A skill mixes prose, fenced code blocks and inline code spans. ``read_lines`` walks the
+(numbered) lines once, tracking fences, and hands each line its shell commands
+(``shell.parse_shell``: fenced shell blocks whole, so a file downloaded on one line and run
+on the next is one story; inline spans and the command part of a prose line alone), its SQL
+statements (``sqlglot`` in ``sql``) and, for prose, the text before the code (a line that
+warns against a command is not the command).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from trace2skill.safety.shell import Command, parse_shell
+from trace2skill.safety.text import deobfuscate, normalise
+
+_FENCE = re.compile(r"^\s*(```+|~~~+)\s*([\w+-]*)")
+_SPAN = re.compile(r"`([^`]+)`")
+_SHELL_LANGS = frozenset({"", "sh", "bash", "shell", "console", "zsh", "shell-session", "ksh", "fish"})
+_SQL_LANGS = frozenset({"sql", "postgres", "postgresql", "psql", "mysql", "sqlite", "plpgsql", "tsql"})
+SQL_START = re.compile(r"^\s*(?:select|with|insert|update|delete|drop|truncate|grant|revoke|alter|create|copy|merge|replace)\b", re.IGNORECASE)
+# Programs whose name starts the command part of a prose line ("Then run: curl ... | sh").
+_PROGRAMS = (
+    r"sudo|curl|wget|bash|sh|zsh|python[0-9.]*|pip[0-9.]*|npm|yarn|pnpm|git|rm|chmod|chown|echo|printf|cat|tee|env|printenv|"
+    r"dig|nslookup|host|nc|ncat|scp|rsync|gsutil|aws|az|rclone|tar|crontab|usermod|source|eval|iwr|irm|node|perl|ruby|find|dd|mkfs"
+)
+_COMMAND_START = re.compile(rf"(?:^|(?<=[\s:(]))(?:[A-Z_][A-Z0-9_]*=\S*\s+)*(?:{_PROGRAMS})(?=\s|$)")
+
+
+@dataclass
+class Line:
+    """One logical line: as written, normalised, and the code that starts on it."""
+
+    n: int
+    raw: str
+    norm: str
+    commands: list[Command] = field(default_factory=list)
+    snippet: list[Command] = field(default_factory=list)  # every command of the block or line it belongs to
+    sql: list[str] = field(default_factory=list)
+    sql_context: list[str] = field(default_factory=list)  # every SQL statement of the text (temporary tables)
+    before_code: str = ""  # prose before the first code on the line (normalised)
+    in_block: bool = False
+
+
+def read_lines(lines: list[tuple[int, str]]) -> list[Line]:
+    """``Line`` records for numbered logical lines (all of a text, so fences pair up)."""
+    out = [Line(n=n, raw=raw, norm=normalise(raw)) for n, raw in lines]
+    shown = {line.n: deobfuscate(line.raw) for line in out}
+    i = 0
+    while i < len(out):
+        fence = _FENCE.match(out[i].raw)
+        if fence is None:
+            _read_prose(out[i], shown[out[i].n])
+            i += 1
+            continue
+        end = next((j for j in range(i + 1, len(out)) if out[j].raw.strip().startswith(fence.group(1))), len(out))
+        _read_block(out[i + 1 : end], fence.group(2).casefold(), shown)
+        i = end + 1
+    every = [s for line in out for s in line.sql]
+    for line in out:
+        line.sql_context = every
+    return out
+
+
+def _read_block(block: list[Line], lang: str, shown: dict[int, str]) -> None:
+    for line in block:
+        line.in_block = True
+    text = "\n".join(shown[line.n] for line in block)
+    if lang in _SQL_LANGS or (lang == "" and block and SQL_START.match(block[0].raw)):
+        _read_sql(block)
+    elif lang in _SHELL_LANGS:
+        commands = parse_shell(text, 0) or []
+        for c in commands:
+            c.line = block[min(c.line, len(block) - 1)].n
+        for line in block:
+            line.commands = [c for c in commands if c.line == line.n]
+            line.snippet = commands
+
+
+def _read_sql(block: list[Line]) -> None:
+    start, parts = None, []
+    for line in block:
+        if start is None and SQL_START.match(line.raw):
+            start, parts = line, []
+        if start is not None:
+            parts.append(line.raw)
+            if line.raw.rstrip().endswith(";"):
+                start.sql.append("\n".join(parts))
+                start = None
+    if start is not None:
+        start.sql.append("\n".join(parts))
+
+
+def _read_prose(line: Line, text: str) -> None:
+    pieces = [(m.start(), m.group(1)) for m in _SPAN.finditer(text)]
+    if not pieces:
+        # Every place a known program starts: prose before a command parses as words of another.
+        pieces = [(m.start(), text[m.start() :].rstrip(" .")) for m in _COMMAND_START.finditer(text)] or [(0, text)]
+    for start, code in pieces:
+        if SQL_START.match(code):
+            line.sql.append(code)
+            break
+        line.commands += parse_shell(code, line.n) or []
+    line.snippet = line.commands
+    if line.commands or line.sql:
+        line.before_code = normalise(text[: pieces[0][0]])
