@@ -173,7 +173,7 @@ def write_units(analysis_dir: Path, units_dir: Path, c: ConsolidateConfig) -> bo
     Below ``embed_pool_min_trajectories`` results the whole stage is one task. Above it, a
     model embedder runs in an actor pool and the light tasks around it reserve a fraction of a
     CPU; the ``hashing`` embedder has no model to load, so it runs in plain tasks (a pool and
-    its fractional-CPU neighbours cost 3x the time at 10k trajectories: docs/performance.md)."""
+    its fractional-CPU neighbours made the step ~20% slower at 10k trajectories: docs/performance.md)."""
     shutil.rmtree(units_dir, ignore_errors=True)
     parts = sorted(str(p) for p in analysis_dir.glob("part-*.parquet"))
     if not parts:
