@@ -3,32 +3,48 @@
 from __future__ import annotations
 
 from tests.consolidate.helpers import ScriptedLLM
-from trace2skill.consolidate.anchors import BoundedRestater, llm_restater, restate_anchor
+from trace2skill.consolidate.anchors import BoundedRestater, llm_restater, restate
 from trace2skill.consolidate.finalize import finalize
 from trace2skill.schema import Edit, Patch, Usage
+from trace2skill.skill.anchors import Restatement
 from trace2skill.skill.folder import minimal_skill
 
 S0 = minimal_skill("desk-agent", "Customer desk agent. Use for customer desk tasks.")
 
 
-def test_the_restatement_prompt_carries_the_section_and_the_anchor_and_a_miss_is_none():
+EDIT = Edit(op="insert_after", section="Workflow", anchor="look at what was asked", content="2. Restate the goal.")
+
+
+def _anchor(written: str, body: str = "1. Read the task.\n") -> Restatement:
+    return Restatement(kind="anchor", written=written, title="Workflow", body=body, edit=EDIT)
+
+
+def test_the_restatement_prompt_carries_the_section_the_anchor_and_the_edit_and_a_miss_is_none():
     llm = ScriptedLLM({"found": True, "anchor": "Read the task"})
-    restated, usage = restate_anchor("Workflow", "1. Read the task.\n", "look at what was asked", llm)
+    restated, usage = restate(_anchor("look at what was asked"), llm)
     assert restated == "Read the task" and usage.calls == 1
-    assert "<skill>\n## Workflow\n1. Read the task.\n" in llm.prompts[0] and '{"anchor": "look at what was asked"}' in llm.prompts[0]
-    assert restate_anchor("Workflow", "x", "y", ScriptedLLM({"found": False, "anchor": ""}))[0] is None
+    assert "<skill>\n## Workflow\n1. Read the task.\n" in llm.prompts[0] and '"anchor": "look at what was asked"' in llm.prompts[0]
+    assert '"content": "2. Restate the goal."' in llm.prompts[0]  # the edit being repaired is in view
+    assert restate(_anchor("y", "x"), ScriptedLLM({"found": False, "anchor": ""}))[0] is None
 
 
-def test_the_restater_asks_once_per_anchor_and_at_most_its_budget():
+def test_a_section_restatement_shows_the_files_titles_and_the_edit():
+    llm = ScriptedLLM({"found": True, "section": "Workflow"})
+    asked = Restatement(kind="section", written="Steps", body="Workflow\nPitfalls", edit=EDIT)
+    assert restate(asked, llm)[0] == "Workflow"
+    assert "<skill>\nWorkflow\nPitfalls\n</skill>" in llm.prompts[0] and '"section": "Steps"' in llm.prompts[0] and "prompt: section v1" in llm.prompts[0]
+
+
+def test_the_restater_asks_once_per_request_and_at_most_its_budget():
     asked = []
 
-    def ask(title, body, anchor):
-        asked.append(anchor)
-        return anchor.upper(), Usage(calls=1)
+    def ask(request):
+        asked.append(request.written)
+        return request.written.upper(), Usage(calls=1)
 
-    restate = BoundedRestater(ask, max_calls=2)
-    assert [restate("S", "b", a) for a in ("a", "a", "b", "c")] == ["A", "A", "B", None]
-    assert asked == ["a", "b"] and restate.calls == 2 and restate.usage.calls == 2
+    restater = BoundedRestater(ask, max_calls=2)
+    assert [restater(_anchor(a)) for a in ("a", "a", "b", "c")] == ["A", "A", "B", None]
+    assert asked == ["a", "b"] and restater.calls == 2 and restater.usage.calls == 2
 
 
 def test_an_anchor_no_span_matches_is_restated_by_the_llm_or_refused_with_why():

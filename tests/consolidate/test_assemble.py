@@ -82,10 +82,11 @@ def test_a_reference_file_takes_blocks_up_to_its_line_budget_and_the_rest_is_dro
 
 def test_new_reference_files_stop_at_the_cap_highest_support_first():
     s0 = apply_patch(S0, cluster(9, "x", "skill", 1, [add("References", "- [references/old.md](references/old.md)"), Edit(op="create", path="references/old.md", content="# Old\n")]).patches[0]).skill
-    clusters = [cluster(i, f"topic {i}", "reference", 2 + i, [append("Pitfalls", f"- Rule of topic {i}.")]) for i in range(4)]
+    topics = ["pets", "visas", "meals", "seats"]
+    clusters = [cluster(i, topic, "reference", 2 + i, [append("Pitfalls", f"- Rule of {topic}.")]) for i, topic in enumerate(topics)]
     out = assemble(s0, clusters, max_reference_files=3)
     skill = apply_patch(s0, out.patch).skill
-    assert skill.reference_paths() == ["references/old.md", "references/topic-2.md", "references/topic-3.md"]
+    assert skill.reference_paths() == ["references/meals.md", "references/old.md", "references/seats.md"]
     assert sorted(d.cluster_id for d in out.dropped) == [0, 1]
     assert all(d.reason == "reference budget full: at most 3 reference files (S0 has 1)" for d in out.dropped)
     assert validate_skill(skill) == []
@@ -99,3 +100,17 @@ def test_additions_that_would_pass_an_existing_reference_files_budget_are_droppe
     skill = apply_patch(s0, out.patch).skill
     assert len(skill.files["references/old.md"].splitlines()) <= 100
     assert [d.cluster_id for d in out.dropped] == [0] and out.dropped[0].reason == "references/old.md would pass its 100-line budget"
+
+
+def test_reference_files_are_named_and_described_from_the_topic_never_from_instance_text():
+    code = cluster(4, "k7wq2m", "reference", 2, [append("Notes", "- Reservation K7WQ2M: confirm the new date with the user before rebooking.")], description="When K7WQ2M is moved.")
+    code.patches.append(code.patches[0].model_copy(update={"id": "m-4b", "topic": "rebooking", "edits": []}))
+    person = cluster(5, "kenshi tanaka", "reference", 2, [append("Notes", "- Kenshi Tanaka wanted a refund: check the fare rules first.")], description="When Kenshi Tanaka calls about a refund")
+    out = assemble(S0, [code, person])
+    skill = apply_patch(S0, out.patch).skill
+    assert sorted(p for p in skill.files if p.startswith("references/")) == ["references/notes.md", "references/rebooking.md"]
+    index = skill.body.find("References").body
+    assert "Read it when a task involves rebooking." in index and "Read it when a task involves notes." in index
+    assert "K7WQ2M" not in index and "Kenshi" not in index
+    notes = {p.label: p.note for p in out.parts if p.tier == "reference"}
+    assert "'k7wq2m' has digits" in notes["k7wq2m"] and "proper name" in notes["kenshi tanaka"]

@@ -85,9 +85,9 @@ class LessonDraft(BaseModel):
     """A lesson as the model writes it; ids and provenance are added by code."""
 
     title: str = Field(min_length=3, max_length=60, description="Short imperative title.")
-    description: str = Field(max_length=160, description="When this lesson applies.")
+    description: str = Field(max_length=160, description="When an agent should apply this lesson, stated generically: no names, ids or values.")
     content: Annotated[str, Cap("lesson", 240)] = Field(min_length=10, max_length=LESSON_CHARS_MAX, description="The guidance, phrased for future tasks.")
-    topic: str = Field(min_length=2, max_length=30, description="A short topic label, e.g. 'confirmation'.")
+    topic: str = Field(min_length=2, max_length=30, description="2-5 generic words naming the situation the lesson covers, e.g. 'booking changes': no names, ids or values.")
     coverage: Coverage = Field(
         description="Does the skill already say this? covered: yes, and the agent did not follow it; partial: in part or too vaguely; missing: no."
     )

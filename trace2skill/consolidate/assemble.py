@@ -2,7 +2,8 @@
 
 Order: SKILL.md content of the ``skill`` clusters by support (highest first, so new
 sections land in that order), then the ``References`` section if S0 has none, then one
-``create references/<topic>.md`` + SKILL.md link pair per piece of reference content (a
+``create references/<topic>.md`` + SKILL.md link pair (named and described from the topic,
+``consolidate.naming``) per piece of reference content (a
 ``reference`` cluster, the one-offs of a ``skill`` cluster, a cluster moved out of
 SKILL.md), highest support first. Before that, one final merge pass resolves
 cross-section conflicts: only the clusters whose edits clash (same span, same new
@@ -17,11 +18,14 @@ is kept in provenance.
 
 from __future__ import annotations
 
+from collections import Counter
+
 from pydantic import BaseModel, Field
 
 from trace2skill.consolidate.cluster import slug
 from trace2skill.consolidate.crossmerge import resolve_cross_conflicts
 from trace2skill.consolidate.merge import MergeFn, TreeStats
+from trace2skill.consolidate.naming import ReferenceName, Vocabulary, reference_name
 from trace2skill.consolidate.reduce import ClusterResult, Dropped
 from trace2skill.schema import Edit, Patch, stable_id
 from trace2skill.skill.apply import apply_patch
@@ -172,10 +176,20 @@ class ReferencePiece(BaseModel):
     def trajectory_ids(self) -> list[str]:
         return sorted({t for p in self.patches for t in p.trajectory_ids})
 
+    def name(self) -> ReferenceName:
+        """The file's topic and "Read it when" line (``consolidate.naming``), from the
+        cluster's topics and its lessons' descriptions, checked against their own words."""
+        c = self.cluster
+        words = Vocabulary(
+            [*(text for p in self.patches for l in p.lessons for text in (l.title, l.content, *l.causes)), *(e.content for p in self.patches for e in p.edits)]
+        )
+        return reference_name(c.label, Counter(p.topic.strip().lower() for p in self.patches if p.topic.strip()), [c.description], words)
+
     def part(self, edits: list[Edit]) -> Part:
         c = self.cluster
         lesson_ids = sorted({l for p in self.patches for l in p.lesson_ids})
-        return Part(cluster_id=c.cluster_id, label=c.label, tier="reference", support=self.support, lesson_ids=lesson_ids, trajectory_ids=self.trajectory_ids(), edits=edits, note=self.note)
+        note = "; ".join(n for n in (self.note, self.name().note) if n)
+        return Part(cluster_id=c.cluster_id, label=c.label, tier="reference", support=self.support, lesson_ids=lesson_ids, trajectory_ids=self.trajectory_ids(), edits=edits, note=note)
 
     def dropped(self, reason: str, content: str) -> Dropped:
         c = self.cluster
@@ -203,12 +217,12 @@ def to_reference(piece: ReferencePiece, link_section: str, taken: set[str], max_
     existing text are dropped: they need the support of a SKILL.md topic. Blocks that
     would take the file past ``max_lines`` are dropped, with that reason."""
     cluster = piece.cluster
-    path = f"references/{slug(cluster.label, f'topic-{cluster.cluster_id}')}.md"
+    name = piece.name()
+    path = f"references/{slug(name.topic, f'topic-{cluster.cluster_id}')}.md"
     if path in taken:
         path = path.removesuffix(".md") + f"-{cluster.cluster_id}.md"
-    title = cluster.label[:1].upper() + cluster.label[1:]
-    when = _when(cluster)
-    header = f"# {title}\n\nRead this when {when}\n"
+    title = name.topic[:1].upper() + name.topic[1:]
+    header = f"# {title}\n\nRead this when {name.when}\n"
     blocks: dict[str, list[str]] = {}
     kept: list[Edit] = []
     dropped: list[Dropped] = []
@@ -227,7 +241,7 @@ def to_reference(piece: ReferencePiece, link_section: str, taken: set[str], max_
             dropped.append(piece.dropped(f"{edit.op} changes existing text; topic '{cluster.label}' has support {piece.support}, below the SKILL.md bar", edit.content))
     if not blocks:
         return [], kept, dropped
-    link = f"- [{path}]({path}): {title}. Read it when {when}"
+    link = f"- [{path}]({path}): {title}. Read it when {name.when}"
     pair = [
         Edit(op="create", path=path, content=_reference_body(header, blocks), reason=piece.reason),
         Edit(op="append_to_section", section=link_section, content=link, reason=piece.reason),
@@ -263,14 +277,6 @@ def fit_reference_files(s0: Skill, parts: list[Part], max_lines: int) -> tuple[l
             )
         )  # fmt: skip
         parts = [p.model_copy(update={"edits": [e for i, e in enumerate(p.edits) if i != index]}) if p is owner else p for p in parts]
-
-
-def _when(cluster: ClusterResult) -> str:
-    text = " ".join(cluster.description.split()).rstrip(".")
-    if text.lower().startswith("when "):
-        text = text[5:]
-    text = text[:1].lower() + text[1:] if text else f"a task involves {cluster.label}"
-    return text[:160] + "."
 
 
 def _part(c: ClusterResult, tier: str, edits: list[Edit], note: str = "") -> Part:

@@ -115,6 +115,13 @@ class RestatedAnchor(BaseModel):
     anchor: str = Field(default="", max_length=400, description="The exact text from the section, copied character for character.")
 
 
+class RestatedSection(BaseModel):
+    """The section title of a file that an edit's misnamed section means, copied exactly."""
+
+    found: bool = Field(description="False if no section of the file is the one the edit means.")
+    section: str = Field(default="", max_length=200, description="One of the file's section titles, copied character for character.")
+
+
 class ConsolidationStats(BaseModel):
     """What consolidation did, in counts (``consolidation.json``; the run summary holds it)."""
 

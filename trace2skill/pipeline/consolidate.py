@@ -50,6 +50,7 @@ from trace2skill.run.buckets import stable_bucket
 from trace2skill.run.options import DistillConfig
 from trace2skill.run.progress import Console
 from trace2skill.schema import Patch, Usage
+from trace2skill.skill.anchors import Restatement
 from trace2skill.skill.model import Skill
 
 Progress = Callable[[str], None]
@@ -95,12 +96,12 @@ def serve_fix(handle: DeploymentHandle) -> Fixer:
 
 
 def serve_restate(handle: DeploymentHandle, max_calls: int) -> BoundedRestater:
-    """A bounded anchor restater whose LLM calls go to the Serve analyst."""
+    """A bounded anchor and section restater whose LLM calls go to the Serve analyst."""
 
-    def ask(title: str, body: str, anchor: str) -> tuple[str | None, Usage]:
+    def ask(asked: Restatement) -> tuple[str | None, Usage]:
         try:
-            answer = json.loads(handle.restate.remote(title, body, anchor).result())
-            return answer["anchor"], Usage.model_validate(answer["usage"])
+            answer = json.loads(handle.restate.remote(asked.model_dump_json()).result())
+            return answer["text"], Usage.model_validate(answer["usage"])
         except Exception:  # no restatement: the edit is refused with the reason
             return None, Usage()
 

@@ -18,7 +18,7 @@ from trace2skill.analysts.batch import analyze_rows
 from trace2skill.analysts.context import SkillContext
 from trace2skill.analysts.draft import draft_skill
 from trace2skill.analysts.models import AnalysisResult, engine_schema
-from trace2skill.consolidate.anchors import restate_anchor
+from trace2skill.consolidate.anchors import restate
 from trace2skill.consolidate.fix import fix_patch
 from trace2skill.consolidate.merge import merge_patches
 from trace2skill.consolidate.models import MergeResult, Proposal, merge_schema_for
@@ -26,6 +26,7 @@ from trace2skill.llm.config import EngineConfig, SamplingConfig, VllmConfig, for
 from trace2skill.llm.factory import make_llm
 from trace2skill.schema import Patch
 from trace2skill.serve.config import ReplicaConfig
+from trace2skill.skill.anchors import Restatement
 
 
 @serve.deployment
@@ -64,9 +65,9 @@ class Analyst:
         # titles of the skill being merged into (a small model otherwise invents sections).
         return engine_schema(MergeResult, self.config.output_limits(), skill_view)
 
-    def restate(self, title: str, body: str, anchor: str) -> str:
-        restated, usage = restate_anchor(title, body, anchor, self.llm, retries=self.config.retries)
-        return json.dumps({"anchor": restated, "usage": usage.model_dump()})
+    def restate(self, restatement_json: str) -> str:
+        restated, usage = restate(Restatement.model_validate_json(restatement_json), self.llm, retries=self.config.retries)
+        return json.dumps({"text": restated, "usage": usage.model_dump()})
 
     def fix(self, patch_json: str, problems: list[str], skill_view: str) -> str:
         patch = Patch.model_validate_json(patch_json)

@@ -9,23 +9,40 @@ substring (``partial_ratio_alignment``, widened to whole words), a shorter one a
 (``ratio``). The best span is used when it scores at least the threshold, occurs exactly
 once in the section, and no other span scores as well. Otherwise the caller may ask a
 :data:`Restater` (an LLM, injected by consolidation; this package stays LLM-free) and, when
-that fails too, refuses the edit with the reason.
+that fails too, refuses the edit with the reason. A section title that the file does not
+have is repaired the same way (``closest_title``, then the restater), see ``skill.repair``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Literal
 
-from pydantic import BaseModel
-from rapidfuzz import fuzz
+from pydantic import BaseModel, Field
+from rapidfuzz import fuzz, process
 
+from trace2skill.schema import Edit
+from trace2skill.skill.model import normalize_title
 from trace2skill.skill.once import LIST_MARKER
 
 ANCHOR_MATCH = 85.0  # rapidfuzz score (0-100) from which a span stands for a paraphrased anchor
 MIN_ANCHOR_CHARS = 10  # shorter anchors match too much by chance; they must occur exactly
 
-# (section title, section body, anchor as written) -> the anchor restated verbatim, or None.
-Restater = Callable[[str, str, str], "str | None"]
+
+
+class Restatement(BaseModel):
+    """What a restater is asked: text an edit names that its file does not hold as written,
+    with what it may be found in and the edit itself (so the meaning is in view)."""
+
+    kind: Literal["anchor", "section"]
+    written: str = Field(description="The anchor or the section title as the edit gives it.")
+    title: str = Field("", description="anchor: the title of the section it should be in.")
+    body: str = Field(description="anchor: the section's text; section: the file's '## ' titles, one a line.")
+    edit: Edit
+
+
+# A restatement request -> the anchor or title restated verbatim, or None.
+Restater = Callable[[Restatement], "str | None"]
 
 
 class SpanMatch(BaseModel):
@@ -44,6 +61,7 @@ class AnchorRepair(BaseModel):
     before: str
     after: str
     how: str  # "fuzzy NN" or "restated"
+    kind: Literal["anchor", "section"] = "anchor"
 
 
 def closest_span(body: str, anchor: str) -> SpanMatch | None:
@@ -66,6 +84,16 @@ def closest_span(body: str, anchor: str) -> SpanMatch | None:
     best_score, best = scored[0]
     rivals = [span for score, span in scored[1:] if score >= best_score and span != best]
     return SpanMatch(span=best, score=round(best_score, 1), unique=not rivals and body.count(best) == 1)
+
+
+def closest_title(titles: list[str], section: str) -> SpanMatch | None:
+    """The title of ``titles`` closest to ``section`` (word order and case aside), with its
+    score and whether no other title scores as well (None when there are no titles)."""
+    if not titles:
+        return None
+    scored = process.extract(normalize_title(section), [normalize_title(t) for t in titles], scorer=fuzz.token_sort_ratio, limit=2)
+    (_, best, index), rivals = scored[0], scored[1:]
+    return SpanMatch(span=titles[index], score=round(best, 1), unique=not any(score >= best for _, score, _ in rivals))
 
 
 def _score(needle: str, window: str) -> tuple[float, str]:

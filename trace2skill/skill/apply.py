@@ -18,12 +18,13 @@ from pydantic import BaseModel, Field
 
 from trace2skill.schema import Edit, Patch, SectionOp
 from trace2skill.skill import ops
-from trace2skill.skill.anchors import ANCHOR_MATCH, AnchorRepair, Restater, closest_span
+from trace2skill.skill.anchors import ANCHOR_MATCH, AnchorRepair, Restater
 from trace2skill.skill.conflicts import Target, find_conflicts
 from trace2skill.skill.links import mentions
 from trace2skill.skill.model import SKILL_MD, Skill, parse_markdown
 from trace2skill.skill.once import NEAR_DUPLICATE, Folded, fold_repeats
 from trace2skill.skill.paths import PathRefused, contained_relpath, is_markdown, relpath_or_none, safe_relpath
+from trace2skill.skill.repair import repair_anchor, repair_section
 
 SECTION_OPS = frozenset(get_args(SectionOp))
 # Ops whose content lands in an existing markdown file (and so may carry a link).
@@ -65,10 +66,10 @@ class _Limits:
 
 @dataclass
 class _Done:
-    """What running one edit did: the edit as applied, its anchor repair, the lines folded."""
+    """What running one edit did: the edit as applied, its section and anchor repairs, the lines folded."""
 
     edit: Edit
-    repair: AnchorRepair | None = None
+    repairs: tuple[AnchorRepair, ...] = ()
     folded: tuple[Folded, ...] = ()
 
 
@@ -149,7 +150,7 @@ def apply_patch(
         skill=new_skill,
         applied=[d.edit for d in kept],
         refused=[Refusal(edit=e, reason=refused[i]) for i, e in enumerate(edits) if i in refused],
-        repairs=[d.repair for d in kept if d.repair is not None],
+        repairs=[r for d in kept for r in d.repairs],
         folded=[f for d in kept for f in d.folded],
     )
 
@@ -314,14 +315,16 @@ def _apply_one(texts: dict[str, str], target: Target, limits: _Limits) -> _Done:
         del texts[path]
         return _Done(edit=edit)
     old = texts[path]
+    section, renamed = repair_section(old, path, target.section or "", edit, limits.anchor_match, limits.restate)
+    edit = edit.model_copy(update={"section": section}) if renamed else edit
     repair = None
     if edit.op in ANCHOR_OPS:
-        edit, repair = _repair_anchor(old, path, target.section or "", edit, limits)
+        edit, repair = repair_anchor(old, path, section, edit, limits.anchor_match, limits.restate)
     edit, folded = _fold(edit, path, old, limits)
-    new = _section_edit(old, edit, target.section or "")
+    new = _section_edit(old, edit, section)
     _check_size(path, old, new, limits)
     texts[path] = new
-    return _Done(edit=edit, repair=repair, folded=folded)
+    return _Done(edit=edit, repairs=tuple(r for r in (renamed, repair) if r is not None), folded=folded)
 
 
 def _fold(edit: Edit, path: str, existing: str, limits: _Limits) -> tuple[Edit, tuple[Folded, ...]]:
@@ -334,38 +337,6 @@ def _fold(edit: Edit, path: str, existing: str, limits: _Limits) -> tuple[Edit, 
     if not content.strip():
         raise ops.EditRefused(f"duplicate: every line of this edit is already in {path} (e.g. {folded[0].into[:80]!r})")
     return edit.model_copy(update={"content": content}), tuple(folded)
-
-
-def _repair_anchor(text: str, path: str, section: str, edit: Edit, limits: _Limits) -> tuple[Edit, AnchorRepair | None]:
-    """``edit`` with its anchor replaced by the span of the section it means (see
-    ``skill.anchors``); unchanged when the anchor occurs as written or the section is not
-    there (``ops`` then gives the reason); refused when no span can stand for it."""
-    doc = parse_markdown(text)
-    where = doc.indices_of(section)
-    anchor = (edit.anchor or "").strip()
-    if len(where) != 1 or not anchor:
-        return edit, None
-    title, body = doc.sections[where[0]].title, doc.sections[where[0]].body
-    replacement = edit.content.strip()
-    if edit.op == "replace_in_section" and replacement and replacement in body and anchor not in body.replace(replacement, ""):
-        raise ops.EditRefused(f"duplicate: the replacement text is already in section {title!r} (applied before)")
-    if anchor in body:
-        return edit, None
-    match = closest_span(body, anchor)
-    if match is not None and match.unique and match.score >= limits.anchor_match:
-        how, span = f"fuzzy {match.score:g}", match.span
-    else:
-        restated = limits.restate(title, body, anchor) if limits.restate is not None else None
-        restated = (restated or "").strip()
-        if not restated or body.count(restated) != 1:
-            closest = "no span to compare" if match is None else f"closest span scores {match.score:g}{'' if match.unique else ' and is not unique'}"
-            restatement = "no restatement available" if limits.restate is None else "the restated anchor does not occur exactly once either"
-            raise ops.EditRefused(
-                f"anchor text not found in section {title!r}: {closest} (needs {limits.anchor_match:g}); {restatement}"
-            )
-        how, span = "restated", restated
-    repair = AnchorRepair(path=path, section=title, before=anchor, after=span, how=how)
-    return edit.model_copy(update={"anchor": span}), repair
 
 
 def _section_edit(text: str, edit: Edit, section: str) -> str:
