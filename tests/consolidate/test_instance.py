@@ -2,12 +2,24 @@ from __future__ import annotations
 
 from tests.consolidate.helpers import append, cluster
 from trace2skill.consolidate.config import ConsolidateConfig
-from trace2skill.consolidate.instance import INSTANCE, NOISE, InstanceGuard, count_in, instance_values, is_noise, tokens, value_tokens
+from trace2skill.consolidate.instance import (
+    INSTANCE,
+    NOISE,
+    InstanceGuard,
+    count_in,
+    instance_values,
+    is_noise,
+    tokens,
+    value_tokens,
+)
 from trace2skill.consolidate.run import finish
 from trace2skill.schema import Edit, Patch
 from trace2skill.skill.folder import minimal_skill
 
-S0 = minimal_skill("airline", "Airline support: look the booking up (e.g. reservation ABC123) before changing it. Use when helping airline customers.")
+S0 = minimal_skill(
+    "airline",
+    "Airline support: look the booking up (e.g. reservation ABC123) before changing it. Use when helping airline customers.",
+)
 
 # Four trajectories behind a part: the user id and the code are in one each; the tool name is in all.
 TEXTS = {
@@ -28,7 +40,15 @@ def part(*edits: Edit) -> Patch:
 
 def test_value_like_tokens_are_ids_codes_paths_and_placeholders_not_words():
     found = value_tokens("I'm priya_patel_441060a: reservation K7WQ2M, order #W2378156 on 2024-05-01, see src/app/main.py; call <PERSON_1>. Use the tool.")
-    assert {"priya_patel_441060a", "441060a", "k7wq2m", "w2378156", "2024-05-01", "src/app/main.py", "<person_1>"} <= found
+    assert {
+        "priya_patel_441060a",
+        "441060a",
+        "k7wq2m",
+        "w2378156",
+        "2024-05-01",
+        "src/app/main.py",
+        "<person_1>",
+    } <= found
     assert not {"use", "the", "tool", "reservation", "order", "see", "call", "i'm"} & found
     assert "k7wq2m" in tokens('{"code":"K7WQ2M"}.')  # JSON punctuation around a value does not hide it
 
@@ -39,7 +59,13 @@ def test_a_value_in_fewer_than_k_trajectories_and_not_in_s0_is_instance_detail()
     assert n == 4
     s0 = tokens(S0.skill_md())
     # E4021 is in one trajectory (twice: a trajectory counts once); ABC123 is in S0; a placeholder is always one instance's.
-    assert instance_values(values, counts, s0, 3) == ["441060a", "<person_2>", "e4021", "k7wq2m", "priya_patel_441060a"]
+    assert instance_values(values, counts, s0, 3) == [
+        "441060a",
+        "<person_2>",
+        "e4021",
+        "k7wq2m",
+        "priya_patel_441060a",
+    ]
     assert instance_values(values, counts, s0, 1) == ["<person_2>"]  # K=1: nothing occurs in fewer than one
 
 
@@ -57,9 +83,16 @@ def test_the_guard_refuses_lines_titles_and_file_names_with_instance_detail_and_
     guard = InstanceGuard.of(S0, evidence=evidence)
     pieces, kept = guard.screen(
         part(
-            append("Workflow", "- Call get_reservation_details first.\n- I'm priya_patel_441060a.\n- Quote ABC123 back as S0 does.\n"),
+            append(
+                "Workflow",
+                "- Call get_reservation_details first.\n- I'm priya_patel_441060a.\n- Quote ABC123 back as S0 does.\n",
+            ),
             Edit(op="add_section", section="K7WQ2M", content="- Rebook the flight.\n"),
-            Edit(op="create", path="references/kenji_tanaka_8120.md", content="# Notes\n\n- Verify the user.\n"),
+            Edit(
+                op="create",
+                path="references/kenji_tanaka_8120.md",
+                content="# Notes\n\n- Verify the user.\n",
+            ),
             Edit(op="add_section", section="2" + "0" * 58, content="- Text.\n"),
             append("Workflow", "- Retry E4021 after a minute.\n"),
         )
@@ -82,14 +115,27 @@ def test_one_restatement_round_clears_the_value_or_the_line_is_refused():
         return edit  # no better wording: still carries the value
 
     guard = InstanceGuard.of(S0, evidence=evidence, restate=restate)
-    _, kept = guard.screen(part(append("Workflow", "- Read K7WQ2M back to the customer.\n"), append("Workflow", "- Ask priya_patel_441060a.\n")))
+    _, kept = guard.screen(
+        part(
+            append("Workflow", "- Read K7WQ2M back to the customer.\n"),
+            append("Workflow", "- Ask priya_patel_441060a.\n"),
+        )
+    )
     assert [e.content for e in kept.edits] == ["- Read the <reservation id> back to the customer.\n"]
     assert asked == [["k7wq2m"], ["441060a", "priya_patel_441060a"]]
-    assert (guard.record.restated, guard.record.restate_calls, guard.record.by_reason) == (1, 2, {INSTANCE: 1})
+    assert (
+        guard.record.restated,
+        guard.record.restate_calls,
+        guard.record.by_reason,
+    ) == (1, 2, {INSTANCE: 1})
 
 
 def test_a_value_backed_by_k_trajectories_stays_and_without_evidence_only_placeholders_and_noise_go():
-    widespread = Patch(id="p", edits=[append("Workflow", "- Call get_reservation_details before E4021 retries.\n")], trajectory_ids=["t3"])
+    widespread = Patch(
+        id="p",
+        edits=[append("Workflow", "- Call get_reservation_details before E4021 retries.\n")],
+        trajectory_ids=["t3"],
+    )
     # K=1: a value in one trajectory is enough.
     assert InstanceGuard.of(S0, evidence=evidence, min_trajectories=1).screen(widespread)[1].edits == widespread.edits
     blind = InstanceGuard.of(S0)
@@ -98,7 +144,10 @@ def test_a_value_backed_by_k_trajectories_stays_and_without_evidence_only_placeh
 
 
 def test_finish_counts_the_refusals_by_reason_and_keeps_them_in_provenance():
-    edits = [append("Workflow", "- Check the fare rules.\n- I'm priya_patel_441060a.\n"), Edit(op="add_section", section="1" + "0" * 58, content="- x\n")]
+    edits = [
+        append("Workflow", "- Check the fare rules.\n- I'm priya_patel_441060a.\n"),
+        Edit(op="add_section", section="1" + "0" * 58, content="- x\n"),
+    ]
     c = cluster(0, "rebooking", "skill", 4, edits).model_copy(update={"trajectory_ids": sorted(TEXTS)})
     c.patches[0].trajectory_ids = sorted(TEXTS)
     cons = finish(S0, [c], ConsolidateConfig(), merge=None, fixer=None, units=4, evidence=evidence)

@@ -40,7 +40,16 @@ _CODE = re.compile(r"[A-Z0-9]{5,}")
 _PATH = re.compile(r"\w/.*(/|\.[A-Za-z]\w*$)")
 _REPEAT = re.compile(r"(.)\1{15,}")
 _RULE_CHARS = set("-*_=`~#|+. ")  # markdown rules, fences and table borders repeat these
-_ADDING_OPS = frozenset({"append_to_section", "insert_after", "insert_before", "replace_in_section", "add_section", "create"})
+_ADDING_OPS = frozenset(
+    {
+        "append_to_section",
+        "insert_after",
+        "insert_before",
+        "replace_in_section",
+        "add_section",
+        "create",
+    }
+)
 
 # (the edit, the values it carries) -> the edit restated with each value's role, or None.
 RestateInstance = Callable[[Edit, list[str]], "Edit | None"]
@@ -139,7 +148,10 @@ class InstanceGuard(BaseModel):
 
     @classmethod
     def of(cls, s0: Skill, **kwargs) -> InstanceGuard:
-        return cls(s0_tokens=tokens("\n".join([s0.skill_md(), *s0.files.keys(), *s0.files.values()])), **kwargs)
+        return cls(
+            s0_tokens=tokens("\n".join([s0.skill_md(), *s0.files.keys(), *s0.files.values()])),
+            **kwargs,
+        )
 
     def screen(self, patch: Patch) -> tuple[list[Edit], Patch]:
         """Every edit of ``patch`` restated or split into what passes and what is refused;
@@ -151,7 +163,10 @@ class InstanceGuard(BaseModel):
             self.record.trajectories_read += n
         pieces, kept = [], []
         for edit in patch.edits:
-            passed, refused = self._split(edit, lambda text: instance_values(value_tokens(text), counts, self.s0_tokens, self.min_trajectories))
+            passed, refused = self._split(
+                edit,
+                lambda text: instance_values(value_tokens(text), counts, self.s0_tokens, self.min_trajectories),
+            )
             pieces.extend(e for e in (passed, *(r.edit for r in refused)) if e is not None)
             if passed is not None:
                 kept.append(passed)
@@ -171,10 +186,22 @@ class InstanceGuard(BaseModel):
             if restated is not None and not any(carried(t) for t in _texts(restated)) and _head(restated) == _head(edit):
                 self.record.restated += 1
                 edit, found = restated, []
-        head = [t for t in (edit.section if edit.op == "add_section" else None, _file_title(edit)) if t]
+        head = [
+            t
+            for t in (
+                edit.section if edit.op == "add_section" else None,
+                _file_title(edit),
+            )
+            if t
+        ]
         head_values = sorted(set().union(*(carried(t) for t in head))) if head else []
         if head_values:
-            return None, [Refusal(edit=edit, reason=f"{INSTANCE}: the title or file name carries {', '.join(head_values)}")]
+            return None, [
+                Refusal(
+                    edit=edit,
+                    reason=f"{INSTANCE}: the title or file name carries {', '.join(head_values)}",
+                )
+            ]
         if any(is_noise(t, title=True) for t in head):
             return None, [Refusal(edit=edit, reason=f"{NOISE}: a title without words")]
         keep, drop, why = [], [], set()
@@ -189,7 +216,10 @@ class InstanceGuard(BaseModel):
             return edit, []
         tail = "\n" if edit.content.endswith("\n") else ""
         reason = "; ".join(sorted(why))
-        refused = Refusal(edit=edit.model_copy(update={"content": "\n".join(drop) + tail}), reason=reason)
+        refused = Refusal(
+            edit=edit.model_copy(update={"content": "\n".join(drop) + tail}),
+            reason=reason,
+        )
         if not any(line.strip() and not line.lstrip().startswith("#") for line in keep):
             return None, [refused.model_copy(update={"edit": edit})]
         return edit.model_copy(update={"content": "\n".join(keep) + tail}), [refused]
