@@ -48,3 +48,19 @@ def test_no_analysis_part_still_gives_both_datasets_with_their_schemas(tmp_path)
     assert write_lesson_parts([], tmp_path) == {"lessons": 0, "patches": 0}
     assert pl.read_parquet(tmp_path / LESSONS).height == 0
     assert "trajectory_id" in pl.read_parquet(tmp_path / LESSONS).columns
+
+
+def test_personal_data_counts_sum_the_ingest_replacements_and_the_guard_reads_only_the_named_trajectories(tmp_path):
+    from trace2skill.pipeline.consolidate import trajectory_texts
+    from trace2skill.run.outputs import TRAJECTORIES, personal_data_counts
+    from trace2skill.schema import TRAJECTORY_SCHEMA, Step, Trajectory
+
+    rows = [
+        Trajectory(id="a", source_format="x", task="book K7WQ2M", steps=[Step(index=0, role="tool", kind="observation", content="user priya_441060a")], metadata={"personal_data": {"PERSON": 2}}),
+        Trajectory(id="b", source_format="x", task="refund", metadata={"personal_data": {"PERSON": 1, "EMAIL_ADDRESS": 1}}),
+        Trajectory(id="c", source_format="x", task="other"),
+    ]
+    parts.write_part(to_table(rows, TRAJECTORY_SCHEMA), tmp_path / TRAJECTORIES, "part-0.parquet")
+    assert personal_data_counts(tmp_path / TRAJECTORIES) == {"EMAIL_ADDRESS": 1, "PERSON": 3}
+    texts = list(trajectory_texts(tmp_path / TRAJECTORIES, ["a", "c"]))
+    assert len(texts) == 2 and "K7WQ2M" in texts[0] and "priya_441060a" in texts[0] and "refund" not in "".join(texts)

@@ -82,6 +82,10 @@ class ConsolidateConfig(BaseModel):
     anchor_restate_calls: int = Field(
         16, ge=0, description="LLM calls per run that may restate an anchor no span matches (0: refuse such edits at once)."
     )
+    instance_min_trajectories: int = Field(
+        3, ge=1, description="A value-like token of an added line (an id, a code, a path) that occurs in fewer of the trajectories "
+        "behind its edit, and not in S0, is instance detail: restated by its role or refused (consolidate.instance)."
+    )
     fix_rounds: int = Field(2, ge=0, le=5, description="LLM rounds to repair a skill that fails validation before falling back.")
     fan_in: int = Field(8, ge=2, description="Patches merged per LLM merge call, B.")
     max_levels: int = Field(8, ge=1, description="Merge-tree levels before the forced final merge.")

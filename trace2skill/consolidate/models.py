@@ -146,5 +146,7 @@ class ConsolidationStats(BaseModel):
     anchor_restate_calls: int = 0  # LLM calls asked to restate an anchor no span matched
     folded_lines: int = 0  # lines left out because their file already had them
     merger_dropped: int = 0  # inputs a merge left out, with its stated reason
+    refused_by_reason: dict[str, int] = Field(default_factory=dict)  # the instance-detail guard's refusals: "instance detail", "noise"
+    instance_restated: int = 0  # edits the guard's restatement round cleared of instance detail
     merge_usage: Usage = Field(default_factory=Usage)  # the merge and fix calls'
     usage: Usage = Field(default_factory=Usage)  # every LLM call: merge_usage and the anchor restatements

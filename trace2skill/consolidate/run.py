@@ -20,6 +20,7 @@ from trace2skill.consolidate.cluster import assign, far_from, fit_centroids, ref
 from trace2skill.consolidate.config import ConsolidateConfig
 from trace2skill.consolidate.embed import Embedder, thresholds
 from trace2skill.consolidate.finalize import FinalSkill, Fixer, finalize
+from trace2skill.consolidate.instance import Evidence, InstanceGuard, RestateInstance
 from trace2skill.consolidate.merge import MERGER_DROP, MergeFn, MergeManyFn, MergeOutcome, add_per_level, sequential
 from trace2skill.consolidate.models import ConsolidationStats
 from trace2skill.consolidate.prevalence import skill_threshold
@@ -110,20 +111,26 @@ def finish(
     units: int,
     restate: BoundedRestater | None = None,
     folded: list[Path] | None = None,
+    evidence: Evidence | None = None,
+    restate_instance: RestateInstance | None = None,
 ) -> Consolidation:
     """Assemble p* within the size rules, apply it guarded (anchor repair with ``restate``,
     exactly once, fix rounds, fallback), and build the provenance rows (``folded``: the
-    files of units the shards collapsed, counted here and streamed into provenance later)."""
+    files of units the shards collapsed, counted here and streamed into provenance later).
+    ``evidence`` gives the texts of trajectories by id for the instance-detail guard (without
+    it only placeholders and noise are refused); ``restate_instance`` is its restatement round."""
     clusters = sorted(clusters, key=lambda c: c.cluster_id)
     assembly = assemble(
         s0, clusters, max_skill_lines=cfg.max_skill_lines, max_reference_files=cfg.max_reference_files, max_reference_lines=cfg.max_reference_lines, merge=merge
     )
     assembly, safety = reviewed(s0, assembly, cfg)  # high-severity lines are split out and withheld
+    guard = InstanceGuard.of(s0, evidence=evidence, restate=restate_instance, min_trajectories=cfg.instance_min_trajectories)
+    assembly = guarded(assembly, safety, guard)  # values of a few trajectories and noise are split out and refused
     final = finalize(
         s0, safety.kept, fixer=screened(fixer, safety), fix_rounds=cfg.fix_rounds, restate=restate, anchor_match=cfg.anchor_match,
         near_duplicate=cfg.near_duplicate,
     )  # fmt: skip
-    final.refused[:0] = safety.record(final.applied_edits)
+    final.refused[:0] = safety.record(final.applied_edits) + guard.record.refused
     rows = provenance_rows(clusters, assembly, final)
     merge_usage = sum((c.stats.usage for c in clusters), Usage()) + assembly.stats.usage + final.fix_stats.usage
     stats = ConsolidationStats(
@@ -148,6 +155,8 @@ def finish(
         anchor_restate_calls=restate.calls if restate else 0,
         folded_lines=len(final.folded),
         merger_dropped=sum(r.kind == "dropped" and r.reason.startswith(MERGER_DROP) for r in rows),
+        refused_by_reason=guard.record.by_reason,
+        instance_restated=guard.record.restated,
         merge_usage=merge_usage,
         usage=merge_usage + (restate.usage if restate else Usage()),
     )
@@ -164,6 +173,18 @@ def reviewed(s0: Skill, assembly: Assembly, cfg: ConsolidateConfig) -> tuple[Ass
         review.kept.append(kept)
     patch = assembly.patch.model_copy(update={"edits": [e for p in parts for e in p.edits]})
     return assembly.model_copy(update={"parts": parts, "patch": patch}), review
+
+
+def guarded(assembly: Assembly, review: SafetyReview, guard: InstanceGuard) -> Assembly:
+    """The instance-detail guard over the parts the safety review kept (``review.kept`` is
+    replaced by what passes); the assembly's parts hold the guard's pieces too, for provenance."""
+    withheld = {w.edit.model_dump_json() for w in review.withheld}
+    parts = []
+    for i, part in enumerate(assembly.parts):
+        pieces, review.kept[i] = guard.screen(review.kept[i])
+        parts.append(part.model_copy(update={"edits": [e for e in part.edits if e.model_dump_json() in withheld] + pieces}))
+    patch = assembly.patch.model_copy(update={"edits": [e for p in parts for e in p.edits]})
+    return assembly.model_copy(update={"parts": parts, "patch": patch})
 
 
 def screened(fixer: Fixer | None, review: SafetyReview) -> Fixer | None:

@@ -32,7 +32,7 @@ from trace2skill.run.budget import PromptBudget, budget_report, budget_run
 from trace2skill.run.checkpoint import ANALYSIS_DIR, Checkpoint, check_writable, mark_done, start_run
 from trace2skill.run.holdout import HOLDOUT_TASKS, read_task_ids, split_holdout
 from trace2skill.run.options import DistillConfig
-from trace2skill.run.outputs import MANIFEST, QUARANTINE, TRAJECTORIES, analysis_usage, write_manifest
+from trace2skill.run.outputs import MANIFEST, QUARANTINE, TRAJECTORIES, analysis_usage, personal_data_counts, write_manifest
 from trace2skill.run.progress import Console
 from trace2skill.run.summary import RunSummary
 from trace2skill.safety.trace import write_safety
@@ -276,6 +276,8 @@ def _write_outputs(cfg: DistillConfig, cons, found: dict[str, int], summary: Run
             "edits_applied": result.applied,
             "edits_refused": len(result.refused),
             **safety.summary_fields(),
+            "personal_data": personal_data_counts(run_dir / TRAJECTORIES),
+            "personal_data_off": not cfg.redact.personal_data,
             "valid": not result.problems,
             "validation_problems": result.problems,
         }

@@ -11,9 +11,12 @@ Nothing here knows about Ray.
 
 from __future__ import annotations
 
+import json
+from collections import Counter
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from trace2skill import parts
@@ -31,6 +34,17 @@ def analysis_usage(run_dir: Path) -> Usage:
     """The LLM usage of every analysis written, summed over the analysis parts' token columns."""
     sums = parts.column_sums(run_dir / ANALYSIS_DIR, ["prompt_tokens", "completion_tokens", "llm_calls"])
     return Usage(prompt_tokens=sums["prompt_tokens"], completion_tokens=sums["completion_tokens"], calls=sums["llm_calls"])
+
+
+def personal_data_counts(trajectories: Path) -> dict[str, int]:
+    """The personal-data replacements of ingest per kind (``metadata["personal_data"]``,
+    redact.personal), summed over the trajectories; only the rows that have some are decoded."""
+    counts: Counter[str] = Counter()
+    for batch in parts.iter_batches(trajectories, ["metadata"], batch_size=65536):
+        column = batch.column("metadata")
+        for text in column.filter(pc.fill_null(pc.match_substring(column, '"personal_data"'), False)).to_pylist():
+            counts.update(json.loads(text).get("personal_data") or {})
+    return dict(sorted(counts.items()))
 
 
 def write_manifest(run_dir: Path) -> None:

@@ -31,6 +31,8 @@ class RunSummary(BaseModel):
     safety_flagged: int = 0  # lower-severity findings kept for a human to look at
     safety_widespread: int = 0  # withheld instructions found in many trajectories (an injection campaign)
     safety_rules_off: list[str] = Field(default_factory=list)  # rules a recipe switched off
+    personal_data: dict[str, int] = Field(default_factory=dict)  # personal data replaced at ingest, per kind, over all trajectories
+    personal_data_off: bool = False  # the recipe switched personal-data redaction off (redact.personal_data)
     draft_note: str = ""
     valid: bool = False
     validation_problems: list[str] = Field(default_factory=list)
@@ -63,6 +65,21 @@ class RunSummary(BaseModel):
         """The merge calls' tokens."""
         return self.consolidation.merge_usage
 
+    @property
+    def refused_instance(self) -> int:
+        """Edits (or their lines) refused for a value of a few trajectories."""
+        return self.consolidation.refused_by_reason.get("instance detail", 0)
+
+    @property
+    def refused_noise(self) -> int:
+        """Edits (or their lines) refused as noise."""
+        return self.consolidation.refused_by_reason.get("noise", 0)
+
+    def personal_data_line(self) -> str:
+        """``12 (PERSON 8, EMAIL_ADDRESS 4)``, or ``0``."""
+        total = sum(self.personal_data.values())
+        return f"{total} ({', '.join(f'{k} {v}' for k, v in self.personal_data.items())})" if total else "0"
+
     def table(self) -> str:
         """A short aligned table for the terminal."""
         rows = [
@@ -79,6 +96,8 @@ class RunSummary(BaseModel):
             ("edits applied / refused", f"{self.edits_applied} / {self.edits_refused}"),
             ("safety withheld / flagged", f"{self.safety_withheld} / {self.safety_flagged}" + (f" ({self.safety_widespread} widespread)" if self.safety_widespread else "")),
             *([("safety rules OFF", ", ".join(self.safety_rules_off))] if self.safety_rules_off else []),
+            ("refused: instance detail / noise", f"{self.refused_instance} / {self.refused_noise}"),
+            ("personal data redacted", "OFF (redact.personal_data)" if self.personal_data_off else self.personal_data_line()),
             ("LLM calls", self.analysis_usage.calls + self.merge_usage.calls),
             ("tokens in / out", f"{self.analysis_usage.prompt_tokens + self.merge_usage.prompt_tokens} / {self.analysis_usage.completion_tokens + self.merge_usage.completion_tokens}"),
             ("valid skill", "yes" if self.valid else "no"),
