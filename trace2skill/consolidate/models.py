@@ -139,5 +139,6 @@ class ConsolidationStats(BaseModel):
     anchor_restate_calls: int = 0  # LLM calls asked to restate an anchor no span matched
     folded_lines: int = 0  # lines left out because their file already had them
     merger_dropped: int = 0  # inputs a merge left out, with its stated reason
-    merge_usage: Usage = Field(default_factory=Usage)  # the merge and fix calls'
+    model_review_calls: int = 0  # LLM calls of the safety model reviewer (``safety.model_review``), in merge_usage
+    merge_usage: Usage = Field(default_factory=Usage)  # the merge, fix and model-review calls'
     usage: Usage = Field(default_factory=Usage)  # every LLM call: merge_usage and the anchor restatements
