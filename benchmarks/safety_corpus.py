@@ -23,13 +23,14 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
+from functools import partial
 from pathlib import Path
 
 import yaml
 
 from trace2skill.llm.fake import FakeLLM
 from trace2skill.safety import Finding, review_skill, start_review
-from trace2skill.safety.model_review import model_screen
+from trace2skill.safety.model_review import ask_model, model_screen
 from trace2skill.safety.rules import load_rules
 from trace2skill.schema import Edit, Patch
 from trace2skill.skill.folder import load_skill, split_frontmatter
@@ -135,7 +136,7 @@ def _model_layer(attacks: list[dict], clean: list[dict]) -> None:
         _, kept = review.screen(Patch(id="p", edits=[Edit(op="append_to_section", section="Workflow", content=text)], support=1))
         if review.withheld:  # the rules withheld (part of) it: the model never sees that part
             continue
-        model_screen(review, kept, client, s0)
+        model_screen(review, kept, partial(ask_model, client), s0)
         attacks_kept += is_attack
         attacks_added += is_attack and bool(review.withheld)
         clean_kept += not is_attack

@@ -26,7 +26,7 @@ ALLOWED: dict[str, set[str]] = {
     "safety": {"skill", "llm"},
     "analysts": {"llm", "skill"},
     "consolidate": {"llm", "skill", "safety", "analysts"},
-    "serve": {"llm", "skill", "analysts", "consolidate"},
+    "serve": {"llm", "skill", "safety", "analysts", "consolidate"},
     "run": {"llm", "redact", "skill", "ingest", "safety", "analysts", "consolidate", "serve.config"},
     "report": {"llm", "skill", "ingest", "safety", "analysts", "consolidate", "run"},
     "evaluate": {"llm", "redact", "skill", "ingest", "safety", "analysts", "report", "run"},

@@ -148,5 +148,6 @@ class ConsolidationStats(BaseModel):
     merger_dropped: int = 0  # inputs a merge left out, with its stated reason
     refused_by_reason: dict[str, int] = Field(default_factory=dict)  # the instance-detail guard's refusals: "instance detail", "noise"
     instance_restated: int = 0  # edits the guard's restatement round cleared of instance detail
-    merge_usage: Usage = Field(default_factory=Usage)  # the merge and fix calls'
+    model_review_calls: int = 0  # LLM calls of the safety model reviewer (``safety.model_review``), in merge_usage
+    merge_usage: Usage = Field(default_factory=Usage)  # the merge, fix and model-review calls'
     usage: Usage = Field(default_factory=Usage)  # every LLM call: merge_usage and the anchor restatements

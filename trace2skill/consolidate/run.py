@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import reduce
 from pathlib import Path
 
@@ -28,6 +29,8 @@ from trace2skill.consolidate.provenance import ProvenanceRow, provenance_rows
 from trace2skill.consolidate.reduce import ClusterResult, ReduceParams, reduce_cluster
 from trace2skill.consolidate.units import Unit, split_units
 from trace2skill.safety import SafetyReview, start_review
+from trace2skill.safety.model_review import ModelReviewer, model_check
+from trace2skill.safety.review import skill_text
 from trace2skill.schema import Lesson, Patch, Usage
 from trace2skill.skill.model import Skill
 
@@ -88,6 +91,7 @@ def consolidate(
     merge_many: MergeManyFn | None = None,
     fixer: Fixer | None = None,
     restate: BoundedRestater | None = None,
+    model_review: ModelReviewer | None = None,
 ) -> Consolidation:
     """All of consolidation without Ray (tests, benchmarks, small runs)."""
     units = split_units(patches, lessons)
@@ -98,7 +102,7 @@ def consolidate(
         reduce_cluster(int(c), [units[i] for i in np.flatnonzero(labels == c)], embeddings[labels == c], params, merge_many or sequential(merge))
         for c in np.unique(labels)
     ]
-    return finish(s0, clusters, cfg, merge=merge, fixer=fixer, units=len(units), restate=restate)
+    return finish(s0, clusters, cfg, merge=merge, fixer=fixer, units=len(units), restate=restate, model_review=model_review)
 
 
 def finish(
@@ -113,8 +117,10 @@ def finish(
     folded: list[Path] | None = None,
     evidence: Evidence | None = None,
     restate_instance: RestateInstance | None = None,
+    model_review: ModelReviewer | None = None,
 ) -> Consolidation:
-    """Assemble p* within the size rules, apply it guarded (anchor repair with ``restate``,
+    """Assemble p* within the size rules, review it (the rules, then ``model_review`` on what
+    they kept, when the run has one), apply it guarded (anchor repair with ``restate``,
     exactly once, fix rounds, fallback), and build the provenance rows (``folded``: the
     files of units the shards collapsed, counted here and streamed into provenance later).
     ``evidence`` gives the texts of trajectories by id for the instance-detail guard (without
@@ -123,16 +129,16 @@ def finish(
     assembly = assemble(
         s0, clusters, max_skill_lines=cfg.max_skill_lines, max_reference_files=cfg.max_reference_files, max_reference_lines=cfg.max_reference_lines, merge=merge
     )
-    assembly, safety = reviewed(s0, assembly, cfg)  # high-severity lines are split out and withheld
+    assembly, safety = reviewed(s0, assembly, cfg, model_review)  # high-severity lines are split out and withheld
     guard = InstanceGuard.of(s0, evidence=evidence, restate=restate_instance, min_trajectories=cfg.instance_min_trajectories)
     assembly = guarded(assembly, safety, guard)  # values of a few trajectories and noise are split out and refused
     final = finalize(
-        s0, safety.kept, fixer=screened(fixer, safety), fix_rounds=cfg.fix_rounds, restate=restate, anchor_match=cfg.anchor_match,
+        s0, safety.kept, fixer=screened(fixer, safety, model_check(safety, model_review, skill_text(s0))), fix_rounds=cfg.fix_rounds, restate=restate, anchor_match=cfg.anchor_match,
         near_duplicate=cfg.near_duplicate,
     )  # fmt: skip
     final.refused[:0] = safety.record(final.applied_edits) + guard.record.refused
     rows = provenance_rows(clusters, assembly, final)
-    merge_usage = sum((c.stats.usage for c in clusters), Usage()) + assembly.stats.usage + final.fix_stats.usage
+    merge_usage = sum((c.stats.usage for c in clusters), Usage()) + assembly.stats.usage + final.fix_stats.usage + safety.model_usage
     stats = ConsolidationStats(
         units=units,
         clusters=len(clusters),
@@ -157,20 +163,24 @@ def finish(
         merger_dropped=sum(r.kind == "dropped" and r.reason.startswith(MERGER_DROP) for r in rows),
         refused_by_reason=guard.record.by_reason,
         instance_restated=guard.record.restated,
+        model_review_calls=safety.model_usage.calls,
         merge_usage=merge_usage,
         usage=merge_usage + (restate.usage if restate else Usage()),
     )
     return Consolidation(clusters=clusters, assembly=assembly, final=final, provenance=rows, folded=folded or [], stats=stats, safety=safety)
 
 
-def reviewed(s0: Skill, assembly: Assembly, cfg: ConsolidateConfig) -> tuple[Assembly, SafetyReview]:
-    """The safety review of p*'s parts; the assembly's parts hold each edit split into the
-    piece that passes and the piece withheld, so provenance has a row for each."""
+def reviewed(s0: Skill, assembly: Assembly, cfg: ConsolidateConfig, model_review: ModelReviewer | None = None) -> tuple[Assembly, SafetyReview]:
+    """The safety review of p*'s parts: the rules, then ``model_review`` (if any) on each
+    edit they kept. The assembly's parts hold each edit split into the piece that passes
+    and the piece the rules withheld, so provenance has a row for each (an edit the model
+    withholds is one piece, refused whole)."""
     review, parts = start_review(s0, cfg.safety), []
+    check = model_check(review, model_review, skill_text(s0))
     for part in assembly.parts:
         pieces, kept = review.screen(part.to_patch())
         parts.append(part.model_copy(update={"edits": pieces}))
-        review.kept.append(kept)
+        review.kept.append(check(kept))
     patch = assembly.patch.model_copy(update={"edits": [e for p in parts for e in p.edits]})
     return assembly.model_copy(update={"parts": parts, "patch": patch}), review
 
@@ -187,9 +197,9 @@ def guarded(assembly: Assembly, review: SafetyReview, guard: InstanceGuard) -> A
     return assembly.model_copy(update={"parts": parts, "patch": patch})
 
 
-def screened(fixer: Fixer | None, review: SafetyReview) -> Fixer | None:
-    """``fixer`` whose repaired patches go through the same review (a model asked to fix
-    validation can re-introduce what was withheld)."""
+def screened(fixer: Fixer | None, review: SafetyReview, check: Callable[[Patch], Patch] | None = None) -> Fixer | None:
+    """``fixer`` whose repaired patches go through the same review, the rules and then
+    ``check`` (``model_check``): a model asked to fix validation can re-introduce what was withheld."""
     if fixer is None:
         return None
 
@@ -197,6 +207,7 @@ def screened(fixer: Fixer | None, review: SafetyReview) -> Fixer | None:
         outcome = fixer(patch, problems, state)
         if outcome.patch is None:
             return outcome
-        return outcome.model_copy(update={"patch": review.screen(outcome.patch)[1]})
+        kept = review.screen(outcome.patch)[1]
+        return outcome.model_copy(update={"patch": check(kept) if check else kept})
 
     return fix

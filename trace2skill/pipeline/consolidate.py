@@ -47,12 +47,14 @@ from trace2skill.consolidate.sampling import far_cap, far_in_shard, pick_far, sh
 from trace2skill.consolidate.shards import SHARD, collapse_shard, folded_table, merged_topics, shard_count, unit_columns, unit_counts
 from trace2skill.consolidate.units import Unit, split_units
 from trace2skill.consolidate.view import consolidation_view
+from trace2skill.llm.base import LLMError
 from trace2skill.pipeline.tuning import paths_dataset, releasing, trim
 from trace2skill.run.buckets import stable_bucket
 from trace2skill.run.options import DistillConfig
 from trace2skill.run.outputs import TRAJECTORIES
 from trace2skill.run.progress import Console
-from trace2skill.schema import Patch, Usage
+from trace2skill.safety.model_review import ModelReviewer, ModelVerdict, model_review_on
+from trace2skill.schema import Edit, Patch, Usage
 from trace2skill.skill.anchors import Restatement
 from trace2skill.skill.model import Skill
 
@@ -109,6 +111,23 @@ def serve_restate(handle: DeploymentHandle, max_calls: int) -> BoundedRestater:
             return None, Usage()
 
     return BoundedRestater(ask, max_calls)
+
+
+def serve_model_review(handle: DeploymentHandle) -> ModelReviewer:
+    """The safety model reviewer whose calls go to the Serve analyst (the run's model); a
+    call without a verdict raises ``LLMError``, so the edit is flagged and kept."""
+
+    def ask(s0_text: str, edit: Edit) -> tuple[ModelVerdict, Usage]:
+        try:
+            answer = json.loads(handle.model_verdict.remote(s0_text, edit.model_dump_json()).result())
+        except Exception as exc:  # no verdict: the edit is flagged and kept, the rules stand
+            raise LLMError(f"model review call failed: {type(exc).__name__}: {exc}") from exc
+        usage = Usage.model_validate(answer["usage"])
+        if answer["verdict"] is None:
+            raise LLMError(answer["error"], usage=usage)
+        return ModelVerdict.model_validate(answer["verdict"]), usage
+
+    return ask
 
 
 @releasing
@@ -337,14 +356,16 @@ def reduce_topics(analysis_dir: Path, cfg: DistillConfig, app: str, skill_view: 
 def finish_topics(s0: Skill, topics: Topics, cfg: DistillConfig, app: str, skill_view: str) -> Consolidation:
     """The skill finished from the cluster results of ``topics``: assembled, applied and
     validated (``consolidate.run.finish``), with its merges, fixes and anchor restatements
-    sent to the Serve analyst ``app``. Runs where it is called: ``distill`` calls it in a
+    sent to the Serve analyst ``app``, and so are the safety model reviewer's verdicts when
+    ``model_review_on`` for the run's backend. Runs where it is called: ``distill`` calls it in a
     worker (``pipeline.run``), so the results' ids never reach the driver."""
     c = cfg.consolidate
     handle = serve.get_app_handle(app)
     clusters = [share_ids(ClusterResult.model_validate_json(path.read_text())) for path in topics.clusters]
     merge, fixer, restate = single(serve_merge(handle, skill_view)), serve_fix(handle), serve_restate(handle, c.anchor_restate_calls)
     evidence = partial(trajectory_texts, cfg.resolved_run_dir / TRAJECTORIES)
-    return finish(s0, clusters, c, merge=merge, fixer=fixer, units=topics.units, restate=restate, folded=topics.folded, evidence=evidence)
+    model_review = serve_model_review(handle) if model_review_on(c.safety, cfg.backend.backend) else None
+    return finish(s0, clusters, c, merge=merge, fixer=fixer, units=topics.units, restate=restate, folded=topics.folded, evidence=evidence, model_review=model_review)
 
 
 def trajectory_texts(trajectories: Path, ids: list[str]) -> Iterator[str]:

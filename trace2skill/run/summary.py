@@ -96,7 +96,7 @@ class RunSummary(BaseModel):
             ("edits applied / refused", f"{self.edits_applied} / {self.edits_refused}"),
             ("safety withheld / flagged", f"{self.safety_withheld} / {self.safety_flagged}" + (f" ({self.safety_widespread} widespread)" if self.safety_widespread else "")),
             *([("safety rules OFF", ", ".join(self.safety_rules_off))] if self.safety_rules_off else []),
-            ("refused: instance detail / noise", f"{self.refused_instance} / {self.refused_noise}"),
+            ("refused instance / noise", f"{self.refused_instance} / {self.refused_noise}"),
             ("personal data redacted", "OFF (redact.personal_data)" if self.personal_data_off else self.personal_data_line()),
             ("LLM calls", self.analysis_usage.calls + self.merge_usage.calls),
             ("tokens in / out", f"{self.analysis_usage.prompt_tokens + self.merge_usage.prompt_tokens} / {self.analysis_usage.completion_tokens + self.merge_usage.completion_tokens}"),

@@ -7,12 +7,15 @@ because it only sees what the rules kept. A call that yields no valid verdict af
 bounded retry is recorded as a flag with its reason, and the edit is kept (the rules stand).
 
 Whether it runs is ``SafetyConfig.model_review``: unset, it is on for the ``openai`` and
-``vllm`` backends and off for ``embedded`` and ``fake`` (``model_review_on``). Wiring into
-consolidation is a call of ``model_screen`` on each part ``SafetyReview.screen`` kept.
+``vllm`` backends and off for ``embedded`` and ``fake`` (``model_review_on``). The model is
+reached through a ``ModelReviewer`` (a plain callable: in a distill, a call of the Serve
+analyst; ``partial(ask_model, client)`` in one process); consolidation runs ``model_check``
+on each part ``SafetyReview.screen`` kept, and on each part a fix call returns.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -42,6 +45,11 @@ class ModelVerdict(BaseModel):
     evidence: str = Field(default="", max_length=300, description="The words of the edit that make it harmful, quoted.")
 
 
+# The model's verdict on an edit against S0's text, with the call's usage; ``LLMError`` when
+# there is none (``ask_model`` bound to a client, or a call of the Serve analyst).
+ModelReviewer = Callable[[str, Edit], tuple[ModelVerdict, Usage]]
+
+
 def model_review_on(config: SafetyConfig, backend: str) -> bool:
     """Whether the model reviewer runs: the recipe's switch, else on for openai/vllm only."""
     return config.model_review if config.model_review is not None else backend in BACKENDS_ON_BY_DEFAULT
@@ -53,13 +61,13 @@ def ask_model(client: LLMClient, s0_text: str, edit: Edit, max_tokens: int = 256
     return generate(client, [Message(role="user", content=prompt)], ModelVerdict, max_tokens=max_tokens)
 
 
-def model_screen(review: SafetyReview, kept: Patch, client: LLMClient, s0_text: str) -> tuple[Patch, Usage]:
+def model_screen(review: SafetyReview, kept: Patch, ask: ModelReviewer, s0_text: str) -> tuple[Patch, Usage]:
     """``kept`` (a part the rules passed) without the edits the model calls harmful; those go
     to ``review.withheld``, failed calls to ``review.flagged``."""
     usage, passed = Usage(), []
     for edit in kept.edits:
         try:
-            verdict, used = ask_model(client, s0_text, edit)
+            verdict, used = ask(s0_text, edit)
         except LLMError as exc:
             usage = usage + exc.usage
             review.flagged.append(_finding(edit, "medium", f"no verdict from the model reviewer: {exc}"))
@@ -72,6 +80,20 @@ def model_screen(review: SafetyReview, kept: Patch, client: LLMClient, s0_text: 
         else:
             passed.append(edit)
     return kept.model_copy(update={"edits": passed}), usage
+
+
+def model_check(review: SafetyReview, ask: ModelReviewer | None, s0_text: str) -> Callable[[Patch], Patch]:
+    """What consolidation calls on each part the rules kept: ``model_screen`` with ``ask``,
+    its usage added to ``review.model_usage`` (no reviewer: the part as it is)."""
+
+    def check(kept: Patch) -> Patch:
+        if ask is None or not kept.edits:
+            return kept
+        passed, used = model_screen(review, kept, ask, s0_text)
+        review.model_usage = review.model_usage + used
+        return passed
+
+    return check
 
 
 def _finding(edit: Edit, severity: str, evidence: str) -> Finding:

@@ -17,7 +17,7 @@ from trace2skill.safety.checks import CHECKS, Context
 from trace2skill.safety.code import Line, read_lines
 from trace2skill.safety.rules import Rule, SafetyConfig, load_rules
 from trace2skill.safety.text import same_line_key, warns_against
-from trace2skill.schema import Edit, Patch
+from trace2skill.schema import Edit, Patch, Usage
 from trace2skill.skill.apply import Refusal
 from trace2skill.skill.model import SKILL_MD, Skill
 
@@ -68,6 +68,7 @@ class SafetyReview(BaseModel):
     severity_raised: dict[str, str] = Field(default_factory=dict)
     withheld: list[WithheldEdit] = Field(default_factory=list)
     flagged: list[Finding] = Field(default_factory=list)
+    model_usage: Usage = Field(default_factory=Usage)  # the model reviewer's calls (``model_review``); none when it is off
     kept: list[Patch] = Field(default_factory=list, exclude=True)  # the parts of p* without the withheld edits
     config: SafetyConfig = Field(default_factory=SafetyConfig, exclude=True)
     context: Context = Field(default_factory=Context, exclude=True)

@@ -22,9 +22,11 @@ from trace2skill.consolidate.anchors import restate
 from trace2skill.consolidate.fix import fix_patch
 from trace2skill.consolidate.merge import merge_patches
 from trace2skill.consolidate.models import MergeResult, Proposal, merge_schema_for
+from trace2skill.llm.base import LLMError
 from trace2skill.llm.config import EngineConfig, SamplingConfig, VllmConfig, for_replica
 from trace2skill.llm.factory import make_llm
-from trace2skill.schema import Patch
+from trace2skill.safety.model_review import ask_model
+from trace2skill.schema import Edit, Patch
 from trace2skill.serve.config import ReplicaConfig
 from trace2skill.skill.anchors import Restatement
 
@@ -68,6 +70,16 @@ class Analyst:
     def restate(self, restatement_json: str) -> str:
         restated, usage = restate(Restatement.model_validate_json(restatement_json), self.llm, retries=self.config.retries)
         return json.dumps({"text": restated, "usage": usage.model_dump()})
+
+    def model_verdict(self, s0_text: str, edit_json: str) -> str:
+        """The safety model reviewer's verdict on one edit (``safety.model_review.ask_model``):
+        ``{"verdict", "usage", "error"}``, the verdict null and the reason in ``error`` when
+        the bounded retry gave none."""
+        try:
+            verdict, usage = ask_model(self.llm, s0_text, Edit.model_validate_json(edit_json))
+        except LLMError as exc:
+            return json.dumps({"verdict": None, "usage": exc.usage.model_dump(), "error": str(exc)})
+        return json.dumps({"verdict": verdict.model_dump(), "usage": usage.model_dump(), "error": ""})
 
     def fix(self, patch_json: str, problems: list[str], skill_view: str) -> str:
         patch = Patch.model_validate_json(patch_json)
