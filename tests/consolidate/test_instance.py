@@ -13,7 +13,7 @@ from trace2skill.consolidate.instance import (
     value_tokens,
 )
 from trace2skill.consolidate.run import finish
-from trace2skill.schema import Edit, Patch
+from trace2skill.schema import Edit, Patch, Usage
 from trace2skill.skill.folder import minimal_skill
 
 S0 = minimal_skill(
@@ -108,11 +108,11 @@ def test_the_guard_refuses_lines_titles_and_file_names_with_instance_detail_and_
 def test_one_restatement_round_clears_the_value_or_the_line_is_refused():
     asked = []
 
-    def restate(edit: Edit, values: list[str]) -> Edit | None:
+    def restate(edit: Edit, values: list[str]) -> tuple[Edit | None, Usage]:
         asked.append(values)
         if "K7WQ2M" in edit.content:
-            return edit.model_copy(update={"content": "- Read the <reservation id> back to the customer.\n"})
-        return edit  # no better wording: still carries the value
+            return edit.model_copy(update={"content": "- Read the <reservation id> back to the customer.\n"}), Usage(calls=1)
+        return edit, Usage(calls=1)  # no better wording: still carries the value
 
     guard = InstanceGuard.of(S0, evidence=evidence, restate=restate)
     _, kept = guard.screen(
@@ -126,8 +126,9 @@ def test_one_restatement_round_clears_the_value_or_the_line_is_refused():
     assert (
         guard.record.restated,
         guard.record.restate_calls,
+        guard.record.restate_usage.calls,
         guard.record.by_reason,
-    ) == (1, 2, {INSTANCE: 1})
+    ) == (1, 2, 2, {INSTANCE: 1})
 
 
 def test_a_value_backed_by_k_trajectories_stays_and_without_evidence_only_placeholders_and_noise_go():

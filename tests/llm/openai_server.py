@@ -1,7 +1,7 @@
 """A minimal OpenAI-compatible chat-completions server on loopback, for tests.
 
 It answers with the fake LLM's responders (chosen by the ``response_format`` schema
-name), so the ``openai`` backend is tested over real HTTP, not with a mocked client.
+name; ``responders`` replaces some of them with a test's script), so the ``openai`` backend is tested over real HTTP, not with a mocked client.
 A request with ``tools`` gets the fake agentic analyst's action back as a tool call.
 It can answer the first requests with an error status to exercise retries, take
 ``latency_s`` per answer or hold answers until ``gate`` requests are in (it records the
@@ -14,13 +14,24 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from trace2skill.llm.fake import RESPONDERS
 
 
 class ChatServer:
-    def __init__(self, fail_first: int = 0, fail_status: int = 503, tokenize: bool = True, latency_s: float = 0.0, retry_after: str | None = None, gate: int = 0):
+    def __init__(
+        self,
+        fail_first: int = 0,
+        fail_status: int = 503,
+        tokenize: bool = True,
+        latency_s: float = 0.0,
+        retry_after: str | None = None,
+        gate: int = 0,
+        responders: dict[str, Callable[[str], dict]] | None = None,
+    ):
+        self.responders = {**RESPONDERS, **(responders or {})}
         self.fail_first = fail_first
         self.latency_s = latency_s
         self.retry_after = retry_after  # Retry-After header sent with the failures
@@ -64,7 +75,7 @@ class ChatServer:
                     message = {"role": "assistant", "content": None, "tool_calls": [
                         {"id": "call_0", "type": "function", "function": {"name": action["tool"], "arguments": json.dumps(arguments)}}]}
                 else:
-                    answer = json.dumps(RESPONDERS[body["response_format"]["json_schema"]["name"]](prompt))
+                    answer = json.dumps(server.responders[body["response_format"]["json_schema"]["name"]](prompt))
                     message = {"role": "assistant", "content": answer}
                 self._send(200, {
                     "id": "x", "object": "chat.completion", "model": body["model"],

@@ -11,7 +11,7 @@ without a letter, a line of one repeated character, a run of 16 equal characters
 refused too.
 
 An edit that carries instance detail is sent back once to ``restate`` (the value named
-by its role); what still carries it is withheld line by line (the whole edit when its
+by its role: ``consolidate.restate_instance``); what still carries it is withheld line by line (the whole edit when its
 title or file name does), with the reason ``instance detail`` or ``noise``. The counting
 is given the trajectories' texts by the caller (``evidence``), which reads them.
 """
@@ -25,7 +25,7 @@ from pathlib import PurePosixPath
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from trace2skill.schema import Edit, Patch
+from trace2skill.schema import Edit, Patch, Usage
 from trace2skill.skill.apply import Refusal
 from trace2skill.skill.model import Skill
 
@@ -51,8 +51,8 @@ _ADDING_OPS = frozenset(
     }
 )
 
-# (the edit, the values it carries) -> the edit restated with each value's role, or None.
-RestateInstance = Callable[[Edit, list[str]], "Edit | None"]
+# (the edit, the values it carries) -> the edit restated with each value's role (or None), and the tokens spent.
+RestateInstance = Callable[[Edit, list[str]], "tuple[Edit | None, Usage]"]
 # trajectory ids -> the text of each of those trajectories (one string a trajectory).
 Evidence = Callable[[list[str]], Iterable[str]]
 
@@ -132,6 +132,7 @@ class InstanceRecord(BaseModel):
     by_reason: dict[str, int] = Field(default_factory=dict)
     restated: int = 0
     restate_calls: int = 0
+    restate_usage: Usage = Field(default_factory=Usage)
     trajectories_read: int = 0
 
 
@@ -182,7 +183,8 @@ class InstanceGuard(BaseModel):
         found = sorted(set().union(*(carried(t) for t in _texts(edit))))
         if found and self.restate is not None:
             self.record.restate_calls += 1
-            restated = self.restate(edit, found)
+            restated, usage = self.restate(edit, found)
+            self.record.restate_usage = self.record.restate_usage + usage
             if restated is not None and not any(carried(t) for t in _texts(restated)) and _head(restated) == _head(edit):
                 self.record.restated += 1
                 edit, found = restated, []

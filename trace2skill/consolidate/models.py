@@ -122,6 +122,13 @@ class RestatedSection(BaseModel):
     section: str = Field(default="", max_length=200, description="One of the file's section titles, copied character for character.")
 
 
+class RestatedEdit(BaseModel):
+    """An edit restated without the values of a few trajectories, each named by its role."""
+
+    content: str = Field(description="The edit's content, every listed value replaced by its role; everything else kept.")
+    section: str = Field(default="", max_length=200, description="The new section's title restated the same way (add_section only; else empty).")
+
+
 class ConsolidationStats(BaseModel):
     """What consolidation did, in counts (``consolidation.json``; the run summary holds it)."""
 
@@ -148,6 +155,7 @@ class ConsolidationStats(BaseModel):
     merger_dropped: int = 0  # inputs a merge left out, with its stated reason
     refused_by_reason: dict[str, int] = Field(default_factory=dict)  # the instance-detail guard's refusals: "instance detail", "noise"
     instance_restated: int = 0  # edits the guard's restatement round cleared of instance detail
+    instance_restate_calls: int = 0  # LLM calls of that round (one per edit carrying instance detail), in merge_usage
     model_review_calls: int = 0  # LLM calls of the safety model reviewer (``safety.model_review``), in merge_usage
-    merge_usage: Usage = Field(default_factory=Usage)  # the merge, fix and model-review calls'
+    merge_usage: Usage = Field(default_factory=Usage)  # the merge, fix, model-review and instance-restatement calls'
     usage: Usage = Field(default_factory=Usage)  # every LLM call: merge_usage and the anchor restatements

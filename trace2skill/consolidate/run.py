@@ -138,7 +138,7 @@ def finish(
     )  # fmt: skip
     final.refused[:0] = safety.record(final.applied_edits) + guard.record.refused
     rows = provenance_rows(clusters, assembly, final)
-    merge_usage = sum((c.stats.usage for c in clusters), Usage()) + assembly.stats.usage + final.fix_stats.usage + safety.model_usage
+    merge_usage = sum((c.stats.usage for c in clusters), Usage()) + assembly.stats.usage + final.fix_stats.usage + safety.model_usage + guard.record.restate_usage
     stats = ConsolidationStats(
         units=units,
         clusters=len(clusters),
@@ -163,6 +163,7 @@ def finish(
         merger_dropped=sum(r.kind == "dropped" and r.reason.startswith(MERGER_DROP) for r in rows),
         refused_by_reason=guard.record.by_reason,
         instance_restated=guard.record.restated,
+        instance_restate_calls=guard.record.restate_calls,
         model_review_calls=safety.model_usage.calls,
         merge_usage=merge_usage,
         usage=merge_usage + (restate.usage if restate else Usage()),

@@ -235,12 +235,27 @@ def _model_verdict(prompt: str) -> dict:
     return {"harmful": harmful, "kind": "other" if harmful else "none", "evidence": "[fake:harmful]" if harmful else ""}
 
 
+def _restated_edit(prompt: str) -> dict:
+    # Scripted: every listed value (longest first, any case) becomes "<value>", a role the fake cannot name.
+    data = json.loads(_block(prompt, "patches"))
+    values = sorted(data["values"], key=len, reverse=True)
+
+    def without(text: str) -> str:
+        for value in values:
+            text = re.sub(re.escape(value), "<value>", text, flags=re.IGNORECASE)
+        return text
+
+    edit = data["edit"]
+    return {"content": without(edit["content"]), "section": without(edit["section"] or "") if edit["op"] == "add_section" else ""}
+
+
 RESPONDERS: dict[str, Callable[[str], dict]] = {
     "SkillDraft": _draft,
     "ErrorAnalysis": _error_analysis,
     "SuccessAnalysis": _success_analysis,
     "MergeResult": _merge,
     "ModelVerdict": _model_verdict,
+    "RestatedEdit": _restated_edit,
 }
 
 

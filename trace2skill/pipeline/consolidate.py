@@ -40,6 +40,7 @@ from trace2skill.consolidate.cluster import fit_centroids, refine
 from trace2skill.consolidate.config import ConsolidateConfig
 from trace2skill.consolidate.embed import Embedder, embedding_matrix, make_embedder, stored_embeddings
 from trace2skill.consolidate.finalize import Fixer
+from trace2skill.consolidate.instance import RestateInstance
 from trace2skill.consolidate.merge import MergeManyFn, MergeOutcome, single
 from trace2skill.consolidate.reduce import ClusterResult, ReduceParams, reduce_cluster, share_ids
 from trace2skill.consolidate.run import Consolidation, cluster_distance, finish, resolve_params
@@ -126,6 +127,20 @@ def serve_model_review(handle: DeploymentHandle) -> ModelReviewer:
         if answer["verdict"] is None:
             raise LLMError(answer["error"], usage=usage)
         return ModelVerdict.model_validate(answer["verdict"]), usage
+
+    return ask
+
+
+def serve_restate_instance(handle: DeploymentHandle) -> RestateInstance:
+    """The instance-detail guard's restatement round whose calls go to the Serve analyst:
+    one bounded call per edit that carries instance detail."""
+
+    def ask(edit: Edit, values: list[str]) -> tuple[Edit | None, Usage]:
+        try:
+            answer = json.loads(handle.restate_instance.remote(edit.model_dump_json(), values).result())
+        except Exception:  # no restatement: what carries the values is refused with the reason
+            return None, Usage()
+        return (Edit.model_validate(answer["edit"]) if answer["edit"] else None), Usage.model_validate(answer["usage"])
 
     return ask
 
@@ -355,17 +370,21 @@ def reduce_topics(analysis_dir: Path, cfg: DistillConfig, app: str, skill_view: 
 
 def finish_topics(s0: Skill, topics: Topics, cfg: DistillConfig, app: str, skill_view: str) -> Consolidation:
     """The skill finished from the cluster results of ``topics``: assembled, applied and
-    validated (``consolidate.run.finish``), with its merges, fixes and anchor restatements
-    sent to the Serve analyst ``app``, and so are the safety model reviewer's verdicts when
-    ``model_review_on`` for the run's backend. Runs where it is called: ``distill`` calls it in a
-    worker (``pipeline.run``), so the results' ids never reach the driver."""
+    validated (``consolidate.run.finish``), with its merges, fixes, anchor restatements and
+    instance-detail restatements sent to the Serve analyst ``app``, and so are the safety
+    model reviewer's verdicts when ``model_review_on`` for the run's backend. Runs where it
+    is called: ``distill`` calls it in a worker (``pipeline.run``), so the results' ids never
+    reach the driver."""
     c = cfg.consolidate
     handle = serve.get_app_handle(app)
     clusters = [share_ids(ClusterResult.model_validate_json(path.read_text())) for path in topics.clusters]
     merge, fixer, restate = single(serve_merge(handle, skill_view)), serve_fix(handle), serve_restate(handle, c.anchor_restate_calls)
     evidence = partial(trajectory_texts, cfg.resolved_run_dir / TRAJECTORIES)
     model_review = serve_model_review(handle) if model_review_on(c.safety, cfg.backend.backend) else None
-    return finish(s0, clusters, c, merge=merge, fixer=fixer, units=topics.units, restate=restate, folded=topics.folded, evidence=evidence, model_review=model_review)
+    return finish(
+        s0, clusters, c, merge=merge, fixer=fixer, units=topics.units, restate=restate, folded=topics.folded,
+        evidence=evidence, restate_instance=serve_restate_instance(handle), model_review=model_review,
+    )  # fmt: skip
 
 
 def trajectory_texts(trajectories: Path, ids: list[str]) -> Iterator[str]:

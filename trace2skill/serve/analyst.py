@@ -21,6 +21,7 @@ from trace2skill.analysts.models import AnalysisResult, engine_schema
 from trace2skill.consolidate.anchors import restate
 from trace2skill.consolidate.fix import fix_patch
 from trace2skill.consolidate.merge import merge_patches
+from trace2skill.consolidate.restate_instance import restate_instance
 from trace2skill.consolidate.models import MergeResult, Proposal, merge_schema_for
 from trace2skill.llm.base import LLMError
 from trace2skill.llm.config import EngineConfig, SamplingConfig, VllmConfig, for_replica
@@ -70,6 +71,12 @@ class Analyst:
     def restate(self, restatement_json: str) -> str:
         restated, usage = restate(Restatement.model_validate_json(restatement_json), self.llm, retries=self.config.retries)
         return json.dumps({"text": restated, "usage": usage.model_dump()})
+
+    def restate_instance(self, edit_json: str, values: list[str]) -> str:
+        """The instance-detail guard's restatement of one edit (``consolidate.restate_instance``):
+        ``{"edit", "usage"}``, the edit null when the bounded call gave no valid answer."""
+        restated, usage = restate_instance(Edit.model_validate_json(edit_json), values, self.llm, max_tokens=self.config.max_output_tokens, retries=self.config.retries)
+        return json.dumps({"edit": restated.model_dump() if restated else None, "usage": usage.model_dump()})
 
     def model_verdict(self, s0_text: str, edit_json: str) -> str:
         """The safety model reviewer's verdict on one edit (``safety.model_review.ask_model``):
