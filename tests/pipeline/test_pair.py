@@ -48,11 +48,9 @@ def test_compact_runs_count_steps_as_the_contrast_rule_does():
     table = _table()
     expected = {r["id"]: counted_steps(r["steps"]) for r in rows() if r["success"] is not None}
     assert table["counted_steps"].to_pylist() == [counted_steps(r["steps"]) for r in rows()]  # stored at read time
-    stored = task_runs(table.drop_columns(["steps"]))  # what the compact pass reads: the count, not the steps
-    older = task_runs(table.drop_columns(["counted_steps"]))  # a run dir written before the column: counted in Arrow
-    for compact in (stored, older):
-        assert set(compact.column_names) == {"pair_key", "pair_bucket", "id", "success", "length"}  # no steps: the shuffle moves bytes, not runs
-        assert dict(zip(compact["id"].to_pylist(), compact["length"].to_pylist())) == expected  # the unknown-outcome run has no key
+    compact = task_runs(table.drop_columns(["steps"]))  # what the compact pass reads: the count, not the steps
+    assert set(compact.column_names) == {"pair_key", "pair_bucket", "id", "success", "length"}  # no steps: the shuffle moves bytes, not runs
+    assert dict(zip(compact["id"].to_pylist(), compact["length"].to_pylist())) == expected  # the unknown-outcome run has no key
 
 
 def test_candidates_are_the_shortest_successes_of_a_task_with_a_failure():

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -42,6 +41,8 @@ ROWS_PER_PARTITION = 1000  # shuffle partitions: one per this many runs, at most
 MAX_PARTITIONS = 64
 FILES_PER_COMPACT_TASK = 16  # part files of ~1,000 runs: the compact pass reads a few small columns of each
 
+# What the compact pass reads of each run: the step count stored at read time, not the steps.
+COMPACT_COLUMNS = ["id", "task", "task_key", "success", "counted_steps"]
 
 def _keys(batch: pa.Table) -> list[str | None]:
     """The rows' pairing keys (None for a run of unknown outcome: it pairs with nothing)."""
@@ -51,23 +52,13 @@ def _keys(batch: pa.Table) -> list[str | None]:
     ]
 
 
-def _counted_steps(steps: pa.ChunkedArray | pa.Array) -> np.ndarray:
-    """``schema.counted_steps`` of every row, in Arrow (the steps are not turned into Python):
-    for a run dir written before the read stage stored the count."""
-    steps = steps.combine_chunks() if isinstance(steps, pa.ChunkedArray) else steps
-    roles = pc.struct_field(pc.list_flatten(steps), "role")
-    parents = pc.list_parent_indices(steps).filter(pc.fill_null(pc.not_equal(roles, "system"), True))
-    return np.bincount(parents.to_numpy(zero_copy_only=False), minlength=len(steps))
-
-
 def task_runs(batch: pa.Table, buckets: int = 1) -> pa.Table:
     """``map_batches``: the compact row of each run with a key (key, id, outcome, length, the
     file it is in where the batch says, and its bucket of tasks: a stable hash of the key
     modulo ``buckets``)."""
     has = set(batch.column_names)
     keys = _keys(batch)
-    length = batch["counted_steps"] if "counted_steps" in has else pa.array(_counted_steps(batch["steps"]), pa.int64())
-    columns = {KEY: pa.array(keys, pa.string()), BUCKET: stable_bucket(keys, buckets), "id": batch["id"], "success": batch["success"], "length": length}
+    columns = {KEY: pa.array(keys, pa.string()), BUCKET: stable_bucket(keys, buckets), "id": batch["id"], "success": batch["success"], "length": batch["counted_steps"]}
     if "path" in has:
         columns["path"] = batch["path"]
     table = pa.table(columns)
@@ -110,13 +101,6 @@ def attach_pairings(batch: pa.Table, pairings: dict[str, str]) -> pa.Table:
     return batch.append_column(PAIRING, pa.array(out, pa.string()))
 
 
-def _compact_columns(trajectories: Path) -> list[str]:
-    """The columns the compact pass reads: the stored step count, or the steps themselves in
-    a run dir written before the read stage stored it (a resumption)."""
-    names = set(pq.read_schema(parts(trajectories)[0]).names)
-    return ["id", "task", "task_key", "success"] + (["counted_steps"] if "counted_steps" in names else ["steps"])
-
-
 @releasing
 def compact_runs(batch: pa.Table, columns: list[str], buckets: int) -> pa.Table:
     """``map_batches`` over part files (``path``): the compact rows of their runs (``task_runs``),
@@ -141,7 +125,7 @@ def task_pairings(trajectories: Path, num_rows: int) -> dict[str, str]:
     partitions = max(1, min(MAX_PARTITIONS, num_rows // ROWS_PER_PARTITION))
     files = [str(p) for p in parts(trajectories)]
     compact = paths_dataset(files).map_batches(
-        compact_runs, fn_kwargs={"columns": _compact_columns(trajectories), "buckets": partitions}, batch_size=FILES_PER_COMPACT_TASK, batch_format="pyarrow"
+        compact_runs, fn_kwargs={"columns": COMPACT_COLUMNS, "buckets": partitions}, batch_size=FILES_PER_COMPACT_TASK, batch_format="pyarrow"
     )
     # A task-based (sort) shuffle: the hash shuffle's aggregator actors reserve CPUs, and
     # next to a replica holding most of a node's CPUs (the embedded engine) they starve the
