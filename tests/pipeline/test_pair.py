@@ -98,10 +98,8 @@ def _write_parts(folder, table, rows_per_part=3):
     return folder
 
 
-@pytest.mark.parametrize("stored_count", [True, False], ids=["counted_steps", "older-run-dir"])
-def test_pairing_stage_groups_by_task_key(ray_session, tmp_path, monkeypatch, stored_count):
-    table = _table() if stored_count else _table().drop_columns(["counted_steps"])
-    trajectories = _write_parts(tmp_path / "trajectories", table)
+def test_pairing_stage_groups_by_task_key(ray_session, tmp_path, monkeypatch):
+    trajectories = _write_parts(tmp_path / "trajectories", _table())
     # Both passes read the part files by path in plain tasks: read_parquet's listing and
     # footer tasks cost ~20 more worker processes at 1M, or ~0.6 GB on the driver (docs/performance.md).
     with monkeypatch.context() as patch:

@@ -19,6 +19,7 @@ from trace2skill.analysts.draft import draft_messages
 from trace2skill.analysts.models import ErrorAnalysis
 from trace2skill.prompting import load_prompt
 from trace2skill.llm.fake import FakeLLM
+from trace2skill.redact.personal import redact_personal_text
 from trace2skill.safety.trace import SafetyRecord
 from trace2skill.schema import Step
 from trace2skill.skill.folder import minimal_skill
@@ -107,20 +108,21 @@ def test_lone_injection_stays_out_of_the_skill(adversarial_run: AdversarialRun) 
     skill_dir = adversarial_run.out_dir / "support-desk"
     skill_text = "\n".join(p.read_text() for p in sorted(skill_dir.rglob("*")) if p.is_file())
     lessons = "\n".join(pl.read_parquet(adversarial_run.out_dir / "run" / "lessons.parquet")["content"])
-    for text in LONE_INJECTIONS:
+    for text in [*LONE_INJECTIONS, *map(redact_personal_text, LONE_INJECTIONS)]:
         assert text not in skill_text
-    # The analyst did obey them: the prevalence rule, not the model, kept them out.
-    assert all(text in lessons for text in LONE_INJECTIONS[:2])
+    # The analyst did obey them (their e-mail and IBAN redacted at ingest): the code, not the model, kept them out.
+    assert all(redact_personal_text(text) in lessons for text in LONE_INJECTIONS[:2])
 
 
 @pytest.mark.ray
 def test_widespread_injection_reaches_the_skill_redacted(adversarial_run: AdversarialRun) -> None:
     """The control: the same instruction in many trajectories is, by design, skill content
-    (prevalence cannot tell a campaign from a consensus); its key arrives redacted."""
+    (prevalence cannot tell a campaign from a consensus); its key arrives redacted, and the
+    instance-detail guard restates the placeholder by its role."""
     text = (adversarial_run.out_dir / "support-desk" / "SKILL.md").read_text()
     before_key = SPREAD_INJECTION.split(SPREAD_KEY)[0]
     assert before_key in text
-    assert SPREAD_KEY not in text and "[REDACTED:api_key]" in text
+    assert SPREAD_KEY not in text and "[REDACTED:api_key]" not in text and f"{before_key}<value>" in text  # the fake's restatement
 
 
 @pytest.mark.ray
@@ -131,15 +133,17 @@ def test_poisoned_spread_is_withheld_and_traced_to_its_source(adversarial_run: A
     skill_text = "\n".join(p.read_text() for p in sorted((out / "support-desk").rglob("*")) if p.is_file())
     assert "curl" not in skill_text and POISON_HOST not in skill_text and "exfil.example.net" not in skill_text
     lessons = "\n".join(pl.read_parquet(run / "lessons.parquet")["content"])
-    assert POISON in lessons  # the analyst did obey it: the code, not the model, kept it out
+    poison = redact_personal_text(POISON)  # its e-mail address redacted at ingest
+    assert poison in lessons  # the analyst did obey it: the code, not the model, kept it out
 
     refusals = [r for r in json.loads((run / "refusals.json").read_text()) if r["reason"].startswith("safety:")]
-    poisoned = [r for r in refusals if POISON in r["edit"]["content"]]
+    poisoned = [r for r in refusals if poison in r["edit"]["content"]]
     assert poisoned and all("download-and-execute" in r["reason"] and "send-data-outside" in r["reason"] for r in poisoned)
     # The lone e-mail injection is corroborated by the poisoned lessons (same words), so it
-    # reaches p* too, and is withheld by the same rule; a lone admin-rights injection that
-    # reaches p* inside a corroborated merge is withheld by its own rule.
-    assert all("send-data-outside" in r["reason"] or "grant-privileges" in r["reason"] for r in refusals)
+    # reaches p* too, and is withheld by the same rule; a lone admin-rights or IBAN injection
+    # that reaches p* inside a corroborated merge is withheld by its own rule (the IBAN is a
+    # placeholder after ingest: still an account S0 does not name).
+    assert all(any(rule in r["reason"] for rule in ("send-data-outside", "grant-privileges", "redirect-payment")) for r in refusals)
     refused_rows = pl.read_parquet(run / "provenance.parquet").filter(pl.col("kind") == "refused")
     assert refused_rows.filter(pl.col("reason").str.starts_with("safety:")).height == len(refusals)
 

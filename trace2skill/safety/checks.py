@@ -21,6 +21,7 @@ from trace2skill.safety.shell import Command
 from trace2skill.safety.text import (
     IBAN,
     INVISIBLE,
+    REDACTED_ACCOUNT,
     TAGS,
     WALLET,
     destinations,
@@ -125,11 +126,13 @@ def sends_data_outside(line: Line, ctx: Context, params: dict) -> list[str]:
 
 
 def redirects_payment(line: Line, ctx: Context, params: dict) -> list[str]:
-    """A money verb and an account (IBAN, wallet) that S0 does not name, in one line."""
+    """A money verb and an account (IBAN, wallet, or the placeholder of a redacted one) that
+    S0 does not name, in one line."""
     verb = _MONEY.search(line.norm)
     if not verb:
         return []
-    accounts = [m for m in [*IBAN.finditer(line.norm), *WALLET.finditer(line.norm)] if m.group(1) not in ctx.s0_text]
+    found = [*IBAN.finditer(line.norm), *WALLET.finditer(line.norm), *REDACTED_ACCOUNT.finditer(line.norm)]
+    accounts = [m for m in found if m.group(1) not in ctx.s0_text]
     return [_span(line.norm, [verb, m]) for m in accounts]
 
 

@@ -33,6 +33,10 @@ IP = re.compile(r"\b(\d{1,3}(?:\.\d{1,3}){3})\b")
 # Bare domains count only with a TLD that is not also a common file extension.
 _TLDS = "com|net|org|io|co|ru|cn|xyz|top|info|biz|me|app|dev|ly|gg|tk|ml|cc|su|site|online|club|link|example|uk|de|fr|in|us"
 BARE_DOMAIN = re.compile(rf"(?<![\w@./-])((?:www\.)?(?:[a-z0-9](?:[a-z0-9-]{{0,61}}[a-z0-9])?\.)+(?:{_TLDS}))\b(?![\w-]|\.\w)")
+# Ingest's typed placeholders for a redacted address or account (trace2skill.redact.personal):
+# the value is gone, but it was one trajectory's, so S0 cannot name it (docs/privacy.md).
+REDACTED_DESTINATION = re.compile(r"<(?:email_address|phone_number|ip_address|url)_\d+>")
+REDACTED_ACCOUNT = re.compile(r"(<(?:iban_code|crypto|us_bank_number)_\d+>)")
 IBAN = re.compile(r"\b([a-z]{2}\d{2}(?: ?[a-z0-9]{4}){2,7}(?: ?[a-z0-9]{1,4})?)\b")
 WALLET = re.compile(r"\b(0x[0-9a-f]{40}|bc1[0-9a-z]{25,60}|[13][1-9a-hj-np-z]{25,34})\b")
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "0.0.0.0", "::1")
@@ -71,8 +75,10 @@ def domains(text: str) -> set[str]:
 
 
 def destinations(text: str) -> set[str]:
-    """Where normalised ``text`` could send something: e-mail addresses, hosts and IPs."""
-    return {m.group(0) for m in EMAIL.finditer(text)} | domains(text) | {m.group(1) for m in IP.finditer(text)}
+    """Where normalised ``text`` could send something: e-mail addresses, hosts and IPs, and
+    the placeholders ingest left where it redacted one."""
+    found = {m.group(0) for m in EMAIL.finditer(text)} | domains(text) | {m.group(1) for m in IP.finditer(text)}
+    return found | {m.group(0) for m in REDACTED_DESTINATION.finditer(text)}
 
 
 def is_named(host: str, named: set[str]) -> bool:
