@@ -18,7 +18,8 @@ from trace2skill.run.options import DistillConfig
 
 pytestmark = pytest.mark.ray
 
-RECIPE = {"backend": {"backend": "fake"}, "consolidate": {"embedder": "hashing"}}
+# The corpus is synthetic (benchmarks/corpus.py): no person in it, so no personal-data pass (docs/privacy.md).
+RECIPE = {"backend": {"backend": "fake"}, "consolidate": {"embedder": "hashing"}, "redact": {"personal_data": False}}
 
 
 @pytest.mark.parametrize("n", [3_000, pytest.param(100_000, marks=pytest.mark.soak)])
