@@ -22,7 +22,7 @@ VISIBLE = "".join(c for c in string.printable if not c.isspace())
 # Forms a value may take that name a credential rather than being one (documented in
 # ``redact.patterns.is_placeholder`` and ``redact.scan.is_reference``/``code_like``): left out.
 _NAMING = re.compile(
-    r"[$<>{%/~.\[\"'`\\-]"  # a reference, template, path, flag, quote (a quoted value: its own form), ``=>``
+    r"[$<>{%/~.\[\"'`\\=-]"  # a reference, template, path, flag, quote (a quoted value: its own form), ``=>``, ``==`` (a comparison: code)
     r"|.*(?:\.\.\.|://|^arn:)"
     r"|[A-Za-z_][\w.]*\s*[(\[].*[)\]][,.;:)}\]]*"  # a call or an index: code
     r"|[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+[,.;:)}\]]*\Z"  # a dotted name: code
