@@ -404,8 +404,7 @@ FRAGMENTS = [
 ]
 
 
-# Derandomized: a random draw once found the known case below, which would fail CI by chance.
-@settings(max_examples=400, deadline=None, derandomize=True)
+@settings(max_examples=400, deadline=None)
 @given(st.lists(st.one_of(st.sampled_from(FRAGMENTS), st.text(max_size=6)), max_size=40).map("".join))
 def test_redact_text_is_idempotent_and_total(text: str) -> None:
     once, counts = redact_text(text)
@@ -436,7 +435,6 @@ def test_read_file_redacts_trajectories_and_quarantined_records(tmp_path: Path) 
     assert secret in list(read_file(path, redact=False))[0].model_dump_json()  # the switch is real
 
 
-@pytest.mark.xfail(strict=True, reason="known: a short unclosed quoted password is judged by what the next line holds, so a placeholder there changes the verdict")
 def test_a_short_quoted_password_before_a_key_on_the_next_line_is_redacted_alike_twice() -> None:
     once, _ = redact_text('"password": "sk-\nAKIAIOSFODNN7EXAMPLE')
     assert redact_text(once)[0] == once
