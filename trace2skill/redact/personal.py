@@ -22,18 +22,21 @@ from functools import lru_cache
 from typing import Any
 
 import pydantic_core
-from presidio_analyzer import EntityRecognizer, Pattern, PatternRecognizer, RecognizerResult
-from presidio_analyzer.predefined_recognizers import (
-    CreditCardRecognizer,
-    EmailRecognizer,
-    IbanRecognizer,
-    IpRecognizer,
-    PhoneRecognizer,
-)
-from presidio_anonymizer import AnonymizerEngine
-from presidio_anonymizer.entities import OperatorConfig
 from pydantic import TypeAdapter
 
+from trace2skill.redact.presidio_lite import (
+    AnonymizerEngine,
+    CreditCardRecognizer,
+    EmailRecognizer,
+    EntityRecognizer,
+    IbanRecognizer,
+    IpRecognizer,
+    OperatorConfig,
+    Pattern,
+    PatternRecognizer,
+    PhoneRecognizer,
+    RecognizerResult,
+)
 from trace2skill.redact.people import iter_spans, structured_values, value_pattern
 from trace2skill.schema import Trajectory
 
