@@ -7,12 +7,15 @@ from trace2skill.consolidate.instance import (
     NOISE,
     InstanceGuard,
     count_in,
+    evidence_sample,
     instance_values,
     is_noise,
     tokens,
     value_tokens,
 )
-from trace2skill.consolidate.run import finish
+from trace2skill.consolidate.merge import MergeOutcome
+from trace2skill.consolidate.run import finish, screened
+from trace2skill.safety import start_review
 from trace2skill.schema import Edit, Patch, Usage
 from trace2skill.skill.folder import minimal_skill
 
@@ -157,3 +160,37 @@ def test_finish_counts_the_refusals_by_reason_and_keeps_them_in_provenance():
     assert "Check the fare rules." in md and "priya_patel_441060a" not in md and "0" * 58 not in md
     refused = [r for r in cons.provenance if r.kind == "refused"]
     assert sorted(r.reason.split(":")[0] for r in refused) == [INSTANCE, NOISE]
+
+
+def test_counting_stops_once_every_value_is_widespread_and_a_large_part_is_judged_on_a_fixed_sample():
+    read: list[str] = []
+
+    def texts():
+        for i in range(100):
+            read.append(str(i))
+            yield "get_reservation_details E4021"
+
+    counts, n = count_in({"e4021"}, texts(), enough=3)
+    assert (counts["e4021"], n, len(read)) == (3, 3, 3)
+    counts, n = count_in({"e4021", "k7wq2m"}, texts(), enough=3)  # a rare value: everything is read
+    assert (counts["k7wq2m"], n) == (0, 100)
+    ids = [f"t-{i}" for i in range(5000)]
+    sample = evidence_sample(ids, 200)
+    assert len(sample) == 200 == len(set(sample)) and set(sample) <= set(ids)
+    assert sample == evidence_sample(list(reversed(ids)), 200)  # the same sample every run, whatever the order
+    assert evidence_sample(ids[:10], 200) == sorted(ids[:10])
+
+    asked: list[list[str]] = []
+    guard = InstanceGuard.of(S0, evidence=lambda batch: asked.append(batch) or [], max_trajectories=50)
+    guard.screen(Patch(id="p", edits=[append("Workflow", "- Look up K7WQ2M.\n")], trajectory_ids=ids, support=len(ids)))
+    assert [len(a) for a in asked] == [50]
+
+
+def test_a_fix_round_cannot_bring_back_instance_detail():
+    review = start_review(S0)
+    guard = InstanceGuard.of(S0, evidence=evidence)
+    fixed_edits = [append("Workflow", "- I'm priya_patel_441060a.\n- Check the fare rules.\n")]
+    fixer = screened(lambda patch, problems, state: MergeOutcome(patch=patch.model_copy(update={"edits": fixed_edits})), review, guard=guard)
+    fixed = fixer(part(), ["a problem"], S0)
+    assert [e.content for e in fixed.patch.edits] == ["- Check the fare rules.\n"]
+    assert guard.record.by_reason == {INSTANCE: 1}

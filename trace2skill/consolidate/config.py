@@ -86,6 +86,10 @@ class ConsolidateConfig(BaseModel):
         3, ge=1, description="A value-like token of an added line (an id, a code, a path) that occurs in fewer of the trajectories "
         "behind its edit, and not in S0, is instance detail: restated by its role or refused (consolidate.instance)."
     )
+    instance_max_trajectories: int = Field(
+        2000, ge=1, description="The most trajectories the instance-detail guard reads behind one part of the patch: "
+        "a part backed by more is judged on a sample of them, the same every run (consolidate.instance)."
+    )
     fix_rounds: int = Field(2, ge=0, le=5, description="LLM rounds to repair a skill that fails validation before falling back.")
     fan_in: int = Field(8, ge=2, description="Patches merged per LLM merge call, B.")
     max_levels: int = Field(8, ge=1, description="Merge-tree levels before the forced final merge.")

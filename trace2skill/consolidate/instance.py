@@ -18,6 +18,7 @@ is given the trajectories' texts by the caller (``evidence``), which reads them.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -90,14 +91,27 @@ def value_tokens(text: str) -> set[str]:
     return out
 
 
-def count_in(values: set[str], texts: Iterable[str]) -> tuple[Counter[str], int]:
-    """In how many of ``texts`` each of ``values`` occurs as a token, and how many texts there were."""
+def count_in(values: set[str], texts: Iterable[str], enough: int | None = None) -> tuple[Counter[str], int]:
+    """In how many of ``texts`` each of ``values`` occurs as a token, and how many texts were read:
+    reading stops once every value occurs in ``enough`` of them (the verdict cannot change)."""
     counts: Counter[str] = Counter()
     n = 0
     for text in texts:
         n += 1
         counts.update(values & tokens(text))
+        if enough is not None and all(counts[v] >= enough for v in values):
+            break
     return counts, n
+
+
+def evidence_sample(trajectory_ids: Iterable[str], limit: int) -> list[str]:
+    """At most ``limit`` of ``trajectory_ids``: all of them if they fit, else the same sample
+    every run (the ids with the smallest hashes), so a part backed by a million trajectories
+    is judged on a bounded read."""
+    ids = sorted(set(trajectory_ids))
+    if len(ids) <= limit:
+        return ids
+    return sorted(ids, key=lambda t: hashlib.blake2b(t.encode(), digest_size=8).digest())[:limit]
 
 
 def is_placeholder(token: str) -> bool:
@@ -145,6 +159,7 @@ class InstanceGuard(BaseModel):
     evidence: Evidence | None = None
     restate: RestateInstance | None = None
     min_trajectories: int = MIN_TRAJECTORIES
+    max_trajectories: int = 2000
     record: InstanceRecord = Field(default_factory=InstanceRecord)
 
     @classmethod
@@ -160,7 +175,8 @@ class InstanceGuard(BaseModel):
         values = set().union(*(value_tokens(t) for e in patch.edits for t in _texts(e)))
         counts: Counter[str] = Counter()
         if values and self.evidence is not None and patch.trajectory_ids:
-            counts, n = count_in(values, self.evidence(list(patch.trajectory_ids)))
+            ids = evidence_sample(patch.trajectory_ids, self.max_trajectories)
+            counts, n = count_in(values, self.evidence(ids), enough=self.min_trajectories)
             self.record.trajectories_read += n
         pieces, kept = [], []
         for edit in patch.edits:

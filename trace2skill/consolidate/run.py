@@ -130,10 +130,12 @@ def finish(
         s0, clusters, max_skill_lines=cfg.max_skill_lines, max_reference_files=cfg.max_reference_files, max_reference_lines=cfg.max_reference_lines, merge=merge
     )
     assembly, safety = reviewed(s0, assembly, cfg, model_review)  # high-severity lines are split out and withheld
-    guard = InstanceGuard.of(s0, evidence=evidence, restate=restate_instance, min_trajectories=cfg.instance_min_trajectories)
+    guard = InstanceGuard.of(
+        s0, evidence=evidence, restate=restate_instance, min_trajectories=cfg.instance_min_trajectories, max_trajectories=cfg.instance_max_trajectories,
+    )  # fmt: skip
     assembly = guarded(assembly, safety, guard)  # values of a few trajectories and noise are split out and refused
     final = finalize(
-        s0, safety.kept, fixer=screened(fixer, safety, model_check(safety, model_review, skill_text(s0))), fix_rounds=cfg.fix_rounds, restate=restate, anchor_match=cfg.anchor_match,
+        s0, safety.kept, fixer=screened(fixer, safety, model_check(safety, model_review, skill_text(s0)), guard), fix_rounds=cfg.fix_rounds, restate=restate, anchor_match=cfg.anchor_match,
         near_duplicate=cfg.near_duplicate,
     )  # fmt: skip
     final.refused[:0] = safety.record(final.applied_edits) + guard.record.refused
@@ -198,9 +200,12 @@ def guarded(assembly: Assembly, review: SafetyReview, guard: InstanceGuard) -> A
     return assembly.model_copy(update={"parts": parts, "patch": patch})
 
 
-def screened(fixer: Fixer | None, review: SafetyReview, check: Callable[[Patch], Patch] | None = None) -> Fixer | None:
+def screened(
+    fixer: Fixer | None, review: SafetyReview, check: Callable[[Patch], Patch] | None = None, guard: InstanceGuard | None = None
+) -> Fixer | None:
     """``fixer`` whose repaired patches go through the same review, the rules and then
-    ``check`` (``model_check``): a model asked to fix validation can re-introduce what was withheld."""
+    ``check`` (``model_check``), and the same instance-detail ``guard``: a model asked to fix
+    validation can re-introduce what was withheld or refused."""
     if fixer is None:
         return None
 
@@ -209,6 +214,7 @@ def screened(fixer: Fixer | None, review: SafetyReview, check: Callable[[Patch],
         if outcome.patch is None:
             return outcome
         kept = review.screen(outcome.patch)[1]
-        return outcome.model_copy(update={"patch": check(kept) if check else kept})
+        kept = check(kept) if check else kept
+        return outcome.model_copy(update={"patch": guard.screen(kept)[1] if guard else kept})
 
     return fix
