@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -110,3 +111,49 @@ def test_openai_backend_through_serve(ray_session, tmp_path):
     check_run_invariants(tmp_path / "out" / "run", tmp_path / "out" / "airline-chat", expected_records=4)
     assert summary.analyzed == 4 and summary.analysis_usage.calls == 4
     assert len(server.requests) >= 5  # one 503 retried, then every analysis and merge over HTTP
+
+
+_CODE = re.compile(r"\b[A-Z0-9]{6}\b")
+_PERSONAL = re.compile(r"<(?:PERSON|USER_ID|EMAIL_ADDRESS|PHONE_NUMBER)_\d+>|\b[a-z]+_[a-z]+_\d{3,}\b")
+
+
+def _copying_analyst(responder):
+    """The fake analyst, but every edit also carries the reservation codes and personal values its prompt shows."""
+
+    def respond(prompt: str) -> dict:
+        answer = responder(prompt)
+        trajectory = prompt.rsplit("<trajectory>\n", 1)[-1]
+        copied = sorted(set(_CODE.findall(trajectory)) | set(_PERSONAL.findall(trajectory)))[:4]
+        for edit in answer.get("edits", []):
+            if copied and edit.get("content"):
+                edit["content"] += "".join(f"- As in the case of {v}, check {v} first.\n" for v in copied)
+        return answer
+
+    return respond
+
+
+def test_a_model_that_copies_instance_values_into_every_edit_leaves_none_in_the_skill(ray_session, tmp_path):
+    """The demo runs over HTTP, with personal data replaced at ingest: whatever the analysts copy
+    (reservation codes, the placeholders of names and user ids) is restated or refused before
+    apply, the refusals are counted by reason, and S0's own values stay."""
+    from tests.llm.openai_server import ChatServer
+    from trace2skill.llm.fake import RESPONDERS
+
+    skill_dir = EXAMPLES / "skills" / "airline-support"
+    s0_text = "\n".join(p.read_text() for p in skill_dir.rglob("*.md"))
+    scripted = {name: _copying_analyst(RESPONDERS[name]) for name in ("ErrorAnalysis", "SuccessAnalysis")}
+    with ChatServer(responders=scripted) as server:
+        cfg = DistillConfig(
+            inputs=[EXAMPLES / "demo"], out_dir=tmp_path / "out", skill_dir=skill_dir,
+            backend=OpenAIConfig(base_url=server.base_url, model="m"),
+        )  # fmt: skip
+        summary = distill(cfg, progress=lambda _: None)
+    prompts = "\n".join(m["content"] for r in server.requests for m in r.get("messages", []))
+    shown = {v for v in _CODE.findall(prompts) + _PERSONAL.findall(prompts) if v not in s0_text}
+    assert shown, "the demo's prompts show reservation codes or personal placeholders to copy"
+    out = tmp_path / "out" / "airline-support"
+    written = "\n".join(p.read_text() for p in out.rglob("*") if p.is_file()) + "\n".join(str(p) for p in out.rglob("*"))
+    assert sorted(v for v in shown if v in written) == []
+    assert all(v in written for v in _CODE.findall(s0_text))  # the codes S0 holds stay
+    counted = summary.consolidation.refused_by_reason.get("instance detail", 0) + summary.consolidation.instance_restated
+    assert counted > 0
