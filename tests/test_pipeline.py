@@ -32,7 +32,6 @@ def check_run_invariants(run_dir: Path, skill_dir: Path, expected_records: int) 
     inputs = set(trajectories["id"]) | set(quarantine["trajectory_id"])
     assert set(manifest["trajectory_id"]) == inputs
     assert set(manifest["status"]) <= {"analyzed", "no_lesson", "quarantined", "failed", "skipped"}
-    assert manifest.filter(pl.col("status") != "analyzed")["reason"].str.len_chars().min() or 0 >= 0
     assert (manifest.filter(pl.col("status") != "analyzed")["reason"] != "").all()
     for name in ("patches", "final_patches"):
         ids = {t for row in pl.read_parquet(run_dir / f"{name}.parquet")["trajectory_ids"] for t in row}
