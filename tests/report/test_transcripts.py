@@ -17,11 +17,18 @@ import pytest
 from tests.report.conftest import HOSTILE
 from tests.report.test_html import Tags
 from tests.report.test_report import headless
+from trace2skill.analysts.models import cited_step
 from trace2skill.consolidate.provenance import PROVENANCE_SCHEMA
 from trace2skill.report import write_report
-from trace2skill.report.evidence import cited_step
 from trace2skill.report.transcripts import TRANSCRIPTS_DIR, page_name
-from trace2skill.schema import LESSON_SCHEMA, TRAJECTORY_SCHEMA, Lesson, Step, Trajectory, to_table
+from trace2skill.schema import (
+    LESSON_SCHEMA,
+    TRAJECTORY_SCHEMA,
+    Lesson,
+    Step,
+    Trajectory,
+    to_table,
+)
 
 # What a trajectory could carry to attack the page that shows it.
 ATTACK = (
@@ -152,7 +159,8 @@ def test_the_cited_step_of_a_lesson():
     assert cited_step(json.dumps({"failure_causes": [{"steps": []}, {"steps": [7, 2]}], "divergence_step": 1})) == 7
     assert cited_step(json.dumps({"divergence_step": 4})) == 4
     assert cited_step(json.dumps({"solution_path": "..."})) is None
-    assert cited_step("not json") is None and cited_step(json.dumps({"failure_causes": [{"steps": ["x", True, -1]}]})) is None
+    assert cited_step("not json") is None and cited_step("[1]") is None
+    assert cited_step(json.dumps({"failure_causes": [{"steps": ["x", True, -1]}]})) is None
 
 
 def test_clicking_an_evidence_link_opens_the_transcript_at_the_step(linked_run, tmp_path):

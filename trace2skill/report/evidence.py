@@ -8,12 +8,12 @@ Only the few trajectories the report names are looked up, with polars filters ov
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
 
+from trace2skill.analysts.models import cited_step
 from trace2skill.consolidate.provenance import CONTENT_KINDS
 from trace2skill.skill.model import SKILL_MD, normalize_title
 
@@ -29,18 +29,6 @@ class CitedLesson:
     title: str
     content: str
     step: int | None  # the step of its trajectory it cites; None when it cites none
-
-
-def cited_step(metadata: str | None) -> int | None:
-    """The first step a lesson's analysis cites (``failure_causes`` steps, else the
-    divergence step), from the lesson's ``metadata`` JSON; None when it cites none."""
-    try:
-        found = json.loads(metadata or "{}")
-    except ValueError:
-        return None
-    steps = [s for cause in found.get("failure_causes") or [] if isinstance(cause, dict) for s in cause.get("steps") or []]
-    steps += [found.get("divergence_step")]
-    return next((int(s) for s in steps if isinstance(s, int) and not isinstance(s, bool) and s >= 0), None)
 
 
 def lessons_of(lessons: Path | None, trajectory_ids: set[str]) -> dict[str, list[CitedLesson]]:
