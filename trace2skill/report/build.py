@@ -43,9 +43,10 @@ def build_report(run: RunData, pages: Pages | None = None) -> Report:
 
 
 def cited_trajectories(run: RunData) -> set[str]:
-    """The trajectories the report names from provenance (the ids its evidence cells show):
-    the ones that get a transcript page."""
-    lists = [r.trajectory_ids for r in run.provenance] + [c.example_ids for c in run.clusters] + [p.example_ids for p in run.places.values()]
+    """The trajectories the report names from provenance (the ids its evidence cells can
+    show: topics, places of the skill, dropped and refused items, withheld edits): the ones
+    that get a transcript page."""
+    lists = [r.trajectory_ids for r in run.provenance if r.kind in ("dropped", "refused")] + [c.example_ids for c in run.clusters] + [p.example_ids for p in run.places.values()]
     lists += [w.trajectory_ids for w in run.safety.withheld] if run.safety else []
     return {t for ids in lists for t in ids[:EXAMPLE_IDS]} | {lesson.trajectory_id for found in run.place_lessons.values() for lesson in found}
 
