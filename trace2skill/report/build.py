@@ -11,7 +11,7 @@ from __future__ import annotations
 from trace2skill.report import plots
 from trace2skill.report.checks import checks_section
 from trace2skill.report.diff import Change, skill_diff
-from trace2skill.report.doc import Block, Cell, Chart, Diff, Links, Report, Section, Table, Text
+from trace2skill.report.doc import Block, Cell, Chart, Diff, Link, Links, Report, Section, Table, Text
 from trace2skill.report.evidence import place_key
 from trace2skill.report.load import EXAMPLE_IDS, STATUSES, TIERS, RunData
 from trace2skill.report.transcripts import Pages
@@ -169,7 +169,7 @@ def _changes(run: RunData, pages: Pages) -> Section:
     for c in changes:
         cited = run.place_lessons.get(place_key(c.path, c.section), [])
         steps = {lesson.trajectory_id: lesson.step for lesson in cited}
-        lessons = Links([pages.link(lesson.trajectory_id, lesson.step, text=_cell(f"{lesson.title}: {_first_line(lesson.content)}")) for lesson in cited], lines=True)
+        lessons = Links([pages.link(lesson.trajectory_id, lesson.step, text=_cell(f"{lesson.title}: {_first_line(lesson.content)}")) for lesson in cited] or [Link("-")], lines=True)
         rows.append([c.kind, c.place, f"{c.lines_before} → {c.lines_after}", str(c.support) if c.support else "-", str(c.lessons), lessons, pages.ids(c.example_ids, c.support, steps), ", ".join(c.topics), _cell(c.note)])
     blocks.append(
         Text(
