@@ -2,9 +2,11 @@ import subprocess
 import sys
 
 import polars as pl
+import pyarrow.parquet as pq
 
 from benchmarks.consolidation_corpus import make_corpus
 from trace2skill.consolidate.provenance import explain, write_provenance
+from trace2skill.schema import LESSON_SCHEMA, TRAJECTORY_SCHEMA, Trajectory, to_table
 from trace2skill.skill.folder import write_skill
 from tests.consolidate.test_corpus import run
 
@@ -42,3 +44,28 @@ def test_provenance_parquet_and_explain(tmp_path):
     assert cli.returncode == 0 and "references/compensation.md" in cli.stdout
     missing = subprocess.run([sys.executable, "-m", "trace2skill.cli", "explain", str(skill_dir), str(tmp_path)], capture_output=True, text=True, timeout=120)
     assert missing.returncode == 1 and "no provenance.parquet" in missing.stderr
+
+
+def test_explain_shows_lesson_text_task_and_source_file(tmp_path):
+    corpus = make_corpus(30, seed=5, supports={"refunds": 8, "identity": 5}, one_offs=0)
+    result = run(corpus, "hashing")
+    run_dir, skill_dir = tmp_path / "run", write_skill(result.final.skill, tmp_path / "airline-agent")
+    run_dir.mkdir()
+    write_provenance(result.provenance, run_dir / "provenance.parquet")
+    cited = [l.model_copy(update={"metadata": {"failure_causes": [{"steps": [4]}]}}) for l in corpus.lessons]
+    pq.write_table(to_table(cited, LESSON_SCHEMA), run_dir / "lessons.parquet")
+    ids = sorted({l.trajectory_id for l in corpus.lessons})
+    trajectories = [Trajectory(id=t, source_format="test", source_file=f"batch/{t}.json", task_key=f"task-of-{t}") for t in ids]
+    pq.write_table(to_table(trajectories, TRAJECTORY_SCHEMA), run_dir / "trajectories.parquet")
+
+    text = explain(skill_dir, run_dir, "refund", max_lessons=2)
+    first = next(r for r in result.provenance if r.kind == "skill" and "refund" in r.section.casefold())
+    by_id = {l.id: l for l in corpus.lessons}
+    for lesson_id in first.lesson_ids[:2]:
+        lesson = by_id[lesson_id]
+        assert f"lesson {lesson_id}: {lesson.title}: " in text
+        assert f"from trajectory {lesson.trajectory_id}, task task-of-{lesson.trajectory_id}, file batch/{lesson.trajectory_id}.json, step 4" in text
+    assert first.lesson_ids[2] not in text  # max_lessons per piece of evidence
+
+    (run_dir / "trajectories.parquet").unlink()  # lessons still shown, their task unknown
+    assert f"from trajectory {by_id[first.lesson_ids[0]].trajectory_id}, task -, file -, step 4" in explain(skill_dir, run_dir, "refund")

@@ -64,6 +64,15 @@ def test_write_report_files(real_run):
     top = failed.group_by("reason").len().sort("len", descending=True).row(0)
     assert f"| failed | {escape_md(top[0])} | {top[1]} |" in md  # the commonest reason of the failures
 
+    # the evidence ids link pages of the cited trajectories, at the step their lesson cites
+    hrefs = [a["href"] for t, a in Tags(html_path.read_text()).tags if t == "a" and a["href"].startswith("transcripts/")]
+    assert any("#step-" in h for h in hrefs)
+    for href in hrefs:
+        path, _, fragment = href.partition("#")
+        page = (real_run / path).read_text()
+        assert not fragment or f'id="{fragment}"' in page
+    assert len(list((real_run / "transcripts").iterdir())) <= summary["analyzed"]  # cited ones only
+
     # a second report replaces the first, charts included
     (real_run / FILES_DIR / "old_chart.png").write_bytes(b"stale")
     write_report(real_run)

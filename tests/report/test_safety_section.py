@@ -38,7 +38,7 @@ def test_safety_section_names_rules_sources_and_flags(hand_run) -> None:
     texts = [b.text for b in section.blocks if isinstance(b, Text)]
     assert any(t.startswith("WIDESPREAD INJECTION: the text withheld by download-and-execute is in 5 of 6 trajectories (83.3%); it came through: output of tool browse (5)") for t in texts), texts
     withheld, flagged = [b for b in section.blocks if isinstance(b, Table)]
-    assert withheld.rows[0][0] == "download-and-execute" and withheld.rows[0][3:] == ["3", "inj-0, inj-1, inj-2", "5", "output of tool browse"]
+    assert withheld.rows[0][0] == "download-and-execute" and [str(c) for c in withheld.rows[0][3:]] == ["3", "inj-0, inj-1, inj-2", "5", "output of tool browse"]
     assert sorted((r[0], r[1], r[3]) for r in flagged.rows) == [("medium", "new-external-domain", "evil.example; help.vendor.com")]  # one finding per line and rule
     html, _ = write_report(hand_run)
     assert "<script>" not in html.read_text()  # hostile evidence is escaped

@@ -11,6 +11,7 @@ cannot run away, and pydantic rejects anything longer from engines that ignore t
 from __future__ import annotations
 
 import copy
+import json
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Annotated, Any, Literal, get_args
@@ -122,6 +123,24 @@ class FailureCause(BaseModel):
     description: str = Field(max_length=160, description="What went wrong, in one sentence.")
     steps: list[int] = Field(max_length=4, description="Indices of the steps that show it.")
     explanation: Annotated[str, Cap("lesson", 240)] = Field(max_length=LESSON_CHARS_MAX, description="What the agent did and why it led to the failure.")
+
+
+def cited_step(metadata: dict[str, Any] | str | None) -> int | None:
+    """The first step a lesson's analysis cites, from the evidence ``analyze`` keeps in the
+    lesson's metadata (a dict, or the JSON text of a ``lessons.parquet`` row): its
+    ``failure_causes``' steps, else the ``divergence_step`` from a successful sibling;
+    None when it cites none (a success lesson) or the metadata is not an object."""
+    if not isinstance(metadata, dict):
+        try:
+            metadata = json.loads(metadata or "{}")
+        except ValueError:
+            return None
+        if not isinstance(metadata, dict):
+            return None
+    causes = metadata.get("failure_causes")
+    steps = [s for cause in causes if isinstance(cause, dict) for s in cause.get("steps") or []] if isinstance(causes, list) else []
+    steps.append(metadata.get("divergence_step"))
+    return next((s for s in steps if isinstance(s, int) and not isinstance(s, bool) and s >= 0), None)
 
 
 class ErrorAnalysis(BaseModel):

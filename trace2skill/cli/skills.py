@@ -47,7 +47,8 @@ def explain(
     run_dir: Annotated[Path, typer.Argument(help="The run folder of that distill (holds provenance.parquet).")],
     section: Annotated[Optional[str], typer.Option("--section", help="Only sections or files whose title or path contains this text.")] = None,
 ) -> None:
-    """Show which lessons and trajectories stand behind each section and reference file."""
+    """Show which lessons and trajectories stand behind each section and reference file:
+    a few lessons' text, with their trajectory's task, source file and cited step."""
     from trace2skill.consolidate.provenance import explain as explain_skill
 
     if not (run_dir / "provenance.parquet").is_file():

@@ -22,6 +22,7 @@ from pydantic import BaseModel, Field
 from trace2skill.consolidate.assemble import Assembly
 from trace2skill.consolidate.finalize import FinalSkill
 from trace2skill.consolidate.reduce import ClusterResult, Dropped
+from trace2skill.consolidate.sources import lesson_sources
 from trace2skill.skill.folder import load_skill
 from trace2skill.skill.model import SKILL_MD, normalize_title, parse_markdown
 from trace2skill.skill.paths import PathRefused, contained_relpath
@@ -165,12 +166,14 @@ def collapsed_count(path: Path) -> int:
     return pc.sum(pc.equal(kinds, "collapsed")).as_py() or 0
 
 
-def explain(skill_dir: Path, run_dir: Path, section: str | None = None, *, max_ids: int = 12) -> str:
+def explain(skill_dir: Path, run_dir: Path, section: str | None = None, *, max_ids: int = 12, max_lessons: int = 3) -> str:
     """For each section of SKILL.md and each reference file: the support, lessons and
-    trajectories behind it (``section`` filters by title or path, case-insensitive);
-    then what was dropped and the conflicts resolved."""
+    trajectories behind it, with the text, task, source file and cited step of its first
+    ``max_lessons`` lessons (``section`` filters by title or path, case-insensitive); then
+    what was dropped and the conflicts resolved."""
     provenance = Path(run_dir) / "provenance.parquet"
     rows = read_provenance(provenance, collapsed=False)
+    sources = lesson_sources(run_dir, {i for r in rows if r.kind in CONTENT_KINDS for i in r.lesson_ids[:max_lessons]})
     skill = load_skill(skill_dir)
     places: list[tuple[str, str]] = [(SKILL_MD, s.title) for s in skill.body.sections]
     for path in skill.reference_paths():
@@ -190,6 +193,7 @@ def explain(skill_dir: Path, run_dir: Path, section: str | None = None, *, max_i
             first = next((line.strip() for line in r.content.splitlines() if line.strip()), "")
             out.append(f"  + {first[:100]}")
             out.append(f"    topic '{r.cluster_label}', support {r.support}, {len(r.lesson_ids)} lesson(s); trajectories: {_ids(r.trajectory_ids, max_ids)}")
+            out.extend(f"    {line}" for i in r.lesson_ids[:max_lessons] if i in sources for line in sources[i].lines())
     if wanted and not out:
         out.append(f"no section or file of {skill_dir} matches {section!r}")
     if not wanted:

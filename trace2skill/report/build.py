@@ -11,22 +11,44 @@ from __future__ import annotations
 from trace2skill.report import plots
 from trace2skill.report.checks import checks_section
 from trace2skill.report.diff import Change, skill_diff
-from trace2skill.report.doc import Block, Chart, Diff, Report, Section, Table, Text
+from trace2skill.report.doc import Block, Cell, Chart, Diff, Link, Links, Report, Section, Table, Text
+from trace2skill.report.evidence import place_key
 from trace2skill.report.load import EXAMPLE_IDS, STATUSES, TIERS, RunData
+from trace2skill.report.transcripts import Pages
 from trace2skill.skill.validate import MAX_SKILL_MD_LINES
 
 MAX_ROWS = 50
 MAX_CELL = 200
 
 
-def build_report(run: RunData) -> Report:
-    """The whole report of ``run``, ready for ``render_html`` / ``render_markdown``."""
+def build_report(run: RunData, pages: Pages | None = None) -> Report:
+    """The whole report of ``run``, ready for ``render_html`` / ``render_markdown``; the
+    trajectory ids with a transcript page in ``pages`` are links to it."""
     name = run.skill.name if run.skill else run.s0.name if run.s0 else "skill"
+    pages = pages or Pages()
     return Report(
         title=f"trace2skill run report: {name}",
         subtitle=str(run.run_dir),
-        sections=[_summary(run), _safety(run), _topics(run), _consolidation(run), _changes(run), _left_out(run), _no_lesson(run), *checks_section(run.run_dir)],
+        sections=[
+            _summary(run),
+            _safety(run, pages),
+            _topics(run, pages),
+            _consolidation(run),
+            _changes(run, pages),
+            _left_out(run, pages),
+            _no_lesson(run, pages),
+            *checks_section(run.run_dir),
+        ],
     )
+
+
+def cited_trajectories(run: RunData) -> set[str]:
+    """The trajectories the report names from provenance (the ids its evidence cells can
+    show: topics, places of the skill, dropped and refused items, withheld edits): the ones
+    that get a transcript page."""
+    lists = [r.trajectory_ids for r in run.provenance if r.kind in ("dropped", "refused")] + [c.example_ids for c in run.clusters] + [p.example_ids for p in run.places.values()]
+    lists += [w.trajectory_ids for w in run.safety.withheld] if run.safety else []
+    return {t for ids in lists for t in ids[:EXAMPLE_IDS]} | {lesson.trajectory_id for found in run.place_lessons.values() for lesson in found}
 
 
 def _summary(run: RunData) -> Section:
@@ -67,7 +89,7 @@ def _summary(run: RunData) -> Section:
     return Section("Summary", "summary", blocks)
 
 
-def _safety(run: RunData) -> Section:
+def _safety(run: RunData, pages: Pages) -> Section:
     """What the safety review withheld (with the trajectories that carried it), what it
     flagged for a human, and which rules were tightened or switched off."""
     rec = run.safety
@@ -83,7 +105,7 @@ def _safety(run: RunData) -> Section:
             where = ", ".join(f"{k} ({n})" for k, n in t.carriers.items()) or "not found verbatim"
             blocks.append(Text(f"WIDESPREAD INJECTION: the text withheld by {', '.join(w.rules)} is in {t.trajectories} of {rec.trajectories} trajectories ({t.share:.1%}); it came through: {where}. Check the tool or site that carried it."))
     rows = [
-        [", ".join(w.rules), f"{w.edit.path} § {w.edit.section}" if w.edit.section else w.edit.path, _cell("; ".join(f.evidence for f in w.findings if f.severity == "high")), str(len(w.trajectory_ids)), _ids(w.trajectory_ids), str(t.trajectories), _cell(", ".join(t.carriers) or "-")]
+        [", ".join(w.rules), f"{w.edit.path} § {w.edit.section}" if w.edit.section else w.edit.path, _cell("; ".join(f.evidence for f in w.findings if f.severity == "high")), str(len(w.trajectory_ids)), pages.ids(w.trajectory_ids), str(t.trajectories), _cell(", ".join(t.carriers) or "-")]
         for w, t in zip(rec.withheld, rec.traces)
     ]
     blocks.append(Text(f"Edits withheld ({len(rows)}): the rule, the evidence, the trajectories provenance names, and how many of all {rec.trajectories} trajectories hold the text (and where in them)."))
@@ -94,10 +116,10 @@ def _safety(run: RunData) -> Section:
     return Section("Safety", "safety", blocks)
 
 
-def _topics(run: RunData) -> Section:
+def _topics(run: RunData, pages: Pages) -> Section:
     items = [(r.support, r.kind) for r in run.provenance if r.kind in TIERS]  # these provenance kinds are the tiers
     rows = [
-        [c.label, plots.TIER_NAMES[c.tier], str(c.support), ", ".join(f"{n} {k}" for k, n in c.lessons_by_kind.items()), _ids(c.example_ids, c.trajectories)]
+        [c.label, plots.TIER_NAMES[c.tier], str(c.support), ", ".join(f"{n} {k}" for k, n in c.lessons_by_kind.items()), pages.ids(c.example_ids, c.trajectories)]
         for c in run.clusters
     ]
     return Section(
@@ -134,7 +156,7 @@ def _consolidation(run: RunData) -> Section:
     return Section("Consolidation", "consolidation", blocks)
 
 
-def _changes(run: RunData) -> Section:
+def _changes(run: RunData, pages: Pages) -> Section:
     if run.s0 is None or run.skill is None:
         return Section("Skill changes", "changes", [Text("The skill diff needs both s0/ and the final skill; see the notes in the summary.")])
     changes = skill_diff(run.s0, run.skill, run.provenance, run.places)
@@ -143,17 +165,24 @@ def _changes(run: RunData) -> Section:
     ]
     if not changes:
         return Section("Skill changes", "changes", blocks + [Text("The run left the skill as S0 was.")])
-    rows = [
-        [c.kind, c.place, f"{c.lines_before} → {c.lines_after}", str(c.support) if c.support else "-", str(c.lessons), _ids(c.example_ids, c.support), ", ".join(c.topics), _cell(c.note)]
-        for c in changes
-    ]
-    blocks.append(Text(f"{len(changes)} place(s) differ from S0. Support, lessons and trajectories come from provenance.parquet; a change without support was made by code (e.g. the References index) or a validation fix."))
-    blocks.append(_table(["change", "where", "lines", "support", "lessons", "example trajectories", "topics", "note"], rows))
+    rows = []
+    for c in changes:
+        cited = run.place_lessons.get(place_key(c.path, c.section), [])
+        steps = {lesson.trajectory_id: lesson.step for lesson in cited}
+        lessons = Links([pages.link(lesson.trajectory_id, lesson.step, text=_cell(f"{lesson.title}: {_first_line(lesson.content)}")) for lesson in cited] or [Link("-")], lines=True)
+        rows.append([c.kind, c.place, f"{c.lines_before} → {c.lines_after}", str(c.support) if c.support else "-", str(c.lessons), lessons, pages.ids(c.example_ids, c.support, steps), ", ".join(c.topics), _cell(c.note)])
+    blocks.append(
+        Text(
+            f"{len(changes)} place(s) differ from S0. Support, lessons and trajectories come from provenance.parquet; a change without support was made by code "
+            "(e.g. the References index) or a validation fix. A lesson or trajectory opens its transcript at the step the lesson cites."
+        )
+    )
+    blocks.append(_table(["change", "where", "lines", "support", "lessons", "lesson text (examples)", "example trajectories", "topics", "note"], rows))
     blocks.extend(Diff(_diff_title(c), c.diff) for c in changes)
     return Section("Skill changes", "changes", blocks)
 
 
-def _left_out(run: RunData) -> Section:
+def _left_out(run: RunData, pages: Pages) -> Section:
     blocks: list[Block] = []
     if run.collapsed:
         blocks.append(Text(f"{run.collapsed} near-duplicate lesson(s) were folded into others; their evidence counts toward the lesson they joined."))
@@ -168,11 +197,11 @@ def _left_out(run: RunData) -> Section:
         count = sum(r.kind == kind for r in run.provenance)
         if count:
             blocks.append(Text(f"{count} {what} (kind '{kind}' in provenance.parquet)."))
-    blocks.append(_table(["topic", "support", "reason", "content", "trajectories"], [[r.cluster_label, str(r.support), _cell(r.reason), _cell(_first_line(r.content)), _ids(r.trajectory_ids, r.support)] for r in dropped]))
+    blocks.append(_table(["topic", "support", "reason", "content", "trajectories"], [[r.cluster_label, str(r.support), _cell(r.reason), _cell(_first_line(r.content)), pages.ids(r.trajectory_ids, r.support)] for r in dropped]))
     # refusals.json has no provenance; the provenance row of the same refused edit has it
     evidence = {(r.reason, r.content): (r.trajectory_ids, r.support) for r in run.provenance if r.kind == "refused"}
     refused = [
-        [f.edit.op, f"{f.edit.path} § {f.edit.section}" if f.edit.section else f.edit.path, _cell(f.reason), _cell(_first_line(f.edit.content)), _ids(*evidence.get((f.reason, f.edit.content[:2000]), ([], 0)))]
+        [f.edit.op, f"{f.edit.path} § {f.edit.section}" if f.edit.section else f.edit.path, _cell(f.reason), _cell(_first_line(f.edit.content)), pages.ids(*evidence.get((f.reason, f.edit.content[:2000]), ([], 0)))]
         for f in run.refusals
     ]
     blocks.append(Text(f"Edits the guards refused at apply time ({len(refused)}), from refusals.json:"))
@@ -180,8 +209,8 @@ def _left_out(run: RunData) -> Section:
     return Section("Left out", "left-out", blocks)
 
 
-def _no_lesson(run: RunData) -> Section:
-    rows = [[r.status, _cell(r.reason), str(r.count), _ids(r.examples, r.count)] for r in run.reasons]
+def _no_lesson(run: RunData, pages: Pages) -> Section:
+    rows = [[r.status, _cell(r.reason), str(r.count), pages.ids(r.examples, r.count)] for r in run.reasons]
     shown = [s for s in STATUSES if s != "analyzed"]
     return Section(
         "Trajectories without lessons",
@@ -193,7 +222,7 @@ def _no_lesson(run: RunData) -> Section:
     )
 
 
-def _table(columns: list[str], rows: list[list[str]]) -> Table:
+def _table(columns: list[str], rows: list[list[Cell]]) -> Table:
     if len(rows) <= MAX_ROWS:
         return Table(columns, rows)
     return Table(columns, rows[:MAX_ROWS], note=f"{len(rows) - MAX_ROWS} more row(s) not shown; provenance.parquet and manifest.parquet have them all.")
@@ -201,14 +230,6 @@ def _table(columns: list[str], rows: list[list[str]]) -> Table:
 
 def _diff_title(c: Change) -> str:
     return f"{c.kind}: {c.place} ({c.lines_before} → {c.lines_after} lines)"
-
-
-def _ids(ids: list[str], total: int | None = None) -> str:
-    total = len(ids) if total is None else total
-    if not total:
-        return "-"
-    shown = ", ".join(ids[:EXAMPLE_IDS])
-    return shown + (f" (+{total - EXAMPLE_IDS} more)" if total > EXAMPLE_IDS else "")
 
 
 def _first_line(text: str) -> str:

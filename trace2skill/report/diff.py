@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from trace2skill.consolidate.provenance import CONTENT_KINDS, ProvenanceRow
-from trace2skill.report.load import PlaceEvidence, place_key
+from trace2skill.report.evidence import place_key
+from trace2skill.report.load import PlaceEvidence
 from trace2skill.skill.model import SKILL_MD, Skill, normalize_title
 
 ChangeKind = Literal["added", "changed", "removed", "to references"]

@@ -18,11 +18,37 @@ class Text:
 
 
 @dataclass(frozen=True)
+class Link:
+    """Text that links to ``href`` (a relative path the report wrote, made by code from
+    ids, never run text), or plain text when ``href`` is empty."""
+
+    text: str
+    href: str = ""
+
+
+@dataclass(frozen=True)
+class Links:
+    """A table cell of several links: ``", "``-separated, or one per line when ``lines``;
+    ``tail`` (plain text) follows them, e.g. how many more there are."""
+
+    items: list[Link]
+    tail: str = ""
+    lines: bool = False
+
+    def __str__(self) -> str:
+        """The cell as plain text, as the Markdown and HTML show it without the links."""
+        return ("\n" if self.lines else ", ").join(link.text for link in self.items) + (f" {self.tail}" if self.tail else "")
+
+
+Cell = str | Links
+
+
+@dataclass(frozen=True)
 class Table:
-    """A table of plain-text cells; ``note`` says what was left out, if anything."""
+    """A table of plain-text or link cells; ``note`` says what was left out, if anything."""
 
     columns: list[str]
-    rows: list[list[str]]
+    rows: list[list[Cell]]
     note: str = ""
 
 

@@ -2,7 +2,8 @@
 
 Self-contained means it opens offline and from anywhere: the CSS is inline, charts are
 ``data:image/png;base64`` images, there is no script, and a Content-Security-Policy
-forbids loading anything else. Every string from the run goes through ``html.escape``:
+forbids loading anything else (links to the transcript pages beside it are plain
+navigation). Every string from the run goes through ``html.escape``:
 lesson text, reasons and ids come from untrusted trajectories.
 """
 
@@ -12,7 +13,7 @@ import base64
 from html import escape
 from itertools import groupby
 
-from trace2skill.report.doc import Block, Chart, Diff, Report, Table, Text
+from trace2skill.report.doc import Block, Cell, Chart, Diff, Report, Table, Text
 
 # No default source at all: only inline styles and data: images may load.
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
@@ -92,11 +93,18 @@ def _chart(chart: Chart) -> str:
 
 def _table(table: Table) -> str:
     head = "".join(f"<th>{escape(c)}</th>" for c in table.columns)
-    rows = "".join("<tr>" + "".join(f"<td>{escape(cell)}</td>" for cell in row) + "</tr>" for row in table.rows)
+    rows = "".join("<tr>" + "".join(f"<td>{_cell(cell)}</td>" for cell in row) + "</tr>" for row in table.rows)
     if not table.rows:
         rows = f'<tr><td colspan="{len(table.columns)}">none</td></tr>'
     note = f'<p class="note">{escape(table.note)}</p>' if table.note else ""
     return f'<div class="table"><table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>{note}</div>'
+
+
+def _cell(cell: Cell) -> str:
+    if isinstance(cell, str):
+        return escape(cell)
+    links = [f'<a href="{escape(link.href)}">{escape(link.text)}</a>' if link.href else escape(link.text) for link in cell.items]
+    return ("<br>" if cell.lines else ", ").join(links) + (" " + escape(cell.tail) if cell.tail else "")
 
 
 def _diff(diff: Diff) -> str:

@@ -19,11 +19,12 @@ from typing import Any
 import polars as pl
 
 from trace2skill.consolidate.provenance import CONTENT_KINDS, ProvenanceRow, collapsed_count, read_provenance
+from trace2skill.report.evidence import CitedLesson, place_keys, place_lessons
 from trace2skill.run.summary import RunSummary
 from trace2skill.safety.trace import SAFETY_JSON, SafetyRecord
 from trace2skill.skill.apply import Refusal
 from trace2skill.skill.folder import SkillError, load_skill
-from trace2skill.skill.model import SKILL_MD, Skill, normalize_title
+from trace2skill.skill.model import Skill
 
 # The order statuses and tiers are shown in, everywhere in the report.
 STATUSES = ("analyzed", "no_lesson", "quarantined", "failed", "skipped")
@@ -75,6 +76,8 @@ class RunData:
     safety: SafetyRecord | None = None  # run/safety.json (runs before the safety review have none)
     collapsed: int = 0  # near-duplicates folded into other lessons
     places: dict[tuple[str, str], PlaceEvidence] = field(default_factory=dict)  # what stands behind each place of the skill (``place_evidence``)
+    place_lessons: dict[tuple[str, str], list[CitedLesson]] = field(default_factory=dict)  # a few lessons behind each place (``evidence.place_lessons``)
+    lessons_path: Path | None = None  # lessons.parquet, when the run has it
 
 
 def load_run(run_dir: Path, *, top_reasons: int = 10) -> RunData:
@@ -104,6 +107,8 @@ def load_run(run_dir: Path, *, top_reasons: int = 10) -> RunData:
         safety=SafetyRecord.model_validate_json((run_dir / SAFETY_JSON).read_text()) if (run_dir / SAFETY_JSON).is_file() else None,
         collapsed=collapsed_count(run_dir / "provenance.parquet") if has_provenance else 0,
         places=place_evidence(pl.scan_parquet(run_dir / "provenance.parquet")) if has_provenance else {},
+        place_lessons=place_lessons(run_dir / "provenance.parquet", lessons) if has_provenance else {},
+        lessons_path=lessons,
     )
 
 
@@ -150,21 +155,12 @@ class PlaceEvidence:
     example_ids: list[str]  # the first EXAMPLE_IDS trajectories, sorted
 
 
-def place_key(path: str, section: str) -> tuple[str, str]:
-    """The place a content row of provenance wrote to, as the skill diff compares places: a
-    SKILL.md section by its normalized title, any other file as a whole."""
-    return (SKILL_MD, normalize_title(section)) if path == SKILL_MD else (path, "")
-
-
 def place_evidence(rows: pl.LazyFrame) -> dict[tuple[str, str], PlaceEvidence]:
     """Per place (``place_key``) of the content rows of provenance ``rows``: their distinct
     lessons and trajectories. Counted by polars: a place's rows can come from several topics
     whose ids overlap, and at 1M trajectories they hold millions of ids."""
     content = rows.filter(pl.col("kind").is_in(CONTENT_KINDS))
-    pairs = content.select("path", "section").unique().collect().rows()
-    keys = pl.LazyFrame(
-        [(path, section, *place_key(path, section)) for path, section in pairs], schema={c: pl.String for c in ("path", "section", "place_path", "place_section")}, orient="row"
-    )
+    keys = place_keys(content)
     placed = content.join(keys, on=["path", "section"])
     place = ["place_path", "place_section"]
 

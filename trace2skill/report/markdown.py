@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from trace2skill.report.doc import Block, Chart, Diff, Report, Table, Text
+from trace2skill.report.doc import Block, Cell, Chart, Diff, Report, Table, Text
 
 FILES_DIR = "report_files"
 
@@ -63,9 +63,17 @@ def _block(block: Block, files: dict[str, bytes]) -> list[str]:
 
 def _table(table: Table) -> list[str]:
     out = ["| " + " | ".join(escape_md(c) or " " for c in table.columns) + " |", "|" + "---|" * len(table.columns)]
-    out += ["| " + " | ".join(escape_md(cell) for cell in row) + " |" for row in table.rows]
+    out += ["| " + " | ".join(_cell(cell) for cell in row) + " |" for row in table.rows]
     if not table.rows:
         out.append("| none |" + " |" * (len(table.columns) - 1))
     if table.note:
         out += ["", f"*{escape_md(table.note)}*"]
     return out
+
+
+def _cell(cell: Cell) -> str:
+    if isinstance(cell, str):
+        return escape_md(cell)
+    # an href is a relative path the report made from safe characters (transcripts.page_name)
+    links = [f"[{escape_md(link.text)}]({link.href})" if link.href else escape_md(link.text) for link in cell.items]
+    return ("<br>" if cell.lines else ", ").join(links) + (" " + escape_md(cell.tail) if cell.tail else "")
