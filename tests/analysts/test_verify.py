@@ -4,7 +4,8 @@ import sys
 import pytest
 
 from trace2skill.analysts.analyze import analyze
-from trace2skill.analysts.verify import VerifierConfig, VerifierJob, build_command, reported_success, verify_result
+from trace2skill.analysts.verify import VerifierConfig, VerifierJob, reported_success, verify_result
+from trace2skill.command import build_command
 from trace2skill.llm.fake import FakeLLM
 from trace2skill.analysts.context import SkillContext
 from trace2skill.skill.folder import load_skill

@@ -17,23 +17,17 @@ trajectory reaches the command line: it goes into the task file only.
 from __future__ import annotations
 
 import json
-import re
-import shlex
-import subprocess
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, Field
 
 from trace2skill.analysts.models import AnalysisResult
+from trace2skill.command import build_command, run_in_group, tail
 from trace2skill.schema import Trajectory, stable_id
 from trace2skill.skill.apply import apply_patch
 from trace2skill.skill.folder import write_skill
 from trace2skill.skill.model import Skill
-
-PLACEHOLDERS = ("skill_dir", "task_file", "out_dir", "trial")  # the evaluate runner's contract
-PLACEHOLDER_RE = re.compile(r"\{(" + "|".join(PLACEHOLDERS) + r")\}")
-
 
 class VerifierConfig(BaseModel):
     """The optional verifier hook (recipe ``verifier:``)."""
@@ -49,11 +43,6 @@ class VerifierConfig(BaseModel):
 class Verdict(BaseModel):
     verdict: Literal["verified", "unverified"]
     reason: str = ""
-
-
-def build_command(template: str, values: dict[str, str]) -> str:
-    """``template`` with each placeholder replaced by its shell-quoted value."""
-    return PLACEHOLDER_RE.sub(lambda m: shlex.quote(values[m.group(1)]), template)
 
 
 def reported_success(stdout: str, threshold: float) -> bool | None:
@@ -83,13 +72,13 @@ def verify(result: AnalysisResult, traj: Trajectory, s0: Skill, config: Verifier
     task = {"task_id": traj.task_key or traj.id, "task": traj.task, "trajectory_id": traj.id, "metadata": traj.metadata}
     task_file.write_text(json.dumps(task, ensure_ascii=False), encoding="utf-8")
     values = {"skill_dir": str(skill_dir), "task_file": str(task_file), "out_dir": str(out_dir), "trial": str(trial)}
-    try:
-        done = subprocess.run(build_command(config.command or "", values), shell=True, capture_output=True, text=True, timeout=config.timeout_s, cwd=work_dir)
-    except subprocess.TimeoutExpired:
+    stdout, stderr = work_dir / "stdout.txt", work_dir / "stderr.txt"
+    code, timed_out = run_in_group(build_command(config.command or "", values), cwd=work_dir, stdout=stdout, stderr=stderr, timeout_s=config.timeout_s)
+    if timed_out:
         return Verdict(verdict="unverified", reason=f"verifier timed out after {config.timeout_s:g} s")
-    if done.returncode != 0:
-        return Verdict(verdict="unverified", reason=f"verifier exited {done.returncode}: {done.stderr.strip()[-200:]}")
-    success = reported_success(done.stdout, config.success_threshold)
+    if code != 0:
+        return Verdict(verdict="unverified", reason=f"verifier exited {code}: {tail(stderr, 200)}")
+    success = reported_success(stdout.read_text(encoding="utf-8", errors="replace"), config.success_threshold)
     if success is None:
         return Verdict(verdict="unverified", reason="verifier reported no outcome (a JSON object on its last stdout line)")
     return Verdict(verdict="verified" if success else "unverified", reason="" if success else "the task still failed with the fix")
