@@ -85,13 +85,15 @@ def verify(result: AnalysisResult, traj: Trajectory, s0: Skill, config: Verifier
     return Verdict(verdict="verified" if success else "unverified", reason="" if success else "the task still failed with the fix")
 
 
-def verify_result(result: AnalysisResult, traj: Trajectory, s0: Skill, config: VerifierConfig, work_dir: Path, policy: CheckerConfig) -> AnalysisResult:
+def verify_result(
+    result: AnalysisResult, traj: Trajectory, s0: Skill, config: VerifierConfig, work_dir: Path, policy: CheckerConfig | None = None
+) -> AnalysisResult:
     """``result`` checked by the verifier when it is an analysed failure with a fix (its
     ``verified`` then says passed or failed, and ``policy`` acts on a failure); else as it is."""
     if config.command is None or traj.success is not False or result.status != "analyzed" or result.patch is None:
         return result
     verdict = verify(result, traj, s0, config, work_dir)
-    return apply_policy(result, "passed" if verdict.verdict == "verified" else "failed", policy, verdict.reason)
+    return apply_policy(result, "passed" if verdict.verdict == "verified" else "failed", policy or CheckerConfig(), verdict.reason)
 
 
 class VerifierJob(BaseModel):

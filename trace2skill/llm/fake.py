@@ -356,14 +356,15 @@ def _analyst_action(prompt: str) -> dict:
     parts = prompt.split("Observation (")[1:]
     sibling = next((part for part in parts if "Successful sibling run" in part), "")
     viewed = "\n".join(line for part in parts if "Successful sibling run" not in part for line in part.splitlines() if _STEP_LINE.match(line))
-    if not viewed or done[-1] == "finish":
+    reminded = bool(parts) and "[System check]" in parts[-1]
+    if not viewed or (done[-1] == "finish" and not reminded):
         refused = re.findall(r"cites steps \[(\d+)", parts[-1]) if parts else []
         first = int(refused[0]) if refused else outline[max(0, len(outline) - 8)]
         return {"action": {"tool": "view_steps", "first": first, "last": outline[-1]}}
     for tool, available in (("show_sibling", "sibling run of the same task: yes"), ("show_grader", "Grader view: yes")):
         if tool not in done and available in prompt:
             return {"action": {"tool": tool}}
-    if "A checker is plugged in" in prompt and ("check" not in done or "[System check]" in parts[-1]):
+    if "A checker is plugged in" in prompt and viewed and ("check" not in done or "[System check]" in parts[-1]):
         return {"action": {"tool": "check", "proposal": _fix(prompt)}}
     analysis = _contrastive_error_analysis(f"<trajectory>\n{viewed}\n</trajectory>\n<sibling>\n{sibling}\n</sibling>\n<skill>\n{_block(prompt, 'skill')}\n</skill>")
     if "[fake:cite-unviewed]" in prompt and "finish" not in done:
