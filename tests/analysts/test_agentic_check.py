@@ -11,7 +11,11 @@ import pytest
 from tests.analysts.test_agentic import failure
 from tests.analysts.test_analyze import SKILL
 from tests.llm.openai_server import ChatServer
-from trace2skill.analysts.agentic import analyze_agentic, tool_definitions, CheckingAnalystAction
+from trace2skill.analysts.agentic import (
+    CheckingAnalystAction,
+    analyze_agentic,
+    tool_definitions,
+)
 from trace2skill.analysts.analyze import AnalystSettings
 from trace2skill.analysts.batch import analyze_rows
 from trace2skill.analysts.check import CheckerConfig, CheckVerdict, run_check

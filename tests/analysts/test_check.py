@@ -9,7 +9,13 @@ import pytest
 
 from tests.conftest import make_trajectory
 from tests.evaluate.test_runner import _alive
-from trace2skill.analysts.check import CheckerConfig, apply_policy, parse_verdict, run_check, task_object
+from trace2skill.analysts.check import (
+    CheckerConfig,
+    apply_policy,
+    parse_verdict,
+    run_check,
+    task_object,
+)
 from trace2skill.analysts.models import AnalysisResult
 from trace2skill.schema import Edit, Lesson, Patch
 

@@ -24,11 +24,27 @@ from typing import Annotated, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, Field, ValidationError
 
-from trace2skill.analysts.agentic_check import CHECK_REMINDER, CheckFix, FixChecks, with_check_guide
-from trace2skill.analysts.analyze import PACKAGE, AnalystSettings, analysis_result, analyze, build_messages
+from trace2skill.analysts.agentic_check import (
+    CHECK_REMINDER,
+    CheckFix,
+    FixChecks,
+    with_check_guide,
+)
+from trace2skill.analysts.analyze import (
+    PACKAGE,
+    AnalystSettings,
+    analysis_result,
+    analyze,
+    build_messages,
+)
 from trace2skill.analysts.check import Checker, task_object
 from trace2skill.analysts.context import SkillContext
-from trace2skill.analysts.contrast import ContrastiveErrorAnalysis, Pairing, render_sibling, with_contrast
+from trace2skill.analysts.contrast import (
+    ContrastiveErrorAnalysis,
+    Pairing,
+    render_sibling,
+    with_contrast,
+)
 from trace2skill.analysts.models import AnalysisResult, engine_schema
 from trace2skill.analysts.render import outcome_line, render_grader, render_step
 from trace2skill.llm.base import Completion, LLMClient, Message

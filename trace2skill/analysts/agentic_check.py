@@ -12,7 +12,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from trace2skill.analysts.check import Checker, CheckerConfig, CheckVerdict, apply_policy
+from trace2skill.analysts.check import (
+    Checker,
+    CheckerConfig,
+    CheckVerdict,
+    apply_policy,
+)
 from trace2skill.analysts.models import AnalysisResult
 from trace2skill.llm.base import Message
 from trace2skill.prompting import fence_data, load_prompt
@@ -41,7 +46,7 @@ class FixChecks:
         self.ran += 1
         try:
             verdict = self.checker(self.task, proposal)
-        except Exception as exc:  # the Ray task or the checker's harness failed, not the analysis
+        except Exception as exc:  # noqa: BLE001 - the Ray task or the checker's harness failed, not the analysis
             verdict = CheckVerdict(passed=False, detail=f"checker error: {type(exc).__name__}: {exc}")
         self.passed = self.passed or verdict.passed
         self.last_detail = verdict.detail

@@ -33,6 +33,7 @@ from trace2skill.skill.apply import apply_patch
 from trace2skill.skill.folder import write_skill
 from trace2skill.skill.model import Skill
 
+
 class VerifierConfig(BaseModel):
     """The optional verifier hook (recipe ``verifier:``)."""
 

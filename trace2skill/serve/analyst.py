@@ -8,23 +8,28 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pyarrow as pa
-from pydantic import TypeAdapter
 import ray
+from pydantic import TypeAdapter
 from ray import serve
 from ray.serve import Application
 from ray.serve.handle import DeploymentHandle
 
 from trace2skill.analysts.analyze import AnalystConfig
 from trace2skill.analysts.batch import analyze_rows
-from trace2skill.analysts.check import Checker, CheckerConfig, CheckVerdict, check_in_scratch
+from trace2skill.analysts.check import (
+    Checker,
+    CheckerConfig,
+    CheckVerdict,
+    check_in_scratch,
+)
 from trace2skill.analysts.context import SkillContext
 from trace2skill.analysts.draft import draft_skill
 from trace2skill.analysts.models import AnalysisResult, engine_schema
 from trace2skill.consolidate.anchors import restate
 from trace2skill.consolidate.fix import fix_patch
 from trace2skill.consolidate.merge import merge_patches
-from trace2skill.consolidate.restate_instance import restate_instance
 from trace2skill.consolidate.models import MergeResult, Proposal, merge_schema_for
+from trace2skill.consolidate.restate_instance import restate_instance
 from trace2skill.llm.base import LLMError
 from trace2skill.llm.config import EngineConfig, SamplingConfig, VllmConfig, for_replica
 from trace2skill.llm.factory import make_llm
@@ -32,7 +37,6 @@ from trace2skill.safety.model_review import ask_model
 from trace2skill.schema import Edit, Patch
 from trace2skill.serve.config import ReplicaConfig
 from trace2skill.skill.anchors import Restatement
-
 
 CHECK_SCHEDULING_S = 300.0  # how long a check may wait for a CPU before it counts as failed
 
