@@ -13,12 +13,13 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "trace2skill"
-FOUNDATION = {"__init__", "schema", "prompting", "parts"}  # the version, the data models, prompt files, part files
+FOUNDATION = {"__init__", "schema", "prompting", "parts", "command"}  # the version, the data models, prompt files, part files, user command templates
 # What each room may import, besides itself and the foundation modules below it.
 ALLOWED: dict[str, set[str]] = {
     "schema": set(),
     "prompting": set(),
     "parts": {"schema"},
+    "command": set(),
     "llm": set(),
     "redact": set(),
     "skill": set(),

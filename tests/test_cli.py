@@ -33,6 +33,7 @@ def test_help(args):
         (["distill", str(EXAMPLES / "airline"), "--out", "o", "--mode", "deepen"], 1, "needs a starting skill"),
         (["distill", str(EXAMPLES / "airline"), "--out", "o", "--backend", "nope"], 1, "backend"),
         (["distill", str(EXAMPLES / "airline"), "--out", "o", "--recipe", "none.yaml"], 1, "recipe not found"),
+        (["distill", str(EXAMPLES / "airline"), "--out", "o", "--checker", "python c.py {task_file} {proposal_file} {out_dir}"], 1, "set analyst.mode agentic"),
         (["ingest", str(EXAMPLES / "airline"), "--out", "."], 1, "is a folder, not a Parquet dataset; give a new name"),
         (["ingest", str(EXAMPLES / "airline"), "--out", "o.parquet", "--format", "nope"], 1, "unknown --format 'nope'"),
         (["ingest", str(EXAMPLES / "airline"), "--out", "o.parquet", "--labels", "none.jsonl"], 1, "labels file not found"),

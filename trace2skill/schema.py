@@ -20,6 +20,7 @@ StepKind = Literal["message", "reasoning", "tool_call", "observation"]
 LessonKind = Literal["failure", "success"]
 # How far the starting skill S0 already says what a lesson says (the analyst's judgement).
 Coverage = Literal["covered", "partial", "missing"]
+Verified = Literal["passed", "failed", "unchecked"]  # a diagnosis's check: its fix passed, failed, or no checker ran
 Status = Literal["analyzed", "no_lesson", "quarantined", "failed", "skipped"]  # skipped: left out by --max-prompt-tokens
 # Edits inside a markdown file's "## " sections; the whole-file ops come on top.
 SectionOp = Literal[
@@ -191,6 +192,7 @@ class Lesson(BaseModel):
     content: str
     topic: str
     coverage: Coverage | None = None  # does S0 already say this? None: the analyst did not say
+    verified: Verified = "unchecked"  # did the diagnosis's minimal fix pass the user's checker (analysts/check.py)?
     metadata: dict[str, Any] = Field(default_factory=dict)
 
     def to_row(self) -> dict[str, Any]:
@@ -254,7 +256,7 @@ class ManifestRow(BaseModel):
     sibling_id: str = ""  # the successful run of the same task a failure was contrasted with
     turns: int = 0  # agentic analyst: turns of its loop
     tool_errors: int = 0  # agentic analyst: actions answered with an error (bad arguments, refused citations)
-    verdict: str = ""  # verifier hook: "verified" or "unverified"; "" when not run
+    verified: str = ""  # the diagnosis's check (analysts/check.py): passed, failed or unchecked; "" without a diagnosis
 
 
 class QuarantinedRecord(BaseModel):
@@ -332,6 +334,7 @@ LESSON_SCHEMA = pa.schema(
         ("content", pa.string()),
         ("topic", pa.string()),
         ("coverage", pa.string()),
+        ("verified", pa.string()),
         ("metadata", pa.string()),
     ]
 )
@@ -372,7 +375,7 @@ MANIFEST_SCHEMA = pa.schema(
         ("sibling_id", pa.string()),
         ("turns", pa.int64()),
         ("tool_errors", pa.int64()),
-        ("verdict", pa.string()),
+        ("verified", pa.string()),
     ]
 )
 

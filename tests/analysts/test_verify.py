@@ -4,7 +4,9 @@ import sys
 import pytest
 
 from trace2skill.analysts.analyze import analyze
-from trace2skill.analysts.verify import VerifierConfig, VerifierJob, build_command, reported_success, verify_result
+from trace2skill.analysts.check import CheckerConfig
+from trace2skill.analysts.verify import VerifierConfig, VerifierJob, reported_success, verify_result
+from trace2skill.command import build_command
 from trace2skill.llm.fake import FakeLLM
 from trace2skill.analysts.context import SkillContext
 from trace2skill.skill.folder import load_skill
@@ -40,7 +42,8 @@ def config(tmp_path, needle, **kw):
 def test_a_fix_that_makes_the_rerun_pass_is_verified(s0, tmp_path):
     traj, result = analysed(s0)
     checked = verify_result(result, traj, s0, config(tmp_path, "check every policy condition"), tmp_path / "v")
-    assert checked.verdict == "verified" and checked.lessons == result.lessons and checked.patch == result.patch
+    assert checked.verified == "passed" and checked.patch == result.patch
+    assert [lesson.verified for lesson in checked.lessons] == ["passed"] * len(result.lessons) and checked.lessons[0].content == result.lessons[0].content
     seen = json.loads((tmp_path / "v" / "out" / "seen.json").read_text())
     assert seen["task"]["task_id"] == "task_id:7" and seen["trial"] == "0"
 
@@ -48,21 +51,21 @@ def test_a_fix_that_makes_the_rerun_pass_is_verified(s0, tmp_path):
 @pytest.mark.parametrize("policy", ["keep", "down_weight", "drop"])
 def test_unverified_diagnoses_follow_the_recipe(s0, tmp_path, policy):
     traj, result = analysed(s0)
-    checked = verify_result(result, traj, s0, config(tmp_path, "words the fix never writes", unverified=policy), tmp_path / "v")
-    assert checked.verdict == "unverified" and "the task still failed with the fix" in checked.notes[-1]
+    checked = verify_result(result, traj, s0, config(tmp_path, "words the fix never writes"), tmp_path / "v", CheckerConfig(failed=policy))
+    assert checked.verified == "failed" and "the task still failed with the fix" in checked.notes[-1]
     if policy == "keep":
         assert checked.status == "analyzed" and checked.patch == result.patch
     elif policy == "down_weight":
-        assert checked.status == "analyzed" and checked.lessons == result.lessons and checked.patch is None
+        assert checked.status == "analyzed" and {lesson.verified for lesson in checked.lessons} == {"failed"} and checked.patch is None
     else:
-        assert checked.status == "no_lesson" and not checked.lessons and "diagnosis unverified" in checked.reason
+        assert checked.status == "no_lesson" and not checked.lessons and "diagnosis failed: the task still failed" in checked.reason
 
 
 def test_runner_failures_are_unverified_never_raised(s0, tmp_path):
     traj, result = analysed(s0)
     for command, reason in ((f"{sys.executable} -c 'import sys; sys.exit(3)'", "exited 3"), ("echo not json", "no outcome")):
         checked = verify_result(result, traj, s0, VerifierConfig(command=command), tmp_path / "v")
-        assert checked.verdict == "unverified" and reason in checked.notes[-1]
+        assert checked.verified == "failed" and reason in checked.notes[-1]
     slow = VerifierConfig(command=f"{sys.executable} -c 'import time; time.sleep(5)'", timeout_s=0.5)
     assert "timed out" in verify_result(result, traj, s0, slow, tmp_path / "v").notes[-1]
 
@@ -70,7 +73,7 @@ def test_runner_failures_are_unverified_never_raised(s0, tmp_path):
 def test_trajectory_text_never_reaches_the_command_line(s0, tmp_path):
     traj, result = analysed(s0, task="x'; touch pwned; echo '")
     job = VerifierJob(config=config(tmp_path, "check every policy condition"), s0=s0, work_dir=tmp_path / "verify")
-    assert job.check(result, traj).verdict == "verified"
+    assert job.check(result, traj).verified == "passed"
     assert not list(tmp_path.rglob("pwned"))
     assert build_command("run {skill_dir} {other}", {"skill_dir": "a b; rm -rf /"}) == "run 'a b; rm -rf /' {other}"
 
@@ -80,7 +83,7 @@ def test_successes_and_unconfigured_runs_are_left_alone(s0, tmp_path):
     assert verify_result(result, traj, s0, VerifierConfig(), tmp_path) is result
     ok = make_trajectory("s", True, ["a"])
     ok_result = analyze(ok, SkillContext.of(s0), FakeLLM())
-    assert verify_result(ok_result, ok, s0, config(tmp_path, "x"), tmp_path).verdict == ""
+    assert verify_result(ok_result, ok, s0, config(tmp_path, "x"), tmp_path).verified == ""
 
 
 def test_reported_outcome():

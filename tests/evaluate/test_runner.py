@@ -11,7 +11,8 @@ import psutil
 import pytest
 
 from tests.evaluate.conftest import RUNNER, TOY_RUNNER
-from trace2skill.evaluate.runner import RunSpec, build_command, outcome_from_stdout, run_once
+from trace2skill.command import build_command
+from trace2skill.evaluate.runner import RunSpec, outcome_from_stdout, run_once
 
 
 def spec(tmp_path: Path, skill: Path, task: dict, trial: int = 0) -> RunSpec:

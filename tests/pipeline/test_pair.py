@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import polars as pl
 import pyarrow as pa
@@ -116,7 +117,7 @@ def test_pairing_stage_groups_by_task_key(ray_session, tmp_path, monkeypatch):
     assert d.sibling.id == "d-ok" and len(d.skipped) == 1 and "d-empty" in d.skipped[0]
 
 
-def tau_bench_file(path, tasks=3, trials=3):
+def tau_bench_file(path, tasks=3, trials=3, expected=False):
     runs = []
     for task in range(tasks):
         for trial in range(trials):
@@ -127,7 +128,8 @@ def tau_bench_file(path, tasks=3, trials=3):
                 traj.append({"role": "tool", "tool_call_id": f"c{n}", "name": tool, "content": "{}"})
             traj.append({"role": "assistant", "content": "Done."})
             reward = 1.0 if trial == 2 - task else 0.0  # task 0: trial 2 succeeds ... task 2: trial 0
-            runs.append({"task_id": task, "trial": trial, "reward": reward if task < 2 else 0.0, "info": {"task": {"instruction": f"Cancel booking {task}"}}, "traj": traj})
+            info = {"instruction": f"Cancel booking {task}"} | ({"actions": [{"name": "cancel_reservation", "kwargs": {"reservation_id": f"R{task}"}}]} if expected else {})
+            runs.append({"task_id": task, "trial": trial, "reward": reward if task < 2 else 0.0, "info": {"task": info}, "traj": traj})
     path.write_text(json.dumps(runs))
 
 
@@ -154,8 +156,27 @@ def test_distill_pairs_failures_and_runs_the_agentic_analyst(ray_session, tmp_pa
     assert (failures["turns"] > 0).all() and (failures["turns"] <= 6).all()
     assert (manifest.filter(pl.col("turns") > 0)["llm_calls"] == manifest.filter(pl.col("turns") > 0)["turns"]).all()
     analysed = failures.filter(pl.col("status") == "analyzed")
-    assert analysed.height and (analysed["verdict"] == "verified").all()
-    assert (manifest.join(trajectories.select(pl.col("id").alias("trajectory_id"), "success"), on="trajectory_id").filter(pl.col("success"))["verdict"] == "").all()
+    assert analysed.height and (analysed["verified"] == "passed").all()
+    assert (manifest.join(trajectories.select(pl.col("id").alias("trajectory_id"), "success"), on="trajectory_id").filter(pl.col("success"))["verified"] == "unchecked").all()
     lessons = pl.read_parquet(run / "lessons.parquet")
     contrasted = lessons.filter(pl.col("contrast_with").is_not_null())
     assert contrasted.height and set(contrasted["contrast_with"]) <= set(trajectories.filter(pl.col("success"))["id"])
+
+
+def test_the_check_tool_runs_the_users_checker_as_ray_tasks(ray_session, tmp_path):
+    data = tmp_path / "results.json"
+    tau_bench_file(data, expected=True)
+    checker = Path(__file__).resolve().parents[2] / "examples" / "checkers" / "tau_actions.py"
+    cfg = DistillConfig(
+        inputs=[data],
+        out_dir=tmp_path / "out",
+        backend=FakeConfig(),
+        analyst={"mode": "agentic", "checker": {"command": f"{sys.executable} {checker} {{task_file}} {{proposal_file}} {{out_dir}}"}},
+    )
+    distill(cfg, progress=lambda _: None)
+    run = tmp_path / "out" / "run"
+    outcomes = pl.read_parquet(run / "trajectories.parquet").select(pl.col("id").alias("trajectory_id"), "success")
+    lessons = pl.read_parquet(run / "lessons.parquet").join(outcomes, on="trajectory_id")
+    failed = lessons.filter(~pl.col("success"))
+    assert failed.height and set(failed["verified"]) == {"passed"}  # the fake checks the grader's expected actions
+    assert set(lessons.filter(pl.col("success"))["verified"]) <= {"unchecked"}

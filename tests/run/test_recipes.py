@@ -31,7 +31,14 @@ def test_a_flag_naming_another_engine_keeps_the_fields_it_shares():
     assert (cfg.backend.context_tokens, cfg.backend.temperature) == (32768, 0.7)  # base_url, model, ... belong to openai
 
 
-@pytest.mark.parametrize(("text", "where"), [("analyst:\n  context_tokens: 4096\n", "backend.context_tokens"), ("fan_in: 4\n", "consolidate.fan_in")])
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        ("analyst:\n  context_tokens: 4096\n", "backend.context_tokens"),
+        ("fan_in: 4\n", "consolidate.fan_in"),
+        ("verifier:\n  unverified: drop\n", "analyst.checker.failed"),
+    ],
+)
 def test_a_moved_option_names_its_new_place(tmp_path, text, where):
     old = tmp_path / "r.yaml"
     old.write_text(text)

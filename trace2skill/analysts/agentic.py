@@ -24,9 +24,27 @@ from typing import Annotated, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, Field, ValidationError
 
-from trace2skill.analysts.analyze import PACKAGE, AnalystSettings, analysis_result, analyze, build_messages
+from trace2skill.analysts.agentic_check import (
+    CHECK_REMINDER,
+    CheckFix,
+    FixChecks,
+    with_check_guide,
+)
+from trace2skill.analysts.analyze import (
+    PACKAGE,
+    AnalystSettings,
+    analysis_result,
+    analyze,
+    build_messages,
+)
+from trace2skill.analysts.check import Checker, task_object
 from trace2skill.analysts.context import SkillContext
-from trace2skill.analysts.contrast import ContrastiveErrorAnalysis, Pairing, render_sibling, with_contrast
+from trace2skill.analysts.contrast import (
+    ContrastiveErrorAnalysis,
+    Pairing,
+    render_sibling,
+    with_contrast,
+)
 from trace2skill.analysts.models import AnalysisResult, engine_schema
 from trace2skill.analysts.render import outcome_line, render_grader, render_step
 from trace2skill.llm.base import Completion, LLMClient, Message
@@ -78,6 +96,12 @@ class AnalystAction(BaseModel):
     """One turn of the agentic analyst."""
 
     action: Annotated[ViewSteps | SearchRun | ShowSibling | ShowGrader | Finish, Field(discriminator="tool")]
+
+
+class CheckingAnalystAction(BaseModel):
+    """One turn of the agentic analyst when a checker is plugged in: the tools plus ``check``."""
+
+    action: Annotated[ViewSteps | SearchRun | ShowSibling | ShowGrader | CheckFix | Finish, Field(discriminator="tool")]
 
 
 @runtime_checkable
@@ -164,25 +188,31 @@ class RunTools:
         return sorted(cited - self.viewed)
 
 
-def next_action(llm: LLMClient, convo: list[Message], schema: dict, max_tokens: int) -> tuple[str, Usage]:
+def next_action(llm: LLMClient, convo: list[Message], schema: dict, max_tokens: int, output: type[BaseModel] = AnalystAction) -> tuple[str, Usage]:
     """The model's next action as JSON text, through tool calling where the backend has it."""
     if isinstance(llm, ToolCallingLLM):
         completion = llm.complete_tools(convo, tool_definitions(schema), max_tokens)
     else:
-        completion = llm.complete(convo, AnalystAction, max_tokens, schema=schema)
+        completion = llm.complete(convo, output, max_tokens, schema=schema)
     return completion.text, completion.usage
 
 
-def analyze_agentic(traj: Trajectory, skill: SkillContext, llm: LLMClient, config: AnalystSettings, pairing: Pairing | None = None) -> AnalysisResult:
-    """Analyse the failed run ``traj`` in at most ``config.max_turns`` turns of tool calls."""
+def analyze_agentic(
+    traj: Trajectory, skill: SkillContext, llm: LLMClient, config: AnalystSettings, pairing: Pairing | None = None, checker: Checker | None = None
+) -> AnalysisResult:
+    """Analyse the failed run ``traj`` in at most ``config.max_turns`` turns of tool calls;
+    with a ``checker``, the analyst also checks its proposed fix (``check``), and the result's
+    lessons record whether one passed."""
     base = {"trajectory_id": traj.id, "source_file": traj.source_file}
     tools = RunTools(traj, pairing)
-    convo = opening(traj, skill, llm, config, pairing)
-    schema = engine_schema(AnalystAction, config.output_limits(), skill.skill_md)
+    checks = FixChecks(checker, task_object(traj)) if checker else None
+    convo = with_check_guide(opening(traj, skill, llm, config, pairing), checks)
+    output = CheckingAnalystAction if checks else AnalystAction
+    schema = engine_schema(output, config.output_limits(), skill.skill_md)
     usage, errors = Usage(), 0
     for turn in range(1, config.max_turns + 1):
         try:
-            text, used = next_action(llm, fitted(convo, llm, config), schema, config.max_output_tokens)
+            text, used = next_action(llm, fitted(convo, llm, config), schema, config.max_output_tokens, output)
         except RETRYABLE as exc:
             usage, errors = usage + Usage(calls=1), errors + 1
             convo += [Message(role="assistant", content="(no answer)"), Message(role="user", content=f"Observation: the engine failed ({type(exc).__name__}); act again.")]
@@ -192,16 +222,22 @@ def analyze_agentic(traj: Trajectory, skill: SkillContext, llm: LLMClient, confi
             return with_contrast(failed, pairing)
         usage = usage + used
         try:
-            action = AnalystAction.model_validate_json(text).action
+            action = output.model_validate_json(text).action
         except ValidationError as exc:
             observation, failed = f"error: invalid action ({exc.error_count()} problem(s), first: {exc.errors()[0]['msg']}); answer with one valid action", True
         else:
             if isinstance(action, Finish):
                 unviewed = tools.unviewed_citations(action.analysis)
-                if not unviewed:
+                if unviewed:
+                    observation, failed = f"refused: the analysis cites steps {unviewed} that you never viewed; view them first or cite only viewed steps", True
+                elif checks and checks.remind(turn < config.max_turns):  # the reference's one reminder when the model stops without a pass
+                    observation, failed = CHECK_REMINDER, False
+                else:
                     result = analysis_result(action.analysis, traj, "error_analyst", {"mode": "agentic", "agentic_prompt": prompt_version(PACKAGE, "agentic_error_analyst")}, usage)
-                    return with_contrast(result.model_copy(update={"turns": turn, "tool_errors": errors}), pairing)
-                observation, failed = f"refused: the analysis cites steps {unviewed} that you never viewed; view them first or cite only viewed steps", True
+                    result = with_contrast(result.model_copy(update={"turns": turn, "tool_errors": errors}), pairing)
+                    return checks.settle(result, config.checker) if checks else result
+            elif isinstance(action, CheckFix):
+                observation, failed = checks.run(action.proposal), False
             else:
                 observation, failed = tools.run(action)
         errors += failed
@@ -244,9 +280,12 @@ def fitted(convo: list[Message], llm: LLMClient, config: AnalystSettings) -> lis
 
 
 
-def run_analyst(traj: Trajectory, skill: SkillContext, llm: LLMClient, config: AnalystSettings, pairing: Pairing | None = None) -> AnalysisResult:
-    """The analyst ``config.mode`` asks for: failures go to the agentic loop in agentic mode;
-    successes, unknown outcomes and single mode to the single call."""
+def run_analyst(
+    traj: Trajectory, skill: SkillContext, llm: LLMClient, config: AnalystSettings, pairing: Pairing | None = None, checker: Checker | None = None
+) -> AnalysisResult:
+    """The analyst ``config.mode`` asks for: failures go to the agentic loop in agentic mode
+    (with the check tool when there is a ``checker``); successes, unknown outcomes and
+    single mode to the single call."""
     if config.mode == "agentic" and traj.success is False:
-        return analyze_agentic(traj, skill, llm, config, pairing)
+        return analyze_agentic(traj, skill, llm, config, pairing, checker)
     return analyze(traj, skill, llm, config, pairing)

@@ -6,8 +6,9 @@ from functools import cache
 from string import Template
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from trace2skill.analysts.check import CheckerConfig
 from trace2skill.analysts.context import SkillContext, render_skill
 from trace2skill.analysts.contrast import ContrastiveErrorAnalysis, Pairing, sibling_block, with_contrast
 from trace2skill.analysts.models import (
@@ -50,8 +51,15 @@ class AnalystConfig(BaseModel):
         None, description="Characters per lesson/edit/anchor and the analysis field; default per backend (embedded: short, no analysis; others: long, with analysis)."
     )
     mode: Literal["single", "agentic"] = Field("single", description="Error analyst: single (one call) or agentic (a bounded loop of tool calls over the run).")
-    max_turns: int = Field(8, ge=1, le=64, description="Agentic mode: turns at most per failed run.")
+    max_turns: int = Field(20, ge=1, le=128, description="Agentic mode: turns at most per failed run (the method's reference: 20).")
     contrast: bool = Field(True, description="Pair each failure with a successful run of the same task, when there is one.")
+    checker: CheckerConfig = Field(default_factory=CheckerConfig, description="Agentic mode's check tool, and what failed and unchecked diagnoses weigh.")
+
+    @model_validator(mode="after")
+    def _checker_needs_agentic(self) -> AnalystConfig:
+        if self.checker.command and self.mode != "agentic":
+            raise ValueError("the checker is the agentic analyst's check tool: set analyst.mode agentic (--analyst-mode agentic)")
+        return self
 
     def for_backend(self, engine: SamplingConfig) -> AnalystSettings:
         """The settings the analysts run with on ``engine``: its context window, ``limits`` (the

@@ -15,6 +15,7 @@ from typing import Any
 
 from trace2skill.analysts.agentic import run_analyst
 from trace2skill.analysts.analyze import AnalystSettings
+from trace2skill.analysts.check import Checker, apply_policy
 from trace2skill.analysts.context import SkillContext
 from trace2skill.analysts.contrast import Pairing, with_contrast
 from trace2skill.analysts.models import AnalysisResult
@@ -33,17 +34,21 @@ def call_failed(row: dict[str, Any], error: BaseException) -> AnalysisResult:
     return with_contrast(failed, Pairing.model_validate_json(pairing) if pairing else None)
 
 
-def analyze_row(row: dict[str, Any], skill: SkillContext, llm: LLMClient, config: AnalystSettings) -> AnalysisResult:
+def analyze_row(row: dict[str, Any], skill: SkillContext, llm: LLMClient, config: AnalystSettings, checker: Checker | None = None) -> AnalysisResult:
     """The analysis of one ``trajectories.parquet`` row (with its ``pairing`` column, when the
-    pairing stage ran); an error in it is this row's ``failed`` result."""
+    pairing stage ran); an error in it is this row's ``failed`` result. A result no checker
+    judged is marked ``unchecked``, under the recipe's policy for those."""
     try:
         pairing = row.get(PAIRING)
-        return run_analyst(Trajectory.from_row(row), skill, llm, config, Pairing.model_validate_json(pairing) if pairing else None)
+        result = run_analyst(Trajectory.from_row(row), skill, llm, config, Pairing.model_validate_json(pairing) if pairing else None, checker)
+        return result if result.verified else apply_policy(result, "unchecked", config.checker)
     except Exception as exc:  # the analysis code failed: this trajectory fails, not its batch
         return call_failed(row, exc)
 
 
-def analyze_rows(rows: list[dict[str, Any]], skill: SkillContext, llm: LLMClient, config: AnalystSettings, pool: Executor) -> list[AnalysisResult]:
+def analyze_rows(
+    rows: list[dict[str, Any]], skill: SkillContext, llm: LLMClient, config: AnalystSettings, pool: Executor, checker: Checker | None = None
+) -> list[AnalysisResult]:
     """Every row's analysis, run on ``pool`` (its size bounds the analyses in flight), in row order."""
-    futures = [pool.submit(analyze_row, row, skill, llm, config) for row in rows]
+    futures = [pool.submit(analyze_row, row, skill, llm, config, checker) for row in rows]
     return [f.result() for f in futures]

@@ -254,5 +254,5 @@ class AnalysisResult(BaseModel):
     sibling_id: str = ""  # the successful run of the same task the failure was contrasted with
     turns: int = 0  # agentic mode: turns of the loop
     tool_errors: int = 0  # agentic mode: actions answered with an error
-    verdict: str = ""  # verifier hook: "verified" / "unverified"
+    verified: str = ""  # the diagnosis's check: passed / failed / unchecked (analysts/check.py); "" until settled
     notes: list[str] = Field(default_factory=list)  # e.g. siblings skipped, with the reason

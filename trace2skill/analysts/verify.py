@@ -3,8 +3,11 @@
 Where the user can replay tasks, an error analysis is checked the way the method keeps
 only confirmed diagnoses: the proposed patch is applied (by the guarded apply) to a copy
 of S0, the user's runner re-runs the task with that skill, and the diagnosis is
-``verified`` when the run succeeds, else ``unverified``. The recipe chooses what happens to
-unverified lessons (:func:`apply_policy`).
+``verified`` when the run succeeds, else ``unverified``: the same ``verified`` value the
+check tool gives (``passed`` / ``failed``, analysts/check.py), under the same recipe
+setting for failed diagnoses (``analyst.checker.failed``). The check tool judges the
+analyst's minimal fix of the run inside the loop; the verifier re-runs the user's whole
+agent with the patched skill afterwards (docs/analysts.md, "Checked diagnoses").
 
 The command is a template with the placeholders of the ``evaluate`` runner contract,
 ``{skill_dir} {task_file} {out_dir} {trial}``, each replaced by its shell-quoted value,
@@ -17,31 +20,24 @@ trajectory reaches the command line: it goes into the task file only.
 from __future__ import annotations
 
 import json
-import re
-import shlex
-import subprocess
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from trace2skill.analysts.check import CheckerConfig, apply_policy
 from trace2skill.analysts.models import AnalysisResult
+from trace2skill.command import build_command, run_in_group, tail
 from trace2skill.schema import Trajectory, stable_id
 from trace2skill.skill.apply import apply_patch
 from trace2skill.skill.folder import write_skill
 from trace2skill.skill.model import Skill
-
-PLACEHOLDERS = ("skill_dir", "task_file", "out_dir", "trial")  # the evaluate runner's contract
-PLACEHOLDER_RE = re.compile(r"\{(" + "|".join(PLACEHOLDERS) + r")\}")
 
 
 class VerifierConfig(BaseModel):
     """The optional verifier hook (recipe ``verifier:``)."""
 
     command: str | None = Field(None, description="Runner template with {skill_dir} {task_file} {out_dir} {trial}; unset: no verification.")
-    unverified: Literal["keep", "down_weight", "drop"] = Field(
-        "keep", description="Unverified diagnoses: keep them, keep their lessons but withhold their edits, or drop them."
-    )
     timeout_s: float = Field(600.0, gt=0, description="Seconds one re-run may take.")
     success_threshold: float = Field(1.0, description="A reported reward >= this counts as success.")
 
@@ -49,11 +45,6 @@ class VerifierConfig(BaseModel):
 class Verdict(BaseModel):
     verdict: Literal["verified", "unverified"]
     reason: str = ""
-
-
-def build_command(template: str, values: dict[str, str]) -> str:
-    """``template`` with each placeholder replaced by its shell-quoted value."""
-    return PLACEHOLDER_RE.sub(lambda m: shlex.quote(values[m.group(1)]), template)
 
 
 def reported_success(stdout: str, threshold: float) -> bool | None:
@@ -83,45 +74,37 @@ def verify(result: AnalysisResult, traj: Trajectory, s0: Skill, config: Verifier
     task = {"task_id": traj.task_key or traj.id, "task": traj.task, "trajectory_id": traj.id, "metadata": traj.metadata}
     task_file.write_text(json.dumps(task, ensure_ascii=False), encoding="utf-8")
     values = {"skill_dir": str(skill_dir), "task_file": str(task_file), "out_dir": str(out_dir), "trial": str(trial)}
-    try:
-        done = subprocess.run(build_command(config.command or "", values), shell=True, capture_output=True, text=True, timeout=config.timeout_s, cwd=work_dir)
-    except subprocess.TimeoutExpired:
+    stdout, stderr = work_dir / "stdout.txt", work_dir / "stderr.txt"
+    code, timed_out = run_in_group(build_command(config.command or "", values), cwd=work_dir, stdout=stdout, stderr=stderr, timeout_s=config.timeout_s)
+    if timed_out:
         return Verdict(verdict="unverified", reason=f"verifier timed out after {config.timeout_s:g} s")
-    if done.returncode != 0:
-        return Verdict(verdict="unverified", reason=f"verifier exited {done.returncode}: {done.stderr.strip()[-200:]}")
-    success = reported_success(done.stdout, config.success_threshold)
+    if code != 0:
+        return Verdict(verdict="unverified", reason=f"verifier exited {code}: {tail(stderr, 200)}")
+    success = reported_success(stdout.read_text(encoding="utf-8", errors="replace"), config.success_threshold)
     if success is None:
         return Verdict(verdict="unverified", reason="verifier reported no outcome (a JSON object on its last stdout line)")
     return Verdict(verdict="verified" if success else "unverified", reason="" if success else "the task still failed with the fix")
 
 
-def apply_policy(result: AnalysisResult, verdict: Verdict, policy: str) -> AnalysisResult:
-    """``result`` with its verdict, and for an unverified one what ``policy`` says: ``keep`` it,
-    ``down_weight`` it (lessons kept as evidence for consolidation, edits withheld), or
-    ``drop`` it (``no_lesson``, with the reason)."""
-    notes = [*result.notes, f"unverified: {verdict.reason}"] if verdict.verdict == "unverified" else result.notes
-    marked = result.model_copy(update={"verdict": verdict.verdict, "notes": notes})
-    if verdict.verdict == "verified" or policy == "keep":
-        return marked
-    if policy == "down_weight":
-        return marked.model_copy(update={"patch": None})
-    return marked.model_copy(update={"status": "no_lesson", "reason": f"diagnosis unverified: {verdict.reason}", "lessons": [], "patch": None})
-
-
-def verify_result(result: AnalysisResult, traj: Trajectory, s0: Skill, config: VerifierConfig, work_dir: Path) -> AnalysisResult:
-    """``result`` checked by the verifier when it is an analysed failure with a fix; else as it is."""
+def verify_result(
+    result: AnalysisResult, traj: Trajectory, s0: Skill, config: VerifierConfig, work_dir: Path, policy: CheckerConfig | None = None
+) -> AnalysisResult:
+    """``result`` checked by the verifier when it is an analysed failure with a fix (its
+    ``verified`` then says passed or failed, and ``policy`` acts on a failure); else as it is."""
     if config.command is None or traj.success is not False or result.status != "analyzed" or result.patch is None:
         return result
-    return apply_policy(result, verify(result, traj, s0, config, work_dir), config.unverified)
+    verdict = verify(result, traj, s0, config, work_dir)
+    return apply_policy(result, "passed" if verdict.verdict == "verified" else "failed", policy or CheckerConfig(), verdict.reason)
 
 
 class VerifierJob(BaseModel):
     """What the analysis stage needs to verify a run's diagnoses: the hook, S0, a work folder."""
 
     config: VerifierConfig
+    policy: CheckerConfig = Field(default_factory=CheckerConfig, description="What a failed verification does (analyst.checker.failed).")
     s0: Skill
     work_dir: Path
 
     def check(self, result: AnalysisResult, traj: Trajectory) -> AnalysisResult:
         """``result`` verified in its own folder (named by a hash of the trajectory id)."""
-        return verify_result(result, traj, self.s0, self.config, self.work_dir / stable_id(traj.id, prefix="v-"))
+        return verify_result(result, traj, self.s0, self.config, self.work_dir / stable_id(traj.id, prefix="v-"), self.policy)

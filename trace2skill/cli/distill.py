@@ -21,6 +21,13 @@ if TYPE_CHECKING:
     from trace2skill.run.progress import Console
 
 
+CHECKER_HELP = (
+    'Agentic mode\'s check tool: "CMD {task_file} {proposal_file} {out_dir}" (placeholders filled shell-quoted, as for evaluate --runner); '
+    'it judges the analyst\'s proposed fix and prints {"pass": true|false, "detail": "..."} on its last stdout line (docs/analysts.md). '
+    "Examples: examples/checkers/."
+)
+
+
 @app.command()
 def distill(
     inputs: Annotated[Optional[list[Path]], typer.Argument(help="Trajectory files or directories.")] = None,
@@ -53,6 +60,7 @@ def distill(
     max_prompt_tokens: Annotated[Optional[int], typer.Option("--max-prompt-tokens", help=help_of(RunOptions, "max_prompt_tokens"))] = None,
     candidates: Annotated[Optional[int], typer.Option("--candidates", help="Write N candidate skills (OUT/candidate-i), sampled with different seeds, for evaluate to rank.")] = None,
     analyst_mode: Annotated[Optional[str], typer.Option("--analyst-mode", help=help_of(AnalystConfig, "mode"))] = None,
+    checker: Annotated[Optional[str], typer.Option("--checker", help=CHECKER_HELP)] = None,
 ) -> None:
     """Analyse trajectories and write a skill folder plus run outputs (Parquet, summary, report)."""
     from trace2skill.run.checkpoint import resume_config
@@ -76,7 +84,7 @@ def distill(
             "model": model,
             "context_tokens": context_tokens,
         },
-        "analyst": {"mode": analyst_mode},
+        "analyst": {"mode": analyst_mode, "checker": {"command": checker}},
         "consolidate": {"fan_in": fan_in},
         "holdout": holdout,
         "holdout_ids": holdout_ids,

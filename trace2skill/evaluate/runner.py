@@ -13,25 +13,16 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import re
-import shlex
 import shutil
-import signal
-import subprocess
 import time
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from trace2skill.command import build_command, run_in_group, tail
 from trace2skill.ingest import IngestError, discover_files, read_file
 from trace2skill.schema import Trajectory
-
-PLACEHOLDERS = ("skill_dir", "task_file", "out_dir", "trial", "task_id", "arm")
-PLACEHOLDER_RE = re.compile(r"\{(" + "|".join(PLACEHOLDERS) + r")\}")
-TAIL_CHARS = 2000
-KILL_GRACE_S = 2.0  # between SIGTERM and SIGKILL of a run's process group
 
 
 class RunSpec(BaseModel):
@@ -63,11 +54,6 @@ class RunRow(BaseModel):
     seconds: float = 0.0
 
 
-def build_command(template: str, values: dict[str, str]) -> str:
-    """``template`` with each ``{placeholder}`` replaced by its shell-quoted value; other braces are left alone."""
-    return PLACEHOLDER_RE.sub(lambda m: shlex.quote(values[m.group(1)]), template)
-
-
 def run_once(spec: RunSpec, template: str, *, timeout_s: float | None = None, success_threshold: float = 1.0) -> RunRow:
     """Run ``template`` for ``spec`` and return its row; never raises for what the runner does."""
     run_dir = Path(spec.run_dir)
@@ -90,63 +76,21 @@ def run_once(spec: RunSpec, template: str, *, timeout_s: float | None = None, su
     cwd = Path(spec.cwd) if Path(spec.cwd).is_dir() else run_dir
     code, timed_out = _execute(build_command(template, values), run_dir, cwd, timeout_s, values)
     seconds = round(time.perf_counter() - started, 3)
-    stderr_tail = _tail(run_dir / "stderr.txt")
+    stderr_tail = tail(run_dir / "stderr.txt")
     if timed_out:
         return RunRow(**row, status="error", reason=f"timed out after {timeout_s:g} s (process group killed); stderr: {stderr_tail}", seconds=seconds)
     if code != 0:
         return RunRow(**row, status="error", exit_code=code, reason=f"exit code {code}; stderr: {stderr_tail}", seconds=seconds)
-    found = outcome_from_trajectories(out_dir, success_threshold) or outcome_from_stdout(_tail(run_dir / "stdout.txt"), success_threshold)
+    found = outcome_from_trajectories(out_dir, success_threshold) or outcome_from_stdout(tail(run_dir / "stdout.txt"), success_threshold)
     if isinstance(found, str):
         return RunRow(**row, status="error", exit_code=code, reason=f"no outcome: {found}", seconds=seconds)
     return RunRow(**row, status="ok", exit_code=code, seconds=seconds, **found)
 
 
 def _execute(command: str, run_dir: Path, cwd: Path, timeout_s: float | None, values: dict[str, str]) -> tuple[int | None, bool]:
-    """Run ``command`` in its own process group; (exit code, timed out). The whole group dies on a timeout."""
-    env = {**os.environ, **{f"TRACE2SKILL_{k.upper()}": v for k, v in values.items()}}
-    with (run_dir / "stdout.txt").open("wb") as out, (run_dir / "stderr.txt").open("wb") as err:
-        proc = subprocess.Popen(command, shell=True, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err, start_new_session=True)
-        try:
-            code = proc.wait(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            kill_group(proc)
-            return None, True
-        except BaseException:  # the Ray task was cancelled, or the driver interrupted: leave nothing behind
-            kill_group(proc)
-            raise
-    _kill_leftovers(proc.pid)  # what the runner left running in the background must not outlive its run
-    return code, False
-
-
-def _kill_leftovers(pgid: int) -> None:
-    try:
-        os.killpg(pgid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-
-
-def kill_group(proc: subprocess.Popen) -> None:
-    """SIGTERM the process group of ``proc``, then SIGKILL whatever of the group is left after a short grace."""
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    try:
-        proc.wait(timeout=KILL_GRACE_S)
-    except subprocess.TimeoutExpired:
-        pass
-    try:  # children that ignored SIGTERM, or outlived the leader
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    proc.wait()
-
-
-def _tail(path: Path) -> str:
-    """The last characters of a text file, one line of readable text for a reason."""
-    with path.open("rb") as fh:
-        fh.seek(max(0, path.stat().st_size - TAIL_CHARS))
-        return fh.read().decode("utf-8", "replace").strip()
+    """Run ``command`` in its own process group (``trace2skill.command``); (exit code, timed out)."""
+    env = {f"TRACE2SKILL_{k.upper()}": v for k, v in values.items()}
+    return run_in_group(command, cwd=cwd, stdout=run_dir / "stdout.txt", stderr=run_dir / "stderr.txt", timeout_s=timeout_s, env=env)
 
 
 def outcome_from_trajectories(out_dir: Path, success_threshold: float) -> dict[str, Any] | None:

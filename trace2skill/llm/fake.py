@@ -321,7 +321,9 @@ def _roll(prompt: str) -> float:
 # Contrastive and agentic analysts. Test hooks in a run's text: "[fake:never-finish]" keeps
 # the fake inspecting until the turns run out; "[fake:bad-args]" makes its first action a
 # view of an empty range; "[fake:cite-unviewed]" makes its first finish cite a step it never
-# viewed (it then views that step and finishes again).
+# viewed (it then views that step and finishes again). With a checker plugged in, it checks
+# the grader's expected actions as its fix before finishing (again after a reminder), or
+# with "[fake:wrong-fix]" an action list the grader never expected.
 _ACTION = re.compile(r'^\{"action": \{"tool": "(\w+)"', re.MULTILINE)
 _STEP_LINE = re.compile(r"^\[(\d+)\] ", re.MULTILINE)
 _OUTLINE_STEP = re.compile(r"^\[(\d+)\] \w+ \w+: ", re.MULTILINE)
@@ -354,13 +356,16 @@ def _analyst_action(prompt: str) -> dict:
     parts = prompt.split("Observation (")[1:]
     sibling = next((part for part in parts if "Successful sibling run" in part), "")
     viewed = "\n".join(line for part in parts if "Successful sibling run" not in part for line in part.splitlines() if _STEP_LINE.match(line))
-    if not viewed or done[-1] == "finish":
+    reminded = bool(parts) and "[System check]" in parts[-1]
+    if not viewed or (done[-1] == "finish" and not reminded):
         refused = re.findall(r"cites steps \[(\d+)", parts[-1]) if parts else []
         first = int(refused[0]) if refused else outline[max(0, len(outline) - 8)]
         return {"action": {"tool": "view_steps", "first": first, "last": outline[-1]}}
     for tool, available in (("show_sibling", "sibling run of the same task: yes"), ("show_grader", "Grader view: yes")):
         if tool not in done and available in prompt:
             return {"action": {"tool": tool}}
+    if "A checker is plugged in" in prompt and viewed and ("check" not in done or "[System check]" in parts[-1]):
+        return {"action": {"tool": "check", "proposal": _fix(prompt)}}
     analysis = _contrastive_error_analysis(f"<trajectory>\n{viewed}\n</trajectory>\n<sibling>\n{sibling}\n</sibling>\n<skill>\n{_block(prompt, 'skill')}\n</skill>")
     if "[fake:cite-unviewed]" in prompt and "finish" not in done:
         seen = {int(i) for i in _STEP_LINE.findall(viewed)}
@@ -371,4 +376,14 @@ def _analyst_action(prompt: str) -> dict:
 
 
 RESPONDERS["ContrastiveErrorAnalysis"] = _contrastive_error_analysis
+def _fix(prompt: str) -> str:
+    """The fake's proposed fix: the expected actions the grader showed, as a JSON action list."""
+    if "[fake:wrong-fix]" in prompt:
+        return json.dumps([{"name": "fake_wrong_action", "kwargs": {"id": "nothing"}}])
+    shown = re.search(r"^Expected actions \(.*\n((?:\d+\. .*\n?)+)", prompt, re.MULTILINE)
+    lines = shown.group(1).splitlines() if shown else []
+    return json.dumps([json.loads(line.split(". ", 1)[1]) for line in lines])
+
+
 RESPONDERS["AnalystAction"] = _analyst_action
+RESPONDERS["CheckingAnalystAction"] = _analyst_action

@@ -147,7 +147,7 @@ def analyze(run: DistillRun) -> None:
         if done:
             rows = not_analysed(rows, analysis, total)
         rows = rows.repartition(target_num_rows_per_block=batch_size)
-    verifier = VerifierJob(config=cfg.verifier, s0=run.frozen_s0, work_dir=run_dir / "verify") if cfg.verifier.command else None
+    verifier = VerifierJob(config=cfg.verifier, policy=cfg.analyst.checker, s0=run.frozen_s0, work_dir=run_dir / "verify") if cfg.verifier.command else None
     analyzed = rows.map_batches(
         AnalyzeBatch,
         fn_constructor_kwargs={"app": run.app, "skill": SkillContext.of(run.frozen_s0), "run_dir": str(run_dir), "verifier": verifier, "rows_per_request": cfg.rows_per_request},

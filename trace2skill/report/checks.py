@@ -1,4 +1,4 @@
-"""How the error analyses checked themselves: contrastive coverage, agentic turns, verified share.
+"""How the error analyses checked themselves: contrastive coverage, agentic turns, verified rates.
 
 Aggregated with polars from ``manifest.parquet`` joined with the outcomes in
 ``trajectories.parquet`` (never row by row); a run written before these columns existed
@@ -13,7 +13,7 @@ import polars as pl
 
 from trace2skill.report.doc import Section, Table, Text
 
-COLUMNS = ("sibling_id", "turns", "tool_errors", "verdict")
+COLUMNS = ("sibling_id", "turns", "tool_errors", "verified")
 
 
 def analysis_checks(run_dir: Path) -> dict[str, float] | None:
@@ -30,8 +30,9 @@ def analysis_checks(run_dir: Path) -> dict[str, float] | None:
         pl.col("turns").filter(pl.col("turns") > 0).mean().alias("turns_mean"),
         pl.col("turns").max().alias("turns_max"),
         pl.col("tool_errors").sum().alias("tool_errors"),
-        (pl.col("verdict") == "verified").sum().alias("verified"),
-        (pl.col("verdict") == "unverified").sum().alias("unverified"),
+        (pl.col("verified") == "passed").sum().alias("passed"),
+        (pl.col("verified") == "failed").sum().alias("failed"),
+        (pl.col("verified") == "unchecked").sum().alias("unchecked"),
     ).collect().row(0, named=True)
     return {k: v or 0 for k, v in row.items()}
 
@@ -50,7 +51,13 @@ def checks_section(run_dir: Path) -> list[Section]:
         ["failures analysed by the agentic loop", _share(c["agentic"], c["failures"])],
         ["turns per agentic analysis: mean / max", f"{c['turns_mean']:.2f} / {c['turns_max']:g}" if c["agentic"] else "-"],
         ["tool errors in the loop (bad arguments, refused citations)", f"{c['tool_errors']:g}"],
-        ["verified diagnoses (verifier hook)", _share(c["verified"], c["verified"] + c["unverified"]) if c["verified"] + c["unverified"] else "not run"],
+        ["checked diagnoses whose fix passed (check tool or verifier)", _share(c["passed"], c["passed"] + c["failed"]) if c["passed"] + c["failed"] else "not run"],
+        ["diagnoses whose fix failed its check", _share(c["failed"], c["failures"])],
+        ["diagnoses no checker judged (unchecked)", _share(c["unchecked"], c["failures"])],
     ]
-    text = Text("How the error analyses checked themselves: a failure is contrasted with the shortest successful run of the same task when there is one; in agentic mode the analyst inspects the run with tools and may only cite steps it viewed; with a verifier the task is re-run with the fix.")
+    text = Text(
+        "How the error analyses checked themselves: a failure is contrasted with the shortest successful run of the same task when there is one; "
+        "in agentic mode the analyst inspects the run with tools and may only cite steps it viewed; with a checker it checks its minimal fix "
+        "against the task, and with a verifier the task is re-run with the fix. Lessons record the outcome as verified: passed, failed or unchecked."
+    )
     return [Section("Error analysis checks", "checks", [text, Table(["", "value"], rows)])]

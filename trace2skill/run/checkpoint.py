@@ -164,7 +164,7 @@ def manifest_row(result: AnalysisResult) -> ManifestRow:
         sibling_id=result.sibling_id,
         turns=result.turns,
         tool_errors=result.tool_errors,
-        verdict=result.verdict,
+        verified=result.verified,
     )
 
 

@@ -22,7 +22,11 @@ NAME_RE = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 # redoes little.
 MIN_AUTO_BATCH, MAX_AUTO_BATCH, BLOCKS_PER_ACTOR = 4, 64, 4
 # Options that moved to another section: (where they were, where they are).
-MOVED = (("analyst.context_tokens", "backend.context_tokens (the engine's context window)"), ("fan_in", "consolidate.fan_in"))
+MOVED = (
+    ("analyst.context_tokens", "backend.context_tokens (the engine's context window)"),
+    ("fan_in", "consolidate.fan_in"),
+    ("verifier.unverified", "analyst.checker.failed (one policy for a fix that failed its check, by the check tool or the verifier)"),
+)
 
 
 class ThroughputConfig(BaseModel):

@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pyarrow as pa
+import ray
 from pydantic import TypeAdapter
 from ray import serve
 from ray.serve import Application
@@ -15,14 +16,20 @@ from ray.serve.handle import DeploymentHandle
 
 from trace2skill.analysts.analyze import AnalystConfig
 from trace2skill.analysts.batch import analyze_rows
+from trace2skill.analysts.check import (
+    Checker,
+    CheckerConfig,
+    CheckVerdict,
+    check_in_scratch,
+)
 from trace2skill.analysts.context import SkillContext
 from trace2skill.analysts.draft import draft_skill
 from trace2skill.analysts.models import AnalysisResult, engine_schema
 from trace2skill.consolidate.anchors import restate
 from trace2skill.consolidate.fix import fix_patch
 from trace2skill.consolidate.merge import merge_patches
-from trace2skill.consolidate.restate_instance import restate_instance
 from trace2skill.consolidate.models import MergeResult, Proposal, merge_schema_for
+from trace2skill.consolidate.restate_instance import restate_instance
 from trace2skill.llm.base import LLMError
 from trace2skill.llm.config import EngineConfig, SamplingConfig, VllmConfig, for_replica
 from trace2skill.llm.factory import make_llm
@@ -30,6 +37,28 @@ from trace2skill.safety.model_review import ask_model
 from trace2skill.schema import Edit, Patch
 from trace2skill.serve.config import ReplicaConfig
 from trace2skill.skill.anchors import Restatement
+
+CHECK_SCHEDULING_S = 300.0  # how long a check may wait for a CPU before it counts as failed
+
+
+def ray_checker(config: CheckerConfig) -> Checker | None:
+    """The agentic analyst's checker (``analyst.checker.command``) as a Ray task per check:
+    off the replica's CPUs, on any node, in a scratch folder of its own; None without a command."""
+    if not config.command:
+        return None
+    command, timeout_s = config.command, config.timeout_s
+    task = ray.remote(num_cpus=1, max_retries=0)(check_in_scratch)
+
+    def check(task_object: dict, proposal: str) -> CheckVerdict:
+        # The task's own timeout kills the checker; the margin covers scheduling the task.
+        ref = task.remote(command, task_object, proposal, timeout_s)
+        try:
+            return ray.get(ref, timeout=timeout_s + CHECK_SCHEDULING_S)
+        except ray.exceptions.GetTimeoutError:
+            ray.cancel(ref)  # not force: the task's interruption kills the checker's process group
+            return CheckVerdict(passed=False, detail=f"checker error: no verdict within {timeout_s + CHECK_SCHEDULING_S:g} s (not scheduled in time)")
+
+    return check
 
 
 @serve.deployment
@@ -45,12 +74,13 @@ class Analyst:
         # the same bound as a request per trajectory had (an embedded engine's lock still
         # serializes its calls).
         self.pool = ThreadPoolExecutor(max_workers=max_ongoing_requests, thread_name_prefix="analysis")
+        self.checker = ray_checker(self.config.checker)
 
     def analyze_batch(self, rows: pa.Table, skill: SkillContext) -> list[AnalysisResult]:
         """The analyses of a batch of ``trajectories.parquet`` rows (with their ``pairing``
         column, if any), run concurrently, one engine request each, in row order; a row whose
         analysis raises is that row's ``failed`` result (``analysts.batch``)."""
-        return analyze_rows(rows.to_pylist(), skill, self.llm, self.config, self.pool)
+        return analyze_rows(rows.to_pylist(), skill, self.llm, self.config, self.pool, self.checker)
 
     def draft(self, name: str, tasks: list[str]) -> str:
         skill, usage, note = draft_skill(name, tasks, self.llm, max_tokens=self.config.max_output_tokens)
