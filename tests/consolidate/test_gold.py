@@ -62,3 +62,15 @@ def test_finish_refuses_grader_quotes_before_the_instance_guard_and_counts_them(
     assert "Check the fare rules" in md and "HAT112" not in md and "2024-05-24" not in md
     refused = sorted(r.reason.split(":")[0] for r in cons.provenance if r.kind == "refused")
     assert refused == [INSTANCE, GOLD]
+
+
+def test_a_fix_rounds_repair_cannot_bring_a_grader_quote_back():
+    from trace2skill.consolidate.merge import MergeOutcome
+    from trace2skill.consolidate.run import screened
+    from trace2skill.safety import start_review
+
+    guard = GoldGuard.of(S0, graders=graders)
+    repaired = [append("Workflow", "- Confirm the change.\n- Pay with credit_card_6024471.\n")]
+    fixer = screened(lambda patch, problems, state: MergeOutcome(patch=patch.model_copy(update={"edits": repaired})), start_review(S0), guards=[guard])
+    fixed = fixer(Patch(id="p", trajectory_ids=["t0-0"]), ["a problem"], S0)
+    assert [e.content for e in fixed.patch.edits] == ["- Confirm the change.\n"] and guard.record.by_reason == {GOLD: 1}

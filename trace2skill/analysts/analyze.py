@@ -89,7 +89,7 @@ def _template(prompt_name: str) -> Template:
 
 
 def prompt_versions(prompt_name: str) -> str:
-    """The versions of the prompt files one analyst call uses, e.g. ``error_analyst v4 + edit_rules v1``."""
+    """The versions of the prompt files one analyst call uses, e.g. ``error_analyst v4 + edit_rules v2``."""
     return f"{prompt_version(PACKAGE, prompt_name)} + {prompt_version(PACKAGE, 'edit_rules')}"
 
 

@@ -138,7 +138,7 @@ def finish(
     guard = InstanceGuard.of(s0, evidence=evidence, restate=restate_instance, min_trajectories=cfg.instance_min_trajectories)
     assembly = guarded(assembly, safety, [gold, guard])  # grader quotes, values of a few trajectories and noise are split out and refused
     final = finalize(
-        s0, safety.kept, fixer=screened(fixer, safety, model_check(safety, model_review, skill_text(s0))), fix_rounds=cfg.fix_rounds, restate=restate, anchor_match=cfg.anchor_match,
+        s0, safety.kept, fixer=screened(fixer, safety, model_check(safety, model_review, skill_text(s0)), [gold, guard]), fix_rounds=cfg.fix_rounds, restate=restate, anchor_match=cfg.anchor_match,
         near_duplicate=cfg.near_duplicate,
     )  # fmt: skip
     final.refused[:0] = safety.record(final.applied_edits) + gold.record.refused + guard.record.refused
@@ -207,9 +207,10 @@ def guarded(assembly: Assembly, review: SafetyReview, guards: list[LineGuard]) -
     return assembly.model_copy(update={"parts": parts, "patch": patch})
 
 
-def screened(fixer: Fixer | None, review: SafetyReview, check: Callable[[Patch], Patch] | None = None) -> Fixer | None:
+def screened(fixer: Fixer | None, review: SafetyReview, check: Callable[[Patch], Patch] | None = None, guards: list[LineGuard] | None = None) -> Fixer | None:
     """``fixer`` whose repaired patches go through the same review, the rules and then
-    ``check`` (``model_check``): a model asked to fix validation can re-introduce what was withheld."""
+    ``check`` (``model_check``), then the line ``guards`` (their refusals counted in their
+    records): a model asked to fix validation can re-introduce what was withheld."""
     if fixer is None:
         return None
 
@@ -218,6 +219,9 @@ def screened(fixer: Fixer | None, review: SafetyReview, check: Callable[[Patch],
         if outcome.patch is None:
             return outcome
         kept = review.screen(outcome.patch)[1]
-        return outcome.model_copy(update={"patch": check(kept) if check else kept})
+        kept = check(kept) if check else kept
+        for guard in guards or []:
+            kept = guard.screen(kept)[1]
+        return outcome.model_copy(update={"patch": kept})
 
     return fix
