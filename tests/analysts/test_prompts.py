@@ -117,7 +117,7 @@ def test_the_prompts_are_domain_neutral_and_state_the_rules(name):
     for word in ("flight", "reservation", "refund", "baggage", "airline", "passenger"):
         assert word not in text.lower()
     if name == "edit_rules":
-        for rule in ('"anchor"', "insert_after", "replace_in_section", "create", '"lesson"', "Never remove guidance that is correct", "wrong/right"):
+        for rule in ('"anchor"', "insert_after", "replace_in_section", "create", '"lesson"', "Never remove guidance that is correct", "wrong/right", "never quote the grader's view"):
             assert rule in text
     else:
         assert "observation about the environment" in text and "$edit_rules" in text and "coverage" in text and "Wrong:" in text

@@ -190,7 +190,7 @@ def test_a_fix_round_cannot_bring_back_instance_detail():
     review = start_review(S0)
     guard = InstanceGuard.of(S0, evidence=evidence)
     fixed_edits = [append("Workflow", "- I'm priya_patel_441060a.\n- Check the fare rules.\n")]
-    fixer = screened(lambda patch, problems, state: MergeOutcome(patch=patch.model_copy(update={"edits": fixed_edits})), review, guard=guard)
+    fixer = screened(lambda patch, problems, state: MergeOutcome(patch=patch.model_copy(update={"edits": fixed_edits})), review, guards=[guard])
     fixed = fixer(part(), ["a problem"], S0)
     assert [e.content for e in fixed.patch.edits] == ["- Check the fare rules.\n"]
     assert guard.record.by_reason == {INSTANCE: 1}

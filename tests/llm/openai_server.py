@@ -6,7 +6,9 @@ A request with ``tools`` gets the fake agentic analyst's action back as a tool c
 It can answer the first requests with an error status to exercise retries, take
 ``latency_s`` per answer or hold answers until ``gate`` requests are in (it records the
 most requests it held at once), and counts
-tokens on ``POST /tokenize`` as vLLM's server does.
+tokens on ``POST /tokenize`` as vLLM's server does. As a reasoning model behind vLLM's
+reasoning parser, it can return ``reasoning`` as ``reasoning_content`` beside the answer,
+and cut off its first ``truncate_first`` answers at the limit (``finish_reason: length``).
 """
 
 from __future__ import annotations
@@ -30,7 +32,12 @@ class ChatServer:
         retry_after: str | None = None,
         gate: int = 0,
         responders: dict[str, Callable[[str], dict]] | None = None,
+        reasoning: str | None = None,
+        truncate_first: int = 0,
     ):
+        self.reasoning = reasoning
+        self.truncate_first = truncate_first
+        self.answered = 0
         self.responders = {**RESPONDERS, **(responders or {})}
         self.fail_first = fail_first
         self.latency_s = latency_s
@@ -68,18 +75,24 @@ class ChatServer:
                 with server.lock:
                     server.in_flight -= 1
                 prompt = "\n".join(m["content"] for m in body["messages"])
+                with server.lock:
+                    server.answered += 1
+                    cut = server.answered <= server.truncate_first
                 if "tools" in body:  # tool calling: the fake analyst's action as a tool call
                     action = RESPONDERS["AnalystAction"](prompt)["action"]
                     arguments = {k: v for k, v in action.items() if k != "tool"}
                     answer = json.dumps(action)
+                    arguments = json.dumps(arguments)
                     message = {"role": "assistant", "content": None, "tool_calls": [
-                        {"id": "call_0", "type": "function", "function": {"name": action["tool"], "arguments": json.dumps(arguments)}}]}
+                        {"id": "call_0", "type": "function", "function": {"name": action["tool"], "arguments": arguments[: len(arguments) // 2] if cut else arguments}}]}
                 else:
                     answer = json.dumps(server.responders[body["response_format"]["json_schema"]["name"]](prompt))
-                    message = {"role": "assistant", "content": answer}
+                    message = {"role": "assistant", "content": answer[: len(answer) // 2] if cut else answer}
+                if server.reasoning is not None:
+                    message["reasoning_content"] = server.reasoning
                 self._send(200, {
                     "id": "x", "object": "chat.completion", "model": body["model"],
-                    "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
+                    "choices": [{"index": 0, "message": message, "finish_reason": "length" if cut else "stop"}],
                     "usage": {"prompt_tokens": len(prompt) // 4, "completion_tokens": len(answer) // 4, "total_tokens": 0},
                 })
 

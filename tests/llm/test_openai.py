@@ -12,6 +12,7 @@ from tests.llm.openai_server import ChatServer
 from trace2skill.analysts.analyze import analyze
 from trace2skill.analysts.context import SkillContext
 from trace2skill.analysts.models import ErrorAnalysis
+from trace2skill.llm.config import RequestConfig
 from trace2skill.llm.openai import OpenAIHTTPError, OpenAILLM, retry_after_s
 
 SKILL = SkillContext(skill_md="---\nname: s\ndescription: d\n---\n# S\n\n## Workflow\n\n- a\n\n## Pitfalls\n\n- b\n")
@@ -116,7 +117,7 @@ def _analyst_request(traj, config, **sampling) -> dict:
     from tests.analysts.samples import AIRLINE
 
     with ChatServer() as server:
-        llm = OpenAILLM(server.base_url, "m", **sampling)
+        llm = OpenAILLM(server.base_url, "m", settings=RequestConfig(**sampling))
         result = analyze(traj, AIRLINE, llm, config)
     assert result.status in ("analyzed", "no_lesson"), result.reason
     return next(r for r in server.requests if "messages" in r)
@@ -171,3 +172,32 @@ def test_a_candidates_seed_reaches_the_request_and_seed_zero_is_left_out():
             make_llm(OpenAIConfig(base_url=server.base_url, model="m", temperature=0.7, seed=seed)).complete([], ErrorAnalysis, 10)
         bodies.append(server.requests[-1])
     assert "seed" not in bodies[0] and bodies[1]["seed"] == 3
+
+
+def test_reasoning_content_is_never_read_as_the_answer():
+    """A reasoning model behind vLLM's parser thinks in ``reasoning_content`` (here a plausible JSON draft): only ``content`` is the answer."""
+    traj = make_trajectory("t1", False, ["cancel_reservation"])
+    results = []
+    for reasoning in (None, '{"analysis": "draft", "explained": false, "failure_causes": [], "lessons": [], "edits": []}'):
+        with ChatServer(reasoning=reasoning) as server:
+            results.append(analyze(traj, SKILL, OpenAILLM(server.base_url, "m")))
+    plain, thinking = results
+    assert thinking.status == plain.status == "analyzed" and thinking.lessons and thinking.lessons == plain.lessons
+
+
+def test_a_truncated_answer_is_asked_again_with_twice_the_room():
+    with ChatServer(truncate_first=1) as server:
+        completion = OpenAILLM(server.base_url, "m").complete([], ErrorAnalysis, 300)
+    assert [b["max_tokens"] for b in server.requests] == [300, 600]
+    assert not completion.truncated and completion.usage.calls == 2
+    ErrorAnalysis.model_validate_json(completion.text)
+
+
+def test_an_answer_cut_off_twice_fails_at_once_with_its_reason():
+    from trace2skill.llm.base import LLMError
+    from trace2skill.llm.structured import generate
+
+    with ChatServer(truncate_first=10) as server, pytest.raises(LLMError) as failed:
+        generate(OpenAILLM(server.base_url, "m"), [], ErrorAnalysis, max_tokens=300, retries=2)
+    assert [b["max_tokens"] for b in server.requests] == [300, 600]  # no more tries after the one with more room
+    assert "cut off at the token limit" in str(failed.value) and failed.value.usage.calls == 2

@@ -51,8 +51,7 @@ def test_no_analysis_part_still_gives_both_datasets_with_their_schemas(tmp_path)
 
 
 def test_personal_data_counts_sum_the_ingest_replacements_and_the_guard_reads_only_the_named_trajectories(tmp_path):
-    from trace2skill.pipeline.consolidate import trajectory_texts
-    from trace2skill.run.outputs import TRAJECTORIES, personal_data_counts
+    from trace2skill.run.outputs import TRAJECTORIES, personal_data_counts, trajectory_texts
     from trace2skill.schema import TRAJECTORY_SCHEMA, Step, Trajectory
 
     rows = [

@@ -66,7 +66,7 @@ class AnalystConfig(BaseModel):
         recipe's, else the engine's defaults) and, when the recipe left it unset, an output cap
         that fits long limits."""
         limits = self.limits or default_limits(engine.backend)
-        update: dict = {"limits": limits, "context_tokens": engine.context_tokens}
+        update: dict = {"limits": limits, "context_tokens": engine.answer_context_tokens()}  # a reasoning model's thinking room kept apart
         if "max_output_tokens" not in self.model_fields_set and limits.edit_chars >= ROOMY_EDIT_CHARS:
             update["max_output_tokens"] = LONG_OUTPUT_TOKENS
         return AnalystSettings.model_validate(self.model_dump(exclude_unset=True) | update)
@@ -76,7 +76,9 @@ class AnalystSettings(AnalystConfig):
     """An analyst section resolved for one engine (``AnalystConfig.for_backend``): what the
     analysts and merges read, the engine's context window included."""
 
-    context_tokens: int = Field(SamplingConfig.model_fields["context_tokens"].default, description="The engine's context window (backend.context_tokens).")
+    context_tokens: int = Field(
+        SamplingConfig.model_fields["context_tokens"].default, description="The prompt's and answer's share of the engine's context window (backend.context_tokens less its reasoning_tokens)."
+    )
 
     def output_limits(self) -> OutputLimits:
         return self.limits or default_limits("openai")
@@ -95,7 +97,7 @@ def _template(prompt_name: str) -> Template:
 
 
 def prompt_versions(prompt_name: str) -> str:
-    """The versions of the prompt files one analyst call uses, e.g. ``error_analyst v4 + edit_rules v1``."""
+    """The versions of the prompt files one analyst call uses, e.g. ``error_analyst v4 + edit_rules v2``."""
     return f"{prompt_version(PACKAGE, prompt_name)} + {prompt_version(PACKAGE, 'edit_rules')}"
 
 

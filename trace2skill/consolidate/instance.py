@@ -23,6 +23,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterable
 from pathlib import PurePosixPath
+from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -139,11 +140,32 @@ def is_noise(line: str, *, title: bool = False) -> bool:
     return any(m.group(1) not in _RULE_CHARS for m in _REPEAT.finditer(text))
 
 
-class InstanceRecord(BaseModel):
-    """What the guard decided in one run; the counts go to the summary and the report."""
+class GuardRecord(BaseModel):
+    """What a guard refused in one run, and how many by reason; the counts go to the summary and the report."""
 
     refused: list[Refusal] = Field(default_factory=list)
     by_reason: dict[str, int] = Field(default_factory=dict)
+
+    def add(self, refusal: Refusal, reason: str) -> None:
+        self.refused.append(refusal)
+        self.by_reason[reason] = self.by_reason.get(reason, 0) + 1
+
+
+class LineGuard(Protocol):
+    """A guard run on each part of p* before apply (``consolidate.run.guarded``): the instance-detail
+    guard, the grader guard (``consolidate.gold``)."""
+
+    record: GuardRecord
+
+    def screen(self, patch: Patch) -> tuple[list[Edit], Patch]:
+        """Every edit of ``patch`` split into what passes and what is refused: all the pieces
+        (for provenance) and the patch of the pieces to apply."""
+        ...
+
+
+class InstanceRecord(GuardRecord):
+    """What the instance-detail guard decided in one run."""
+
     restated: int = 0
     restate_calls: int = 0
     restate_usage: Usage = Field(default_factory=Usage)
@@ -172,7 +194,7 @@ class InstanceGuard(BaseModel):
     def screen(self, patch: Patch) -> tuple[list[Edit], Patch]:
         """Every edit of ``patch`` restated or split into what passes and what is refused;
         all the pieces (for provenance) and the patch of the pieces to apply."""
-        values = set().union(*(value_tokens(t) for e in patch.edits for t in _texts(e)))
+        values = set().union(*(value_tokens(t) for e in patch.edits for t in adding_texts(e)))
         counts: Counter[str] = Counter()
         if values and self.evidence is not None and patch.trajectory_ids:
             ids = evidence_sample(patch.trajectory_ids, self.max_trajectories)
@@ -188,30 +210,21 @@ class InstanceGuard(BaseModel):
             if passed is not None:
                 kept.append(passed)
             for r in refused:
-                self.record.refused.append(r)
-                reason = NOISE if r.reason.startswith(NOISE) else INSTANCE
-                self.record.by_reason[reason] = self.record.by_reason.get(reason, 0) + 1
+                self.record.add(r, NOISE if r.reason.startswith(NOISE) else INSTANCE)
         return pieces, patch.model_copy(update={"edits": kept})
 
     def _split(self, edit: Edit, carried: Callable[[str], list[str]]) -> tuple[Edit | None, list[Refusal]]:
         if edit.op not in _ADDING_OPS:
             return edit, []
-        found = sorted(set().union(*(carried(t) for t in _texts(edit))))
+        found = sorted(set().union(*(carried(t) for t in adding_texts(edit))))
         if found and self.restate is not None:
             self.record.restate_calls += 1
             restated, usage = self.restate(edit, found)
             self.record.restate_usage = self.record.restate_usage + usage
-            if restated is not None and not any(carried(t) for t in _texts(restated)) and _head(restated) == _head(edit):
+            if restated is not None and not any(carried(t) for t in adding_texts(restated)) and _head(restated) == _head(edit):
                 self.record.restated += 1
                 edit, found = restated, []
-        head = [
-            t
-            for t in (
-                edit.section if edit.op == "add_section" else None,
-                _file_title(edit),
-            )
-            if t
-        ]
+        head = titles(edit)
         head_values = sorted(set().union(*(carried(t) for t in head))) if head else []
         if head_values:
             return None, [
@@ -222,31 +235,46 @@ class InstanceGuard(BaseModel):
             ]
         if any(is_noise(t, title=True) for t in head):
             return None, [Refusal(edit=edit, reason=f"{NOISE}: a title without words")]
-        keep, drop, why = [], [], set()
-        for line in edit.content.splitlines():
+
+        def why(line: str) -> str | None:
             values = carried(line)
-            if values or is_noise(line):
-                drop.append(line)
-                why.add(f"{INSTANCE}: carries {', '.join(values)}" if values else f"{NOISE}: {line.strip()[:60]!r}")
-            else:
-                keep.append(line)
-        if not drop:
-            return edit, []
-        tail = "\n" if edit.content.endswith("\n") else ""
-        reason = "; ".join(sorted(why))
-        refused = Refusal(
-            edit=edit.model_copy(update={"content": "\n".join(drop) + tail}),
-            reason=reason,
-        )
-        if not any(line.strip() and not line.lstrip().startswith("#") for line in keep):
-            return None, [refused.model_copy(update={"edit": edit})]
-        return edit.model_copy(update={"content": "\n".join(keep) + tail}), [refused]
+            if values:
+                return f"{INSTANCE}: carries {', '.join(values)}"
+            return f"{NOISE}: {line.strip()[:60]!r}" if is_noise(line) else None
+
+        return withhold_lines(edit, why)
 
 
-def _texts(edit: Edit) -> list[str]:
+def withhold_lines(edit: Edit, why: Callable[[str], str | None]) -> tuple[Edit | None, list[Refusal]]:
+    """``edit`` without the lines ``why`` gives a reason for, and one refusal of those lines
+    (with every reason); the whole edit refused when no line of substance is left."""
+    keep, drop, reasons = [], [], set()
+    for line in edit.content.splitlines():
+        reason = why(line)
+        if reason:
+            drop.append(line)
+            reasons.add(reason)
+        else:
+            keep.append(line)
+    if not drop:
+        return edit, []
+    tail = "\n" if edit.content.endswith("\n") else ""
+    refused = Refusal(edit=edit.model_copy(update={"content": "\n".join(drop) + tail}), reason="; ".join(sorted(reasons)))
+    if not any(line.strip() and not line.lstrip().startswith("#") for line in keep):
+        return None, [refused.model_copy(update={"edit": edit})]
+    return edit.model_copy(update={"content": "\n".join(keep) + tail}), [refused]
+
+
+def adding_texts(edit: Edit) -> list[str]:
+    """What an edit adds that a guard reads: its section title, file name and content (none for a deletion)."""
     if edit.op not in _ADDING_OPS:
         return []
     return [t for t in (edit.section, _file_title(edit), edit.content) if t]
+
+
+def titles(edit: Edit) -> list[str]:
+    """The names an edit gives: a new section's title, a new file's name (without extension)."""
+    return [t for t in (edit.section if edit.op == "add_section" else None, _file_title(edit)) if t]
 
 
 def _file_title(edit: Edit) -> str:

@@ -153,7 +153,7 @@ class ConsolidationStats(BaseModel):
     anchor_restate_calls: int = 0  # LLM calls asked to restate an anchor no span matched
     folded_lines: int = 0  # lines left out because their file already had them
     merger_dropped: int = 0  # inputs a merge left out, with its stated reason
-    refused_by_reason: dict[str, int] = Field(default_factory=dict)  # the instance-detail guard's refusals: "instance detail", "noise"
+    refused_by_reason: dict[str, int] = Field(default_factory=dict)  # the guards' refusals: "quotes the grader", "instance detail", "noise"
     instance_restated: int = 0  # edits the guard's restatement round cleared of instance detail
     instance_restate_calls: int = 0  # LLM calls of that round (one per edit carrying instance detail), in merge_usage
     model_review_calls: int = 0  # LLM calls of the safety model reviewer (``safety.model_review``), in merge_usage

@@ -21,7 +21,8 @@ from trace2skill.consolidate.cluster import assign, far_from, fit_centroids, ref
 from trace2skill.consolidate.config import ConsolidateConfig
 from trace2skill.consolidate.embed import Embedder, thresholds
 from trace2skill.consolidate.finalize import FinalSkill, Fixer, finalize
-from trace2skill.consolidate.instance import Evidence, InstanceGuard, RestateInstance
+from trace2skill.consolidate.gold import GoldGuard, Graders
+from trace2skill.consolidate.instance import Evidence, InstanceGuard, LineGuard, RestateInstance
 from trace2skill.consolidate.merge import MERGER_DROP, MergeFn, MergeManyFn, MergeOutcome, add_per_level, sequential
 from trace2skill.consolidate.models import ConsolidationStats
 from trace2skill.consolidate.prevalence import skill_threshold
@@ -118,27 +119,31 @@ def finish(
     evidence: Evidence | None = None,
     restate_instance: RestateInstance | None = None,
     model_review: ModelReviewer | None = None,
+    graders: Graders | None = None,
 ) -> Consolidation:
     """Assemble p* within the size rules, review it (the rules, then ``model_review`` on what
     they kept, when the run has one), apply it guarded (anchor repair with ``restate``,
     exactly once, fix rounds, fallback), and build the provenance rows (``folded``: the
     files of units the shards collapsed, counted here and streamed into provenance later).
     ``evidence`` gives the texts of trajectories by id for the instance-detail guard (without
-    it only placeholders and noise are refused); ``restate_instance`` is its restatement round."""
+    it only placeholders and noise are refused); ``restate_instance`` is its restatement round.
+    ``graders`` gives the grader's views of trajectories by id for the grader guard, which
+    runs first (``consolidate.gold``: a line quoting a grader's value is refused, not restated)."""
     clusters = sorted(clusters, key=lambda c: c.cluster_id)
     assembly = assemble(
         s0, clusters, max_skill_lines=cfg.max_skill_lines, max_reference_files=cfg.max_reference_files, max_reference_lines=cfg.max_reference_lines, merge=merge
     )
     assembly, safety = reviewed(s0, assembly, cfg, model_review)  # high-severity lines are split out and withheld
+    gold = GoldGuard.of(s0, graders=graders)
     guard = InstanceGuard.of(
         s0, evidence=evidence, restate=restate_instance, min_trajectories=cfg.instance_min_trajectories, max_trajectories=cfg.instance_max_trajectories,
     )  # fmt: skip
-    assembly = guarded(assembly, safety, guard)  # values of a few trajectories and noise are split out and refused
+    assembly = guarded(assembly, safety, [gold, guard])  # grader quotes, values of a few trajectories and noise are split out and refused
     final = finalize(
-        s0, safety.kept, fixer=screened(fixer, safety, model_check(safety, model_review, skill_text(s0)), guard), fix_rounds=cfg.fix_rounds, restate=restate, anchor_match=cfg.anchor_match,
+        s0, safety.kept, fixer=screened(fixer, safety, model_check(safety, model_review, skill_text(s0)), [gold, guard]), fix_rounds=cfg.fix_rounds, restate=restate, anchor_match=cfg.anchor_match,
         near_duplicate=cfg.near_duplicate,
     )  # fmt: skip
-    final.refused[:0] = safety.record(final.applied_edits) + guard.record.refused
+    final.refused[:0] = safety.record(final.applied_edits) + gold.record.refused + guard.record.refused
     rows = provenance_rows(clusters, assembly, final)
     merge_usage = sum((c.stats.usage for c in clusters), Usage()) + assembly.stats.usage + final.fix_stats.usage + safety.model_usage + guard.record.restate_usage
     stats = ConsolidationStats(
@@ -163,7 +168,7 @@ def finish(
         anchor_restate_calls=restate.calls if restate else 0,
         folded_lines=len(final.folded),
         merger_dropped=sum(r.kind == "dropped" and r.reason.startswith(MERGER_DROP) for r in rows),
-        refused_by_reason=guard.record.by_reason,
+        refused_by_reason=gold.record.by_reason | guard.record.by_reason,
         instance_restated=guard.record.restated,
         instance_restate_calls=guard.record.restate_calls,
         model_review_calls=safety.model_usage.calls,
@@ -188,24 +193,26 @@ def reviewed(s0: Skill, assembly: Assembly, cfg: ConsolidateConfig, model_review
     return assembly.model_copy(update={"parts": parts, "patch": patch}), review
 
 
-def guarded(assembly: Assembly, review: SafetyReview, guard: InstanceGuard) -> Assembly:
-    """The instance-detail guard over the parts the safety review kept (``review.kept`` is
-    replaced by what passes); the assembly's parts hold the guard's pieces too, for provenance."""
+def guarded(assembly: Assembly, review: SafetyReview, guards: list[LineGuard]) -> Assembly:
+    """The guards, one after the other, over the parts the safety review kept (``review.kept``
+    is replaced by what passes them all); the assembly's parts hold the pieces each guard
+    refused too, for provenance."""
     withheld = {w.edit.model_dump_json() for w in review.withheld}
     parts = []
     for i, part in enumerate(assembly.parts):
-        pieces, review.kept[i] = guard.screen(review.kept[i])
-        parts.append(part.model_copy(update={"edits": [e for e in part.edits if e.model_dump_json() in withheld] + pieces}))
+        refused = []
+        for guard in guards:
+            pieces, review.kept[i] = guard.screen(review.kept[i])
+            refused += [e for e in pieces if e not in review.kept[i].edits]
+        parts.append(part.model_copy(update={"edits": [e for e in part.edits if e.model_dump_json() in withheld] + refused + review.kept[i].edits}))
     patch = assembly.patch.model_copy(update={"edits": [e for p in parts for e in p.edits]})
     return assembly.model_copy(update={"parts": parts, "patch": patch})
 
 
-def screened(
-    fixer: Fixer | None, review: SafetyReview, check: Callable[[Patch], Patch] | None = None, guard: InstanceGuard | None = None
-) -> Fixer | None:
+def screened(fixer: Fixer | None, review: SafetyReview, check: Callable[[Patch], Patch] | None = None, guards: list[LineGuard] | None = None) -> Fixer | None:
     """``fixer`` whose repaired patches go through the same review, the rules and then
-    ``check`` (``model_check``), and the same instance-detail ``guard``: a model asked to fix
-    validation can re-introduce what was withheld or refused."""
+    ``check`` (``model_check``), then the line ``guards`` (their refusals counted in their
+    records): a model asked to fix validation can re-introduce what was withheld."""
     if fixer is None:
         return None
 
@@ -215,6 +222,8 @@ def screened(
             return outcome
         kept = review.screen(outcome.patch)[1]
         kept = check(kept) if check else kept
-        return outcome.model_copy(update={"patch": guard.screen(kept)[1] if guard else kept})
+        for guard in guards or []:
+            kept = guard.screen(kept)[1]
+        return outcome.model_copy(update={"patch": kept})
 
     return fix

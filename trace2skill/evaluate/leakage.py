@@ -9,18 +9,17 @@ has are not the candidate's doing and are not reported.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
 
 from trace2skill.evaluate.tasks import task_strings
+from trace2skill.skill.quotes import shingles, words
 
 MIN_WORDS = 12
 EXCERPT_WORDS = 16
-_WORD_RE = re.compile(r"\w+(?:['’.-]\w+)*")
 
 
 class LeakSpan(BaseModel):
@@ -35,11 +34,6 @@ class LeakSpan(BaseModel):
         return f"{skill_dir}/{self.file} quotes {self.words} consecutive words of held-out task {self.task_id!r}: \"{self.excerpt}\""
 
 
-def words(text: str) -> list[str]:
-    """The lower-cased words of ``text``, punctuation and spacing ignored."""
-    return _WORD_RE.findall(text.lower())
-
-
 def skill_texts(skill_dir: Path) -> dict[str, str]:
     """The text files of a skill folder by relative path (undecodable files are skipped)."""
     texts = {}
@@ -49,10 +43,6 @@ def skill_texts(skill_dir: Path) -> dict[str, str]:
         except (UnicodeDecodeError, OSError):
             continue
     return texts
-
-
-def _shingles(tokens: Sequence[str], n: int) -> set[tuple[str, ...]]:
-    return {tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1)}
 
 
 def find_leaks(skill_dir: Path, tasks: Iterable[dict[str, Any]], *, baseline_dir: Path | None = None, min_words: int = MIN_WORDS) -> list[LeakSpan]:
@@ -65,11 +55,11 @@ def find_leaks(skill_dir: Path, tasks: Iterable[dict[str, Any]], *, baseline_dir
     index: dict[tuple[str, ...], str] = {}
     for task in tasks:
         for text in task_strings(task):
-            for gram in _shingles(words(text), min_words):
+            for gram in shingles(words(text), min_words):
                 index.setdefault(gram, task["id"])
     if not index:
         return []
-    known = set() if baseline_dir is None else {g for text in skill_texts(baseline_dir).values() for g in _shingles(words(text), min_words)}
+    known = set() if baseline_dir is None else {g for text in skill_texts(baseline_dir).values() for g in shingles(words(text), min_words)}
     spans = []
     for rel, text in skill_texts(skill_dir).items():
         tokens = words(text)

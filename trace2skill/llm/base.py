@@ -30,6 +30,7 @@ class Completion(BaseModel):
 
     text: str
     usage: Usage = Field(default_factory=Usage)
+    truncated: bool = Field(False, description="The answer was cut off at its token limit (finish_reason length), after the backend's retry with more room.")
 
 
 @runtime_checkable

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
 
 DEFAULT_BACKEND = "embedded"  # a backend section that names no engine
 # How a fake call fails: cut-off JSON, not JSON, JSON of the wrong shape, nothing, an error, a time-out.
+# Thinking room of a request that asks a reasoning model to think, unless the recipe sets it.
+DEFAULT_REASONING_TOKENS = 4096
 FakeFailure = Literal["truncated", "invalid_json", "schema", "empty", "exception", "timeout"]
 
 
@@ -26,6 +28,14 @@ class SamplingConfig(BaseModel):
         0, ge=0, description="Sampling seed: llama.cpp's for embedded; sent as the request's `seed` by openai/vllm when not 0. With temperature > 0, another seed gives another sample."
     )
 
+    def thinking_tokens(self) -> int:
+        """The room each request gives the model's reasoning, apart from the answer's (none here)."""
+        return 0
+
+    def answer_context_tokens(self) -> int:
+        """The context the prompt and the answer share: the window less the reasoning room."""
+        return self.context_tokens - self.thinking_tokens()
+
 
 class RequestConfig(SamplingConfig):
     """The request fields of engines reached over the OpenAI API (openai, vllm)."""
@@ -37,7 +47,32 @@ class RequestConfig(SamplingConfig):
         None, description="Arguments for the served model's chat template, e.g. {enable_thinking: true} for Qwen3-style thinking."
     )
     extra_body: dict[str, Any] = Field(default_factory=dict, description="Other request fields sent as they are, e.g. {top_p: 0.95, top_k: 20}.")
+    reasoning_tokens: int | None = Field(
+        None,
+        ge=0,
+        description=f"Room a reasoning model thinks in, added to every request's max_tokens on top of the answer's (servers count thinking against max_tokens) and kept out of the prompt's room; unset: {DEFAULT_REASONING_TOKENS} when reasoning_effort or chat_template_kwargs.enable_thinking asks for thinking, else 0.",
+    )
     max_concurrency: int = Field(64, ge=1, description="Requests one replica has in flight to the endpoint at once (the rest wait).")
+
+    @model_validator(mode="after")
+    def _room_left(self) -> RequestConfig:
+        if self.answer_context_tokens() < 256:
+            raise ValueError(f"reasoning room of {self.thinking_tokens()} tokens leaves under 256 of context_tokens {self.context_tokens} for the prompt and answer")
+        return self
+
+    def thinking_tokens(self) -> int:
+        """The room each request gives the model's reasoning, apart from the answer's."""
+        if self.reasoning_tokens is not None:
+            return self.reasoning_tokens
+        thinks = self.reasoning_effort is not None or bool((self.chat_template_kwargs or {}).get("enable_thinking"))
+        return DEFAULT_REASONING_TOKENS if thinks else 0
+
+    def request_fields(self) -> dict[str, Any]:
+        """The sampling fields every request carries, named as the endpoint names them: the
+        seed only when not 0, None values left out (for models that refuse them), ``extra_body``
+        last (it may set any other field, e.g. top_p or top_k)."""
+        fields = {"temperature": self.temperature, "seed": self.seed or None, "reasoning_effort": self.reasoning_effort, "chat_template_kwargs": self.chat_template_kwargs}
+        return {k: v for k, v in fields.items() if v is not None} | self.extra_body
 
 
 class EmbeddedConfig(SamplingConfig):

@@ -31,10 +31,7 @@ def _openai(config: OpenAIConfig) -> LLMClient:
         api_key_env=config.api_key_env,
         tokenizer=config.tokenizer,
         max_concurrency=config.max_concurrency,
-        temperature=config.temperature,
-        reasoning_effort=config.reasoning_effort,
-        chat_template_kwargs=config.chat_template_kwargs,
-        extra_body={**config.extra_body, "seed": config.seed} if config.seed else config.extra_body,
+        settings=config,
     )
 
 

@@ -8,7 +8,7 @@ import logging
 import os
 import random
 import threading
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from functools import lru_cache
 from typing import Any, TypeVar
 
@@ -16,6 +16,7 @@ import httpx
 from pydantic import BaseModel
 
 from trace2skill.llm.base import Completion, Message
+from trace2skill.llm.config import RequestConfig
 from trace2skill.llm.structured import schema_of
 from trace2skill.schema import Usage
 
@@ -47,11 +48,14 @@ class OpenAILLM:
     model's tokenizer through the server's ``POST /tokenize`` (vLLM and Ray Serve LLM have
     it); ``"estimate"`` uses ~4 characters per token, for endpoints without it.
 
-    Sampling goes into every request as the endpoint names it: ``temperature`` (None: not
-    sent, for models that refuse it), ``reasoning_effort`` (OpenAI reasoning models, vLLM
-    with a reasoning parser), ``chat_template_kwargs`` (vLLM, e.g. ``{"enable_thinking":
-    true}`` for Qwen3-style templates) and ``extra_body`` (any other field, e.g. vLLM's
-    ``top_k``).
+    ``settings`` (the engine's ``RequestConfig``) goes into every request, structured or
+    tool-calling alike (``RequestConfig.request_fields``: temperature, seed,
+    reasoning_effort, chat_template_kwargs, extra_body), and every request's ``max_tokens``
+    is the answer's budget plus the reasoning room (``RequestConfig.thinking_tokens``), since
+    servers count thinking against it. Only the message's ``content`` (or tool call) is the
+    answer: a ``reasoning_content`` returned apart is never read. An answer cut off at the
+    limit (``finish_reason: length``) is asked once more with twice the answer's room; cut
+    off again, it comes back marked ``truncated``.
     """
 
     def __init__(
@@ -65,18 +69,11 @@ class OpenAILLM:
         backoff_s: float = 0.5,
         tokenizer: str = "estimate",
         max_concurrency: int = 64,
-        temperature: float | None = 0.0,
-        reasoning_effort: str | None = None,
-        chat_template_kwargs: dict[str, Any] | None = None,
-        extra_body: dict[str, Any] | None = None,
+        settings: RequestConfig | None = None,
     ):
         self.base_url = base_url.rstrip("/")
-        self.sampling: dict[str, Any] = {
-            key: value
-            for key, value in (("temperature", temperature), ("reasoning_effort", reasoning_effort), ("chat_template_kwargs", chat_template_kwargs))
-            if value is not None
-        }
-        self.sampling.update(extra_body or {})
+        self.settings = settings or RequestConfig()
+        self.sampling = self.settings.request_fields()
         self.model = model
         self.max_retries = max_retries
         self.backoff_s = backoff_s
@@ -116,16 +113,14 @@ class OpenAILLM:
             self.tokenizer = "estimate"
         return max(1, len(text) // 4)
 
-    def request_body(self, messages: list[Message], output: type[BaseModel], max_tokens: int, schema: dict | None = None) -> dict:
+    def request_body(self, messages: list[Message], max_tokens: int, **fields: Any) -> dict:
+        """The chat-completions body: the settings' fields, room for the answer and the reasoning, then ``fields``."""
         return {
             "model": self.model,
             "messages": [m.model_dump() for m in messages],
-            "max_tokens": max_tokens,
+            "max_tokens": max_tokens + self.settings.thinking_tokens(),
             **self.sampling,
-            "response_format": {
-                "type": "json_schema",
-                "json_schema": {"name": output.__name__, "schema": schema or schema_of(output), "strict": True},
-            },
+            **fields,
         }
 
     def complete(self, messages: list[Message], output: type[BaseModel], max_tokens: int, schema: dict | None = None) -> Completion:
@@ -133,19 +128,31 @@ class OpenAILLM:
 
     async def acomplete(self, messages: list[Message], output: type[BaseModel], max_tokens: int, schema: dict | None = None) -> Completion:
         """One chat completion; must run on this client's loop (``complete`` puts it there)."""
-        response = await self._post("/chat/completions", self.request_body(messages, output, max_tokens, schema))
-        if response.status_code != 200:
-            raise ValueError(f"endpoint answered HTTP {response.status_code}: {response.text[:200]}")
-        return parse_response(response.json())
+        response_format = {"type": "json_schema", "json_schema": {"name": output.__name__, "schema": schema or schema_of(output), "strict": True}}
+        return await self._chat(messages, max_tokens, parse_response, response_format=response_format)
 
     def complete_tools(self, messages: list[Message], tools: list[dict], max_tokens: int) -> Completion:
         """One chat completion that must call one of ``tools``; the call comes back as the
         action JSON ``{"action": {"tool": NAME, ...arguments}}`` (agentic analyst)."""
-        body = {"model": self.model, "messages": [m.model_dump() for m in messages], "max_tokens": max_tokens, "temperature": 0.0, "tools": tools, "tool_choice": "required"}
-        response = self._run(self._post("/chat/completions", body))
+        return self._run(self._chat(messages, max_tokens, parse_tool_response, tools=tools, tool_choice="required"))
+
+    async def _chat(self, messages: list[Message], max_tokens: int, parse: Callable[[dict], Completion], **fields: Any) -> Completion:
+        """A chat completion parsed by ``parse``; cut off at the limit, asked once more with twice the answer's room."""
+        completion = await self._ask(self.request_body(messages, max_tokens, **fields), parse)
+        if not completion.truncated:
+            return completion
+        log.info("answer cut off at %d tokens; asking again with %d", max_tokens, 2 * max_tokens)
+        try:
+            again = await self._ask(self.request_body(messages, 2 * max_tokens, **fields), parse)
+        except ValueError:  # e.g. the larger room exceeds the context: the first answer stands
+            return completion.model_copy(update={"usage": completion.usage + Usage(calls=1)})
+        return again.model_copy(update={"usage": completion.usage + again.usage})
+
+    async def _ask(self, body: dict, parse: Callable[[dict], Completion]) -> Completion:
+        response = await self._post("/chat/completions", body)
         if response.status_code != 200:
             raise ValueError(f"endpoint answered HTTP {response.status_code}: {response.text[:200]}")
-        return parse_tool_response(response.json())
+        return parse(response.json())
 
     async def _post(self, url: str, body: dict) -> httpx.Response:
         """POST ``body``; the answer of the first try that is not a retryable failure."""
@@ -175,12 +182,14 @@ def retry_after_s(response: httpx.Response) -> float | None:
 
 
 def parse_response(payload: dict) -> Completion:
-    """Text and usage of a chat-completions response."""
+    """Text and usage of a chat-completions response: the message's ``content`` only (a
+    ``reasoning_content`` beside it is the model's thinking, not its answer)."""
     choice = payload["choices"][0]
     usage = payload.get("usage") or {}
     return Completion(
         text=choice["message"].get("content") or "",
         usage=Usage(prompt_tokens=usage.get("prompt_tokens", 0), completion_tokens=usage.get("completion_tokens", 0), calls=1),
+        truncated=choice.get("finish_reason") == "length",
     )
 
 

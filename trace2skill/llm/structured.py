@@ -29,8 +29,10 @@ def generate(
     The engine constrains the text to the schema; pydantic still validates it (length
     caps, cross-field rules). On an invalid answer the validation error goes back to
     the model for at most ``retries`` more attempts; then :class:`LLMError` carries
-    every attempt's reason. Nothing is repaired by hand. ``schema`` narrows what the
-    engine may write (see ``LLMClient.complete``).
+    every attempt's reason. Nothing is repaired by hand. An answer cut off at the token
+    limit (``Completion.truncated``: the backend's retry with more room was cut off too)
+    ends the attempts at once. ``schema`` narrows what the engine may write (see
+    ``LLMClient.complete``).
     """
     usage = Usage()
     attempts: list[str] = []
@@ -43,6 +45,9 @@ def generate(
             usage = usage + Usage(calls=1)  # a call made, though nothing came back to count
             continue
         usage = usage + completion.usage
+        if completion.truncated:  # the backend already asked again with more room: more tries would be cut off as well
+            attempts.append(f"answer cut off at the token limit ({max_tokens} tokens, also with twice the room)")
+            break
         try:
             return output.model_validate_json(completion.text), usage
         except ValidationError as exc:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache, partial
 from pathlib import Path
@@ -26,14 +26,12 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import ray
 from ray import serve
 from ray.data import ActorPoolStrategy
 from ray.serve.handle import DeploymentHandle
 
-from trace2skill import parts
 from trace2skill.analysts.models import AnalysisResult
 from trace2skill.consolidate.anchors import BoundedRestater
 from trace2skill.consolidate.cluster import fit_centroids, refine
@@ -52,7 +50,7 @@ from trace2skill.llm.base import LLMError
 from trace2skill.pipeline.tuning import paths_dataset, releasing, trim
 from trace2skill.run.buckets import stable_bucket
 from trace2skill.run.options import DistillConfig
-from trace2skill.run.outputs import TRAJECTORIES
+from trace2skill.run.outputs import TRAJECTORIES, trajectory_graders, trajectory_texts
 from trace2skill.run.progress import Console
 from trace2skill.safety.model_review import ModelReviewer, ModelVerdict, model_review_on
 from trace2skill.schema import Edit, Patch, Usage
@@ -380,21 +378,10 @@ def finish_topics(s0: Skill, topics: Topics, cfg: DistillConfig, app: str, skill
     clusters = [share_ids(ClusterResult.model_validate_json(path.read_text())) for path in topics.clusters]
     merge, fixer, restate = single(serve_merge(handle, skill_view)), serve_fix(handle), serve_restate(handle, c.anchor_restate_calls)
     evidence = partial(trajectory_texts, cfg.resolved_run_dir / TRAJECTORIES)
+    graders = partial(trajectory_graders, cfg.resolved_run_dir / TRAJECTORIES)
     model_review = serve_model_review(handle) if model_review_on(c.safety, cfg.backend.backend) else None
     return finish(
         s0, clusters, c, merge=merge, fixer=fixer, units=topics.units, restate=restate, folded=topics.folded,
-        evidence=evidence, restate_instance=serve_restate_instance(handle), model_review=model_review,
+        evidence=evidence, restate_instance=serve_restate_instance(handle), model_review=model_review, graders=graders,
     )  # fmt: skip
 
-
-def trajectory_texts(trajectories: Path, ids: list[str]) -> Iterator[str]:
-    """The text of each trajectory of ``ids`` in the ``trajectories`` dataset (task, steps,
-    metadata), for the instance-detail guard: only the rows the provenance names are read
-    (an Arrow filter on ``id``), batch by batch."""
-    if not ids or not parts.parts(trajectories):
-        return
-    dataset = ds.dataset([str(p) for p in parts.parts(trajectories)], format="parquet")
-    for batch in dataset.to_batches(columns=["task", "steps", "metadata"], filter=pc.field("id").isin(ids), batch_size=256):
-        for row in batch.to_pylist():
-            steps = "\n".join(f"{s.get('content') or ''}\n{s.get('tool_args') or ''}" for s in row["steps"] or [])
-            yield f"{row['task'] or ''}\n{steps}\n{row['metadata'] or ''}"

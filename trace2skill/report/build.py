@@ -74,7 +74,7 @@ def _summary(run: RunData) -> Section:
         ("edits applied / refused", f"{s.edits_applied} / {s.edits_refused}"),
         ("safety: withheld / flagged (widespread)", f"{s.safety_withheld} / {s.safety_flagged} ({s.safety_widespread})"),
         *([("safety rules switched OFF", ", ".join(s.safety_rules_off))] if s.safety_rules_off else []),
-        ("refused: instance detail / noise", f"{s.refused_instance} / {s.refused_noise}"),
+        ("refused: quotes the grader / instance detail / noise", f"{s.refused_gold} / {s.refused_instance} / {s.refused_noise}"),
         ("personal data redacted at ingest", "switched OFF (redact.personal_data: false)" if s.personal_data_off else s.personal_data_line()),
     ]
     blocks.append(Table(["", "count"], [[k, str(v)] for k, v in counts]))

@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from trace2skill import parts
@@ -24,7 +26,7 @@ from trace2skill.analysts.models import AnalysisResult
 from trace2skill.run.budget import skipped_results
 from trace2skill.run.checkpoint import ANALYSIS_DIR, manifest_row
 from trace2skill.run.holdout import held_out_results
-from trace2skill.schema import LESSON_SCHEMA, MANIFEST_SCHEMA, PATCH_SCHEMA, Lesson, Patch, Usage, to_table
+from trace2skill.schema import LESSON_SCHEMA, MANIFEST_SCHEMA, PATCH_SCHEMA, GraderView, Lesson, Patch, Usage, to_table
 
 TRAJECTORIES, QUARANTINE = "trajectories.parquet", "quarantine.parquet"  # folders of part files
 MANIFEST, LESSONS, PATCHES = "manifest.parquet", "lessons.parquet", "patches.parquet"
@@ -80,3 +82,25 @@ def write_lesson_parts(analysis_parts: list[Path], run_dir: Path) -> dict[str, i
     parts.write_part(to_table(lessons, LESSON_SCHEMA), run_dir / LESSONS, name)
     parts.write_part(to_table(patches, PATCH_SCHEMA), run_dir / PATCHES, name)
     return {"lessons": len(lessons), "patches": len(patches)}
+
+
+def trajectory_texts(trajectories: Path, ids: list[str]) -> Iterator[str]:
+    """The text of each trajectory of ``ids`` in the ``trajectories`` dataset (task, steps,
+    metadata), for the instance-detail guard: only the rows the provenance names are read
+    (an Arrow filter on ``id``), batch by batch."""
+    for row in trajectory_rows(trajectories, ids, ["task", "steps", "metadata"]):
+        steps = "\n".join(f"{s.get('content') or ''}\n{s.get('tool_args') or ''}" for s in row["steps"] or [])
+        yield f"{row['task'] or ''}\n{steps}\n{row['metadata'] or ''}"
+
+
+def trajectory_graders(trajectories: Path, ids: list[str]) -> Iterator[GraderView]:
+    """The grader's view of each trajectory of ``ids`` that has one, for the grader guard (``consolidate.gold``)."""
+    yield from (GraderView.model_validate(row["grader"]) for row in trajectory_rows(trajectories, ids, ["grader"]) if row["grader"] is not None)
+
+
+def trajectory_rows(trajectories: Path, ids: list[str], columns: list[str]) -> Iterator[dict]:
+    """``columns`` of the rows of ``ids`` in the ``trajectories`` dataset: only those rows are read (an Arrow filter on ``id``)."""
+    if ids and parts.parts(trajectories):
+        dataset = ds.dataset([str(p) for p in parts.parts(trajectories)], format="parquet")
+        for batch in dataset.to_batches(columns=columns, filter=pc.field("id").isin(ids), batch_size=256):
+            yield from batch.to_pylist()

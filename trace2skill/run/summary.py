@@ -71,6 +71,11 @@ class RunSummary(BaseModel):
         return self.consolidation.refused_by_reason.get("instance detail", 0)
 
     @property
+    def refused_gold(self) -> int:
+        """Edits (or their lines) refused for quoting a grader's reference answer or expected-action value."""
+        return self.consolidation.refused_by_reason.get("quotes the grader", 0)
+
+    @property
     def refused_noise(self) -> int:
         """Edits (or their lines) refused as noise."""
         return self.consolidation.refused_by_reason.get("noise", 0)
@@ -97,6 +102,7 @@ class RunSummary(BaseModel):
             ("safety withheld / flagged", f"{self.safety_withheld} / {self.safety_flagged}" + (f" ({self.safety_widespread} widespread)" if self.safety_widespread else "")),
             *([("safety rules OFF", ", ".join(self.safety_rules_off))] if self.safety_rules_off else []),
             ("refused instance / noise", f"{self.refused_instance} / {self.refused_noise}"),
+            ("refused grader quotes", self.refused_gold),
             ("personal data redacted", "OFF (redact.personal_data)" if self.personal_data_off else self.personal_data_line()),
             ("LLM calls", self.analysis_usage.calls + self.merge_usage.calls),
             ("tokens in / out", f"{self.analysis_usage.prompt_tokens + self.merge_usage.prompt_tokens} / {self.analysis_usage.completion_tokens + self.merge_usage.completion_tokens}"),
