@@ -9,7 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from trace2skill.analysts.context import SkillContext, render_skill
-from trace2skill.analysts.contrast import ContrastiveErrorAnalysis, Pairing, sibling_block, with_contrast
+from trace2skill.analysts.contrast import ContrastiveErrorAnalysis, Pairing, sibling_block, sibling_chars, with_contrast
 from trace2skill.analysts.models import (
     ROOMY_EDIT_CHARS,
     AnalysisResult,
@@ -22,7 +22,7 @@ from trace2skill.analysts.models import (
     default_limits,
     engine_schema,
 )
-from trace2skill.analysts.render import render_grader, render_trajectory, system_text
+from trace2skill.analysts.render import SYSTEM_CHARS, render_grader, render_trajectory, system_text
 from trace2skill.llm.base import LLMClient, LLMError, Message
 from trace2skill.llm.config import SamplingConfig
 from trace2skill.llm.structured import generate
@@ -134,17 +134,18 @@ def build_messages(prompt_name: str, skill: SkillContext, traj: Trajectory, llm:
     fixed = llm.count_tokens(template.safe_substitute(skill=titles_only, room=room, shared_context=""))
     skill_text, skill_fit = render_skill(skill, reference_budget_tokens=int(max(budget - fixed, 0) * config.reference_share), count_tokens=llm.count_tokens)
 
-    instructions = system_text(traj)
+    instructions = system_text(traj, max(SYSTEM_CHARS, budget))  # about a quarter of the room
     shared = f"The agent's instructions:\n<agent_instructions>\n{instructions}\n</agent_instructions>" if instructions else ""
     system = template.safe_substitute(skill=skill_text, room=room, shared_context=shared)
     left = budget - llm.count_tokens(system)
     grader = _grader_block(traj, min(config.grader_tokens, left // 3), llm) if prompt_name == "error_analyst" else ""
     left -= llm.count_tokens(grader) if grader else 0
     rendered = render_trajectory(traj, budget_tokens=max(left, 256), count_tokens=llm.count_tokens)
-    user = f"<trajectory>\n{rendered.text}\n</trajectory>" + (f"\n\n{grader}" if grader else "")
+    user = f"<trajectory>\n{rendered.text}\n</trajectory>" + (f"\n{rendered.note}" if rendered.note else "") + (f"\n\n{grader}" if grader else "")
     fit = {
         "elided_steps": rendered.elided_steps,
         "truncated_steps": rendered.truncated_steps,
+        "cut_chars": rendered.cut_chars,
         "trajectory_tokens": rendered.tokens,
         "skill_tokens": skill_fit.tokens,
         "references_shown": len(skill_fit.references_shown),
@@ -213,7 +214,7 @@ def analyze(
     if traj.success is None:
         return AnalysisResult(**base, status="no_lesson", reason="outcome unknown: no success or reward")
     prompt_name, output = ("success_analyst", SuccessAnalysis) if traj.success else ("error_analyst", ErrorAnalysis)
-    block = sibling_block(pairing) if not traj.success else ""
+    block = sibling_block(pairing, sibling_chars(config.context_tokens, config.max_output_tokens)) if not traj.success else ""
     if block:  # the sibling's steps take their room from the trajectory's budget
         output = ContrastiveErrorAnalysis
         config = config.model_copy(update={"context_tokens": config.context_tokens - llm.count_tokens(block)})

@@ -1,0 +1,248 @@
+"""The fitting rule: how the steps of a run are fitted to the room a prompt has for them.
+
+The room is what the model's context leaves for the evidence (the context window minus
+the instructions, S0 and the answer's room), in characters. The rule spends it on the
+evidence and cuts the least informative text first:
+
+1. Everything fits: every step is shown whole, every character.
+2. Lines repeated from an earlier step (prompts, status footers, unchanged file dumps shown
+   again) go first; error lines stay.
+3. Then long steps are cut in the middle to a per-step cap, the largest cap that fits the
+   room (so the cap derives from the budget, never a constant). The middle keeps its
+   informative lines: error output (tracebacks, failing assertions, non-zero exits) and
+   diffs. Steps that carry error output, the opening steps and the steps before the
+   grader's verdict (the last ones) are capped only when capping the others is not
+   enough.
+4. Then whole steps are left out, ordinary ones first, from the middle of the run.
+
+Every cut is recorded (:class:`Cut`), and :meth:`FittedSteps.note` says in the prompt
+which steps lost how many characters and why.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+HEAD_STEPS = 2  # the opening request: what the task was
+VERDICT_STEPS = 4  # the last steps, which the grader's verdict judged
+MIN_STEP_CHARS = 240  # below this a cut step says nothing; leave it out instead
+MIN_REPEATED_CHARS = 80  # shorter runs of repeated lines cost less than their marker
+MIDDLE_LINE_CHARS = 300  # of an error line kept from a step's middle
+INFORMATIVE = re.compile(
+    r"Traceback|Error\b|Exception\b|FAIL|assert|exit (?:code|status):? *[1-9]|non-zero|"
+    r"^\s*File \".*\", line \d+|^(?:---|\+\+\+|@@) |^[+-](?![+-])",
+    re.IGNORECASE | re.MULTILINE,
+)
+
+
+class StepText(BaseModel):
+    """One step as the prompt shows it: ``prefix`` (``[i] role: ``) then ``body``."""
+
+    index: int
+    prefix: str
+    body: str
+
+    def size(self) -> int:
+        return len(self.prefix) + len(self.body) + 1
+
+
+class Cut(BaseModel):
+    """What the rule took from one step."""
+
+    index: int
+    chars: int
+    how: Literal["repeated lines", "middle", "left out"]
+
+
+class FittedSteps(BaseModel):
+    """The steps as fitted, in order (``None``: the step was left out), and the cuts."""
+
+    steps: list[StepText | None]
+    cuts: list[Cut] = Field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        """One text per shown step; a run of left-out steps is one marker line."""
+        out: list[str] = []
+        gap = 0
+        for step in [*self.steps, "end"]:
+            if step is None:
+                gap += 1
+                continue
+            if gap:
+                out.append(f"[... {gap} steps left out to fit the context ...]")
+                gap = 0
+            if isinstance(step, StepText):
+                out.append(step.prefix + step.body)
+        return out
+
+    def note(self) -> str:
+        """What was cut, for the prompt ("" when nothing was)."""
+        if not self.cuts:
+            return ""
+        parts = []
+        for how in ("repeated lines", "middle", "left out"):
+            cuts = [c for c in self.cuts if c.how == how]
+            if cuts:
+                chars = sum(c.chars for c in cuts)
+                what = {"repeated lines": "lines repeated from earlier steps removed from", "middle": "cut in the middle (error lines kept)", "left out": "left out whole"}[how]
+                parts.append(f"steps {_ranges([c.index for c in cuts])} {what} ({chars:,} characters)")
+        return "To fit the context, some of the run was cut: " + "; ".join(parts) + ". The rest is shown whole."
+
+    def steps_cut(self) -> int:
+        return len({c.index for c in self.cuts})
+
+
+def _ranges(indices: list[int]) -> str:
+    indices = sorted(set(indices))
+    spans: list[list[int]] = []
+    for i in indices:
+        if spans and i == spans[-1][1] + 1:
+            spans[-1][1] = i
+        else:
+            spans.append([i, i])
+    return ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in spans)
+
+
+def informative(text: str) -> bool:
+    """Whether ``text`` holds error output or a diff."""
+    return INFORMATIVE.search(text) is not None
+
+
+def protected(steps: list[StepText]) -> list[bool]:
+    """The steps cut last: the opening ones, those before the verdict, those with error output."""
+    n = len(steps)
+    return [i < HEAD_STEPS or i >= n - VERDICT_STEPS or informative(s.body) for i, s in enumerate(steps)]
+
+
+def drop_repeated_lines(steps: list[StepText]) -> tuple[list[StepText], list[Cut]]:
+    """``steps`` without the lines an earlier step already showed (error lines stay); each
+    run of such lines of at least ``MIN_REPEATED_CHARS`` becomes one marker line."""
+    seen: set[str] = set()
+    out, cuts = [], []
+    for step in steps:
+        lines = step.body.split("\n")
+        kept: list[str] = []
+        run: list[str] = []
+        for line in [*lines, None]:
+            repeated = line is not None and line.strip() and line in seen and not informative(line)
+            if repeated:
+                run.append(line)
+                continue
+            if sum(len(r) + 1 for r in run) >= MIN_REPEATED_CHARS:
+                kept.append(f"[... {len(run)} lines repeated from earlier steps cut ...]")
+            else:
+                kept += run
+            run = []
+            if line is not None:
+                kept.append(line)
+        seen.update(lines)
+        body = "\n".join(kept)
+        if len(body) < len(step.body):
+            cuts.append(Cut(index=step.index, chars=len(step.body) - len(body), how="repeated lines"))
+        out.append(step.model_copy(update={"body": body}))
+    return out, cuts
+
+
+def cut_middle(body: str, max_chars: int) -> str:
+    """``body`` in about ``max_chars``: its head and tail, and between them as many of the
+    middle's error lines as fit in half of it."""
+    if len(body) <= max_chars:
+        return body
+    edge = max_chars // 4
+    middle = body[edge : len(body) - edge]
+    picked, used = [], 0
+    for line in middle.split("\n"):
+        if informative(line):
+            line = line[:MIDDLE_LINE_CHARS]
+            if used + len(line) + 1 > max_chars // 2:
+                break
+            picked.append(line)
+            used += len(line) + 1
+    edge = (max_chars - used) // 2
+    cut = len(body) - 2 * edge - used
+    if not picked:
+        return f"{body[:edge]}\n[...{cut} chars cut...]\n{body[len(body) - edge :]}"
+    kept = "\n".join(picked)
+    return f"{body[:edge]}\n[...{cut} chars cut; the cut part's error lines:]\n{kept}\n[...]\n{body[len(body) - edge :]}"
+
+
+def _capped_size(steps: list[StepText], which: list[bool], cap: int) -> int:
+    return sum(s.size() if not w else len(s.prefix) + min(len(s.body), cap + 80) + 1 for s, w in zip(steps, which))
+
+
+def step_cap(steps: list[StepText], which: list[bool], room: int) -> int | None:
+    """The largest per-step cap on the ``which`` steps that fits ``room`` (None: not even
+    ``MIN_STEP_CHARS`` does)."""
+    low, high = MIN_STEP_CHARS, max((len(s.body) for s, w in zip(steps, which) if w), default=0)
+    if _capped_size(steps, which, low) > room:
+        return None
+    while low < high:
+        mid = (low + high + 1) // 2
+        low, high = (mid, high) if _capped_size(steps, which, mid) <= room else (low, mid - 1)
+    return low
+
+
+def _cap(steps: list[StepText], which: list[bool], cap: int) -> tuple[list[StepText], list[Cut]]:
+    out, cuts = [], []
+    for step, w in zip(steps, which):
+        body = cut_middle(step.body, cap) if w else step.body
+        if len(body) < len(step.body):
+            cuts.append(Cut(index=step.index, chars=len(step.body) - len(body), how="middle"))
+        out.append(step.model_copy(update={"body": body}))
+    return out, cuts
+
+
+def _shown_size(steps: list[StepText | None]) -> int:
+    return len("\n".join(FittedSteps(steps=steps).lines())) + 1
+
+
+def _leave_out(steps: list[StepText], keep: list[bool], room: int) -> tuple[list[StepText | None], list[Cut]]:
+    """Leave out steps from the middle outwards, the unprotected ones first, until ``room``
+    fits; the opening steps and the last one always stay."""
+    out: list[StepText | None] = list(steps)
+    cuts: list[Cut] = []
+    centre = len(steps) / 2
+    order = sorted(range(HEAD_STEPS, max(len(steps) - 1, HEAD_STEPS)), key=lambda i: (keep[i], abs(i - centre)))
+    size = _shown_size(out)
+    for i in order:
+        if size <= room:
+            break
+        step = out[i]
+        assert step is not None
+        before = out[i - 1] is None, i + 1 < len(out) and out[i + 1] is None
+        out[i] = None
+        # the step's line goes; a marker line comes unless a neighbour's gap absorbs it (two gaps joined: one marker less)
+        size -= step.size() - (50 if not any(before) else 0) + (50 if all(before) else 0)
+        cuts.append(Cut(index=step.index, chars=len(step.body), how="left out"))
+    return out, cuts
+
+
+def fit_steps(steps: list[StepText], room: int) -> FittedSteps:
+    """``steps`` fitted to ``room`` characters by the rule in this module's docstring."""
+    if sum(s.size() for s in steps) <= room:
+        return FittedSteps(steps=list(steps))
+    keep = protected(steps)
+    steps, cuts = drop_repeated_lines(steps)
+    if sum(s.size() for s in steps) <= room:
+        return FittedSteps(steps=steps, cuts=cuts)
+    ordinary = [not k for k in keep]
+    for which in (ordinary, [True] * len(steps)):
+        cap = step_cap(steps, which, room)
+        if cap is not None:
+            capped, more = _cap(steps, which, cap)
+            return FittedSteps(steps=capped, cuts=_merged(cuts + more))
+    capped, more = _cap(steps, [True] * len(steps), MIN_STEP_CHARS)
+    fitted, left = _leave_out(capped, keep, room)
+    left_ids = {c.index for c in left}
+    return FittedSteps(steps=fitted, cuts=_merged([c for c in cuts + more if c.index not in left_ids] + left))
+
+
+def _merged(cuts: list[Cut]) -> list[Cut]:
+    """One cut per step and kind, in step order."""
+    total: dict[tuple[int, str], int] = {}
+    for c in cuts:
+        total[(c.index, c.how)] = total.get((c.index, c.how), 0) + c.chars
+    return [Cut(index=i, how=how, chars=n) for (i, how), n in sorted(total.items())]  # type: ignore[arg-type]
