@@ -30,7 +30,10 @@ HEAD_STEPS = 2  # the opening request: what the task was
 VERDICT_STEPS = 4  # the last steps, which the grader's verdict judged
 MIN_STEP_CHARS = 240  # below this a cut step says nothing; leave it out instead
 MIN_REPEATED_CHARS = 80  # shorter runs of repeated lines cost less than their marker
-MIDDLE_LINE_CHARS = 300  # of an error line kept from a step's middle
+ERROR_LINE = re.compile(
+    r"Traceback|Error\b|Exception\b|FAIL|assert|exit (?:code|status):? *[1-9]|non-zero",
+    re.IGNORECASE,
+)
 INFORMATIVE = re.compile(
     r"Traceback|Error\b|Exception\b|FAIL|assert|exit (?:code|status):? *[1-9]|non-zero|"
     r"^\s*File \".*\", line \d+|^(?:---|\+\+\+|@@) |^[+-](?![+-])",
@@ -87,9 +90,19 @@ class FittedSteps(BaseModel):
             cuts = [c for c in self.cuts if c.how == how]
             if cuts:
                 chars = sum(c.chars for c in cuts)
-                what = {"repeated lines": "lines repeated from earlier steps removed from", "middle": "cut in the middle (error lines kept)", "left out": "left out whole"}[how]
-                parts.append(f"steps {_ranges([c.index for c in cuts])} {what} ({chars:,} characters)")
-        return "To fit the context, some of the run was cut: " + "; ".join(parts) + ". The rest is shown whole."
+                what = {
+                    "repeated lines": "lines repeated from earlier steps removed from",
+                    "middle": "cut in the middle (error lines kept)",
+                    "left out": "left out whole",
+                }[how]
+                parts.append(
+                    f"steps {_ranges([c.index for c in cuts])} {what} ({chars:,} characters)"
+                )
+        return (
+            "To fit the context, some of the run was cut: "
+            + "; ".join(parts)
+            + ". The rest is shown whole."
+        )
 
     def steps_cut(self) -> int:
         return len({c.index for c in self.cuts})
@@ -114,7 +127,10 @@ def informative(text: str) -> bool:
 def protected(steps: list[StepText]) -> list[bool]:
     """The steps cut last: the opening ones, those before the verdict, those with error output."""
     n = len(steps)
-    return [i < HEAD_STEPS or i >= n - VERDICT_STEPS or informative(s.body) for i, s in enumerate(steps)]
+    return [
+        i < HEAD_STEPS or i >= n - VERDICT_STEPS or informative(s.body)
+        for i, s in enumerate(steps)
+    ]
 
 
 def drop_repeated_lines(steps: list[StepText]) -> tuple[list[StepText], list[Cut]]:
@@ -127,12 +143,19 @@ def drop_repeated_lines(steps: list[StepText]) -> tuple[list[StepText], list[Cut
         kept: list[str] = []
         run: list[str] = []
         for line in [*lines, None]:
-            repeated = line is not None and line.strip() and line in seen and not informative(line)
+            repeated = (
+                line is not None
+                and line.strip()
+                and line in seen
+                and not informative(line)
+            )
             if repeated:
                 run.append(line)
                 continue
             if sum(len(r) + 1 for r in run) >= MIN_REPEATED_CHARS:
-                kept.append(f"[... {len(run)} lines repeated from earlier steps cut ...]")
+                kept.append(
+                    f"[... {len(run)} lines repeated from earlier steps cut ...]"
+                )
             else:
                 kept += run
             run = []
@@ -141,56 +164,100 @@ def drop_repeated_lines(steps: list[StepText]) -> tuple[list[StepText], list[Cut
         seen.update(lines)
         body = "\n".join(kept)
         if len(body) < len(step.body):
-            cuts.append(Cut(index=step.index, chars=len(step.body) - len(body), how="repeated lines"))
+            cuts.append(
+                Cut(
+                    index=step.index,
+                    chars=len(step.body) - len(body),
+                    how="repeated lines",
+                )
+            )
         out.append(step.model_copy(update={"body": body}))
     return out, cuts
 
 
 def cut_middle(body: str, max_chars: int) -> str:
-    """``body`` in about ``max_chars``: its head and tail, and between them as many of the
-    middle's error lines as fit in half of it."""
+    """``body`` in about ``max_chars``: its error lines first, then its diff and traceback
+    lines (up to half of it), then text from its head and its tail; each run of cut text is
+    one marker line. Lines longer than a quarter of ``max_chars`` count as several pieces."""
     if len(body) <= max_chars:
         return body
-    edge = max_chars // 4
-    middle = body[edge : len(body) - edge]
-    picked, used = [], 0
-    for line in middle.split("\n"):
-        if informative(line):
-            line = line[:MIDDLE_LINE_CHARS]
-            if used + len(line) + 1 > max_chars // 2:
+    piece = max(max_chars // 4, 40)
+    lines = body.split("\n")
+    segments = [
+        (line[i : i + piece], i + piece >= len(line) and n < len(lines) - 1)
+        for n, line in enumerate(lines)
+        for i in range(0, max(len(line), 1), piece)
+    ]
+    keep, used = [False] * len(segments), 0
+    for pattern in (ERROR_LINE, INFORMATIVE):
+        for i, (text, _) in enumerate(segments):
+            if (
+                not keep[i]
+                and pattern.search(text)
+                and used + len(text) + 1 <= max_chars // 2
+            ):
+                keep[i], used = True, used + len(text) + 1
+    for i in _head_and_tail(len(segments)):
+        if not keep[i]:
+            if used + len(segments[i][0]) + 1 > max_chars:
                 break
-            picked.append(line)
-            used += len(line) + 1
-    edge = (max_chars - used) // 2
-    cut = len(body) - 2 * edge - used
-    if not picked:
-        return f"{body[:edge]}\n[...{cut} chars cut...]\n{body[len(body) - edge :]}"
-    kept = "\n".join(picked)
-    return f"{body[:edge]}\n[...{cut} chars cut; the cut part's error lines:]\n{kept}\n[...]\n{body[len(body) - edge :]}"
+            keep[i], used = True, used + len(segments[i][0]) + 1
+    out, cut = "", 0
+    for (text, newline), kept in zip([*segments, ("", False)], [*keep, True]):
+        if not kept:
+            cut += len(text) + newline
+            continue
+        if cut:
+            out += (
+                "" if not out or out.endswith("\n") else "\n"
+            ) + f"[...{cut} chars cut...]\n"
+            cut = 0
+        out += text + ("\n" if newline else "")
+    return out
+
+
+def _head_and_tail(n: int) -> list[int]:
+    """0, n-1, 1, n-2, ...: the order lines are kept from a step's two ends."""
+    order = []
+    for a in range((n + 1) // 2):
+        order += [a] if a == n - 1 - a else [a, n - 1 - a]
+    return order
 
 
 def _capped_size(steps: list[StepText], which: list[bool], cap: int) -> int:
-    return sum(s.size() if not w else len(s.prefix) + min(len(s.body), cap + 80) + 1 for s, w in zip(steps, which))
+    return sum(
+        s.size() if not w else len(s.prefix) + min(len(s.body), cap + 80) + 1
+        for s, w in zip(steps, which)
+    )
 
 
 def step_cap(steps: list[StepText], which: list[bool], room: int) -> int | None:
     """The largest per-step cap on the ``which`` steps that fits ``room`` (None: not even
     ``MIN_STEP_CHARS`` does)."""
-    low, high = MIN_STEP_CHARS, max((len(s.body) for s, w in zip(steps, which) if w), default=0)
+    low, high = (
+        MIN_STEP_CHARS,
+        max((len(s.body) for s, w in zip(steps, which) if w), default=0),
+    )
     if _capped_size(steps, which, low) > room:
         return None
     while low < high:
         mid = (low + high + 1) // 2
-        low, high = (mid, high) if _capped_size(steps, which, mid) <= room else (low, mid - 1)
+        low, high = (
+            (mid, high) if _capped_size(steps, which, mid) <= room else (low, mid - 1)
+        )
     return low
 
 
-def _cap(steps: list[StepText], which: list[bool], cap: int) -> tuple[list[StepText], list[Cut]]:
+def _cap(
+    steps: list[StepText], which: list[bool], cap: int
+) -> tuple[list[StepText], list[Cut]]:
     out, cuts = [], []
     for step, w in zip(steps, which):
         body = cut_middle(step.body, cap) if w else step.body
         if len(body) < len(step.body):
-            cuts.append(Cut(index=step.index, chars=len(step.body) - len(body), how="middle"))
+            cuts.append(
+                Cut(index=step.index, chars=len(step.body) - len(body), how="middle")
+            )
         out.append(step.model_copy(update={"body": body}))
     return out, cuts
 
@@ -199,13 +266,18 @@ def _shown_size(steps: list[StepText | None]) -> int:
     return len("\n".join(FittedSteps(steps=steps).lines())) + 1
 
 
-def _leave_out(steps: list[StepText], keep: list[bool], room: int) -> tuple[list[StepText | None], list[Cut]]:
+def _leave_out(
+    steps: list[StepText], keep: list[bool], room: int
+) -> tuple[list[StepText | None], list[Cut]]:
     """Leave out steps from the middle outwards, the unprotected ones first, until ``room``
     fits; the opening steps and the last one always stay."""
     out: list[StepText | None] = list(steps)
     cuts: list[Cut] = []
     centre = len(steps) / 2
-    order = sorted(range(HEAD_STEPS, max(len(steps) - 1, HEAD_STEPS)), key=lambda i: (keep[i], abs(i - centre)))
+    order = sorted(
+        range(HEAD_STEPS, max(len(steps) - 1, HEAD_STEPS)),
+        key=lambda i: (keep[i], abs(i - centre)),
+    )
     size = _shown_size(out)
     for i in order:
         if size <= room:
@@ -215,7 +287,9 @@ def _leave_out(steps: list[StepText], keep: list[bool], room: int) -> tuple[list
         before = out[i - 1] is None, i + 1 < len(out) and out[i + 1] is None
         out[i] = None
         # the step's line goes; a marker line comes unless a neighbour's gap absorbs it (two gaps joined: one marker less)
-        size -= step.size() - (50 if not any(before) else 0) + (50 if all(before) else 0)
+        size -= (
+            step.size() - (50 if not any(before) else 0) + (50 if all(before) else 0)
+        )
         cuts.append(Cut(index=step.index, chars=len(step.body), how="left out"))
     return out, cuts
 
@@ -237,7 +311,10 @@ def fit_steps(steps: list[StepText], room: int) -> FittedSteps:
     capped, more = _cap(steps, [True] * len(steps), MIN_STEP_CHARS)
     fitted, left = _leave_out(capped, keep, room)
     left_ids = {c.index for c in left}
-    return FittedSteps(steps=fitted, cuts=_merged([c for c in cuts + more if c.index not in left_ids] + left))
+    return FittedSteps(
+        steps=fitted,
+        cuts=_merged([c for c in cuts + more if c.index not in left_ids] + left),
+    )
 
 
 def _merged(cuts: list[Cut]) -> list[Cut]:

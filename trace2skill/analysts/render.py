@@ -47,6 +47,14 @@ def render_step(step: Step) -> str:
     return text.prefix + text.body
 
 
+def task_line(traj: Trajectory) -> str:
+    """The task, unless a user step says it word for word (then it is shown once, there)."""
+    said = next((s.index for s in traj.steps if s.role == "user" and s.content.strip() == (traj.task or "").strip()), None)
+    if not traj.task or said is not None:
+        return f"Task: (the user message of step {said})" if said is not None else "Task: (see the first user message)"
+    return fence_data(f"Task: {traj.task}")
+
+
 def outcome_line(traj: Trajectory) -> str:
     if traj.success is None:
         verdict = "unknown"
@@ -73,7 +81,7 @@ def render_trajectory(traj: Trajectory, *, budget_tokens: int, count_tokens: Tok
     (engines with prefix caching then reuse them across runs that share them).
     """
     steps = [step_text(s) for s in traj.steps if s.role != "system"]
-    header = fence_data(f"Task: {traj.task}") if traj.task else "Task: (see the first user message)"
+    header = task_line(traj)
     footer = outcome_line(traj)
 
     def assemble(fitted: FittedSteps) -> str:
