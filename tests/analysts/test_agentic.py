@@ -46,7 +46,7 @@ def test_loop_views_compares_and_finishes_citing_viewed_steps():
     assert r.usage.calls == 3 and r.usage.prompt_tokens > 0
     assert r.lessons and all(lesson.contrast_with == "s1" for lesson in r.lessons)
     meta = r.lessons[0].metadata
-    assert (meta["agentic_prompt"], meta["sibling_prompt"], meta["mode"]) == ("agentic_error_analyst v1", "sibling v1", "agentic")
+    assert (meta["agentic_prompt"], meta["sibling_prompt"], meta["mode"]) == ("agentic_error_analyst v2", "sibling v2", "agentic")
     assert r.lessons[0].metadata["divergence_step"] == 10  # the failure's 3rd call: a search where the sibling cancelled
 
 

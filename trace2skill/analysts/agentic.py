@@ -266,7 +266,7 @@ def analyze_agentic(traj: Trajectory, skill: SkillContext, llm: LLMClient, confi
 def opening(traj: Trajectory, skill: SkillContext, llm: LLMClient, config: AnalystSettings, pairing: Pairing | None) -> list[Message]:
     """The analyst's instructions and S0 (the single-call system message, so both modes follow
     the same rules), the tools' guide, and the run's outline."""
-    system = build_messages("error_analyst", skill, traj, llm, config)[0][0].content
+    system = build_messages("error_analyst", skill, traj, llm, config, view="tools")[0][0].content
     guide = load_prompt(PACKAGE, "agentic_error_analyst").substitute(max_turns=config.max_turns)
     has_sibling = "yes: show_sibling shows it" if pairing and pairing.sibling else "no"
     has_grader = "yes: show_grader shows it" if grader_text(traj) else "no"

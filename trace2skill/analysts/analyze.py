@@ -22,7 +22,7 @@ from trace2skill.analysts.models import (
     default_limits,
     engine_schema,
 )
-from trace2skill.analysts.render import SYSTEM_CHARS, render_grader, render_trajectory, system_text
+from trace2skill.analysts.render import render_grader, render_trajectory, system_text
 from trace2skill.llm.base import LLMClient, LLMError, Message
 from trace2skill.llm.config import SamplingConfig
 from trace2skill.llm.structured import generate
@@ -31,8 +31,23 @@ from trace2skill.schema import Edit, Lesson, Patch, Trajectory, Usage, stable_id
 
 PACKAGE = "trace2skill.analysts"  # where the analysts' prompt files live
 MARGIN_TOKENS = 64  # chat-template tokens around the messages
+MIN_INSTRUCTION_CHARS = 2000  # of the agent's own instructions, however small the context
 # Output cap for real models when the recipe sets none: the analysis and three full-size edits fit.
 LONG_OUTPUT_TOKENS = 4096
+
+
+RunView = Literal["whole", "tools"]
+# What the error analyst's instructions say of how it sees the run and the grader's view, per view.
+RUN_SHOWN: dict[str, tuple[str, str]] = {
+    "whole": (
+        "Below is one run of that agent that FAILED, between <trajectory> tags: whole, or, when it is too long for the context, cut as the note after it says.",
+        "If there is a <grader> block, it holds",
+    ),
+    "tools": (
+        "The user message outlines one run of that agent that FAILED, one line per step; you read its steps with the tools described at the end.",
+        "If the user message says a grader view is recorded, show_grader shows",
+    ),
+}
 
 
 class AnalystConfig(BaseModel):
@@ -122,19 +137,23 @@ def _grader_block(traj: Trajectory, budget_tokens: int, llm: LLMClient) -> str:
     return text
 
 
-def build_messages(prompt_name: str, skill: SkillContext, traj: Trajectory, llm: LLMClient, config: AnalystSettings) -> tuple[list[Message], dict]:
+def build_messages(
+    prompt_name: str, skill: SkillContext, traj: Trajectory, llm: LLMClient, config: AnalystSettings, view: RunView = "whole"
+) -> tuple[list[Message], dict]:
     """Prompt for one analyst call. The system message opens with S0 (SKILL.md, then its
-    references fitted to the budget), then the instructions: the same text in every call
-    of a run, a prefix engines cache. The user message holds the trajectory and, for a
-    failure, the grader's view."""
+    references fitted to the budget), then the instructions, which say how the run is shown
+    (``view``: whole in the user message, or by tools): the same text in every call of a
+    run, a prefix engines cache. The user message holds the trajectory and, for a failure,
+    the grader's view."""
     template, limits = _template(prompt_name), config.output_limits()
     room = room_text(limits)
+    template = Template(template.safe_substitute(dict(zip(("run_shown", "grader_shown"), RUN_SHOWN[view]))))
     budget = config.context_tokens - config.max_output_tokens - MARGIN_TOKENS
     titles_only, _ = render_skill(skill, reference_budget_tokens=0, count_tokens=llm.count_tokens)
     fixed = llm.count_tokens(template.safe_substitute(skill=titles_only, room=room, shared_context=""))
     skill_text, skill_fit = render_skill(skill, reference_budget_tokens=int(max(budget - fixed, 0) * config.reference_share), count_tokens=llm.count_tokens)
 
-    instructions = system_text(traj, max(SYSTEM_CHARS, budget))  # about a quarter of the room
+    instructions = system_text(traj, max(MIN_INSTRUCTION_CHARS, budget))  # about a quarter of the room, in characters
     shared = f"The agent's instructions:\n<agent_instructions>\n{instructions}\n</agent_instructions>" if instructions else ""
     system = template.safe_substitute(skill=skill_text, room=room, shared_context=shared)
     left = budget - llm.count_tokens(system)
