@@ -52,12 +52,19 @@ class StepText(BaseModel):
         return len(self.prefix) + len(self.body) + 1
 
 
+CutKind = Literal["repeated lines", "middle", "left out"]
+
+
 class Cut(BaseModel):
     """What the rule took from one step."""
 
     index: int
     chars: int
-    how: Literal["repeated lines", "middle", "left out"]
+    how: CutKind
+
+
+def gap_marker(steps: int) -> str:
+    return f"[... {steps} steps left out to fit the context ...]"
 
 
 class FittedSteps(BaseModel):
@@ -70,16 +77,15 @@ class FittedSteps(BaseModel):
         """One text per shown step; a run of left-out steps is one marker line."""
         out: list[str] = []
         gap = 0
-        for step in [*self.steps, "end"]:
+        for step in self.steps:
             if step is None:
                 gap += 1
                 continue
             if gap:
-                out.append(f"[... {gap} steps left out to fit the context ...]")
+                out.append(gap_marker(gap))
                 gap = 0
-            if isinstance(step, StepText):
-                out.append(step.prefix + step.body)
-        return out
+            out.append(step.prefix + step.body)
+        return [*out, gap_marker(gap)] if gap else out
 
     def note(self) -> str:
         """What was cut, for the prompt ("" when nothing was)."""
@@ -105,6 +111,7 @@ class FittedSteps(BaseModel):
         )
 
     def steps_cut(self) -> int:
+        """Steps that lost some or all of their text."""
         return len({c.index for c in self.cuts})
 
 
@@ -319,7 +326,7 @@ def fit_steps(steps: list[StepText], room: int) -> FittedSteps:
 
 def _merged(cuts: list[Cut]) -> list[Cut]:
     """One cut per step and kind, in step order."""
-    total: dict[tuple[int, str], int] = {}
+    total: dict[tuple[int, CutKind], int] = {}
     for c in cuts:
         total[(c.index, c.how)] = total.get((c.index, c.how), 0) + c.chars
-    return [Cut(index=i, how=how, chars=n) for (i, how), n in sorted(total.items())]  # type: ignore[arg-type]
+    return [Cut(index=i, how=how, chars=n) for (i, how), n in sorted(total.items())]
