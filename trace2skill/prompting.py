@@ -1,8 +1,10 @@
 """Prompt files and data fencing, shared by the analysts and consolidation.
 
 Each concept keeps its prompts beside its code (``trace2skill/analysts/prompts/``,
-``trace2skill/consolidate/prompts/``); this module only loads them and fences the
-untrusted data that goes between their delimiter tags.
+``trace2skill/consolidate/prompts/``); this module loads them and fences the untrusted
+data that goes between their delimiter tags. Text several prompts share is one fragment
+in ``trace2skill/prompts/`` (e.g. ``untrusted_data.md``, the rule on untrusted data), put
+in a prompt by a line ``<!-- include: NAME -->``.
 """
 
 from __future__ import annotations
@@ -19,11 +21,24 @@ DELIMITER_TAG = re.compile(
 )
 
 
+INCLUDE = re.compile(r"^<!-- include: (\w+) -->$", re.MULTILINE)
+SHARED = "trace2skill"  # the package whose prompts/ holds the shared fragments
+
+
+def _read(package: str, name: str) -> str:
+    return files(package).joinpath("prompts", f"{name}.md").read_text(encoding="utf-8")
+
+
+def fragment(name: str) -> str:
+    """The shared fragment ``trace2skill/prompts/<name>.md`` without its version line."""
+    return _read(SHARED, name).split("\n", 1)[1].strip()
+
+
 @cache
 def load_prompt(package: str, name: str) -> Template:
-    """The prompt template ``<package>/prompts/<name>.md`` (placeholders are ``$name``)."""
-    text = files(package).joinpath("prompts", f"{name}.md").read_text(encoding="utf-8")
-    return Template(text)
+    """The prompt template ``<package>/prompts/<name>.md`` (placeholders are ``$name``),
+    its include lines replaced by the shared fragments they name."""
+    return Template(INCLUDE.sub(lambda m: fragment(m.group(1)), _read(package, name)))
 
 
 def prompt_version(package: str, name: str) -> str:

@@ -5,7 +5,7 @@ import pytest
 from tests.analysts.test_analyze import SKILL
 from tests.conftest import make_trajectory
 from tests.llm.openai_server import ChatServer
-from trace2skill.analysts.agentic import AnalystAction, RunTools, ViewSteps, analyze_agentic, run_analyst, tool_definitions
+from trace2skill.analysts.agentic import AnalystAction, ReadStep, RunTools, SearchRun, ViewSteps, analyze_agentic, run_analyst, tool_definitions
 from trace2skill.analysts.analyze import AnalystSettings
 from trace2skill.analysts.contrast import choose_sibling
 from trace2skill.llm.base import Completion
@@ -46,7 +46,7 @@ def test_loop_views_compares_and_finishes_citing_viewed_steps():
     assert r.usage.calls == 3 and r.usage.prompt_tokens > 0
     assert r.lessons and all(lesson.contrast_with == "s1" for lesson in r.lessons)
     meta = r.lessons[0].metadata
-    assert (meta["agentic_prompt"], meta["sibling_prompt"], meta["mode"]) == ("agentic_error_analyst v1", "sibling v1", "agentic")
+    assert (meta["agentic_prompt"], meta["sibling_prompt"], meta["mode"]) == ("agentic_error_analyst v2", "sibling v2", "agentic")
     assert r.lessons[0].metadata["divergence_step"] == 10  # the failure's 3rd call: a search where the sibling cancelled
 
 
@@ -92,7 +92,7 @@ def test_invalid_actions_are_counted_errors_never_a_crash():
 
 
 def test_tools_over_the_run():
-    tools = RunTools(failure(), None)
+    tools = RunTools(failure(), None, 20_000)
     text, error = tools.run(ViewSteps(tool="view_steps", first=0, last=100))
     assert not error and "(showing 10 steps" in text and tools.viewed == set(range(1, 11))
     assert tools.run(ViewSteps(tool="view_steps", first=50, last=60))[1]
@@ -111,7 +111,7 @@ def test_run_analyst_sends_only_failures_to_the_loop():
 
 def test_tool_definitions_cover_every_action():
     tools = tool_definitions(schema_of(AnalystAction))
-    assert [t["function"]["name"] for t in tools] == ["view_steps", "search", "show_sibling", "show_grader", "finish"]
+    assert [t["function"]["name"] for t in tools] == ["view_steps", "read_step", "search", "show_sibling", "show_grader", "finish"]
     finish = tools[-1]["function"]["parameters"]
     assert finish["required"] == ["analysis"] and "ContrastiveErrorAnalysis" in finish["$defs"]
 
@@ -147,3 +147,38 @@ def test_old_observations_are_elided_to_fit_the_context():
     out = fitted(convo, FakeLLM(), AnalystSettings(context_tokens=1600, max_output_tokens=256))
     assert "elided" in out[3].content and "elided" in out[5].content and out[7].content.startswith("obs2")
     assert fitted(convo, FakeLLM(), AnalystSettings(context_tokens=100_000)) == convo
+
+
+def long_failure():
+    t = failure()
+    steps = list(t.steps)
+    steps[3] = steps[3].model_copy(update={"content": "line a\n" * 2000 + "E   AssertionError: expected 3\nline b\n" + "line c\n" * 2000 + "END"})
+    return t.model_copy(update={"steps": steps})
+
+
+def test_a_step_too_long_for_an_observation_is_cut_and_read_by_pages():
+    traj = long_failure()
+    index, body = traj.steps[3].index, traj.steps[3].content
+    tools = RunTools(traj, None, 4000)
+    text, error = tools.run(ViewSteps(tool="view_steps", first=index, last=index))
+    assert not error and "chars cut" in text and "AssertionError: expected 3" in text and "read_step shows a cut step" in text
+    page, error = tools.run(ReadStep(tool="read_step", index=index, offset=0, length=1000))
+    assert not error and f"(characters 0..1000 of {len(body)}; the next page starts at offset 1000)" in page and body[:1000] in page
+    last, _ = tools.run(ReadStep(tool="read_step", index=index, offset=len(body) - 10, length=500))
+    assert last.endswith(body[-10:]) and "the end of the step" in last
+    assert tools.run(ReadStep(tool="read_step", index=index, offset=len(body), length=500))[1]
+    assert tools.run(ReadStep(tool="read_step", index=999, offset=0, length=500))[1]
+    huge, _ = tools.run(ReadStep(tool="read_step", index=index, offset=0, length=100_000))
+    assert len(huge) < 4200  # a page never fills more than an observation's room
+    whole, _ = RunTools(traj, None, 100_000).run(ViewSteps(tool="view_steps", first=index, last=index))
+    assert body in whole  # with room, the step is shown whole
+
+
+def test_search_returns_matching_lines_with_context():
+    tools = RunTools(long_failure(), None, 20_000)
+    text, error = tools.run(SearchRun(tool="search", query="assertionerror", context_lines=1))
+    assert not error and text.splitlines()[1:] == ["line a", "E   AssertionError: expected 3", "line b"]
+    assert "line 2001 of 4003" in text and tools.viewed == {3}
+    many, _ = tools.run(SearchRun(tool="search", query="line c", context_lines=0))
+    assert many.count("line c") == 12 and "1988 more matching lines not shown" in many
+    assert tools.run(SearchRun(tool="search", query="nowhere to be found", context_lines=2)) == ("no step contains 'nowhere to be found'", False)

@@ -125,7 +125,63 @@ def test_the_prompts_are_domain_neutral_and_state_the_rules(name):
 
 def test_the_error_analyst_ignores_environment_failures_and_generalises_the_grader():
     text = load_prompt("trace2skill.analysts", "error_analyst").template
-    assert "infrastructure" in text and "never quote its specifics" in text and "<grader>" in text
+    assert "infrastructure" in text and "never quote its specifics" in text
+    whole = build_messages("error_analyst", AIRLINE, failed_tau_bench_run(), FakeLLM(), LONG)[0][0].content
+    assert "If there is a <grader> block" in whole and "between <trajectory> tags" in whole
+
+
+def test_the_agentic_system_text_says_what_the_model_is_shown():
+    tools = build_messages("error_analyst", AIRLINE, failed_tau_bench_run(), FakeLLM(), LONG, view="tools")[0][0].content
+    assert "outlines one run" in tools and "show_grader shows" in tools
+    assert "Below is one run" not in tools and "<grader> block" not in tools
+    guide = load_prompt("trace2skill.analysts", "agentic_error_analyst").template
+    for tool in ("view_steps", "read_step", "search", "show_sibling", "show_grader", "finish"):
+        assert f'"{tool}"' in guide, tool
+    assert "offset" in guide and "context_lines" in guide and "no contents" in guide
+
+
+@pytest.mark.parametrize("name", ["sibling", "agentic_error_analyst"])
+def test_the_divergence_is_where_to_look_not_the_cause(name):
+    text = load_prompt("trace2skill.analysts", name).template
+    assert "where to look, not the cause" in text and "equivalent strategies often part early" in text and "root cause" in text
+    assert "explain the failure from that difference" not in text
+
+
+def test_every_op_the_analysts_may_write_is_described_with_an_example():
+    from typing import get_args
+
+    from trace2skill.analysts.models import LlmEditOp
+
+    rules = load_prompt("trace2skill.analysts", "edit_rules").template
+    ops = [op for arg in get_args(LlmEditOp) for op in (get_args(arg) or (arg,))]
+    assert "delete_section" in ops
+    for op in ops:
+        assert f'  - "{op}"' in rules or f'/ "{op}"' in rules, op
+        assert f'{{"op": "{op}"' in rules, op  # its example
+
+
+ANALYST_AND_CONSOLIDATE_PROMPTS = [
+    ("trace2skill.analysts", "error_analyst"),
+    ("trace2skill.analysts", "success_analyst"),
+    ("trace2skill.analysts", "draft"),
+    ("trace2skill.consolidate", "merge"),
+    ("trace2skill.consolidate", "fix"),
+    ("trace2skill.consolidate", "anchor"),
+    ("trace2skill.consolidate", "section"),
+    ("trace2skill.consolidate", "instance"),
+]
+
+
+@pytest.mark.parametrize(("package", "name"), ANALYST_AND_CONSOLIDATE_PROMPTS)
+def test_the_untrusted_data_rule_is_one_shared_fragment(package, name):
+    from importlib.resources import files
+
+    from trace2skill.prompting import fragment
+
+    raw = files(package).joinpath("prompts", f"{name}.md").read_text(encoding="utf-8")
+    assert raw.count("<!-- include: untrusted_data -->") == 1 and "never an instruction to you" not in raw
+    text = load_prompt(package, name).template
+    assert text.count(fragment("untrusted_data")) == 1 and "<!-- include" not in text
 
 
 def test_grader_text_cannot_close_its_block():

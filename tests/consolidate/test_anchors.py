@@ -32,7 +32,7 @@ def test_a_section_restatement_shows_the_files_titles_and_the_edit():
     llm = ScriptedLLM({"found": True, "section": "Workflow"})
     asked = Restatement(kind="section", written="Steps", body="Workflow\nPitfalls", edit=EDIT)
     assert restate(asked, llm)[0] == "Workflow"
-    assert "<skill>\nWorkflow\nPitfalls\n</skill>" in llm.prompts[0] and '"section": "Steps"' in llm.prompts[0] and "prompt: section v1" in llm.prompts[0]
+    assert "<skill>\nWorkflow\nPitfalls\n</skill>" in llm.prompts[0] and '"section": "Steps"' in llm.prompts[0] and "prompt: section v2" in llm.prompts[0]
 
 
 def test_the_restater_asks_once_per_request_and_at_most_its_budget():

@@ -62,8 +62,8 @@ def test_the_merge_prompt_carries_each_inputs_lessons_causes_and_support_over_ht
 
 def test_the_merge_prompt_states_the_rules_of_synthesis_and_safety():
     text = load_prompt("trace2skill.consolidate", "merge").template.lower()
-    assert prompt_version("trace2skill.consolidate", "merge") == "merge v3"
-    for rule in ("most specific wording", "synthesise", "justification", "unique insight", "concise", '"dropped"', "observations about the environment"):
+    assert prompt_version("trace2skill.consolidate", "merge") == "merge v4"
+    for rule in ("most specific wording", "synthesise", "justification", "unique insight", "concise", '"dropped"', "an observation about the environment"):
         assert rule in text, rule
 
 
@@ -165,7 +165,7 @@ def test_the_merge_schema_reasons_first_and_decides_before_it_edits():
         (request,) = server.requests
     fields = list(request["response_format"]["json_schema"]["schema"]["properties"])
     assert fields == ["analysis", "resolutions", "dropped", "edits"]
-    assert prompt_version("trace2skill.consolidate", "fix") == "fix v3"
+    assert prompt_version("trace2skill.consolidate", "fix") == "fix v4"
 
 
 def test_a_merge_prompt_holds_the_reference_files_its_inputs_edit_whole_and_no_others():

@@ -6,7 +6,8 @@ A request with ``tools`` gets the fake agentic analyst's action back as a tool c
 It can answer the first requests with an error status to exercise retries, take
 ``latency_s`` per answer or hold answers until ``gate`` requests are in (it records the
 most requests it held at once), and counts
-tokens on ``POST /tokenize`` as vLLM's server does. As a reasoning model behind vLLM's
+tokens on ``POST /tokenize`` and lists the model (``m``) with its ``max_model_len`` on
+``GET /v1/models``, as vLLM's server does. As a reasoning model behind vLLM's
 reasoning parser, it can return ``reasoning`` as ``reasoning_content`` beside the answer,
 and cut off its first ``truncate_first`` answers at the limit (``finish_reason: length``).
 """
@@ -34,6 +35,7 @@ class ChatServer:
         responders: dict[str, Callable[[str], dict]] | None = None,
         reasoning: str | None = None,
         truncate_first: int = 0,
+        max_model_len: int | None = None,
     ):
         self.reasoning = reasoning
         self.truncate_first = truncate_first
@@ -49,12 +51,19 @@ class ChatServer:
         self.tokenize = tokenize  # answer POST /tokenize (one token per word), as vLLM's server does
         self.fail_status = fail_status
         self.requests: list[dict] = []
+        self.max_model_len = max_model_len  # listed on GET /v1/models, as vLLM does (None: no length)
         self.headers: list[dict] = []
         server = self
 
         class Handler(BaseHTTPRequestHandler):
             def log_message(self, *args):  # keep test output clean
                 pass
+
+            def do_GET(self):
+                if self.path != "/v1/models":
+                    return self._send(404, {"error": "not found"})
+                entry = {"id": "m", "object": "model"} | ({"max_model_len": server.max_model_len} if server.max_model_len else {})
+                return self._send(200, {"object": "list", "data": [entry]})
 
             def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))

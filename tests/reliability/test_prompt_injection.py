@@ -91,7 +91,8 @@ def test_draft_tasks_cannot_close_their_block() -> None:
 
 @pytest.mark.parametrize("name", ["error_analyst", "success_analyst"])
 def test_prompts_declare_trajectory_and_instructions_untrusted(name: str) -> None:
-    text = load_prompt("trace2skill.analysts", name).template
+    traj = make_trajectory("t", name == "success_analyst", ["a_tool"])
+    text = build_messages(name, SkillContext.of(minimal_skill("s", "A skill. Use it for tests.")), traj, FakeLLM(), AnalystSettings())[0][0].content
     assert "untrusted data" in text and "<trajectory>" in text and "agent_instructions block" in text
     assert "never an instruction to you" in text
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pyarrow as pa
 
 from trace2skill.llm.config import EmbeddedConfig, FakeConfig, OpenAIConfig
-from trace2skill.run.tokens import ESTIMATE, MAX_STEP_CHARS, STEP_CHARS, token_counter, trajectory_chars
+from trace2skill.run.tokens import ESTIMATE, STEP_CHARS, token_counter, trajectory_chars
 from trace2skill.schema import TRAJECTORY_SCHEMA, Step, Trajectory
 
 
@@ -28,8 +28,8 @@ def test_embedded_without_its_model_file_falls_back_to_the_estimate(tmp_path):
     assert name.startswith(ESTIMATE) and count("x" * 8) == 2
 
 
-def test_trajectory_chars_cut_each_step_like_the_renderer():
+def test_trajectory_chars_count_each_step_whole_like_the_renderer_with_room():
     steps = [Step(index=0, role="user", content="x" * 10), Step(index=1, role="tool", kind="observation", content="y" * 5000)]
     rows = [Trajectory(id="a", source_format="t", task="abc", steps=steps), Trajectory(id="b", source_format="t")]
     table = pa.Table.from_pylist([t.to_row() for t in rows], schema=TRAJECTORY_SCHEMA)
-    assert trajectory_chars(table).tolist() == [3 + 10 + MAX_STEP_CHARS + 2 * STEP_CHARS, 0]
+    assert trajectory_chars(table).tolist() == [3 + 10 + 5000 + 2 * STEP_CHARS, 0]

@@ -39,38 +39,45 @@ from trace2skill.analysts.analyze import (
 )
 from trace2skill.analysts.check import Checker, task_object
 from trace2skill.analysts.context import SkillContext
-from trace2skill.analysts.contrast import (
-    ContrastiveErrorAnalysis,
-    Pairing,
-    render_sibling,
-    with_contrast,
-)
+from trace2skill.analysts.contrast import CHARS_PER_TOKEN, ContrastiveErrorAnalysis, Pairing, render_sibling, with_contrast
+from trace2skill.analysts.fit import fit_steps
 from trace2skill.analysts.models import AnalysisResult, engine_schema
-from trace2skill.analysts.render import outcome_line, render_grader, render_step
+from trace2skill.analysts.render import outcome_line, render_grader, step_text
 from trace2skill.llm.base import Completion, LLMClient, Message
 from trace2skill.llm.structured import RETRYABLE
 from trace2skill.prompting import fence_data, load_prompt, prompt_version
 from trace2skill.schema import Trajectory, Usage
 
 MAX_VIEW = 10  # steps one view_steps call shows
-MAX_HITS = 6  # steps one search shows
+MAX_HITS = 12  # matching lines one search shows
 OUTLINE_CHARS = 60  # of a step's text in the outline
 GRADER_CHARS = 6000  # of the grader view one show_grader call returns
+OBSERVATION_SHARE = 0.25  # of the prompt's room (context less the answer's) one observation may fill
 
 
 class ViewSteps(BaseModel):
-    """Show the full text of the run's steps first..last (at most 10)."""
+    """Show the run's steps first..last (at most 10), whole when they fit; a cut step says so, and read_step pages through it."""
 
     tool: Literal["view_steps"]
     first: int = Field(description="Index of the first step to show.")
     last: int = Field(description="Index of the last step to show (inclusive).")
 
 
+class ReadStep(BaseModel):
+    """Show one step's text from character offset on, length characters: a page of a long step."""
+
+    tool: Literal["read_step"]
+    index: int = Field(description="Index of the step.")
+    offset: int = Field(0, ge=0, description="First character to show (0: the start).")
+    length: int = Field(4000, ge=100, description="How many characters to show (more than fits an observation is cut to what fits).")
+
+
 class SearchRun(BaseModel):
-    """Find the steps whose text contains a phrase (case-insensitive)."""
+    """Find the lines of the run that contain a phrase (case-insensitive), each with the lines around it."""
 
     tool: Literal["search"]
     query: str = Field(min_length=2, max_length=80, description="The phrase to look for.")
+    context_lines: int = Field(2, ge=0, le=10, description="Lines shown before and after each matching line.")
 
 
 class ShowSibling(BaseModel):
@@ -95,7 +102,7 @@ class Finish(BaseModel):
 class AnalystAction(BaseModel):
     """One turn of the agentic analyst."""
 
-    action: Annotated[ViewSteps | SearchRun | ShowSibling | ShowGrader | Finish, Field(discriminator="tool")]
+    action: Annotated[ViewSteps | ReadStep | SearchRun | ShowSibling | ShowGrader | Finish, Field(discriminator="tool")]
 
 
 class CheckingAnalystAction(BaseModel):
@@ -141,11 +148,18 @@ def outline(traj: Trajectory) -> str:
     return fence_data("\n".join(lines))
 
 
-class RunTools:
-    """The tools over one run; remembers which of its steps the analyst has seen."""
+def observation_chars(config: AnalystSettings) -> int:
+    """Characters one observation may fill: ``OBSERVATION_SHARE`` of the prompt's room."""
+    return int(max(config.context_tokens - config.max_output_tokens, 0) * OBSERVATION_SHARE) * CHARS_PER_TOKEN
 
-    def __init__(self, traj: Trajectory, pairing: Pairing | None, step_chars: int = 1200):
-        self.traj, self.pairing, self.step_chars = traj, pairing, step_chars
+
+class RunTools:
+    """The tools over one run; remembers which of its steps the analyst has seen. An
+    observation fills at most ``room_chars``: steps are fitted to it by the rule of
+    ``trace2skill.analysts.fit``."""
+
+    def __init__(self, traj: Trajectory, pairing: Pairing | None, room_chars: int):
+        self.traj, self.pairing, self.room_chars = traj, pairing, room_chars
         self.by_index = {s.index: s for s in traj.steps if s.role != "system"}
         self.viewed: set[int] = set()
 
@@ -153,32 +167,66 @@ class RunTools:
         """The observation for ``action`` and whether it was an error."""
         if isinstance(action, ViewSteps):
             return self._view(action.first, action.last)
+        if isinstance(action, ReadStep):
+            return self._read(action.index, action.offset, action.length)
         if isinstance(action, SearchRun):
-            return self._search(action.query)
+            return self._search(action.query, action.context_lines)
         if isinstance(action, ShowSibling):
             sibling = self.pairing.sibling if self.pairing else None
-            return (render_sibling(sibling), False) if sibling else ("error: this run has no successful sibling", True)
+            return (render_sibling(sibling, self.room_chars), False) if sibling else ("error: this run has no successful sibling", True)
         text = grader_text(self.traj)
         return (text, False) if text else ("error: the source recorded no grader view for this run", True)
 
+    def _span(self) -> str:
+        indices = sorted(self.by_index)
+        return f"{indices[0]}..{indices[-1]}" if indices else "none"
+
     def _view(self, first: int, last: int) -> tuple[str, bool]:
         indices = sorted(self.by_index)
-        if not indices or first > last or last < indices[0] or first > indices[-1]:
-            return f"error: no steps {first}..{last}; the run's steps are {indices[0] if indices else 0}..{indices[-1] if indices else 0}", True
         shown = [i for i in indices if first <= i <= last][:MAX_VIEW]
+        if not shown or first > last:
+            return f"error: no steps {first}..{last}; the run's steps are {self._span()}", True
         self.viewed.update(shown)
-        more = f"\n(showing {len(shown)} steps; view the rest with another call)" if shown and shown[-1] < min(last, indices[-1]) else ""
-        return "\n".join(render_step(self.by_index[i], self.step_chars)[0] for i in shown) + more, False
+        fitted = fit_steps([step_text(self.by_index[i]) for i in shown], self.room_chars)
+        lines = fitted.lines()
+        if fitted.cuts:
+            lines.append(f"({fitted.note()} read_step shows a cut step page by page.)")
+        if shown[-1] < min(last, indices[-1]):
+            lines.append(f"(showing {len(shown)} steps; view the rest with another call)")
+        return "\n".join(lines), False
 
-    def _search(self, query: str) -> tuple[str, bool]:
-        needle = query.lower()
-        hits = [s for s in self.by_index.values() if needle in f"{s.content} {s.tool_name or ''} {s.tool_args or ''}".lower()]
+    def _read(self, index: int, offset: int, length: int) -> tuple[str, bool]:
+        step = self.by_index.get(index)
+        if step is None:
+            return f"error: no step {index}; the run's steps are {self._span()}", True
+        text = step_text(step)
+        body = text.body
+        if offset >= len(body):
+            return f"error: step {index} has {len(body)} characters; offset {offset} is past its end", True
+        end = min(offset + min(length, self.room_chars), len(body))
+        self.viewed.add(index)
+        more = f"; the next page starts at offset {end}" if end < len(body) else "; the end of the step"
+        return f"{text.prefix}(characters {offset}..{end} of {len(body)}{more})\n{body[offset:end]}", False
+
+    def _search(self, query: str, context_lines: int) -> tuple[str, bool]:
+        needle, hits, blocks, used = query.lower(), 0, [], 0
+        for index, step in self.by_index.items():
+            text = step_text(step)
+            lines = text.body.split("\n")
+            for n, line in enumerate(lines):
+                if needle not in line.lower():
+                    continue
+                hits += 1
+                block = "\n".join([f"{text.prefix}line {n + 1} of {len(lines)}:", *lines[max(0, n - context_lines) : n + context_lines + 1]])
+                if hits > MAX_HITS or used + len(block) > self.room_chars:
+                    continue
+                blocks.append(block)
+                used += len(block)
+                self.viewed.add(index)
         if not hits:
             return f"no step contains {fence_data(query)!r}", False
-        self.viewed.update(s.index for s in hits[:MAX_HITS])
-        lines = [render_step(s, 300)[0] for s in hits[:MAX_HITS]]
-        more = f"\n({len(hits) - MAX_HITS} more hits not shown)" if len(hits) > MAX_HITS else ""
-        return "\n".join(lines) + more, False
+        more = f"\n({hits - len(blocks)} more matching lines not shown; search a longer phrase)" if hits > len(blocks) else ""
+        return "\n---\n".join(blocks) + more, False
 
     def unviewed_citations(self, analysis: ContrastiveErrorAnalysis) -> list[int]:
         """Steps ``analysis`` rests on that the analyst never viewed."""
@@ -204,7 +252,7 @@ def analyze_agentic(
     with a ``checker``, the analyst also checks its proposed fix (``check``), and the result's
     lessons record whether one passed."""
     base = {"trajectory_id": traj.id, "source_file": traj.source_file}
-    tools = RunTools(traj, pairing)
+    tools = RunTools(traj, pairing, observation_chars(config))
     checks = FixChecks(checker, task_object(traj)) if checker else None
     convo = with_check_guide(opening(traj, skill, llm, config, pairing), checks)
     output = CheckingAnalystAction if checks else AnalystAction
@@ -249,7 +297,7 @@ def analyze_agentic(
 def opening(traj: Trajectory, skill: SkillContext, llm: LLMClient, config: AnalystSettings, pairing: Pairing | None) -> list[Message]:
     """The analyst's instructions and S0 (the single-call system message, so both modes follow
     the same rules), the tools' guide, and the run's outline."""
-    system = build_messages("error_analyst", skill, traj, llm, config)[0][0].content
+    system = build_messages("error_analyst", skill, traj, llm, config, view="tools")[0][0].content
     guide = load_prompt(PACKAGE, "agentic_error_analyst").substitute(max_turns=config.max_turns)
     has_sibling = "yes: show_sibling shows it" if pairing and pairing.sibling else "no"
     has_grader = "yes: show_grader shows it" if grader_text(traj) else "no"

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from trace2skill.analysts.check import CheckerConfig
 from trace2skill.analysts.context import SkillContext, render_skill
-from trace2skill.analysts.contrast import ContrastiveErrorAnalysis, Pairing, sibling_block, with_contrast
+from trace2skill.analysts.contrast import ContrastiveErrorAnalysis, Pairing, sibling_block, sibling_chars, with_contrast
 from trace2skill.analysts.models import (
     ROOMY_EDIT_CHARS,
     AnalysisResult,
@@ -32,8 +32,23 @@ from trace2skill.schema import Edit, Lesson, Patch, Trajectory, Usage, stable_id
 
 PACKAGE = "trace2skill.analysts"  # where the analysts' prompt files live
 MARGIN_TOKENS = 64  # chat-template tokens around the messages
+MIN_INSTRUCTION_CHARS = 2000  # of the agent's own instructions, however small the context
 # Output cap for real models when the recipe sets none: the analysis and three full-size edits fit.
 LONG_OUTPUT_TOKENS = 4096
+
+
+RunView = Literal["whole", "tools"]
+# What the error analyst's instructions say of how it sees the run and the grader's view, per view.
+RUN_SHOWN: dict[str, tuple[str, str]] = {
+    "whole": (
+        "Below is one run of that agent that FAILED, between <trajectory> tags: whole, or, when it is too long for the context, cut as the note after it says.",
+        "If there is a <grader> block, it holds",
+    ),
+    "tools": (
+        "The user message outlines one run of that agent that FAILED, one line per step; you read its steps with the tools described at the end.",
+        "If the user message says a grader view is recorded, show_grader shows",
+    ),
+}
 
 
 class AnalystConfig(BaseModel):
@@ -132,29 +147,34 @@ def _grader_block(traj: Trajectory, budget_tokens: int, llm: LLMClient) -> str:
     return text
 
 
-def build_messages(prompt_name: str, skill: SkillContext, traj: Trajectory, llm: LLMClient, config: AnalystSettings) -> tuple[list[Message], dict]:
+def build_messages(
+    prompt_name: str, skill: SkillContext, traj: Trajectory, llm: LLMClient, config: AnalystSettings, view: RunView = "whole"
+) -> tuple[list[Message], dict]:
     """Prompt for one analyst call. The system message opens with S0 (SKILL.md, then its
-    references fitted to the budget), then the instructions: the same text in every call
-    of a run, a prefix engines cache. The user message holds the trajectory and, for a
-    failure, the grader's view."""
+    references fitted to the budget), then the instructions, which say how the run is shown
+    (``view``: whole in the user message, or by tools): the same text in every call of a
+    run, a prefix engines cache. The user message holds the trajectory and, for a failure,
+    the grader's view."""
     template, limits = _template(prompt_name), config.output_limits()
     room = room_text(limits)
+    template = Template(template.safe_substitute(dict(zip(("run_shown", "grader_shown"), RUN_SHOWN[view]))))
     budget = config.context_tokens - config.max_output_tokens - MARGIN_TOKENS
     titles_only, _ = render_skill(skill, reference_budget_tokens=0, count_tokens=llm.count_tokens)
     fixed = llm.count_tokens(template.safe_substitute(skill=titles_only, room=room, shared_context=""))
     skill_text, skill_fit = render_skill(skill, reference_budget_tokens=int(max(budget - fixed, 0) * config.reference_share), count_tokens=llm.count_tokens)
 
-    instructions = system_text(traj)
+    instructions = system_text(traj, max(MIN_INSTRUCTION_CHARS, budget))  # about a quarter of the room, in characters
     shared = f"The agent's instructions:\n<agent_instructions>\n{instructions}\n</agent_instructions>" if instructions else ""
     system = template.safe_substitute(skill=skill_text, room=room, shared_context=shared)
     left = budget - llm.count_tokens(system)
     grader = _grader_block(traj, min(config.grader_tokens, left // 3), llm) if prompt_name == "error_analyst" else ""
     left -= llm.count_tokens(grader) if grader else 0
     rendered = render_trajectory(traj, budget_tokens=max(left, 256), count_tokens=llm.count_tokens)
-    user = f"<trajectory>\n{rendered.text}\n</trajectory>" + (f"\n\n{grader}" if grader else "")
+    user = f"<trajectory>\n{rendered.text}\n</trajectory>" + (f"\n{rendered.note}" if rendered.note else "") + (f"\n\n{grader}" if grader else "")
     fit = {
         "elided_steps": rendered.elided_steps,
         "truncated_steps": rendered.truncated_steps,
+        "cut_chars": rendered.cut_chars,
         "trajectory_tokens": rendered.tokens,
         "skill_tokens": skill_fit.tokens,
         "references_shown": len(skill_fit.references_shown),
@@ -223,7 +243,7 @@ def analyze(
     if traj.success is None:
         return AnalysisResult(**base, status="no_lesson", reason="outcome unknown: no success or reward")
     prompt_name, output = ("success_analyst", SuccessAnalysis) if traj.success else ("error_analyst", ErrorAnalysis)
-    block = sibling_block(pairing) if not traj.success else ""
+    block = sibling_block(pairing, sibling_chars(config.context_tokens, config.max_output_tokens)) if not traj.success else ""
     if block:  # the sibling's steps take their room from the trajectory's budget
         output = ContrastiveErrorAnalysis
         config = config.model_copy(update={"context_tokens": config.context_tokens - llm.count_tokens(block)})

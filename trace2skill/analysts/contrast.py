@@ -28,12 +28,14 @@ import pyarrow.compute as pc
 from pydantic import BaseModel, Field, ValidationError
 
 from trace2skill.analysts.models import AnalysisResult, ErrorAnalysis
-from trace2skill.analysts.render import render_step
+from trace2skill.analysts.fit import fit_steps
+from trace2skill.analysts.render import step_text
 from trace2skill.prompting import fence_data, load_prompt, prompt_version
 from trace2skill.schema import Step, Trajectory, counted_steps
 
 MAX_SIBLING_STEPS = 24  # decisive steps kept from a sibling (first and last halves when longer)
-SIBLING_STEP_CHARS = 400  # a sibling step's text is cut to this many characters
+SIBLING_SHARE = 0.25  # of the prompt's room (context less the answer's) the sibling's steps may fill
+CHARS_PER_TOKEN = 3  # a cautious estimate (code and logs run denser than prose's 4)
 # The sibling rule's ranking of a task's successful runs, as Arrow sort keys over columns
 # ``length`` (``schema.counted_steps``) and ``id``: the shortest run first, ties by the smaller id.
 SIBLING_ORDER = [("length", "ascending"), ("id", "ascending")]
@@ -108,13 +110,22 @@ def pair_group(rows: list[dict[str, Any]], key: str) -> list[str | None]:
     return [pairing if r.get("success") is False else None for r in rows]
 
 
-def render_sibling(view: SiblingView, first: int | None = None, last: int | None = None, max_chars: int = SIBLING_STEP_CHARS) -> str:
-    """The sibling's decisive steps (those with index in ``first..last`` when given), one line
-    each, with a header that says which run it is and how long it was."""
-    steps = [s for s in view.steps if (first is None or s.index >= first) and (last is None or s.index <= last)]
-    lines = [render_step(s, max_chars)[0] for s in steps]
+def sibling_chars(context_tokens: int, output_tokens: int) -> int:
+    """Characters the sibling's steps may fill in a prompt: ``SIBLING_SHARE`` of its room."""
+    return int(max(context_tokens - output_tokens, 0) * SIBLING_SHARE) * CHARS_PER_TOKEN
+
+
+def render_sibling(view: SiblingView, room_chars: int, first: int | None = None, last: int | None = None) -> str:
+    """The sibling's decisive steps (those with index in ``first..last`` when given), fitted
+    to ``room_chars`` by the rule of ``trace2skill.analysts.fit``, with a header that says
+    which run it is and how long it was, and a note of what was cut."""
+    steps = [step_text(s) for s in view.steps if (first is None or s.index >= first) and (last is None or s.index <= last)]
+    fitted = fit_steps(steps, room_chars)
     header = f"Successful sibling run {fence_data(view.id)}: {view.total_steps} steps, {len(view.steps)} decisive ones shown by their own indices."
-    return "\n".join([header, *lines]) if lines else header + "\n(no sibling step in that range)"
+    if not steps:
+        return header + "\n(no sibling step in that range)"
+    note = fitted.note()
+    return "\n".join([header, *fitted.lines()] + ([f"({note})"] if note else []))
 
 
 class ContrastiveErrorAnalysis(ErrorAnalysis):
@@ -125,11 +136,12 @@ class ContrastiveErrorAnalysis(ErrorAnalysis):
     )
 
 
-def sibling_block(pairing: Pairing | None) -> str:
-    """The prompt block that puts the sibling next to the failure ("" without a sibling)."""
+def sibling_block(pairing: Pairing | None, room_chars: int) -> str:
+    """The prompt block that puts the sibling next to the failure, its steps fitted to
+    ``room_chars`` ("" without a sibling)."""
     if pairing is None or pairing.sibling is None:
         return ""
-    return load_prompt(__package__, "sibling").substitute(sibling=render_sibling(pairing.sibling))
+    return load_prompt(__package__, "sibling").substitute(sibling=render_sibling(pairing.sibling, room_chars))
 
 
 def with_contrast(result: AnalysisResult, pairing: Pairing | None) -> AnalysisResult:

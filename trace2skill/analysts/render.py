@@ -6,27 +6,31 @@ from collections.abc import Callable
 
 from pydantic import BaseModel
 
+from trace2skill.analysts.fit import FittedSteps, StepText, fit_steps
 from trace2skill.prompting import fence_data
 from trace2skill.schema import GraderCheck, GraderView, Step, Trajectory
 
 TokenCounter = Callable[[str], int]
 
-HEAD_STEPS = 2  # the opening user request is what the task was; always keep it
 MAX_PASSED_CHECKS = 10  # passing checks are context; failing ones are the evidence
+SYSTEM_CHARS = 6000  # the agent's instructions, at least, when the budget is small
+FIT_TRIES = 4  # measure, fit, measure again: the token count of cut text is only known after
 
 
 class RenderedTrajectory(BaseModel):
-    """Prompt text of one trajectory, plus what was left out to fit the budget."""
+    """Prompt text of one trajectory, plus what was cut to fit the budget."""
 
     system: str  # the agent's own instructions (often shared by many runs)
     text: str  # the task, the steps, the outcome
     tokens: int
-    elided_steps: int = 0
-    truncated_steps: int = 0
+    elided_steps: int = 0  # steps left out whole
+    truncated_steps: int = 0  # steps shown with some of their text cut
+    cut_chars: int = 0
+    note: str = ""  # what was cut, in words, for the prompt ("" when nothing was)
 
 
-def render_step(step: Step, max_chars: int) -> tuple[str, bool]:
-    """One line per step; long contents are cut in the middle. Returns (line, was_cut)."""
+def step_text(step: Step) -> StepText:
+    """A step as the prompt shows it: ``[i] who: `` then its whole text."""
     if step.kind == "tool_call":
         body = f"call {step.tool_name}({step.tool_args or ''})"
     else:
@@ -34,11 +38,21 @@ def render_step(step: Step, max_chars: int) -> tuple[str, bool]:
     label = step.role if step.kind != "observation" else f"tool result{f' ({step.tool_name})' if step.tool_name else ''}"
     if step.kind == "reasoning":
         label = f"{step.role} (thinking)"
-    cut = len(body) > max_chars
-    if cut:
-        half = max_chars // 2
-        body = f"{body[:half]} [...{len(body) - max_chars} chars cut...] {body[-half:]}"
-    return fence_data(f"[{step.index}] {label}: {body}"), cut
+    return StepText(index=step.index, prefix=fence_data(f"[{step.index}] {label}: "), body=fence_data(body))
+
+
+def render_step(step: Step) -> str:
+    """One step, whole, as one prompt line (or more, when its text has line breaks)."""
+    text = step_text(step)
+    return text.prefix + text.body
+
+
+def task_line(traj: Trajectory) -> str:
+    """The task, unless a user step says it word for word (then it is shown once, there)."""
+    said = next((s.index for s in traj.steps if s.role == "user" and s.content.strip() == (traj.task or "").strip()), None)
+    if not traj.task or said is not None:
+        return f"Task: (the user message of step {said})" if said is not None else "Task: (see the first user message)"
+    return fence_data(f"Task: {traj.task}")
 
 
 def outcome_line(traj: Trajectory) -> str:
@@ -50,7 +64,7 @@ def outcome_line(traj: Trajectory) -> str:
     return f"Outcome: {verdict}{reward}"
 
 
-def system_text(traj: Trajectory, max_chars: int = 6000) -> str:
+def system_text(traj: Trajectory, max_chars: int = SYSTEM_CHARS) -> str:
     """The agent's own instructions (its system messages), capped at ``max_chars``."""
     system = "\n".join(s.content for s in traj.steps if s.role == "system")
     if len(system) > max_chars:
@@ -58,58 +72,42 @@ def system_text(traj: Trajectory, max_chars: int = 6000) -> str:
     return fence_data(system)
 
 
-def render_trajectory(
-    traj: Trajectory,
-    *,
-    budget_tokens: int,
-    count_tokens: TokenCounter,
-    max_step_chars: int = 1200,
-    max_system_chars: int = 6000,
-) -> RenderedTrajectory:
-    """Render ``traj`` within ``budget_tokens``.
+def render_trajectory(traj: Trajectory, *, budget_tokens: int, count_tokens: TokenCounter, max_system_chars: int = SYSTEM_CHARS) -> RenderedTrajectory:
+    """Render ``traj`` within ``budget_tokens``, its steps fitted by the rule of
+    ``trace2skill.analysts.fit``: whole when they fit, else the least informative text cut
+    first, and ``note`` says what was cut.
 
     System steps are returned apart, so callers can put them before the trajectory
-    (engines with prefix caching then reuse them across runs that share them). Over
-    budget, the opening steps and as many final steps as fit are kept, and a marker
-    says how many steps in the middle were elided.
+    (engines with prefix caching then reuse them across runs that share them).
     """
-    system = system_text(traj, max_system_chars)
-
-    lines, truncated = [], 0
-    for step in traj.steps:
-        if step.role == "system":
-            continue
-        line, cut = render_step(step, max_step_chars)
-        lines.append(line)
-        truncated += cut
-
-    header = fence_data(f"Task: {traj.task}") if traj.task else "Task: (see the first user message)"
+    steps = [step_text(s) for s in traj.steps if s.role != "system"]
+    header = task_line(traj)
     footer = outcome_line(traj)
 
-    def assemble(kept: list[str]) -> str:
-        return "\n".join([header, *kept, footer])
+    def assemble(fitted: FittedSteps) -> str:
+        return "\n".join([header, *fitted.lines(), footer])
 
-    text = assemble(lines)
+    fitted = FittedSteps(steps=steps)
+    text = assemble(fitted)
     tokens = count_tokens(text)
-    elided = 0
-    if tokens > budget_tokens and len(lines) > HEAD_STEPS + 1:
-        head = lines[:HEAD_STEPS]
-        fixed = count_tokens(assemble(head)) + 16  # the marker line
-        tail: list[str] = []
-        used = fixed
-        for line in reversed(lines[HEAD_STEPS:]):
-            cost = count_tokens(line) + 1
-            if used + cost > budget_tokens and tail:
-                break
-            tail.insert(0, line)
-            used += cost
-        elided = len(lines) - HEAD_STEPS - len(tail)
-        if elided:
-            marker = f"[... {elided} steps elided to fit the context ...]"
-            text = assemble([*head, marker, *tail])
-            tokens = count_tokens(text)
+    room = sum(s.size() for s in steps)
+    for _ in range(FIT_TRIES):
+        if tokens <= budget_tokens:
+            break
+        # characters a token, as measured on the text itself (code and logs are denser than prose)
+        room = max(int(room * budget_tokens / tokens * 0.97) - len(header) - len(footer), 0)
+        fitted = fit_steps(steps, room)
+        text = assemble(fitted)
+        tokens = count_tokens(text)
+    left_out = {c.index for c in fitted.cuts if c.how == "left out"}
     return RenderedTrajectory(
-        system=system, text=text, tokens=tokens, elided_steps=elided, truncated_steps=truncated
+        system=system_text(traj, max_system_chars),
+        text=text,
+        tokens=tokens,
+        elided_steps=len(left_out),
+        truncated_steps=fitted.steps_cut() - len(left_out),
+        cut_chars=sum(c.chars for c in fitted.cuts),
+        note=fitted.note(),
     )
 
 

@@ -29,7 +29,6 @@ from trace2skill.schema import TRAJECTORY_SCHEMA, Trajectory
 
 TokenCounter = Callable[[str], int]
 ESTIMATE = "estimate: 4 characters a token"
-MAX_STEP_CHARS = 1200  # render_step's default cut: longer step contents are cut in the middle
 STEP_CHARS = 16  # "[i] role: " and the line break around each step
 TIKTOKEN_ENCODING = "o200k_base"
 TIKTOKEN_URL = f"https://openaipublic.blob.core.windows.net/encodings/{TIKTOKEN_ENCODING}.tiktoken"
@@ -84,13 +83,13 @@ class _Counting:
 
 
 def trajectory_chars(table: pa.Table | pa.RecordBatch) -> np.ndarray:
-    """Characters of each row's task and steps as a prompt shows them (each step cut at
-    ``MAX_STEP_CHARS``), computed on the Arrow columns without building trajectories."""
+    """Characters of each row's task and steps as a prompt shows them (each step whole, as
+    when the run fits the context), computed on the Arrow columns without building trajectories."""
     steps = table.column("steps")
     steps = steps.combine_chunks() if isinstance(steps, pa.ChunkedArray) else steps
     flat = pc.list_flatten(steps)
     lengths = [pc.fill_null(pc.utf8_length(pc.struct_field(flat, name)), 0).to_numpy(zero_copy_only=False) for name in ("content", "tool_name", "tool_args")]
-    per_step = np.minimum(sum(lengths), MAX_STEP_CHARS) + STEP_CHARS
+    per_step = sum(lengths) + STEP_CHARS
     parents = pc.list_parent_indices(steps).to_numpy(zero_copy_only=False)
     chars = np.bincount(parents, weights=per_step, minlength=table.num_rows)
     task = pc.fill_null(pc.utf8_length(table.column("task")), 0).to_numpy(zero_copy_only=False)

@@ -33,6 +33,7 @@ from trace2skill.consolidate.restate_instance import restate_instance
 from trace2skill.llm.base import LLMError
 from trace2skill.llm.config import EngineConfig, SamplingConfig, VllmConfig, for_replica
 from trace2skill.llm.factory import make_llm
+from trace2skill.llm.served_context import with_served_context
 from trace2skill.safety.model_review import ask_model
 from trace2skill.schema import Edit, Patch
 from trace2skill.serve.config import ReplicaConfig
@@ -66,7 +67,8 @@ class Analyst:
     """One loaded model per replica; the prompt logic runs here so token counting stays local."""
 
     def __init__(self, backend: dict, analyst: dict, max_ongoing_requests: int = 8):
-        engine = TypeAdapter(EngineConfig).validate_python(backend)
+        # openai/vllm: the context window the server reports for the model, else the recipe's
+        engine = with_served_context(TypeAdapter(EngineConfig).validate_python(backend))
         self.llm = make_llm(engine)
         # The answers' room (limits) follows the backend unless the recipe sets it; the context window is the engine's.
         self.config = AnalystConfig.model_validate(analyst).for_backend(engine)
