@@ -77,7 +77,7 @@ class _Answer(BaseModel):
 def whole_skill_pass(clusters: list[ClusterResult], merge: MergeFn | None, *, skill_lines: int, max_skill_lines: int) -> PassResult:
     """One merge over all skill-tier edits of ``clusters`` (see the module doc); runs when
     there is a ``merge`` and more than one skill cluster with edits."""
-    skill = [c for c in clusters if c.tier == "skill" and c.patches]
+    skill = sorted((c for c in clusters if c.tier == "skill" and c.patches), key=lambda c: (-c.support, c.cluster_id))  # the assembly's order
     if merge is None or len(skill) < 2:
         return PassResult(clusters=clusters)
     slots = [Slot(cluster=k, patch=i, index=j, edit=e) for k, c in enumerate(skill) for i, p in enumerate(c.patches) for j, e in enumerate(p.edits)]
