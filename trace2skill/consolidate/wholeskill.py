@@ -22,7 +22,12 @@ from pydantic import BaseModel, Field
 from rapidfuzz import fuzz
 
 from trace2skill.consolidate.merge import MergeFn, TreeStats, as_proposal
-from trace2skill.consolidate.models import MAX_MERGE_EDITS, Dropped, Proposal, WholeSkillBrief
+from trace2skill.consolidate.models import (
+    MAX_MERGE_EDITS,
+    Dropped,
+    Proposal,
+    WholeSkillBrief,
+)
 from trace2skill.consolidate.reduce import ClusterResult
 from trace2skill.schema import Edit
 from trace2skill.skill.model import normalize_title
@@ -90,7 +95,7 @@ def whole_skill_pass(clusters: list[ClusterResult], merge: MergeFn | None, *, sk
         stats.merge_calls += 1
         stats.usage = stats.usage + outcome.usage
         if outcome.patch is not None:
-            _take(outcome.patch, call, slots, skill, answer, offset=float(stats.merge_calls * (MAX_MERGE_EDITS + 1)))
+            _take(outcome.patch, call, slots, skill, answer, offset=float(stats.merge_calls * 2 * (MAX_MERGE_EDITS + 1)))
             continue
         if outcome.oversize and len({slots[s].section() for s in call}) > 1:
             sections = list(dict.fromkeys(slots[s].section() for s in call))
@@ -99,7 +104,7 @@ def whole_skill_pass(clusters: list[ClusterResult], merge: MergeFn | None, *, sk
             continue
         stats.failed_merges += int(not outcome.oversize)
         notes.append(f"not reviewed ({len(call)} edits of {_places(slots, call)}): {outcome.error or 'no answer'}; they stay as assembled")
-    notes[:0] = [_summary(slots, skill, answer)] if stats.merge_calls > stats.failed_merges else []
+    notes[:0] = [_summary(slots, answer)] if answer.reviewed else []
     return _rebuilt(clusters, skill, slots, answer, stats, notes)
 
 
@@ -162,7 +167,7 @@ def _take(merged: Proposal, call: list[int], slots: list[Slot], skill: list[Clus
             continue
         server = next((j for j, e in enumerate(merged.edits) if _holds(e, slots[s].edit)), None)
         if server is None:  # neither kept nor dropped by the answer: nothing is lost
-            answer.placed[s] = [(offset + len(merged.edits) + s, slots[s].edit)]
+            answer.placed[s] = [(offset + len(merged.edits) + call.index(s), slots[s].edit)]
             answer.restored += 1
         else:
             answer.served_by[s] = kept[owner[server]]
@@ -229,7 +234,7 @@ def _places(slots: list[Slot], call: list[int]) -> str:
     return ", ".join(dict.fromkeys(f"{path} § {section}" if section else path for path, section in (slots[s].section() for s in call)))
 
 
-def _summary(slots: list[Slot], skill: list[ClusterResult], answer: _Answer) -> str:
+def _summary(slots: list[Slot], answer: _Answer) -> str:
     topics = len({slots[s].cluster for s in answer.reviewed})
     return (
         f"reviewed {len(answer.reviewed)} edits of {topics} topics: {len(answer.dropped)} dropped with the merger's reason, "
