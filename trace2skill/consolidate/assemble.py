@@ -7,7 +7,9 @@ sections land in that order), then the ``References`` section if S0 has none, th
 ``reference`` cluster, the one-offs of a ``skill`` cluster, a cluster moved out of
 SKILL.md), highest support first. Before that, one final merge pass resolves
 cross-section conflicts: only the clusters whose edits clash (same span, same new
-section, or the same guidance with opposite polarity) go to the LLM together.
+section, or the same guidance with opposite polarity) go to the LLM together; then the
+whole-skill pass (``consolidate.wholeskill``) shows one merge every skill-tier edit across
+topics, to drop cross-topic duplicates and contradictions and to order the parts.
 
 The size rules are enforced here, not left to the fixer: while the patched SKILL.md would
 pass its line budget, the lowest-support skill cluster moves to references/; a reference
@@ -27,6 +29,7 @@ from trace2skill.consolidate.crossmerge import resolve_cross_conflicts
 from trace2skill.consolidate.merge import MergeFn, TreeStats
 from trace2skill.consolidate.naming import ReferenceName, Vocabulary, reference_name
 from trace2skill.consolidate.reduce import ClusterResult, Dropped
+from trace2skill.consolidate.wholeskill import whole_skill_pass
 from trace2skill.schema import Edit, Patch, stable_id
 from trace2skill.skill.apply import apply_patch
 from trace2skill.skill.model import SKILL_MD, Skill, normalize_title
@@ -67,7 +70,9 @@ class Assembly(BaseModel):
     resolutions: list[str] = Field(default_factory=list)
     demoted: list[int] = Field(default_factory=list)
     skill_md_lines: int = 0
-    stats: TreeStats = Field(default_factory=TreeStats)
+    stats: TreeStats = Field(default_factory=TreeStats)  # the cross-topic merges' and the whole-skill pass's calls
+    whole_skill_calls: int = 0
+    whole_skill_notes: list[str] = Field(default_factory=list, description="What the whole-skill pass did, or why it skipped or failed on which edits.")
 
 
 def assemble(
@@ -78,17 +83,24 @@ def assemble(
     max_reference_files: int = 10,
     max_reference_lines: int = 300,
     merge: MergeFn | None = None,
+    whole_skill: bool = True,
 ) -> Assembly:
-    """p* from the reduced clusters within the size rules (see the module doc)."""
+    """p* from the reduced clusters within the size rules (see the module doc); ``whole_skill``
+    switches the whole-skill pass (it runs when there is a ``merge`` and two skill topics)."""
     active = [c for c in clusters if c.tier != "drop" and (c.patches or c.rare)]
     active, stats, merge_dropped = resolve_cross_conflicts(active, merge)
     tiers = {c.cluster_id: c.tier for c in active}
     demoted: list[int] = []
     budget = ReferenceBudget(files=max_reference_files - len(s0.reference_paths()), lines=max_reference_lines)
+    review = None
+    if whole_skill:
+        lines = len(apply_patch(s0, combine(build_parts(s0, active, tiers, demoted, budget)[0])).skill.skill_md().splitlines())
+        review = whole_skill_pass(active, merge, skill_lines=lines, max_skill_lines=max_skill_lines)
+        active, stats, merge_dropped = review.clusters, stats + review.stats, merge_dropped + review.dropped
     while True:
-        parts, dropped = build_parts(s0, active, tiers, demoted, budget)
+        parts, dropped = build_parts(s0, active, tiers, demoted, budget, order=review.order if review else [])
         lines = len(apply_patch(s0, combine(parts)).skill.skill_md().splitlines())
-        movable = [c for c in active if tiers[c.cluster_id] == "skill"]
+        movable = [c for c in active if tiers[c.cluster_id] == "skill" and c.patches]
         if lines <= max_skill_lines or not movable:
             break
         lowest = min(movable, key=lambda c: (c.support, -c.cluster_id))
@@ -98,7 +110,7 @@ def assemble(
     resolutions = [r for c in active for r in c.resolutions]
     return Assembly(
         patch=combine(parts), parts=parts, clusters=active, dropped=merge_dropped + dropped + overflow, resolutions=resolutions, demoted=demoted,
-        skill_md_lines=lines, stats=stats,
+        skill_md_lines=lines, stats=stats, whole_skill_calls=review.stats.merge_calls if review else 0, whole_skill_notes=review.notes if review else [],
     )  # fmt: skip
 
 
@@ -123,12 +135,18 @@ def combine(parts: list[Part]) -> Patch:
 
 
 def build_parts(
-    s0: Skill, clusters: list[ClusterResult], tiers: dict[int, str], demoted: list[int], budget: ReferenceBudget
+    s0: Skill, clusters: list[ClusterResult], tiers: dict[int, str], demoted: list[int], budget: ReferenceBudget, *, order: list[int] | None = None
 ) -> tuple[list[Part], list[Dropped]]:
-    """The skill parts by support, then the reference parts (with the References scaffold
-    when S0 has no such section) within the reference budget."""
+    """The skill parts by support (in ``order``, the whole-skill pass's, where it gives one),
+    then the reference parts (with the References scaffold when S0 has no such section)
+    within the reference budget."""
     ranked = sorted(clusters, key=lambda c: (-c.support, c.cluster_id))
-    parts = [_part(c, "skill", [e for p in c.patches for e in p.edits]) for c in ranked if tiers[c.cluster_id] == "skill" and c.patches]
+    rank = {cid: i for i, cid in enumerate(order or [])}
+    parts = [
+        _part(c, "skill", [e for p in c.patches for e in p.edits])
+        for c in sorted(ranked, key=lambda c: rank.get(c.cluster_id, len(rank)))
+        if tiers[c.cluster_id] == "skill" and c.patches
+    ]
     pieces = [_reference_piece(c, tiers[c.cluster_id], c.cluster_id in demoted) for c in ranked]
     pieces = sorted((p for p in pieces if p is not None), key=lambda p: (-p.support, p.cluster_id))
     dropped: list[Dropped] = []

@@ -97,6 +97,12 @@ class ConsolidateConfig(BaseModel):
         True,
         description="A lone patch bound for references/ goes through one merge call that may drop it (the method's judgement); off: it is kept without that call (a slow engine's demo).",
     )
+    whole_skill_pass: bool = Field(
+        True,
+        description="After the cross-topic conflict merges, one merge over every SKILL.md-tier edit across topics drops cross-topic duplicates "
+        "and contradictions (each with its reason) and orders the additions; it runs when there is a merger and two or more skill topics "
+        "(consolidate.wholeskill). Off: topics meet only where their edits clash.",
+    )
     safety: SafetyConfig = Field(
         default_factory=SafetyConfig, description="The safety review of the final patch: stricter rules, allowed domains, rules switched off (docs/reliability.md)."
     )

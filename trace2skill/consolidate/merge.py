@@ -77,7 +77,9 @@ def merge_messages(patches: list[Patch], skill_view: str, *, budget_tokens: int 
     within ``budget_tokens``: ``view.call_view``) first, then the numbered inputs as data,
     each with its support, the lessons behind it (and their failure causes) and its edits."""
     skill = call_view(skill_view, patches, budget_tokens=budget_tokens, count_tokens=count_tokens)
-    system = load_prompt("trace2skill.consolidate", "merge").safe_substitute(skill=skill, room=merge_room(patches), inputs=len(patches))
+    brief = next((p.whole_skill for p in patches if isinstance(p, Proposal) and p.whole_skill), None)
+    prompt = load_prompt("trace2skill.consolidate", "whole_skill" if brief else "merge")  # the whole-skill pass has its own task
+    system = prompt.safe_substitute(skill=skill, room=merge_room(patches), inputs=len(patches), **(brief.model_dump() if brief else {}))
     payload = [
         {
             "input": n,
@@ -224,6 +226,7 @@ def _merger_drop(patch: Patch, drop: InputDrop) -> Dropped:
         lesson_ids=list(patch.lesson_ids),
         trajectory_ids=list(patch.trajectory_ids),
         content=content[:500],
+        input=drop.input,
     )
 
 

@@ -44,10 +44,19 @@ class Dropped(BaseModel):
     lesson_ids: list[str] = Field(default_factory=list)
     trajectory_ids: list[str] = Field(default_factory=list)
     content: str = ""
+    input: int = Field(0, description="The number of the input a merge call dropped (0: not a merger's drop); how the whole-skill pass finds the edit it dropped.")
 
     @property
     def support(self) -> int:
         return len(set(self.trajectory_ids))
+
+
+class WholeSkillBrief(BaseModel):
+    """Set on the inputs of the whole-skill pass (``consolidate.wholeskill``): the merge then
+    uses that pass's prompt, which states this line budget."""
+
+    skill_lines: int = Field(ge=0, description="SKILL.md's lines with all the assembled changes applied.")
+    max_skill_lines: int = Field(ge=1, description="The SKILL.md line budget (ConsolidateConfig.max_skill_lines).")
 
 
 class Proposal(Patch):
@@ -57,6 +66,7 @@ class Proposal(Patch):
     lessons: list[LessonBrief] = Field(default_factory=list)
     alternatives: list[Edit] = Field(default_factory=list, description="Edits of near-duplicates collapsed into it, shown to its first merge.")
     dropped: list[Dropped] = Field(default_factory=list)
+    whole_skill: WholeSkillBrief | None = None
 
 
 class InputDrop(BaseModel):
@@ -145,7 +155,9 @@ class ConsolidationStats(BaseModel):
     merge_calls_per_level: list[int] = Field(default_factory=list)  # summed over the topic clusters' trees
     failed_merges: int = 0  # tree and cross-topic merges without a usable answer
     forced_merges: int = 0
-    final_merge_calls: int = 0
+    final_merge_calls: int = 0  # cross-topic conflict merges and the whole-skill pass's calls
+    whole_skill_calls: int = 0  # the whole-skill pass's calls (in final_merge_calls)
+    whole_skill_pass: list[str] = Field(default_factory=list)  # what the pass did, or why it was skipped or failed
     fix_calls: int = 0
     failed_fixes: int = 0  # validation fix calls without a usable answer
     demoted: int = 0

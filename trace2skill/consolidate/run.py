@@ -131,7 +131,8 @@ def finish(
     runs first (``consolidate.gold``: a line quoting a grader's value is refused, not restated)."""
     clusters = sorted(clusters, key=lambda c: c.cluster_id)
     assembly = assemble(
-        s0, clusters, max_skill_lines=cfg.max_skill_lines, max_reference_files=cfg.max_reference_files, max_reference_lines=cfg.max_reference_lines, merge=merge
+        s0, clusters, max_skill_lines=cfg.max_skill_lines, max_reference_files=cfg.max_reference_files, max_reference_lines=cfg.max_reference_lines, merge=merge,
+        whole_skill=cfg.whole_skill_pass,
     )
     assembly, safety = reviewed(s0, assembly, cfg, model_review)  # high-severity lines are split out and withheld
     gold = GoldGuard.of(s0, graders=graders)
@@ -161,6 +162,8 @@ def finish(
         failed_merges=sum(c.stats.failed_merges for c in clusters) + assembly.stats.failed_merges,
         forced_merges=sum(c.stats.forced_merges for c in clusters),
         final_merge_calls=assembly.stats.merge_calls,
+        whole_skill_calls=assembly.whole_skill_calls,
+        whole_skill_pass=assembly.whole_skill_notes,
         fix_calls=final.fix_stats.merge_calls,
         failed_fixes=final.fix_stats.failed_merges,
         demoted=len(assembly.demoted),

@@ -163,6 +163,8 @@ def _merge(prompt: str) -> dict:
     patches = json.loads(block or "[]")
     if MERGE_FAILS in block:
         return {"edits": "merge failed on purpose (test hook)"}
+    if "<!-- prompt: whole_skill" in prompt:
+        return _whole_skill(patches)
     order = sorted(range(len(patches)), key=lambda i: -int(patches[i].get("support") or 0))
     homes: list[dict] = []  # one per target section: the first edit's fields, kept lines, support
     others: list[dict] = []
@@ -196,6 +198,27 @@ def _merge(prompt: str) -> dict:
     if len(resolutions) > 6:
         resolutions = resolutions[:5] + [f"{len(resolutions) - 5} more contradictions resolved the same way"]
     return {"edits": edits, "resolutions": resolutions}
+
+
+def _whole_skill(inputs: list[dict]) -> dict:
+    """The whole-skill pass as its prompt asks: inputs (one edit each) in order of support; one
+    whose every line paraphrases a kept input's line is dropped as its duplicate, one with a line
+    contradicting a kept line is dropped as the weaker side; the rest come back unchanged, in order."""
+    kept: list[tuple[int, list[str]]] = []
+    dropped, resolutions = [], []
+    for i in sorted(range(len(inputs)), key=lambda i: -int(inputs[i].get("support") or 0)):
+        lines = [line for e in inputs[i].get("edits", []) for line in e.get("content", "").split("\n") if line.strip()]
+        same = next((n for n, k in kept if lines and all(any(_alike(a, b) and _negated(a) == _negated(b) for a in k) for b in lines)), None)
+        against = next((n for n, k in kept if any(_negated(a) != _negated(b) and _alike(a, b, 0.35) for a in k for b in lines)), None)
+        if same is not None:
+            dropped.append({"input": i + 1, "reason": f"same advice as input {same + 1}"})
+        elif against is not None:
+            dropped.append({"input": i + 1, "reason": f"contradicts input {against + 1}, which more runs back"})
+            resolutions.append(f"kept input {against + 1} over the contradicting input {i + 1}")
+        else:
+            kept.append((i, lines))
+    edits = [{k: e.get(k) or "" for k in _EDIT_FIELDS} for i in sorted(n for n, _ in kept) for e in inputs[i].get("edits", [])]
+    return {"edits": edits, "resolutions": resolutions, "dropped": dropped}
 
 
 def _same_home(home: dict, edit: dict, lines: list[str]) -> bool:

@@ -108,7 +108,8 @@ def support_chart(items: list[tuple[int, str]]) -> bytes:
 
 def merge_chart(consolidation: dict[str, Any]) -> bytes:
     """LLM merge calls per merge-tree level (summed over the topic clusters' trees), then
-    the merges after the trees: forced final merges, merges across topics, fix rounds."""
+    the merges after the trees: forced final merges, merges of clashing topics, the
+    whole-skill pass, fix rounds."""
     fig, ax = _figure(6.0, 2.6)
     per_level = consolidation.get("merge_calls_per_level") or []
     stages = {f"tree level {n}": calls for n, calls in enumerate(per_level, 1)}
@@ -117,7 +118,8 @@ def merge_chart(consolidation: dict[str, Any]) -> bytes:
     stages.update(
         {
             "forced final merges": consolidation.get("forced_merges", 0),
-            "merges across topics": consolidation.get("final_merge_calls", 0),
+            "merges across topics": consolidation.get("final_merge_calls", 0) - consolidation.get("whole_skill_calls", 0),
+            "whole-skill pass": consolidation.get("whole_skill_calls", 0),
             "validation fix rounds": consolidation.get("fix_calls", 0),
         }
     )
