@@ -20,6 +20,10 @@ StepKind = Literal["message", "reasoning", "tool_call", "observation"]
 LessonKind = Literal["failure", "success"]
 # How far the starting skill S0 already says what a lesson says (the analyst's judgement).
 Coverage = Literal["covered", "partial", "missing"]
+# Where a trajectory's outcome came from (``Trajectory.metadata[OUTCOME_SOURCE]``, the manifest's
+# ``outcome_source``): a labels file or sidecar, the source's own verdict, a signal in the trace, the outcome judge.
+OutcomeSource = Literal["label", "grader", "signal", "judged"]
+OUTCOME_SOURCE, OUTCOME_SIGNAL, OUTCOME_JUDGEMENT = "outcome_source", "outcome_signal", "outcome_judgement"
 Status = Literal["analyzed", "no_lesson", "quarantined", "failed", "skipped"]  # skipped: left out by --max-prompt-tokens
 # Edits inside a markdown file's "## " sections; the whole-file ops come on top.
 SectionOp = Literal[
@@ -255,6 +259,7 @@ class ManifestRow(BaseModel):
     turns: int = 0  # agentic analyst: turns of its loop
     tool_errors: int = 0  # agentic analyst: actions answered with an error (bad arguments, refused citations)
     verdict: str = ""  # verifier hook: "verified" or "unverified"; "" when not run
+    outcome_source: OutcomeSource | Literal[""] = ""  # "" when the outcome stayed unknown
 
 
 class QuarantinedRecord(BaseModel):
@@ -373,6 +378,7 @@ MANIFEST_SCHEMA = pa.schema(
         ("turns", pa.int64()),
         ("tool_errors", pa.int64()),
         ("verdict", pa.string()),
+        ("outcome_source", pa.string()),
     ]
 )
 

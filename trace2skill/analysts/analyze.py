@@ -52,6 +52,10 @@ class AnalystConfig(BaseModel):
     mode: Literal["single", "agentic"] = Field("single", description="Error analyst: single (one call) or agentic (a bounded loop of tool calls over the run).")
     max_turns: int = Field(8, ge=1, le=64, description="Agentic mode: turns at most per failed run.")
     contrast: bool = Field(True, description="Pair each failure with a successful run of the same task, when there is one.")
+    judge: bool = Field(True, description="Infer an outcome no label, grader or trace signal gave with the outcome judge (not on the embedded backend, too small to judge).")
+    judge_min_confidence: float = Field(
+        0.6, ge=0.0, le=1.0, description="A judged outcome counts (and its run is analysed, with the caveat) only at this confidence or more."
+    )
 
     def for_backend(self, engine: SamplingConfig) -> AnalystSettings:
         """The settings the analysts run with on ``engine``: its context window, ``limits`` (the
@@ -59,6 +63,8 @@ class AnalystConfig(BaseModel):
         that fits long limits."""
         limits = self.limits or default_limits(engine.backend)
         update: dict = {"limits": limits, "context_tokens": engine.context_tokens}
+        if engine.backend == "embedded":
+            update["judge"] = False
         if "max_output_tokens" not in self.model_fields_set and limits.edit_chars >= ROOMY_EDIT_CHARS:
             update["max_output_tokens"] = LONG_OUTPUT_TOKENS
         return AnalystSettings.model_validate(self.model_dump(exclude_unset=True) | update)

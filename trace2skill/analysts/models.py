@@ -236,4 +236,5 @@ class AnalysisResult(BaseModel):
     turns: int = 0  # agentic mode: turns of the loop
     tool_errors: int = 0  # agentic mode: actions answered with an error
     verdict: str = ""  # verifier hook: "verified" / "unverified"
+    outcome_source: str = ""  # label | grader | signal | judged; "" when the outcome stayed unknown
     notes: list[str] = Field(default_factory=list)  # e.g. siblings skipped, with the reason

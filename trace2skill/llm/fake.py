@@ -249,7 +249,26 @@ def _restated_edit(prompt: str) -> dict:
     return {"content": without(edit["content"]), "section": without(edit["section"] or "") if edit["op"] == "add_section" else ""}
 
 
+_RESULT_LINE = re.compile(r"^\[(\d+)\] tool result[^:]*: (.*)$", re.MULTILINE)
+_ERROR_WORDS = re.compile(r"\b(?:error|failed|traceback|exception)\b", re.IGNORECASE)
+
+
+def _outcome_verdict(prompt: str) -> dict:
+    # Scripted judge: the run's last tool result decides; an error word in it is a failure, a
+    # clean one a success (confidence 0.8, citing that step); no tool result, or the hook
+    # "[fake:unclear]", is unclear.
+    trajectory = _block(prompt, "trajectory")
+    results = _RESULT_LINE.findall(trajectory)
+    if not results or "[fake:unclear]" in trajectory:
+        return {"verdict": "unclear", "confidence": 0.3, "cited_steps": [], "reason": "The run never shows its end state."}
+    step, text = results[-1]
+    failed = bool(_ERROR_WORDS.search(text))
+    reason = "The last tool result reports an error." if failed else "The last tool result is clean."
+    return {"verdict": "failure" if failed else "success", "confidence": 0.8, "cited_steps": [int(step)], "reason": reason}
+
+
 RESPONDERS: dict[str, Callable[[str], dict]] = {
+    "OutcomeVerdict": _outcome_verdict,
     "SkillDraft": _draft,
     "ErrorAnalysis": _error_analysis,
     "SuccessAnalysis": _success_analysis,

@@ -165,6 +165,7 @@ def manifest_row(result: AnalysisResult) -> ManifestRow:
         turns=result.turns,
         tool_errors=result.tool_errors,
         verdict=result.verdict,
+        outcome_source=result.outcome_source,
     )
 
 
