@@ -29,9 +29,10 @@ from trace2skill.schema import OUTCOME_SIGNAL, OUTCOME_SOURCE, Step, Trajectory
 EXCERPT_CHARS = 160
 USER_TURN_CHARS = 300  # a longer last turn is a new request, not a verdict on the work
 
+# A test runner as a command word: at the start or after a shell separator or quote, and not part of a file name (pytest.ini).
 TEST_COMMAND = re.compile(
-    r"(?<![\w-])(?:pytest|py\.test|python[\d.]* -m (?:pytest|unittest)|tox|nox|go test|cargo test|"
-    r"(?:npm|yarn|pnpm)(?: run)? test|mvn(?:w)? test|gradle(?:w)? test|make (?:test|check)|runtests\.py|phpunit|rspec|jest|vitest)(?![\w-])"
+    r"(?:^|(?<=[\s;&|(/\"']))(?:pytest|py\.test|python[\d.]* -m (?:pytest|unittest)|tox|nox|go test|cargo test|"
+    r"(?:npm|yarn|pnpm)(?: run)? test|mvn(?:w)? test|gradle(?:w)? test|make (?:test|check)|runtests\.py|phpunit|rspec|jest|vitest)(?=$|[\s;&|)\\\"'])"
 )
 RETURN_CODE = re.compile(r"<returncode>\s*(-?\d+)\s*</returncode>|\b(?:exit(?:ed)?(?: with)?[ _]?(?:code|status)|returncode)\W{0,3}(-?\d+)", re.IGNORECASE)
 PYTEST_SUMMARY = re.compile(r"^=*\s*(?:\d+ (?:passed|failed|errors?|skipped|xfailed|xpassed|warnings?|deselected)[, ]*)+(?:in [\d.]+s)?\s*=*$", re.MULTILINE)
