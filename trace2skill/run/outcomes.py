@@ -15,7 +15,7 @@ from pathlib import Path
 
 from trace2skill.ingest import IngestError, Label, read_file
 from trace2skill.ingest.labels import ID_KEYS
-from trace2skill.schema import OUTCOME_SOURCE, Trajectory
+from trace2skill.schema import Trajectory
 
 PREFLIGHT_RECORDS = 200  # trajectories read on the driver before the run, at most
 SOURCES = ("label", "grader", "signal", "judged")
@@ -38,7 +38,7 @@ def no_outcome_message(seen: int, backend: str) -> str:
         f"a final test run, a failed patch, the user's last turn), and the {backend} backend has no outcome judge. "
         f"Pass --labels FILE: JSONL rows with an id ({ids}) and success (true/false) or reward (a number), "
         'e.g. {"session_id": "...", "success": true}; or put a SWE-bench report.json beside each trajectory; '
-        "or use a backend that judges outcomes (--backend openai --base-url URL --model M). See docs/formats.md#outcomes."
+        "or use a backend that judges outcomes (--backend openai --base-url URL --model M). See docs/formats.md#where-outcomes-come-from."
     )
 
 
