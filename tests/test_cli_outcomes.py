@@ -37,6 +37,17 @@ def test_every_command_skips_unknown_files_with_the_same_warning_and_reads_sidec
     assert proc.returncode == 0, proc.stderr
     assert f"warning: skipped {MINI / 'preds.json'}: not a recognised trajectory file" in proc.stderr
     assert "2 label(s) read from 2 sidecar file(s)" in proc.stderr
+    if command[0] == "plan":
+        assert "outcome sources           2 label\n" in proc.stdout
+
+
+def test_plan_says_how_the_unknown_outcomes_would_be_inferred(tmp_path: Path):
+    shutil.copy(DATA / "openhands_events.json", tmp_path)
+    shutil.copy(DATA / "mini_v2.traj.json", tmp_path)
+    judged = run("plan", str(tmp_path), "--backend", "fake")
+    assert "outcome sources           1 signal, 1 unknown; the outcome judge infers the unknown ones" in judged.stdout, judged.stdout
+    embedded = run("plan", str(tmp_path), "--backend", "embedded")
+    assert "1 signal, 1 unknown; no outcome judge on this backend: the unknown ones yield nothing" in embedded.stdout
 
 
 def test_ingest_reads_the_sidecars_and_exclude_drops_a_file(tmp_path: Path):

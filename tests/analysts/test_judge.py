@@ -104,3 +104,9 @@ def test_the_embedded_backend_has_no_judge():
 
     assert AnalystConfig().for_backend(EmbeddedConfig()).judge is False
     assert AnalystConfig().for_backend(FakeConfig()).judge is True
+
+
+def test_a_judge_with_no_valid_verdict_fails_the_run_with_the_reason():
+    result = analyze_row(openhands_run().to_row(), AIRLINE, FakeLLM(failure_rate=1.0, failures=("invalid_json",)), SETTINGS)
+    assert result.status == "failed" and result.reason.startswith("outcome_judge: ")
+    assert result.usage.calls == SETTINGS.retries + 1

@@ -67,6 +67,11 @@ def test_a_submission_after_the_test_run_keeps_it():
     assert signals.tests_signal(traj.steps).success is True
 
 
+@pytest.mark.parametrize("command", ["./tests/runtests.py --parallel 1 utils_tests", "cd /testbed && python -m pytest -x", "npm run test", "cargo test -q"])
+def test_test_runners_are_recognised_as_commands(command):
+    assert signals.tests_signal(run(*bash(command, "<returncode>0</returncode>")).steps).success is True
+
+
 def test_commands_that_are_not_test_runs_say_nothing():
     traj = run(*bash("cat pytest.ini", "<returncode>0</returncode>"))
     assert signals.tests_signal(traj.steps) is None

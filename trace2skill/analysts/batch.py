@@ -19,7 +19,7 @@ from trace2skill.analysts.context import SkillContext
 from trace2skill.analysts.contrast import Pairing, with_contrast
 from trace2skill.analysts.judge import judge_outcome
 from trace2skill.analysts.models import AnalysisResult
-from trace2skill.llm.base import LLMClient
+from trace2skill.llm.base import LLMClient, LLMError
 from trace2skill.schema import OUTCOME_SOURCE, Trajectory
 
 PAIRING = "pairing"  # a failure's successful sibling (JSON of a Pairing; null: none), from the pairing stage
@@ -41,9 +41,13 @@ def analyze_row(row: dict[str, Any], skill: SkillContext, llm: LLMClient, config
     try:
         traj, pairing = Trajectory.from_row(row), row.get(PAIRING)
         if traj.success is None and config.judge:
-            traj, usage, why = judge_outcome(traj, llm, context_tokens=config.context_tokens, min_confidence=config.judge_min_confidence, retries=config.retries)
+            base = {"trajectory_id": traj.id, "source_file": traj.source_file}
+            try:
+                traj, usage, why = judge_outcome(traj, llm, context_tokens=config.context_tokens, min_confidence=config.judge_min_confidence, retries=config.retries)
+            except LLMError as exc:  # no valid verdict within the retries: failed, like an analyst's call
+                return AnalysisResult(**base, status="failed", reason=f"outcome_judge: {exc}", usage=exc.usage)
             if why:
-                return AnalysisResult(trajectory_id=traj.id, source_file=traj.source_file, status="no_lesson", reason=f"outcome unknown: {why}", usage=usage)
+                return AnalysisResult(**base, status="no_lesson", reason=f"outcome unknown: {why}", usage=usage)
         else:
             usage = None
         result = run_analyst(traj, skill, llm, config, Pairing.model_validate_json(pairing) if pairing else None)
