@@ -86,6 +86,7 @@ def test_an_unknown_outcome_is_judged_before_the_analysis_and_the_result_names_i
     result = analyze_row(row, AIRLINE, FakeLLM(), SETTINGS)
     assert (result.status, result.outcome_source) == ("analyzed", "judged")
     assert result.usage.calls == 2  # the judge, then the error analyst
+    assert result.lessons and {lesson.metadata["outcome_source"] for lesson in result.lessons} == {"judged"}
     off = analyze_row(row, AIRLINE, FakeLLM(), SETTINGS.model_copy(update={"judge": False}))
     assert (off.status, off.outcome_source, off.reason) == ("no_lesson", "", "outcome unknown: no success or reward")
 

@@ -51,7 +51,10 @@ def analyze_row(row: dict[str, Any], skill: SkillContext, llm: LLMClient, config
         else:
             usage = None
         result = run_analyst(traj, skill, llm, config, Pairing.model_validate_json(pairing) if pairing else None)
-        update = {"outcome_source": traj.metadata.get(OUTCOME_SOURCE, "")}
+        source = traj.metadata.get(OUTCOME_SOURCE, "")
+        # Each lesson says how its run's outcome was known, so a lesson from a judged run can be told apart downstream.
+        lessons = [lesson.model_copy(update={"metadata": {**lesson.metadata, OUTCOME_SOURCE: source}}) for lesson in result.lessons]
+        update = {"outcome_source": source, "lessons": lessons}
         if usage is not None:  # the judge's call counts with the analysis it led to
             update["usage"] = result.usage + usage
         return result.model_copy(update=update)
