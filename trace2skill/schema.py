@@ -21,6 +21,10 @@ LessonKind = Literal["failure", "success"]
 # How far the starting skill S0 already says what a lesson says (the analyst's judgement).
 Coverage = Literal["covered", "partial", "missing"]
 Verified = Literal["passed", "failed", "unchecked"]  # a diagnosis's check: its fix passed, failed, or no checker ran
+# Where a trajectory's outcome came from (``Trajectory.metadata[OUTCOME_SOURCE]``, the manifest's
+# ``outcome_source``): a labels file or sidecar, the source's own verdict, a signal in the trace, the outcome judge.
+OutcomeSource = Literal["label", "grader", "signal", "judged"]
+OUTCOME_SOURCE, OUTCOME_SIGNAL, OUTCOME_JUDGEMENT = "outcome_source", "outcome_signal", "outcome_judgement"
 Status = Literal["analyzed", "no_lesson", "quarantined", "failed", "skipped"]  # skipped: left out by --max-prompt-tokens
 # Edits inside a markdown file's "## " sections; the whole-file ops come on top.
 SectionOp = Literal[
@@ -257,6 +261,7 @@ class ManifestRow(BaseModel):
     turns: int = 0  # agentic analyst: turns of its loop
     tool_errors: int = 0  # agentic analyst: actions answered with an error (bad arguments, refused citations)
     verified: str = ""  # the diagnosis's check (analysts/check.py): passed, failed or unchecked; "" without a diagnosis
+    outcome_source: OutcomeSource | Literal[""] = ""  # "" when the outcome stayed unknown
 
 
 class QuarantinedRecord(BaseModel):
@@ -376,6 +381,7 @@ MANIFEST_SCHEMA = pa.schema(
         ("turns", pa.int64()),
         ("tool_errors", pa.int64()),
         ("verified", pa.string()),
+        ("outcome_source", pa.string()),
     ]
 )
 

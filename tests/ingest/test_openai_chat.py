@@ -105,7 +105,7 @@ def test_reasoning_developer_role_and_broken_arguments_kept() -> None:
     assert t.steps[2].content == "Need the calculator."
     # Malformed arguments are the agent's own mistake: evidence for analysis, not a bad record.
     assert t.steps[4].tool_args == '{"expr": "2+2"'
-    assert t.metadata == {"extra_fields": {"run": "A"}, "outcome_field": "reward"}
+    assert t.metadata == {"extra_fields": {"run": "A"}, "outcome_field": "reward", "outcome_source": "grader"}
 
 
 @pytest.mark.parametrize(

@@ -144,12 +144,14 @@ def test_otel_evaluation_attribute(tmp_path: Path) -> None:
         ({"metadata": {"verdict": "PASS"}}, True, "metadata.verdict"),
         ({"extra": {"passed": 0}}, False, "extra.passed"),
         ({"score": 0.4}, False, "score"),
-        ({}, None, None),
+        ({}, False, None),  # no field: the run's last action, pytest reporting "1 failed", is the signal (ingest.signals)
     ],
 )
 def test_openai_chat_and_sharegpt_outcome_fields(tmp_path: Path, fields: dict[str, Any], success: bool | None, field: str | None) -> None:
     (t,) = split(list(read_file(write(tmp_path, "runs.jsonl", [chat(**fields)], lines=True))))[0]
     assert (t.success, t.metadata.get("outcome_field")) == (success, field)
+    assert t.metadata["outcome_source"] == ("grader" if field else "signal")
+    success = None if not fields else success  # the ShareGPT run below has no test run: no signal
     share = {"conversations": [{"from": "human", "value": "hi"}, {"from": "gpt", "value": "done"}], **fields}
     (s,) = split(list(read_file(write(tmp_path, "share.jsonl", [share], lines=True))))[0]
     assert (s.success, s.metadata.get("outcome_field")) == (success, field)
@@ -195,9 +197,11 @@ def test_cut_dataset_export_keeps_the_records_before_the_cut(tmp_path: Path) -> 
 def test_inspect_shows_outcome_sources_runs_without_one_and_repairs(tmp_path: Path) -> None:
     record = chat(id="r1", metadata={"verdict": "PASS"})
     record["messages"][3]["content"] = {"stdout": "ok"}
-    path = write(tmp_path, "runs.jsonl", [record, chat(id="r2", resolved=False), chat(id="r3")], lines=True)
+    r4 = chat(id="r4")
+    r4["messages"] = r4["messages"][:2]  # nothing but the request: no outcome at all
+    path = write(tmp_path, "runs.jsonl", [record, chat(id="r2", resolved=False), chat(id="r3"), r4], lines=True)
     table = summarize(record_rows(path, "openai_chat", read_file(path)))
     row = table.row(0, named=True)
-    assert (row["records"], row["success"], row["failure"], row["no_outcome"]) == (3, 1, 1, 1)
-    assert row["outcome_from"] == "1x metadata.verdict; 1x resolved"
+    assert (row["records"], row["success"], row["failure"], row["no_outcome"]) == (4, 1, 2, 1)
+    assert row["outcome_from"] == "1x metadata.verdict; 1x resolved; 1x signal: tests"
     assert row["repairs"] == "1x content"

@@ -34,7 +34,8 @@ def run_with_failures(tmp_path: Path, n: int) -> tuple[pl.DataFrame, float, dict
         out_dir=tmp_path / "out",
         name="support-desk",
         backend=FakeConfig(failure_rate=RATE, failures=FAILURES),
-        analyst=AnalystConfig(retries=RETRIES),
+        # No outcome judge: the corpus's unknown outcomes stay no_lesson, and llm_calls counts one analyst's attempts.
+        analyst=AnalystConfig(retries=RETRIES, judge=False),
         consolidate=ConsolidateConfig(embedder="hashing"),
         batch_size=64,
     )

@@ -68,6 +68,10 @@ class AnalystConfig(BaseModel):
     mode: Literal["single", "agentic"] = Field("single", description="Error analyst: single (one call) or agentic (a bounded loop of tool calls over the run).")
     max_turns: int = Field(20, ge=1, le=128, description="Agentic mode: turns at most per failed run (the method's reference: 20).")
     contrast: bool = Field(True, description="Pair each failure with a successful run of the same task, when there is one.")
+    judge: bool = Field(True, description="Infer an outcome no label, grader or trace signal gave with the outcome judge (not on the embedded backend, too small to judge).")
+    judge_min_confidence: float = Field(
+        0.6, ge=0.0, le=1.0, description="A judged outcome counts (and its run is analysed, with the caveat) only at this confidence or more."
+    )
     checker: CheckerConfig = Field(default_factory=CheckerConfig, description="Agentic mode's check tool, and what failed and unchecked diagnoses weigh.")
 
     @model_validator(mode="after")
@@ -82,6 +86,8 @@ class AnalystConfig(BaseModel):
         that fits long limits."""
         limits = self.limits or default_limits(engine.backend)
         update: dict = {"limits": limits, "context_tokens": engine.answer_context_tokens()}  # a reasoning model's thinking room kept apart
+        if engine.backend == "embedded":
+            update["judge"] = False
         if "max_output_tokens" not in self.model_fields_set and limits.edit_chars >= ROOMY_EDIT_CHARS:
             update["max_output_tokens"] = LONG_OUTPUT_TOKENS
         return AnalystSettings.model_validate(self.model_dump(exclude_unset=True) | update)

@@ -18,9 +18,10 @@ from trace2skill.analysts.analyze import AnalystSettings
 from trace2skill.analysts.check import Checker, apply_policy
 from trace2skill.analysts.context import SkillContext
 from trace2skill.analysts.contrast import Pairing, with_contrast
+from trace2skill.analysts.judge import judge_outcome
 from trace2skill.analysts.models import AnalysisResult
-from trace2skill.llm.base import LLMClient
-from trace2skill.schema import Trajectory
+from trace2skill.llm.base import LLMClient, LLMError
+from trace2skill.schema import OUTCOME_SOURCE, Trajectory
 
 PAIRING = "pairing"  # a failure's successful sibling (JSON of a Pairing; null: none), from the pairing stage
 
@@ -36,12 +37,30 @@ def call_failed(row: dict[str, Any], error: BaseException) -> AnalysisResult:
 
 def analyze_row(row: dict[str, Any], skill: SkillContext, llm: LLMClient, config: AnalystSettings, checker: Checker | None = None) -> AnalysisResult:
     """The analysis of one ``trajectories.parquet`` row (with its ``pairing`` column, when the
-    pairing stage ran); an error in it is this row's ``failed`` result. A result no checker
-    judged is marked ``unchecked``, under the recipe's policy for those."""
+    pairing stage ran); an error in it is this row's ``failed`` result. A run whose outcome is
+    unknown is first put to the outcome judge (``analysts.judge``) when ``config.judge``. A
+    result no checker judged is marked ``unchecked``, under the recipe's policy for those."""
     try:
-        pairing = row.get(PAIRING)
-        result = run_analyst(Trajectory.from_row(row), skill, llm, config, Pairing.model_validate_json(pairing) if pairing else None, checker)
-        return result if result.verified else apply_policy(result, "unchecked", config.checker)
+        traj, pairing = Trajectory.from_row(row), row.get(PAIRING)
+        if traj.success is None and config.judge:
+            base = {"trajectory_id": traj.id, "source_file": traj.source_file}
+            try:
+                traj, usage, why = judge_outcome(traj, llm, context_tokens=config.context_tokens, min_confidence=config.judge_min_confidence, retries=config.retries)
+            except LLMError as exc:  # no valid verdict within the retries: failed, like an analyst's call
+                return AnalysisResult(**base, status="failed", reason=f"outcome_judge: {exc}", usage=exc.usage)
+            if why:
+                return AnalysisResult(**base, status="no_lesson", reason=f"outcome unknown: {why}", usage=usage)
+        else:
+            usage = None
+        result = run_analyst(traj, skill, llm, config, Pairing.model_validate_json(pairing) if pairing else None, checker)
+        result = result if result.verified else apply_policy(result, "unchecked", config.checker)
+        source = traj.metadata.get(OUTCOME_SOURCE, "")
+        # Each lesson says how its run's outcome was known, so a lesson from a judged run can be told apart downstream.
+        lessons = [lesson.model_copy(update={"metadata": {**lesson.metadata, OUTCOME_SOURCE: source}}) for lesson in result.lessons]
+        update = {"outcome_source": source, "lessons": lessons}
+        if usage is not None:  # the judge's call counts with the analysis it led to
+            update["usage"] = result.usage + usage
+        return result.model_copy(update=update)
     except Exception as exc:  # the analysis code failed: this trajectory fails, not its batch
         return call_failed(row, exc)
 

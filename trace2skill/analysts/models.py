@@ -255,4 +255,5 @@ class AnalysisResult(BaseModel):
     turns: int = 0  # agentic mode: turns of the loop
     tool_errors: int = 0  # agentic mode: actions answered with an error
     verified: str = ""  # the diagnosis's check: passed / failed / unchecked (analysts/check.py); "" until settled
+    outcome_source: str = ""  # label | grader | signal | judged; "" when the outcome stayed unknown
     notes: list[str] = Field(default_factory=list)  # e.g. siblings skipped, with the reason

@@ -55,13 +55,33 @@ def task_line(traj: Trajectory) -> str:
     return fence_data(f"Task: {traj.task}")
 
 
+RULES = {"tests": "the agent's last test run", "patch": "the submitted patch", "user": "the user's last turn"}
+
+
+def outcome_caveat(metadata: dict) -> str:
+    """What the analyst is told about an outcome nobody graded: the signal or the judge's verdict it rests on."""
+    source = metadata.get("outcome_source")
+    if source == "signal":
+        signal = metadata.get("outcome_signal") or {}
+        said = f"{RULES.get(signal.get('rule'), 'a signal')} at step {signal.get('step')}: {signal.get('evidence', '')}"
+        return fence_data(f" (not graded: inferred from {said})")
+    if source == "judged":
+        judged = metadata.get("outcome_judgement") or {}
+        steps = ", ".join(str(i) for i in judged.get("cited_steps") or [])
+        return fence_data(
+            f" (not graded: an outcome judge inferred it with confidence {judged.get('confidence', 0):.2f} from steps {steps}: "
+            f"{str(judged.get('reason', '')).rstrip('.')}. Treat it as likely, not certain: draw lessons only from what the run itself shows.)"
+        )
+    return ""
+
+
 def outcome_line(traj: Trajectory) -> str:
     if traj.success is None:
         verdict = "unknown"
     else:
         verdict = "SUCCESS" if traj.success else "FAILURE"
     reward = f" (reward {traj.reward:g})" if traj.reward is not None else ""
-    return f"Outcome: {verdict}{reward}"
+    return f"Outcome: {verdict}{reward}{outcome_caveat(traj.metadata)}"
 
 
 def system_text(traj: Trajectory, max_chars: int = SYSTEM_CHARS) -> str:

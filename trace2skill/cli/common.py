@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated, Optional
 
 import typer
 from pydantic import BaseModel
@@ -14,6 +15,17 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
+
+
+# --include / --exclude, on every command that takes inputs (ingest.inputs has the rules).
+Include = Annotated[Optional[list[str]], typer.Option("--include", metavar="GLOB", help="Read only input files whose path or name matches GLOB (repeatable).")]
+Exclude = Annotated[Optional[list[str]], typer.Option("--exclude", metavar="GLOB", help="Skip input files whose path or name matches GLOB (repeatable).")]
+
+
+def warn(lines: list[str]) -> None:
+    """Input warnings (files skipped, sidecars read) on stderr, the same in every command."""
+    for line in lines:
+        typer.echo(f"warning: {line}" if line.startswith("skipped") else line, err=True)
 
 
 class CliError(Exception):

@@ -12,7 +12,7 @@ import typer
 from pydantic import ValidationError
 
 from trace2skill.analysts.analyze import AnalystConfig
-from trace2skill.cli.common import CliError, app, first_error, given, help_of, require, require_options
+from trace2skill.cli.common import CliError, Exclude, Include, app, first_error, given, help_of, require, require_options
 from trace2skill.consolidate.config import ConsolidateConfig
 from trace2skill.llm.config import EmbeddedConfig, OpenAIConfig, SamplingConfig
 from trace2skill.run.options import DistillConfig, RunOptions
@@ -61,6 +61,8 @@ def distill(
     candidates: Annotated[Optional[int], typer.Option("--candidates", help="Write N candidate skills (OUT/candidate-i), sampled with different seeds, for evaluate to rank.")] = None,
     analyst_mode: Annotated[Optional[str], typer.Option("--analyst-mode", help=help_of(AnalystConfig, "mode"))] = None,
     checker: Annotated[Optional[str], typer.Option("--checker", help=CHECKER_HELP)] = None,
+    include: Include = None,
+    exclude: Exclude = None,
 ) -> None:
     """Analyse trajectories and write a skill folder plus run outputs (Parquet, summary, report)."""
     from trace2skill.run.checkpoint import resume_config
@@ -77,6 +79,8 @@ def distill(
         "success_threshold": success_threshold,
         "labels": labels,
         "input_format": input_format,
+        "include": include,
+        "exclude": exclude,
         "backend": {
             "backend": backend,
             "model_path": str(model_path) if model_path else None,

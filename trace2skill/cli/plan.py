@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 from pydantic import ValidationError
 
-from trace2skill.cli.common import CliError, app, first_error, given, help_of, known_format, require, require_options
+from trace2skill.cli.common import CliError, Exclude, Include, app, first_error, given, help_of, known_format, require, require_options, warn
 from trace2skill.run.options import RunOptions
 
 
@@ -27,6 +27,8 @@ def plan(
     max_prompt_tokens: Annotated[Optional[int], typer.Option("--max-prompt-tokens", min=1, help="Show what distill --max-prompt-tokens N (same --seed) would analyse.")] = None,
     lessons: Annotated[Optional[float], typer.Option("--lessons-per-trajectory", min=0, help="Merge units per analysed trajectory (default 2).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the plan as JSON on stdout instead of a table.")] = False,
+    include: Include = None,
+    exclude: Exclude = None,
 ) -> None:
     """Count the inputs and estimate a distill's LLM calls, tokens and (with a recipe's throughput) GPU-hours and wall time."""
     from trace2skill.analysts.context import SkillContext
@@ -38,7 +40,7 @@ def plan(
 
     require(inputs)
     require_options(skill=skill, recipe=recipe, labels=labels)
-    flags = {"input_format": input_format, "success_threshold": success_threshold, "labels": labels, "backend": {"backend": backend}, "max_prompt_tokens": max_prompt_tokens, "seed": seed}
+    flags = {"input_format": input_format, "success_threshold": success_threshold, "labels": labels, "backend": {"backend": backend}, "max_prompt_tokens": max_prompt_tokens, "seed": seed, "include": include, "exclude": exclude}
     try:
         cfg = RunOptions.model_validate(with_flags(load_recipe(recipe) if recipe else {}, given(flags)))
     except ValidationError as exc:
@@ -48,7 +50,9 @@ def plan(
     scan = scan_inputs(
         [str(p) for p in inputs], fmt=cfg.input_format, labels=read_labels(cfg.labels) if cfg.labels else None,
         success_threshold=cfg.success_threshold, sample_size=sample, seed=cfg.seed, per_trajectory=bool(cfg.max_prompt_tokens),
+        include=cfg.include, exclude=cfg.exclude,
     )
+    warn(scan.skipped)
     count, tokenizer = token_counter(cfg.backend)
     result = make_plan(scan, cfg, SkillContext.of(s0), count, tokenizer, replicas=replicas, lessons_per_trajectory=LESSONS_PER_TRAJECTORY if lessons is None else lessons)
     typer.echo(result.model_dump_json(indent=2) if as_json else result.table())

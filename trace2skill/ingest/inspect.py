@@ -16,15 +16,21 @@ import polars as pl
 
 from trace2skill.ingest.base import REPAIRS_KEY
 from trace2skill.ingest.outcomes import OUTCOME_FIELD
-from trace2skill.schema import QuarantinedRecord, Trajectory
+from trace2skill.schema import OUTCOME_SIGNAL, OUTCOME_SOURCE, QuarantinedRecord, Trajectory
 
 TOP_REASONS = 3
 
 
 def outcome_source(record: Trajectory) -> str | None:
-    """The field path an outcome was read from; ``None`` when the run has none."""
+    """Where an outcome came from: ``label``, ``signal: RULE``, or the field path the source's own
+    verdict was read from; ``None`` when the run has none."""
     if record.success is None and record.reward is None:
         return None
+    source = record.metadata.get(OUTCOME_SOURCE)
+    if source == "label":
+        return "label"
+    if source == "signal":
+        return f"signal: {(record.metadata.get(OUTCOME_SIGNAL) or {}).get('rule', '?')}"
     field = record.metadata.get(OUTCOME_FIELD)
     return str(field) if field else "format rule"
 

@@ -28,6 +28,7 @@ from trace2skill.ingest import (
 from trace2skill.ingest.base import Format, Record, Source, UnknownFormatError
 from trace2skill.ingest.jsonfile import foreign_encoding
 from trace2skill.ingest.labels import Label, apply_labels
+from trace2skill.ingest.signals import with_outcome_source
 from trace2skill.redact import redact_quoting_text, redact_trajectory
 from trace2skill.schema import Trajectory
 
@@ -112,7 +113,9 @@ def read_file(
     counts as success when ``reward >= success_threshold``. ``id_scope`` is the file
     name hashed into ids (default: the basename); pass a relative path when several
     inputs share a basename. ``labels`` (from ``read_labels``) sets the outcome of every
-    trajectory it has a label for. With ``redact`` (the default) secrets are redacted
+    trajectory it has a label for; a run left without one gets an outcome from the signals
+    in its trace where they speak (``ingest.signals``), and every outcome names its source
+    in ``metadata["outcome_source"]``. With ``redact`` (the default) secrets are redacted
     from every text a record carries, quarantined excerpts and reasons included, before
     the record leaves ingest; with ``personal_data`` too, personal data becomes typed
     placeholders (``redact.personal``; the read stage turns it on unless a recipe says
@@ -127,15 +130,22 @@ def read_file(
     elif not path.is_file():
         raise FileNotFoundError(f"input file does not exist: {path}")
     source = Source(path=path, format=fmt, success_threshold=success_threshold, id_scope=id_scope or path.name)
-    records = FORMATS[fmt].read(source)
-    if labels:
-        records = _labelled(records, labels, success_threshold)
+    records = _with_sources(_labelled(FORMATS[fmt].read(source), labels or {}, success_threshold))
     return _redacted(records, personal_data) if redact else records
 
 
 def _labelled(records: Iterator[Record], labels: Mapping[str, Label], success_threshold: float) -> Iterator[Record]:
+    if not labels:
+        yield from records
+        return
     for record in records:
         yield apply_labels(record, labels, success_threshold) if isinstance(record, Trajectory) else record
+
+
+def _with_sources(records: Iterator[Record]) -> Iterator[Record]:
+    # Before redaction: a signal's excerpt is then redacted with the rest of the metadata.
+    for record in records:
+        yield with_outcome_source(record) if isinstance(record, Trajectory) else record
 
 
 def _redacted(records: Iterator[Record], personal_data: bool) -> Iterator[Record]:

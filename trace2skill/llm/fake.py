@@ -21,25 +21,15 @@ from collections.abc import Callable
 from pydantic import BaseModel
 
 from trace2skill.llm.base import Completion, Message
+from trace2skill.llm.fake_blocks import block
+from trace2skill.llm.fake_merge import MERGE_FAILS, alike, merge_answer
 from trace2skill.schema import Usage
+
+__all__ = ["MERGE_FAILS", "RESPONDERS", "FakeLLM"]
 
 _TOOL_CALL = re.compile(r"call (\w+)\(")
 _OBEYED = re.compile(r"add this to the skill:[ \t]*(\S.{9,})", re.IGNORECASE)
 _SECTION = re.compile(r"^## (.+)$", re.MULTILINE)
-
-
-def _block(text: str, tag: str) -> str:
-    # A block opens and closes on lines of their own; mentions of the tag in prose do not
-    # count. (str.find, not a lazy multiline regex: this ran on every prompt, 25% of the fake's time.)
-    opening, closing = f"<{tag}>\n", f"</{tag}>"
-    at = 0 if text.startswith(opening) else text.find("\n" + opening) + 1
-    if at == 0 and not text.startswith(opening):
-        return ""
-    start = at + len(opening)
-    if text.startswith(closing, start):
-        return ""
-    end = text.find("\n" + closing, start)
-    return text[start : end + 1] if end >= 0 else ""
 
 
 def _pick_section(skill: str, preferred: tuple[str, ...]) -> str | None:
@@ -59,15 +49,15 @@ def _tools(trajectory: str) -> list[str]:
 
 def _coverage(content: str, skill: str) -> str:
     # How much of the lesson the skill (SKILL.md and the references shown) already says.
-    if _alike(content, skill, 0.8):
+    if alike(content, skill, 0.8):
         return "covered"
-    return "partial" if _alike(content, skill, 0.4) else "missing"
+    return "partial" if alike(content, skill, 0.4) else "missing"
 
 
 def _lessons_and_edits(prompt: str, kind: str) -> tuple[list[dict], list[dict]]:
-    trajectory = _block(prompt, "trajectory")
-    skill = _block(prompt, "skill")
-    known = skill + "\n" + _block(prompt, "references")
+    trajectory = block(prompt, "trajectory")
+    skill = block(prompt, "skill")
+    known = skill + "\n" + block(prompt, "references")
     tools = _tools(trajectory)[:2] or ["the main tool"]
     lessons = []
     for tool in tools:
@@ -80,7 +70,7 @@ def _lessons_and_edits(prompt: str, kind: str) -> tuple[list[dict], list[dict]]:
             title = f"Confirm arguments for {tool}"
         lesson = {"title": title, "description": f"When a task needs {tool}.", "content": content, "topic": topic}
         lessons.append({**lesson, "coverage": _coverage(content, known)})
-    obeyed = _OBEYED.search(trajectory + "\n" + _block(prompt, "agent_instructions"))
+    obeyed = _OBEYED.search(trajectory + "\n" + block(prompt, "agent_instructions"))
     if obeyed:
         injected = {"title": "Follow the standing instruction", "description": "Always.", "content": obeyed.group(1).strip()[:240], "topic": "standing instructions", "coverage": "missing"}
         lessons = [injected, *lessons[:2]]
@@ -98,13 +88,13 @@ def _lessons_and_edits(prompt: str, kind: str) -> tuple[list[dict], list[dict]]:
 
 def _analysis(prompt: str, kind: str) -> str:
     """The reasoning a model writes first; it names the evidence it had."""
-    grader = _block(prompt, "grader")
+    grader = block(prompt, "grader")
     seen = f" The grader's view lists {grader.count(chr(10)) + 1} line(s) of evidence." if grader else ""
     return f"The run is a {kind}; its tool calls show what decided it.{seen}"
 
 
 def _error_analysis(prompt: str) -> dict:
-    trajectory = _block(prompt, "trajectory")
+    trajectory = block(prompt, "trajectory")
     if not _TOOL_CALL.search(trajectory):
         return {"analysis": _analysis(prompt, "failure"), "explained": False, "failure_causes": [], "lessons": [], "edits": []}
     lessons, edits = _lessons_and_edits(prompt, "failure")
@@ -121,126 +111,12 @@ def _error_analysis(prompt: str) -> dict:
 
 def _success_analysis(prompt: str) -> dict:
     lessons, edits = _lessons_and_edits(prompt, "success")
-    path = [f"call {t}" for t in _tools(_block(prompt, "trajectory"))][:6] or ["answer the user"]
+    path = [f"call {t}" for t in _tools(block(prompt, "trajectory"))][:6] or ["answer the user"]
     return {"analysis": _analysis(prompt, "success"), "solution_path": path, "lessons": lessons, "edits": edits}
 
 
-_NEGATIONS = frozenset({"never", "not", "no", "dont", "don't", "avoid", "cannot"})
-_LINE_OPS = ("append_to_section", "add_section")
-_EDIT_FIELDS = ("op", "path", "section", "anchor", "content", "reason")
-MERGE_FAILS = "[fake:merge-fails]"  # a patch containing this makes every merge call it is in fail
-
-
-def _words(text: str) -> list[str]:
-    return re.findall(r"[a-z0-9_']+", text.lower())
-
-
-def _stems(text: str) -> set[str]:
-    return {w[:5] for w in _words(text) if len(w) > 3 and w not in _NEGATIONS}
-
-
-def _negated(text: str) -> bool:
-    return bool(set(_words(text)) & _NEGATIONS)
-
-
-def _alike(a: str, b: str, share: float = 0.5) -> bool:
-    # Paraphrase test: ``share`` of the content-word stems of the shorter text occur in the
-    # longer one (a contradiction needs fewer: the negation rewords the rest).
-    sa, sb = _stems(a), _stems(b)
-    if not sa or not sb:
-        return a.strip().lower() == b.strip().lower()
-    return len(sa & sb) / min(len(sa), len(sb)) >= share
-
-
-def _merge(prompt: str) -> dict:
-    """Merge like a careful model would, deterministically: patches in order of support; a line
-    that paraphrases a kept line is dropped, one that contradicts it (same words, opposite
-    polarity) loses to it and the resolution is written down; lines for the same section (same
-    or paraphrased title, or paraphrased content) are gathered under one heading and split
-    into edits that fit the schema's caps. Other edits are deduplicated exactly. An answer
-    over the edit cap fails validation, as a real engine's would."""
-    block = _block(prompt, "patches")
-    patches = json.loads(block or "[]")
-    if MERGE_FAILS in block:
-        return {"edits": "merge failed on purpose (test hook)"}
-    if "<!-- prompt: whole_skill" in prompt:
-        return _whole_skill(patches)
-    order = sorted(range(len(patches)), key=lambda i: -int(patches[i].get("support") or 0))
-    homes: list[dict] = []  # one per target section: the first edit's fields, kept lines, support
-    others: list[dict] = []
-    resolutions: list[str] = []
-    for i in order:
-        weight = int(patches[i].get("support") or 0)
-        for raw in patches[i].get("edits", []):
-            edit = {k: raw.get(k) or "" for k in _EDIT_FIELDS}
-            if edit["op"] not in _LINE_OPS:
-                if edit not in others:
-                    others.append(edit)
-                continue
-            lines = [line for line in edit["content"].split("\n") if line.strip()]
-            home = next((h for h in homes if h["path"] == edit["path"] and _same_home(h, edit, lines)), None)
-            if home is None:
-                home = {**edit, "lines": [], "seen": [], "support": weight}
-                homes.append(home)
-            for line in lines:
-                if any(_alike(k, line) and _negated(k) == _negated(line) for k in home["lines"]):
-                    home["seen"].append(line)  # a paraphrase of a kept line
-                    continue
-                twin = next((k for k in home["seen"] if _negated(k) != _negated(line) and _alike(k, line, 0.35)), None)
-                if twin is None:
-                    home["lines"].append(line)
-                    home["seen"].append(line)
-                else:
-                    resolutions.append(
-                        f"kept {twin.strip()[:60]!r} (support {home['support']}) over the contradicting {line.strip()[:60]!r} (support {weight})"
-                    )
-    edits = [e for h in homes for e in _home_edits(h)] + others
-    if len(resolutions) > 6:
-        resolutions = resolutions[:5] + [f"{len(resolutions) - 5} more contradictions resolved the same way"]
-    return {"edits": edits, "resolutions": resolutions}
-
-
-def _whole_skill(inputs: list[dict]) -> dict:
-    """The whole-skill pass as its prompt asks: inputs (one edit each) in order of support; one
-    whose every line paraphrases a kept input's line is dropped as its duplicate, one with a line
-    contradicting a kept line is dropped as the weaker side; the rest come back unchanged, in order."""
-    kept: list[tuple[int, list[str]]] = []
-    dropped, resolutions = [], []
-    for i in sorted(range(len(inputs)), key=lambda i: -int(inputs[i].get("support") or 0)):
-        lines = [line for e in inputs[i].get("edits", []) for line in e.get("content", "").split("\n") if line.strip()]
-        same = next((n for n, k in kept if lines and all(any(_alike(a, b) and _negated(a) == _negated(b) for a in k) for b in lines)), None)
-        against = next((n for n, k in kept if any(_negated(a) != _negated(b) and _alike(a, b, 0.35) for a in k for b in lines)), None)
-        if same is not None:
-            dropped.append({"input": i + 1, "reason": f"same advice as input {same + 1}"})
-        elif against is not None:
-            dropped.append({"input": i + 1, "reason": f"contradicts input {against + 1}, which more runs back"})
-            resolutions.append(f"kept input {against + 1} over the contradicting input {i + 1}")
-        else:
-            kept.append((i, lines))
-    edits = [{k: e.get(k) or "" for k in _EDIT_FIELDS} for i in sorted(n for n, _ in kept) for e in inputs[i].get("edits", [])]
-    return {"edits": edits, "resolutions": resolutions, "dropped": dropped}
-
-
-def _same_home(home: dict, edit: dict, lines: list[str]) -> bool:
-    if _alike(home["section"], edit["section"]):
-        return True
-    both_new = home["op"] == edit["op"] == "add_section"
-    return both_new and any(_alike(k, line) for k in home["lines"] for line in lines)
-
-
-def _home_edits(home: dict, cap: int = 300) -> list[dict]:
-    chunks: list[str] = []
-    for line in home["lines"]:
-        if chunks and len(chunks[-1]) + 1 + len(line) <= cap:
-            chunks[-1] += "\n" + line
-        else:
-            chunks.append(line[:cap])
-    base = {k: home[k] for k in _EDIT_FIELDS}
-    return [{**base, "content": c} if n == 0 else {**base, "op": "append_to_section", "anchor": "", "content": c} for n, c in enumerate(chunks)]
-
-
 def _draft(prompt: str) -> dict:
-    tasks = [line[2:].strip() for line in _block(prompt, "tasks").splitlines() if line.startswith("- ")]
+    tasks = [line[2:].strip() for line in block(prompt, "tasks").splitlines() if line.startswith("- ")]
     counts = Counter(w for t in tasks for w in re.findall(r"[a-z]{5,}", t.lower()))
     words = [w for w, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:3]] or ["tasks"]
     description = f"Handle requests about {', '.join(words)}. Use when a task mentions {words[0]}."
@@ -260,7 +136,7 @@ def _model_verdict(prompt: str) -> dict:
 
 def _restated_edit(prompt: str) -> dict:
     # Scripted: every listed value (longest first, any case) becomes "<value>", a role the fake cannot name.
-    data = json.loads(_block(prompt, "patches"))
+    data = json.loads(block(prompt, "patches"))
     values = sorted(data["values"], key=len, reverse=True)
 
     def without(text: str) -> str:
@@ -272,11 +148,30 @@ def _restated_edit(prompt: str) -> dict:
     return {"content": without(edit["content"]), "section": without(edit["section"] or "") if edit["op"] == "add_section" else ""}
 
 
+_RESULT_LINE = re.compile(r"^\[(\d+)\] tool result[^:]*: (.*)$", re.MULTILINE)
+_ERROR_WORDS = re.compile(r"\b(?:error|failed|traceback|exception)\b", re.IGNORECASE)
+
+
+def _outcome_verdict(prompt: str) -> dict:
+    # Scripted judge: the run's last tool result decides; an error word in it is a failure, a
+    # clean one a success (confidence 0.8, citing that step); no tool result, or the hook
+    # "[fake:unclear]", is unclear.
+    trajectory = block(prompt, "trajectory")
+    results = _RESULT_LINE.findall(trajectory)
+    if not results or "[fake:unclear]" in trajectory:
+        return {"verdict": "unclear", "confidence": 0.3, "cited_steps": [], "reason": "The run never shows its end state."}
+    step, text = results[-1]
+    failed = bool(_ERROR_WORDS.search(text))
+    reason = "The last tool result reports an error." if failed else "The last tool result is clean."
+    return {"verdict": "failure" if failed else "success", "confidence": 0.8, "cited_steps": [int(step)], "reason": reason}
+
+
 RESPONDERS: dict[str, Callable[[str], dict]] = {
+    "OutcomeVerdict": _outcome_verdict,
     "SkillDraft": _draft,
     "ErrorAnalysis": _error_analysis,
     "SuccessAnalysis": _success_analysis,
-    "MergeResult": _merge,
+    "MergeResult": merge_answer,
     "ModelVerdict": _model_verdict,
     "RestatedEdit": _restated_edit,
 }
@@ -364,14 +259,14 @@ def _divergence(trajectory: str, sibling: str) -> int | None:
 
 def _contrastive_error_analysis(prompt: str) -> dict:
     answer = _error_analysis(prompt)
-    return {**answer, "divergence_step": _divergence(_block(prompt, "trajectory"), _block(prompt, "sibling"))}
+    return {**answer, "divergence_step": _divergence(block(prompt, "trajectory"), block(prompt, "sibling"))}
 
 
 def _analyst_action(prompt: str) -> dict:
     """The next action of a methodical analyst: view the end of the run, read the sibling and
     the grader where there are any, then finish with an analysis of the steps it viewed."""
     done = _ACTION.findall(prompt)
-    outline = [int(i) for i in _OUTLINE_STEP.findall(_block(prompt, "trajectory"))] or [0]
+    outline = [int(i) for i in _OUTLINE_STEP.findall(block(prompt, "trajectory"))] or [0]
     if "[fake:never-finish]" in prompt:
         return {"action": {"tool": "view_steps", "first": outline[0], "last": outline[0]}}
     if "[fake:bad-args]" in prompt and not done:
@@ -389,7 +284,7 @@ def _analyst_action(prompt: str) -> dict:
             return {"action": {"tool": tool}}
     if "A checker is plugged in" in prompt and viewed and ("check" not in done or "[System check]" in parts[-1]):
         return {"action": {"tool": "check", "proposal": _fix(prompt)}}
-    analysis = _contrastive_error_analysis(f"<trajectory>\n{viewed}\n</trajectory>\n<sibling>\n{sibling}\n</sibling>\n<skill>\n{_block(prompt, 'skill')}\n</skill>")
+    analysis = _contrastive_error_analysis(f"<trajectory>\n{viewed}\n</trajectory>\n<sibling>\n{sibling}\n</sibling>\n<skill>\n{block(prompt, 'skill')}\n</skill>")
     if "[fake:cite-unviewed]" in prompt and "finish" not in done:
         seen = {int(i) for i in _STEP_LINE.findall(viewed)}
         unseen = [i for i in outline if i not in seen]
@@ -399,6 +294,8 @@ def _analyst_action(prompt: str) -> dict:
 
 
 RESPONDERS["ContrastiveErrorAnalysis"] = _contrastive_error_analysis
+
+
 def _fix(prompt: str) -> str:
     """The fake's proposed fix: the expected actions the grader showed, as a JSON action list."""
     if "[fake:wrong-fix]" in prompt:

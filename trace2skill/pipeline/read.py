@@ -12,27 +12,35 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import ray
 
-from trace2skill.ingest import Label, detect_format, discover_files, read_file
+from trace2skill.ingest import Label, read_file
+from trace2skill.ingest.inputs import Inputs, sort_inputs
 from trace2skill.parts import ensure_schema, ordered_part_name, reset, write_part
 from trace2skill.schema import QUARANTINE_SCHEMA, TRAJECTORY_SCHEMA, Trajectory
 
 
-def plan_inputs(inputs: list[str], fmt: str = "auto") -> list[dict[str, str]]:
-    """One row per input file: its index, path, format and id scope (the basename, or the
-    path where two inputs share a basename, so trajectory ids never collide)."""
-    files = discover_files(inputs)
-    names = Counter(f.name for f in files)
-    return [
-        {"index": i, "path": str(f), "format": detect_format(f) if fmt == "auto" else fmt, "scope": f.name if names[f.name] == 1 else str(f)}
-        for i, f in enumerate(files)
+def input_plan(inputs: list[str], fmt: str = "auto", *, include: Sequence[str] = (), exclude: Sequence[str] = ()) -> tuple[list[dict[str, str]], Inputs]:
+    """One row per trajectory file: its index, path, format and id scope (the basename, or the
+    path where two inputs share a basename, so trajectory ids never collide); and the sorted
+    inputs (``ingest.inputs``: the sidecars' labels, the files skipped, with why)."""
+    sorted_inputs = sort_inputs(inputs, fmt, include=include, exclude=exclude)
+    names = Counter(f.name for f, _ in sorted_inputs.files)
+    plan = [
+        {"index": i, "path": str(f), "format": name, "scope": f.name if names[f.name] == 1 else str(f)}
+        for i, (f, name) in enumerate(sorted_inputs.files)
     ]
+    return plan, sorted_inputs
+
+
+def plan_inputs(inputs: list[str], fmt: str = "auto") -> list[dict[str, str]]:
+    """The rows of :func:`input_plan`, without the sidecars and skipped files."""
+    return input_plan(inputs, fmt)[0]
 
 
 def parse_file_rows(

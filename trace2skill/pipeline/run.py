@@ -24,7 +24,7 @@ from trace2skill.ingest import read_labels
 from trace2skill.pipeline.analyze import AnalyzeBatch, draft_s0, write_lessons_and_patches
 from trace2skill.pipeline.consolidate import Topics, finish_topics, reduce_topics
 from trace2skill.pipeline.pair import MAX_PARTITIONS, ROWS_PER_PARTITION, task_pairings, with_pairings
-from trace2skill.pipeline.read import plan_inputs, read_records, write_records
+from trace2skill.pipeline.read import input_plan, read_records, write_records
 from trace2skill.pipeline.stages import Stage, run_stages
 from trace2skill.pipeline.tuning import TRIM_EVERY_BATCHES, analysis_stream, in_worker, ray_session, system_arrow_pool, trim
 from trace2skill.report import write_report
@@ -32,6 +32,7 @@ from trace2skill.run.budget import PromptBudget, budget_report, budget_run
 from trace2skill.run.checkpoint import ANALYSIS_DIR, Checkpoint, check_writable, mark_done, start_run
 from trace2skill.run.holdout import HOLDOUT_TASKS, read_task_ids, split_holdout
 from trace2skill.run.options import DistillConfig
+from trace2skill.run.outcomes import check_outcomes
 from trace2skill.run.outputs import MANIFEST, QUARANTINE, TRAJECTORIES, analysis_usage, personal_data_counts, write_manifest
 from trace2skill.run.progress import Console
 from trace2skill.run.summary import RunSummary
@@ -62,12 +63,25 @@ def load_starting_skill(cfg: DistillConfig) -> Skill:
     return minimal_skill(name, f"Lessons distilled from agent trajectories for {name.replace('-', ' ')} tasks. Use when doing such tasks.")
 
 
-def ingest(inputs: list[str], trajectories: Path, *, fmt: str = "auto", labels: Path | None = None, success_threshold: float = 1.0, num_cpus: int | None = None) -> dict[str, int]:
+def ingest(
+    inputs: list[str],
+    trajectories: Path,
+    *,
+    fmt: str = "auto",
+    labels: Path | None = None,
+    success_threshold: float = 1.0,
+    num_cpus: int | None = None,
+    include: tuple[str, ...] = (),
+    exclude: tuple[str, ...] = (),
+    progress: Progress = print,
+) -> dict[str, int]:
     """``trace2skill ingest``: normalise and redact inputs into a trajectories Parquet dataset,
     a folder of part files written by the workers (and ``<stem>.quarantine.parquet`` beside
-    it); return the counts."""
-    plan = plan_inputs(inputs, fmt)
-    label_map = read_labels(labels) if labels else None
+    it); return the counts. Sidecars join as labels; files neither read are named to ``progress``."""
+    plan, found = input_plan(inputs, fmt, include=include, exclude=exclude)
+    for line in found.warnings():
+        progress(line)
+    label_map = found.with_labels(read_labels(labels) if labels else None)
     with ray_session(num_cpus):
         parsed = read_records(plan, success_threshold=success_threshold, labels=label_map, limit=None)
         return write_records(parsed, trajectories, trajectories.with_name(f"{trajectories.stem}.quarantine.parquet"))
@@ -209,8 +223,13 @@ def distill(cfg: DistillConfig, progress: Progress = print, *, resume: bool = Fa
     t_start = time.perf_counter()
     progress = Console.of(progress)
     run_dir = cfg.resolved_run_dir
-    plan = plan_inputs([str(p) for p in cfg.inputs], cfg.input_format)  # fails before any work on a bad input
-    labels = read_labels(cfg.labels) if cfg.labels else None
+    # Fails before any work on a bad input; sidecars join as labels, files neither read are named.
+    plan, found = input_plan([str(p) for p in cfg.inputs], cfg.input_format, include=cfg.include, exclude=cfg.exclude)
+    for line in found.warnings():
+        progress(line)
+    labels = found.with_labels(read_labels(cfg.labels) if cfg.labels else None)
+    if not resume:
+        check_outcomes(plan, labels, success_threshold=cfg.success_threshold, backend=cfg.backend.backend, judge=cfg.analyst.judge)
     s0 = load_starting_skill(cfg)
     check_writable(cfg.out_dir, run_dir, need_bytes=sum(Path(f["path"]).stat().st_size for f in plan) + MIN_FREE_BYTES)
     state = start_run(cfg, resume=resume)
@@ -266,6 +285,7 @@ def _write_outputs(cfg: DistillConfig, cons, found: dict[str, int], summary: Run
     safety = write_safety(cons.safety, run_dir)
 
     statuses = parts.value_counts(run_dir / MANIFEST, "status")
+    sources = parts.value_counts(run_dir / ANALYSIS_DIR, "outcome_source")  # of the trajectories sent to analysis
     return summary.model_copy(
         update={
             "skill_dir": str(skill_dir),
@@ -278,6 +298,7 @@ def _write_outputs(cfg: DistillConfig, cons, found: dict[str, int], summary: Run
             **safety.summary_fields(),
             "personal_data": personal_data_counts(run_dir / TRAJECTORIES),
             "personal_data_off": not cfg.redact.personal_data,
+            "outcome_sources": dict(sorted(sources.items())),
             "valid": not result.problems,
             "validation_problems": result.problems,
         }

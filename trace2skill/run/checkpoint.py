@@ -25,7 +25,7 @@ from trace2skill.run.options import DistillConfig
 from trace2skill.schema import MANIFEST_SCHEMA, ManifestRow, to_table
 
 # Bump when the run dir's layout or the meaning of its files changes.
-RUN_FORMAT = 3  # 2: trajectories/quarantine are folders of parts; analysis parts carry the manifest columns; 3: one config per engine
+RUN_FORMAT = 4  # 2: trajectories/quarantine are folders of parts; analysis parts carry the manifest columns; 3: one config per engine; 4: outcome_source in the manifest columns
 STATE_FILE = "run.json"
 ANALYSIS_DIR = "analysis"
 # The columns of an analysis part: the manifest columns (summed and counted without parsing
@@ -165,6 +165,7 @@ def manifest_row(result: AnalysisResult) -> ManifestRow:
         turns=result.turns,
         tool_errors=result.tool_errors,
         verified=result.verified,
+        outcome_source=result.outcome_source,
     )
 
 

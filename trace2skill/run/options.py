@@ -71,6 +71,8 @@ class RunOptions(BaseModel):
     success_threshold: float = Field(1.0, description="reward >= threshold counts as success.")
     labels: Path | None = Field(None, description="Labels file joining outcomes onto trajectories (docs/formats.md).")
     input_format: str = Field("auto", description="Input format name, or auto-detect per file.")
+    include: tuple[str, ...] = Field((), description="Read only input files matching one of these globs (path or name).")
+    exclude: tuple[str, ...] = Field((), description="Skip input files matching one of these globs (path or name).")
     analyze_concurrency: int = Field(2, ge=1, description="Ray Data actors sending trajectories to the analysts.")
     batch_size: int | None = Field(
         None,

@@ -22,12 +22,14 @@ from pydantic import BaseModel, Field
 
 from trace2skill.analysts.analyze import AnalystSettings
 from trace2skill.analysts.context import SkillContext
-from trace2skill.ingest import Label, detect_format, discover_files, read_file
+from trace2skill.ingest import Label, read_file
+from trace2skill.ingest.inputs import sort_inputs
 from trace2skill.run.budget import stratum
 from trace2skill.run.options import RunOptions, ThroughputConfig
+from trace2skill.run.outcomes import judge_available, outcome_counts
 from trace2skill.run.sample import budget_sample
 from trace2skill.run.tokens import PromptEstimate, TokenCounter, analyst_config, full_tokens, message_tokens, trajectory_chars
-from trace2skill.schema import TRAJECTORY_SCHEMA, BudgetReport, Trajectory
+from trace2skill.schema import OUTCOME_SOURCE, TRAJECTORY_SCHEMA, BudgetReport, Trajectory
 
 ROWS_PER_BATCH = 1024  # trajectories whose sizes are summed at once on Arrow columns
 LESSONS_PER_TRAJECTORY = 2.0  # units merged per analysed trajectory (docs/performance.md measured 1.84)
@@ -42,6 +44,8 @@ class Scan(BaseModel):
     quarantined: int = 0
     formats: dict[str, int] = Field(default_factory=dict)  # trajectories per format
     outcomes: dict[str, int] = Field(default_factory=dict)  # success / failure / unknown
+    outcome_sources: dict[str, int] = Field(default_factory=dict)  # label / grader / signal; "" unknown
+    skipped: list[str] = Field(default_factory=list)  # warnings: files neither read as trajectories nor as sidecars
     sample: list[Trajectory] = Field(default_factory=list)
     # per trajectory, only when a budget is previewed: stratum, outcome, characters as a prompt shows them
     strata: list[str] = Field(default_factory=list)
@@ -58,14 +62,18 @@ def scan_inputs(
     sample_size: int = 64,
     seed: int = 0,
     per_trajectory: bool = False,
+    include: Sequence[str] = (),
+    exclude: Sequence[str] = (),
 ) -> Scan:
     """Read every record once; count them and keep a seeded uniform sample (reservoir) of
     ``sample_size`` trajectories (and with ``per_trajectory``, each one's stratum, outcome
-    and size, for a budget preview). The plan prints numbers only, so records are not redacted."""
-    scan, formats, outcomes, rng, rows = Scan(), Counter(), Counter(), random.Random(seed), []
-    for path in discover_files(inputs):
+    and size, for a budget preview). The plan prints numbers only, so records are not redacted.
+    Inputs are sorted as distill sorts them (``ingest.inputs``): sidecars join as labels."""
+    scan, formats, outcomes, sources, rng, rows = Scan(), Counter(), Counter(), Counter(), random.Random(seed), []
+    found = sort_inputs(inputs, fmt, include=include, exclude=exclude)
+    scan.skipped, labels = found.warnings(), found.with_labels(dict(labels) if labels else None)
+    for path, name in found.files:
         scan.files += 1
-        name = detect_format(path) if fmt == "auto" else fmt
         for record in read_file(path, fmt=name, success_threshold=success_threshold, labels=labels, redact=False):
             if not isinstance(record, Trajectory):
                 scan.quarantined += 1
@@ -73,6 +81,7 @@ def scan_inputs(
             scan.trajectories += 1
             formats[name] += 1
             outcomes[outcome(record.success)] += 1
+            sources[record.metadata.get(OUTCOME_SOURCE, "")] += 1
             if per_trajectory:
                 rows.append(record.to_row())
                 if len(rows) == ROWS_PER_BATCH:
@@ -82,7 +91,7 @@ def scan_inputs(
             elif (slot := rng.randrange(scan.trajectories)) < sample_size:
                 scan.sample[slot] = record
     _add_rows(scan, rows)
-    scan.formats, scan.outcomes = dict(formats), dict(outcomes)
+    scan.formats, scan.outcomes, scan.outcome_sources = dict(formats), dict(outcomes), dict(sorted(sources.items()))
     return scan
 
 
@@ -165,6 +174,8 @@ class Plan(BaseModel):
     quarantined: int
     formats: dict[str, int]
     outcomes: dict[str, int]
+    outcome_sources: dict[str, int] = Field(default_factory=dict)  # label / grader / signal; "" unknown (judged in the run, where a judge runs)
+    judge: bool = False  # the outcome judge will run on the unknown ones
     sampled: int
     tokenizer: str
     trajectory_tokens: TokenStats  # the whole trajectory as the analysts render it
@@ -183,6 +194,13 @@ class Plan(BaseModel):
     budget: BudgetReport | None = None  # what distill --max-prompt-tokens N would analyse
     notes: list[str] = Field(default_factory=list)
 
+    def sources_line(self) -> str:
+        """Where the outcomes come from, and what happens to the unknown ones."""
+        line = outcome_counts(Counter(self.outcome_sources))
+        if self.outcome_sources.get(""):
+            line += "; the outcome judge infers the unknown ones" if self.judge else "; no outcome judge on this backend: the unknown ones yield nothing"
+        return line
+
     def table(self) -> str:
         """The plan as an aligned table for the terminal, then its notes."""
         out = self.outcomes
@@ -191,6 +209,7 @@ class Plan(BaseModel):
             ("trajectories", f"{self.trajectories:,}, and {self.quarantined:,} unreadable record(s) (quarantined)"),
             ("formats", ", ".join(f"{k} {v:,}" for k, v in sorted(self.formats.items())) or "-"),
             ("outcomes", ", ".join(f"{k} {out.get(k, 0):,}" for k in ("success", "failure", "unknown"))),
+            ("outcome sources", self.sources_line()),
             ("tokens counted with", f"{self.tokenizer}, on a sample of {self.sampled}"),
             ("tokens per trajectory", _stats(self.trajectory_tokens)),
             ("analyst prompt, fitted", f"{_stats(self.prompt_tokens)} (context {self.context_tokens:,}; shared prefix ~{self.shared_prefix_tokens:,})"),
@@ -261,7 +280,9 @@ def make_plan(
     fitted = [m for m in (message_tokens(t, skill, analyst, count) for t in scan.sample) if m]
     prompts = [sum(m) for m in fitted]
     prefix = TokenStats.of([m[0] for m in fitted]).mean  # the system message: S0, the instructions, the agent's own
-    calls = scan.trajectories - scan.outcomes.get("unknown", 0)
+    judge = judge_available(cfg.backend.backend, cfg.analyst.judge)
+    # With a judge every run gets an analysis call (an upper bound: an unclear verdict stops there) and the unknown ones a judge call more.
+    calls = scan.trajectories + scan.outcomes.get("unknown", 0) if judge else scan.trajectories - scan.outcomes.get("unknown", 0)
     stats = TokenStats.of(prompts)
     completion = cfg.throughput.completion_tokens if cfg.throughput else analyst.max_output_tokens
     units = round(calls * lessons_per_trajectory)
@@ -274,6 +295,8 @@ def make_plan(
         quarantined=scan.quarantined,
         formats=scan.formats,
         outcomes=scan.outcomes,
+        outcome_sources=scan.outcome_sources,
+        judge=judge,
         sampled=len(scan.sample),
         tokenizer=tokenizer,
         trajectory_tokens=TokenStats.of([full_tokens(t, count) for t in scan.sample]),

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 from pydantic import BaseModel, Field, computed_field
 
 from trace2skill.consolidate.models import ConsolidationStats
+from trace2skill.run.outcomes import outcome_counts
 from trace2skill.schema import BudgetReport, Usage
 
 
@@ -32,6 +35,7 @@ class RunSummary(BaseModel):
     safety_widespread: int = 0  # withheld instructions found in many trajectories (an injection campaign)
     safety_rules_off: list[str] = Field(default_factory=list)  # rules a recipe switched off
     personal_data: dict[str, int] = Field(default_factory=dict)  # personal data replaced at ingest, per kind, over all trajectories
+    outcome_sources: dict[str, int] = Field(default_factory=dict)  # analysed trajectories per outcome source ("" unknown)
     personal_data_off: bool = False  # the recipe switched personal-data redaction off (redact.personal_data)
     draft_note: str = ""
     valid: bool = False
@@ -95,6 +99,7 @@ class RunSummary(BaseModel):
             ("  failed", self.failed),
             *([("  skipped (budget)", self.skipped)] if self.budget else []),
             *([("budget", self.budget.line())] if self.budget else []),
+            *([("outcomes", outcome_counts(Counter(self.outcome_sources)))] if self.outcome_sources else []),
             ("lessons", self.lessons),
             ("topic groups", self.groups),
             ("merge calls", f"{self.merge_calls} ({self.failed_merges} failed)"),
