@@ -9,7 +9,8 @@ from trace2skill.analysts.analyze import AnalystSettings, build_messages
 from trace2skill.analysts.models import ErrorAnalysis, SuccessAnalysis
 from trace2skill.consolidate.models import MergeResult
 from trace2skill.llm.base import LLMError, Message
-from trace2skill.llm.fake import FakeLLM, _block
+from trace2skill.llm.fake import FakeLLM
+from trace2skill.llm.fake_blocks import block as _block
 from trace2skill.llm.structured import generate
 from tests.conftest import make_trajectory
 
