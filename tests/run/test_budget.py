@@ -23,10 +23,11 @@ from trace2skill.analysts.context import SkillContext
 from trace2skill.analysts.models import AnalysisResult
 from trace2skill.ingest import read_file
 from trace2skill.run.budget import BUDGET_JSON, BUDGET_SKIPPED, PromptBudget, apply_budget, skipped_results, stratum
+from trace2skill.run.budget_report import BudgetReport
 from trace2skill.run.checkpoint import write_analysis_part
 from trace2skill.run.options import DistillConfig
 from trace2skill.run.tokens import PromptEstimate, chars_estimate, prompt_tokens, trajectory_chars
-from trace2skill.schema import TRAJECTORY_SCHEMA, BudgetReport, Trajectory, Usage
+from trace2skill.schema import TRAJECTORY_SCHEMA, Trajectory, Usage
 from trace2skill.skill.folder import load_skill
 
 SKILL = SkillContext.of(load_skill(EXAMPLES / "skills" / "airline-support"))

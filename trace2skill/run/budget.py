@@ -28,12 +28,13 @@ from trace2skill import parts
 from trace2skill.analysts.analyze import AnalystSettings
 from trace2skill.analysts.context import SkillContext
 from trace2skill.analysts.models import AnalysisResult
+from trace2skill.run.budget_report import BudgetReport
 from trace2skill.run.checkpoint import ANALYSIS_DIR
 from trace2skill.run.holdout import move_trajectories
 from trace2skill.run.options import DistillConfig
 from trace2skill.run.sample import budget_sample
 from trace2skill.run.tokens import PromptEstimate, TokenCounter, analyst_config, token_counter, trajectory_chars
-from trace2skill.schema import BudgetReport, Trajectory, task_key
+from trace2skill.schema import Trajectory, task_key
 
 BUDGET_SKIPPED = "budget_skipped.parquet"
 BUDGET_JSON = "budget.json"

@@ -7,8 +7,9 @@ from collections import Counter
 from pydantic import BaseModel, Field, computed_field
 
 from trace2skill.consolidate.models import ConsolidationStats
+from trace2skill.run.budget_report import BudgetReport
 from trace2skill.run.outcomes import outcome_counts
-from trace2skill.schema import BudgetReport, Usage
+from trace2skill.schema import Usage
 
 
 class RunSummary(BaseModel):
