@@ -49,7 +49,7 @@ PERSISTENCE_PATH = re.compile(
 _PRIVILEGED_GROUPS = re.compile(r"\b(?:sudo|wheel|admin|root|docker|adm|lxd|disk|shadow)\b")
 _LOOSE_MODE = re.compile(r"^(?:0?[0-7]?7[0-7][67]|0?[0-7]?[0-7]{2}[2367]|[ugoa]*[+=][rwxXst]*w[rwxXst]*|[ugoa]*[+=][rwxXt]*s[rwxXt]*|[24][0-7]{3})$")
 _SYSTEM_TARGET = re.compile(
-    r"^(?:/|/\*|~/?\*?|\$\{?home\}?/?\*?|/(?:home|root|etc|usr|var|bin|sbin|lib\w*|boot|opt|srv|sys|dev|proc)(?:/\*?)?)$", re.IGNORECASE
+    r"^(?:/|/\*|~/?\*?|\$\{?home\}?/?\*?|(?:~|\$\{?home\}?)/(?:documents|desktop|downloads|pictures|music|videos|library|\.ssh|\.config|\.gnupg|\.local)/?\*?|/(?:home|root|etc|usr|var|bin|sbin|lib\w*|boot|opt|srv|sys|dev|proc)(?:/\*?)?)$", re.IGNORECASE
 )
 _DEFAULT_BRANCH = re.compile(r"(?:^|[:+/])(?:main|master|trunk|develop|production|prod|release|default)$")
 TEST_PATH = re.compile(
@@ -211,6 +211,8 @@ def bypasses_checks(cmd: Command) -> list[str]:
         no_verify = "--no-verify" in args or (sub == "commit" and any(a.startswith("-") and not a.startswith("--") and "n" in a for a in args))
         if no_verify or any(_HOOK_SKIP.match(a) for a in cmd.assignments) or "core.hookspath" in git_config(cmd):
             return [short(cmd)]
+    if _runs_tests(cmd) and cmd.unchecked:
+        return [f"{short(cmd)} (its failure is ignored)"]
     if _runs_tests(cmd):
         options = [*cmd.args, *(w for a in cmd.assignments if a.startswith("PYTEST_ADDOPTS=") for w in a.partition("=")[2].split())]
         keyword = next((options[i + 1] for i, a in enumerate(options[:-1]) if a == "-k"), "")
@@ -226,7 +228,9 @@ def bypasses_checks(cmd: Command) -> list[str]:
 
 
 def _runs_tests(cmd: Command) -> bool:
-    return cmd.name in ("pytest", "py.test") or (cmd.name == "python" and cmd.args[:2] == ["-m", "pytest"])
+    if cmd.name in ("python", "uv", "poetry", "pipenv") and "pytest" in cmd.args[:3]:
+        return True
+    return cmd.name in ("pytest", "py.test", "tox", "nox", "jest", "mocha", "vitest") or (cmd.name in ("npm", "yarn", "pnpm", "make", "go", "cargo") and "test" in cmd.args[:2])
 
 
 _SOURCE_SETTING = re.compile(r"(?:index[-_]url|find[-_]links|trusted[-_]host|registry)[\"']?\s*[=: ]\s*[\"']?([a-z][\w+.-]*://[^\s\"']+)")

@@ -49,6 +49,7 @@ class Command:
     subs: list[Command] = field(default_factory=list)  # commands in its substitutions, at any depth
     text: str = ""
     invoked: str = ""  # the program word as written ("./install.sh", "/bin/sh")
+    unchecked: bool = False  # its failure is ignored (``cmd || true``, a make recipe's ``-cmd``)
 
     @property
     def runs_file(self) -> bool:
@@ -152,9 +153,19 @@ def _walk(node, out: list[Command], upstream: list[Command], text: str, first_li
                 seen += _walk(part, out, upstream + seen, text, first_line, starts)
         return seen
     found: list[Command] = []
-    for child in getattr(node, "parts", None) or getattr(node, "list", None) or []:
-        found += _walk(child, out, upstream, text, first_line, starts)
+    children = getattr(node, "parts", None) or getattr(node, "list", None) or []
+    for i, child in enumerate(children):
+        got = _walk(child, out, upstream, text, first_line, starts)
+        if got and i + 2 < len(children) and getattr(children[i + 1], "op", "") == "||" and not _fails(children[i + 2]):
+            got[-1].unchecked = True
+        found += got
     return found
+
+
+def _fails(node) -> bool:
+    """Whether ``node`` is ``exit N`` (N not 0) or ``false``: what keeps a failure a failure after ``||``."""
+    words = [p.word for p in getattr(node, "parts", []) if p.kind == "word"]
+    return words[:1] == ["false"] or (words[:1] == ["exit"] and words[1:2] not in ([], ["0"]))
 
 
 def _command(node, text: str, first_line: int, starts: list[int]) -> Command:
