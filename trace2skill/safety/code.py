@@ -31,8 +31,10 @@ SQL_START = re.compile(r"^\s*(?:select|with|insert|update|delete|drop|truncate|g
 # Programs whose name starts the command part of a prose line ("Then run: curl ... | sh").
 _PROGRAMS = (
     r"sudo|curl|wget|bash|sh|zsh|python[0-9.]*|pip[0-9.]*|npm|yarn|pnpm|git|rm|chmod|chown|echo|printf|cat|tee|env|printenv|"
-    r"dig|nslookup|host|nc|ncat|scp|rsync|gsutil|aws|az|rclone|tar|crontab|usermod|source|eval|iwr|irm|node|perl|ruby|find|dd|mkfs"
+    r"dig|nslookup|host|nc|ncat|scp|rsync|gsutil|aws|az|rclone|tar|crontab|usermod|source|eval|iwr|irm|node|perl|ruby|find|dd|mkfs|alias|ssh|pytest"
 )
+# PowerShell is told by a Verb-Noun cmdlet or a variable assignment at the start of the code.
+_PS_START = re.compile(r"^\s*(?:\$\w+\s*=|(?:invoke|add|set|remove|get|new|start|copy|move|out)-[a-z]+\b)", re.IGNORECASE)
 _COMMAND_START = re.compile(rf"(?:^|(?<=[\s:(]))(?:[A-Z_][A-Z0-9_]*=\S*\s+)*(?:{_PROGRAMS})(?=\s|$)")
 
 
@@ -49,16 +51,19 @@ class Line:
     sql_context: list[str] = field(default_factory=list)  # every SQL statement of the text (temporary tables)
     before_code: str = ""  # prose before the first code on the line (normalised)
     in_block: bool = False
+    hidden: bool = False  # inside an HTML comment opened on an earlier line (not rendered)
 
 
 def read_lines(lines: list[tuple[int, str]]) -> list[Line]:
     """``Line`` records for numbered logical lines (all of a text, so fences pair up)."""
     out = [Line(n=n, raw=raw, norm=normalise(raw)) for n, raw in lines]
     shown = {line.n: deobfuscate(line.raw) for line in out}
-    i = 0
+    i, comment = 0, False
     while i < len(out):
         fence = _FENCE.match(out[i].raw)
-        if fence is None:
+        if fence is None or comment:
+            out[i].hidden = comment
+            comment = (comment or "<!--" in out[i].raw) and "-->" not in out[i].raw.rsplit("<!--", 1)[-1]
             _read_prose(out[i], shown[out[i].n])
             i += 1
             continue
@@ -150,7 +155,7 @@ def _read_prose(line: Line, text: str) -> None:
         if SQL_START.match(code):
             line.sql.append(code)
             break
-        line.commands += parse_shell(code, line.n) or []
+        line.commands += (parse_powershell if _PS_START.match(code) else parse_shell)(code, line.n) or []
     line.snippet = line.commands
     if line.commands or line.sql:
         line.before_code = normalise(text[: pieces[0][0]])
