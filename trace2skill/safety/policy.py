@@ -24,9 +24,11 @@ FAMILIES: dict[str, tuple[str, str]] = {
         r"\b(?:voucher|certificate|compensat\w*|credit(?! cards?\b)|gift card|coupon|miles|discount)s?\b",
     ),
     "fee waiver": (
-        r"\bwaiv\w*|\b(?:no|free of|skip the|drop the)\s+(?:change\s+|cancellation\s+)?(?:fee|charge)s?\b|"
-        # other languages: "keine Änderungsgebühr", "sans frais", "sin cargo", "senza costi"
-        r"\b(?:keine|ohne)\s+\w*geb[üu]hr\w*|\bgeb[üu]hrenfrei\b|\bsans\s+frais\b|\bsin\s+(?:cargo|costo|coste|tarifa)s?\b|\bsenza\s+(?:costi|spese|commission\w*)\b|\bsem\s+(?:taxa|custo)s?\b",
+        (
+            r"\bwaiv\w*|\b(?:no|free of|skip the|drop the)\s+(?:change\s+|cancellation\s+)?(?:fee|charge)s?\b|"
+            # other languages: "keine Änderungsgebühr", "sans frais", "sin cargo", "senza costi"
+            r"\b(?:keine|ohne)\s+\w*geb[üu]hr\w*|\bgeb[üu]hrenfrei\b|\bsans\s+frais\b|\bsin\s+(?:cargo|costo|coste|tarifa)s?\b|\bsenza\s+(?:costi|spese|commission\w*)\b|\bsem\s+(?:taxa|custo)s?\b"
+        ),
         r"\bfees?\b|\bcharges?\b",
     ),
 }

@@ -96,9 +96,9 @@ def grants_power(sql: str) -> list[str]:
                 r"\bto\s+(?:.*\b)?public\b|\ball(?:\s+privileges)?\b|\bwith\s+(?:grant|admin)\s+option\b", text, re.IGNORECASE
             ) or _POWERFUL_ROLES.search(text.split(" TO ")[0] if " TO " in text else text):
                 out.append(text[:160])
-        elif head[0].upper() in ("ALTER", "CREATE") and len(head) > 1 and head[1].upper() in ("ROLE", "USER", "GROUP") and _ROLE_POWERS.search(text):
-            out.append(text[:160])
-        elif _SECURITY_OFF.search(text):
+        elif _SECURITY_OFF.search(text) or (
+            head[0].upper() in ("ALTER", "CREATE") and len(head) > 1 and head[1].upper() in ("ROLE", "USER", "GROUP") and _ROLE_POWERS.search(text)
+        ):
             out.append(text[:160])
     return out
 

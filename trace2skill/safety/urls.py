@@ -160,7 +160,7 @@ def addresses_model(text: str) -> bool:
 
 def _same_colours(style: str) -> bool:
     """Text whose colour is its background's."""
-    decls = dict((k.strip().casefold(), v.strip().casefold().replace(" ", "")) for k, _, v in (d.partition(":") for d in style.split(";")) if v)
+    decls = {k.strip().casefold(): v.strip().casefold().replace(" ", "") for k, _, v in (d.partition(":") for d in style.split(";")) if v}
     colour, background = decls.get("color"), decls.get("background-color", decls.get("background"))
     return colour is not None and colour == background
 
