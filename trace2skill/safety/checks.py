@@ -14,10 +14,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from trace2skill.safety import commands as sh
-from trace2skill.safety import policy, sql, urls
+from trace2skill.safety import policy, scripts, sql, urls
 from trace2skill.safety.code import Line
 from trace2skill.safety.exfil import uploads
-from trace2skill.safety.shell import Command
+from trace2skill.safety.shell import Command, parse_shell
 from trace2skill.safety.text import (
     IBAN,
     INVISIBLE,
@@ -191,12 +191,20 @@ def new_external_domain(line: Line, ctx: Context, params: dict) -> list[str]:
 
 
 def _commands(line: Line) -> list[Command]:
-    return [c for top in line.commands for c in (top, *top.all_subs())]
+    """Every command of the line, its substitutions and what an inline Python program hands to the shell."""
+    found = [c for top in line.commands for c in (top, *top.all_subs())]
+    handed = [text for c in found if (code := scripts.inline_code(c.name, c.args)) and code[0] == "python" for text in scripts.shell_strings(code[1])]
+    return found + [c for text in handed for top in parse_shell(text, line.n) or [] for c in (top, *top.all_subs())]
+
+
+def _inline(line: Line, effect: str) -> list[str]:
+    """Evidence of ``effect`` (``scripts.effects``) in the inline programs of the line's commands."""
+    return [e for c in _commands(line) if (code := scripts.inline_code(c.name, c.args)) for e in scripts.effects(*code)[effect]]
 
 
 def fetch_into_interpreter(line: Line, ctx: Context, params: dict) -> list[str]:
     """A download piped, substituted or saved into an interpreter (``commands.fetch_into_interpreter``)."""
-    return [e for c in _commands(line) for e in sh.fetch_into_interpreter(c, line.snippet)]
+    return [e for c in _commands(line) for e in sh.fetch_into_interpreter(c, line.snippet)] + _inline(line, "runs_fetched")
 
 
 def persistence_or_privilege(line: Line, ctx: Context, params: dict) -> list[str]:
@@ -206,7 +214,7 @@ def persistence_or_privilege(line: Line, ctx: Context, params: dict) -> list[str
 
 def destroys_home_or_root(line: Line, ctx: Context, params: dict) -> list[str]:
     """Recursive deletes of /, home or system folders; wiping disks (``commands``)."""
-    return [e for c in _commands(line) for e in sh.destroys_home_or_root(c)]
+    return [e for c in _commands(line) for e in sh.destroys_home_or_root(c)] + _inline(line, "deletes_home")
 
 
 def force_pushes_default(line: Line, ctx: Context, params: dict) -> list[str]:
@@ -234,7 +242,9 @@ def uploads_data(line: Line, ctx: Context, params: dict) -> list[str]:
             outside = not up.destination or not ctx.names(up.destination)
             if outside and (up.secret if params.get("secrets") else up.local_data and up.destination):
                 out.append(up.evidence + (f" (to {up.destination})" if up.destination else " (in a DNS name)"))
-    return out
+    if params.get("secrets"):
+        return out + [f"{e} (inline program)" for e in _inline(line, "sends_secrets") if not all(ctx.names(u) for u, _ in urls.urls(e) or [("", "")])]
+    return out + [f"{e} (a formula sends cell values to {u})" for e, u in scripts.formula_uploads(line.raw) if not ctx.names(u)]
 
 
 def sql_destroys_data(line: Line, ctx: Context, params: dict) -> list[str]:
