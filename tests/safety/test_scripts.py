@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from trace2skill.safety.scripts import effects, formula_uploads, inline_code, shell_strings
+from trace2skill.safety.scripts import (
+    effects,
+    formula_uploads,
+    inline_code,
+    shell_strings,
+)
 
 
 def test_python_calls_are_resolved_through_imports_and_read_with_their_arguments() -> None:
