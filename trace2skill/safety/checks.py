@@ -95,7 +95,7 @@ _DISABLE = re.compile(
     rf"|\bno need (?:to|for)\s+{_GAP}(?P<b>{_STEP})"
     rf"|\b(?:don'?t|do not|never|no longer)\s+(?:need to\s+)?(?:ask|wait|request|require|check|seek|get)\w*\s+{_GAP}(?P<c>{_STEP})"
     rf"|(?P<e>{_STEP})(?:\s+[\w-]+){{0,2}}?\s+(?:is|are|have been|has been)\s+(?:now\s+)?(?:not (?:needed|required|necessary)|optional|unnecessary|"
-    r"disabled|turned off|switched off|off|waived|lifted|suspended|no longer (?:needed|required|necessary))"
+    r"disabled|turned off|switched off|waived|lifted|suspended|no longer (?:needed|required|necessary))"
     # "without confirmation" in German, Spanish, French, Italian, Portuguese (read as a confirmation step)
     r"|\b(?:ohne|sin|sans|senza|sem)\s+(?:\w+\s+){0,2}?(?P<f>r[üu]ckfrage|best[äa]tigung|nachfrage|zustimmung|confirmaci\w*|confirmar|preguntar|"
     r"consentimiento|confirmation|demander|consentement|conferma|chiedere|confirma[çc][ãa]o|perguntar)"

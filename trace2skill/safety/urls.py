@@ -63,7 +63,7 @@ _INVISIBLE_CSS = re.compile(
 # A collapsed <details> shows its summary only; a link reference definition ([x]: # (...)) is never shown.
 _COLLAPSED = re.compile(r"<details(?![^>]*\bopen\b)[^>]*>.*?</summary>(.*?)(?:</details>|$)", re.IGNORECASE | re.DOTALL)
 _REFERENCE = re.compile(r"^\s*\[[^\]]+\]:\s*\S+\s*(?:\((.*)\)|\"(.*)\"|'(.*)')?\s*$")
-_TO_MODEL = re.compile(r"\b(?:assistant|ai|agent|model|llm|gpt|claude|chatbot|copilot|system)\b|\b[a-z][\w+.-]*://|\b[\w.+-]+@[\w-]+\.[\w.]+", re.IGNORECASE)
+_TO_MODEL = re.compile(r"\b(?:assistant|ai|agent|model|llm|gpt|claude|chatbot|copilot|system)\b|\b[a-z][\w+.-]*://", re.IGNORECASE)
 _LATIN = re.compile(r"[a-zA-Z]")
 _OTHER_SCRIPT = re.compile(r"[\u0370-\u03ff\u0400-\u04ff\u0500-\u052f\u13a0-\u13ff\u0530-\u058f]")
 # The networks of a local machine or LAN (documentation ranges are not local: attackers' examples use them).
@@ -154,7 +154,7 @@ def hidden_text(raw: str) -> list[str]:
 
 
 def addresses_model(text: str) -> bool:
-    """Whether hidden ``text`` addresses the model or carries an address (URL, bucket, e-mail)."""
+    """Whether hidden ``text`` addresses the model or carries an address (a URL or bucket)."""
     return bool(_TO_MODEL.search(text))
 
 
