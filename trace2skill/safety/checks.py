@@ -14,10 +14,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from trace2skill.safety import commands as sh
-from trace2skill.safety import policy, sql, urls
+from trace2skill.safety import policy, scripts, sql, urls
 from trace2skill.safety.code import Line
 from trace2skill.safety.exfil import uploads
-from trace2skill.safety.shell import Command
+from trace2skill.safety.shell import Command, parse_shell
 from trace2skill.safety.text import (
     IBAN,
     INVISIBLE,
@@ -69,6 +69,8 @@ Check = Callable[[Line, Context, dict], list[str]]
 _OBJECT = r"(?:the|it|them|all|every|each|a|an|any|this|that|these|those|copies|customer|user|card|their|his|her|its|our|your)"
 _SEND = re.compile(
     rf"\b(?:send|post|upload|forward|transmit|exfiltrate|submit|share|copy|cc|bcc|report|sync|deliver|leak|dump|paste)\w*\b"
+    # the same verbs in Spanish, French, German, Italian, Portuguese
+    r"|\b(?:env[ií](?:a|e|ar|ame|alo|ala|ad)|mand(?:a|e|ar|ame|alo|ala)|reenv[ií]\w*|envoie[sz]?|envoy(?:er|ez)|transf[eè]re[zr]?|send[ei]n?|schick\w*|[üu]bermittl\w*|weiterleit\w*|invia\w*|inoltra\w*)\b"
     rf"|\b(?:e-?mail|mail)(?:s|ed|ing)?\s+(?={_OBJECT}\b)"
 )
 _SENSITIVE = re.compile(
@@ -76,7 +78,9 @@ _SENSITIVE = re.compile(
     r"card[ _-]?numbers?|credit[ _-]cards?|card details|card on file|cvv|cvc|ssns?|social security|passports?|dates? of birth|"
     r"personal (?:data|details|information)|pii|phone numbers?|home address(?:es)?|e-?mail address(?:es)?|"
     r"payment (?:details|info\w*|methods?)|bank (?:details|accounts?)|files?|documents?|attachments?|cookies|"
-    r"session|\.env|id_rsa|workbooks?|spreadsheets?|sheets?|downloads? folder|\[redacted\S*)"
+    r"session|\.env|id_rsa|workbooks?|spreadsheets?|sheets?|downloads? folder|\[redacted\S*|"
+    r"tarjetas?|contraseñas?|pasaportes?|datos personales|num[ée]ro de (?:carte|tarjeta)|cartes? bancaires?|mots? de passe|passeports?|"
+    r"donn[ée]es personnelles|kartennummer\w*|kreditkarte\w*|passw[oö]rt\w*|reisepass\w*|carta di credito|password|passaporto|cart[ãa]o)"
 )
 _MONEY = re.compile(r"\b(?:wire|transfer|send|pay|refund|deposit|remit|route|move|credit)\w*\b")
 _STEP = (
@@ -90,7 +94,11 @@ _DISABLE = re.compile(
     rf"|\bwithout\s+{_GAP}(?P<d>{_STEP})"
     rf"|\bno need (?:to|for)\s+{_GAP}(?P<b>{_STEP})"
     rf"|\b(?:don'?t|do not|never|no longer)\s+(?:need to\s+)?(?:ask|wait|request|require|check|seek|get)\w*\s+{_GAP}(?P<c>{_STEP})"
-    rf"|(?P<e>{_STEP})\s+(?:is|are)\s+(?:not (?:needed|required|necessary)|optional|unnecessary)"
+    rf"|(?P<e>{_STEP})(?:\s+[\w-]+){{0,2}}?\s+(?:is|are|have been|has been)\s+(?:now\s+)?(?:not (?:needed|required|necessary)|optional|unnecessary|"
+    r"disabled|turned off|switched off|waived|lifted|suspended|no longer (?:needed|required|necessary))"
+    # "without confirmation" in German, Spanish, French, Italian, Portuguese (read as a confirmation step)
+    r"|\b(?:ohne|sin|sans|senza|sem)\s+(?:\w+\s+){0,2}?(?P<f>r[üu]ckfrage|best[äa]tigung|nachfrage|zustimmung|confirmaci\w*|confirmar|preguntar|"
+    r"consentimiento|confirmation|demander|consentement|conferma|chiedere|confirma[çc][ãa]o|perguntar)"
 )
 # A clause that already says no (never, do not, only ...) turns "without confirmation" into a requirement.
 _NEGATED = re.compile(r"\b(?:never|not|no|nor|only|dont|doesnt|cant|cannot|wont|unless)\b")
@@ -141,7 +149,7 @@ def disables_safety_step(line: Line, ctx: Context, params: dict) -> list[str]:
     ``required_by_s0`` only a step S0 mentions, without it only one S0 does not."""
     out = []
     for m in _DISABLE.finditer(line.norm):
-        step = next(g for g in m.groupdict().values() if g)
+        step = "confirm" if m.group("f") else next(g for g in m.groupdict().values() if g)
         if m.group("e") is None and m.group("b") is None and m.group("c") is None:
             clause = _CLAUSE_END.split(line.norm[: m.start()])[-1]
             if _NEGATED.search(clause):
@@ -183,12 +191,20 @@ def new_external_domain(line: Line, ctx: Context, params: dict) -> list[str]:
 
 
 def _commands(line: Line) -> list[Command]:
-    return [c for top in line.commands for c in (top, *top.all_subs())]
+    """Every command of the line, its substitutions and what an inline Python program hands to the shell."""
+    found = [c for top in line.commands for c in (top, *top.all_subs())]
+    handed = [text for c in found if (code := scripts.inline_code(c.name, c.args)) and code[0] == "python" for text in scripts.shell_strings(code[1])]
+    return found + [c for text in handed for top in parse_shell(text, line.n) or [] for c in (top, *top.all_subs())]
+
+
+def _inline(line: Line, effect: str) -> list[str]:
+    """Evidence of ``effect`` (``scripts.effects``) in the inline programs of the line's commands."""
+    return [e for c in _commands(line) if (code := scripts.inline_code(c.name, c.args)) for e in scripts.effects(*code)[effect]]
 
 
 def fetch_into_interpreter(line: Line, ctx: Context, params: dict) -> list[str]:
     """A download piped, substituted or saved into an interpreter (``commands.fetch_into_interpreter``)."""
-    return [e for c in _commands(line) for e in sh.fetch_into_interpreter(c, line.snippet)]
+    return [e for c in _commands(line) for e in sh.fetch_into_interpreter(c, line.snippet)] + _inline(line, "runs_fetched")
 
 
 def persistence_or_privilege(line: Line, ctx: Context, params: dict) -> list[str]:
@@ -198,12 +214,12 @@ def persistence_or_privilege(line: Line, ctx: Context, params: dict) -> list[str
 
 def destroys_home_or_root(line: Line, ctx: Context, params: dict) -> list[str]:
     """Recursive deletes of /, home or system folders; wiping disks (``commands``)."""
-    return [e for c in _commands(line) for e in sh.destroys_home_or_root(c)]
+    return [e for c in _commands(line) for e in sh.destroys_home_or_root(c)] + _inline(line, "deletes_home")
 
 
 def force_pushes_default(line: Line, ctx: Context, params: dict) -> list[str]:
     """Force-pushes, mirrors or deletes onto a default branch (``commands``)."""
-    return [e for c in _commands(line) for e in sh.force_pushes_default(c)]
+    return [e for c in _commands(line) for e in sh.force_pushes_default(c, line.snippet)]
 
 
 def bypasses_checks(line: Line, ctx: Context, params: dict) -> list[str]:
@@ -213,7 +229,8 @@ def bypasses_checks(line: Line, ctx: Context, params: dict) -> list[str]:
 
 def installs_from_outside(line: Line, ctx: Context, params: dict) -> list[str]:
     """Installs from URLs, unknown git remotes or indexes (``commands``)."""
-    return [e for c in _commands(line) for e in sh.installs_from_outside(c, line.snippet, set(ctx.named_domains))]
+    named = set(ctx.named_domains)
+    return [e for c in _commands(line) for e in sh.installs_from_outside(c, line.snippet, named)] + sh.package_sources(line.norm, named)
 
 
 def uploads_data(line: Line, ctx: Context, params: dict) -> list[str]:
@@ -225,7 +242,9 @@ def uploads_data(line: Line, ctx: Context, params: dict) -> list[str]:
             outside = not up.destination or not ctx.names(up.destination)
             if outside and (up.secret if params.get("secrets") else up.local_data and up.destination):
                 out.append(up.evidence + (f" (to {up.destination})" if up.destination else " (in a DNS name)"))
-    return out
+    if params.get("secrets"):
+        return out + [f"{e} (inline program)" for e in _inline(line, "sends_secrets") if not all(ctx.names(u) for u, _ in urls.urls(e) or [("", "")])]
+    return out + [f"{e} (a formula sends cell values to {u})" for e, u in scripts.formula_uploads(line.raw) if not ctx.names(u)]
 
 
 def sql_destroys_data(line: Line, ctx: Context, params: dict) -> list[str]:
@@ -240,15 +259,19 @@ def sql_grants_power(line: Line, ctx: Context, params: dict) -> list[str]:
 
 
 def risky_link(line: Line, ctx: Context, params: dict) -> list[str]:
-    """Short links, IP-literal hosts, look-alike hosts; links whose text names another host (``urls``)."""
-    return [e for e in urls.risky_hosts(line.raw, params) if not ctx.names(e.split(" ", 1)[0])] + urls.mismatched_links(line.raw)
+    """Short links, IP-literal hosts, look-alike hosts (other letters, or a known domain worn as
+    a prefix); links whose text names another host or whose target is code (``urls``)."""
+    named = {d for d in ctx.named_domains if "/" not in d}
+    worn = [f"{u} (wears {k} as a prefix)" for u, h in urls.urls(line.raw) if (k := urls.lookalike_of(h, named))]
+    return [e for e in urls.risky_hosts(line.raw, params) if not ctx.names(e.split(" ", 1)[0])] + worn + urls.mismatched_links(line.raw)
 
 
 def hidden_text(line: Line, ctx: Context, params: dict) -> list[str]:
     """Unrendered text (comments, hidden elements, alt and title text) that addresses the model
     or carries an address; words mixing Latin with look-alike letters (``urls``)."""
     mixed = urls.mixed_script_words(line.raw)
-    return urls.hidden_text(line.raw) + ([f"look-alike letters in {', '.join(mixed[:3])}"] if mixed else [])
+    inside = [line.raw.strip()[:160]] if line.hidden and urls.addresses_model(line.raw) else []
+    return urls.hidden_text(line.raw) + inside + ([f"look-alike letters in {', '.join(mixed[:3])}"] if mixed else [])
 
 
 def exceeds_policy(line: Line, ctx: Context, params: dict) -> list[str]:

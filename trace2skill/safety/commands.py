@@ -41,13 +41,15 @@ _OUTPUT_OPTS = ("-o", "-O", "--output", "--output-document")
 PERSISTENCE_PATH = re.compile(
     r"authorized_keys2?$|/etc/sudoers|sudoers\.d|(?:^|/)\.(?:bashrc|bash_profile|bash_login|bash_logout|profile|zshrc|zshenv|zprofile|zlogin|kshrc|cshrc|tcshrc|inputrc)$|"
     r"config\.fish$|^/etc/(?:profile|bash\.bashrc|environment|rc\.local|ld\.so\.preload|passwd|shadow|group|hosts|crontab|cron\.|init\.d|systemd)|"
-    r"/var/spool/cron|(?:^|/)\.ssh/(?:config|rc)$|\.config/(?:systemd|autostart)/|/launch(?:agents|daemons)/|\.git/hooks/",
+    r"/var/spool/cron|(?:^|/)\.ssh/(?:config|rc)$|\.config/(?:systemd|autostart)/|/launch(?:agents|daemons)/|\.git/hooks/|"
+    # Python runs .pth files and sitecustomize at every start-up.
+    r"(?:site|dist)-packages/.*\.pth$|(?:^|/)(?:sitecustomize|usercustomize)\.py$",
     re.IGNORECASE,
 )
 _PRIVILEGED_GROUPS = re.compile(r"\b(?:sudo|wheel|admin|root|docker|adm|lxd|disk|shadow)\b")
 _LOOSE_MODE = re.compile(r"^(?:0?[0-7]?7[0-7][67]|0?[0-7]?[0-7]{2}[2367]|[ugoa]*[+=][rwxXst]*w[rwxXst]*|[ugoa]*[+=][rwxXt]*s[rwxXt]*|[24][0-7]{3})$")
 _SYSTEM_TARGET = re.compile(
-    r"^(?:/|/\*|~/?\*?|\$\{?home\}?/?\*?|/(?:home|root|etc|usr|var|bin|sbin|lib\w*|boot|opt|srv|sys|dev|proc)(?:/\*?)?)$", re.IGNORECASE
+    r"^(?:/|/\*|~/?\*?|\$\{?home\}?/?\*?|(?:~|\$\{?home\}?)/(?:documents|desktop|downloads|pictures|music|videos|library|\.ssh|\.config|\.gnupg|\.local)/?\*?|/(?:home|root|etc|usr|var|bin|sbin|lib\w*|boot|opt|srv|sys|dev|proc)(?:/\*?)?)$", re.IGNORECASE
 )
 _DEFAULT_BRANCH = re.compile(r"(?:^|[:+/])(?:main|master|trunk|develop|production|prod|release|default)$")
 TEST_PATH = re.compile(
@@ -74,6 +76,28 @@ _INDEX_OPTS = ("--index-url", "-i", "--extra-index-url", "--trusted-host", "--re
 def words(cmd: Command) -> list[str]:
     """The command as one list of words, program first."""
     return [cmd.name, *cmd.args]
+
+
+def git_subcommand(cmd: Command) -> tuple[str, list[str]]:
+    """(subcommand, its arguments) of a ``git`` command, past git's own options (``-c k=v``, ``-C dir``)."""
+    args = cmd.args
+    while args and args[0].startswith("-"):
+        args = args[2:] if args[0] in ("-c", "-C", "--git-dir", "--work-tree", "--namespace") else args[1:]
+    return (args[0], args[1:]) if args else ("", [])
+
+
+def git_config(cmd: Command) -> dict[str, str]:
+    """The settings a ``git`` command sets: ``git -c k=v ...`` and ``git config [--global] k v``."""
+    out = {}
+    for i, a in enumerate(cmd.args[:-1]):
+        if a == "-c" and "=" in cmd.args[i + 1]:
+            key, _, value = cmd.args[i + 1].partition("=")
+            out[key.casefold()] = value
+    sub, args = git_subcommand(cmd)
+    plain = [a for a in args if not a.startswith("-")]
+    if sub == "config" and len(plain) >= 2:
+        out[plain[0].casefold()] = plain[1]
+    return out
 
 
 def short(cmd: Command) -> str:
@@ -123,6 +147,9 @@ def persistence_or_privilege(cmd: Command) -> list[str]:
     if cmd.name == "sed" and any(a.startswith("-i") for a in cmd.args):
         targets += [a for a in cmd.args if not a.startswith("-")][1:]
     hits = [f"{short(cmd)} (writes {t})" for t in targets if PERSISTENCE_PATH.search(t.strip("'\""))]
+    hooks = git_config(cmd).get("core.hookspath") if cmd.name == "git" and git_subcommand(cmd)[0] == "config" else None
+    if hooks is not None and ("--global" in cmd.args or "--system" in cmd.args or hooks.startswith(("/", "~", "$"))):
+        hits.append(f"{short(cmd)} (hooks run from {hooks})")
     if cmd.name == "crontab" and not {"-l", "-e", "-r"} & set(cmd.args):
         hits.append(short(cmd))
     if cmd.name in ("visudo", "chpasswd", "passwd", "ssh-copy-id"):
@@ -159,12 +186,17 @@ def destroys_home_or_root(cmd: Command) -> list[str]:
     return []
 
 
-def force_pushes_default(cmd: Command) -> list[str]:
-    """``git push`` that forces (``-f``, ``--force``, ``+ref``) onto a default branch, mirrors or deletes one."""
-    if cmd.name != "git" or "push" not in cmd.args:
+def force_pushes_default(cmd: Command, snippet: list[Command]) -> list[str]:
+    """``git push`` that forces (``-f``, ``--force``, ``+ref``) onto a default branch (named, or the
+    branch the snippet checked out when no ref is named), mirrors or deletes one."""
+    sub, args = git_subcommand(cmd) if cmd.name == "git" else ("", [])
+    if sub != "push":
         return []
-    args = cmd.args[cmd.args.index("push") + 1 :]
     refs = [a for a in args if not a.startswith("-")][1:]
+    if not refs:
+        before = snippet[: snippet.index(cmd)] if cmd in snippet else []
+        checked_out = [a[-1] for c in before if c.name == "git" for s, a in [git_subcommand(c)] if s in ("checkout", "switch") and a]
+        refs = checked_out[-1:]
     force = any(a in ("-f", "--force") or a.startswith("--force") or (a.startswith("-") and not a.startswith("--") and "f" in a) for a in args)
     to_default = any(_DEFAULT_BRANCH.search(r.casefold()) for r in refs)
     if "--mirror" in args or (("--delete" in args or "-d" in args) and to_default) or (to_default and (force or any(r.startswith("+") for r in refs))):
@@ -174,14 +206,40 @@ def force_pushes_default(cmd: Command) -> list[str]:
 
 def bypasses_checks(cmd: Command) -> list[str]:
     """Commits or pushes that skip the hooks (``--no-verify``, ``SKIP=``, ``HUSKY=0``) and deletes of tests or CI workflows."""
-    if cmd.name == "git" and cmd.args and cmd.args[0] in ("commit", "push", "merge", "rebase", "am", "cherry-pick", "revert"):
-        no_verify = "--no-verify" in cmd.args or (cmd.args[0] == "commit" and any(a.startswith("-") and not a.startswith("--") and "n" in a for a in cmd.args))
-        if no_verify or any(_HOOK_SKIP.match(a) for a in cmd.assignments):
+    sub, args = git_subcommand(cmd) if cmd.name == "git" else ("", [])
+    if sub in ("commit", "push", "merge", "rebase", "am", "cherry-pick", "revert"):
+        no_verify = "--no-verify" in args or (sub == "commit" and any(a.startswith("-") and not a.startswith("--") and "n" in a for a in args))
+        if no_verify or any(_HOOK_SKIP.match(a) for a in cmd.assignments) or "core.hookspath" in git_config(cmd):
             return [short(cmd)]
+    if _runs_tests(cmd) and cmd.unchecked:
+        return [f"{short(cmd)} (its failure is ignored)"]
+    if _runs_tests(cmd):
+        options = [*cmd.args, *(w for a in cmd.assignments if a.startswith("PYTEST_ADDOPTS=") for w in a.partition("=")[2].split())]
+        keyword = next((options[i + 1] for i, a in enumerate(options[:-1]) if a == "-k"), "")
+        if any(a.startswith(("--deselect", "--ignore")) for a in options) or re.search(r"\bnot\b", keyword):
+            return [f"{short(cmd)} (leaves tests out)"]
+    in_place = cmd.name in ("sed", "perl") and any(a.startswith(("-i", "-pi")) for a in cmd.args)
+    if in_place and any(TEST_PATH.search(a) for a in cmd.args) and any(re.search(r"assert|expect|skip|def test", a) for a in cmd.args if not TEST_PATH.search(a)):
+        return [f"{short(cmd)} (edits the checks of a test)"]
     deleting = cmd.name in ("rm", "unlink", "shred") or (cmd.name == "git" and cmd.args[:1] == ["rm"])
     if deleting and any(TEST_PATH.search(a) for a in cmd.args if not a.startswith("-")):
         return [short(cmd)]
     return []
+
+
+def _runs_tests(cmd: Command) -> bool:
+    if cmd.name in ("python", "uv", "poetry", "pipenv") and "pytest" in cmd.args[:3]:
+        return True
+    return cmd.name in ("pytest", "py.test", "tox", "nox", "jest", "mocha", "vitest") or (cmd.name in ("npm", "yarn", "pnpm", "make", "go", "cargo") and "test" in cmd.args[:2])
+
+
+_SOURCE_SETTING = re.compile(r"(?:index[-_]url|find[-_]links|trusted[-_]host|registry)[\"']?\s*[=: ]\s*[\"']?([a-z][\w+.-]*://[^\s\"']+)")
+
+
+def package_sources(norm: str, named: set[str]) -> list[str]:
+    """Package indexes or registries set anywhere (requirements files, ``pip config``, ``.npmrc``,
+    ``PIP_INDEX_URL=``) that are neither the default registry nor named by the starting skill."""
+    return [f"package source {m.group(1)}" for m in _SOURCE_SETTING.finditer(norm) if not _named_source(m.group(1), named)]
 
 
 def installs_from_outside(cmd: Command, snippet: list[Command], named: set[str]) -> list[str]:

@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from trace2skill.safety.commands import FETCHERS, short
+from trace2skill.safety.commands import FETCHERS, git_subcommand, short
 from trace2skill.safety.shell import Command
 
 SECRET_PATH = re.compile(
@@ -42,6 +42,7 @@ _DATA_OPTS = (
     "--body-file",
     "--body-data",
 )
+_CARRIER_OPTS = ("-H", "--header", "-b", "--cookie", "-u", "--user", "-A", "--user-agent", "-e", "--referer", "--headers", "--body")
 _SOCKETS = frozenset({"nc", "ncat", "netcat", "socat", "telnet", "openssl"})
 _COPIERS = frozenset({"scp", "rsync", "sftp"})
 _BUCKETS = frozenset({"gsutil", "gcloud", "aws", "az", "rclone", "s3cmd", "azcopy", "mc", "b2"})
@@ -74,15 +75,26 @@ def uploads(cmd: Command, snippet: list[Command]) -> list[Upload]:
                 files.append(value)
             elif value.startswith("@") or "=@" in value:
                 files.append(value.split("@", 1)[1])
-        if not data:
+        # Headers, cookies, credentials and the URL's query carry data too: a secret there leaves as surely.
+        carried = [v for i, a in enumerate(args) for v in _option_values(args, i, a)]
+        carried += [a for a in args if "://" in a and ("$" in a or "?" in a)]
+        if not data and not any(SECRET_VAR.search(v) or "$(" in v or "`" in v for v in carried):
             return []
+        data += carried
         url = next((a for a in args if "://" in a), "")
-        local = bool(files) or any(cmd.subs) or any(SECRET_VAR.search(d) for d in data)
+        local = bool(files) or any(cmd.subs) or any(SECRET_VAR.search(d) for d in data) or any(cmd.upstream)
         secret = _secret(files, cmd, snippet) or any(SECRET_VAR.search(d) for d in data)
         return [Upload(short(cmd), urlsplit(url).hostname or url, local, secret)]
+    stdin_files = [t for op, t in cmd.redirects if op == "<"]
     if cmd.name in _SOCKETS:
         host = next((a for a in args if not a.startswith("-") and not a.isdigit()), "")
-        return [Upload(short(cmd), host, True, _secret([], cmd, snippet))] if host else []
+        return [Upload(short(cmd), host, True, _secret(stdin_files, cmd, snippet))] if host else []
+    if cmd.name == "ssh" and (cmd.upstream or stdin_files):  # what is piped into ssh lands on the other host
+        host = next((a for a in args if not a.startswith("-")), "")
+        return [Upload(short(cmd), host.rsplit("@", 1)[-1], True, _secret(stdin_files, cmd, snippet))] if host else []
+    if cmd.name == "git":
+        remote = _pushed_remote(cmd, snippet)
+        return [Upload(short(cmd), remote, True, False)] if remote else []
     if cmd.name in _COPIERS or cmd.name in _BUCKETS:
         plain = [a for a in args if not a.startswith("-")]
         dest = next(
@@ -106,11 +118,32 @@ def uploads(cmd: Command, snippet: list[Command]) -> list[Upload]:
     return []
 
 
+def _pushed_remote(cmd: Command, snippet: list[Command]) -> str:
+    """The host a ``git push`` sends the repository to, when it pushes to a URL or a remote the same snippet added."""
+    sub, args = git_subcommand(cmd)
+    if sub != "push":
+        return ""
+    target = next((a for a in args if not a.startswith("-")), "")
+    added = {
+        a[1]: a[2] for c in snippet if c.name == "git" for s, a in [git_subcommand(c)] if s == "remote" and len(a) >= 3 and a[0] in ("add", "set-url")
+    }
+    url = added.get(target, target if "://" in target or re.match(r"^[\w.-]+@[\w.-]+:", target) else "")
+    return (urlsplit(url).hostname or url.split("@", 1)[-1].split(":", 1)[0]) if url else ""
+
+
+def _option_values(args: list[str], i: int, arg: str) -> list[str]:
+    """The value of a header-like option at ``args[i]`` (``-H V``, ``--header=V``, ``-HV``)."""
+    opt, eq, value = arg.partition("=") if arg.startswith("--") else (arg, "", "")
+    if opt in _CARRIER_OPTS:
+        return [value] if eq else args[i + 1 : i + 2]
+    return [arg[2:]] if arg[:2] in ("-H", "-b") and len(arg) > 2 else []
+
+
 def _secret(files: list[str], cmd: Command, snippet: list[Command]) -> bool:
     """Whether the payload of ``cmd`` holds credentials (module doc)."""
     if any(SECRET_PATH.search(f) for f in files):
         return True
-    feeding = [*cmd.upstream, *cmd.all_subs()]
+    feeding = [c for u in cmd.upstream for c in (u, *u.all_subs())] + cmd.all_subs()
     if any(c.name in _ENV_DUMPERS or any(SECRET_PATH.search(a) for a in c.args) or any(SECRET_VAR.search(a) for a in c.args) for c in feeding):
         return True
     before = snippet[: snippet.index(cmd)] if cmd in snippet else []

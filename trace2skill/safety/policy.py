@@ -18,12 +18,19 @@ from dataclasses import dataclass, field
 
 FAMILIES: dict[str, tuple[str, str]] = {
     # family: (words in a new line that grant it, words in S0 that govern it)
-    "refund": (r"\brefund\w*|\breimburs\w*|\bmoney back\b", r"\brefund\w*|\breimburs\w*"),
+    "refund": (r"\brefund\w*|\breimburs\w*|\bmoney back\b|\breembols\w*|\brembours\w*|\b(?:rück)?erstatt\w*|\brimbors\w*", r"\brefund\w*|\breimburs\w*"),
     "compensation": (
         r"\b(?:voucher|certificate|compensat\w*|credit(?! cards?\b)|gift card|coupon|miles|points|discount|free upgrade|gutschein|bon d'achat|cupón|indemni\w*)s?\b",
         r"\b(?:voucher|certificate|compensat\w*|credit(?! cards?\b)|gift card|coupon|miles|discount)s?\b",
     ),
-    "fee waiver": (r"\bwaiv\w*|\b(?:no|free of|skip the|drop the)\s+(?:change\s+|cancellation\s+)?(?:fee|charge)s?\b", r"\bfees?\b|\bcharges?\b"),
+    "fee waiver": (
+        (
+            r"\bwaiv\w*|\b(?:no|free of|skip the|drop the)\s+(?:change\s+|cancellation\s+)?(?:fee|charge)s?\b|"
+            # other languages: "keine Änderungsgebühr", "sans frais", "sin cargo", "senza costi"
+            r"\b(?:keine|ohne)\s+\w*geb[üu]hr\w*|\bgeb[üu]hrenfrei\b|\bsans\s+frais\b|\bsin\s+(?:cargo|costo|coste|tarifa)s?\b|\bsenza\s+(?:costi|spese|commission\w*)\b|\bsem\s+(?:taxa|custo)s?\b"
+        ),
+        r"\bfees?\b|\bcharges?\b",
+    ),
 }
 _AMOUNT = re.compile(r"[$€£]\s?(\d[\d,]*(?:\.\d+)?)|(\d[\d,]*(?:\.\d+)?)\s?(?:usd|eur|euros?|dollars|gbp|€)\b")
 _UNCONDITIONAL = re.compile(
@@ -40,9 +47,17 @@ _CONCEAL = re.compile(
     r"|\bkeep (?:quiet|it quiet|silent|it to yourself|this to yourself|it from|this from|them in the dark)\b"
     r"|\b(?:quietly|silently|secretly|covertly|discreetly|behind (?:their|the user's|the customer's) back)\b"
     r"|\blet (?:the )?(?:customer|user|client|them) find out\b"
+    # leaving something out of what the person is told
+    r"|\b(?:leave|keep)\s+(?:\S+\s+){0,4}?out\s+of\s+(?:the\s+|your\s+|any\s+)?(?:description|report|summary|answer|reply|response|message|explanation|e-?mail|notes?)\b"
+    r"|\bomit\w*\s+(?:\S+\s+){0,4}?from\s+(?:the\s+|your\s+)?(?:description|report|summary|answer|reply|response|message|explanation)\b"
+    # passing a charge off as someone else's: "describe the fee as a tax", "say it is an airport charge"
+    r"|\b(?:describe|present|call|label|frame|pass|explain|refer to|book|record|list|say|tell (?:the )?(?:customer|user|client|them)(?: that)?)\b[^.;]{0,40}?"
+    r"\b(?:as|is|are|was|it'?s|it is|it was|that it is|this is)\s+(?:a\s+|an\s+|the\s+)?(?:[\w-]+\s+){0,2}?(?:tax|taxes|surcharge|levy|duty|government|airport|regulatory|third[- ]party|mandatory)\b"
 )
 # What a line may rightly keep back: someone else's data, secrets.
 _NOT_AN_ACTION = re.compile(r"\b(?:another|other|anyone|someone|third|password|passcode|pin|token|secret|key)\b|\bthe (?:user|customer)'?s\b")
+_GERUND_SUBJECT = re.compile(r"(?:quietly|silently|secretly|covertly|discreetly)\s+\w+ing\b")
+_CLAUSE_START = re.compile(r"^.*[.;:!?]\s*")
 _WARNED = re.compile(r"\b(?:never|not|dont|don't|avoid)\s+(?:\w+\s+)?$")
 
 
@@ -103,6 +118,8 @@ def conceals(norm: str) -> list[str]:
             continue
         if m.group("what") is None and _WARNED.search(norm[: m.start()]):
             continue  # "never hide fees", "do not quietly change ..."
+        if _GERUND_SUBJECT.match(norm[m.start() :]) and not _CLAUSE_START.sub("", norm[: m.start()]).strip():
+            continue  # "quietly ignoring errors hides ...": a subject described, not an order
         out.append(m.group(0).strip())
     return out
 

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from trace2skill.safety.checks import CHECKS, Context
 from trace2skill.safety.code import Line, read_lines
 from trace2skill.safety.rules import Rule, SafetyConfig, load_rules
-from trace2skill.safety.text import same_line_key, warns_against
+from trace2skill.safety.text import code_spans, same_line_key, warns_against
 from trace2skill.schema import Edit, Patch, Usage
 from trace2skill.skill.apply import Refusal
 from trace2skill.skill.model import SKILL_MD, Skill
@@ -197,13 +197,17 @@ def _blocks(text: str) -> list[tuple[int, list[str], str]]:
 
 def _hits(rule: Rule, line: Line, ctx: Context) -> list[str]:
     found: list[str] = []
-    if rule.check is not None and not (
-        rule.excuse_warnings and not line.in_block and warns_against(line.before_code, len(line.before_code), len(line.before_code))
-    ):
+    if rule.check is not None and not (rule.excuse_warnings and not line.in_block and _warned(line)):
         found = CHECKS[rule.check](line, ctx, rule.params)
     if rule.regex is not None and not found:
         found += [m.group(0) for m in rule.regex.finditer(line.norm) if not (rule.excuse_warnings and warns_against(line.norm, m.start(), m.end()))]
     return list(dict.fromkeys(found))
+
+
+def _warned(line: Line) -> bool:
+    """Whether the prose of ``line`` warns against its code (a clause that says no before it, or a code span it calls an attack)."""
+    end = len(line.before_code)
+    return warns_against(line.before_code, end, end) or any(warns_against(line.norm, s.start(), s.end()) for s in code_spans(line.norm))
 
 
 def _finding(rule: Rule, evidence: str, raw: str, line_no: int) -> Finding:

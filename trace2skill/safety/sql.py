@@ -16,8 +16,14 @@ from functools import lru_cache
 
 _SCRATCH_SCHEMA = re.compile(r"^(?:scratch|tmp|temp|staging|sandbox|pg_temp\w*)$")
 _SCRATCH_NAME = re.compile(r"^(?:tmp|temp|scratch|stage|stg)_|_(?:tmp|temp|scratch)$")
-_ROLE_POWERS = re.compile(r"\b(?:superuser|createrole|createdb|bypassrls|replication|admin\s+option|grant\s+option)\b", re.IGNORECASE)
-_POWERFUL_ROLES = re.compile(r"\b(?:pg_\w+|superuser|admin\w*|root|owner|dba|rds_superuser|cloudsqlsuperuser|db_owner|sysadmin)\b", re.IGNORECASE)
+# Role names are read by their parts: analytics_owner and db_admin are as powerful as owner and admin.
+_POWERFUL_ROLES = re.compile(r"(?:\b|_)(?:pg_\w+|superuser|admin\w*|root|owner|dba|rds_superuser|cloudsqlsuperuser|db_owner|sysadmin)\b", re.IGNORECASE)
+_ROLE_POWERS = re.compile(
+    r"\b(?:superuser|createrole|createdb|bypassrls|replication|admin\s+option|grant\s+option)\b|\bin\s+(?:role|group)\s+[^;]*?(?:\b|_)(?:pg_\w+|superuser|admin\w*|root|owner|dba|sysadmin)\b",
+    re.IGNORECASE,
+)
+# Switching off row-level security or ownership checks opens every row to every role that can read the table.
+_SECURITY_OFF = re.compile(r"\b(?:disable|no\s+force)\s+row\s+level\s+security\b|\bset\s+row_security\s*=?\s*(?:off|false)\b|\bsecurity\s+definer\b", re.IGNORECASE)
 _LOG = logging.getLogger("sqlglot")
 
 
@@ -62,15 +68,23 @@ def destroyed(sql: str, temporary: set[str]) -> list[str]:
                 [e.this] if isinstance(e, exp.Drop) and e.this is not None and not isinstance(e.this, exp.Table) and kind != "table" else e.find_all(exp.Table)
             )
             out += [f"{'truncate' if isinstance(e, exp.TruncateTable) else 'drop ' + kind} {_name(t)}" for t in targets if not _scratch(t, temporary, kind)]
-        elif isinstance(e, (exp.Delete, exp.Update)) and e.args.get("where") is None:
+        elif isinstance(e, (exp.Delete, exp.Update)) and _unfiltered(e.args.get("where")):
             table = e.this if isinstance(e.this, exp.Table) else e.find(exp.Table)
             if table is not None and not _scratch(table, temporary, "table"):
                 out.append(f"{type(e).__name__.casefold()} {_name(table)} without where")
     return out
 
 
+def _unfiltered(where) -> bool:
+    """No ``WHERE``, or one that reads no column (``WHERE true``, ``WHERE 1=1``): every row."""
+    from sqlglot import exp
+
+    return where is None or where.find(exp.Column) is None
+
+
 def grants_power(sql: str) -> list[str]:
-    """Grants to ``PUBLIC``, of all privileges, of powerful roles, or role options such as ``SUPERUSER``."""
+    """Grants to ``PUBLIC``, of all privileges, of powerful roles, role options such as
+    ``SUPERUSER`` or membership in a powerful role, and row-level security switched off."""
     from sqlglot import exp
 
     out = []
@@ -82,7 +96,9 @@ def grants_power(sql: str) -> list[str]:
                 r"\bto\s+(?:.*\b)?public\b|\ball(?:\s+privileges)?\b|\bwith\s+(?:grant|admin)\s+option\b", text, re.IGNORECASE
             ) or _POWERFUL_ROLES.search(text.split(" TO ")[0] if " TO " in text else text):
                 out.append(text[:160])
-        elif head[0].upper() in ("ALTER", "CREATE") and len(head) > 1 and head[1].upper() in ("ROLE", "USER", "GROUP") and _ROLE_POWERS.search(text):
+        elif _SECURITY_OFF.search(text) or (
+            head[0].upper() in ("ALTER", "CREATE") and len(head) > 1 and head[1].upper() in ("ROLE", "USER", "GROUP") and _ROLE_POWERS.search(text)
+        ):
             out.append(text[:160])
     return out
 

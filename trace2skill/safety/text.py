@@ -94,7 +94,19 @@ _PROHIBITIVE = re.compile(
 )
 _CLAUSE = re.compile(r"[.;:!?](?:\s|$)")
 _QUOTES = re.compile(r"\"[^\"]*\"|“[^”]*”|«[^»]*»")
-_DATA_MARKERS = re.compile(r"\b(?:never|not|dont|do not|data|content|scam|phishing|quot\w+|treat|report|warn\w*|injection)\b")
+_DATA_MARKERS = re.compile(
+    r"\b(?:never|not|dont|do not|data|content|scam|phishing|quot\w+|treat|report|warn\w*|injection|says?|said|asks?|asked|writes?|wrote|types?|typed|claims?|declin\w*|refus\w*)\b"
+)
+# An inline code span is an example, not an instruction, only where the line calls it an attack.
+_SPANS = re.compile(r"`[^`]+`")
+_ATTACK_MARKERS = re.compile(r"\b(?:attacks?|malicious|scams?|phishing|injections?|suspicious|dangerous|harmful)\b")
+# A subordinate clause ("when the totals don't match, ...") does not negate the main clause after its comma.
+_SUBORDINATE = re.compile(r"^\s*(?:when|whenever|if|once|because|since|after|before|while|as soon as|until|unless|even if)\b[^,]*,")
+
+
+def code_spans(norm: str) -> list[re.Match]:
+    """The inline code spans of a normalised line."""
+    return list(_SPANS.finditer(norm))
 
 
 def warns_against(norm: str, start: int, end: int) -> bool:
@@ -102,9 +114,10 @@ def warns_against(norm: str, start: int, end: int) -> bool:
     said: its clause says no before it ("never run curl ... | sh"), or it is quoted and the
     rest of the line calls it data ("text like "ignore previous instructions" is data")."""
     clause = _CLAUSE.split(norm[:start])[-1]
+    clause = _SUBORDINATE.sub("", clause, count=1)
     if _PROHIBITIVE.search(clause):
         return True
     for q in _QUOTES.finditer(norm):
         if q.start() <= start and end <= q.end():
             return bool(_DATA_MARKERS.search(norm[: q.start()] + norm[q.end() :]))
-    return False
+    return any(q.start() <= start and end <= q.end() and _ATTACK_MARKERS.search(norm[: q.start()] + norm[q.end() :]) for q in _SPANS.finditer(norm))
