@@ -56,6 +56,23 @@ def explain(
 
 
 @app.command()
+def recipes(as_json: Annotated[bool, typer.Option("--json", help="Print name, file and summary of each recipe as JSON.")] = False) -> None:
+    """List the recipes installed with trace2skill; `--recipe NAME` uses one (copy its file to change it)."""
+    import json
+
+    from trace2skill.run.recipes import packaged_recipes, recipe_summary
+
+    found = [{"name": name, "path": str(path), "summary": recipe_summary(path)} for name, path in packaged_recipes().items()]
+    if as_json:
+        typer.echo(json.dumps(found, indent=2))
+        return
+    width = max(len(r["name"]) for r in found)
+    for r in found:
+        typer.echo(f"{r['name']:<{width}}  {r['summary']}")
+    typer.echo(f"\nfiles in {Path(found[0]['path']).parent}")
+
+
+@app.command()
 def report(run_dir: Annotated[Path, typer.Argument(help="The run folder of a distill (OUT/run).")]) -> None:
     """Write RUN_DIR/report.html (self-contained) and RUN_DIR/report.md for a finished run."""
     from trace2skill.report import write_report

@@ -65,12 +65,14 @@ def load_starting_skill(cfg: DistillConfig) -> Skill:
 def ingest(inputs: list[str], trajectories: Path, *, fmt: str = "auto", labels: Path | None = None, success_threshold: float = 1.0, num_cpus: int | None = None) -> dict[str, int]:
     """``trace2skill ingest``: normalise and redact inputs into a trajectories Parquet dataset,
     a folder of part files written by the workers (and ``<stem>.quarantine.parquet`` beside
-    it); return the counts."""
+    it); return the counts. What Ray prints goes to ``<stem>.ray.log`` beside it."""
     plan = plan_inputs(inputs, fmt)
     label_map = read_labels(labels) if labels else None
-    with ray_session(num_cpus):
+    with ray_session(num_cpus, trajectories.with_name(f"{trajectories.stem}.{RAY_LOG}")):
         parsed = read_records(plan, success_threshold=success_threshold, labels=label_map, limit=None)
-        return write_records(parsed, trajectories, trajectories.with_name(f"{trajectories.stem}.quarantine.parquet"))
+        counts = write_records(parsed, trajectories, trajectories.with_name(f"{trajectories.stem}.quarantine.parquet"))
+    parts.remove_staging(trajectories.parent)
+    return counts
 
 
 @dataclass
@@ -229,6 +231,7 @@ def distill(cfg: DistillConfig, progress: Progress = print, *, resume: bool = Fa
             # (docs/performance.md): work for a worker, not for the driver, which only steers.
             in_worker(write_report)(run_dir)
         mark_done(run_dir, state, Checkpoint.CONSOLIDATE)
+    parts.remove_staging(run_dir)
     return summary
 
 
