@@ -4,6 +4,7 @@ errors that come before Ray starts, refusing to overwrite a run, exit codes."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import time
@@ -124,3 +125,21 @@ def test_exit_codes_are_documented():
     section = readme[readme.index("## Exit codes"):]
     for code in ("0", "1", "2", "3", "4", "5", "130"):
         assert f"| {code} |" in section
+
+
+def test_the_readme_usage_names_every_flag_of_every_command():
+    from typer.main import get_command
+
+    from trace2skill.cli import app
+
+    readme = (ROOT / "README.md").read_text()
+    usage = readme[readme.index("## Usage"):readme.index("## Exit codes")]
+    block = usage[usage.index("```"):usage.index("```", usage.index("```") + 3)]
+    # each command's usage: its lines, up to the next line that starts another command
+    entries = re.split(r"\n(?=trace2skill )", block)
+    for name, command in get_command(app).commands.items():
+        usage_of = "\n".join(e for e in entries if e.startswith(f"trace2skill {name} "))
+        assert usage_of, f"no usage line for {name}"
+        flags = [o for p in command.params if p.param_type_name == "option" for o in p.opts if o.startswith("--")]
+        missing = [f for f in flags if not re.search(rf"{re.escape(f)}\b(?!-)", usage_of)]
+        assert not missing, f"{name}: {missing} in --help, not in the README's usage"
