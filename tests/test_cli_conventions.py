@@ -4,7 +4,9 @@ errors that come before Ray starts, refusing to overwrite a run, exit codes."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -143,3 +145,25 @@ def test_the_readme_usage_names_every_flag_of_every_command():
         flags = [o for p in command.params if p.param_type_name == "option" for o in p.opts if o.startswith("--")]
         missing = [f for f in flags if not re.search(rf"{re.escape(f)}\b(?!-)", usage_of)]
         assert not missing, f"{name}: {missing} in --help, not in the README's usage"
+
+
+@pytest.mark.ray
+def test_ctrl_c_prints_the_resume_command_and_the_output_folder_resumes(tmp_path):
+    out = tmp_path / "out"
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text("backend: {backend: fake, latency_s: 0.5}\nconsolidate: {embedder: hashing}\nbatch_size: 1\nredact: {personal_data: false}\n")
+    cmd = [sys.executable, "-m", "trace2skill.cli", "distill", str(EXAMPLES / "airline"), "--out", str(out), "--recipe", str(recipe),
+           "--limit", "6", "--num-cpus", "2", "--quiet"]
+    env = {**os.environ, "RAY_ADDRESS": "local"}  # its own Ray, not the test session's
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 300
+    while not any((out / "run" / "analysis").glob("part-*.parquet")):
+        assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read() if proc.poll() is not None else "no analysis yet"
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr[-2000:]
+    assert f"trace2skill distill --resume {out / 'run'}" in stderr
+    again = subprocess.run([*cmd[:4], "--resume", str(out), "--quiet", "--json"], capture_output=True, text=True, env=env, timeout=600)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert json.loads(again.stdout)["read"] == 6
