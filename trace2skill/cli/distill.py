@@ -92,7 +92,7 @@ def distill(
         cfg = resume_config(resume, **chosen)
     else:
         if not inputs or out is None:
-            raise CliError("give INPUTS and --out (or --resume RUN_DIR)")
+            raise CliError("give INPUTS and --out (or --resume OUT_DIR)")
         require_options(skill=skill, labels=labels, holdout_ids=holdout_ids)
         settings = with_flags(load_recipe(recipe) if recipe else {}, given(flags))
         try:
