@@ -65,9 +65,12 @@ def test_validate_command(tmp_path):
 def test_inspect_counts_per_file():
     result = run("inspect", str(EXAMPLES / "airline"))
     assert result.returncode == 0, result.stderr
+    path = str(EXAMPLES / "airline" / "tau_bench_results.json")
     line = next(line for line in result.stdout.splitlines() if "tau_bench" in line)
-    cells = [c.strip() for c in line.strip("│ ").split("┆")]
-    assert cells[2:8] == ["20", "20", "0", "10", "10", "0"]  # records, ok, quarantined, success, failure, unknown
+    assert line.split()[:6] == ["tau_bench", path, "20", "20", "0", "10/10/0"]  # the whole path; records, ok, quarantined, outcomes
+    files = json.loads(run("inspect", str(EXAMPLES / "airline"), "--json").stdout)
+    tau = next(f for f in files if f["format"] == "tau_bench")
+    assert (tau["file"], tau["records"], tau["ok"], tau["quarantined"], tau["success"], tau["failure"], tau["no_outcome"]) == (path, 20, 20, 0, 10, 10, 0)
 
 
 def test_ingest_writes_parquet_with_labels(tmp_path):
@@ -79,6 +82,9 @@ def test_ingest_writes_parquet_with_labels(tmp_path):
     result = run("ingest", str(EXAMPLES / "airline" / "tau_bench_results.json"), "--out", str(out), "--labels", str(labels), "--num-cpus", "1")
     assert result.returncode == 0, result.stderr
     assert "20 trajectories" in result.stdout
+    assert result.stderr == ""  # Ray's notices (the token warning) are in the log beside the dataset
+    assert "Token authentication" in out.with_name("t.ray.log").read_text()
+    assert not list(out.parent.glob(".*.staging"))  # no empty staging folders left behind
     table = pl.read_parquet(out)
     assert table.height == 20 and table.filter(pl.col("raw_id") == "0:0")["success"].to_list() == [False]
     assert pl.read_parquet(out.with_name("t.quarantine.parquet")).height == 0

@@ -12,6 +12,7 @@ Nothing here knows about Ray.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 from collections import Counter
@@ -73,6 +74,14 @@ def write_part(table: pa.Table, folder: Path, name: str) -> Path:
     pq.write_table(table, tmp)
     os.replace(tmp, folder / name)
     return folder / name
+
+
+def remove_staging(folder: Path) -> None:
+    """Remove the empty staging folders in ``folder`` once its datasets are written (a staging
+    folder that still holds something, a part being written, is left alone)."""
+    for staging in folder.glob(".*.staging"):
+        with contextlib.suppress(OSError):
+            staging.rmdir()
 
 
 def ordered_part_name(*keys: int) -> str:

@@ -57,10 +57,19 @@ def test_cli_json_and_leakage_warning(ray_session, tmp_path, skills):
     tasks[0]["question"] = "I booked flight 22 to Oslo last week and now I would like to move it to Friday"
     write_tasks(tmp_path / "tasks.jsonl", tasks)
     leaky = write_skill(tmp_path, "leaky", f"- {RULE}.\n- For example: {tasks[0]['question']}.")
-    args = ["evaluate", "--tasks", str(tmp_path / "tasks.jsonl"), "--runner", RUNNER, "--baseline", str(skills["baseline"]), "--candidate", str(leaky), "--out", str(tmp_path / "eval"), "--json", "--quiet"]
+    args = ["evaluate", "--tasks", str(tmp_path / "tasks.jsonl"), "--runner", RUNNER, "--baseline", str(skills["baseline"]), "--candidate", str(leaky), "--out", str(tmp_path / "eval"), "--json", "--quiet", "--allow-none"]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
     assert doc["candidates"][0]["delta"] == pytest.approx(0.8)
     assert len(doc["leakage"]) == 1 and "rule-0" in doc["leakage"][0]
     assert "warning:" in result.stderr and "held-out task 'rule-0'" in result.stderr
+
+
+def test_cli_exits_5_when_nothing_is_promoted_unless_allowed(ray_session, tmp_path, skills):
+    write_tasks(tmp_path / "tasks.jsonl", toy_tasks(n_rule=2, n_easy=1))
+    args = ["evaluate", "--tasks", str(tmp_path / "tasks.jsonl"), "--runner", RUNNER, "--baseline", str(skills["baseline"]),
+            "--candidate", str(skills["cosmetic"]), "--out", str(tmp_path / "eval"), "--quiet"]
+    gated = CliRunner().invoke(app, args)
+    assert gated.exit_code == 5 and "promoted: none" in gated.stdout, gated.output
+    assert CliRunner().invoke(app, [*args, "--allow-none"]).exit_code == 0

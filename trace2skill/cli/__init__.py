@@ -18,7 +18,7 @@ from trace2skill.cli import (
     plan,  # noqa: F401
     skills,  # noqa: F401
 )
-from trace2skill.cli.common import CliError, app
+from trace2skill.cli.common import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_USAGE, CliError, app
 
 try:  # typer >= 0.20 ships its own copy of click; its exceptions are the ones raised
     from typer._click import exceptions as click_exceptions
@@ -37,29 +37,30 @@ def main() -> None:
 
     try:
         code = app(standalone_mode=False)  # returns the code of a typer.Exit
-    except click_exceptions.NoArgsIsHelpError:
+    except click_exceptions.NoArgsIsHelpError as exc:  # bare `trace2skill`: its help
+        typer.echo(exc.format_message())
         sys.exit(0)
     except click_exceptions.UsageError as exc:
         typer.echo(f"error: {exc.format_message()} (see --help)", err=True)
-        sys.exit(2)
+        sys.exit(EXIT_USAGE)
     except click_exceptions.ClickException as exc:
         typer.echo(f"error: {exc.format_message()}", err=True)
         sys.exit(exc.exit_code)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
-    except typer.Abort:
-        sys.exit(130)
+    except (typer.Abort, KeyboardInterrupt):
+        sys.exit(EXIT_INTERRUPTED)
     except (CliError, SkillError, IngestError, RecipeError, RunError, FileNotFoundError, ValueError) as exc:
         typer.echo(f"error: {exc}", err=True)
-        sys.exit(1)
+        sys.exit(EXIT_ERROR)
     except OSError as exc:  # permissions, a full disk, a path that cannot exist: one line, no traceback
         where = f": {exc.filename}" if exc.filename else ""
         typer.echo(f"error: {exc.strerror or exc}{where}", err=True)
-        sys.exit(1)
+        sys.exit(EXIT_ERROR)
     except Exception as exc:  # anything else (Ray failing to start...): still one line; the traceback on request
         if os.environ.get("TRACE2SKILL_DEBUG"):
             raise
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         typer.echo(f"error: {type(exc).__name__}: {first} (set TRACE2SKILL_DEBUG=1 for the traceback)", err=True)
-        sys.exit(1)
+        sys.exit(EXIT_ERROR)
     sys.exit(code if isinstance(code, int) else 0)

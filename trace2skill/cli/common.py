@@ -2,19 +2,43 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 from pydantic import BaseModel
 
+from trace2skill import __version__
+from trace2skill.run.recipes import option_error
+from trace2skill.run.suggest import did_you_mean
+
 app = typer.Typer(
     help="Distill LLM-agent trajectories into a transferable Agent Skill.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion for bash, zsh, fish, PowerShell
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
+# Exit codes (README "Exit codes"): 0 done; 1 an error (the one line says which and how to fix it);
+# 2 a usage error; validate: 3 flagged, 4 not a valid skill; evaluate: 5 no candidate promoted;
+# 130 interrupted (Ctrl-C).
+EXIT_ERROR, EXIT_USAGE, EXIT_NOT_PROMOTED, EXIT_INTERRUPTED = 1, 2, 5, 130
+RECIPE_HELP = "A recipe of options: a YAML file, or the name of one `trace2skill recipes` lists (e.g. demo); flags override it."
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"trace2skill {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")] = False,
+) -> None:
+    """Distill LLM-agent trajectories into a transferable Agent Skill."""
 
 
 # --include / --exclude, on every command that takes inputs (ingest.inputs has the rules).
@@ -47,27 +71,34 @@ def given(flags: dict) -> dict:
 
 def help_of(model: type[BaseModel], field: str) -> str:
     """The help of a flag that sets ``field`` of ``model``: the field's description, and its
-    default where it has a plain one, so a flag never restates what the config says."""
+    default where it has a plain one, written as Typer writes the defaults it shows, so a flag
+    never restates what the config says and every default reads alike."""
     info = model.model_fields[field]
     default = info.default
     if isinstance(default, (int, float, str)) and not isinstance(default, bool) and default != "":
-        return f"{info.description.rstrip('.')} (default {default})."
+        return f"{info.description}  [default: {default}]"
     return info.description
 
 
-def first_error(exc) -> str:
-    """A pydantic ValidationError as one line: where, and what."""
-    first = exc.errors()[0]
-    where = ".".join(str(p) for p in first["loc"])
-    return f"{where}: {first['msg']}" if where else first["msg"]
+first_error = option_error  # a pydantic ValidationError as one line: where, what, and the key meant
 
 
 def known_format(name: str) -> None:
-    """Fail with one line on a --format no reader has."""
+    """Fail with one line on a --format no reader has, naming the closest one."""
     from trace2skill.ingest import FORMATS
 
     if name != "auto" and name not in FORMATS:
-        raise CliError(f"unknown --format {name!r}; known formats: auto, {', '.join(FORMATS)}")
+        raise CliError(f"unknown --format {name!r}{did_you_mean(name, FORMATS)} (known formats: auto, {', '.join(FORMATS)})")
+
+
+def readable(inputs: list[Path], fmt: str, include: Sequence[str] = (), exclude: Sequence[str] = ()) -> None:
+    """Fail in a second, with the fix, when ``inputs`` (less what ``include`` / ``exclude`` leave
+    out) hold nothing a run could read under ``fmt`` (before Ray starts and a whole run reads nothing)."""
+    from trace2skill.ingest.preflight import readable_files
+
+    require(inputs)
+    known_format(fmt)
+    readable_files(inputs, fmt, include=include, exclude=exclude)
 
 
 def output_file(out: Path) -> None:
@@ -90,10 +121,10 @@ def require(paths: list[Path]) -> None:
             raise CliError(f"input not found: {path}")
 
 
-def require_options(*, skill: Path | None = None, recipe: Path | None = None, labels: Path | None = None, holdout_ids: Path | None = None) -> None:
+def require_options(*, skill: Path | None = None, labels: Path | None = None, holdout_ids: Path | None = None) -> None:
     """Fail with one line for the first given option path that is not what it must be."""
     if skill is not None and not skill.is_dir():
         raise CliError(f"--skill {skill} is not a directory")
-    for path, what in ((recipe, "recipe"), (labels, "labels file"), (holdout_ids, "holdout ids file")):
+    for path, what in ((labels, "labels file"), (holdout_ids, "holdout ids file")):
         if path is not None and not path.is_file():
             raise CliError(f"{what} not found: {path}")

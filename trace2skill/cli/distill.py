@@ -12,7 +12,7 @@ import typer
 from pydantic import ValidationError
 
 from trace2skill.analysts.analyze import AnalystConfig
-from trace2skill.cli.common import CliError, Exclude, Include, app, first_error, given, help_of, require, require_options
+from trace2skill.cli.common import EXIT_INTERRUPTED, RECIPE_HELP, CliError, Exclude, Include, app, first_error, given, help_of, readable, require_options
 from trace2skill.consolidate.config import ConsolidateConfig
 from trace2skill.llm.config import EmbeddedConfig, OpenAIConfig, SamplingConfig
 from trace2skill.run.options import DistillConfig, RunOptions
@@ -32,11 +32,12 @@ CHECKER_HELP = (
 def distill(
     inputs: Annotated[Optional[list[Path]], typer.Argument(help="Trajectory files or directories.")] = None,
     out: Annotated[Optional[Path], typer.Option("--out", help="Output folder; the skill lands in OUT/<name>/.")] = None,
-    resume: Annotated[Optional[Path], typer.Option("--resume", help="Continue the interrupted run in this run folder, with its saved options.")] = None,
+    resume: Annotated[Optional[Path], typer.Option("--resume", help="Continue the interrupted run in this output or run folder, with its saved options.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Write over an output folder that holds an earlier run (refused otherwise).")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress lines on stderr.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", help="Show Ray's own messages on stderr (start-up, warnings, log lines) instead of writing them to RUN_DIR/ray.log.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the run summary as JSON on stdout instead of a table.")] = False,
-    recipe: Annotated[Optional[Path], typer.Option("--recipe", help="YAML recipe of options (pipelines/*.yaml); flags override it.")] = None,
+    recipe: Annotated[Optional[str], typer.Option("--recipe", help=RECIPE_HELP)] = None,
     skill: Annotated[Optional[Path], typer.Option("--skill", help=help_of(RunOptions, "skill_dir"))] = None,
     mode: Annotated[Optional[str], typer.Option("--mode", help=help_of(RunOptions, "mode"))] = None,
     name: Annotated[Optional[str], typer.Option("--name", help=help_of(RunOptions, "name"))] = None,
@@ -65,7 +66,7 @@ def distill(
     exclude: Exclude = None,
 ) -> None:
     """Analyse trajectories and write a skill folder plus run outputs (Parquet, summary, report)."""
-    from trace2skill.run.checkpoint import resume_config
+    from trace2skill.run.checkpoint import resume_config, run_folder
     from trace2skill.run.recipes import load_recipe, with_flags
 
     flags = {
@@ -97,19 +98,22 @@ def distill(
     }
     if resume is not None:
         chosen = given(flags)
-        if inputs or out or recipe or set(chosen) - {"num_cpus"}:
+        if inputs or out or recipe or force or set(chosen) - {"num_cpus"}:
             raise CliError("--resume continues a run with its saved inputs and options; give it alone (or with --num-cpus)")
+        resume = run_folder(resume)
         cfg = resume_config(resume, **chosen)
     else:
         if not inputs or out is None:
-            raise CliError("give INPUTS and --out (or --resume RUN_DIR)")
-        require(inputs)
-        require_options(skill=skill, recipe=recipe, labels=labels, holdout_ids=holdout_ids)
+            raise CliError("give INPUTS and --out (or --resume OUT_DIR)")
+        require_options(skill=skill, labels=labels, holdout_ids=holdout_ids)
         settings = with_flags(load_recipe(recipe) if recipe else {}, given(flags))
         try:
             cfg = DistillConfig.model_validate({**settings, "inputs": inputs, "out_dir": out})
         except ValidationError as exc:
             raise CliError(first_error(exc)) from None
+        readable(inputs, cfg.input_format, cfg.include, cfg.exclude)
+        if not force:
+            fresh_output(cfg)
 
     from trace2skill.pipeline.run import distill as run_distill
     from trace2skill.report import load_run
@@ -122,8 +126,12 @@ def distill(
             raise CliError("--candidates starts new runs; resume each candidate's run dir on its own")
         _distill_candidates(cfg, candidates, console, as_json=as_json, verbose=verbose)
         return
-    with contextlib.redirect_stdout(sys.stderr):  # whatever Ray prints in this process: stdout is the summary's
-        summary = run_distill(cfg, progress=console, resume=resume is not None, quiet_ray=not verbose)
+    try:
+        with contextlib.redirect_stdout(sys.stderr):  # whatever Ray prints in this process: stdout is the summary's
+            summary = run_distill(cfg, progress=console, resume=resume is not None, quiet_ray=not verbose)
+    except KeyboardInterrupt:
+        typer.echo(f"\ninterrupted; what is done is kept. Continue with:\n  trace2skill distill --resume {cfg.resolved_run_dir}", err=True)
+        raise typer.Exit(EXIT_INTERRUPTED) from None
     if as_json:
         typer.echo(summary.model_dump_json(indent=2))
     else:
@@ -134,6 +142,16 @@ def distill(
         typer.echo("\n" + closing_note(load_run(cfg.resolved_run_dir), default_model=default_model))
     if not summary.valid:
         typer.echo("the patched skill did not validate; S0 was kept: " + "; ".join(summary.validation_problems), err=True)
+
+
+def fresh_output(cfg: DistillConfig) -> None:
+    """Refuse to write over an earlier run's outputs unless --force says so."""
+    earlier = [p for p in (cfg.resolved_run_dir, cfg.out_dir) if p.is_dir() and any(p.iterdir())]
+    if earlier:
+        raise CliError(
+            f"{earlier[0]} already holds an earlier run's outputs; give --force to write over them, "
+            f"--resume {cfg.resolved_run_dir} to continue that run, or another --out"
+        )
 
 
 def _distill_candidates(cfg: DistillConfig, n: int, console: Console, *, as_json: bool, verbose: bool) -> None:

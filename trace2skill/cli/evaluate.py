@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 import typer
 from pydantic import ValidationError
 
-from trace2skill.cli.common import CliError, app, first_error
+from trace2skill.cli.common import EXIT_NOT_PROMOTED, CliError, app, first_error
 
 
 @app.command()
@@ -33,8 +33,10 @@ def evaluate(
     num_cpus: Annotated[Optional[int], typer.Option("--num-cpus", help="CPUs for the local Ray instance.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress lines on stderr.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print evaluation.json on stdout instead of a table.")] = False,
+    allow_none: Annotated[bool, typer.Option("--allow-none", help=f"Exit 0 when no candidate is promoted (otherwise {EXIT_NOT_PROMOTED}, to gate CI).")] = False,
 ) -> None:
-    """Run an agent runner on held-out tasks with the baseline and each candidate skill; promote a candidate only when it is confidently better."""
+    """Run an agent runner on held-out tasks with the baseline and each candidate skill; promote a candidate only when it is confidently better.
+    Exit 0 when one is promoted, 5 when none is (0 with --allow-none)."""
     import json
 
     from trace2skill.evaluate.plan import EvaluateConfig
@@ -55,8 +57,9 @@ def evaluate(
         raise CliError(first_error(exc)) from None
 
     from trace2skill.pipeline.evaluate import evaluate as run_evaluate
+    from trace2skill.run.progress import Console
 
-    progress = (lambda msg: None) if quiet else (lambda msg: typer.echo(f"[trace2skill] {msg}", err=True))
+    progress = Console(lambda line: None) if quiet else Console.for_stderr(bars=False)  # made before Ray's output goes to its log
     try:
         with contextlib.redirect_stdout(sys.stderr):  # stdout is the summary's
             summary = run_evaluate(cfg, progress=progress)
@@ -69,3 +72,5 @@ def evaluate(
     else:
         typer.echo(summary.table())
         typer.echo(f"\npromoted: {summary.promoted or 'none'}; {summary.errors} error run(s); outputs in {out}")
+    if not summary.promoted and not allow_none:
+        raise typer.Exit(EXIT_NOT_PROMOTED)

@@ -8,24 +8,24 @@ from typing import Annotated, Optional
 import typer
 from pydantic import ValidationError
 
-from trace2skill.cli.common import CliError, Exclude, Include, app, first_error, given, help_of, known_format, require, require_options, warn
+from trace2skill.cli.common import RECIPE_HELP, CliError, Exclude, Include, app, first_error, given, help_of, readable, require_options, warn
 from trace2skill.run.options import RunOptions
 
 
 @app.command()
 def plan(
     inputs: Annotated[list[Path], typer.Argument(help="Trajectory files or directories.")],
-    recipe: Annotated[Optional[Path], typer.Option("--recipe", help="YAML recipe of the distill (pipelines/*.yaml); its throughput section gives GPU-hours and wall time.")] = None,
+    recipe: Annotated[Optional[str], typer.Option("--recipe", help=RECIPE_HELP + " Its throughput section gives GPU-hours and wall time.")] = None,
     input_format: Annotated[Optional[str], typer.Option("--format", help=help_of(RunOptions, "input_format"))] = None,
-    replicas: Annotated[Optional[int], typer.Option("--replicas", min=1, help="Engine replicas K for the wall time (default: the recipe's).")] = None,
+    replicas: Annotated[Optional[int], typer.Option("--replicas", min=1, help="Engine replicas K for the wall time.  [default: the recipe's]")] = None,
     skill: Annotated[Optional[Path], typer.Option("--skill", help="Starting skill S0 (its text is in every analyst prompt).")] = None,
-    backend: Annotated[Optional[str], typer.Option("--backend", help=help_of(RunOptions, "backend") + " Its tokenizer counts (default: the recipe's).")] = None,
+    backend: Annotated[Optional[str], typer.Option("--backend", help=help_of(RunOptions, "backend") + " Its tokenizer counts.  [default: the recipe's]")] = None,
     labels: Annotated[Optional[Path], typer.Option("--labels", help=help_of(RunOptions, "labels"))] = None,
     success_threshold: Annotated[Optional[float], typer.Option("--success-threshold", help=help_of(RunOptions, "success_threshold"))] = None,
     sample: Annotated[int, typer.Option("--sample", min=1, help="Trajectories whose tokens are counted (a seeded uniform sample).")] = 64,
-    seed: Annotated[Optional[int], typer.Option("--seed", help="Seed of the sample and of the --max-prompt-tokens preview (default: the recipe's, else 0).")] = None,
+    seed: Annotated[Optional[int], typer.Option("--seed", help="Seed of the sample and of the --max-prompt-tokens preview.  [default: the recipe's, else 0]")] = None,
     max_prompt_tokens: Annotated[Optional[int], typer.Option("--max-prompt-tokens", min=1, help="Show what distill --max-prompt-tokens N (same --seed) would analyse.")] = None,
-    lessons: Annotated[Optional[float], typer.Option("--lessons-per-trajectory", min=0, help="Merge units per analysed trajectory (default 2).")] = None,
+    lessons: Annotated[Optional[float], typer.Option("--lessons-per-trajectory", min=0, help="Merge units per analysed trajectory.  [default: 2]")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the plan as JSON on stdout instead of a table.")] = False,
     include: Include = None,
     exclude: Exclude = None,
@@ -38,14 +38,13 @@ def plan(
     from trace2skill.run.tokens import token_counter
     from trace2skill.skill.folder import load_skill, minimal_skill
 
-    require(inputs)
-    require_options(skill=skill, recipe=recipe, labels=labels)
+    require_options(skill=skill, labels=labels)
     flags = {"input_format": input_format, "success_threshold": success_threshold, "labels": labels, "backend": {"backend": backend}, "max_prompt_tokens": max_prompt_tokens, "seed": seed, "include": include, "exclude": exclude}
     try:
         cfg = RunOptions.model_validate(with_flags(load_recipe(recipe) if recipe else {}, given(flags)))
     except ValidationError as exc:
         raise CliError(first_error(exc)) from None
-    known_format(cfg.input_format)
+    readable(inputs, cfg.input_format, cfg.include, cfg.exclude)
     s0 = load_skill(skill) if skill else minimal_skill("distilled-skill", "Lessons distilled from agent trajectories. Use when doing such tasks.")
     scan = scan_inputs(
         [str(p) for p in inputs], fmt=cfg.input_format, labels=read_labels(cfg.labels) if cfg.labels else None,

@@ -16,7 +16,6 @@ import re
 from collections import Counter
 
 import numpy as np
-from sklearn.cluster import AgglomerativeClustering
 
 _SLUG = re.compile(r"[^a-z0-9]+")
 
@@ -39,6 +38,10 @@ def fit_centroids(sample: np.ndarray, distance_threshold: float, max_clusters: i
         unit = unit / np.linalg.norm(unit, axis=1, keepdims=True)
         distances = np.clip(1.0 - unit @ unit.T, 0.0, 2.0)  # one BLAS call instead of pdist
         np.fill_diagonal(distances, 0.0)
+        # Imported here: scikit-learn's import (~1.5 s) would otherwise be paid at the start of every
+        # run by the driver, which imports this module through the provenance it writes at the end.
+        from sklearn.cluster import AgglomerativeClustering
+
         model = AgglomerativeClustering(
             n_clusters=None, metric="precomputed", linkage="average", distance_threshold=distance_threshold
         )

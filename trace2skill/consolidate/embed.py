@@ -22,11 +22,9 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, HashingVectorizer
 
 # Negations decide what a lesson says; they must not vanish as stop words.
 _KEEP = {"never", "not", "no", "always", "nothing", "none", "cannot"}
-_STOP_WORDS = sorted(ENGLISH_STOP_WORDS - _KEEP)
 WIDEN_ROWS = 4096  # stored embeddings widened to float32 at a time when a stage reads many (64 MB of hashing rows)
 
 
@@ -53,10 +51,14 @@ class HashingEmbedder:
     sparse = True  # a lesson has tens of distinct words in 4096 buckets
 
     def __init__(self, n_features: int = 2**12):
+        # scikit-learn is imported by the embedder, not with this module: the driver imports it at
+        # the start of every run, and scikit-learn's import (~1.5 s) is then not yet needed.
+        from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, HashingVectorizer
+
         self.vectorizer = HashingVectorizer(
             n_features=n_features,
             ngram_range=(1, 2),
-            stop_words=_STOP_WORDS,
+            stop_words=sorted(ENGLISH_STOP_WORDS - _KEEP),
             alternate_sign=False,
             norm="l2",
             token_pattern=r"(?u)\b\w\w+\b",

@@ -69,7 +69,8 @@ def _result(ref: ray.ObjectRef, spec: RunSpec) -> RunRow:
 
 
 def evaluate(cfg: EvaluateConfig, progress: Progress = print) -> EvaluationSummary:
-    """Run the gate: every run on Ray, then the statistics and the outputs in ``cfg.out``."""
+    """Run the gate: every run on Ray, then the statistics and the outputs in ``cfg.out``
+    (what Ray prints goes to ``cfg.out/ray.log``)."""
     tasks = read_tasks(cfg.tasks)
     for _, skill in cfg.arms():
         if not skill.is_dir():
@@ -81,7 +82,8 @@ def evaluate(cfg: EvaluateConfig, progress: Progress = print) -> EvaluationSumma
         progress(f"warning: {warning}")
     specs = plan_runs(cfg, tasks)
     progress(f"{len(specs)} runs: {len(tasks)} task(s) x {len(cfg.arms())} arm(s) x {cfg.trials} trial(s), {cfg.concurrency} at a time")
-    with ray_session(cfg.num_cpus):
+    cfg.out.mkdir(parents=True, exist_ok=True)
+    with ray_session(cfg.num_cpus, cfg.out / "ray.log"):
         rows = run_all(specs, cfg, progress)
     summary = summarize(
         rows,

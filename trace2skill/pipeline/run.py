@@ -27,7 +27,6 @@ from trace2skill.pipeline.pair import MAX_PARTITIONS, ROWS_PER_PARTITION, task_p
 from trace2skill.pipeline.read import input_plan, read_records, write_records
 from trace2skill.pipeline.stages import Stage, run_stages
 from trace2skill.pipeline.tuning import TRIM_EVERY_BATCHES, analysis_stream, in_worker, ray_session, system_arrow_pool, trim
-from trace2skill.report import write_report
 from trace2skill.run.budget import PromptBudget, budget_report, budget_run
 from trace2skill.run.checkpoint import ANALYSIS_DIR, Checkpoint, check_writable, mark_done, start_run
 from trace2skill.run.holdout import HOLDOUT_TASKS, read_task_ids, split_holdout
@@ -77,14 +76,17 @@ def ingest(
 ) -> dict[str, int]:
     """``trace2skill ingest``: normalise and redact inputs into a trajectories Parquet dataset,
     a folder of part files written by the workers (and ``<stem>.quarantine.parquet`` beside
-    it); return the counts. Sidecars join as labels; files neither read are named to ``progress``."""
+    it); return the counts. Sidecars join as labels; files neither read are named to ``progress``.
+    What Ray prints goes to ``<stem>.ray.log`` beside it."""
     plan, found = input_plan(inputs, fmt, include=include, exclude=exclude)
     for line in found.warnings():
         progress(line)
     label_map = found.with_labels(read_labels(labels) if labels else None)
-    with ray_session(num_cpus):
+    with ray_session(num_cpus, trajectories.with_name(f"{trajectories.stem}.{RAY_LOG}")):
         parsed = read_records(plan, success_threshold=success_threshold, labels=label_map, limit=None)
-        return write_records(parsed, trajectories, trajectories.with_name(f"{trajectories.stem}.quarantine.parquet"))
+        counts = write_records(parsed, trajectories, trajectories.with_name(f"{trajectories.stem}.quarantine.parquet"))
+    parts.remove_staging(trajectories.parent)
+    return counts
 
 
 @dataclass
@@ -246,8 +248,11 @@ def distill(cfg: DistillConfig, progress: Progress = print, *, resume: bool = Fa
             (run_dir / "summary.json").write_text(summary.model_dump_json(indent=2))
             # The report reads the run's files into polars, ~1 GB at 1M trajectories
             # (docs/performance.md): work for a worker, not for the driver, which only steers.
+            from trace2skill.report import write_report  # matplotlib and the report's templates: the run's last step, not its start-up
+
             in_worker(write_report)(run_dir)
         mark_done(run_dir, state, Checkpoint.CONSOLIDATE)
+    parts.remove_staging(run_dir)
     return summary
 
 

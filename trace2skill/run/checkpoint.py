@@ -73,6 +73,12 @@ def saved_config(cfg: DistillConfig) -> dict[str, Any]:
     return json.loads(cfg.model_copy(update=absolute).model_dump_json())
 
 
+def run_folder(path: Path) -> Path:
+    """The run folder ``path`` names: itself, or for a distill's output folder its ``run/``."""
+    inside = path / "run"
+    return inside if not (path / STATE_FILE).is_file() and (inside / STATE_FILE).is_file() else path
+
+
 def resume_config(run_dir: Path, **overrides: Any) -> DistillConfig:
     """The configuration of the run saved in ``run_dir``, with ``overrides`` of the options
     that may change on resumption (``num_cpus``, ``analyze_concurrency``, ...)."""

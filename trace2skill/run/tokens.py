@@ -9,7 +9,9 @@ trajectory's (per-step capped) text, capped at what the fitting leaves a prompt.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import os
 import tempfile
 from collections.abc import Callable, Iterable
@@ -54,7 +56,10 @@ def token_counter(backend: SamplingConfig) -> tuple[TokenCounter, str]:
             from trace2skill.llm.embedded import default_model_path
 
             path = backend.model_path or default_model_path()
-            llama = Llama(model_path=path, vocab_only=True, verbose=False)
+            # With no weights the model's training context is 0, and llama.cpp says at ERROR level
+            # (which verbose=False still prints) that the context exceeds it: not the user's concern.
+            with contextlib.redirect_stderr(io.StringIO()):
+                llama = Llama(model_path=path, vocab_only=True, verbose=False)
             return (lambda text: len(llama.tokenize(text.encode("utf-8"), add_bos=False))), f"llama.cpp tokenizer of {Path(path).name} (vocab only)"
         except Exception as exc:  # no model file, no llama.cpp: the estimate still plans
             return chars_estimate, f"{ESTIMATE} (the GGUF tokenizer did not load: {type(exc).__name__})"
