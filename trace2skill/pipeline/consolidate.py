@@ -38,7 +38,7 @@ from trace2skill.analysts.models import AnalysisResult
 from trace2skill.consolidate.anchors import BoundedRestater
 from trace2skill.consolidate.cluster import fit_centroids, refine
 from trace2skill.consolidate.config import ConsolidateConfig
-from trace2skill.consolidate.embed import Embedder, embedding_matrix, make_embedder, stored_embeddings
+from trace2skill.consolidate.embed import Embedder, available_cpus, embedding_matrix, make_embedder, stored_embeddings
 from trace2skill.consolidate.finalize import Fixer
 from trace2skill.consolidate.instance import RestateInstance
 from trace2skill.consolidate.merge import MergeManyFn, MergeOutcome, single
@@ -181,23 +181,23 @@ def _embedded(batch: pa.Table, embedder: Embedder) -> pa.Table:
 
 
 @cache
-def _embedder(name: str, device: str | None, batch_size: int) -> Embedder:
-    return make_embedder(name, device=device, batch_size=batch_size)  # once per worker process
+def _embedder(name: str, device: str | None, batch_size: int, threads: int | None) -> Embedder:
+    return make_embedder(name, device=device, batch_size=batch_size, threads=threads)  # once per worker process
 
 
 @releasing
-def embedded_units(batch: pa.Table, shards: int, name: str, device: str | None, batch_size: int) -> pa.Table:
+def embedded_units(batch: pa.Table, shards: int, name: str, device: str | None, batch_size: int, threads: int | None) -> pa.Table:
     """Ray Data ``map_batches`` task: ``result_units`` of a batch of analysis results, with
     float16 embeddings in place of their text (one task does both, so a block is a batch of
     results' units, not a block per embedding batch)."""
-    return _embedded(result_units(batch, shards), _embedder(name, device, batch_size))
+    return _embedded(result_units(batch, shards), _embedder(name, device, batch_size, threads))
 
 
 class EmbedBatch:
     """Ray Data actor: embeds batches of units (the model loads once per actor)."""
 
-    def __init__(self, name: str, device: str | None, batch_size: int):
-        self.embedder = make_embedder(name, device=device, batch_size=batch_size)
+    def __init__(self, name: str, device: str | None, batch_size: int, threads: int | None):
+        self.embedder = make_embedder(name, device=device, batch_size=batch_size, threads=threads)
 
     def __call__(self, batch: pa.Table) -> pa.Table:
         return _embedded(batch, self.embedder)
@@ -225,7 +225,8 @@ def write_units(analysis_dir: Path, units_dir: Path, c: ConsolidateConfig) -> bo
     else:  # the parts are ours and their row counts known: read_parquet's footer-reading tasks cost more than the split (100k: 38 s CPU)
         per_task = max(1, round(RESULTS_PER_BLOCK * len(parts) / results))
         units = paths_dataset(parts).map_batches(read_results, batch_size=per_task, batch_format="pyarrow", num_cpus=cpus)
-    embed = {"name": c.embedder, "device": c.embed_device, "batch_size": c.embed_batch_size}
+    threads = c.embed_threads or max(1, available_cpus() // c.embed_concurrency)  # the analysis is over: the actors share all cores
+    embed = {"name": c.embedder, "device": c.embed_device, "batch_size": c.embed_batch_size, "threads": threads}
     if not pooled:
         units = units.map_batches(embedded_units, fn_kwargs={"shards": shards, **embed}, batch_size=RESULTS_PER_BLOCK, batch_format="pyarrow", num_cpus=cpus)
     else:
@@ -234,7 +235,7 @@ def write_units(analysis_dir: Path, units_dir: Path, c: ConsolidateConfig) -> bo
             fn_constructor_kwargs=embed,
             batch_size=c.embed_batch_size,
             compute=ActorPoolStrategy(size=c.embed_concurrency),
-            num_cpus=c.embed_num_cpus,
+            num_cpus=c.embed_num_cpus, num_gpus=c.embed_num_gpus,
             batch_format="pyarrow",
         )
     units.write_parquet(str(units_dir), partition_cols=[SHARD], ray_remote_args={"num_cpus": cpus})
