@@ -176,8 +176,7 @@ def result_units(batch: pa.Table, shards: int) -> pa.Table:
 
 
 def _embedded(batch: pa.Table, embedder: Embedder) -> pa.Table:
-    vectors = embedder.embed(batch.column("text").to_pylist())
-    return batch.drop_columns(["text"]).append_column("embedding", stored_embeddings(vectors, sparse=embedder.sparse))
+    return batch.drop_columns(["text"]).append_column("embedding", stored_embeddings(embedder.embed(batch.column("text").to_pylist()), sparse=embedder.sparse))
 
 
 @cache
