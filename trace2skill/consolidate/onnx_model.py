@@ -73,7 +73,7 @@ def export_fp32(model: Path, out: Path) -> None:
             super().__init__()
             self.bert = AutoModel.from_pretrained(str(model)).eval()
 
-        def forward(self, input_ids, attention_mask, token_type_ids):  # noqa: ANN001, ANN202 (traced)
+        def forward(self, input_ids, attention_mask, token_type_ids):
             return self.bert(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids).last_hidden_state
 
     ids = torch.ones(2, 16, dtype=torch.long)
