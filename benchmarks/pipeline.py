@@ -113,8 +113,9 @@ def run_child(spec: dict, interval: float, code: str | None = None) -> dict:
     shutil.rmtree(spec["out"], ignore_errors=True)  # a fresh run, never a resumption of the last one
     cmd = [sys.executable, __file__, "--_child", json.dumps(spec)]
     t0 = time.perf_counter()
-    env = {**os.environ, "T2S_CODE": code} if code else None
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    # Ray workers import the package from the driver's working directory and PYTHONPATH: both point at ``code``
+    env = {**os.environ, "T2S_CODE": code, "PYTHONPATH": code} if code else None
+    proc = subprocess.Popen(cmd, cwd=code or ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     with TreeSampler(proc.pid, interval=interval) as sampler:
         out, err = proc.communicate()
     wall = time.perf_counter() - t0
