@@ -1,5 +1,7 @@
 """The default embedder on a CPU: MiniLM as an int8 ONNX model, measured against the PyTorch fp32 model."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -7,6 +9,7 @@ from trace2skill.consolidate.config import ConsolidateConfig
 from trace2skill.consolidate.embed import MiniLMEmbedder, OnnxMiniLMEmbedder, make_embedder
 from trace2skill.consolidate.onnx_model import cache_dir, onnx_model
 
+ROOT = Path(__file__).resolve().parents[2]
 SENTENCES = [
     "Ask for the user id and look it up before touching any booking.",
     "Confirm the exact details and price and wait for an explicit yes before a write action.",
@@ -94,7 +97,23 @@ def test_long_texts_are_truncated_like_sentence_transformers(onnx, torch_fp32):
 
 
 def test_the_config_carries_device_threads_and_gpu_share():
-    c = ConsolidateConfig(embed_device="cuda", embed_num_gpus=0.25, embed_threads=2)
-    assert (c.embed_device, c.embed_num_gpus, c.embed_threads) == ("cuda", 0.25, 2)
+    c = ConsolidateConfig(embed_device="cuda", embed_num_gpus=0.25, embed_threads=2, embed_precision="fp32")
+    assert (c.embed_device, c.embed_num_gpus, c.embed_threads, c.embed_precision) == ("cuda", 0.25, 2, "fp32")
+    with pytest.raises(ValueError, match="embed_num_gpus"):  # Ray would hide the GPU from the actor
+        ConsolidateConfig(embed_device="cuda:0")
     with pytest.raises(ValueError):
         ConsolidateConfig(embed_threads=0)
+    assert ConsolidateConfig(embedder="hashing", embed_device="cuda").embed_num_gpus == 0  # no model: nothing to place
+
+
+def test_the_vllm_recipes_keep_minilm_on_the_cpu_cores():
+    from trace2skill.run.recipes import load_recipe
+
+    for name in ("vllm-1gpu.yaml", "vllm-cluster.yaml"):
+        c = ConsolidateConfig(**load_recipe(ROOT / "pipelines" / name)["consolidate"])
+        assert c.embed_device == "cpu" and c.embed_num_gpus == 0 and isinstance(make_embedder("minilm", device=c.embed_device, threads=1), OnnxMiniLMEmbedder)
+
+
+def test_fp32_onnx_matches_pytorch(cache, torch_fp32):
+    x = OnnxMiniLMEmbedder(threads=1, precision="fp32").embed(SENTENCES)
+    assert (x * torch_fp32.embed(SENTENCES)).sum(axis=1).min() > 0.9999

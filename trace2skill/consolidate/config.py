@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from trace2skill.safety.rules import SafetyConfig
 
@@ -107,3 +107,10 @@ class ConsolidateConfig(BaseModel):
     safety: SafetyConfig = Field(
         default_factory=SafetyConfig, description="The safety review of the final patch: stricter rules, allowed domains, rules switched off (docs/reliability.md)."
     )
+
+    @model_validator(mode="after")
+    def _gpu_reserved(self) -> ConsolidateConfig:
+        # Ray hides the GPUs from a task or actor that reserves none: cuda would fail in the embedding step
+        if self.embedder == "minilm" and (self.embed_device or "").startswith("cuda") and not self.embed_num_gpus:
+            raise ValueError(f"embed_device {self.embed_device!r} needs embed_num_gpus > 0 (a fraction such as 0.25 shares the GPU)")
+        return self

@@ -227,7 +227,7 @@ def write_units(analysis_dir: Path, units_dir: Path, c: ConsolidateConfig) -> bo
     threads = c.embed_threads or max(1, available_cpus() // c.embed_concurrency)  # the analysis is over: the actors share all cores
     embed = dict(name=c.embedder, device=c.embed_device, batch_size=c.embed_batch_size, threads=threads, precision=c.embed_precision)
     if not pooled:
-        units = units.map_batches(embedded_units, fn_kwargs={"shards": shards, **embed}, batch_size=RESULTS_PER_BLOCK, batch_format="pyarrow", num_cpus=cpus)
+        units = units.map_batches(embedded_units, fn_kwargs={"shards": shards, **embed}, batch_size=RESULTS_PER_BLOCK, batch_format="pyarrow", num_cpus=cpus, num_gpus=c.embed_num_gpus)
     else:
         units = units.map_batches(result_units, fn_kwargs={"shards": shards}, batch_format="pyarrow", num_cpus=cpus).map_batches(
             EmbedBatch,
