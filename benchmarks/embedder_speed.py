@@ -1,7 +1,7 @@
 """MiniLM's encoder alone on the CPU: PyTorch fp32 (sentence-transformers) against the int8 ONNX
 Runtime embedder, on distinct lesson texts (no duplicates to skip), alternately.
 
-``python -m benchmarks.embedder_speed [--units 400] [--rounds 3] [--threads 1 2]``
+``.venv/bin/python benchmarks/embedder_speed.py [--units 400] [--rounds 3] [--threads 1 2]``
 
 The units are ``benchmarks/consolidation_corpus.py``'s (title, description and content, as
 consolidation embeds them), made distinct. Each round embeds them once with every
@@ -13,14 +13,19 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import time
+from pathlib import Path
 
 import torch
 
-from benchmarks.consolidation_corpus import make_corpus
-from benchmarks.results import save_result
-from trace2skill.consolidate.embed import make_embedder
-from trace2skill.consolidate.units import split_units
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.consolidation_corpus import make_corpus  # noqa: E402  (run as a script: the repository root on the path first)
+from benchmarks.results import save_result  # noqa: E402
+from trace2skill.consolidate.embed import make_embedder  # noqa: E402
+from trace2skill.consolidate.units import split_units  # noqa: E402
 
 
 def distinct_texts(n: int) -> list[str]:
