@@ -1,8 +1,11 @@
-"""Embeddings stored as float16 against float32: same topic clusters, same near-duplicate collapse?
+"""Embeddings stored as float16, and MiniLM run as int8 ONNX, against float32: same topic
+clusters, same near-duplicate collapse?
 
 On the units of ``benchmarks/consolidation_corpus.py`` (split as consolidation splits them),
 for each embedder: the float32 embeddings and their float16 round trip (what
-``RUN_DIR/units/`` stores) are clustered and collapsed as consolidation does, and compared:
+``RUN_DIR/units/`` stores) are clustered and collapsed as consolidation does, and compared.
+``minilm-int8`` compares the default CPU embedder (int8 ONNX, then float16 as stored) with
+the PyTorch float32 model (``device="torch-cpu"``) the same way:
 
 - ``same_cluster``: share of units whose nearest centroid (fitted on float32) is the same
   from their float16 vector;
@@ -12,7 +15,7 @@ for each embedder: the float32 embeddings and their float16 round trip (what
   folded into which one) is unchanged, within the float32 clusters, and ``_refit`` within
   each side's own clusters.
 
-``python -m benchmarks.embedding_precision [--trajectories N ...] [--embedder hashing,minilm]``
+``python -m benchmarks.embedding_precision [--trajectories N ...] [--embedder hashing,minilm,minilm-int8]``
 """
 
 from __future__ import annotations
@@ -43,9 +46,10 @@ def collapse_decisions(units: list[Unit], embeddings: np.ndarray, labels: np.nda
     return out
 
 
-def compare(units: list[Unit], x32: np.ndarray, cfg: ConsolidateConfig) -> dict:
-    """The agreement figures of the module doc for embeddings ``x32`` of ``units``."""
-    x16 = embedding_matrix(stored_embeddings(x32))
+def compare(units: list[Unit], x32: np.ndarray, cfg: ConsolidateConfig, other: np.ndarray | None = None) -> dict:
+    """The agreement figures of the module doc for embeddings ``x32`` of ``units`` against
+    ``other`` (default: ``x32``) as stored, in float16."""
+    x16 = embedding_matrix(stored_embeddings(x32 if other is None else other))
     c32 = fit(x32, cfg)
     l32, l16 = assign(x32, c32)[0], assign(x16, fit(x16, cfg))[0]
     dedup = cfg.dedup_threshold or thresholds(cfg.embedder)[0]
@@ -70,17 +74,21 @@ def compare(units: list[Unit], x32: np.ndarray, cfg: ConsolidateConfig) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trajectories", type=int, nargs="+", default=[120, 1500])
-    parser.add_argument("--embedder", default="hashing,minilm")
+    parser.add_argument("--embedder", default="hashing,minilm,minilm-int8")
     parser.add_argument("--out", default="benchmarks/results/embedding_precision.json")
     args = parser.parse_args()
     rows = []
     for name in args.embedder.split(","):
-        embedder = make_embedder(name)
+        model = name.removesuffix("-int8")
+        reference = make_embedder(model, device="torch-cpu")  # minilm: PyTorch fp32
+        int8 = make_embedder(model) if name.endswith("-int8") else None  # minilm: ONNX Runtime, int8
         for n in args.trajectories:
             corpus = make_corpus(n, seed=0)
             units = split_units(corpus.patches, corpus.lessons)
+            texts = [u.text for u in units]
             t0 = time.perf_counter()
-            row = {"embedder": name, "trajectories": n} | compare(units, embedder.embed([u.text for u in units]), ConsolidateConfig(embedder=name))
+            other = int8.embed(texts) if int8 else None
+            row = {"embedder": name, "trajectories": n} | compare(units, reference.embed(texts), ConsolidateConfig(embedder=model), other)
             rows.append(row | {"seconds": round(time.perf_counter() - t0, 1)})
             print(rows[-1], flush=True)
     save_result(rows, args.out)

@@ -3,14 +3,22 @@
     .venv/bin/python benchmarks/pipeline.py                        # N = 10,000
     .venv/bin/python benchmarks/pipeline.py --n 1000 --n 10000     # several sizes, one table
     .venv/bin/python benchmarks/pipeline.py --shape compact --n 10000 --n 100000 --n 1000000
+    .venv/bin/python benchmarks/pipeline.py --shape real --shape compact --embedder minilm --embedder hashing \
+        --baseline /work/main                                      # both corpora, both embedders, before/after
 
 For each N, ``benchmarks/corpus.py`` writes N trajectories (K latent topics, fixed seed;
 reused from ``--workdir`` when already there; ``--shape compact`` makes the runs short,
-~2.5 KB each, so 1M fits the disk). Then a fresh Python process runs
+~2.5 KB each, so 1M fits the disk; ``--shape real`` is ``real_corpus.py``: tau-bench airline and
+SWE-agent shaped runs, ~20 KB each, replicated with fresh ids, what users run). Then a fresh Python process runs
 ``trace2skill.pipeline.run.distill`` over them with the ``fake`` backend at zero latency,
-the ``hashing`` embedder (``--embedder minilm`` for the real one) and a local Ray
+the ``hashing`` embedder (``--embedder minilm`` for the default one; both flags, repeated
+or not, give one row each: shapes too) and a local Ray
 instance of ``--num-cpus`` CPUs, while this process samples the PSS of that process and
 all its descendants (the driver, GCS, raylet and every Ray worker: ``proctree.py``).
+
+``--baseline DIR`` runs every configuration a second time with the ``trace2skill`` package of
+another checkout (e.g. the base commit), alternately with this one, so before and after share
+the machine's load; the ``code`` column says which.
 
 Reported per N: trajectories/s over the whole run and per stage (from the run's
 ``summary.json``; ``start`` is Ray + Serve start-up), peak PSS of the tree (and per role),
@@ -34,11 +42,12 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, os.environ.get("T2S_CODE", str(ROOT)))  # --baseline: the child imports another checkout's package
 sys.path.insert(0, str(HERE))
 
 from corpus import write_corpus  # noqa: E402  (benchmarks/ is not a package)
 from proctree import TreeSampler  # noqa: E402
+from real_corpus import write_real_corpus  # noqa: E402
 from results import save_result  # noqa: E402
 
 STAGES = ("start", "read", "analyze", "merge", "apply")
@@ -98,16 +107,21 @@ def environment() -> dict:
     }
 
 
-def run_child(spec: dict, interval: float) -> dict:
+def run_child(spec: dict, interval: float, code: str | None = None) -> dict:
     """Run ``spec`` in a fresh process while sampling its process tree; return what the child
     printed, the memory report and, for a distill run, its summary.json and consolidation.json."""
-    shutil.rmtree(spec["out"], ignore_errors=True)  # a fresh run, never a resumption of the last one
     cmd = [sys.executable, __file__, "--_child", json.dumps(spec)]
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    with TreeSampler(proc.pid, interval=interval) as sampler:
-        out, err = proc.communicate()
-    wall = time.perf_counter() - t0
+    # Ray workers import the package from the driver's working directory and PYTHONPATH: both point at ``code``
+    env = {**os.environ, "T2S_CODE": code, "PYTHONPATH": code} if code else None
+    for _ in range(3):  # on a loaded machine Ray's raylet may miss its fixed 30 s to register: start again
+        shutil.rmtree(spec["out"], ignore_errors=True)  # a fresh run, never a resumption of the last one
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, cwd=code or ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        with TreeSampler(proc.pid, interval=interval) as sampler:
+            out, err = proc.communicate()
+        wall = time.perf_counter() - t0
+        if "node timed out during startup" not in err:
+            break
     if proc.returncode:
         raise SystemExit(f"distill failed ({proc.returncode}):\n{err[-4000:]}")
     child = json.loads(out.strip().splitlines()[-1])
@@ -151,30 +165,34 @@ def _stage_cpu(sampler: TreeSampler, start: float | None, stages: dict[str, floa
     return cpu
 
 
-def _shape_suffix(args: argparse.Namespace) -> str:
-    return "" if args.shape == "standard" else f"-{args.shape}"
+def _shape_suffix(shape: str) -> str:
+    return "" if shape == "standard" else f"-{shape}"
 
 
-def corpus_of(n: int, args: argparse.Namespace) -> tuple[Path, dict]:
-    """The corpus of ``n`` trajectories that ``args`` describe (written once, then reused) and its statistics."""
-    corpus = Path(args.workdir) / f"corpus-{args.format}-{n}-k{args.topics}{_shape_suffix(args)}"
-    return corpus, write_corpus(corpus, n, args.format, k=args.topics, shard_size=args.shard_size, shape=args.shape)
+def corpus_of(n: int, args: argparse.Namespace, shape: str) -> tuple[Path, dict]:
+    """The corpus of ``n`` trajectories that ``args`` and ``shape`` describe (written once, then reused) and its statistics."""
+    if shape == "real":
+        corpus = Path(args.workdir) / f"corpus-real-{n}"
+        return corpus, write_real_corpus(corpus, n, shard_size=args.shard_size)
+    corpus = Path(args.workdir) / f"corpus-{args.format}-{n}-k{args.topics}{_shape_suffix(shape)}"
+    return corpus, write_corpus(corpus, n, args.format, k=args.topics, shard_size=args.shard_size, shape=shape)
 
 
-def measure(n: int, args: argparse.Namespace) -> dict:
-    """Corpus of ``n`` trajectories, one distill run on it, and the derived rates."""
-    corpus, meta = corpus_of(n, args)
+def measure(n: int, args: argparse.Namespace, shape: str, embedder: str, code: str | None = None) -> dict:
+    """Corpus of ``n`` trajectories, one distill run on it (with the package at ``code``, default
+    this checkout's), and the derived rates."""
+    corpus, meta = corpus_of(n, args, shape)
     spec = {
         "corpus": str(corpus),
-        "out": str(Path(args.workdir) / f"out-pipeline-{n}{_shape_suffix(args)}"),
-        "embedder": args.embedder,
+        "out": str(Path(args.workdir) / f"out-pipeline-{n}{_shape_suffix(shape)}"),
+        "embedder": embedder,
         "fan_in": args.fan_in,
         "num_cpus": args.num_cpus,
         "analyze_concurrency": args.analyze_concurrency,
         "batch_size": args.batch_size,
     }
-    print(f"N={n:,}: corpus {meta['mb']:,.0f} MB in {meta['files']} file(s); running distill ...", flush=True)
-    r = run_child(spec, args.sample_interval)
+    print(f"N={n:,} {shape} {embedder} ({code or 'this checkout'}): corpus {meta['mb']:,.0f} MB in {meta['files']} file(s); running distill ...", flush=True)
+    r = run_child(spec, args.sample_interval, code)
     s = r["summary"]
     usage = s["analysis_usage"]
     merge = s["merge_usage"]
@@ -182,6 +200,9 @@ def measure(n: int, args: argparse.Namespace) -> dict:
     work = sum(v for k, v in stages.items() if k != "start")
     result = {
         "n": n,
+        "shape": shape,
+        "embedder": embedder,
+        "code": "baseline" if code else "this",
         "corpus": meta,
         "stage_seconds": stages,
         "stage_traj_per_s": {k: n / v for k, v in stages.items() if k != "start" and v > 0},
@@ -216,9 +237,9 @@ def measure(n: int, args: argparse.Namespace) -> dict:
 
 def measure_read(n: int, args: argparse.Namespace) -> dict:
     """Corpus of ``n`` trajectories and the read stage alone on it, with the tree's memory."""
-    corpus, meta = corpus_of(n, args)
+    corpus, meta = corpus_of(n, args, args.shape[0])
     print(f"N={n:,}: corpus {meta['mb']:,.0f} MB in {meta['files']} file(s); running the read stage ...", flush=True)
-    spec = {"mode": "read", "corpus": str(corpus), "out": str(Path(args.workdir) / f"out-read-{n}{_shape_suffix(args)}"), "num_cpus": args.num_cpus}
+    spec = {"mode": "read", "corpus": str(corpus), "out": str(Path(args.workdir) / f"out-read-{n}{_shape_suffix(args.shape[0])}"), "num_cpus": args.num_cpus}
     r = run_child(spec, args.sample_interval)
     seconds = r["child"]["seconds"]
     result = {"n": n, "corpus": meta, "read_s": seconds, "traj_per_s": n / seconds, "mb_per_s": meta["mb"] / seconds, "counts": r["child"]["counts"], "memory": r["memory"], "memory_timeline": r["memory_timeline"]}
@@ -239,9 +260,9 @@ def read_row(r: dict) -> str:
 
 
 HEADER = (
-    "| N | traj/s (wall) | traj/s (after start) | start | read | analyze | merge | apply s | peak PSS MB (driver / raylet+gcs / workers) "
+    "| corpus | embedder | code | N | traj/s (wall) | traj/s (after start) | start | read | analyze | merge | apply s | peak PSS MB (driver / raylet+gcs / workers) "
     "| LLM calls/traj | prompt tok/traj | completion tok/traj | lessons | clusters | merge calls | merge calls / N |\n"
-    "|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|"
+    "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|"
 )
 
 
@@ -251,7 +272,7 @@ def row(r: dict) -> str:
     roles = mem["peak_by_role_pss_mb"]
     calls = r["analysis_calls_per_traj"] + r["merge_calls"] / r["n"]
     return (
-        f"| {r['n']:,} | {r['traj_per_s']:.1f} | {r['traj_per_s_after_start']:.1f} | "
+        f"| {r['shape']} | {r['embedder']} | {r['code']} | {r['n']:,} | {r['traj_per_s']:.1f} | {r['traj_per_s_after_start']:.1f} | "
         + " | ".join(f"{st.get(k, 0):.1f}" for k in STAGES)
         + f" | {mem['peak_pss_mb']:,.0f} ({roles.get('driver', 0):,.0f} / {roles.get('raylet+gcs', 0):,.0f} / {roles.get('workers', 0):,.0f}) "
         f"| {calls:.3f} | {r['prompt_tokens_per_traj']:,.0f} | {r['completion_tokens_per_traj']:,.0f} | {r['lessons']:,} | {r['clusters']} "
@@ -260,7 +281,7 @@ def row(r: dict) -> str:
 
 
 MEMORY_HEADER = (
-    "| N | peak PSS MB, whole run | in read | in analyze | in merge (consolidation) | driver | driver in read / analyze / merge / apply | raylet+gcs | workers | units (lessons) | PSS per trajectory over the 1st row, KB |\n"
+    "| corpus | embedder | code | N | peak PSS MB, whole run | in read | in analyze | in merge (consolidation) | driver | driver in read / analyze / merge / apply | raylet+gcs | workers | units (lessons) | PSS per trajectory over the 1st row, KB |\n"
     "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 )
 
@@ -285,9 +306,12 @@ def main() -> None:
     parser.add_argument("--n", type=int, action="append", help="trajectories (repeatable; default 10000)")
     parser.add_argument("--format", default="openai_chat", choices=("openai_chat", "tau_bench"))
     parser.add_argument("--topics", type=int, default=12, help="K latent topics of the corpus")
-    parser.add_argument("--shape", default="standard", choices=("standard", "compact"), help="trajectory sizes (corpus.SHAPES; compact: ~2.5 KB a run, for 1M)")
+    parser.add_argument(
+        "--shape", action="append", choices=("standard", "compact", "real"), help="corpus (repeatable; default standard): corpus.SHAPES (compact: ~2.5 KB a run, for 1M) or real (real_corpus.py)"
+    )
     parser.add_argument("--shard-size", type=int, default=5_000, help="trajectories per corpus file (one read task each)")
-    parser.add_argument("--embedder", default="hashing", choices=("hashing", "minilm"))
+    parser.add_argument("--embedder", action="append", choices=("hashing", "minilm"), help="repeatable; default hashing")
+    parser.add_argument("--baseline", help="another checkout whose trace2skill package runs each configuration too, alternately with this one")
     parser.add_argument("--fan-in", type=int, default=8)
     parser.add_argument("--num-cpus", type=int, default=2, help="CPUs of the local Ray instance")
     parser.add_argument("--analyze-concurrency", type=int, default=2)
@@ -303,14 +327,21 @@ def main() -> None:
         print(json.dumps(run_read(spec) if spec.get("mode") == "read" else run_distill(spec)))
         return
 
-    meta = {**environment(), "num_cpus": args.num_cpus, "embedder": args.embedder, "shape": args.shape, "llm": "fake backend, zero latency", "stages": args.stages}
+    args.shape, args.embedder = args.shape or ["standard"], args.embedder or ["hashing"]
+    meta = {**environment(), "num_cpus": args.num_cpus, "embedder": args.embedder, "shape": args.shape, "baseline": args.baseline, "llm": "fake backend, zero latency", "stages": args.stages}
     if args.stages == "read":
         results = [measure_read(n, args) for n in (args.n or [10_000])]
         print("\n" + READ_HEADER + "\n" + "\n".join(read_row(r) for r in results))
     else:
-        results = [measure(n, args) for n in sorted(args.n or [10_000])]
+        codes = [args.baseline, None] if args.baseline else [None]
+        configs = [(shape, embedder) for shape in args.shape for embedder in args.embedder]
+        results = [measure(n, args, shape, embedder, code) for n in sorted(args.n or [10_000]) for shape, embedder in configs for code in codes]
         print("\n" + HEADER + "\n" + "\n".join(row(r) for r in results))
-        print("\n" + MEMORY_HEADER + "\n" + memory_rows(results))
+        for shape, embedder in configs:
+            for code in ("baseline", "this"):
+                group = [r for r in results if (r["shape"], r["embedder"], r["code"]) == (shape, embedder, code)]
+                if group:
+                    print(f"\n{shape} corpus, {embedder}, {code}:\n" + MEMORY_HEADER + "\n" + memory_rows(group))
     save_result({"meta": meta, "results": results}, args.out or HERE / "results" / ("pipeline-read.json" if args.stages == "read" else "pipeline.json"))
 
 

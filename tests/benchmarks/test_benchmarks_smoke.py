@@ -49,6 +49,30 @@ def test_corpus_shapes_and_formats(tmp_path: Path):
     assert {r.success for f in sorted((tmp_path / "compact").glob("part-*")) for r in read_file(f)} == {True, False}
 
 
+def test_real_shaped_corpus_replicates_runs_with_fresh_ids(tmp_path: Path):
+    sys.path.insert(0, str(BENCH))
+    from real_corpus import write_real_corpus
+
+    from trace2skill.ingest import detect_format, read_file
+
+    meta = write_real_corpus(tmp_path / "real", 50, shard_size=20, distinct=10)
+    files = sorted((tmp_path / "real").glob("part-*.jsonl"))
+    assert meta["files"] == len(files) == 3 and all(detect_format(f) == "openai_chat" for f in files)
+    records = [r for f in files for r in read_file(f)]
+    assert len({r.id for r in records}) == 50  # every replica under its own id
+    assert len({tuple(s.content for s in r.steps) for r in records}) == 10  # 10 distinct runs, 5 times each
+    assert 8 < meta["mb"] * 1e3 / 50 < 40  # KB a run: the size of real tau-bench / SWE-agent runs
+    assert write_real_corpus(tmp_path / "real", 50, shard_size=20, distinct=10) == meta  # reused
+
+
+def test_embedder_speed_benchmark(tmp_path: Path):
+    out = tmp_path / "speed.json"
+    stdout = run_bench("embedder_speed.py", "--units", "12", "--rounds", "1", "--threads", "1", "--out", str(out))
+    rows = json.loads(out.read_text())["rows"]
+    assert {r["embedder"] for r in rows} == {"torch-fp32", "onnx-int8"} and all(r["units_per_s"] > 0 for r in rows)
+    assert "| onnx-int8 | 1 |" in stdout
+
+
 def test_ingest_benchmark(tmp_path: Path):
     out = tmp_path / "ingest.json"
     run_bench("ingest.py", "--n", "40", "--repeats", "1", "--redact-sample", "10", "--out", str(out))

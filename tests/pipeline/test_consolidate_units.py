@@ -81,8 +81,11 @@ def test_write_units_reads_the_parts_and_stores_float16_embeddings_once(ray_sess
     stored = embedding_matrix(table.column("embedding"))
     exact = make_embedder(embedder).embed([u.text for u in units])
     assert stored.shape == exact.shape == (len(units), width)
-    assert np.abs(stored - exact).max() < 1e-3  # float16 keeps about 3 decimal digits of a unit-norm vector
-    assert np.allclose((stored * exact).sum(axis=1), 1.0, atol=1e-3)
+    if embedder == "hashing":
+        assert np.abs(stored - exact).max() < 1e-3  # float16 keeps about 3 decimal digits of a unit-norm vector
+        assert np.allclose((stored * exact).sum(axis=1), 1.0, atol=1e-3)
+    else:  # int8 activations take their scale from the batch: the pool's batches of 8 move a vector a little
+        assert (stored * exact).sum(axis=1).min() > 0.98
 
 
 @pytest.mark.ray

