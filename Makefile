@@ -32,7 +32,7 @@ run: install
 		echo "resuming the interrupted run in out/run"; \
 		$(BIN)/trace2skill distill --resume out/run --num-cpus 2; \
 	else \
-		$(BIN)/trace2skill distill $(DEMO); \
+		$(BIN)/trace2skill distill $(DEMO) --force; \
 	fi
 	$(BIN)/agentskills validate out/airline-support
 
