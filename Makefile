@@ -28,7 +28,7 @@ DEMO := examples/demo --skill examples/skills/airline-support --recipe pipelines
 
 # An interrupted `make run` (Ctrl-C, a closed laptop) continues where it stopped.
 run: install
-	@if $(BIN)/python -c "import sys; from pathlib import Path; from trace2skill.run.checkpoint import load_state; s = load_state(Path('out/run')); sys.exit(0 if s and not s.finished else 1)"; then \
+	@if $(BIN)/python -c "import sys; from pathlib import Path; from trace2skill.run.checkpoint import resumable; sys.exit(0 if resumable(Path('out/run')) else 1)"; then \
 		echo "resuming the interrupted run in out/run"; \
 		$(BIN)/trace2skill distill --resume out/run --num-cpus 2; \
 	else \

@@ -13,9 +13,11 @@ from trace2skill.run.checkpoint import (
     RunError,
     analysis_table,
     check_writable,
+    clear_run,
     load_state,
     manifest_row,
     mark_done,
+    resumable,
     resume_config,
     start_run,
     write_analysis_part,
@@ -65,6 +67,28 @@ def test_an_unfinished_run_is_not_overwritten_by_a_fresh_start(tmp_path):
     for stage in ("analyze", "consolidate"):
         mark_done(cfg.resolved_run_dir, state, stage)
     assert start_run(cfg, resume=False).stages == []  # a finished run may be redone
+
+
+def test_only_an_unfinished_run_of_this_format_is_resumable_and_force_clears_any_run(tmp_path):
+    cfg = _cfg(tmp_path)
+    run_dir = cfg.resolved_run_dir
+    assert not resumable(run_dir)
+    run_dir.mkdir(parents=True)
+    state = start_run(cfg, resume=False)
+    mark_done(run_dir, state, "read")
+    assert resumable(run_dir)
+    state_file = run_dir / "run.json"
+    state_file.write_text(json.dumps({**json.loads(state_file.read_text()), "format": RUN_FORMAT - 1}))
+    assert not resumable(run_dir)  # an older version's run: started again, not resumed
+    with pytest.raises(RunError, match="run format"):
+        start_run(cfg, resume=False)
+    clear_run(run_dir)
+    assert not run_dir.exists() and start_run(cfg, resume=False).stages == []
+    elsewhere = tmp_path / "mine"
+    (elsewhere / "keep.txt").parent.mkdir()
+    (elsewhere / "keep.txt").write_text("x")
+    clear_run(elsewhere)  # not a run's folder: left alone
+    assert (elsewhere / "keep.txt").read_text() == "x"
 
 
 def test_nothing_to_resume(tmp_path):

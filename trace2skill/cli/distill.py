@@ -66,7 +66,7 @@ def distill(
     exclude: Exclude = None,
 ) -> None:
     """Analyse trajectories and write a skill folder plus run outputs (Parquet, summary, report)."""
-    from trace2skill.run.checkpoint import resume_config, run_folder
+    from trace2skill.run.checkpoint import clear_run, resume_config, run_folder
     from trace2skill.run.recipes import load_recipe, with_flags
 
     flags = {
@@ -112,7 +112,9 @@ def distill(
         except ValidationError as exc:
             raise CliError(first_error(exc)) from None
         readable(inputs, cfg.input_format, cfg.include, cfg.exclude)
-        if not force:
+        if force:
+            clear_run(cfg.resolved_run_dir)
+        else:
             fresh_output(cfg)
 
     from trace2skill.pipeline.run import distill as run_distill

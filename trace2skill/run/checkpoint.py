@@ -105,6 +105,22 @@ def load_state(run_dir: Path) -> RunState | None:
     return RunState.model_validate(raw)
 
 
+def resumable(run_dir: Path) -> bool:
+    """Whether ``run_dir`` holds an unfinished run this version can continue."""
+    try:
+        state = load_state(run_dir)
+    except RunError:
+        return False
+    return state is not None and not state.finished
+
+
+def clear_run(run_dir: Path) -> None:
+    """Remove an earlier run's folder (``--force``), finished or not, of any format: only a
+    folder with a ``run.json`` is a run's, so a ``--run-dir`` naming anything else is left alone."""
+    if (run_dir / STATE_FILE).is_file():
+        shutil.rmtree(run_dir)
+
+
 def save_state(run_dir: Path, state: RunState) -> None:
     """Write ``run.json`` atomically."""
     tmp = run_dir / f".{STATE_FILE}.tmp"
