@@ -5,7 +5,7 @@ import polars as pl
 import pyarrow.parquet as pq
 
 from benchmarks.consolidation_corpus import make_corpus
-from trace2skill.consolidate.provenance import explain, write_provenance
+from trace2skill.consolidate.provenance import explain, explain_json, write_provenance
 from trace2skill.schema import LESSON_SCHEMA, TRAJECTORY_SCHEMA, Trajectory, to_table
 from trace2skill.skill.folder import write_skill
 from tests.consolidate.test_corpus import run
@@ -66,6 +66,14 @@ def test_explain_shows_lesson_text_task_and_source_file(tmp_path):
         assert f"lesson {lesson_id}: {lesson.title}: " in text
         assert f"from trajectory {lesson.trajectory_id}, task task-of-{lesson.trajectory_id}, file batch/{lesson.trajectory_id}.json, step 4" in text
     assert first.lesson_ids[2] not in text  # max_lessons per piece of evidence
+
+    data = explain_json(skill_dir, run_dir, "refund", max_lessons=2)
+    (evidence,) = [e for place in data["places"] for e in place["evidence"] if e["lesson_ids"] == first.lesson_ids]
+    assert evidence["trajectory_ids"] == first.trajectory_ids  # every id, not the first few
+    assert [(l["lesson_id"], l["task_key"], l["step"]) for l in evidence["lessons"]] == [
+        (i, f"task-of-{by_id[i].trajectory_id}", 4) for i in first.lesson_ids[:2]
+    ]
+    assert all("refund" in f"{p['path']} {p['section']}".casefold() for p in data["places"])
 
     (run_dir / "trajectories.parquet").unlink()  # lessons still shown, their task unknown
     assert f"from trajectory {by_id[first.lesson_ids[0]].trajectory_id}, task -, file -, step 4" in explain(skill_dir, run_dir, "refund")

@@ -49,14 +49,19 @@ def explain(
     skill_dir: Annotated[Path, typer.Argument(help="A skill folder written by distill.")],
     run_dir: Annotated[Path, typer.Argument(help="The run folder of that distill (holds provenance.parquet).")],
     section: Annotated[Optional[str], typer.Option("--section", help="Only sections or files whose title or path contains this text.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the evidence as JSON on stdout (every trajectory id, not the first few).")] = False,
 ) -> None:
     """Show which lessons and trajectories stand behind each section and reference file:
     a few lessons' text, with their trajectory's task, source file and cited step."""
     from trace2skill.consolidate.provenance import explain as explain_skill
+    from trace2skill.consolidate.provenance import explain_json
 
     if not (run_dir / "provenance.parquet").is_file():
         raise CliError(f"{run_dir}: no provenance.parquet (give the run folder of a distill)")
-    typer.echo(explain_skill(skill_dir, run_dir, section))
+    if as_json:
+        typer.echo(json.dumps(explain_json(skill_dir, run_dir, section), indent=2))
+    else:
+        typer.echo(explain_skill(skill_dir, run_dir, section))
 
 
 @app.command()

@@ -12,6 +12,7 @@ this line?" from it.
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 
 import pyarrow as pa
@@ -22,7 +23,7 @@ from pydantic import BaseModel, Field
 from trace2skill.consolidate.assemble import Assembly
 from trace2skill.consolidate.finalize import FinalSkill
 from trace2skill.consolidate.reduce import ClusterResult, Dropped
-from trace2skill.consolidate.sources import lesson_sources
+from trace2skill.consolidate.sources import LessonSource, lesson_sources
 from trace2skill.skill.folder import load_skill
 from trace2skill.skill.model import SKILL_MD, normalize_title, parse_markdown
 from trace2skill.skill.paths import PathRefused, contained_relpath
@@ -166,13 +167,11 @@ def collapsed_count(path: Path) -> int:
     return pc.sum(pc.equal(kinds, "collapsed")).as_py() or 0
 
 
-def explain(skill_dir: Path, run_dir: Path, section: str | None = None, *, max_ids: int = 12, max_lessons: int = 3) -> str:
-    """For each section of SKILL.md and each reference file: the support, lessons and
-    trajectories behind it, with the text, task, source file and cited step of its first
-    ``max_lessons`` lessons (``section`` filters by title or path, case-insensitive); then
-    what was dropped and the conflicts resolved."""
-    provenance = Path(run_dir) / "provenance.parquet"
-    rows = read_provenance(provenance, collapsed=False)
+def _explained_places(skill_dir: Path, run_dir: Path, section: str | None, max_lessons: int) -> tuple[list[tuple[str, str, list[ProvenanceRow]]], list[ProvenanceRow], dict[str, LessonSource]]:
+    """Each section of SKILL.md and each reference file (``section`` filters by title or path,
+    case-insensitive) with the provenance rows behind it; all rows; the sources of the first
+    ``max_lessons`` lessons of each row."""
+    rows = read_provenance(Path(run_dir) / "provenance.parquet", collapsed=False)
     sources = lesson_sources(run_dir, {i for r in rows if r.kind in CONTENT_KINDS for i in r.lesson_ids[:max_lessons]})
     skill = load_skill(skill_dir)
     places: list[tuple[str, str]] = [(SKILL_MD, s.title) for s in skill.body.sections]
@@ -180,13 +179,25 @@ def explain(skill_dir: Path, run_dir: Path, section: str | None = None, *, max_i
         places.append((path, ""))
         places.extend((path, s.title) for s in parse_markdown(skill.files[path]).sections)
     wanted = section.casefold().strip() if section else None
-    out: list[str] = []
+    found = []
     for path, title in places:
         label = f"{path} § {title}" if title else path
         if wanted and wanted not in label.casefold():
             continue
         evidence = [r for r in rows if r.kind in CONTENT_KINDS and r.path == path and normalize_title(r.section) == normalize_title(title)]
-        out.append(label)
+        found.append((path, title, evidence))
+    return found, rows, sources
+
+
+def explain(skill_dir: Path, run_dir: Path, section: str | None = None, *, max_ids: int = 12, max_lessons: int = 3) -> str:
+    """For each section of SKILL.md and each reference file: the support, lessons and
+    trajectories behind it, with the text, task, source file and cited step of its first
+    ``max_lessons`` lessons (``section`` filters by title or path, case-insensitive); then
+    what was dropped and the conflicts resolved."""
+    places, rows, sources = _explained_places(skill_dir, run_dir, section, max_lessons)
+    out: list[str] = []
+    for path, title, evidence in places:
+        out.append(f"{path} § {title}" if title else path)
         if not evidence:
             out.append("  no trajectory evidence recorded: from the starting skill" if title or path == SKILL_MD else "  see its sections")
         for r in evidence:
@@ -194,11 +205,31 @@ def explain(skill_dir: Path, run_dir: Path, section: str | None = None, *, max_i
             out.append(f"  + {first[:100]}")
             out.append(f"    topic '{r.cluster_label}', support {r.support}, {len(r.lesson_ids)} lesson(s); trajectories: {_ids(r.trajectory_ids, max_ids)}")
             out.extend(f"    {line}" for i in r.lesson_ids[:max_lessons] if i in sources for line in sources[i].lines())
-    if wanted and not out:
+    if section and not out:
         out.append(f"no section or file of {skill_dir} matches {section!r}")
-    if not wanted:
-        out.extend(_tail(rows, collapsed_count(provenance), max_ids))
+    if not section:
+        out.extend(_tail(rows, collapsed_count(Path(run_dir) / "provenance.parquet"), max_ids))
     return "\n".join(out)
+
+
+def explain_json(skill_dir: Path, run_dir: Path, section: str | None = None, *, max_lessons: int = 3) -> dict:
+    """What :func:`explain` prints, as data: each place with its evidence (every trajectory id,
+    the first ``max_lessons`` lessons with their sources), and the refused, dropped and conflict rows."""
+    places, rows, sources = _explained_places(skill_dir, run_dir, section, max_lessons)
+
+    def evidence(r: ProvenanceRow) -> dict:
+        lessons = [asdict(sources[i]) for i in r.lesson_ids[:max_lessons] if i in sources]
+        return {"content": r.content, "topic": r.cluster_label, "support": r.support, "lesson_ids": r.lesson_ids, "trajectory_ids": r.trajectory_ids, "lessons": lessons}
+
+    def other(kind: str) -> list[dict]:
+        return [{"content": r.content, "topic": r.cluster_label, "reason": r.reason, "trajectory_ids": r.trajectory_ids} for r in rows if r.kind == kind]
+
+    return {
+        "places": [{"path": path, "section": title, "evidence": [evidence(r) for r in found]} for path, title, found in places],
+        "conflicts": other("conflict"),
+        "refused": other("refused"),
+        "dropped": other("dropped"),
+    }
 
 
 def _tail(rows: list[ProvenanceRow], collapsed: int, max_ids: int) -> list[str]:
