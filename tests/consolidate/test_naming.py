@@ -16,6 +16,7 @@ def test_instance_text_is_not_a_topic():
     assert "proper name" in name_problem("kenshi tanaka", LESSONS)  # lower-cased by the topic field, capitalised in the lessons
     assert "no vowel" in name_problem("qzxw", LESSONS)
     assert "sentence" in name_problem("when the user asks to move the reservation to another day", LESSONS)
+    assert "function words" in name_problem("May", LESSONS) and "function words" in name_problem("there", LESSONS)
 
 
 def test_a_refused_label_gives_way_to_the_next_topic_and_the_reasons_are_kept():
@@ -28,6 +29,7 @@ def test_a_refused_label_gives_way_to_the_next_topic_and_the_reasons_are_kept():
 def test_a_label_with_no_topic_left_falls_back_to_its_generic_words():
     assert reference_name("k7wq2m rebooking", Counter(), [], LESSONS).topic == "rebooking"
     assert reference_name("k7wq2m", Counter(), [], LESSONS).topic == "notes"
+    assert reference_name("may 2024", Counter(), [], LESSONS).topic == "notes"  # a month of one run, and a stop word
 
 
 def test_a_generic_description_is_the_read_when_line():

@@ -6,7 +6,8 @@ to read it from the lessons' ``description`` (prompted as "when an agent should 
 lesson, generically"). Small models still put a customer's name, a reservation code or a
 file name there, so both are checked: a name is refused when a word of it has digits (an
 id, code or value), names a file type (``skill-md``), has no vowel (a code), or is a proper
-name (written capitalised in the lessons' own text and never as a plain word). A refused
+name (written capitalised in the lessons' own text and never as a plain word), or is made
+of function words only (``may``). A refused
 label gives way to the next topic of the cluster's lessons, then to the label's remaining
 words, then to a generic name; a refused "Read it when" line to one built from the topic.
 Every refusal is recorded with its reason.
@@ -17,6 +18,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterable
+from functools import lru_cache
 
 from pydantic import BaseModel, Field
 
@@ -26,6 +28,14 @@ FALLBACK_TOPIC = "notes"
 _FILE_WORDS = frozenset({"md", "markdown", "json", "jsonl", "yaml", "yml", "txt", "py", "csv", "toml", "sh", "html", "readme"})
 _WORD = re.compile(r"[A-Za-z0-9]+")
 _VOWEL = re.compile(r"[aeiouy]", re.IGNORECASE)
+
+
+@lru_cache(maxsize=1)
+def _function_words() -> frozenset[str]:
+    # scikit-learn's English stop words: "may", "the", "there"... say nothing of a topic.
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS  # imported when a name is judged, not at start-up
+
+    return frozenset(ENGLISH_STOP_WORDS)
 
 
 class Vocabulary:
@@ -57,6 +67,8 @@ def name_problem(text: str, vocabulary: Vocabulary, *, max_words: int = MAX_TOPI
         return "it has no words"
     if len(words) > max_words:
         return f"{len(words)} words: a sentence, not a topic"
+    if all(w.lower() in _function_words() for w in words):
+        return "only function words (" + " ".join(words) + "): no topic"
     for i, word in enumerate(words):
         if any(c.isdigit() for c in word):
             return f"{word!r} has digits: an id, code or value"
