@@ -66,7 +66,9 @@ def test_agentic_analyst_with_a_sibling_on_the_embedded_model(ray_session, tmp_p
         out_dir=tmp_path / "out",
         skill_dir=EXAMPLES / "skills" / "airline-support",
         mode="deepen",
-        backend=EmbeddedConfig(context_tokens=4096, threads=2),
+        # 8,192 as in the demo recipe: the analyst's instructions (every edit op with an example)
+        # and S0 no longer leave an outline and an answer room in 4,096.
+        backend=EmbeddedConfig(context_tokens=8192, threads=2),
         analyst={"mode": "agentic", "max_turns": 3},
         consolidate={"fan_in": 2},
     )

@@ -147,6 +147,14 @@ def test_old_observations_are_elided_to_fit_the_context():
     out = fitted(convo, FakeLLM(), AnalystSettings(context_tokens=1600, max_output_tokens=256))
     assert "elided" in out[3].content and "elided" in out[5].content and out[7].content.startswith("obs2")
     assert fitted(convo, FakeLLM(), AnalystSettings(context_tokens=100_000)) == convo
+    # The chat template's tokens around each message count too: contents that fit alone do not.
+    llm = FakeLLM()
+    contents = sum(llm.count_tokens(m.content) for m in convo)
+    tight = AnalystSettings(context_tokens=contents + 256, max_output_tokens=256)
+    assert "elided" in fitted(convo, llm, tight)[3].content
+    long_actions = [m.model_copy(update={"content": "{" + "a" * 3000 + "}"}) if m.role == "assistant" else m for m in convo]
+    out = fitted(long_actions, llm, AnalystSettings(context_tokens=1600, max_output_tokens=256))
+    assert out[2].content.endswith("...(elided)") and len(out[2].content) < 300  # an elided observation's action is cut too
 
 
 def long_failure():

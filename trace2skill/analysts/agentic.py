@@ -148,6 +148,12 @@ def outline(traj: Trajectory) -> str:
     return fence_data("\n".join(lines))
 
 
+# What a chat template adds around each message (role markers, turn delimiters): counted so a
+# conversation that fits by its contents alone does not overflow the engine's context.
+TEMPLATE_TOKENS = 8
+ELIDED_ACTION_CHARS = 200  # what an elided observation's action keeps
+
+
 def observation_chars(config: AnalystSettings) -> int:
     """Characters one observation may fill: ``OBSERVATION_SHARE`` of the prompt's room."""
     return int(max(config.context_tokens - config.max_output_tokens, 0) * OBSERVATION_SHARE) * CHARS_PER_TOKEN
@@ -316,14 +322,17 @@ def opening(traj: Trajectory, skill: SkillContext, llm: LLMClient, config: Analy
 
 
 def fitted(convo: list[Message], llm: LLMClient, config: AnalystSettings) -> list[Message]:
-    """``convo`` within the context budget: the oldest observations are elided first (the
-    steps they showed stay viewed; the analyst can view them again)."""
+    """``convo`` within the context budget: the oldest observations are elided first, with
+    the actions that asked for them cut short (the steps they showed stay viewed; the analyst
+    can view them again)."""
     budget = config.context_tokens - config.max_output_tokens
     convo = list(convo)
     for i in range(3, len(convo), 2):  # observations: the user turns after the opening
-        if sum(llm.count_tokens(m.content) for m in convo) <= budget:
+        if sum(llm.count_tokens(m.content) + TEMPLATE_TOKENS for m in convo) <= budget:
             break
         convo[i] = Message(role="user", content="Observation: (elided to fit the context; view the steps again if needed)")
+        if len(convo[i - 1].content) > ELIDED_ACTION_CHARS:  # the action that asked for it: its start says which
+            convo[i - 1] = Message(role="assistant", content=convo[i - 1].content[:ELIDED_ACTION_CHARS] + " ...(elided)")
     return convo
 
 
