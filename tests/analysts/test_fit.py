@@ -107,6 +107,33 @@ def test_cut_middle_keeps_the_error_lines_of_the_middle():
     assert len(cut) < 1100 and "chars cut" in cut
 
 
+def test_a_small_cut_keeps_the_exception_that_closes_a_traceback():
+    frames = "".join(f'  File "m{i}.py", line {i}, in f{i}\n    raise ValueError(msg)\n' for i in range(8))
+    after = "".join(f"cleanup step {i} done\n" for i in range(8))
+    body = f"Traceback (most recent call last):\n{frames}KeyError: 'PixelRepresentation'\n{after}bash-$"
+    cut = cut_middle(body, MIN_STEP_CHARS)
+    assert "KeyError: 'PixelRepresentation'" in cut and len(cut) < len(body)
+
+
+def test_tool_error_output_is_left_out_last():
+    def said(i: int, body: str) -> StepText:  # the agent's own text, not a tool's output
+        return StepText(index=i, prefix=f"[{i}] assistant: ", body=body)
+
+    steps = [
+        said(0, "task " * 60),
+        said(1, "plan " * 60),
+        *[said(i, f"step {i} " + "x" * 400) for i in range(2, 6)],
+        StepText(index=6, prefix="[6] tool result: ", body="x" * 300 + "\nValueError: boom", output=True),
+        *[said(i, f"step {i} " + "x" * 400) for i in range(7, 14)],
+        said(14, "It ran without error. " + "y" * 400),  # prose near the end that mentions an error
+        said(15, "submitted " * 30),
+    ]
+    fitted = fit_steps(steps, 1200)
+    assert size(fitted) <= 1200
+    assert fitted.steps[6] is not None and "ValueError: boom" in fitted.steps[6].body
+    assert fitted.steps[14] is None and fitted.steps[0] and fitted.steps[1] and fitted.steps[-1]
+
+
 def test_last_resort_leaves_out_middle_steps_and_keeps_head_and_end():
     steps = run(*[f"step {i} " + "x" * 400 for i in range(60)])
     fitted = fit_steps(steps, 4000)

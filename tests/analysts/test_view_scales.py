@@ -5,13 +5,9 @@ fitting rule without."""
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from pathlib import Path
 
-import pytest
-
-from tests.analysts.samples import AIRLINE, FAILING_TEST
+from tests.analysts.samples import AIRLINE
 from tests.conftest import ROOT
 from tests.llm.openai_server import ChatServer
 from trace2skill.analysts.analyze import AnalystConfig, analyze
@@ -23,22 +19,17 @@ from trace2skill.llm.factory import make_llm
 from trace2skill.llm.served_context import served_context_tokens, with_served_context
 from trace2skill.schema import Trajectory
 
-# The largest real SWE-agent run at hand (SWE-agent's own test data, shared/real-samples):
-# about 3.5k tokens, 17 steps, the issue's traceback in the middle of its longest step.
-REAL_SAMPLES = Path(
-    os.environ.get("TRACE2SKILL_REAL_SAMPLES", ROOT.parent / "shared" / "real-samples")
-)
-SWE_AGENT_RUN = REAL_SAMPLES / "swe-agent" / "swe-agent__test-repo-i1.traj"
-needs_sample = pytest.mark.skipif(
-    not SWE_AGENT_RUN.is_file(),
-    reason="shared/real-samples is not present (set TRACE2SKILL_REAL_SAMPLES to its folder)",
-)
+# A real GPT-4 SWE-agent run on SWE-bench's pydicom__pydicom-1458, committed unmodified
+# (tests/data/swe-agent/README.md says where from): 38 steps, about 8.5k tokens by the ~4
+# characters a token count, a traceback at step 10, three rejected edits, 5k characters of
+# edited file at step 28.
+SWE_AGENT_RUN = ROOT / "tests" / "data" / "swe-agent" / "pydicom__pydicom-1458.traj"
+# The grade is this test's: the file holds no SWE-bench verdict, and the analyst needs a failure.
+FAILING_TEST = "pydicom/tests/test_numpy_pixel_data.py::test_float_pixel_data_without_pixel_representation"
 
 
 def failed_swe_agent_run(tmp_path: Path) -> Trajectory:
     """The real run, graded unresolved by a SWE-bench-style report."""
-    traj_file = tmp_path / SWE_AGENT_RUN.name
-    shutil.copy(SWE_AGENT_RUN, traj_file)
     instance = SWE_AGENT_RUN.stem
     report = {
         instance: {
@@ -51,7 +42,7 @@ def failed_swe_agent_run(tmp_path: Path) -> Trajectory:
     }
     labels = tmp_path / "report.json"
     labels.write_text(json.dumps(report), encoding="utf-8")
-    (traj,) = read_file(traj_file, labels=read_labels(labels))
+    (traj,) = read_file(SWE_AGENT_RUN, labels=read_labels(labels))
     assert traj.success is False
     return traj
 
@@ -59,7 +50,8 @@ def failed_swe_agent_run(tmp_path: Path) -> Trajectory:
 def single_call_prompt(
     traj: Trajectory, max_model_len: int
 ) -> tuple[str, AnalysisResult]:
-    """The user message the error analyst sent, and the analysis."""
+    """The user message the error analyst sent, and the analysis; the prompt and the room
+    asked for the answer fit the window the server lists."""
     with ChatServer(max_model_len=max_model_len) as server:
         engine = with_served_context(
             OpenAIConfig(base_url=server.base_url, model="m", context_tokens=4096)
@@ -73,20 +65,22 @@ def single_call_prompt(
         finally:
             llm.close()
     (body,) = [b for b in server.requests if "messages" in b]
+    assert result.usage.prompt_tokens + body["max_tokens"] <= max_model_len
     return body["messages"][1]["content"], result
 
 
-@needs_sample
 def test_with_a_64k_context_every_step_is_whole(tmp_path: Path):
     traj = failed_swe_agent_run(tmp_path)
     user, result = single_call_prompt(traj, 65536)
     fit = result.lessons[0].metadata
     steps = [step_text(s) for s in traj.steps if s.role != "system"]
+    assert fit["trajectory_tokens"] > 8000  # the whole run, not a keyhole on it
     for step in steps:
         assert step.prefix + step.body in user, step.index
-    longest = max(steps, key=lambda s: len(s.body))
-    assert len(longest.body) > 1200  # the old fixed cut would have dropped its middle
-    middle = longest.body[len(longest.body) // 2 - 100 : len(longest.body) // 2 + 100]
+    longest = max((s for s in steps if s.output), key=lambda s: len(s.body))
+    assert longest.index == 28 and len(longest.body) > 5000  # the edited file, shown whole
+    middle = longest.body[len(longest.body) // 2 - 150 : len(longest.body) // 2 + 150]
+    assert "291:        required_elements.append('PixelRepresentation')" in middle
     assert middle in user
     assert (
         fit["truncated_steps"] == fit["elided_steps"] == fit["cut_chars"] == 0
@@ -94,20 +88,20 @@ def test_with_a_64k_context_every_step_is_whole(tmp_path: Path):
     )
 
 
-@needs_sample
 def test_with_an_8k_context_the_prompt_says_what_it_cut_and_keeps_the_error_output(
     tmp_path: Path,
 ):
     traj = failed_swe_agent_run(tmp_path)
-    user, _ = single_call_prompt(traj, 8192)
-    trajectory = user.split("</trajectory>")[0]
-    assert "To fit the context, some of the run was cut: steps " in user
-    assert "SyntaxError: invalid syntax" in trajectory  # the issue's traceback
-    assert (
-        "\n-def division(a: float, b: float) -> float\n" in trajectory
-    )  # the submitted diff
-    assert "left out whole" in user or "cut in the middle" in user
-    assert "[FAIL] FAIL_TO_PASS" in user  # the grader's failing check
+    user, result = single_call_prompt(traj, 8192)
+    trajectory, note = user.split("</trajectory>")
+    assert result.usage.prompt_tokens > 3000  # the room was used, not left empty
+    assert note.startswith("\nTo fit the context, some of the run was cut: steps ")
+    assert "cut in the middle (error lines kept)" in note and "left out whole" in note
+    # the reproduction's traceback, its exception line included (step 10, a tool's output)
+    assert "[10] tool result (python): Traceback (most recent call last):" in trajectory
+    assert "\nAttributeError: Unable to convert the pixel data" in trajectory
+    assert "\n+    if 'PixelData' in ds:\n" in trajectory  # the submitted diff
+    assert "[FAIL] FAIL_TO_PASS" in note  # the grader's failing check
 
 
 def test_the_served_context_is_read_from_v1_models_where_listed():

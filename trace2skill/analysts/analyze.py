@@ -169,7 +169,9 @@ def build_messages(
     fixed = llm.count_tokens(template.safe_substitute(skill=titles_only, room=room, shared_context=""))
     skill_text, skill_fit = render_skill(skill, reference_budget_tokens=int(max(budget - fixed, 0) * config.reference_share), count_tokens=llm.count_tokens)
 
-    instructions = system_text(traj, max(MIN_INSTRUCTION_CHARS, budget))  # about a quarter of the room, in characters
+    # The agent's instructions are context, not evidence: a quarter of what the instructions and S0
+    # leave (in characters, at ~4 a token), so a small context still has room for the run.
+    instructions = system_text(traj, max(MIN_INSTRUCTION_CHARS, budget - llm.count_tokens(template.safe_substitute(skill=skill_text, room=room, shared_context=""))))
     shared = f"The agent's instructions:\n<agent_instructions>\n{instructions}\n</agent_instructions>" if instructions else ""
     system = template.safe_substitute(skill=skill_text, room=room, shared_context=shared)
     left = budget - llm.count_tokens(system)

@@ -13,7 +13,9 @@ evidence and cuts the least informative text first:
    diffs. Steps that carry error output, the opening steps and the steps before the
    grader's verdict (the last ones) are capped only when capping the others is not
    enough.
-4. Then whole steps are left out, ordinary ones first, from the middle of the run.
+4. Then whole steps are left out from the middle of the run outwards: ordinary ones
+   first, then the other protected ones, and tool output with error lines last (an
+   agent's prose that mentions an error is not its error output).
 
 Every cut is recorded (:class:`Cut`), and :meth:`FittedSteps.note` says in the prompt
 which steps lost how many characters and why.
@@ -47,6 +49,7 @@ class StepText(BaseModel):
     index: int
     prefix: str
     body: str
+    output: bool = False  # what a tool returned, not the agent's own text
 
     def size(self) -> int:
         return len(self.prefix) + len(self.body) + 1
@@ -131,6 +134,11 @@ def informative(text: str) -> bool:
     return INFORMATIVE.search(text) is not None
 
 
+def error_output(step: StepText) -> bool:
+    """Whether ``step`` is a tool's output with an error line in it."""
+    return step.output and ERROR_LINE.search(step.body) is not None
+
+
 def protected(steps: list[StepText]) -> list[bool]:
     """The steps cut last: the opening ones, those before the verdict, those with error output."""
     n = len(steps)
@@ -196,8 +204,9 @@ def cut_middle(body: str, max_chars: int) -> str:
         for i in range(0, max(len(line), 1), piece)
     ]
     keep, used = [False] * len(segments), 0
-    for pattern in (ERROR_LINE, INFORMATIVE):
-        for i, (text, _) in enumerate(segments):
+    for pattern, order in ((ERROR_LINE, reversed), (INFORMATIVE, list)):
+        # error lines from the last: a traceback ends with its exception, a test run with its failures
+        for i, (text, _) in order(list(enumerate(segments))):
             if (
                 not keep[i]
                 and pattern.search(text)
@@ -276,14 +285,14 @@ def _shown_size(steps: list[StepText | None]) -> int:
 def _leave_out(
     steps: list[StepText], keep: list[bool], room: int
 ) -> tuple[list[StepText | None], list[Cut]]:
-    """Leave out steps from the middle outwards, the unprotected ones first, until ``room``
-    fits; the opening steps and the last one always stay."""
+    """Leave out steps from the middle outwards, the unprotected ones first and tool output
+    with error lines last, until ``room`` fits; the opening steps and the last one always stay."""
     out: list[StepText | None] = list(steps)
     cuts: list[Cut] = []
     centre = len(steps) / 2
     order = sorted(
         range(HEAD_STEPS, max(len(steps) - 1, HEAD_STEPS)),
-        key=lambda i: (keep[i], abs(i - centre)),
+        key=lambda i: (keep[i], error_output(steps[i]), abs(i - centre)),
     )
     size = _shown_size(out)
     for i in order:

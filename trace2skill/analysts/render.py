@@ -38,7 +38,7 @@ def step_text(step: Step) -> StepText:
     label = step.role if step.kind != "observation" else f"tool result{f' ({step.tool_name})' if step.tool_name else ''}"
     if step.kind == "reasoning":
         label = f"{step.role} (thinking)"
-    return StepText(index=step.index, prefix=fence_data(f"[{step.index}] {label}: "), body=fence_data(body))
+    return StepText(index=step.index, prefix=fence_data(f"[{step.index}] {label}: "), body=fence_data(body), output=step.role == "tool")
 
 
 def render_step(step: Step) -> str:
