@@ -12,7 +12,12 @@ import pytest
 
 from tests.conftest import EXAMPLES
 from tests.llm.openai_server import ChatServer
-from trace2skill.analysts.analyze import KINDS, AnalystConfig, shared_prefix, skill_prompt
+from trace2skill.analysts.analyze import (
+    KINDS,
+    AnalystConfig,
+    shared_prefix,
+    skill_prompt,
+)
 from trace2skill.analysts.context import SkillContext
 from trace2skill.llm.config import OpenAIConfig, for_replica
 from trace2skill.llm.factory import make_llm

@@ -22,7 +22,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import BaseModel
 
-from trace2skill.analysts.analyze import MARGIN_TOKENS, AnalystSettings, build_messages, shared_prefix
+from trace2skill.analysts.analyze import (
+    MARGIN_TOKENS,
+    AnalystSettings,
+    build_messages,
+    shared_prefix,
+)
 from trace2skill.analysts.context import SkillContext
 from trace2skill.analysts.render import render_trajectory
 from trace2skill.llm.config import SamplingConfig, for_replica
