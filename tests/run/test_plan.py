@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import math
+from types import SimpleNamespace
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.conftest import EXAMPLES
+from trace2skill.analysts.analyze import build_messages, shared_prefix
 from trace2skill.analysts.context import SkillContext
 from trace2skill.run.options import RunOptions, ThroughputConfig
 from trace2skill.run.plan import MergeTree, Plan, TokenStats, cost, make_plan, merge_tree, scan_inputs
@@ -74,7 +76,15 @@ def test_plan_counts_what_the_analysts_would_send():
     sent = [prompt_tokens(t, skill, analyst, chars_estimate) for t in scan.sample]
     assert plan.analysis_calls == 24 and plan.analysis_prompt_tokens == 24 * round(sum(sent) / len(sent))
     assert plan.prompt_tokens.max == max(sent) <= analyst.context_tokens
-    assert 0 < plan.shared_prefix_tokens < plan.prompt_tokens.mean
+    # The cached share: each call's analyst's shared prefix (the bytes its prompt starts with), over the prompt tokens.
+    counting = SimpleNamespace(count_tokens=chars_estimate)
+    prefixes = {name: shared_prefix(name, skill, counting, analyst) for name in ("error_analyst", "success_analyst")}
+    kinds = ["success_analyst" if t.success else "error_analyst" for t in scan.sample]
+    assert all(build_messages(k, skill, t, counting, analyst)[0][0].content.startswith(prefixes[k]) for k, t in zip(kinds, scan.sample))
+    assert plan.prefix_tokens == {k: chars_estimate(p) for k, p in prefixes.items()}
+    assert plan.shared_prefix_tokens == round(sum(plan.prefix_tokens[k] for k in kinds) / len(kinds)) < plan.prompt_tokens.mean
+    assert plan.cached_share == pytest.approx(plan.shared_prefix_tokens / plan.prompt_tokens.mean, abs=1e-3) and plan.cached_share > 0.3
+    assert f"{plan.cached_share:.0%} of prompt tokens" in plan.table() and '"cached_share"' in plan.model_dump_json()
     assert plan.merge_most.units == 48 and plan.merge_most.calls == 7 and plan.merge_fewest.calls == 0  # 48 units: one each in 48 clusters
     assert plan.cost is not None and plan.cost.replicas == 4
     assert plan.cost.wall_hours == pytest.approx(plan.cost.replica_hours / 4)

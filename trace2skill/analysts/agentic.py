@@ -45,7 +45,7 @@ from trace2skill.analysts.models import AnalysisResult, engine_schema
 from trace2skill.analysts.render import outcome_line, render_grader, step_text
 from trace2skill.llm.base import Completion, LLMClient, Message
 from trace2skill.llm.structured import RETRYABLE
-from trace2skill.prompting import fence_data, load_prompt, prompt_version
+from trace2skill.prompting import fence_data, prompt_version
 from trace2skill.schema import Trajectory, Usage
 
 MAX_VIEW = 10  # steps one view_steps call shows
@@ -301,10 +301,9 @@ def analyze_agentic(
 
 
 def opening(traj: Trajectory, skill: SkillContext, llm: LLMClient, config: AnalystSettings, pairing: Pairing | None) -> list[Message]:
-    """The analyst's instructions and S0 (the single-call system message, so both modes follow
-    the same rules), the tools' guide, and the run's outline."""
+    """S0, the analyst's instructions (the single call's, so both modes follow the same rules)
+    and the tools' guide, then the agent's own instructions; and the run's outline."""
     system = build_messages("error_analyst", skill, traj, llm, config, view="tools")[0][0].content
-    guide = load_prompt(PACKAGE, "agentic_error_analyst").substitute(max_turns=config.max_turns)
     has_sibling = "yes: show_sibling shows it" if pairing and pairing.sibling else "no"
     has_grader = "yes: show_grader shows it" if grader_text(traj) else "no"
     user = "\n".join(
@@ -318,7 +317,7 @@ def opening(traj: Trajectory, skill: SkillContext, llm: LLMClient, config: Analy
             "</trajectory>",
         ]
     )
-    return [Message(role="system", content=f"{system}\n\n{guide}"), Message(role="user", content=user)]
+    return [Message(role="system", content=system), Message(role="user", content=user)]
 
 
 def fitted(convo: list[Message], llm: LLMClient, config: AnalystSettings) -> list[Message]:

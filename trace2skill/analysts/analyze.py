@@ -9,7 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from trace2skill.analysts.check import CheckerConfig
-from trace2skill.analysts.context import SkillContext, render_skill
+from trace2skill.analysts.context import SkillContext, SkillFit, render_skill
 from trace2skill.analysts.contrast import ContrastiveErrorAnalysis, Pairing, sibling_block, sibling_chars, with_contrast
 from trace2skill.analysts.models import (
     ROOMY_EDIT_CHARS,
@@ -153,28 +153,61 @@ def _grader_block(traj: Trajectory, budget_tokens: int, llm: LLMClient) -> str:
     return text
 
 
-def build_messages(
-    prompt_name: str, skill: SkillContext, traj: Trajectory, llm: LLMClient, config: AnalystSettings, view: RunView = "whole"
-) -> tuple[list[Message], dict]:
-    """Prompt for one analyst call. The system message opens with S0 (SKILL.md, then its
-    references fitted to the budget), then the instructions, which say how the run is shown
-    (``view``: whole in the user message, or by tools): the same text in every call of a
-    run, a prefix engines cache. The user message holds the trajectory and, for a failure,
-    the grader's view."""
-    template, limits = _template(prompt_name), config.output_limits()
-    room = room_text(limits)
-    template = Template(template.safe_substitute(dict(zip(("run_shown", "grader_shown"), RUN_SHOWN[view]))))
+# The kinds of analyst call, each with its prompt file and how it shows the run.
+AnalystKind = Literal["error_analyst", "success_analyst", "agentic_error_analyst"]
+KINDS: dict[str, tuple[str, RunView]] = {
+    "error_analyst": ("error_analyst", "whole"),
+    "success_analyst": ("success_analyst", "whole"),
+    "agentic_error_analyst": ("error_analyst", "tools"),
+}
+
+
+def instructions(kind: AnalystKind, config: AnalystSettings) -> Template:
+    """The instructions of one kind of analyst call, with ``$skill`` where S0 goes: the
+    prompt file with the run's answer room and how the run is shown, and for the agentic
+    analyst the tools' guide. They depend on the run's settings only."""
+    name, view = KINDS[kind]
+    values = dict(zip(("run_shown", "grader_shown"), RUN_SHOWN[view])) | {"room": room_text(config.output_limits())}
+    text = _template(name).safe_substitute(values).rstrip()
+    if kind == "agentic_error_analyst":
+        text += "\n\n" + load_prompt(PACKAGE, "agentic_error_analyst").template.split("\n", 1)[1].strip()
+    return Template(Template(text).safe_substitute(max_turns=config.max_turns))
+
+
+def skill_prompt(skill: SkillContext, llm: LLMClient, config: AnalystSettings) -> tuple[str, SkillFit]:
+    """S0 as every analyst call of a run shows it. Its references are fitted to a share of
+    the room the longest instructions leave in the context: a budget of the run, never of
+    one trajectory, analyst kind or sibling, so S0 is the same text in every call."""
     budget = config.context_tokens - config.max_output_tokens - MARGIN_TOKENS
     titles_only, _ = render_skill(skill, reference_budget_tokens=0, count_tokens=llm.count_tokens)
-    fixed = llm.count_tokens(template.safe_substitute(skill=titles_only, room=room, shared_context=""))
-    skill_text, skill_fit = render_skill(skill, reference_budget_tokens=int(max(budget - fixed, 0) * config.reference_share), count_tokens=llm.count_tokens)
+    fixed = max(llm.count_tokens(instructions(kind, config).safe_substitute(skill=titles_only)) for kind in KINDS)
+    return render_skill(skill, reference_budget_tokens=int(max(budget - fixed, 0) * config.reference_share), count_tokens=llm.count_tokens)
 
+
+def shared_prefix(kind: AnalystKind, skill: SkillContext, llm: LLMClient, config: AnalystSettings) -> str:
+    """The text every analyst call of ``kind`` in a run begins with, byte for byte: S0, then
+    the instructions. Engines with prefix caching compute it once a run; the calls of all
+    kinds share S0. What follows it (the agent's own instructions, the run) is per trajectory."""
+    return instructions(kind, config).safe_substitute(skill=skill_prompt(skill, llm, config)[0])
+
+
+def build_messages(
+    prompt_name: str, skill: SkillContext, traj: Trajectory, llm: LLMClient, config: AnalystSettings, view: RunView = "whole", reserved_tokens: int = 0
+) -> tuple[list[Message], dict]:
+    """Prompt for one analyst call. The system message is the kind's :func:`shared_prefix`
+    (S0, then the instructions, which say how the run is shown: ``view``, whole in the user
+    message or by tools), then the agent's own instructions. The user message holds the
+    trajectory and, for a failure, the grader's view, fitted to what the context leaves
+    less ``reserved_tokens`` (what the caller adds, e.g. a sibling's steps)."""
+    kind = "agentic_error_analyst" if view == "tools" else prompt_name
+    budget = config.context_tokens - config.max_output_tokens - MARGIN_TOKENS
+    skill_text, skill_fit = skill_prompt(skill, llm, config)
+    prefix = instructions(kind, config).safe_substitute(skill=skill_text)
     # The agent's instructions are context, not evidence: a quarter of what the instructions and S0
     # leave (in characters, at ~4 a token), so a small context still has room for the run.
-    instructions = system_text(traj, max(MIN_INSTRUCTION_CHARS, budget - llm.count_tokens(template.safe_substitute(skill=skill_text, room=room, shared_context=""))))
-    shared = f"The agent's instructions:\n<agent_instructions>\n{instructions}\n</agent_instructions>" if instructions else ""
-    system = template.safe_substitute(skill=skill_text, room=room, shared_context=shared)
-    left = budget - llm.count_tokens(system)
+    agent = system_text(traj, max(MIN_INSTRUCTION_CHARS, budget - llm.count_tokens(prefix)))
+    system = f"{prefix}\n\nThe agent's instructions:\n<agent_instructions>\n{agent}\n</agent_instructions>" if agent else prefix
+    left = budget - reserved_tokens - llm.count_tokens(system)
     grader = _grader_block(traj, min(config.grader_tokens, left // 3), llm) if prompt_name == "error_analyst" else ""
     left -= llm.count_tokens(grader) if grader else 0
     rendered = render_trajectory(traj, budget_tokens=max(left, 256), count_tokens=llm.count_tokens)
@@ -252,10 +285,10 @@ def analyze(
         return AnalysisResult(**base, status="no_lesson", reason="outcome unknown: no success or reward")
     prompt_name, output = ("success_analyst", SuccessAnalysis) if traj.success else ("error_analyst", ErrorAnalysis)
     block = sibling_block(pairing, sibling_chars(config.context_tokens, config.max_output_tokens)) if not traj.success else ""
-    if block:  # the sibling's steps take their room from the trajectory's budget
+    if block:
         output = ContrastiveErrorAnalysis
-        config = config.model_copy(update={"context_tokens": config.context_tokens - llm.count_tokens(block)})
-    messages, fit = build_messages(prompt_name, skill, traj, llm, config)
+    # the sibling's steps take their room from the trajectory's budget, not S0's (the shared prefix stays the same)
+    messages, fit = build_messages(prompt_name, skill, traj, llm, config, reserved_tokens=llm.count_tokens(block) if block else 0)
     if block:
         messages[-1] = Message(role="user", content=f"{messages[-1].content}\n\n{block}")
     schema = engine_schema(output, config.output_limits(), skill.skill_md)

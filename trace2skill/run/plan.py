@@ -29,7 +29,7 @@ from trace2skill.run.budget_report import BudgetReport
 from trace2skill.run.options import RunOptions, ThroughputConfig
 from trace2skill.run.outcomes import judge_available, outcome_counts
 from trace2skill.run.sample import budget_sample
-from trace2skill.run.tokens import PromptEstimate, TokenCounter, analyst_config, full_tokens, message_tokens, trajectory_chars
+from trace2skill.run.tokens import PromptEstimate, TokenCounter, analyst_config, full_tokens, message_tokens, prefix_tokens, prompt_name, trajectory_chars
 from trace2skill.schema import OUTCOME_SOURCE, TRAJECTORY_SCHEMA, Trajectory
 
 ROWS_PER_BATCH = 1024  # trajectories whose sizes are summed at once on Arrow columns
@@ -181,7 +181,9 @@ class Plan(BaseModel):
     tokenizer: str
     trajectory_tokens: TokenStats  # the whole trajectory as the analysts render it
     prompt_tokens: TokenStats  # what one analysis sends, fitted to the context
-    shared_prefix_tokens: int  # the system message's mean: S0 and the instructions, reused by prefix caches
+    shared_prefix_tokens: int  # per call, mean: its analyst's shared prefix (S0, the instructions), which prefix caches do not recompute
+    prefix_tokens: dict[str, int] = Field(default_factory=dict)  # analyst -> tokens of its shared prefix (analysts.analyze.shared_prefix)
+    cached_share: float = 0.0  # shared_prefix_tokens / prompt_tokens.mean: the share of prompt tokens a prefix cache does not recompute
     context_tokens: int
     analysis_calls: int
     analysis_prompt_tokens: int
@@ -213,7 +215,8 @@ class Plan(BaseModel):
             ("outcome sources", self.sources_line()),
             ("tokens counted with", f"{self.tokenizer}, on a sample of {self.sampled}"),
             ("tokens per trajectory", _stats(self.trajectory_tokens)),
-            ("analyst prompt, fitted", f"{_stats(self.prompt_tokens)} (context {self.context_tokens:,}; shared prefix ~{self.shared_prefix_tokens:,})"),
+            ("analyst prompt, fitted", f"{_stats(self.prompt_tokens)} (context {self.context_tokens:,})"),
+            ("shared prefix", f"{_prefixes(self.prefix_tokens)}; {self.cached_share:.0%} of prompt tokens a prefix cache does not recompute"),
             ("analysis calls", f"{self.analysis_calls:,}"),
             ("analysis tokens in / out", f"{self.analysis_prompt_tokens:,} / {self.analysis_completion_tokens:,}"),
             ("merge units", f"{self.merge_most.units:,} ({self.lessons_per_trajectory:g} lessons per analysed trajectory)"),
@@ -238,6 +241,11 @@ class Plan(BaseModel):
 
 def _stats(s: TokenStats) -> str:
     return f"mean {s.mean:,}, p50 {s.p50:,}, p95 {s.p95:,}, max {s.max:,}"
+
+
+def _prefixes(tokens: dict[str, int]) -> str:
+    said = ", ".join(f"{name.removesuffix('_analyst')} analyst {n:,}" for name, n in tokens.items())
+    return f"{said or '-'} tokens (S0, then the instructions)"
 
 
 def _tree(t: MergeTree) -> str:
@@ -278,9 +286,10 @@ def make_plan(
     """The plan of distilling what ``scan`` found with ``cfg``, tokens counted by ``count``;
     with ``cfg.max_prompt_tokens`` (and a per-trajectory scan), what that budget would analyse."""
     analyst = analyst_config(cfg)
-    fitted = [m for m in (message_tokens(t, skill, analyst, count) for t in scan.sample) if m]
-    prompts = [sum(m) for m in fitted]
-    prefix = TokenStats.of([m[0] for m in fitted]).mean  # the system message: S0, the instructions, the agent's own
+    fitted = [(name, m) for name, m in ((prompt_name(t.success), message_tokens(t, skill, analyst, count)) for t in scan.sample) if m]
+    prompts = [sum(m) for _, m in fitted]
+    prefixes = prefix_tokens(skill, analyst, count)
+    cached = TokenStats.of([prefixes[name] for name, _ in fitted]).mean
     judge = judge_available(cfg.backend.backend, cfg.analyst.judge)
     # With a judge every run gets an analysis call (an upper bound: an unclear verdict stops there) and the unknown ones a judge call more.
     calls = scan.trajectories + scan.outcomes.get("unknown", 0) if judge else scan.trajectories - scan.outcomes.get("unknown", 0)
@@ -302,7 +311,9 @@ def make_plan(
         tokenizer=tokenizer,
         trajectory_tokens=TokenStats.of([full_tokens(t, count) for t in scan.sample]),
         prompt_tokens=stats,
-        shared_prefix_tokens=prefix,
+        shared_prefix_tokens=cached,
+        prefix_tokens=prefixes,
+        cached_share=round(cached / stats.mean, 3) if stats.mean else 0.0,
         context_tokens=analyst.context_tokens,
         analysis_calls=calls,
         analysis_prompt_tokens=calls * stats.mean,

@@ -22,7 +22,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import BaseModel
 
-from trace2skill.analysts.analyze import MARGIN_TOKENS, AnalystSettings, build_messages
+from trace2skill.analysts.analyze import (
+    MARGIN_TOKENS,
+    AnalystSettings,
+    build_messages,
+    shared_prefix,
+)
 from trace2skill.analysts.context import SkillContext
 from trace2skill.analysts.render import render_trajectory
 from trace2skill.llm.config import SamplingConfig, for_replica
@@ -114,6 +119,12 @@ def message_tokens(traj: Trajectory, skill: SkillContext, config: AnalystSetting
         return []
     messages, _ = build_messages(name, skill, traj, _Counting(count), config)
     return [count(m.content) for m in messages]
+
+
+def prefix_tokens(skill: SkillContext, config: AnalystSettings, count: TokenCounter) -> dict[str, int]:
+    """Tokens of the prefix every call of each single-call analyst shares in a run
+    (:func:`trace2skill.analysts.analyze.shared_prefix`: S0, then the instructions)."""
+    return {name: count(shared_prefix(name, skill, _Counting(count), config)) for name in ("error_analyst", "success_analyst")}
 
 
 def prompt_tokens(traj: Trajectory, skill: SkillContext, config: AnalystSettings, count: TokenCounter) -> int:
