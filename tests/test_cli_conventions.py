@@ -104,6 +104,13 @@ def test_nothing_to_read_stops_before_ray_with_the_fix(command, tmp_path):
     assert not (tmp_path / "o").exists()
 
 
+def test_plan_with_the_embedded_tokenizer_prints_no_llama_cpp_lines():
+    result = cli("plan", str(EXAMPLES / "airline"), "--backend", "embedded")
+    assert result.returncode == 0, result.stderr
+    assert "llama.cpp tokenizer of" in result.stdout  # the GGUF's vocabulary was loaded and counted with
+    assert result.stderr == "" and "llama_" not in result.stdout  # nothing of what llama.cpp prints as it loads
+
+
 def test_distill_refuses_an_output_that_holds_a_run(tmp_path):
     out = tmp_path / "out"
     (out / "run").mkdir(parents=True)
