@@ -71,6 +71,8 @@ def test_inspect_counts_per_file():
     files = json.loads(run("inspect", str(EXAMPLES / "airline"), "--json").stdout)
     tau = next(f for f in files if f["format"] == "tau_bench")
     assert (tau["file"], tau["records"], tau["ok"], tau["quarantined"], tau["success"], tau["failure"], tau["no_outcome"]) == (path, 20, 20, 0, 10, 10, 0)
+    lenient = json.loads(run("inspect", path, "--success-threshold", "0", "--json").stdout)  # every reward >= 0 is a success
+    assert (lenient[0]["success"], lenient[0]["failure"]) == (20, 0)
 
 
 def test_ingest_writes_parquet_with_labels(tmp_path):

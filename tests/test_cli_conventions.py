@@ -104,6 +104,13 @@ def test_nothing_to_read_stops_before_ray_with_the_fix(command, tmp_path):
     assert not (tmp_path / "o").exists()
 
 
+def test_plan_with_the_embedded_tokenizer_prints_no_llama_cpp_lines():
+    result = cli("plan", str(EXAMPLES / "airline"), "--backend", "embedded")
+    assert result.returncode == 0, result.stderr
+    assert "llama.cpp tokenizer of" in result.stdout  # the GGUF's vocabulary was loaded and counted with
+    assert result.stderr == "" and "llama_" not in result.stdout  # nothing of what llama.cpp prints as it loads
+
+
 def test_distill_refuses_an_output_that_holds_a_run(tmp_path):
     out = tmp_path / "out"
     (out / "run").mkdir(parents=True)
@@ -145,6 +152,52 @@ def test_the_readme_usage_names_every_flag_of_every_command():
         flags = [o for p in command.params if p.param_type_name == "option" for o in p.opts if o.startswith("--")]
         missing = [f for f in flags if not re.search(rf"{re.escape(f)}\b(?!-)", usage_of)]
         assert not missing, f"{name}: {missing} in --help, not in the README's usage"
+
+
+def _help(*command: str) -> str:
+    from typer.testing import CliRunner
+
+    from trace2skill.cli import app
+
+    result = CliRunner().invoke(app, [*command, "--help"])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def _options(help_text: str) -> set[str]:
+    """The options a --help lists, short and long (`-h, --help` is two)."""
+    found = re.findall(r"^ {2}(-\w(?:, --[\w-]+)?|--[\w-]+)", help_text, re.MULTILINE)
+    return {o for opts in found for o in opts.split(", ")}
+
+
+FLAG = re.compile(r"(?<![\w-])--?[a-zA-Z][\w-]*")
+
+
+def test_every_command_and_flag_the_readme_names_is_in_help():
+    readme = (ROOT / "README.md").read_text()
+    root = _help()
+    commands = re.findall(r"^ {2}([a-z]+) ", root[root.index("Commands:"):], re.MULTILINE)
+    options = {name: _options(_help(name)) for name in commands}
+    assert len(commands) >= 9 and all("--json" in opts for opts in options.values())  # --json on every command
+    usage = readme[readme.index("## Usage"):readme.index("## Exit codes")]
+    block = usage[usage.index("```") + 3:usage.index("```", usage.index("```") + 3)]
+    named = []
+    for entry in re.split(r"\n(?=trace2skill )", block.strip()):
+        name = re.match(r"trace2skill ([a-z]+)?", entry).group(1)
+        named.append(name)
+        unknown = set(FLAG.findall(entry)) - (options[name] if name else _options(root))
+        assert name is None or name in commands, f"README usage names {name!r}, not a command"
+        assert not unknown, f"README usage of {name or 'trace2skill'}: {sorted(unknown)} not in its --help"
+    assert set(named) >= set(commands), f"commands of --help missing from the README's usage: {set(commands) - set(named)}"
+    # inline code anywhere in the README: `trace2skill CMD --flag ...`, `CMD --flag ...` and a bare `--flag`
+    everywhere = set().union(_options(root), *options.values())
+    for span in re.findall(r"`([^`\n]+)`", readme):
+        said = re.match(r"(trace2skill )?([a-z]+)( --|$)", span)
+        if said and (said.group(1) or said.group(2) in commands):
+            assert said.group(2) in commands, f"README: `{span}` names no command"
+            assert not set(FLAG.findall(span)) - options[said.group(2)], f"README: `{span}` has a flag {said.group(2)} --help lacks"
+        elif span.startswith("-"):
+            assert not set(FLAG.findall(span)) - everywhere, f"README: `{span}` is no command's flag"
 
 
 @pytest.mark.ray

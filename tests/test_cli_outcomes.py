@@ -3,6 +3,7 @@ with no outcome at all stops before Ray starts, naming --labels."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -55,3 +56,17 @@ def test_ingest_reads_the_sidecars_and_exclude_drops_a_file(tmp_path: Path):
     assert proc.returncode == 0, proc.stderr
     assert "warning: skipped" not in proc.stderr and "2 label(s) read from 2 sidecar file(s)" in proc.stderr
     assert "2 trajectories" in proc.stdout
+
+
+def test_inspect_joins_a_labels_file_even_a_swebench_report_json(tmp_path: Path):
+    report = MINI / "sympy__sympy-20590" / "sympy__sympy-20590.report.json"
+    unlabeled = ["inspect", str(MINI), "--exclude", "*.report.json", "--exclude", "preds.json", "--json"]  # no sidecar joins by itself
+
+    def outcomes(proc: subprocess.CompletedProcess) -> dict[str, tuple[int, int, int]]:
+        assert proc.returncode == 0, proc.stderr
+        return {Path(f["file"]).name: (f["success"], f["failure"], f["no_outcome"]) for f in json.loads(proc.stdout)}
+
+    assert outcomes(run(*unlabeled)) == {"django__django-10999.traj.json": (0, 0, 1), "sympy__sympy-20590.traj.json": (0, 0, 1)}
+    assert outcomes(run(*unlabeled, "--labels", str(report))) == {"django__django-10999.traj.json": (0, 0, 1), "sympy__sympy-20590.traj.json": (0, 1, 0)}
+    missing = run("inspect", str(MINI), "--labels", str(tmp_path / "none.jsonl"))
+    assert missing.returncode == 1 and missing.stderr.strip() == f"error: labels file not found: {tmp_path / 'none.jsonl'}"

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import polars as pl
 import pytest
@@ -73,3 +76,16 @@ def test_cli_exits_5_when_nothing_is_promoted_unless_allowed(ray_session, tmp_pa
     gated = CliRunner().invoke(app, args)
     assert gated.exit_code == 5 and "promoted: none" in gated.stdout, gated.output
     assert CliRunner().invoke(app, [*args, "--allow-none"]).exit_code == 0
+
+
+def test_cli_quiet_prints_nothing_of_ray_on_a_fresh_ray(tmp_path, skills):
+    """Its own Ray (as a user's first command starts one): what Ray prints on start-up goes to EVAL_DIR/ray.log."""
+    write_tasks(tmp_path / "tasks.jsonl", toy_tasks(n_rule=1, n_easy=1))
+    out = tmp_path / "eval"
+    args = ["evaluate", "--tasks", str(tmp_path / "tasks.jsonl"), "--runner", RUNNER, "--baseline", str(skills["baseline"]),
+            "--candidate", str(skills["helpful"]), "--out", str(out), "--num-cpus", "2", "--quiet", "--allow-none"]
+    env = {**os.environ, "RAY_ADDRESS": "local"}  # its own Ray, not the test session's
+    result = subprocess.run([sys.executable, "-m", "trace2skill.cli", *args], capture_output=True, text=True, env=env, timeout=600, check=False)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stderr == "" and "promoted:" in result.stdout
+    assert (out / "ray.log").is_file()

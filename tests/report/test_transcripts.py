@@ -170,7 +170,9 @@ def test_clicking_an_evidence_link_opens_the_transcript_at_the_step(linked_run, 
     # Only a copy can carry the probes (the pages forbid scripts): the report's copy clicks the
     # link as a user would; the page's copy records, once scrolled, where the cited step sits.
     target = linked_run / urlsplit(href).path
-    probe = "<script>addEventListener('load', () => setTimeout(() => { const s = document.getElementById(location.hash.slice(1)); document.body.dataset.at = [scrollY, Math.round(s.getBoundingClientRect().top), location.hash].join(','); }, 200));</script>"
+    probe = ("<script>addEventListener('load', () => setTimeout(() => { const s = document.getElementById(location.hash.slice(1)); "
+             "document.body.dataset.at = [scrollY, Math.round(s.getBoundingClientRect().top), location.hash].join(','); "
+             "document.body.dataset.page = [document.title, document.querySelectorAll('[id^=\"step-\"]').length].join('|'); }, 200));</script>")
     target.write_text(_without_csp(target.read_text()).replace("</body>", probe + "</body>"))
     click = f"<script>addEventListener('load', () => document.querySelector('a[href=\"{href}\"]').click());</script>"
     html_path.write_text(_without_csp(html_path.read_text()).replace("</body>", click + "</body>"))
@@ -179,6 +181,10 @@ def test_clicking_an_evidence_link_opens_the_transcript_at_the_step(linked_run, 
     assert found, dom[:500]
     scrolled, top, hash_ = int(found.group(1)), int(found.group(2)), found.group(3)
     assert hash_ == f"#{fragment}" and scrolled > 900 and abs(top) <= 2  # the step is at the top of the window
+    # the page the click opened is the cited trajectory's transcript, every step of it
+    tid = next(t for t in pl.read_parquet(linked_run / "lessons.parquet")["trajectory_id"] if page_name(t) == target.name)
+    page = re.search(r'data-page="([^"]*)"', dom)
+    assert page and page.group(1) == f"Transcript {tid}|{STEPS}", page
 
 
 def _without_csp(page: str) -> str:

@@ -9,9 +9,11 @@ from typing import Annotated, Optional
 
 import typer
 
-from trace2skill.cli.common import CliError, Exclude, Include, app, known_format, output_file, readable, require, warn
+from trace2skill.cli.common import Exclude, Include, app, known_format, output_file, readable, require, require_options, warn
 
 FORMAT_HELP = "Input format name, or auto to detect per file."
+Labels = Annotated[Optional[Path], typer.Option("--labels", help="Labels file joined onto any format.")]
+SuccessThreshold = Annotated[float, typer.Option("--success-threshold", help="reward >= X counts as success.")]
 # The columns of the inspect table: (header, the summary's columns shown in it, joined by /).
 INSPECT_COLUMNS = (
     ("format", ("format",)),
@@ -35,8 +37,8 @@ def ingest(
     inputs: Annotated[list[Path], typer.Argument(help="Trajectory files or directories.")],
     out: Annotated[Path, typer.Option("--out", help="Trajectories Parquet dataset to write, a folder of part files (quarantine and Ray's log go beside it).")],
     input_format: Annotated[str, typer.Option("--format", help=FORMAT_HELP)] = "auto",
-    labels: Annotated[Optional[Path], typer.Option("--labels", help="Labels file joined onto any format.")] = None,
-    success_threshold: Annotated[float, typer.Option("--success-threshold", help="reward >= X counts as success.")] = 1.0,
+    labels: Labels = None,
+    success_threshold: SuccessThreshold = 1.0,
     num_cpus: Annotated[Optional[int], typer.Option("--num-cpus", help="CPUs for the local Ray instance.")] = None,
     include: Include = None,
     exclude: Exclude = None,
@@ -46,8 +48,7 @@ def ingest(
     from trace2skill.pipeline.run import ingest as run_ingest
 
     readable(inputs, input_format, include or (), exclude or ())
-    if labels is not None and not labels.is_file():
-        raise CliError(f"labels file not found: {labels}")
+    require_options(labels=labels)
     output_file(out)
     counts = run_ingest(
         [str(p) for p in inputs], out, fmt=input_format, labels=labels, success_threshold=success_threshold, num_cpus=num_cpus,
@@ -63,23 +64,26 @@ def ingest(
 def inspect(
     inputs: Annotated[list[Path], typer.Argument(help="Trajectory files or directories.")],
     input_format: Annotated[str, typer.Option("--format", help=FORMAT_HELP)] = "auto",
+    labels: Labels = None,
+    success_threshold: SuccessThreshold = 1.0,
     include: Include = None,
     exclude: Exclude = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one object per file as JSON on stdout instead of a table.")] = False,
 ) -> None:
     """Per format and file: records, ok, quarantined (top reasons), outcomes, steps and characters p50/p95/max."""
-    from trace2skill.ingest import read_file
+    from trace2skill.ingest import read_file, read_labels
     from trace2skill.ingest.inputs import sort_inputs
     from trace2skill.ingest.inspect import record_rows, summarize
 
     require(inputs)
     known_format(input_format)
+    require_options(labels=labels)
     found = sort_inputs([str(p) for p in inputs], input_format, include=include or (), exclude=exclude or ())
     warn(found.warnings())
-    labels = found.with_labels(None)
+    joined = found.with_labels(read_labels(labels) if labels else None)
     rows = []
     for path, fmt in found.files:
-        rows += record_rows(path, fmt, read_file(path, fmt=fmt, labels=labels))
+        rows += record_rows(path, fmt, read_file(path, fmt=fmt, labels=joined, success_threshold=success_threshold))
     files = summarize(rows).to_dicts()
     if as_json:
         typer.echo(json.dumps(files, indent=2))
