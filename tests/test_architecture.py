@@ -31,8 +31,9 @@ ALLOWED: dict[str, set[str]] = {
     "run": {"llm", "redact", "skill", "ingest", "safety", "analysts", "consolidate", "serve.config"},
     "report": {"llm", "skill", "ingest", "safety", "analysts", "consolidate", "run"},
     "evaluate": {"llm", "redact", "skill", "ingest", "safety", "analysts", "report", "run"},
-    "pipeline": {"llm", "redact", "skill", "ingest", "safety", "analysts", "consolidate", "serve", "run", "report", "evaluate"},
-    "cli": {"llm", "redact", "skill", "ingest", "safety", "analysts", "consolidate", "serve", "run", "report", "evaluate", "pipeline"},
+    "library": {"llm", "skill", "analysts", "consolidate"},
+    "pipeline": {"llm", "redact", "skill", "ingest", "safety", "analysts", "consolidate", "serve", "run", "report", "evaluate", "library"},
+    "cli": {"llm", "redact", "skill", "ingest", "safety", "analysts", "consolidate", "serve", "run", "report", "evaluate", "pipeline", "library"},
     "__init__": set(),
 }
 RAY_ROOMS = {"pipeline", "serve"}
