@@ -32,26 +32,28 @@ FAMILIES = {
     INGEST_DATA / "mini_v1.traj.json": "coding",
     INGEST_DATA / "mini_v2.traj.json": "coding",
     Path(__file__).parent / "data" / "sql_tool_chat.jsonl": "data-questions",
-    INGEST_DATA / "sharegpt.jsonl": "chat",
+    Path(__file__).parent / "data" / "browse_tool_chat.jsonl": "browsing",
 }
+# The group-by test adds a fifth format (ShareGPT chats) with a skill of its own among --skills.
+SHAREGPT = INGEST_DATA / "sharegpt.jsonl"
 RECIPE = {"backend": {"backend": "fake"}, "consolidate": {"embedder": "hashing"}, "batch_size": 4}
 
 
-def mixed_pool(folder: Path) -> dict[str, str]:
+def mixed_pool(folder: Path, families: dict[Path, str] = FAMILIES) -> dict[str, str]:
     """The pool's files copied into ``folder``; each copy's name -> its family."""
     folder.mkdir(parents=True)
     names = {}
-    for i, (src, family) in enumerate(FAMILIES.items()):
+    for i, (src, family) in enumerate(families.items()):
         name = f"{i:02d}-{src.name}"
         shutil.copy(src, folder / name)
         names[name] = family
     return names
 
 
-def _library(tmp_path: Path, **library) -> tuple[Path, Library, pl.DataFrame, dict[str, str]]:
-    families = mixed_pool(tmp_path / "pool")
+def _library(tmp_path: Path, pool: dict[Path, str] = FAMILIES, recipe: dict = RECIPE, **library) -> tuple[Path, Library, pl.DataFrame, dict[str, str]]:
+    families = mixed_pool(tmp_path / "pool", pool)
     out = tmp_path / "lib"
-    cfg = DistillConfig.model_validate({**RECIPE, "inputs": [tmp_path / "pool"], "out_dir": out, "library": library})
+    cfg = DistillConfig.model_validate({**recipe, "inputs": [tmp_path / "pool"], "out_dir": out, "library": library})
     library_ = distill_library(cfg, progress=lambda line: None)
     manifest = pl.read_parquet(out / "run" / "manifest.parquet")
     return out, library_, manifest, families
@@ -93,14 +95,14 @@ def test_group_by_format_with_existing_skills(ray_session, tmp_path):
     shutil.copytree(EXAMPLES / "skills" / "airline-support", skills / "airline-support")
     (skills / "sharegpt-chat").mkdir()
     (skills / "sharegpt-chat" / "SKILL.md").write_text(
-        "---\nname: sharegpt-chat\ndescription: Use when answering everyday questions in a chat (weather, pictures, small requests).\n---\n\n"
+        "---\nname: sharegpt-chat\ndescription: Use when the user asks in a chat what the weather (temps) is like, or what is in a picture or image.\n---\n\n"
         "# Everyday chat\n\n## Workflow\n\n- Answer the question asked.\n"
     )
-    out, library, manifest, _ = _library(tmp_path, group_by="format", skills_dir=skills, min_group_size=3)
+    out, library, manifest, _ = _library(tmp_path, {**FAMILIES, SHAREGPT: "chat"}, group_by="format", skills_dir=skills, min_group_size=3)
     _check_library(out, library, manifest)
     by_group = {s.group: s for s in library.skills}
     # Each format with enough runs is a skill; the two existing skills are deepened, the others created.
-    assert {"tau_bench", "openai_chat", "openhands", "sharegpt"} <= set(by_group)
+    assert set(by_group) == {"tau_bench", "openai_chat", "openhands", "sharegpt"}
     origins = {s.name: s.origin for s in library.skills}
     assert sorted(n for n, o in origins.items() if o == "deepened") == ["airline-support", "sharegpt-chat"], origins
     assert by_group["tau_bench"].name == "airline-support"
@@ -116,3 +118,20 @@ def test_group_by_format_with_existing_skills(ray_session, tmp_path):
     assert (skills / "airline-support" / "SKILL.md").read_text() == (EXAMPLES / "skills" / "airline-support" / "SKILL.md").read_text()
     data = json.loads((out / LIBRARY_JSON).read_text())
     assert data["criterion"] and data["read"] == manifest.height - data["quarantined"]
+
+
+def test_clustered_pool_one_skill_per_family(ray_session, tmp_path):
+    """No groups given: the task descriptions are clustered (MiniLM, the default embedder),
+    one skill per family, each skill's trajectories (nearly) all of one family."""
+    out, library, manifest, families = _library(tmp_path, recipe={**RECIPE, "consolidate": {"embedder": "minilm"}})
+    _check_library(out, library, manifest)
+    routed = manifest.filter(pl.col("skill") != "")
+    family = routed["source_file"].map_elements(lambda f: families[Path(f).name], return_dtype=pl.String)
+    counts = routed.with_columns(family=family).group_by("skill", "family").len()
+    majority = counts.group_by("skill").agg(pl.col("len").max().alias("top"), pl.col("family").sort_by("len").last().alias("family"))
+    purity = majority["top"].sum() / routed.height
+    assert purity >= 0.9, counts
+    assert sorted(majority["family"]) == sorted(set(families.values())), "not one skill per family"
+    assert manifest.filter(pl.col("status") == "unrouted").height <= 0.1 * manifest.height
+    assert all(s.origin == "created" for s in library.skills)
+    assert library.criterion.startswith("k=")
