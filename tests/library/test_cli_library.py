@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from tests.conftest import EXAMPLES
@@ -28,3 +31,22 @@ def test_library_flags_are_in_help():
     text = " ".join(cli("distill", "--help").stdout.split())
     for flag in ("--library", "--skills", "--group-by"):
         assert flag in text
+
+
+def test_plan_library_splits_the_pool_and_its_calls():
+    """plan --library routes the scanned pool as distill --library does: every trajectory in
+    one skill or unrouted, and the skills' analysis calls add up to the pool's."""
+    data = Path(__file__).resolve().parents[1] / "pipeline" / "data"
+    result = cli("plan", str(EXAMPLES / "airline"), str(data), "--library", "--group-by", "format", "--skills", str(EXAMPLES / "skills"), "--json")
+    assert result.returncode == 0, result.stderr
+    plan = json.loads(result.stdout)
+    library = plan["library"]
+    assert {s["group"] for s in library["skills"]} == {"tau_bench", "openai_chat"}
+    assert sum(s["trajectories"] for s in library["skills"]) + library["unrouted"] == plan["trajectories"]
+    assert abs(sum(s["analysis_calls"] for s in library["skills"]) - plan["analysis_calls"]) <= len(library["skills"])
+    by_group = {s["group"]: s for s in library["skills"]}
+    assert by_group["tau_bench"]["skill"] == "airline-support" and by_group["tau_bench"]["origin"] == "deepened"
+    assert by_group["openai_chat"]["origin"] == "created"
+    assert all(s["merge_calls"] >= 1 for s in library["skills"])
+    table = cli("plan", str(EXAMPLES / "airline"), "--library", "--group-by", "format").stdout
+    assert "2 skill(s), 0 trajectory(ies) unrouted" in table and "analysis calls" in table

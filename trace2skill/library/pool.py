@@ -29,14 +29,18 @@ ROUTES, ROUTING = "routes.parquet", "routing.json"
 ROUTES_SCHEMA = pa.schema([("trajectory_id", pa.string()), ("skill", pa.string()), ("reason", pa.string())])
 
 
+def task_record(tid: str, task: str | None, source_format: str, metadata: dict) -> TaskRecord:
+    """One trajectory as routing sees it; metadata values that are not strings, numbers or
+    booleans are left out of ``fields``."""
+    fields = {k: str(v) for k, v in metadata.items() if isinstance(v, str | int | float | bool)}
+    return TaskRecord(id=tid, task=task or "", source_format=source_format, fields=fields)
+
+
 def task_records(trajectories: Path) -> Iterator[TaskRecord]:
-    """Every trajectory of the dataset as routing sees it; metadata values that are not
-    strings, numbers or booleans are left out of ``fields``."""
+    """Every trajectory of the dataset as routing sees it."""
     for batch in parts.iter_batches(trajectories, ["id", "task", "source_format", "metadata"], batch_size=65536):
         for row in batch.to_pylist():
-            meta = json.loads(row["metadata"] or "{}")
-            fields = {k: str(v) for k, v in meta.items() if isinstance(v, str | int | float | bool)}
-            yield TaskRecord(id=row["id"], task=row["task"] or "", source_format=row["source_format"], fields=fields)
+            yield task_record(row["id"], row["task"], row["source_format"], json.loads(row["metadata"] or "{}"))
 
 
 def existing_skills(skills_dir: Path | None) -> dict[str, Path]:
@@ -51,14 +55,13 @@ def existing_skills(skills_dir: Path | None) -> dict[str, Path]:
     return found
 
 
-def route_pool(run_dir: Path, trajectories: Path, library: LibraryConfig, consolidate: ConsolidateConfig, seed: int) -> Routing:
-    """Route the pool of ``trajectories``, write ``RUN_DIR/routes.parquet`` and
-    ``RUN_DIR/routing.json``, and return the routing without its trajectory ids."""
-    skills = existing_skills(library.skills_dir)
-    existing = [ExistingSkill(name=name, description=load_skill(path).description) for name, path in skills.items()]
+def route_records(records: list[TaskRecord], library: LibraryConfig, consolidate: ConsolidateConfig, seed: int) -> Routing:
+    """``records`` routed with the library's options and the run's embedder, against the
+    descriptions of the skills of ``--skills``."""
+    existing = [ExistingSkill(name=name, description=load_skill(path).description) for name, path in existing_skills(library.skills_dir).items()]
     embedder = make_embedder(consolidate.embedder, precision=consolidate.embed_precision, threads=consolidate.embed_threads)
-    routing = route(
-        list(task_records(trajectories)),
+    return route(
+        records,
         embed=embedder.embed,
         group_by=library.group_by,
         existing=existing,
@@ -67,6 +70,12 @@ def route_pool(run_dir: Path, trajectories: Path, library: LibraryConfig, consol
         match_threshold=library.match_threshold,
         seed=seed,
     )
+
+
+def route_pool(run_dir: Path, trajectories: Path, library: LibraryConfig, consolidate: ConsolidateConfig, seed: int) -> Routing:
+    """Route the pool of ``trajectories``, write ``RUN_DIR/routes.parquet`` and
+    ``RUN_DIR/routing.json``, and return the routing without its trajectory ids."""
+    routing = route_records(list(task_records(trajectories)), library, consolidate, seed)
     rows = [(tid, s.skill, "") for s in routing.skills for tid in s.trajectory_ids]
     rows += [(u.trajectory_id, "", u.reason) for u in routing.unrouted]
     pq.write_table(pa.Table.from_arrays([pa.array(c, pa.string()) for c in zip(*rows)] if rows else [pa.array([], pa.string())] * 3, schema=ROUTES_SCHEMA), run_dir / ROUTES)
