@@ -62,7 +62,7 @@ def route(
     else:
         groups, criterion = _clustered_groups(records, row, vectors, min_group_size, max_groups, seed, limits.no_structure, unrouted)
     centroid = {key: _centroid(records, members, row, vectors) for key, members in groups.items()}
-    groups, joined = _settle_small(groups, centroid, min_group_size, attach, unrouted)
+    groups, joined = _settle_small(groups, centroid, [r.id for r in records], min_group_size, attach, unrouted)
     keys = sorted(groups, key=lambda k: (-len(groups[k]), k))
     criterion += f"; min group size {min_group_size}"
     if not keys:
@@ -121,7 +121,7 @@ def _centroid(records: list[TaskRecord], members: list[int], row: dict[str, int]
 
 
 def _settle_small(
-    groups: dict[str, list[int]], centroid: dict[str, np.ndarray], min_size: int, attach: float, unrouted: list[Unrouted]
+    groups: dict[str, list[int]], centroid: dict[str, np.ndarray], ids: list[str], min_size: int, attach: float, unrouted: list[Unrouted]
 ) -> tuple[dict[str, list[int]], dict[str, list[str]]]:
     """Groups of at least ``min_size``, with the small ones that fit one joined to it; a
     sole group is kept whatever its size (there is nothing to split from or join)."""
@@ -140,7 +140,7 @@ def _settle_small(
             continue
         where = f"its best cosine to a larger group is {score:.2f} ({best!r}), under {attach}" if scores else "no group reaches the minimum size to join"
         reason = f"group {key!r} has {size} trajectories, fewer than the minimum group size {min_size}, and {where}"
-        unrouted.extend(Unrouted(trajectory_id=_id, reason=reason) for _id in members)
+        unrouted.extend(Unrouted(trajectory_id=ids[i], reason=reason) for i in members)
     return kept, joined
 
 
