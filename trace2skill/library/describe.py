@@ -12,7 +12,7 @@ from __future__ import annotations
 from pydantic import BaseModel, Field, field_validator
 
 from trace2skill.consolidate.instance import value_tokens
-from trace2skill.llm.base import LLMClient, Message
+from trace2skill.llm.base import LLMClient, LLMError, Message
 from trace2skill.llm.structured import generate
 from trace2skill.prompting import fence_data, load_prompt
 from trace2skill.schema import Usage
@@ -56,6 +56,6 @@ def describe_skill(current: str, skill_name: str, tasks: list[str], llm: LLMClie
     answer that fails or stays invalid after the retries keeps ``current``, and the note says why."""
     try:
         answer, usage = generate(llm, describe_messages(current, skill_name, tasks), SkillDescription, max_tokens=max_tokens)
-    except Exception as exc:  # the current description stays: a library never loses a description to a failed call
-        return current, getattr(exc, "usage", Usage()), f"description kept: {exc}"
+    except LLMError as exc:  # the current description stays: a library never loses a description to a failed call
+        return current, exc.usage, f"description kept: {exc}"
     return answer.description, usage, "described from the routed tasks"
