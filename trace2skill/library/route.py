@@ -74,8 +74,8 @@ def route(
 
 
 def _embed(embed: Callable[[list[str]], np.ndarray], texts: list[str]) -> np.ndarray:
-    if not texts:
-        return np.zeros((0, 1), dtype=np.float32)
+    if not texts:  # asked all the same: the width of its vectors
+        return np.asarray(embed([]), dtype=np.float32)
     return np.concatenate([np.asarray(embed(texts[i : i + EMBED_BATCH]), dtype=np.float32) for i in range(0, len(texts), EMBED_BATCH)])
 
 
