@@ -80,13 +80,9 @@ def test_routing_is_deterministic_for_a_seed(hashing):
     assert first == again
 
 
-def test_one_family_is_one_group_and_the_criterion_says_why(hashing):
-    recs = records(DATA, "data")
-    routing = route(recs, embed=hashing.embed)
-    assert len(routing.skills) == 1 or routing.criterion.startswith("k=")
-    tiny = records(DATA[:2], "data")
-    routing = route(tiny, embed=hashing.embed)
-    assert routing.criterion.startswith("1 group:") and [len(s.trajectory_ids) for s in routing.skills] == [2]
+def test_a_sole_small_group_is_kept_whatever_its_size(hashing):
+    routing = route(records(DATA[:2], "data"), embed=hashing.embed)
+    assert routing.criterion.startswith("1 group:") and [len(s.trajectory_ids) for s in routing.skills] == [2] and not routing.unrouted
 
 
 def test_group_by_format_and_by_field(hashing):
