@@ -20,6 +20,8 @@ from trace2skill.consolidate.naming import Vocabulary, name_problem
 NAME_WORDS = 3  # keywords a name joins
 KEYWORDS = 6  # keywords kept per group
 MAX_NAME_CHARS = 64  # the Agent Skills limit on a name
+# Words of asking, not of what is asked (scikit-learn's stop words do not hold them).
+_REQUEST_WORDS = frozenset({"want", "wants", "need", "needs", "please", "like", "help", "make", "use", "using", "try", "let"})
 _TOKEN = re.compile(r"(?<![\w@.\-/])[A-Za-z][A-Za-z]+(?![\w@\-/]|\.\w)")  # a whole word: not a piece of an id, email, path or file name
 
 
@@ -44,7 +46,7 @@ def _words(texts: list[str]) -> list[str]:
 
 
 def _topical(word: str, vocabulary: Vocabulary) -> bool:
-    return len(word) > 2 and not is_value_like(word) and name_problem(word, vocabulary) is None
+    return len(word) > 2 and word.lower() not in _REQUEST_WORDS and not is_value_like(word) and name_problem(word, vocabulary) is None
 
 
 def skill_name(words: list[str], taken: set[str], *, fallback: str = "tasks") -> str:

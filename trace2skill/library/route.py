@@ -62,7 +62,7 @@ def route(
     else:
         groups, criterion = _clustered_groups(records, row, vectors, min_group_size, max_groups, seed, limits.no_structure, unrouted)
     centroid = {key: _centroid(records, members, row, vectors) for key, members in groups.items()}
-    groups, joined = _settle_small(groups, centroid, min_group_size, attach, unrouted, [r.id for r in records])
+    groups, joined = _settle_small(groups, centroid, [r.id for r in records], min_group_size, attach, unrouted)
     keys = sorted(groups, key=lambda k: (-len(groups[k]), k))
     criterion += f"; min group size {min_group_size}"
     if not keys:
@@ -74,8 +74,8 @@ def route(
 
 
 def _embed(embed: Callable[[list[str]], np.ndarray], texts: list[str]) -> np.ndarray:
-    if not texts:
-        return np.zeros((0, 1), dtype=np.float32)
+    if not texts:  # asked all the same: the width of its vectors
+        return np.asarray(embed([]), dtype=np.float32)
     return np.concatenate([np.asarray(embed(texts[i : i + EMBED_BATCH]), dtype=np.float32) for i in range(0, len(texts), EMBED_BATCH)])
 
 
@@ -121,7 +121,7 @@ def _centroid(records: list[TaskRecord], members: list[int], row: dict[str, int]
 
 
 def _settle_small(
-    groups: dict[str, list[int]], centroid: dict[str, np.ndarray], min_size: int, attach: float, unrouted: list[Unrouted], ids: list[str]
+    groups: dict[str, list[int]], centroid: dict[str, np.ndarray], ids: list[str], min_size: int, attach: float, unrouted: list[Unrouted]
 ) -> tuple[dict[str, list[int]], dict[str, list[str]]]:
     """Groups of at least ``min_size``, with the small ones that fit one joined to it; a
     sole group is kept whatever its size (there is nothing to split from or join)."""
