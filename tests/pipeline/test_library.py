@@ -107,6 +107,10 @@ def test_group_by_format_with_existing_skills(ray_session, tmp_path):
     assert sorted(n for n, o in origins.items() if o == "deepened") == ["airline-support", "sharegpt-chat"], origins
     assert by_group["tau_bench"].name == "airline-support"
     assert by_group["tau_bench"].edits_applied > 0
+    # Each description says when to use the skill, rewritten from the tasks routed to it (the fake's answer names their words).
+    original = load_skill(skills / "airline-support").description
+    assert by_group["tau_bench"].description != original
+    assert all(s.description.startswith("Handles tasks about") and "Use when" in s.description for s in library.skills)
     assert load_skill(out / "airline-support").body.render() != load_skill(skills / "airline-support").body.render()
     # Groups under the minimum size (two SWE-agent and two mini-swe-agent runs) joined a group or stayed unrouted, with the reason.
     assert "swe_agent" not in by_group and "mini_swe_agent" not in by_group

@@ -17,6 +17,7 @@ The library's ``run.json`` records ``read`` (the pool read, routed and split), `
 from __future__ import annotations
 
 import functools
+import json
 import shutil
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -24,12 +25,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 import ray
 
 from trace2skill import parts
-from trace2skill.library.catalog import LIBRARY_JSON, SKILLS_DIR, Library, library_entry, write_library_manifest
+from trace2skill.library.catalog import (
+    LIBRARY_JSON,
+    SKILLS_DIR,
+    Library,
+    library_entry,
+    write_library_manifest,
+)
+from trace2skill.library.describe import MAX_TASKS
 from trace2skill.library.models import Routing, SkillRoute
 from trace2skill.library.pool import ROUTES, existing_skills, read_routing, route_pool
 from trace2skill.pipeline.read import PART_ROWS
@@ -48,12 +56,22 @@ from trace2skill.pipeline.run import (
 )
 from trace2skill.pipeline.stages import Stage, run_stages
 from trace2skill.pipeline.tuning import in_worker, ray_session, system_arrow_pool
-from trace2skill.run.checkpoint import ANALYSIS_DIR, STATE_FILE, Checkpoint, check_writable, mark_done, start_run
+from trace2skill.run.checkpoint import (
+    ANALYSIS_DIR,
+    STATE_FILE,
+    Checkpoint,
+    check_writable,
+    mark_done,
+    start_run,
+)
 from trace2skill.run.options import DistillConfig
 from trace2skill.run.outputs import TRAJECTORIES
 from trace2skill.run.progress import Console
 from trace2skill.run.summary import RunSummary
+from trace2skill.schema import Usage
+from trace2skill.skill.folder import write_skill
 from trace2skill.skill.model import Skill
+
 
 @dataclass
 class LibraryRun:
@@ -145,9 +163,26 @@ def starting_skill(cfg: DistillConfig, route: SkillRoute) -> Skill:
     return s0
 
 
+def freeze_skill_s0(run: DistillRun) -> None:
+    """A library skill's S0 as any run's (``freeze_s0``: drafted for a new skill), then its
+    description rewritten from the tasks routed to it (one bounded call; a failed one keeps
+    the description, and says so)."""
+    freeze_s0(run)
+    tasks: list[str] = []
+    for batch in parts.iter_batches(run.run_dir / TRAJECTORIES, ["task"], batch_size=1024):
+        tasks = list(dict.fromkeys([*tasks, *(t for t in batch["task"].to_pylist() if t and t.strip())]))[:MAX_TASKS]
+        if len(tasks) >= MAX_TASKS:
+            break
+    answer = json.loads(run.handle.describe.remote(run.s0.name, run.s0.description, tasks).result())
+    run.progress(f"{answer['note']} ({len(tasks)} task(s))")
+    run.summary.analysis_usage = run.summary.analysis_usage + Usage.model_validate(answer["usage"])
+    run.s0 = run.s0.model_copy(update={"description": answer["description"], "frontmatter": {**run.s0.frontmatter, "description": answer["description"]}})
+    write_skill(run.s0, run.run_dir / "s0")
+
+
 # A skill's run: its trajectories were split from the pool; the read stage only freezes S0.
 SKILL_STAGES: tuple[Stage[DistillRun], ...] = (
-    Stage("read", freeze_s0, Checkpoint.READ),
+    Stage("read", freeze_skill_s0, Checkpoint.READ),
     Stage("analyze", analyze, Checkpoint.ANALYZE),
     Stage("merge", consolidate),
 )
@@ -183,7 +218,9 @@ def distill_skills(lib: LibraryRun) -> None:
 def finish_library(lib: LibraryRun) -> None:
     """``library.json``, the library's manifest (each trajectory with its skill, or unrouted
     and why) and its report."""
-    from trace2skill.report.library import write_library_report  # the report's modules load at the run's end
+    from trace2skill.report.library import (
+        write_library_report,  # the report's modules load at the run's end
+    )
 
     cfg, run_dir = lib.base.cfg, lib.run_dir
     routing, routed = read_routing(run_dir)
