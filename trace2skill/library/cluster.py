@@ -33,7 +33,7 @@ class Clustering(BaseModel):
 def cluster_tasks(vectors: np.ndarray, *, max_k: int, seed: int = 0, no_structure: float = 0.05) -> Clustering:
     """Cluster the unit rows of ``vectors`` (one per unique task) into 1..``max_k`` groups; see the module doc."""
     n = len(vectors)
-    distinct = len(np.unique(vectors, axis=0)) if n else 0
+    distinct = _distinct(vectors, max_k + 1)
     top = min(max_k, distinct - 1)
     if top < 2:
         why = f"{distinct} distinct task(s)" if distinct - 1 < 2 else f"at most {max_k} group(s) of the minimum size"
@@ -61,6 +61,16 @@ def cluster_tasks(vectors: np.ndarray, *, max_k: int, seed: int = 0, no_structur
     score, k, centroids = best
     labels = _by_size(_nearest(vectors, centroids))
     return Clustering(labels=labels, criterion=f"k={k}{of} by silhouette {score:.2f} (cosine, KMeans on normalised task embeddings){on}")
+
+
+def _distinct(vectors: np.ndarray, enough: int) -> int:
+    """How many distinct rows ``vectors`` has, counting stopped at ``enough`` (texts may embed alike)."""
+    seen: set[bytes] = set()
+    for row in vectors:
+        seen.add(row.tobytes())
+        if len(seen) >= enough:
+            break
+    return len(seen)
 
 
 def _kmeans(x, k: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
