@@ -68,10 +68,13 @@ def test_the_real_coding_samples_join_the_coding_family(hashing):
     assert [u.reason for u in routing.unrouted] == ["cannot be clustered: its task text has no word the embedder knows"]
 
 
-def test_minilm_finds_the_families_too():
-    recs = pool()
-    routing = route(recs, embed=make_embedder("minilm", threads=1).embed)
+def test_minilm_finds_the_families_and_matches_the_existing_skills_too():
+    recs, embed = pool(), make_embedder("minilm", threads=1).embed
+    routing = route(recs, embed=embed)
     assert len(routing.skills) == 4 and purity(routing.skill_of(), family_of(recs)) >= 0.9
+    deepened = route(recs, embed=embed, existing=[AIRLINE_SKILL, CODING_SKILL])
+    matched = {s.matched: family_of(recs)[s.trajectory_ids[0]] for s in deepened.skills if s.matched}
+    assert matched == {"airline-support": "airline", "fix-code": "coding"} and len(deepened.skills) == 4
 
 
 def test_routing_is_deterministic_for_a_seed(hashing):
