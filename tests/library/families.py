@@ -79,8 +79,8 @@ def trajectory_records(paths: list[Path], family: str) -> list[TaskRecord]:
 
 
 def airline() -> list[TaskRecord]:
-    """The bundled airline runs: tau-bench results and an OpenAI-chat log (32 runs of 24 tasks)."""
-    return trajectory_records([ROOT / "examples" / "airline", ROOT / "examples" / "demo"], "airline")
+    """The bundled airline runs: tau-bench results and an OpenAI-chat log (24 runs of 24 tasks)."""
+    return trajectory_records([ROOT / "examples" / "airline"], "airline")
 
 
 def real_coding() -> list[TaskRecord]:

@@ -34,8 +34,8 @@ def hashing():
 
 
 def pool(*extra: list[TaskRecord]) -> list[TaskRecord]:
-    """The airline runs (real) with the handwritten data, browsing and coding families."""
-    return [*airline(), *records(DATA, "data"), *records(BROWSING, "browsing"), *records(CODING, "coding"), *(r for e in extra for r in e)]
+    """The airline runs (real) with the handwritten data (two runs a task), browsing and coding families."""
+    return [*airline(), *records(DATA, "data", runs=2), *records(BROWSING, "browsing"), *records(CODING, "coding"), *(r for e in extra for r in e)]
 
 
 def family_of(recs: list[TaskRecord]) -> dict[str, str]:
@@ -54,8 +54,8 @@ def test_four_families_make_four_skills_with_high_purity(hashing):
     assert len(routing.skills) == 4 and not routing.unrouted
     assert purity(routing.skill_of(), family_of(recs)) >= 0.9
     assert routing.criterion.startswith("k=4 of 2..12 by silhouette") and "min group size 3" in routing.criterion
-    airline_skill = next(s for s in routing.skills if "reservation" in s.keywords)
-    assert len(airline_skill.trajectory_ids) == 32  # every run, not only each unique task
+    data_skill = next(s for s in routing.skills if "query" in s.keywords)
+    assert len(data_skill.trajectory_ids) == 24  # every run, not only each unique task
 
 
 @pytest.mark.skipif(not REAL_SAMPLES.is_dir(), reason="the real SWE-agent/OpenHands/Claude Code samples are in /work/shared only")
@@ -68,10 +68,13 @@ def test_the_real_coding_samples_join_the_coding_family(hashing):
     assert [u.reason for u in routing.unrouted] == ["cannot be clustered: its task text has no word the embedder knows"]
 
 
-def test_minilm_finds_the_families_too():
-    recs = pool()
-    routing = route(recs, embed=make_embedder("minilm", threads=1).embed)
+def test_minilm_finds_the_families_and_matches_the_existing_skills_too():
+    recs, embed = pool(), make_embedder("minilm", threads=1).embed
+    routing = route(recs, embed=embed)
     assert len(routing.skills) == 4 and purity(routing.skill_of(), family_of(recs)) >= 0.9
+    deepened = route(recs, embed=embed, existing=[AIRLINE_SKILL, CODING_SKILL])
+    matched = {s.matched: family_of(recs)[s.trajectory_ids[0]] for s in deepened.skills if s.matched}
+    assert matched == {"airline-support": "airline", "fix-code": "coding"} and len(deepened.skills) == 4
 
 
 def test_routing_is_deterministic_for_a_seed(hashing):
@@ -136,3 +139,13 @@ def test_an_existing_skill_takes_one_group_and_the_loser_is_a_new_skill(hashing)
     assert len(takers) == 1 and family_of(recs)[takers[0].trajectory_ids[0]] == "coding"
     losers = [s for s in routing.skills if "but group 'coding' fits it better" in s.note]
     assert len(losers) == 3 and all(s.matched is None for s in losers)
+
+
+def test_bad_input_gets_a_clear_error(hashing):
+    recs = records(DATA[:3], "data")
+    with pytest.raises(ValueError, match="trajectory ids must be unique; repeated: data-0-0"):
+        route([*recs, recs[0]], embed=hashing.embed)
+    with pytest.raises(ValueError, match="min_group_size and max_groups must be at least 1"):
+        route(recs, embed=hashing.embed, min_group_size=0)
+    with pytest.raises(ValueError, match="no routing thresholds for embedder 'bert'"):
+        route(recs, embed=hashing.embed, embedder="bert")

@@ -50,7 +50,15 @@ def route(
     """Route ``records`` to skills (see the module doc). ``embed`` gives unit rows; the
     thresholds default to those of ``embedder`` (by default the one ``embed`` is bound to)."""
     existing = list(existing)
-    limits = THRESHOLDS[embedder or embedder_name(embed)]
+    name = embedder or embedder_name(embed)
+    if name not in THRESHOLDS:
+        raise ValueError(f"no routing thresholds for embedder {name!r}: use one of {', '.join(THRESHOLDS)}")
+    if min_group_size < 1 or max_groups < 1:
+        raise ValueError(f"min_group_size and max_groups must be at least 1 (got {min_group_size}, {max_groups})")
+    repeated = [i for i, n in Counter(r.id for r in records).items() if n > 1]
+    if repeated:
+        raise ValueError(f"trajectory ids must be unique; repeated: {', '.join(sorted(repeated)[:5])}")
+    limits = THRESHOLDS[name]
     match = limits.match if match_threshold is None else match_threshold
     attach = limits.attach if attach_threshold is None else attach_threshold
     texts = list(dict.fromkeys(r.task for r in records if r.task.strip()))
@@ -67,7 +75,8 @@ def route(
     criterion += f"; min group size {min_group_size}"
     if not keys:
         return Routing(skills=[], unrouted=unrouted, criterion=criterion)
-    skills = _skills(records, keys, groups, np.stack([centroid[k] for k in keys]), existing, embed, match, joined)
+    centroids = np.stack([_centroid(records, groups[k], row, vectors) for k in keys])  # with the small groups that joined
+    skills = _skills(records, keys, groups, centroids, existing, embed, match, joined)
     tasks = {s.skill: list(dict.fromkeys(records[i].task for i in groups[s.group] if records[i].task.strip())) for s in skills}
     found = overlaps(skills, tasks, embed=embed, claim=limits.claim, seed=seed)
     return Routing(skills=skills, unrouted=unrouted, criterion=criterion, overlaps=found)
