@@ -31,7 +31,7 @@ from trace2skill.serve.config import ReplicaConfig
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
 # A pool of three families for the library run: airline (tau-bench and chat), coding (OpenHands), data questions (tool-use chat).
-LIBRARY_POOL = [EXAMPLES / "airline", ROOT / "tests" / "ingest" / "data" / "openhands_output.jsonl", ROOT / "tests" / "pipeline" / "data" / "sql_tool_chat.jsonl"]
+LIBRARY_POOL = [EXAMPLES / "airline", ROOT / "tests" / "ingest" / "data" / "openhands_output.jsonl", EXAMPLES / "library" / "sql_tool_chat.jsonl"]
 GPU_WORKERS = 2
 
 

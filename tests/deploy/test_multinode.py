@@ -25,7 +25,9 @@ def facts() -> dict:
     """Run the script once and return what it observed."""
     # A short path: Ray's unix sockets live under the temp dir and their paths are capped at 107 bytes.
     with tempfile.TemporaryDirectory(prefix="t2s-") as tmp:
-        env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"} | {"RAY_TMPDIR": tmp}
+        # No auto-connect: a Serve router's metrics thread that outlives ray.shutdown() would
+        # otherwise connect the script to the cluster again, and the cluster then refuses to stop.
+        env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"} | {"RAY_TMPDIR": tmp, "RAY_ENABLE_AUTO_CONNECT": "0"}
         facts_file = Path(tmp) / "facts.json"
         proc = subprocess.run(
             [sys.executable, str(SCRIPT), "--out", str(Path(tmp) / "out"), "--facts", str(facts_file)],

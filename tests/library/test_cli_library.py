@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
@@ -36,8 +35,7 @@ def test_library_flags_are_in_help():
 def test_plan_library_splits_the_pool_and_its_calls():
     """plan --library routes the scanned pool as distill --library does: every trajectory in
     one skill or unrouted, and the skills' analysis calls add up to the pool's."""
-    data = Path(__file__).resolve().parents[1] / "pipeline" / "data"
-    result = cli("plan", str(EXAMPLES / "airline"), str(data), "--library", "--group-by", "format", "--skills", str(EXAMPLES / "skills"), "--json")
+    result = cli("plan", str(EXAMPLES / "airline"), str(EXAMPLES / "library"), "--library", "--group-by", "format", "--skills", str(EXAMPLES / "skills"), "--json")
     assert result.returncode == 0, result.stderr
     plan = json.loads(result.stdout)
     library = plan["library"]

@@ -31,8 +31,8 @@ FAMILIES = {
     INGEST_DATA / "swe_agent_text.traj": "coding",
     INGEST_DATA / "mini_v1.traj.json": "coding",
     INGEST_DATA / "mini_v2.traj.json": "coding",
-    Path(__file__).parent / "data" / "sql_tool_chat.jsonl": "data-questions",
-    Path(__file__).parent / "data" / "browse_tool_chat.jsonl": "browsing",
+    EXAMPLES / "library" / "sql_tool_chat.jsonl": "data-questions",
+    EXAMPLES / "library" / "browse_tool_chat.jsonl": "browsing",
 }
 # The group-by test adds a fifth format (ShareGPT chats) with a skill of its own among --skills.
 SHAREGPT = INGEST_DATA / "sharegpt.jsonl"
