@@ -74,8 +74,8 @@ def plan(
 def _library_plan(trajectories: list, result, cfg: RunOptions, library: LibraryConfig):
     """The library plan: the scanned trajectories routed as distill --library routes them
     (their tasks unredacted here: plan prints numbers only)."""
-    from trace2skill.library.plan import library_plan
-    from trace2skill.library.pool import route_records, task_record
+    from trace2skill.run.library_plan import library_plan
+    from trace2skill.run.routing import route_records, task_record
 
     records = [task_record(t.id, t.task, t.source_format, t.metadata) for t in trajectories]
     return library_plan(route_records(records, library, cfg.consolidate, cfg.seed), result, cfg)

@@ -30,7 +30,7 @@ import pyarrow.parquet as pq
 import ray
 
 from trace2skill import parts
-from trace2skill.library.catalog import (
+from trace2skill.run.library import (
     LIBRARY_JSON,
     SKILLS_DIR,
     Library,
@@ -39,7 +39,7 @@ from trace2skill.library.catalog import (
 )
 from trace2skill.library.describe import MAX_TASKS
 from trace2skill.library.models import Routing, SkillRoute
-from trace2skill.library.pool import ROUTES, existing_skills, read_routing, route_pool
+from trace2skill.run.routing import ROUTES, existing_skills, read_routing, route_pool
 from trace2skill.pipeline.read import PART_ROWS
 from trace2skill.pipeline.run import (
     MIN_FREE_BYTES,
@@ -93,7 +93,7 @@ def start_library(lib: LibraryRun) -> None:
 
 
 def read_and_route(lib: LibraryRun) -> None:
-    """The pool read once, routed in a worker (``library.pool.route_pool``), and split into
+    """The pool read once, routed in a worker (``run.routing.route_pool``), and split into
     each skill's run dir by the workers."""
     cfg, run_dir, progress = lib.base.cfg, lib.run_dir, lib.base.progress
     read_inputs(lib.base)

@@ -21,8 +21,8 @@ from pydantic import BaseModel, Field
 
 from trace2skill import parts
 from trace2skill.library.models import Overlap, Routing, SkillRoute
-from trace2skill.library.pool import ROUTES
 from trace2skill.run.outputs import MANIFEST, QUARANTINE, TRAJECTORIES, trajectory_rows
+from trace2skill.run.routing import ROUTES
 from trace2skill.run.summary import RunSummary
 from trace2skill.schema import MANIFEST_SCHEMA, ManifestRow, to_table
 from trace2skill.skill.folder import load_skill
