@@ -12,8 +12,8 @@ import polars as pl
 import pytest
 
 from tests.conftest import EXAMPLES
-from trace2skill.run.library import LIBRARY_JSON, Library
 from trace2skill.pipeline.library import distill_library
+from trace2skill.run.library import LIBRARY_JSON, Library
 from trace2skill.run.options import DistillConfig
 from trace2skill.skill.folder import load_skill
 from trace2skill.skill.validate import validate_skill_dir

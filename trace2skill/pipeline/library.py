@@ -30,16 +30,8 @@ import pyarrow.parquet as pq
 import ray
 
 from trace2skill import parts
-from trace2skill.run.library import (
-    LIBRARY_JSON,
-    SKILLS_DIR,
-    Library,
-    library_entry,
-    write_library_manifest,
-)
 from trace2skill.library.describe import MAX_TASKS
 from trace2skill.library.models import Routing, SkillRoute
-from trace2skill.run.routing import ROUTES, existing_skills, read_routing, route_pool
 from trace2skill.pipeline.read import PART_ROWS
 from trace2skill.pipeline.run import (
     MIN_FREE_BYTES,
@@ -64,9 +56,17 @@ from trace2skill.run.checkpoint import (
     mark_done,
     start_run,
 )
+from trace2skill.run.library import (
+    LIBRARY_JSON,
+    SKILLS_DIR,
+    Library,
+    library_entry,
+    write_library_manifest,
+)
 from trace2skill.run.options import DistillConfig
 from trace2skill.run.outputs import TRAJECTORIES
 from trace2skill.run.progress import Console
+from trace2skill.run.routing import ROUTES, existing_skills, read_routing, route_pool
 from trace2skill.run.summary import RunSummary
 from trace2skill.schema import Usage
 from trace2skill.skill.folder import write_skill

@@ -12,10 +12,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from trace2skill.run.library import Library
 from trace2skill.report.doc import Link, Links, Report, Section, Table, Text
 from trace2skill.report.html import render_html
 from trace2skill.report.markdown import render_markdown
+from trace2skill.run.library import Library
 
 
 def library_report(library: Library, run_dir: Path, out_dir: Path) -> Report:
