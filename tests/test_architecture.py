@@ -27,12 +27,13 @@ ALLOWED: dict[str, set[str]] = {
     "safety": {"skill", "llm"},
     "analysts": {"llm", "skill"},
     "consolidate": {"llm", "skill", "safety", "analysts"},
-    "serve": {"llm", "skill", "safety", "analysts", "consolidate"},
-    "run": {"llm", "redact", "skill", "ingest", "safety", "analysts", "consolidate", "serve.config"},
-    "report": {"llm", "skill", "ingest", "safety", "analysts", "consolidate", "run"},
+    "serve": {"llm", "skill", "safety", "analysts", "consolidate", "library"},
+    "run": {"llm", "redact", "skill", "ingest", "safety", "analysts", "consolidate", "serve.config", "library"},
+    "report": {"llm", "skill", "ingest", "safety", "analysts", "consolidate", "run", "library"},
     "evaluate": {"llm", "redact", "skill", "ingest", "safety", "analysts", "report", "run"},
-    "pipeline": {"llm", "redact", "skill", "ingest", "safety", "analysts", "consolidate", "serve", "run", "report", "evaluate"},
-    "cli": {"llm", "redact", "skill", "ingest", "safety", "analysts", "consolidate", "serve", "run", "report", "evaluate", "pipeline"},
+    "library": {"llm", "skill", "analysts", "consolidate"},
+    "pipeline": {"llm", "redact", "skill", "ingest", "safety", "analysts", "consolidate", "serve", "run", "report", "evaluate", "library"},
+    "cli": {"llm", "redact", "skill", "ingest", "safety", "analysts", "consolidate", "serve", "run", "report", "evaluate", "pipeline", "library"},
     "__init__": set(),
 }
 RAY_ROOMS = {"pipeline", "serve"}

@@ -25,7 +25,7 @@ Verified = Literal["passed", "failed", "unchecked"]  # a diagnosis's check: its 
 # ``outcome_source``): a labels file or sidecar, the source's own verdict, a signal in the trace, the outcome judge.
 OutcomeSource = Literal["label", "grader", "signal", "judged"]
 OUTCOME_SOURCE, OUTCOME_SIGNAL, OUTCOME_JUDGEMENT = "outcome_source", "outcome_signal", "outcome_judgement"
-Status = Literal["analyzed", "no_lesson", "quarantined", "failed", "skipped"]  # skipped: left out by --max-prompt-tokens
+Status = Literal["analyzed", "no_lesson", "quarantined", "failed", "skipped", "unrouted"]  # skipped: left out by --max-prompt-tokens; unrouted: a library run routed it to no skill
 # Edits inside a markdown file's "## " sections; the whole-file ops come on top.
 SectionOp = Literal[
     "append_to_section",

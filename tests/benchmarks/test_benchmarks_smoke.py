@@ -167,3 +167,11 @@ def test_contrast_benchmark(tmp_path: Path):
     assert result["runs"] == 12 and 0 <= result["failures_with_sibling"] <= result["failures"]
     single, agentic = result["modes"]
     assert single["turns"]["max"] == 1 and 1 <= agentic["turns"]["max"] <= 8
+
+
+def test_library_routing_benchmark(tmp_path: Path):
+    out = tmp_path / "routing.json"
+    stdout = run_bench("library_routing.py", "--sizes", "400:40", "--out", str(out))
+    (row,) = json.loads(out.read_text())["rows"]
+    assert row["records"] == 400 and row["skills"] == 4 and row["purity"] >= 0.9
+    assert "| 400 | 40 |" in stdout

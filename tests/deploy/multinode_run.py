@@ -22,12 +22,16 @@ from ray.util.state import list_actors
 
 from trace2skill.consolidate.config import ConsolidateConfig
 from trace2skill.llm.config import FakeConfig
+from trace2skill.pipeline.library import distill_library
 from trace2skill.pipeline.run import distill
-from trace2skill.run.options import DistillConfig
+from trace2skill.run.options import DistillConfig, LibraryConfig
 from trace2skill.serve.analyst import app_name
 from trace2skill.serve.config import ReplicaConfig
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT / "examples"
+# A pool of three families for the library run: airline (tau-bench and chat), coding (OpenHands), data questions (tool-use chat).
+LIBRARY_POOL = [EXAMPLES / "airline", ROOT / "tests" / "ingest" / "data" / "openhands_output.jsonl", EXAMPLES / "library" / "sql_tool_chat.jsonl"]
 GPU_WORKERS = 2
 
 
@@ -77,7 +81,11 @@ def main() -> None:
             {"node_id": a.node_id, "state": a.state}
             for a in list_actors(filters=[("class_name", "=", f"ServeReplica:{app}:Analyst")], limit=1000, raise_on_missing_output=False)
         ]
+        library_cfg = cfg.model_copy(update={"inputs": LIBRARY_POOL, "out_dir": args.out.with_name("library"), "skill_dir": None, "library": LibraryConfig(group_by="format")})
+        library = distill_library(library_cfg, progress=lambda msg: print(f"{time.perf_counter() - t0:6.1f}s library {msg}", file=sys.stderr))
         facts = {
+            "library": library.model_dump(mode="json"),
+            "library_run_dir": str(library_cfg.resolved_run_dir),
             "head_node_id": cluster.head_node.node_id,
             "gpu_node_ids": [w.node_id for w in workers],
             "replicas": replicas,

@@ -121,10 +121,11 @@ def require(paths: list[Path]) -> None:
             raise CliError(f"input not found: {path}")
 
 
-def require_options(*, skill: Path | None = None, labels: Path | None = None, holdout_ids: Path | None = None) -> None:
+def require_options(*, skill: Path | None = None, labels: Path | None = None, holdout_ids: Path | None = None, skills: Path | None = None) -> None:
     """Fail with one line for the first given option path that is not what it must be."""
-    if skill is not None and not skill.is_dir():
-        raise CliError(f"--skill {skill} is not a directory")
+    for path, flag in ((skill, "--skill"), (skills, "--skills")):
+        if path is not None and not path.is_dir():
+            raise CliError(f"{flag} {path} is not a directory")
     for path, what in ((labels, "labels file"), (holdout_ids, "holdout ids file")):
         if path is not None and not path.is_file():
             raise CliError(f"{what} not found: {path}")

@@ -15,7 +15,7 @@ from trace2skill.analysts.analyze import AnalystConfig
 from trace2skill.cli.common import EXIT_INTERRUPTED, RECIPE_HELP, CliError, Exclude, Include, app, first_error, given, help_of, readable, require_options
 from trace2skill.consolidate.config import ConsolidateConfig
 from trace2skill.llm.config import EmbeddedConfig, OpenAIConfig, SamplingConfig
-from trace2skill.run.options import DistillConfig, RunOptions
+from trace2skill.run.options import DistillConfig, LibraryConfig, RunOptions
 
 if TYPE_CHECKING:
     from trace2skill.run.progress import Console
@@ -64,6 +64,9 @@ def distill(
     checker: Annotated[Optional[str], typer.Option("--checker", help=CHECKER_HELP)] = None,
     include: Include = None,
     exclude: Exclude = None,
+    library: Annotated[Optional[Path], typer.Option("--library", help="Library mode: route the pool to several skills, written to this folder with library.json (docs/library.md); instead of --out.")] = None,
+    skills: Annotated[Optional[Path], typer.Option("--skills", help=help_of(LibraryConfig, "skills_dir"))] = None,
+    group_by: Annotated[Optional[str], typer.Option("--group-by", help=help_of(LibraryConfig, "group_by"))] = None,
 ) -> None:
     """Analyse trajectories and write a skill folder plus run outputs (Parquet, summary, report)."""
     from trace2skill.run.checkpoint import clear_run, resume_config, run_folder
@@ -95,7 +98,13 @@ def distill(
         "holdout_ids": holdout_ids,
         "seed": seed,
         "max_prompt_tokens": max_prompt_tokens,
+        "library": {"skills_dir": skills, "group_by": group_by},
     }
+    if (skills is not None or group_by is not None) and library is None:
+        raise CliError("--skills and --group-by belong to library mode: give --library OUT_DIR")
+    if library is not None and out is not None:
+        raise CliError("give --out (one skill) or --library (a library of skills), not both")
+    out = out or library
     if resume is not None:
         chosen = given(flags)
         if inputs or out or recipe or force or set(chosen) - {"num_cpus"}:
@@ -105,8 +114,10 @@ def distill(
     else:
         if not inputs or out is None:
             raise CliError("give INPUTS and --out (or --resume OUT_DIR)")
-        require_options(skill=skill, labels=labels, holdout_ids=holdout_ids)
+        require_options(skill=skill, labels=labels, holdout_ids=holdout_ids, skills=skills)
         settings = with_flags(load_recipe(recipe) if recipe else {}, given(flags))
+        if library is not None:
+            settings.setdefault("library", {})
         try:
             cfg = DistillConfig.model_validate({**settings, "inputs": inputs, "out_dir": out})
         except ValidationError as exc:
@@ -128,6 +139,9 @@ def distill(
             raise CliError("--candidates starts new runs; resume each candidate's run dir on its own")
         _distill_candidates(cfg, candidates, console, as_json=as_json, verbose=verbose)
         return
+    if cfg.library is not None:
+        _distill_library(cfg, console, resume=resume is not None, as_json=as_json, verbose=verbose)
+        return
     try:
         with contextlib.redirect_stdout(sys.stderr):  # whatever Ray prints in this process: stdout is the summary's
             summary = run_distill(cfg, progress=console, resume=resume is not None, quiet_ray=not verbose)
@@ -144,6 +158,24 @@ def distill(
         typer.echo("\n" + closing_note(load_run(cfg.resolved_run_dir), default_model=default_model))
     if not summary.valid:
         typer.echo("the patched skill did not validate; S0 was kept: " + "; ".join(summary.validation_problems), err=True)
+
+
+def _distill_library(cfg: DistillConfig, console: Console, *, resume: bool, as_json: bool, verbose: bool) -> None:
+    """Distill a library (``--library``) and print what it holds."""
+    from trace2skill.pipeline.library import distill_library
+
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            library = distill_library(cfg, progress=console, resume=resume, quiet_ray=not verbose)
+    except KeyboardInterrupt:
+        typer.echo(f"\ninterrupted; what is done is kept. Continue with:\n  trace2skill distill --resume {cfg.resolved_run_dir}", err=True)
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    if as_json:
+        typer.echo(library.model_dump_json(indent=2))
+        return
+    typer.echo(f"\nlibrary written to {cfg.out_dir} ({cfg.out_dir / 'library.json'})")
+    typer.echo(f"run outputs in    {cfg.resolved_run_dir} (report.html; a run dir per skill under skills/)\n")
+    typer.echo(library.table())
 
 
 def fresh_output(cfg: DistillConfig) -> None:

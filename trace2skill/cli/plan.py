@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -9,7 +10,7 @@ import typer
 from pydantic import ValidationError
 
 from trace2skill.cli.common import RECIPE_HELP, CliError, Exclude, Include, app, first_error, given, help_of, readable, require_options, warn
-from trace2skill.run.options import RunOptions
+from trace2skill.run.options import LibraryConfig, RunOptions
 
 
 @app.command()
@@ -29,6 +30,9 @@ def plan(
     as_json: Annotated[bool, typer.Option("--json", help="Print the plan as JSON on stdout instead of a table.")] = False,
     include: Include = None,
     exclude: Exclude = None,
+    library: Annotated[bool, typer.Option("--library", help="Plan a library (distill --library): the skills the pool is routed to, and each one's calls.")] = False,
+    skills: Annotated[Optional[Path], typer.Option("--skills", help=help_of(LibraryConfig, "skills_dir"))] = None,
+    group_by: Annotated[Optional[str], typer.Option("--group-by", help=help_of(LibraryConfig, "group_by"))] = None,
 ) -> None:
     """Count the inputs and estimate a distill's LLM calls, tokens and (with a recipe's throughput) GPU-hours and wall time."""
     from trace2skill.analysts.context import SkillContext
@@ -38,7 +42,9 @@ def plan(
     from trace2skill.run.tokens import token_counter
     from trace2skill.skill.folder import load_skill, minimal_skill
 
-    require_options(skill=skill, labels=labels)
+    require_options(skill=skill, labels=labels, skills=skills)
+    if (skills is not None or group_by is not None) and not library:
+        raise CliError("--skills and --group-by belong to library mode: give --library")
     flags = {"input_format": input_format, "success_threshold": success_threshold, "labels": labels, "backend": {"backend": backend}, "max_prompt_tokens": max_prompt_tokens, "seed": seed, "include": include, "exclude": exclude}
     try:
         cfg = RunOptions.model_validate(with_flags(load_recipe(recipe) if recipe else {}, given(flags)))
@@ -46,12 +52,30 @@ def plan(
         raise CliError(first_error(exc)) from None
     readable(inputs, cfg.input_format, cfg.include, cfg.exclude)
     s0 = load_skill(skill) if skill else minimal_skill("distilled-skill", "Lessons distilled from agent trajectories. Use when doing such tasks.")
+    tasks: list = []  # the trajectories, for the library's routing
     scan = scan_inputs(
         [str(p) for p in inputs], fmt=cfg.input_format, labels=read_labels(cfg.labels) if cfg.labels else None,
         success_threshold=cfg.success_threshold, sample_size=sample, seed=cfg.seed, per_trajectory=bool(cfg.max_prompt_tokens),
-        include=cfg.include, exclude=cfg.exclude,
+        include=cfg.include, exclude=cfg.exclude, each=tasks.append if library else None,
     )
     warn(scan.skipped)
     count, tokenizer = token_counter(cfg.backend)
     result = make_plan(scan, cfg, SkillContext.of(s0), count, tokenizer, replicas=replicas, lessons_per_trajectory=LESSONS_PER_TRAJECTORY if lessons is None else lessons)
-    typer.echo(result.model_dump_json(indent=2) if as_json else result.table())
+    if not library:
+        typer.echo(result.model_dump_json(indent=2) if as_json else result.table())
+        return
+    planned = _library_plan(tasks, result, cfg, LibraryConfig(skills_dir=skills, group_by=group_by))
+    if as_json:
+        typer.echo(json.dumps({**result.model_dump(mode="json"), "library": planned.model_dump(mode="json")}, indent=2))
+    else:
+        typer.echo(result.table() + "\n" + planned.table())
+
+
+def _library_plan(trajectories: list, result, cfg: RunOptions, library: LibraryConfig):
+    """The library plan: the scanned trajectories routed as distill --library routes them
+    (their tasks unredacted here: plan prints numbers only)."""
+    from trace2skill.run.library_plan import library_plan
+    from trace2skill.run.routing import route_records, task_record
+
+    records = [task_record(t.id, t.task, t.source_format, t.metadata) for t in trajectories]
+    return library_plan(route_records(records, library, cfg.consolidate, cfg.seed), result, cfg)

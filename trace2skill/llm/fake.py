@@ -115,10 +115,15 @@ def _success_analysis(prompt: str) -> dict:
     return {"analysis": _analysis(prompt, "success"), "solution_path": path, "lessons": lessons, "edits": edits}
 
 
-def _draft(prompt: str) -> dict:
+def _task_words(prompt: str) -> list[str]:
+    """The three most frequent words of five letters or more in the prompt's listed tasks."""
     tasks = [line[2:].strip() for line in block(prompt, "tasks").splitlines() if line.startswith("- ")]
     counts = Counter(w for t in tasks for w in re.findall(r"[a-z]{5,}", t.lower()))
-    words = [w for w, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:3]] or ["tasks"]
+    return [w for w, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:3]] or ["tasks"]
+
+
+def _draft(prompt: str) -> dict:
+    words = _task_words(prompt)
     description = f"Handle requests about {', '.join(words)}. Use when a task mentions {words[0]}."
     sections = [
         {"title": "When to use", "body": f"- Tasks about {', '.join(words)}."},
@@ -126,6 +131,11 @@ def _draft(prompt: str) -> dict:
         {"title": "Pitfalls", "body": "- Do not act before the facts are confirmed."},
     ]
     return {"description": description, "sections": sections}
+
+
+def _skill_description(prompt: str) -> dict:
+    words = _task_words(prompt)
+    return {"description": f"Handles tasks about {', '.join(words)}. Use when a task is about {words[0]}."}
 
 
 def _model_verdict(prompt: str) -> dict:
@@ -169,6 +179,7 @@ def _outcome_verdict(prompt: str) -> dict:
 RESPONDERS: dict[str, Callable[[str], dict]] = {
     "OutcomeVerdict": _outcome_verdict,
     "SkillDraft": _draft,
+    "SkillDescription": _skill_description,
     "ErrorAnalysis": _error_analysis,
     "SuccessAnalysis": _success_analysis,
     "MergeResult": merge_answer,

@@ -28,7 +28,7 @@ from trace2skill.pipeline.read import input_plan, read_records, write_records
 from trace2skill.pipeline.stages import Stage, run_stages
 from trace2skill.pipeline.tuning import TRIM_EVERY_BATCHES, analysis_stream, in_worker, ray_session, system_arrow_pool, trim
 from trace2skill.run.budget import PromptBudget, budget_report, budget_run
-from trace2skill.run.checkpoint import ANALYSIS_DIR, Checkpoint, check_writable, mark_done, start_run
+from trace2skill.run.checkpoint import ANALYSIS_DIR, Checkpoint, RunState, check_writable, mark_done, start_run
 from trace2skill.run.holdout import HOLDOUT_TASKS, read_task_ids, split_holdout
 from trace2skill.run.options import DistillConfig
 from trace2skill.run.outcomes import check_outcomes
@@ -120,13 +120,24 @@ def start(run: DistillRun) -> None:
 
 
 def read(run: DistillRun) -> None:
-    """Inputs -> trajectories and quarantine (Parquet parts written by the workers), the
-    held-out split, a drafted S0 (``--draft``), the budget's sample; S0 frozen in ``s0/``."""
-    cfg, run_dir, progress = run.cfg, run.run_dir, run.progress
-    progress(f"reading {len(run.plan)} file(s)")
+    """``read_inputs``, then ``freeze_s0``."""
+    read_inputs(run)
+    freeze_s0(run)
+
+
+def read_inputs(run: DistillRun) -> None:
+    """Inputs -> trajectories and quarantine (Parquet parts written by the workers)."""
+    cfg, run_dir = run.cfg, run.run_dir
+    run.progress(f"reading {len(run.plan)} file(s)")
     parsed = read_records(run.plan, success_threshold=cfg.success_threshold, labels=run.labels, limit=cfg.limit, personal_data=cfg.redact.personal_data)
     counts = write_records(parsed, run_dir / TRAJECTORIES, run_dir / QUARANTINE)
-    progress(f"read {counts['ok']} trajectory(ies), {counts['quarantined']} quarantined")
+    run.progress(f"read {counts['ok']} trajectory(ies), {counts['quarantined']} quarantined")
+
+
+def freeze_s0(run: DistillRun) -> None:
+    """What follows the read over ``RUN_DIR/trajectories``: the held-out split, a drafted S0
+    (``--draft``), the budget's sample; S0 frozen in ``s0/``."""
+    cfg, run_dir, progress = run.cfg, run.run_dir, run.progress
     if cfg.holdout or cfg.holdout_ids:
         held = split_holdout(run_dir, run_dir / TRAJECTORIES, fraction=cfg.holdout, ids=read_task_ids(cfg.holdout_ids) if cfg.holdout_ids else None, seed=cfg.seed)
         progress(f"{held} task(s) held out for evaluate: {run_dir / HOLDOUT_TASKS}")
@@ -224,14 +235,10 @@ def distill(cfg: DistillConfig, progress: Progress = print, *, resume: bool = Fa
     """
     t_start = time.perf_counter()
     progress = Console.of(progress)
+    if cfg.library is not None:
+        raise ValueError("a library run (cfg.library) is distilled by trace2skill.pipeline.library.distill_library")
     run_dir = cfg.resolved_run_dir
-    # Fails before any work on a bad input; sidecars join as labels, files neither read are named.
-    plan, found = input_plan([str(p) for p in cfg.inputs], cfg.input_format, include=cfg.include, exclude=cfg.exclude)
-    for line in found.warnings():
-        progress(line)
-    labels = found.with_labels(read_labels(cfg.labels) if cfg.labels else None)
-    if not resume:
-        check_outcomes(plan, labels, success_threshold=cfg.success_threshold, backend=cfg.backend.backend, judge=cfg.analyst.judge)
+    plan, labels = planned_inputs(cfg, progress, resume=resume)
     s0 = load_starting_skill(cfg)
     check_writable(cfg.out_dir, run_dir, need_bytes=sum(Path(f["path"]).stat().st_size for f in plan) + MIN_FREE_BYTES)
     state = start_run(cfg, resume=resume)
@@ -243,16 +250,36 @@ def distill(cfg: DistillConfig, progress: Progress = print, *, resume: bool = Fa
 
     with system_arrow_pool():  # the driver's freed Arrow memory can be trimmed (pipeline.tuning)
         with ray_session(cfg.num_cpus, run_dir / RAY_LOG if quiet_ray else None):
-            seconds = run_stages(STAGES, run, run_dir, state, progress)
-            summary = run.summary.model_copy(update={"stage_seconds": seconds, "wall_seconds": round(time.perf_counter() - t_start, 2)})
-            (run_dir / "summary.json").write_text(summary.model_dump_json(indent=2))
-            # The report reads the run's files into polars, ~1 GB at 1M trajectories
-            # (docs/performance.md): work for a worker, not for the driver, which only steers.
-            from trace2skill.report import write_report  # matplotlib and the report's templates: the run's last step, not its start-up
-
-            in_worker(write_report)(run_dir)
-        mark_done(run_dir, state, Checkpoint.CONSOLIDATE)
+            summary = run_to_end(run, STAGES, state, t_start)
     parts.remove_staging(run_dir)
+    return summary
+
+
+def planned_inputs(cfg: DistillConfig, progress: Progress, *, resume: bool) -> tuple[list[dict[str, str]], dict | None]:
+    """The files to read and the labels joined onto them. Fails before any work on a bad
+    input; sidecars join as labels, files neither read are named."""
+    plan, found = input_plan([str(p) for p in cfg.inputs], cfg.input_format, include=cfg.include, exclude=cfg.exclude)
+    for line in found.warnings():
+        progress(line)
+    labels = found.with_labels(read_labels(cfg.labels) if cfg.labels else None)
+    if not resume:
+        check_outcomes(plan, labels, success_threshold=cfg.success_threshold, backend=cfg.backend.backend, judge=cfg.analyst.judge)
+    return plan, labels
+
+
+def run_to_end(run: DistillRun, stages: tuple[Stage[DistillRun], ...], state: RunState, t_start: float) -> RunSummary:
+    """Run ``stages`` (those not done before a resumption), write ``summary.json`` and the
+    report, and record the run finished; its summary. Inside the run's Ray session."""
+    run_dir = run.run_dir
+    seconds = run_stages(stages, run, run_dir, state, run.progress)
+    summary = run.summary.model_copy(update={"stage_seconds": seconds, "wall_seconds": round(time.perf_counter() - t_start, 2)})
+    (run_dir / "summary.json").write_text(summary.model_dump_json(indent=2))
+    # The report reads the run's files into polars, ~1 GB at 1M trajectories
+    # (docs/performance.md): work for a worker, not for the driver, which only steers.
+    from trace2skill.report import write_report  # matplotlib and the report's templates: the run's last step, not its start-up
+
+    in_worker(write_report)(run_dir)
+    mark_done(run_dir, state, Checkpoint.CONSOLIDATE)
     return summary
 
 

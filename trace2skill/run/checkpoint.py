@@ -34,7 +34,7 @@ ANALYSIS_SCHEMA = MANIFEST_SCHEMA.append(pa.field("result", pa.string()))
 # Options that change what a run produces; the others (CPUs, concurrency, batch size,
 # replicas, where the run dir is) may differ between a run and its resumption.
 RESULT_OPTIONS = frozenset(
-    {"skill_dir", "mode", "name", "draft", "limit", "success_threshold", "labels", "input_format", "backend", "analyst", "consolidate", "inputs", "out_dir", "holdout", "holdout_ids", "seed", "max_prompt_tokens"}
+    {"skill_dir", "mode", "name", "draft", "limit", "success_threshold", "labels", "input_format", "backend", "analyst", "consolidate", "inputs", "out_dir", "holdout", "holdout_ids", "seed", "max_prompt_tokens", "library"}
 )
 
 
@@ -70,6 +70,8 @@ def saved_config(cfg: DistillConfig) -> dict[str, Any]:
     for key in ("skill_dir", "labels", "holdout_ids"):
         if getattr(cfg, key) is not None:
             absolute[key] = getattr(cfg, key).resolve()
+    if cfg.library is not None and cfg.library.skills_dir is not None:
+        absolute["library"] = cfg.library.model_copy(update={"skills_dir": cfg.library.skills_dir.resolve()})
     return json.loads(cfg.model_copy(update=absolute).model_dump_json())
 
 

@@ -56,6 +56,20 @@ class RedactConfig(BaseModel):
     )
 
 
+class LibraryConfig(BaseModel):
+    """Library mode (``distill --library``): one skill per group of the pool (docs/library.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    skills_dir: Path | None = Field(None, description="A folder of existing skills (one sub-folder each): a group whose tasks a skill's description fits deepens it.")
+    group_by: str | None = Field(None, description="Route by this field ('format', or a metadata key) instead of clustering the task descriptions.")
+    min_group_size: int = Field(3, ge=1, description="Smaller groups join the nearest group, or stay unrouted with the reason.")
+    max_groups: int = Field(12, ge=1, description="At most this many skills from clustering.")
+    match_threshold: float | None = Field(None, gt=0, le=1, description="Cosine a skill's description needs with a group's tasks to take it (default: the embedder's).")
+    draft_new: bool = Field(True, description="A new skill's S0 is drafted from its group's tasks (create mode with --draft).")
+    parallel_skills: int = Field(2, ge=1, description="Skills analysed and consolidated at the same time.")
+
+
 class RunOptions(BaseModel):
     """The settings a recipe may hold: everything but the inputs and the output folder."""
 
@@ -102,6 +116,7 @@ class RunOptions(BaseModel):
         None, ge=1, description="Analysis prompt-token budget: a sample stratified by task x outcome that fits it is analysed, the rest skipped (docs/plan.md)."
     )
     throughput: ThroughputConfig | None = Field(None, description="Engine speed for `trace2skill plan` (GPU-hours, wall time); distill ignores it.")
+    library: LibraryConfig | None = Field(None, description="Library mode: route the pool to several skills (docs/library.md).")
 
     @model_validator(mode="before")
     @classmethod

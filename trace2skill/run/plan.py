@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import random
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -65,6 +65,7 @@ def scan_inputs(
     per_trajectory: bool = False,
     include: Sequence[str] = (),
     exclude: Sequence[str] = (),
+    each: Callable[[Trajectory], None] | None = None,
 ) -> Scan:
     """Read every record once; count them and keep a seeded uniform sample (reservoir) of
     ``sample_size`` trajectories (and with ``per_trajectory``, each one's stratum, outcome
@@ -80,6 +81,8 @@ def scan_inputs(
                 scan.quarantined += 1
                 continue
             scan.trajectories += 1
+            if each is not None:  # e.g. the library plan's routing reads every task
+                each(record)
             formats[name] += 1
             outcomes[outcome(record.success)] += 1
             sources[record.metadata.get(OUTCOME_SOURCE, "")] += 1

@@ -30,6 +30,7 @@ from trace2skill.consolidate.fix import fix_patch
 from trace2skill.consolidate.merge import merge_patches
 from trace2skill.consolidate.models import MergeResult, Proposal, merge_schema_for
 from trace2skill.consolidate.restate_instance import restate_instance
+from trace2skill.library.describe import describe_skill
 from trace2skill.llm.base import LLMError
 from trace2skill.llm.config import EngineConfig, SamplingConfig, VllmConfig, for_replica
 from trace2skill.llm.factory import make_llm
@@ -87,6 +88,11 @@ class Analyst:
     def draft(self, name: str, tasks: list[str]) -> str:
         skill, usage, note = draft_skill(name, tasks, self.llm, max_tokens=self.config.max_output_tokens)
         return json.dumps({"skill": skill.model_dump(), "usage": usage.model_dump(), "note": note})
+
+    def describe(self, name: str, current: str, tasks: list[str]) -> str:
+        """A library skill's description rewritten from the tasks routed to it (``library.describe``)."""
+        description, usage, note = describe_skill(current, name, tasks, self.llm, max_tokens=self.config.max_output_tokens)
+        return json.dumps({"description": description, "usage": usage.model_dump(), "note": note})
 
     def merge(self, patches_json: list[str], skill_view: str) -> str:
         patches = [Proposal.model_validate_json(p) for p in patches_json]
