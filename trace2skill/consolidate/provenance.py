@@ -12,6 +12,7 @@ this line?" from it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict
 from pathlib import Path
 
@@ -116,10 +117,16 @@ def collapsed_reason(into: str, cosine: float) -> str:
     return f"near-duplicate of {into} (cosine {cosine}); its evidence counts toward that lesson"
 
 
-def write_provenance(rows: list[ProvenanceRow], path: Path, *, folded: list[Path] = (), labels: dict[int, str] | None = None) -> None:
-    """``rows``, then a ``collapsed`` row per unit of the ``folded`` files (``shards.FOLDED_SCHEMA``,
-    labelled by ``labels``: cluster id -> label), streamed batch by batch into one file."""
+def write_provenance(
+    rows: Iterable[ProvenanceRow], path: Path, *, folded: list[Path] = (), labels: dict[int, str] | None = None, carried: Iterable[pa.Table] = ()
+) -> None:
+    """The ``carried`` tables (an update's previous rows, ``consolidate.carry``), ``rows``, then a
+    ``collapsed`` row per unit of the ``folded`` files (``shards.FOLDED_SCHEMA``, labelled by
+    ``labels``: cluster id -> label), streamed batch by batch into one file. ``rows`` is read
+    after ``carried``."""
     with pq.ParquetWriter(path, PROVENANCE_SCHEMA) as out:
+        for table in carried:
+            out.write_table(table)
         out.write_table(pa.Table.from_pylist([r.model_dump() for r in rows], schema=PROVENANCE_SCHEMA))
         for part in folded:
             for batch in pq.ParquetFile(part).iter_batches(batch_size=FOLD_BATCH):
