@@ -5,7 +5,9 @@ A previous content row (``skill``, ``reference``, ``scaffold``) is carried when 
 lines is still in its file of the updated skill, so a line keeps its history. A new content
 row that says the same thing in the same place (same path and section, rapidfuzz ratio of
 the normalised content at least ``near_duplicate``) adds its lessons and trajectories to
-that row (support = its distinct trajectories) instead of standing beside it. The previous
+that row (support = its distinct trajectories) instead of standing beside it; a new edit the
+guarded apply refused as a duplicate of that line adds its evidence too (and keeps its
+``refused`` row, the guard's decision). The previous
 file is read in batches, as ``write_provenance`` writes it: its id lists can be long.
 Rows of other kinds (dropped, conflicts, refusals, collapsed near-duplicates) describe the
 previous run's decisions and stay in its own ``provenance.parquet``.
@@ -25,6 +27,7 @@ from trace2skill.consolidate.provenance import CONTENT_KINDS, PROVENANCE_SCHEMA,
 from trace2skill.skill.model import SKILL_MD, Skill, normalize_title, split_lines
 from trace2skill.skill.once import normalise
 
+DUPLICATE = "duplicate:"  # how the guarded apply words the refusal of an edit whose lines are all there (skill.apply)
 CARRY_BATCH = 256  # previous content rows per batch: each may list millions of ids
 
 
@@ -37,7 +40,7 @@ class CarriedProvenance:
         self.new_rows = new_rows
         self.skill = skill
         self.near_duplicate = near_duplicate
-        self.absorbed: set[int] = set()  # indices of new rows folded into a carried row
+        self.used: set[int] = set()  # indices of new rows whose evidence a carried row took
         self.carried = 0
         self._lines: dict[str, set[str]] = {}
 
@@ -53,7 +56,7 @@ class CarriedProvenance:
 
     def remaining(self) -> Iterator[ProvenanceRow]:
         """The new rows not folded into a carried one (read after ``tables``)."""
-        yield from (r for i, r in enumerate(self.new_rows) if i not in self.absorbed)
+        yield from (r for i, r in enumerate(self.new_rows) if i not in self.used or r.kind not in CONTENT_KINDS)
 
     def still_there(self, row: ProvenanceRow) -> bool:
         """Whether one of the row's lines is still in its file of the skill."""
@@ -68,15 +71,16 @@ class CarriedProvenance:
 
     def _grown(self, row: ProvenanceRow) -> ProvenanceRow:
         """``row`` with the lessons and trajectories of the new rows that say the same in the same place."""
-        same = [i for i, new in enumerate(self.new_rows) if i not in self.absorbed and self._same(row, new)]
+        same = [i for i, new in enumerate(self.new_rows) if i not in self.used and self._same(row, new)]
         if not same:
             return row
-        self.absorbed.update(same)
+        self.used.update(same)
         lessons = list(dict.fromkeys([*row.lesson_ids, *(i for n in same for i in self.new_rows[n].lesson_ids)]))
         trajectories = list(dict.fromkeys([*row.trajectory_ids, *(t for n in same for t in self.new_rows[n].trajectory_ids)]))
         return row.model_copy(update={"lesson_ids": lessons, "trajectory_ids": trajectories, "support": len(trajectories)})
 
     def _same(self, old: ProvenanceRow, new: ProvenanceRow) -> bool:
-        if new.kind not in CONTENT_KINDS or new.path != old.path or normalize_title(new.section) != normalize_title(old.section):
+        supports = new.kind in CONTENT_KINDS or (new.kind == "refused" and new.reason.startswith(DUPLICATE))
+        if not supports or new.path != old.path or normalize_title(new.section) != normalize_title(old.section):
             return False
         return fuzz.ratio(" ".join(map(normalise, split_lines(old.content))), " ".join(map(normalise, split_lines(new.content)))) >= self.near_duplicate

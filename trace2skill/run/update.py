@@ -187,3 +187,17 @@ def planned_split(inputs: list[str], previous: Path, cfg: RunOptions) -> UpdateC
     right = pa.table({"trajectory_id": analysed["trajectory_id"], PREVIOUS_HASH: analysed["content_hash"]})
     joined = pa.concat_tables(chunks).join(right, keys="id", right_keys="trajectory_id", join_type="left outer")
     return UpdateCounts(previous=str(run_dir), **split_counts(joined))
+
+
+def earlier_runs(run_dir: Path) -> list[Path]:
+    """The runs ``run_dir`` updated, the latest first (each ``run.json`` names the one before);
+    where an update's carried evidence was learned. Stops at a run that is gone or unreadable."""
+    found: list[Path] = []
+    state_file = run_dir / STATE_FILE
+    while state_file.is_file():
+        previous = json.loads(state_file.read_text()).get("config", {}).get("update")
+        if not previous or Path(previous) in found or not Path(previous).is_dir():
+            break
+        found.append(Path(previous))
+        state_file = Path(previous) / STATE_FILE
+    return found
