@@ -18,7 +18,6 @@ against a file's path and its name; a file must match an ``include`` (when given
 from __future__ import annotations
 
 from collections import Counter
-
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from fnmatch import fnmatch

@@ -27,8 +27,8 @@ from trace2skill.pipeline.consolidate import Topics, finish_topics, reduce_topic
 from trace2skill.pipeline.pair import MAX_PARTITIONS, ROWS_PER_PARTITION, task_pairings, with_pairings
 from trace2skill.pipeline.read import input_plan, read_records, write_records
 from trace2skill.pipeline.stages import Stage, run_stages
-from trace2skill.pipeline.update import mark_seen, with_previous
 from trace2skill.pipeline.tuning import TRIM_EVERY_BATCHES, analysis_stream, in_worker, ray_session, system_arrow_pool, trim
+from trace2skill.pipeline.update import mark_seen, with_previous
 from trace2skill.run.budget import PromptBudget, budget_report, budget_run
 from trace2skill.run.checkpoint import ANALYSIS_DIR, Checkpoint, check_writable, mark_done, start_run
 from trace2skill.run.holdout import HOLDOUT_TASKS, read_task_ids, split_holdout

@@ -29,8 +29,8 @@ from trace2skill.run.budget_report import BudgetReport
 from trace2skill.run.options import RunOptions, ThroughputConfig
 from trace2skill.run.outcomes import judge_available, outcome_counts
 from trace2skill.run.sample import budget_sample
-from trace2skill.run.update import UpdateCounts
 from trace2skill.run.tokens import PromptEstimate, TokenCounter, analyst_config, full_tokens, message_tokens, trajectory_chars
+from trace2skill.run.update import UpdateCounts
 from trace2skill.schema import OUTCOME_SOURCE, TRAJECTORY_SCHEMA, Trajectory
 
 ROWS_PER_BATCH = 1024  # trajectories whose sizes are summed at once on Arrow columns
