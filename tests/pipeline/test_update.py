@@ -103,7 +103,8 @@ def test_sigkill_mid_update_then_resume_loses_nothing(first_run, tmp_path):
         parts = list((run / "analysis").glob("part-*.parquet")) if (run / "analysis").is_dir() else []
         return any((pl.read_parquet(p)["status"] != "seen").any() for p in parts)
 
-    kill_distill_when([str(data), "--update", str(first_run)], RECIPE, out, tmp_path, analysing)
+    slow = {**RECIPE, "backend": {"backend": "fake", "latency_s": 1.0}}  # a second a batch: the kill lands mid-analysis
+    kill_distill_when([str(data), "--update", str(first_run)], slow, out, tmp_path, analysing)
     state = load_state(out / "run")
     assert "analyze" not in state.stages and state.config["update"] == str((first_run / "run").resolve())
     written = analysis_rows(out / "run")
