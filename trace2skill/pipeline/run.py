@@ -124,7 +124,8 @@ def start(run: DistillRun) -> None:
 
 def read(run: DistillRun) -> None:
     """Inputs -> trajectories and quarantine (Parquet parts written by the workers), the
-    held-out split, a drafted S0 (``--draft``), the budget's sample; S0 frozen in ``s0/``."""
+    held-out split, a drafted S0 (``--draft``), the budget's sample, an update's ``seen``
+    results (``pipeline.update``); S0 frozen in ``s0/``."""
     cfg, run_dir, progress = run.cfg, run.run_dir, run.progress
     progress(f"reading {len(run.plan)} file(s)")
     parsed = read_records(run.plan, success_threshold=cfg.success_threshold, labels=run.labels, limit=cfg.limit, personal_data=cfg.redact.personal_data)
@@ -133,15 +134,15 @@ def read(run: DistillRun) -> None:
     if cfg.holdout or cfg.holdout_ids:
         held = split_holdout(run_dir, run_dir / TRAJECTORIES, fraction=cfg.holdout, ids=read_task_ids(cfg.holdout_ids) if cfg.holdout_ids else None, seed=cfg.seed)
         progress(f"{held} task(s) held out for evaluate: {run_dir / HOLDOUT_TASKS}")
-    if cfg.update:  # after the holdout split: a held-out trajectory is neither seen nor analysed
-        counts = mark_seen(run_dir, cfg.update)
-        (run_dir / UPDATE_JSON).write_text(counts.model_dump_json())
-        progress(f"update: {counts.seen} trajectory(ies) seen by {cfg.update} (no call), {counts.changed} changed, {counts.new} new")
     if cfg.draft:
         run.s0, usage, run.summary.draft_note = draft_s0(run.handle, run.s0.name, run_dir / TRAJECTORIES, progress)
         run.summary.analysis_usage = run.summary.analysis_usage + usage
     if cfg.max_prompt_tokens:
         progress(budget_run(cfg, run_dir / TRAJECTORIES, SkillContext.of(run.s0)).line())
+    if cfg.update:  # after the holdout split and the budget's sample: what they took out is neither seen nor analysed
+        counts = mark_seen(run_dir, cfg.update)
+        (run_dir / UPDATE_JSON).write_text(counts.model_dump_json())
+        progress(f"update: {counts.seen} trajectory(ies) seen by {cfg.update} (no call), {counts.changed} changed, {counts.new} new")
     write_skill(run.s0, run_dir / "s0")
 
 
