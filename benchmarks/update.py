@@ -8,8 +8,9 @@
 keep their names, so the first N records are the same runs with the same ids. A full distill
 runs over the N (the ``fake`` backend at zero latency, the ``hashing`` embedder, a local Ray
 instance of ``--num-cpus`` CPUs), then ``distill --update`` of it over the grown corpus.
-Reported: trajectories, seen / changed / new, analysis calls, merge calls and wall seconds of
-each run, and the update's analysis calls against what a full run over the grown corpus
+Reported: trajectories, seen / changed / new, analysis calls, merge calls, wall seconds and
+the seconds of each stage (``start`` is Ray and Serve start-up; the update's ``read`` holds its
+seen split, a Ray Data join with the previous manifest) of each run, and the update's analysis calls against what a full run over the grown corpus
 makes (the update's own estimate: its calls per analysed trajectory times every one; the
 issue's target: at most 15%). Prints a table and writes ``benchmarks/results/update.json``.
 """
@@ -36,7 +37,8 @@ from trace2skill.run.options import DistillConfig  # noqa: E402
 from trace2skill.run.summary import RunSummary  # noqa: E402
 from trace2skill.run.update import update_config  # noqa: E402
 
-HEADER = f"{'run':<8} {'trajectories':>12} {'seen':>7} {'changed':>7} {'new':>7} {'analysis calls':>14} {'merge calls':>11} {'wall s':>8}"
+STAGES = ("start", "read", "analyze", "merge")
+HEADER = f"{'run':<8} {'trajectories':>12} {'seen':>7} {'changed':>7} {'new':>7} {'analysis calls':>14} {'merge calls':>11} {'wall s':>8} " + " ".join(f"{s + ' s':>9}" for s in STAGES)
 
 
 def run(cfg: DistillConfig) -> tuple[RunSummary, float]:
@@ -48,7 +50,8 @@ def run(cfg: DistillConfig) -> tuple[RunSummary, float]:
 def row(name: str, s: RunSummary, wall: float) -> str:
     u = s.update
     seen, changed, new = (u.seen, u.changed, u.new) if u else ("-", "-", "-")
-    return f"{name:<8} {s.read:>12,} {seen:>7} {changed:>7} {new:>7} {s.analysis_usage.calls:>14,} {s.merge_calls:>11,} {wall:>8}"
+    stages = " ".join(f"{s.stage_seconds.get(stage, 0):>9.1f}" for stage in STAGES)
+    return f"{name:<8} {s.read:>12,} {seen:>7} {changed:>7} {new:>7} {s.analysis_usage.calls:>14,} {s.merge_calls:>11,} {wall:>8} {stages}"
 
 
 def main() -> None:
@@ -88,7 +91,8 @@ def main() -> None:
     save_result(
         {
             "meta": {**environment(), "num_cpus": args.num_cpus, "shape": args.shape, "llm": "fake backend, zero latency", "embedder": "hashing"},
-            "results": {"n": args.n, "grown": grown, "full": {"calls": first.analysis_usage.calls, "wall_s": first_wall}, "update": {**u.model_dump(), "wall_s": update_wall, "share": share}},
+            "results": {"n": args.n, "grown": grown, "full": {"calls": first.analysis_usage.calls, "wall_s": first_wall, "stage_seconds": first.stage_seconds},
+            "update": {**u.model_dump(), "wall_s": update_wall, "stage_seconds": update.stage_seconds, "share": share}},
         },
         Path(args.out),
     )
