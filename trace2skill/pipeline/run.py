@@ -28,7 +28,7 @@ from trace2skill.pipeline.pair import MAX_PARTITIONS, ROWS_PER_PARTITION, task_p
 from trace2skill.pipeline.read import input_plan, read_records, write_records
 from trace2skill.pipeline.stages import Stage, run_stages
 from trace2skill.pipeline.tuning import TRIM_EVERY_BATCHES, analysis_stream, in_worker, ray_session, system_arrow_pool, trim
-from trace2skill.pipeline.update import mark_seen, with_previous
+from trace2skill.pipeline.update import mark_seen, seen_count, unseen, with_previous
 from trace2skill.run.budget import PromptBudget, budget_report, budget_run
 from trace2skill.run.checkpoint import ANALYSIS_DIR, Checkpoint, check_writable, mark_done, start_run
 from trace2skill.run.holdout import HOLDOUT_TASKS, read_task_ids, split_holdout
@@ -168,10 +168,12 @@ def analyze(run: DistillRun) -> None:
         rows = ray.data.read_parquet(str(run_dir / TRAJECTORIES))
         if pairings is not None:
             rows = with_pairings(rows, pairings)
-        if done:
+        # An update's seen rows go by its join with the previous hashes; the join with the
+        # results is only needed when a resumption left more results than the seen ones.
+        if done > (seen_count(run_dir) if cfg.update else 0):
             rows = not_analysed(rows, analysis, total)
         if cfg.update:
-            rows = with_previous(rows, cfg.update, total)
+            rows = unseen(with_previous(rows, cfg.update, total))
         rows = rows.repartition(target_num_rows_per_block=batch_size)
     verifier = VerifierJob(config=cfg.verifier, policy=cfg.analyst.checker, s0=run.frozen_s0, work_dir=run_dir / "verify") if cfg.verifier.command else None
     analyzed = rows.map_batches(

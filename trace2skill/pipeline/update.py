@@ -19,7 +19,7 @@ from trace2skill import parts
 from trace2skill.pipeline.pair import MAX_PARTITIONS, ROWS_PER_PARTITION
 from trace2skill.run.checkpoint import ANALYSIS_DIR
 from trace2skill.run.outputs import MANIFEST, TRAJECTORIES
-from trace2skill.run.update import ANALYSED, PREVIOUS_HASH, PREVIOUS_SOURCE, UpdateCounts, seen_table, split_counts
+from trace2skill.run.update import ANALYSED, PREVIOUS_HASH, PREVIOUS_SOURCE, UPDATE_JSON, UpdateCounts, seen_mask, seen_table, split_counts
 
 
 def previous_analysed(previous_run: Path) -> ray.data.Dataset:
@@ -39,6 +39,20 @@ def with_previous(rows: ray.data.Dataset, previous_run: Path, total: int) -> ray
     """``rows`` (trajectories) with the previous run's hash of the same id (null: a new id): a left join."""
     partitions = max(1, min(MAX_PARTITIONS, total // ROWS_PER_PARTITION))
     return rows.join(previous_analysed(previous_run), join_type="left_outer", num_partitions=partitions, on=("id",), right_on=("trajectory_id",))
+
+
+def unseen(joined: ray.data.Dataset) -> ray.data.Dataset:
+    """The rows of ``with_previous`` that are not seen: new (no previous hash) or changed."""
+    return joined.map_batches(_unseen_rows, batch_format="pyarrow")
+
+
+def _unseen_rows(batch: pa.Table) -> pa.Table:
+    return batch.filter(pc.invert(seen_mask(batch)))
+
+
+def seen_count(run_dir: Path) -> int:
+    """How many trajectories the update's read stage found seen (``UPDATE_JSON``)."""
+    return UpdateCounts.model_validate_json((run_dir / UPDATE_JSON).read_text()).seen
 
 
 def mark_seen(run_dir: Path, previous_run: Path) -> UpdateCounts:

@@ -110,10 +110,15 @@ def changed_note(previous: Path) -> str:
     return f"changed since the previous run {previous} (same id, other content hash): analysed again"
 
 
+def seen_mask(batch: pa.Table) -> pa.ChunkedArray:
+    """Which rows of a joined batch are seen: the previous run had the id with the same hash."""
+    return pc.fill_null(pc.equal(batch["content_hash"], batch[PREVIOUS_HASH]), False)
+
+
 def seen_table(batch: pa.Table, previous: Path) -> pa.Table:
     """The ``seen`` results of a batch of new trajectories joined with the previous hashes
     (``id``, ``source_file``, ``content_hash``, ``PREVIOUS_HASH``, ``PREVIOUS_SOURCE``), as an analysis part."""
-    seen = batch.filter(pc.fill_null(pc.equal(batch["content_hash"], batch[PREVIOUS_HASH]), False))
+    seen = batch.filter(seen_mask(batch))
     reason = seen_reason(previous)
     results = [
         AnalysisResult(trajectory_id=tid, source_file=src or "", status="seen", reason=reason, content_hash=digest, outcome_source=source or "")
@@ -125,7 +130,7 @@ def seen_table(batch: pa.Table, previous: Path) -> pa.Table:
 def split_counts(batch: pa.Table) -> dict[str, int]:
     """How many rows of a joined batch are seen, changed and new."""
     known = pc.is_valid(batch[PREVIOUS_HASH])
-    seen = pc.sum(pc.fill_null(pc.equal(batch["content_hash"], batch[PREVIOUS_HASH]), False)).as_py() or 0
+    seen = pc.sum(seen_mask(batch)).as_py() or 0
     known_n = pc.sum(known).as_py() or 0
     return {"seen": seen, "changed": known_n - seen, "new": batch.num_rows - known_n}
 
