@@ -31,7 +31,7 @@ def check_run_invariants(run_dir: Path, skill_dir: Path, expected_records: int) 
     assert manifest["trajectory_id"].n_unique() == manifest.height
     inputs = set(trajectories["id"]) | set(quarantine["trajectory_id"])
     assert set(manifest["trajectory_id"]) == inputs
-    assert set(manifest["status"]) <= {"analyzed", "no_lesson", "quarantined", "failed", "skipped"}
+    assert set(manifest["status"]) <= {"analyzed", "no_lesson", "quarantined", "failed", "skipped", "seen"}
     assert (manifest.filter(pl.col("status") != "analyzed")["reason"] != "").all()
     for name in ("patches", "final_patches"):
         ids = {t for row in pl.read_parquet(run_dir / f"{name}.parquet")["trajectory_ids"] for t in row}

@@ -25,7 +25,7 @@ Verified = Literal["passed", "failed", "unchecked"]  # a diagnosis's check: its 
 # ``outcome_source``): a labels file or sidecar, the source's own verdict, a signal in the trace, the outcome judge.
 OutcomeSource = Literal["label", "grader", "signal", "judged"]
 OUTCOME_SOURCE, OUTCOME_SIGNAL, OUTCOME_JUDGEMENT = "outcome_source", "outcome_signal", "outcome_judgement"
-Status = Literal["analyzed", "no_lesson", "quarantined", "failed", "skipped", "unrouted"]  # skipped: left out by --max-prompt-tokens; unrouted: a library run routed it to no skill
+Status = Literal["analyzed", "no_lesson", "quarantined", "failed", "skipped", "seen", "unrouted"]  # skipped: left out by --max-prompt-tokens; seen: analysed by the run an update starts from; unrouted: a library run routed it to no skill
 # Edits inside a markdown file's "## " sections; the whole-file ops come on top.
 SectionOp = Literal[
     "append_to_section",
@@ -119,12 +119,24 @@ class Trajectory(BaseModel):
         # Stored beside the steps so that ranking runs by length (the pairing stage) reads
         # an integer column instead of decoding every run's steps.
         row["counted_steps"] = counted_steps(self.steps)
+        row["content_hash"] = self.content_hash()
         return row
+
+    def content_hash(self) -> str:
+        """sha256 of what the run was (task, steps, outcome, grader), not where it was read
+        from: the same run re-exported to another file or path hashes the same, so that
+        ``distill --update`` knows it was analysed before. Step indices and tool-call ids are
+        left out (exporters renumber them)."""
+        steps = [[s.role, s.kind, s.content, s.tool_name, s.tool_args] for s in self.steps]
+        grader = self.grader.model_dump() if self.grader is not None else None
+        text = json.dumps([self.task, steps, self.success, self.reward, grader], ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Trajectory:
         row = dict(row)
         row.pop("counted_steps", None)  # derived from the steps
+        row.pop("content_hash", None)  # derived from the contents
         row["metadata"] = json.loads(row.get("metadata") or "{}")
         return cls.model_validate(row)
 
@@ -225,6 +237,7 @@ class ManifestRow(BaseModel):
     tool_errors: int = 0  # agentic analyst: actions answered with an error (bad arguments, refused citations)
     verified: str = ""  # the diagnosis's check (analysts/check.py): passed, failed or unchecked; "" without a diagnosis
     outcome_source: OutcomeSource | Literal[""] = ""  # "" when the outcome stayed unknown
+    content_hash: str = ""  # the trajectory's Trajectory.content_hash(); "" for a record never analysed (quarantined, held out, skipped)
 
 
 class QuarantinedRecord(BaseModel):
@@ -284,6 +297,7 @@ TRAJECTORY_SCHEMA = pa.schema(
         ("task_key", pa.string()),
         ("steps", pa.list_(STEP_TYPE)),
         ("counted_steps", pa.int64()),
+        ("content_hash", pa.string()),
         ("success", pa.bool_()),
         ("reward", pa.float64()),
         ("grader", GRADER_TYPE),
@@ -345,6 +359,7 @@ MANIFEST_SCHEMA = pa.schema(
         ("tool_errors", pa.int64()),
         ("verified", pa.string()),
         ("outcome_source", pa.string()),
+        ("content_hash", pa.string()),
     ]
 )
 

@@ -92,6 +92,15 @@ def test_pipeline_benchmark(tmp_path: Path):
     assert result["stage_cpu_s"]["analyze"] > 0 and result["stage_cpu_ms_per_traj"]["analyze"] > 0
 
 
+@pytest.mark.ray
+def test_update_benchmark(tmp_path: Path):
+    out = tmp_path / "update.json"
+    stdout = run_bench("update.py", "--n", "30", "--workdir", str(tmp_path), "--out", str(out))
+    result = json.loads(out.read_text())["results"]
+    assert (result["update"]["seen"], result["update"]["changed"], result["update"]["new"]) == (30, 0, 3)
+    assert result["update"]["calls"] < result["full"]["calls"] and "update's analysis calls" in stdout
+
+
 def test_analysis_profile_benchmark():
     stdout = run_bench("analysis_profile.py", "--n", "12", "--top", "200")
     assert "12 analyses in" in stdout and "analyze_batch" in stdout

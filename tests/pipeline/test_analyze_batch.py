@@ -46,7 +46,7 @@ class _Handle:
 
 def _actor(handle, run_dir: Path, rows_per_request=None) -> AnalyzeBatch:
     actor = AnalyzeBatch.__new__(AnalyzeBatch)  # skip __init__: it looks the Serve app up
-    actor.handle, actor.skill, actor.run_dir, actor.verifier, actor.rows_per_request = handle, SkillContext(skill_md=""), run_dir, None, rows_per_request
+    actor.handle, actor.skill, actor.run_dir, actor.verifier, actor.rows_per_request, actor.changed = handle, SkillContext(skill_md=""), run_dir, None, rows_per_request, None
     return actor
 
 
@@ -71,6 +71,7 @@ def test_a_batch_is_one_request_written_as_a_part_and_only_counts_return(tmp_pat
     written = pq.read_table(tmp_path / ANALYSIS_DIR)
     assert written["trajectory_id"].to_pylist() == ["ok1", "bad2", "ok3"] and written["prompt_tokens"].to_pylist() == [7] * 3
     assert [r.status for r in _written(tmp_path)] == ["no_lesson"] * 3
+    assert written["content_hash"].to_pylist() == [make_trajectory(i, i.startswith("ok"), ["book"]).content_hash() for i in ("ok1", "bad2", "ok3")]
 
 
 def test_rows_per_request_splits_a_batch_into_requests_all_in_flight(tmp_path):

@@ -256,4 +256,5 @@ class AnalysisResult(BaseModel):
     tool_errors: int = 0  # agentic mode: actions answered with an error
     verified: str = ""  # the diagnosis's check: passed / failed / unchecked (analysts/check.py); "" until settled
     outcome_source: str = ""  # label | grader | signal | judged; "" when the outcome stayed unknown
+    content_hash: str = ""  # the analysed trajectory's (schema.Trajectory.content_hash), set by the analysis stage
     notes: list[str] = Field(default_factory=list)  # e.g. siblings skipped, with the reason

@@ -33,6 +33,7 @@ def distill(
     inputs: Annotated[Optional[list[Path]], typer.Argument(help="Trajectory files or directories.")] = None,
     out: Annotated[Optional[Path], typer.Option("--out", help="Output folder; the skill lands in OUT/<name>/.")] = None,
     resume: Annotated[Optional[Path], typer.Option("--resume", help="Continue the interrupted run in this output or run folder, with its saved options.")] = None,
+    update: Annotated[Optional[Path], typer.Option("--update", help="Update the finished run in this output or run folder: its skill is S0 and its options the defaults; only new or changed trajectories are analysed (docs/library.md). Needs INPUTS and a new --out.")] = None,
     force: Annotated[bool, typer.Option("--force", help="Write over an output folder that holds an earlier run (refused otherwise).")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress lines on stderr.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", help="Show Ray's own messages on stderr (start-up, warnings, log lines) instead of writing them to RUN_DIR/ray.log.")] = False,
@@ -71,6 +72,7 @@ def distill(
     """Analyse trajectories and write a skill folder plus run outputs (Parquet, summary, report)."""
     from trace2skill.run.checkpoint import clear_run, resume_config, run_folder
     from trace2skill.run.recipes import load_recipe, with_flags
+    from trace2skill.run.update import update_config
 
     flags = {
         "skill_dir": skill,
@@ -104,10 +106,12 @@ def distill(
         raise CliError("--skills and --group-by belong to library mode: give --library OUT_DIR")
     if library is not None and out is not None:
         raise CliError("give --out (one skill) or --library (a library of skills), not both")
+    if library is not None and update is not None:
+        raise CliError("--update updates one skill's run: give it a library skill's run dir (LIBRARY/run/skills/NAME) and --out, not --library")
     out = out or library
     if resume is not None:
         chosen = given(flags)
-        if inputs or out or recipe or force or set(chosen) - {"num_cpus"}:
+        if inputs or out or recipe or force or update or set(chosen) - {"num_cpus"}:
             raise CliError("--resume continues a run with its saved inputs and options; give it alone (or with --num-cpus)")
         resume = run_folder(resume)
         cfg = resume_config(resume, **chosen)
@@ -119,7 +123,7 @@ def distill(
         if library is not None:
             settings.setdefault("library", {})
         try:
-            cfg = DistillConfig.model_validate({**settings, "inputs": inputs, "out_dir": out})
+            cfg = update_config(update, inputs, out, settings) if update is not None else DistillConfig.model_validate({**settings, "inputs": inputs, "out_dir": out})
         except ValidationError as exc:
             raise CliError(first_error(exc)) from None
         readable(inputs, cfg.input_format, cfg.include, cfg.exclude)
@@ -156,6 +160,8 @@ def distill(
         typer.echo(summary.table())
         default_model = cfg.backend.backend == "embedded" and cfg.backend.model_path is None
         typer.echo("\n" + closing_note(load_run(cfg.resolved_run_dir), default_model=default_model))
+        if summary.update:
+            typer.echo(summary.update.line())
     if not summary.valid:
         typer.echo("the patched skill did not validate; S0 was kept: " + "; ".join(summary.validation_problems), err=True)
 

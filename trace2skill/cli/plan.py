@@ -27,6 +27,7 @@ def plan(
     seed: Annotated[Optional[int], typer.Option("--seed", help="Seed of the sample and of the --max-prompt-tokens preview.  [default: the recipe's, else 0]")] = None,
     max_prompt_tokens: Annotated[Optional[int], typer.Option("--max-prompt-tokens", min=1, help="Show what distill --max-prompt-tokens N (same --seed) would analyse.")] = None,
     lessons: Annotated[Optional[float], typer.Option("--lessons-per-trajectory", min=0, help="Merge units per analysed trajectory.  [default: 2]")] = None,
+    update: Annotated[Optional[Path], typer.Option("--update", help="Plan distill --update of this finished run (output or run folder): its options and skill are the defaults; counts seen, changed and new trajectories.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the plan as JSON on stdout instead of a table.")] = False,
     include: Include = None,
     exclude: Exclude = None,
@@ -40,14 +41,22 @@ def plan(
     from trace2skill.run.plan import LESSONS_PER_TRAJECTORY, make_plan, scan_inputs
     from trace2skill.run.recipes import load_recipe, with_flags
     from trace2skill.run.tokens import token_counter
+    from trace2skill.run.update import planned_split, previous_skill, update_settings
     from trace2skill.skill.folder import load_skill, minimal_skill
 
     require_options(skill=skill, labels=labels, skills=skills)
     if (skills is not None or group_by is not None) and not library:
         raise CliError("--skills and --group-by belong to library mode: give --library")
+    if library and update is not None:
+        raise CliError("--update plans the update of one skill's run; a library is not updated with --update yet (docs/library.md)")
     flags = {"input_format": input_format, "success_threshold": success_threshold, "labels": labels, "backend": {"backend": backend}, "max_prompt_tokens": max_prompt_tokens, "seed": seed, "include": include, "exclude": exclude}
+    settings = with_flags(load_recipe(recipe) if recipe else {}, given(flags))
+    previous = None
+    if update is not None:
+        previous, settings = update_settings(update, settings)
+        skill = skill or previous_skill(previous)
     try:
-        cfg = RunOptions.model_validate(with_flags(load_recipe(recipe) if recipe else {}, given(flags)))
+        cfg = RunOptions.model_validate(settings)
     except ValidationError as exc:
         raise CliError(first_error(exc)) from None
     readable(inputs, cfg.input_format, cfg.include, cfg.exclude)
@@ -61,6 +70,8 @@ def plan(
     warn(scan.skipped)
     count, tokenizer = token_counter(cfg.backend)
     result = make_plan(scan, cfg, SkillContext.of(s0), count, tokenizer, replicas=replicas, lessons_per_trajectory=LESSONS_PER_TRAJECTORY if lessons is None else lessons)
+    if previous is not None:
+        result = result.with_update(planned_split([str(p) for p in inputs], previous, cfg))
     if not library:
         typer.echo(result.model_dump_json(indent=2) if as_json else result.table())
         return

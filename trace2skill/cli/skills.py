@@ -55,13 +55,14 @@ def explain(
     a few lessons' text, with their trajectory's task, source file and cited step."""
     from trace2skill.consolidate.provenance import explain as explain_skill
     from trace2skill.consolidate.provenance import explain_json
+    from trace2skill.run.update import earlier_runs
 
     if not (run_dir / "provenance.parquet").is_file():
         raise CliError(f"{run_dir}: no provenance.parquet (give the run folder of a distill)")
     if as_json:
-        typer.echo(json.dumps(explain_json(skill_dir, run_dir, section), indent=2))
+        typer.echo(json.dumps(explain_json(skill_dir, run_dir, section, earlier=earlier_runs(run_dir)), indent=2))
     else:
-        typer.echo(explain_skill(skill_dir, run_dir, section))
+        typer.echo(explain_skill(skill_dir, run_dir, section, earlier=earlier_runs(run_dir)))
 
 
 @app.command()

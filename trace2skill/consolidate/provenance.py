@@ -12,6 +12,7 @@ this line?" from it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict
 from pathlib import Path
 
@@ -116,10 +117,16 @@ def collapsed_reason(into: str, cosine: float) -> str:
     return f"near-duplicate of {into} (cosine {cosine}); its evidence counts toward that lesson"
 
 
-def write_provenance(rows: list[ProvenanceRow], path: Path, *, folded: list[Path] = (), labels: dict[int, str] | None = None) -> None:
-    """``rows``, then a ``collapsed`` row per unit of the ``folded`` files (``shards.FOLDED_SCHEMA``,
-    labelled by ``labels``: cluster id -> label), streamed batch by batch into one file."""
+def write_provenance(
+    rows: Iterable[ProvenanceRow], path: Path, *, folded: list[Path] = (), labels: dict[int, str] | None = None, carried: Iterable[pa.Table] = ()
+) -> None:
+    """The ``carried`` tables (an update's previous rows, ``consolidate.carry``), ``rows``, then a
+    ``collapsed`` row per unit of the ``folded`` files (``shards.FOLDED_SCHEMA``, labelled by
+    ``labels``: cluster id -> label), streamed batch by batch into one file. ``rows`` is read
+    after ``carried``."""
     with pq.ParquetWriter(path, PROVENANCE_SCHEMA) as out:
+        for table in carried:
+            out.write_table(table)
         out.write_table(pa.Table.from_pylist([r.model_dump() for r in rows], schema=PROVENANCE_SCHEMA))
         for part in folded:
             for batch in pq.ParquetFile(part).iter_batches(batch_size=FOLD_BATCH):
@@ -167,12 +174,18 @@ def collapsed_count(path: Path) -> int:
     return pc.sum(pc.equal(kinds, "collapsed")).as_py() or 0
 
 
-def _explained_places(skill_dir: Path, run_dir: Path, section: str | None, max_lessons: int) -> tuple[list[tuple[str, str, list[ProvenanceRow]]], list[ProvenanceRow], dict[str, LessonSource]]:
+def _explained_places(
+    skill_dir: Path, run_dir: Path, section: str | None, max_lessons: int, earlier: Sequence[Path] = ()
+) -> tuple[list[tuple[str, str, list[ProvenanceRow]]], list[ProvenanceRow], dict[str, LessonSource]]:
     """Each section of SKILL.md and each reference file (``section`` filters by title or path,
     case-insensitive) with the provenance rows behind it; all rows; the sources of the first
-    ``max_lessons`` lessons of each row."""
+    ``max_lessons`` lessons of each row, looked up in ``run_dir`` and then in the ``earlier``
+    runs an update carried evidence from."""
     rows = read_provenance(Path(run_dir) / "provenance.parquet", collapsed=False)
-    sources = lesson_sources(run_dir, {i for r in rows if r.kind in CONTENT_KINDS for i in r.lesson_ids[:max_lessons]})
+    wanted_ids = {i for r in rows if r.kind in CONTENT_KINDS for i in r.lesson_ids[:max_lessons]}
+    sources: dict[str, LessonSource] = {}
+    for folder in (run_dir, *earlier):
+        sources.update(lesson_sources(folder, wanted_ids - set(sources)))
     skill = load_skill(skill_dir)
     places: list[tuple[str, str]] = [(SKILL_MD, s.title) for s in skill.body.sections]
     for path in skill.reference_paths():
@@ -189,12 +202,12 @@ def _explained_places(skill_dir: Path, run_dir: Path, section: str | None, max_l
     return found, rows, sources
 
 
-def explain(skill_dir: Path, run_dir: Path, section: str | None = None, *, max_ids: int = 12, max_lessons: int = 3) -> str:
+def explain(skill_dir: Path, run_dir: Path, section: str | None = None, *, max_ids: int = 12, max_lessons: int = 3, earlier: Sequence[Path] = ()) -> str:
     """For each section of SKILL.md and each reference file: the support, lessons and
     trajectories behind it, with the text, task, source file and cited step of its first
     ``max_lessons`` lessons (``section`` filters by title or path, case-insensitive); then
-    what was dropped and the conflicts resolved."""
-    places, rows, sources = _explained_places(skill_dir, run_dir, section, max_lessons)
+    what was dropped and the conflicts resolved. ``earlier``: the runs an update carried evidence from."""
+    places, rows, sources = _explained_places(skill_dir, run_dir, section, max_lessons, earlier)
     out: list[str] = []
     for path, title, evidence in places:
         out.append(f"{path} § {title}" if title else path)
@@ -212,10 +225,10 @@ def explain(skill_dir: Path, run_dir: Path, section: str | None = None, *, max_i
     return "\n".join(out)
 
 
-def explain_json(skill_dir: Path, run_dir: Path, section: str | None = None, *, max_lessons: int = 3) -> dict:
+def explain_json(skill_dir: Path, run_dir: Path, section: str | None = None, *, max_lessons: int = 3, earlier: Sequence[Path] = ()) -> dict:
     """What :func:`explain` prints, as data: each place with its evidence (every trajectory id,
     the first ``max_lessons`` lessons with their sources), and the refused, dropped and conflict rows."""
-    places, rows, sources = _explained_places(skill_dir, run_dir, section, max_lessons)
+    places, rows, sources = _explained_places(skill_dir, run_dir, section, max_lessons, earlier)
 
     def evidence(r: ProvenanceRow) -> dict:
         lessons = [asdict(sources[i]) for i in r.lesson_ids[:max_lessons] if i in sources]

@@ -17,6 +17,7 @@ against a file's path and its name; a file must match an ``include`` (when given
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from fnmatch import fnmatch
@@ -44,6 +45,12 @@ class Inputs:
         if self.sidecars:
             lines.append(f"{len(self.labels)} label(s) read from {len(self.sidecars)} sidecar file(s) next to the trajectories")
         return lines
+
+    def scoped(self) -> list[tuple[Path, str, str]]:
+        """Each trajectory file with its format and id scope: the basename, or the path where two
+        inputs share a basename, so trajectory ids never collide."""
+        names = Counter(f.name for f, _ in self.files)
+        return [(f, fmt, f.name if names[f.name] == 1 else str(f)) for f, fmt in self.files]
 
     def with_labels(self, given: dict[str, Label] | None) -> dict[str, Label] | None:
         """The sidecars' labels, overridden by ``given`` (``--labels``) where both name a run; None for none."""

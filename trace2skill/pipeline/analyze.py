@@ -21,6 +21,7 @@ from trace2skill.analysts.verify import VerifierJob
 from trace2skill.pipeline.tuning import paths_dataset, releasing
 from trace2skill.run.checkpoint import ANALYSIS_DIR, write_analysis_part
 from trace2skill.run.outputs import LESSONS, PATCHES, write_lesson_parts
+from trace2skill.run.update import with_content_hashes
 from trace2skill.schema import Trajectory, Usage
 from trace2skill.skill.model import Skill
 
@@ -36,12 +37,13 @@ class AnalyzeBatch:
     The actor writes the batch's results itself, as one part of ``RUN_DIR/analysis`` (the
     checkpoint), and returns only what the driver's progress display counts."""
 
-    def __init__(self, app: str, skill: SkillContext, run_dir: str, verifier: VerifierJob | None = None, rows_per_request: int | None = None):
+    def __init__(self, app: str, skill: SkillContext, run_dir: str, verifier: VerifierJob | None = None, rows_per_request: int | None = None, changed: str | None = None):
         self.handle = serve.get_app_handle(app)
         self.skill = skill
         self.run_dir = Path(run_dir)
         self.rows_per_request = rows_per_request
         self.verifier = verifier  # re-runs analysed failures with their fix (analysts/verify.py)
+        self.changed = changed  # an update's note for a trajectory changed since the previous run
 
     def __call__(self, batch: pa.Table) -> dict[str, list]:
         size = self.rows_per_request or max(batch.num_rows, 1)
@@ -50,7 +52,7 @@ class AnalyzeBatch:
         results = [r for rows, response in zip(requests, pending) for r in self._results_of(rows, response)]
         if self.verifier is not None:
             results = [self.verifier.check(result, Trajectory.from_row(row)) for result, row in zip(results, batch.to_pylist())]
-        write_analysis_part(self.run_dir, results)
+        write_analysis_part(self.run_dir, with_content_hashes(results, batch, self.changed))
         return progress_rows(results)
 
     def _results_of(self, rows: pa.Table, response) -> list[AnalysisResult]:

@@ -11,7 +11,6 @@ datasets read back in input order.
 from __future__ import annotations
 
 import json
-from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -30,11 +29,7 @@ def input_plan(inputs: list[str], fmt: str = "auto", *, include: Sequence[str] =
     path where two inputs share a basename, so trajectory ids never collide); and the sorted
     inputs (``ingest.inputs``: the sidecars' labels, the files skipped, with why)."""
     sorted_inputs = sort_inputs(inputs, fmt, include=include, exclude=exclude)
-    names = Counter(f.name for f, _ in sorted_inputs.files)
-    plan = [
-        {"index": i, "path": str(f), "format": name, "scope": f.name if names[f.name] == 1 else str(f)}
-        for i, (f, name) in enumerate(sorted_inputs.files)
-    ]
+    plan = [{"index": i, "path": str(f), "format": name, "scope": scope} for i, (f, name, scope) in enumerate(sorted_inputs.scoped())]
     return plan, sorted_inputs
 
 

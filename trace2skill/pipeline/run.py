@@ -18,6 +18,7 @@ from ray.serve.handle import DeploymentHandle
 from trace2skill import parts
 from trace2skill.analysts.context import SkillContext
 from trace2skill.analysts.verify import VerifierJob
+from trace2skill.consolidate.carry import CarriedProvenance
 from trace2skill.consolidate.provenance import write_provenance
 from trace2skill.consolidate.view import consolidation_view
 from trace2skill.ingest import read_labels
@@ -27,6 +28,7 @@ from trace2skill.pipeline.pair import MAX_PARTITIONS, ROWS_PER_PARTITION, task_p
 from trace2skill.pipeline.read import input_plan, read_records, write_records
 from trace2skill.pipeline.stages import Stage, run_stages
 from trace2skill.pipeline.tuning import TRIM_EVERY_BATCHES, analysis_stream, in_worker, ray_session, system_arrow_pool, trim
+from trace2skill.pipeline.update import mark_seen, seen_count, unseen, with_previous
 from trace2skill.run.budget import PromptBudget, budget_report, budget_run
 from trace2skill.run.checkpoint import ANALYSIS_DIR, Checkpoint, RunState, check_writable, mark_done, start_run
 from trace2skill.run.holdout import HOLDOUT_TASKS, read_task_ids, split_holdout
@@ -35,6 +37,7 @@ from trace2skill.run.outcomes import check_outcomes
 from trace2skill.run.outputs import MANIFEST, QUARANTINE, TRAJECTORIES, analysis_usage, personal_data_counts, write_manifest
 from trace2skill.run.progress import Console
 from trace2skill.run.summary import RunSummary
+from trace2skill.run.update import UPDATE_JSON, changed_note, update_cost
 from trace2skill.safety.trace import write_safety
 from trace2skill.schema import PATCH_SCHEMA, to_table
 from trace2skill.serve.analyst import start_analyst
@@ -42,7 +45,7 @@ from trace2skill.skill.folder import load_skill, minimal_skill, write_skill
 from trace2skill.skill.model import Skill
 
 Progress = Callable[[str], None]
-STATUSES = ("analyzed", "no_lesson", "quarantined", "failed", "skipped")
+STATUSES = ("analyzed", "no_lesson", "quarantined", "failed", "skipped", "seen")
 RAY_LOG = "ray.log"  # what Ray and the libraries print during a run, unless the caller wants it on stderr
 MIN_FREE_BYTES = 50_000_000  # beyond the inputs' size: Parquet outputs, the skill, Ray's spill headroom
 
@@ -136,7 +139,8 @@ def read_inputs(run: DistillRun) -> None:
 
 def freeze_s0(run: DistillRun) -> None:
     """What follows the read over ``RUN_DIR/trajectories``: the held-out split, a drafted S0
-    (``--draft``), the budget's sample; S0 frozen in ``s0/``."""
+    (``--draft``), the budget's sample, an update's ``seen`` results (``pipeline.update``);
+    S0 frozen in ``s0/``."""
     cfg, run_dir, progress = run.cfg, run.run_dir, run.progress
     if cfg.holdout or cfg.holdout_ids:
         held = split_holdout(run_dir, run_dir / TRAJECTORIES, fraction=cfg.holdout, ids=read_task_ids(cfg.holdout_ids) if cfg.holdout_ids else None, seed=cfg.seed)
@@ -146,6 +150,10 @@ def freeze_s0(run: DistillRun) -> None:
         run.summary.analysis_usage = run.summary.analysis_usage + usage
     if cfg.max_prompt_tokens:
         progress(budget_run(cfg, run_dir / TRAJECTORIES, SkillContext.of(run.s0)).line())
+    if cfg.update:  # after the holdout split and the budget's sample: what they took out is neither seen nor analysed
+        counts = mark_seen(run_dir, cfg.update)
+        (run_dir / UPDATE_JSON).write_text(counts.model_dump_json())
+        progress(f"update: {counts.seen} trajectory(ies) seen by {cfg.update} (no call), {counts.changed} changed, {counts.new} new")
     write_skill(run.s0, run_dir / "s0")
 
 
@@ -154,11 +162,11 @@ def analyze(run: DistillRun) -> None:
     results there themselves."""
     cfg, run_dir, progress = run.cfg, run.run_dir, run.progress
     analysis = run_dir / ANALYSIS_DIR
-    done = run.summary.resumed
+    done = parts.num_rows(analysis)  # analysed before a resumption, or seen by an update's read
     # A resumption counts what the interrupted run spent.
     guard = PromptBudget(cfg.max_prompt_tokens, parts.column_sums(analysis, ["prompt_tokens"])["prompt_tokens"] if done else 0)
     total = parts.num_rows(run_dir / TRAJECTORIES)
-    progress(f"analyzing {total - done} trajectory(ies)" + (f"; {done} were analysed before the resumption" if done else ""))
+    progress(f"analyzing {total - done} trajectory(ies)" + (f"; {done} have a result already (analysed before the resumption, or seen)" if done else ""))
     batch_size = cfg.analysis_batch_size(total - done)
     if total <= done or guard.exhausted:
         return
@@ -171,13 +179,17 @@ def analyze(run: DistillRun) -> None:
         rows = ray.data.read_parquet(str(run_dir / TRAJECTORIES))
         if pairings is not None:
             rows = with_pairings(rows, pairings)
-        if done:
+        # An update's seen rows go by its join with the previous hashes; the join with the
+        # results is only needed when a resumption left more results than the seen ones.
+        if done > (seen_count(run_dir) if cfg.update else 0):
             rows = not_analysed(rows, analysis, total)
+        if cfg.update:
+            rows = unseen(with_previous(rows, cfg.update, total))
         rows = rows.repartition(target_num_rows_per_block=batch_size)
     verifier = VerifierJob(config=cfg.verifier, policy=cfg.analyst.checker, s0=run.frozen_s0, work_dir=run_dir / "verify") if cfg.verifier.command else None
     analyzed = rows.map_batches(
         AnalyzeBatch,
-        fn_constructor_kwargs={"app": run.app, "skill": SkillContext.of(run.frozen_s0), "run_dir": str(run_dir), "verifier": verifier, "rows_per_request": cfg.rows_per_request},
+        fn_constructor_kwargs={"app": run.app, "skill": SkillContext.of(run.frozen_s0), "run_dir": str(run_dir), "verifier": verifier, "rows_per_request": cfg.rows_per_request, "changed": changed_note(cfg.update) if cfg.update else None},
         batch_size=batch_size,
         batch_format="pyarrow",
         compute=ActorPoolStrategy(size=cfg.analyze_concurrency),
@@ -201,6 +213,8 @@ def consolidate(run: DistillRun) -> dict[str, float]:
     cfg, run_dir, summary = run.cfg, run.run_dir, run.summary
     usage = analysis_usage(run_dir)
     summary.analysis_usage = summary.analysis_usage + usage
+    if cfg.update:
+        summary.update = update_cost(run_dir, cfg.update, usage.calls)
     # Under a budget, a trajectory still in trajectories.parquet without a result was left unsent.
     results = parts.num_rows(run_dir / ANALYSIS_DIR)
     summary.budget = budget_report(run_dir, usage.prompt_tokens, parts.num_rows(run_dir / TRAJECTORIES) - results)
@@ -311,7 +325,12 @@ def _write_outputs(cfg: DistillConfig, cons, found: dict[str, int], summary: Run
     write_manifest(run_dir)
     final = [p.to_patch() for p in cons.assembly.parts]
     pq.write_table(to_table(final, PATCH_SCHEMA), run_dir / "final_patches.parquet")
-    write_provenance(cons.provenance, run_dir / "provenance.parquet", folded=cons.folded, labels={c.cluster_id: c.label for c in cons.clusters})
+    # An update's provenance carries on the previous run's for the lines still in the skill.
+    carried = CarriedProvenance(cfg.update / "provenance.parquet", cons.provenance, result.skill, cfg.consolidate.near_duplicate) if cfg.update else None
+    write_provenance(
+        carried.remaining() if carried else cons.provenance, run_dir / "provenance.parquet",
+        folded=cons.folded, labels={c.cluster_id: c.label for c in cons.clusters}, carried=carried.tables() if carried else (),
+    )
     (run_dir / "consolidation.json").write_text(cons.stats.model_dump_json(indent=2))
     (run_dir / "refusals.json").write_text(json.dumps([r.model_dump() for r in result.refused], indent=2))
     safety = write_safety(cons.safety, run_dir)

@@ -58,6 +58,8 @@ def _summary(run: RunData) -> Section:
     blocks.append(Text(f"Skill written to {s.skill_dir or '(not recorded)'}; it is {verdict}. Wall time {s.wall_seconds:.1f} s."))
     if s.budget:
         blocks.append(Text(f"Token budget: {s.budget.line()}; the analyses spent {s.budget.spent_prompt_tokens:,} prompt tokens."))
+    if s.update:
+        blocks.append(Text(f"Update: {s.update.line()}."))
     if s.draft_note:
         blocks.append(Text(f"S0 was drafted by the model: {s.draft_note}."))
     counts = [
@@ -68,6 +70,7 @@ def _summary(run: RunData) -> Section:
         ("quarantined (unreadable)", s.quarantined),
         ("failed (LLM output unusable)", s.failed),
         *([("skipped (over --max-prompt-tokens)", s.skipped)] if s.budget else []),
+        *([("seen (analysed by the previous run; no call)", s.seen)] if s.update else []),
         ("lessons", s.lessons),
         ("topic groups", s.groups),
         ("merge calls (failed)", f"{s.merge_calls} ({s.failed_merges})"),

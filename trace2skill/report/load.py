@@ -27,7 +27,7 @@ from trace2skill.skill.folder import SkillError, load_skill
 from trace2skill.skill.model import Skill
 
 # The order statuses and tiers are shown in, everywhere in the report.
-STATUSES = ("analyzed", "no_lesson", "quarantined", "failed", "skipped")
+STATUSES = ("analyzed", "no_lesson", "quarantined", "failed", "skipped", "seen")
 TIERS = ("skill", "reference", "refused", "dropped")
 EXAMPLE_IDS = 3
 

@@ -26,6 +26,7 @@ COLORS = {
     "quarantined": "#ef6c00",
     "failed": "#c62828",
     "skipped": "#bdbdbd",
+    "seen": "#a5d6a7",
     "skill": "#1565c0",
     "reference": "#6a1b9a",
     "refused": "#c62828",

@@ -25,7 +25,7 @@ from trace2skill.run.options import DistillConfig
 from trace2skill.schema import MANIFEST_SCHEMA, ManifestRow, to_table
 
 # Bump when the run dir's layout or the meaning of its files changes.
-RUN_FORMAT = 4  # 2: trajectories/quarantine are folders of parts; analysis parts carry the manifest columns; 3: one config per engine; 4: outcome_source in the manifest columns
+RUN_FORMAT = 5  # 2: trajectories/quarantine are folders of parts; analysis parts carry the manifest columns; 3: one config per engine; 4: outcome_source in the manifest columns; 5: content_hash in the trajectories and manifest columns
 STATE_FILE = "run.json"
 ANALYSIS_DIR = "analysis"
 # The columns of an analysis part: the manifest columns (summed and counted without parsing
@@ -34,7 +34,7 @@ ANALYSIS_SCHEMA = MANIFEST_SCHEMA.append(pa.field("result", pa.string()))
 # Options that change what a run produces; the others (CPUs, concurrency, batch size,
 # replicas, where the run dir is) may differ between a run and its resumption.
 RESULT_OPTIONS = frozenset(
-    {"skill_dir", "mode", "name", "draft", "limit", "success_threshold", "labels", "input_format", "backend", "analyst", "consolidate", "inputs", "out_dir", "holdout", "holdout_ids", "seed", "max_prompt_tokens", "library"}
+    {"skill_dir", "mode", "name", "draft", "limit", "success_threshold", "labels", "input_format", "backend", "analyst", "consolidate", "inputs", "out_dir", "holdout", "holdout_ids", "seed", "max_prompt_tokens", "library", "update"}
 )
 
 
@@ -67,7 +67,7 @@ def saved_config(cfg: DistillConfig) -> dict[str, Any]:
     """``cfg`` as ``run.json`` keeps it: JSON, with absolute paths so a run can be resumed
     from any working directory."""
     absolute = {"inputs": [p.resolve() for p in cfg.inputs], "out_dir": cfg.out_dir.resolve(), "run_dir": cfg.resolved_run_dir.resolve()}
-    for key in ("skill_dir", "labels", "holdout_ids"):
+    for key in ("skill_dir", "labels", "holdout_ids", "update"):
         if getattr(cfg, key) is not None:
             absolute[key] = getattr(cfg, key).resolve()
     if cfg.library is not None and cfg.library.skills_dir is not None:
@@ -190,6 +190,7 @@ def manifest_row(result: AnalysisResult) -> ManifestRow:
         tool_errors=result.tool_errors,
         verified=result.verified,
         outcome_source=result.outcome_source,
+        content_hash=result.content_hash,
     )
 
 

@@ -149,6 +149,7 @@ class DistillConfig(RunOptions):
 
     inputs: list[Path] = Field(description="Trajectory files or directories.")
     out_dir: Path = Field(description="The skill is written to OUT_DIR/<name>/.")
+    update: Path | None = Field(None, description="The run folder of the finished distill this run updates (run.update): its skill is S0, what it analysed is `seen`.")
 
     @property
     def resolved_mode(self) -> str:

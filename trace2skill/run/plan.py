@@ -30,6 +30,7 @@ from trace2skill.run.options import RunOptions, ThroughputConfig
 from trace2skill.run.outcomes import judge_available, outcome_counts
 from trace2skill.run.sample import budget_sample
 from trace2skill.run.tokens import PromptEstimate, TokenCounter, analyst_config, full_tokens, message_tokens, prefix_tokens, prompt_name, trajectory_chars
+from trace2skill.run.update import UpdateCounts
 from trace2skill.schema import OUTCOME_SOURCE, TRAJECTORY_SCHEMA, Trajectory
 
 ROWS_PER_BATCH = 1024  # trajectories whose sizes are summed at once on Arrow columns
@@ -198,7 +199,14 @@ class Plan(BaseModel):
     merge_completion_tokens: int
     cost: Cost | None = None
     budget: BudgetReport | None = None  # what distill --max-prompt-tokens N would analyse
+    update: UpdateCounts | None = None  # plan --update: seen, changed, new; the update's analysis calls against a full run's
     notes: list[str] = Field(default_factory=list)
+
+    def with_update(self, counts: UpdateCounts) -> Plan:
+        """This plan (of every trajectory: a full run) with what an update would analyse: the
+        changed and new trajectories' share of the analysis calls."""
+        share = (counts.changed + counts.new) / self.trajectories if self.trajectories else 0.0
+        return self.model_copy(update={"update": counts.model_copy(update={"calls": round(self.analysis_calls * share), "full_calls": self.analysis_calls})})
 
     def sources_line(self) -> str:
         """Where the outcomes come from, and what happens to the unknown ones."""
@@ -236,6 +244,8 @@ class Plan(BaseModel):
             ]
         else:
             rows.append(("GPU-hours, wall time", "give a recipe with a throughput section (docs/plan.md)"))
+        if self.update is not None:
+            rows.append(("update", self.update.line()))
         if self.budget is not None:
             rows.append((f"--max-prompt-tokens {self.budget.max_prompt_tokens:,}", self.budget.line()))
         width = max(len(k) for k, _ in rows)

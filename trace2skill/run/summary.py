@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field, computed_field
 from trace2skill.consolidate.models import ConsolidationStats
 from trace2skill.run.budget_report import BudgetReport
 from trace2skill.run.outcomes import outcome_counts
+from trace2skill.run.update import UpdateCounts
 from trace2skill.schema import Usage
 
 
@@ -25,6 +26,8 @@ class RunSummary(BaseModel):
     quarantined: int = 0
     failed: int = 0
     skipped: int = 0  # left out by --max-prompt-tokens
+    seen: int = 0  # an update's trajectories the previous run analysed unchanged (no call)
+    update: UpdateCounts | None = None  # what --update found and what it cost against a full run
     budget: BudgetReport | None = None  # what --max-prompt-tokens did: the sample, its strata, the tokens spent
     lessons: int = 0
     patches: int = 0
@@ -99,6 +102,7 @@ class RunSummary(BaseModel):
             ("  quarantined", self.quarantined),
             ("  failed", self.failed),
             *([("  skipped (budget)", self.skipped)] if self.budget else []),
+            *([("  seen (update)", self.seen), ("update", self.update.line())] if self.update else []),
             *([("budget", self.budget.line())] if self.budget else []),
             *([("outcomes", outcome_counts(Counter(self.outcome_sources)))] if self.outcome_sources else []),
             ("lessons", self.lessons),
