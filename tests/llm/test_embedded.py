@@ -1,9 +1,11 @@
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from trace2skill.analysts.models import ErrorAnalysis
 from trace2skill.consolidate.models import MergeResult
 from trace2skill.llm.base import Message
-from trace2skill.llm.embedded import json_gbnf, render_prompt
+from trace2skill.llm.embedded import GRAMMAR_MAX_CHARS, json_gbnf, render_prompt
 from trace2skill.llm.structured import schema_of
 
 
@@ -67,3 +69,24 @@ def test_the_real_model_can_only_name_s0_sections_under_the_narrowed_schema():
     )
     assert (plain.op, plain.section) == ("append_to_section", "ticket-booking-details")  # copied: apply would refuse it
     assert narrowed.op == "append_to_section" and narrowed.section in skill_md_titles(view)
+
+
+@given(st.integers(min_value=1, max_value=20_000))
+def test_no_string_in_a_grammar_is_longer_than_llama_cpp_parses(limit):
+    # Past ~1,000 nested char rules llama.cpp refuses the grammar and the process segfaults.
+    schema = {"type": "object", "properties": {"a": {"type": "string", "maxLength": limit}, "b": {"type": "array", "items": {"type": "string", "maxLength": limit}}}, "required": ["a", "b"]}
+    gbnf = json_gbnf(schema)
+    for rule in ("a ::= ", "b-item ::= "):
+        body = next(line for line in gbnf.splitlines() if line.startswith(rule))
+        assert body.count("char") == min(limit, GRAMMAR_MAX_CHARS)
+
+
+@pytest.mark.embedded
+def test_the_real_model_answers_under_a_grammar_whose_limit_llama_cpp_would_refuse():
+    # SkillDescription allows 1,024 characters: uncapped, this call killed the process.
+    from trace2skill.library.describe import describe_skill
+    from trace2skill.llm.embedded import EmbeddedLLM
+
+    llm = EmbeddedLLM(context_tokens=1024, threads=1)
+    description, usage, note = describe_skill("Answers data questions.", "data-questions", ["How many orders were placed in March?"], llm, max_tokens=64)
+    assert usage.calls >= 1 and description and note

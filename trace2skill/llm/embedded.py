@@ -40,11 +40,32 @@ _LOOSE_CHAR = 'char ::= [^"\\\\] |'
 _JSON_CHAR = 'char ::= [^"\\\\\\x7F\\x00-\\x1F] |'
 
 
+# llama-cpp-python spells ``maxLength: n`` as n nested optional rules, and llama.cpp refuses a
+# grammar past ~2,000 repeated rules, then crashes the process (SIGSEGV) at the first sampled
+# token instead of raising: 1,000 parses, 1,023 does not. Longer limits are cut to this in the
+# grammar only; the answer's model still validates the field's own limit.
+GRAMMAR_MAX_CHARS = 1000
+
+
+def grammar_schema(node):
+    """``node`` (a JSON schema, or any part of one) with every string ``maxLength`` at most
+    ``GRAMMAR_MAX_CHARS``."""
+    if isinstance(node, list):
+        return [grammar_schema(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {key: grammar_schema(value) for key, value in node.items()}
+    if isinstance(out.get("maxLength"), int) and out["maxLength"] > GRAMMAR_MAX_CHARS:
+        out["maxLength"] = GRAMMAR_MAX_CHARS
+    return out
+
+
 def json_gbnf(schema: dict) -> str:
-    """GBNF text that only admits JSON documents valid for ``schema``."""
+    """GBNF text that only admits JSON documents valid for ``schema`` (strings capped at
+    ``GRAMMAR_MAX_CHARS``)."""
     from llama_cpp.llama_grammar import json_schema_to_gbnf
 
-    gbnf = json_schema_to_gbnf(json.dumps(schema))
+    gbnf = json_schema_to_gbnf(json.dumps(grammar_schema(schema)))
     if _LOOSE_CHAR not in gbnf:
         raise RuntimeError("unexpected grammar from llama-cpp-python; cannot exclude control characters")
     return gbnf.replace(_LOOSE_CHAR, _JSON_CHAR)
