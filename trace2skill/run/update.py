@@ -69,7 +69,10 @@ def finished_run(path: Path) -> Path:
     state_file = run_dir / STATE_FILE
     if not state_file.is_file():
         raise RunError(f"--update needs a finished distill's output or run folder; {path} holds no {STATE_FILE}")
-    found = json.loads(state_file.read_text()).get("format")
+    saved = json.loads(state_file.read_text())
+    if saved.get("config", {}).get("library") is not None:
+        raise RunError(f"{run_dir} is a library's run: update it with --library NEW_OUT (distill INPUT... --library NEW_OUT --update {path})")
+    found = saved.get("format")
     if found != RUN_FORMAT:
         raise RunError(
             f"{run_dir} is a run of format {found}, written before trajectories had content hashes (format {RUN_FORMAT}); "
@@ -88,7 +91,12 @@ def update_settings(previous: Path, flags: dict[str, Any]) -> tuple[Path, dict[s
     assert state is not None  # finished_run checked it
     if flags.get("skill_dir") is not None or flags.get("draft"):
         raise RunError("--update starts from the previous run's skill; --skill and --draft do not apply")
-    return run_dir, with_flags({k: v for k, v in state.config.items() if k not in NOT_CARRIED}, flags)
+    return run_dir, carried_settings(state.config, flags)
+
+
+def carried_settings(config: dict[str, Any], flags: dict[str, Any]) -> dict[str, Any]:
+    """A previous run's saved ``config`` less ``NOT_CARRIED``, with ``flags`` on top."""
+    return with_flags({k: v for k, v in config.items() if k not in NOT_CARRIED}, flags)
 
 
 def update_config(previous: Path, inputs: list[Path], out_dir: Path, flags: dict[str, Any]) -> DistillConfig:
@@ -96,9 +104,16 @@ def update_config(previous: Path, inputs: list[Path], out_dir: Path, flags: dict
     command line gave) on top, the new ``inputs`` and ``out_dir``, and the previous skill as
     S0 in deepen mode."""
     run_dir, settings = update_settings(previous, flags)
-    cfg = DistillConfig.model_validate({**settings, "inputs": inputs, "out_dir": out_dir, "skill_dir": previous_skill(run_dir), "mode": "deepen", "update": run_dir})
-    if {cfg.out_dir.resolve(), cfg.resolved_run_dir.resolve()} & {previous_skill(run_dir).parent.resolve(), run_dir.resolve()}:
-        raise RunError(f"--update writes a new run and leaves {previous} intact: give another --out")
+    return as_update(DistillConfig.model_validate({**settings, "inputs": inputs, "out_dir": out_dir}), run_dir)
+
+
+def as_update(cfg: DistillConfig, previous_run: Path) -> DistillConfig:
+    """``cfg`` as the update of the finished run ``previous_run``: its skill as S0 in deepen
+    mode; refused when it would write over that run or its skill."""
+    skill = previous_skill(previous_run)
+    cfg = cfg.model_copy(update={"skill_dir": skill, "mode": "deepen", "draft": False, "update": previous_run})
+    if {cfg.out_dir.resolve(), cfg.resolved_run_dir.resolve()} & {skill.parent.resolve(), previous_run.resolve()}:
+        raise RunError(f"--update writes a new run and leaves {previous_run} intact: give another --out")
     return cfg
 
 
