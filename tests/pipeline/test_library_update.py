@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import polars as pl
@@ -55,6 +57,14 @@ def test_a_library_update_analyses_only_what_is_new_and_carries_the_rest(ray_ses
     before = {s.group: s for s in first.skills}
     assert set(before) == {"openai_chat", "tau_bench", "sharegpt"}
 
+    # plan --library --update counts each skill's seen, changed and new runs before any call.
+    planned = subprocess.run([sys.executable, "-m", "trace2skill.cli", "plan", str(second_pool), "--library", "--update", str(first_out), "--json"], capture_output=True, text=True, timeout=300, check=False)
+    assert planned.returncode == 0, planned.stderr
+    plan = {s["group"]: s for s in json.loads(planned.stdout)["library"]["skills"]}
+    assert (plan["openai_chat"]["origin"], plan["openai_chat"]["update"]["seen"], plan["openai_chat"]["analysis_calls"]) == ("updated", 12, 0)
+    assert (plan["tau_bench"]["update"]["seen"], plan["tau_bench"]["update"]["changed"], plan["tau_bench"]["update"]["new"]) == (TAU - 1, 1, NEW_TAU)
+    assert "sharegpt" not in plan
+
     # The previous library's routing options are the defaults: no --group-by given here.
     update_cfg = library_update_config(first_out, [second_pool], second_out, {"library": {}})
     assert update_cfg.library.group_by == "format" and update_cfg.library.skills_dir == first_out.resolve()
@@ -71,7 +81,7 @@ def test_a_library_update_analyses_only_what_is_new_and_carries_the_rest(ray_ses
         state = load_state(second_out / skill.run_dir)
         assert state.config["update"] == str((first_out / "run" / "skills" / skill.name).resolve())
     assert (chats.update.seen, chats.update.changed, chats.update.new, chats.update.calls) == (12, 0, 0, 0)
-    assert (tau.update.seen, tau.update.changed) == (TAU - 1, 1) and tau.update.new >= NEW_TAU
+    assert (tau.update.seen, tau.update.changed, tau.update.new) == (TAU - 1, 1, NEW_TAU)
     assert tau.update.calls >= 1 + NEW_TAU and tau.update.full_calls > tau.update.calls
 
     # Seen runs made no call; every call of the update is a changed or new run's.
@@ -79,16 +89,15 @@ def test_a_library_update_analyses_only_what_is_new_and_carries_the_rest(ray_ses
     assert seen.height == TAU - 1 + 12 and seen["llm_calls"].sum() == 0
     assert set(seen["skill"]) == {tau.name, chats.name}
     sent = manifest.filter(~pl.col("status").is_in(["seen", "unrouted", "quarantined"]))
-    assert set(sent["source_file"].map_elements(lambda f: Path(f).name, return_dtype=pl.String)) <= {"tau.json", "more_tau.json", STRAY.name}
+    assert set(sent["source_file"].map_elements(lambda f: Path(f).name, return_dtype=pl.String)) == {"tau.json", "more_tau.json"}
     new_tau = sent.filter(pl.col("source_file").str.ends_with("more_tau.json"))
     assert new_tau.height == NEW_TAU and set(new_tau["skill"]) == {tau.name}
     assert library.update_total().calls == sent["llm_calls"].sum() == tau.update.calls
     assert sent.filter(pl.col("source_file").str.ends_with("tau.json") & ~pl.col("source_file").str.ends_with("more_tau.json"))["reason"].str.contains("changed since").all()
 
-    # The run of no family: a group of one, unrouted with the reason (or joined to a group and analysed there).
+    # The run of no family: a group of one that fits no group, unrouted with the reason.
     stray = manifest.filter(pl.col("source_file").str.ends_with(STRAY.name))
-    assert stray.height == 1
-    assert stray["status"][0] != "seen" and (stray["skill"][0] or "fewer than the minimum group size" in stray["reason"][0]), stray.to_dicts()
+    assert stray.select("status", "skill").rows() == [("unrouted", "")] and "fewer than the minimum group size" in stray["reason"][0]
 
     # The ShareGPT skill got nothing from this pool: carried over unchanged, its run where the first library left it.
     assert chat.origin == "carried" and chat.routed == 0 and chat.update is None

@@ -7,13 +7,18 @@ import json
 import shutil
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from tests.conftest import EXAMPLES
+from trace2skill.library.models import Routing, SkillRoute
 from trace2skill.run.checkpoint import RUN_FORMAT, STATE_FILE, RunError, RunState, saved_config
 from trace2skill.run.library import LIBRARY_JSON, Library, LibrarySkill
+from trace2skill.run.library_plan import library_plan
 from trace2skill.run.library_update import carry_skills, library_update_config, previous_library, skill_counts
 from trace2skill.run.options import DistillConfig
+from trace2skill.run.plan import Plan
 from trace2skill.run.summary import RunSummary
 from trace2skill.run.update import UpdateCounts, update_config
 
@@ -120,3 +125,30 @@ def test_the_update_counts_add_up_over_the_skills(tmp_path):
     assert "a: update of p: 10 seen (no call), 1 changed, 2 new" in table
     assert "c: carried over unchanged" in table and total.line() in table
     assert "carried" not in Library(skills=[_entry("a")], criterion="c", read=4, quarantined=0, unrouted=0).table()
+
+
+def test_plan_of_a_library_update_splits_each_matched_skill_against_its_own_run(tmp_path):
+    """A trajectory is seen only by the skill whose previous run analysed it unchanged: one that
+    moved to another skill, or whose contents changed, costs a call."""
+    previous = previous_library(finished_library(tmp_path))
+    pq.write_table(pa.table({"trajectory_id": ["a", "b", "c", "m"], "status": ["analyzed", "no_lesson", "analyzed", "analyzed"], "content_hash": ["ha", "hb", "hc", "hm"]}), previous.skill_runs()[SKILLS[0]] / "manifest.parquet")
+    scanned = pa.table({"id": ["a", "b", "c", "d", "m", "n1", "n2"], "content_hash": ["ha", "hb", "other", "hd", "hm", "h1", "h2"]})
+    routing = Routing(
+        skills=[SkillRoute(skill=SKILLS[0], group="tau", matched=SKILLS[0], description="x", trajectory_ids=["a", "b", "c", "d"]),
+                SkillRoute(skill="new-skill", group="chat", description="y", trajectory_ids=["m", "n1", "n2"])],
+        unrouted=[], criterion="c",
+    )
+    fields = {name: 0 for name in ("files", "quarantined", "sampled", "context_tokens", "analysis_prompt_tokens", "analysis_completion_tokens", "merge_prompt_tokens", "merge_completion_tokens", "shared_prefix_tokens")}
+    stats = {"mean": 0, "p50": 0, "p95": 0, "max": 0}
+    tree = {"units": 0, "clusters": 1, "fan_in": 8, "levels": 0, "calls": 0}
+    plan = Plan(**fields, trajectories=7, formats={}, outcomes={}, tokenizer="x", trajectory_tokens=stats, prompt_tokens=stats, analysis_calls=14,
+                lessons_per_trajectory=2, merge_fewest=tree, merge_most=tree)
+    planned = library_plan(routing, plan, DistillConfig.model_validate({"inputs": [], "out_dir": tmp_path}), scanned, previous.skill_runs())
+    tau, new = planned.skills
+    assert (tau.origin, tau.update.seen, tau.update.changed, tau.update.new) == ("updated", 2, 1, 1)
+    assert (tau.analysis_calls, tau.update.full_calls) == (4, 8)  # 2 calls a trajectory, for the changed and the new one
+    assert (new.origin, new.update.seen, new.update.new, new.analysis_calls) == ("created", 0, 3, 6)  # m moved here: analysed again
+    split = planned.update_split("prev")
+    assert (split.seen, split.changed, split.new) == (2, 1, 4)
+    assert f"{SKILLS[0]}: update of" in planned.table()
+    assert library_plan(routing, plan, DistillConfig.model_validate({"inputs": [], "out_dir": tmp_path})).skills[0].update is None

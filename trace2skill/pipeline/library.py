@@ -12,6 +12,11 @@ them go at a time, each streaming its own Ray Data datasets.
 The library's ``run.json`` records ``read`` (the pool read, routed and split), ``analyze``
 (every skill's run finished; a skill's own ``run.json`` resumes it) and ``consolidate``
 (``library.json``, the manifest and the report written).
+
+A library update (``cfg.update``: the previous library's run folder, ``run.library_update``)
+routes against the previous library's skills; a skill matched to one runs as the update of
+that skill's previous run, and the previous skills no group took are carried into
+``library.json`` by the last stage.
 """
 
 from __future__ import annotations

@@ -54,10 +54,9 @@ def previous_library(path: Path) -> PreviousLibrary:
     return previous
 
 
-def library_update_config(previous: Path, inputs: list[Path], out_dir: Path, flags: dict[str, Any]) -> DistillConfig:
-    """The library update's configuration: the previous library's saved options (routing
-    included), ``flags`` on top, the new ``inputs`` and ``out_dir``; the previous library's
-    skills as the existing skills (``library.skills_dir``) and its run folder as ``update``."""
+def library_update_settings(previous: Path, flags: dict[str, Any]) -> tuple[PreviousLibrary, dict[str, Any]]:
+    """The previous library and its saved options (routing included, less ``NOT_CARRIED``) with
+    ``flags`` on top; its skills as the existing skills (``library.skills_dir``)."""
     found = previous_library(previous)
     if (flags.get("library") or {}).get("skills_dir") is not None:
         raise RunError("--update matches the pool to the previous library's skills; --skills does not apply")
@@ -65,6 +64,13 @@ def library_update_config(previous: Path, inputs: list[Path], out_dir: Path, fla
     assert state is not None  # previous_library checked it
     settings = carried_settings(state.config, flags)
     settings["library"] = {**(settings.get("library") or {}), "skills_dir": found.out_dir}
+    return found, settings
+
+
+def library_update_config(previous: Path, inputs: list[Path], out_dir: Path, flags: dict[str, Any]) -> DistillConfig:
+    """The library update's configuration (``library_update_settings``) with the new ``inputs``
+    and ``out_dir``, and the previous library's run folder as ``update``."""
+    found, settings = library_update_settings(previous, flags)
     cfg = DistillConfig.model_validate({**settings, "inputs": inputs, "out_dir": out_dir, "update": found.run_dir})
     if {cfg.out_dir.resolve(), cfg.resolved_run_dir.resolve()} & {found.out_dir, found.run_dir}:
         raise RunError(f"--update writes a new library and leaves {previous} intact: give another --library folder")

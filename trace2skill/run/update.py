@@ -186,10 +186,14 @@ def update_cost(run_dir: Path, previous_run: Path, calls: int) -> UpdateCounts:
 
 def planned_split(inputs: list[str], previous: Path, cfg: RunOptions) -> UpdateCounts:
     """``plan --update``: how many trajectories of ``inputs`` the update would find seen, changed
-    and new. The records are read and redacted as distill reads them (the hash is of the
-    redacted run), their ids and hashes kept as Arrow arrays and joined with the previous
-    manifest by Arrow (no Ray: a plan is one pass over the files)."""
-    run_dir = finished_run(previous)
+    and new."""
+    return split_against(scanned_hashes(inputs, cfg), finished_run(previous))
+
+
+def scanned_hashes(inputs: list[str], cfg: RunOptions) -> pa.Table:
+    """The ``id`` and ``content_hash`` of every trajectory of ``inputs``, read and redacted as
+    distill reads them (the hash is of the redacted run), kept as Arrow arrays (no Ray: a plan
+    is one pass over the files)."""
     found = sort_inputs(inputs, cfg.input_format, include=cfg.include, exclude=cfg.exclude)
     labels = found.with_labels(read_labels(cfg.labels) if cfg.labels else None)
     chunks, ids, hashes = [], [], []
@@ -202,11 +206,18 @@ def planned_split(inputs: list[str], previous: Path, cfg: RunOptions) -> UpdateC
                 chunks.append(pa.table({"id": ids, "content_hash": hashes}))
                 ids, hashes = [], []
     chunks.append(pa.table({"id": pa.array(ids, pa.string()), "content_hash": pa.array(hashes, pa.string())}))
-    previous_rows = pq.read_table(run_dir / MANIFEST, columns=["trajectory_id", "status", "content_hash"])
+    return pa.concat_tables(chunks)
+
+
+def split_against(scanned: pa.Table, previous_run: Path) -> UpdateCounts:
+    """How many of the ``scanned`` trajectories (``id``, ``content_hash``) the finished run
+    ``previous_run`` analysed unchanged (seen), under other contents (changed), or not (new):
+    a join with its manifest by Arrow."""
+    previous_rows = pq.read_table(previous_run / MANIFEST, columns=["trajectory_id", "status", "content_hash"])
     analysed = previous_rows.filter(pc.and_(pc.is_in(previous_rows["status"], value_set=pa.array(ANALYSED)), pc.not_equal(previous_rows["content_hash"], "")))
     right = pa.table({"trajectory_id": analysed["trajectory_id"], PREVIOUS_HASH: analysed["content_hash"]})
-    joined = pa.concat_tables(chunks).join(right, keys="id", right_keys="trajectory_id", join_type="left outer")
-    return UpdateCounts(previous=str(run_dir), **split_counts(joined))
+    joined = scanned.join(right, keys="id", right_keys="trajectory_id", join_type="left outer")
+    return UpdateCounts(previous=str(previous_run), **split_counts(joined))
 
 
 def earlier_runs(run_dir: Path) -> list[Path]:
