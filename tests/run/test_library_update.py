@@ -20,7 +20,7 @@ from trace2skill.run.library_update import carry_skills, library_update_config, 
 from trace2skill.run.options import DistillConfig
 from trace2skill.run.plan import Plan
 from trace2skill.run.summary import RunSummary
-from trace2skill.run.update import UpdateCounts, update_config
+from trace2skill.run.update import NO_PREVIOUS, UpdateCounts, update_config
 
 SKILLS = ("airline-support", "sql-questions")
 
@@ -113,7 +113,7 @@ def test_the_update_counts_add_up_over_the_skills(tmp_path):
     updated = UpdateCounts(previous="p", seen=10, changed=1, new=2, calls=3, full_calls=13)
     assert skill_counts(RunSummary(update=updated), tmp_path / "no-run") is updated
     created = skill_counts(RunSummary(read=5), tmp_path / "no-run")  # a new skill: everything new, its calls a full run's
-    assert (created.new, created.calls, created.full_calls, created.seen) == (5, 0, 0, 0)
+    assert (created.new, created.calls, created.full_calls, created.seen, created.previous) == (5, 0, 0, 0, NO_PREVIOUS)
     created = created.model_copy(update={"calls": 5, "full_calls": 5})
     library = Library(
         skills=[_entry("a", origin="updated", update=updated), _entry("b", update=created), _entry("c", origin="carried", routed=0)],

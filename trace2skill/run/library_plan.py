@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 from trace2skill.library.models import Overlap, Routing, SkillRoute
 from trace2skill.run.options import RunOptions
 from trace2skill.run.plan import Plan, merge_tree
-from trace2skill.run.update import UpdateCounts, split_against
+from trace2skill.run.update import NO_PREVIOUS, UpdateCounts, split_against
 
 
 class SkillPlan(BaseModel):
@@ -84,6 +84,6 @@ def skill_split(scanned: pa.Table, route: SkillRoute, previous_run: Path | None,
     """The seen, changed and new trajectories of ``route`` against its previous run (none: all
     new), and its share of ``full_calls`` (a full run's) that the update makes."""
     mine = scanned.filter(pc.is_in(scanned["id"], value_set=pa.array(route.trajectory_ids, pa.string())))
-    counts = split_against(mine, previous_run) if previous_run else UpdateCounts(previous="", new=mine.num_rows)
+    counts = split_against(mine, previous_run) if previous_run else UpdateCounts(previous=NO_PREVIOUS, new=mine.num_rows)
     share = (counts.changed + counts.new) / mine.num_rows if mine.num_rows else 0.0
     return counts.model_copy(update={"calls": round(full_calls * share), "full_calls": full_calls})

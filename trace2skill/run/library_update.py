@@ -20,7 +20,7 @@ from trace2skill.run.library import LIBRARY_JSON, Library, LibrarySkill, relativ
 from trace2skill.run.options import DistillConfig
 from trace2skill.run.outputs import analysis_usage
 from trace2skill.run.summary import RunSummary
-from trace2skill.run.update import UpdateCounts, carried_settings, finished_run
+from trace2skill.run.update import NO_PREVIOUS, UpdateCounts, carried_settings, finished_run
 
 
 @dataclass(frozen=True)
@@ -83,7 +83,7 @@ def skill_counts(summary: RunSummary, run_dir: Path) -> UpdateCounts:
     if summary.update is not None:
         return summary.update
     calls = analysis_usage(run_dir).calls
-    return UpdateCounts(previous="", new=summary.read, calls=calls, full_calls=calls)
+    return UpdateCounts(previous=NO_PREVIOUS, new=summary.read, calls=calls, full_calls=calls)
 
 
 def carry_skills(previous: PreviousLibrary, taken: set[str], out_dir: Path) -> list[LibrarySkill]:

@@ -34,6 +34,7 @@ PREVIOUS_HASH, PREVIOUS_SOURCE = "previous_hash", "previous_outcome_source"  # t
 NOT_CARRIED = ("inputs", "out_dir", "run_dir", "skill_dir", "mode", "draft", "limit", "update")
 HASH_CHUNK = 65_536  # ids hashed per Arrow chunk by plan --update
 UPDATE_JSON = "update.json"  # the read stage's counts, so that a resumed update reports them
+NO_PREVIOUS = "no previous run (a new skill)"  # a library update's new skill: every trajectory new
 
 
 class UpdateCounts(BaseModel):
