@@ -5,7 +5,9 @@ The previous library's skills are the existing skills the pool's groups are matc
 ``--skills``), and its routing options the defaults. A group matched to one of them is a
 single-skill update of that skill's previous run (``run.update.as_update``: seen, changed,
 new); a group no skill fits starts a new skill; a previous skill no group takes is carried
-over unchanged (its folder copied, its entry kept with origin ``carried``).
+over unchanged (its folder copied, its entry kept with origin ``carried``). Seen is decided
+per skill: a trajectory that now routes to another skill than before is new to that skill,
+and analysed against its S0.
 """
 
 from __future__ import annotations
