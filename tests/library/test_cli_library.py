@@ -7,6 +7,7 @@ import json
 import pytest
 
 from tests.conftest import EXAMPLES
+from tests.run.test_library_update import finished_library
 from tests.test_cli_conventions import cli, one_error
 
 
@@ -48,3 +49,18 @@ def test_plan_library_splits_the_pool_and_its_calls():
     assert all(s["merge_calls"] >= 1 for s in library["skills"])
     table = cli("plan", str(EXAMPLES / "airline"), "--library", "--group-by", "format").stdout
     assert "2 skill(s), 0 trajectory(ies) unrouted" in table and "analysis calls" in table
+
+
+def test_update_of_a_library_or_a_skill_run_fails_before_any_work_when_mismatched(tmp_path):
+    """--update of a library goes with --library, of one skill's run with --out; --skills has no place in a library update."""
+    previous = finished_library(tmp_path)
+    pool = str(EXAMPLES / "airline")
+    cases = [
+        (["--out", str(tmp_path / "new"), "--update", str(previous)], "is a library's run: update it with --library"),
+        (["--library", str(tmp_path / "new"), "--update", str(previous / "run" / "skills" / "sql-questions")], "is one skill's run, not a library"),
+        (["--library", str(tmp_path / "new"), "--update", str(previous), "--skills", str(EXAMPLES / "skills")], "--skills does not apply"),
+        (["--library", str(previous), "--update", str(previous)], "another --library folder"),
+    ]
+    for args, words in cases:
+        assert words in one_error(cli("distill", pool, *args, "--backend", "fake"))
+        assert not (tmp_path / "new").exists()

@@ -33,7 +33,7 @@ def distill(
     inputs: Annotated[Optional[list[Path]], typer.Argument(help="Trajectory files or directories.")] = None,
     out: Annotated[Optional[Path], typer.Option("--out", help="Output folder; the skill lands in OUT/<name>/.")] = None,
     resume: Annotated[Optional[Path], typer.Option("--resume", help="Continue the interrupted run in this output or run folder, with its saved options.")] = None,
-    update: Annotated[Optional[Path], typer.Option("--update", help="Update the finished run in this output or run folder: its skill is S0 and its options the defaults; only new or changed trajectories are analysed (docs/library.md). Needs INPUTS and a new --out.")] = None,
+    update: Annotated[Optional[Path], typer.Option("--update", help="Update the finished run in this output or run folder: its skill is S0 and its options the defaults; only new or changed trajectories are analysed (docs/library.md). Needs INPUTS and a new --out; with --library NEW_OUT, updates a whole library.")] = None,
     force: Annotated[bool, typer.Option("--force", help="Write over an output folder that holds an earlier run (refused otherwise).")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress lines on stderr.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", help="Show Ray's own messages on stderr (start-up, warnings, log lines) instead of writing them to RUN_DIR/ray.log.")] = False,
@@ -71,6 +71,7 @@ def distill(
 ) -> None:
     """Analyse trajectories and write a skill folder plus run outputs (Parquet, summary, report)."""
     from trace2skill.run.checkpoint import clear_run, resume_config, run_folder
+    from trace2skill.run.library_update import library_update_config
     from trace2skill.run.recipes import load_recipe, with_flags
     from trace2skill.run.update import update_config
 
@@ -106,8 +107,6 @@ def distill(
         raise CliError("--skills and --group-by belong to library mode: give --library OUT_DIR")
     if library is not None and out is not None:
         raise CliError("give --out (one skill) or --library (a library of skills), not both")
-    if library is not None and update is not None:
-        raise CliError("--update updates one skill's run: give it a library skill's run dir (LIBRARY/run/skills/NAME) and --out, not --library")
     out = out or library
     if resume is not None:
         chosen = given(flags)
@@ -123,7 +122,8 @@ def distill(
         if library is not None:
             settings.setdefault("library", {})
         try:
-            cfg = update_config(update, inputs, out, settings) if update is not None else DistillConfig.model_validate({**settings, "inputs": inputs, "out_dir": out})
+            updated = library_update_config if library is not None else update_config
+            cfg = updated(update, inputs, out, settings) if update is not None else DistillConfig.model_validate({**settings, "inputs": inputs, "out_dir": out})
         except ValidationError as exc:
             raise CliError(first_error(exc)) from None
         readable(inputs, cfg.input_format, cfg.include, cfg.exclude)

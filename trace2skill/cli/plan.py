@@ -27,7 +27,7 @@ def plan(
     seed: Annotated[Optional[int], typer.Option("--seed", help="Seed of the sample and of the --max-prompt-tokens preview.  [default: the recipe's, else 0]")] = None,
     max_prompt_tokens: Annotated[Optional[int], typer.Option("--max-prompt-tokens", min=1, help="Show what distill --max-prompt-tokens N (same --seed) would analyse.")] = None,
     lessons: Annotated[Optional[float], typer.Option("--lessons-per-trajectory", min=0, help="Merge units per analysed trajectory.  [default: 2]")] = None,
-    update: Annotated[Optional[Path], typer.Option("--update", help="Plan distill --update of this finished run (output or run folder): its options and skill are the defaults; counts seen, changed and new trajectories.")] = None,
+    update: Annotated[Optional[Path], typer.Option("--update", help="Plan distill --update of this finished run (output or run folder): its options and skill are the defaults; counts seen, changed and new trajectories. With --library, of a finished library.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the plan as JSON on stdout instead of a table.")] = False,
     include: Include = None,
     exclude: Exclude = None,
@@ -38,6 +38,7 @@ def plan(
     """Count the inputs and estimate a distill's LLM calls, tokens and (with a recipe's throughput) GPU-hours and wall time."""
     from trace2skill.analysts.context import SkillContext
     from trace2skill.ingest import read_labels
+    from trace2skill.run.library_update import library_update_settings
     from trace2skill.run.plan import LESSONS_PER_TRAJECTORY, make_plan, scan_inputs
     from trace2skill.run.recipes import load_recipe, with_flags
     from trace2skill.run.tokens import token_counter
@@ -47,12 +48,15 @@ def plan(
     require_options(skill=skill, labels=labels, skills=skills)
     if (skills is not None or group_by is not None) and not library:
         raise CliError("--skills and --group-by belong to library mode: give --library")
-    if library and update is not None:
-        raise CliError("--update plans the update of one skill's run; a library is not updated with --update yet (docs/library.md)")
-    flags = {"input_format": input_format, "success_threshold": success_threshold, "labels": labels, "backend": {"backend": backend}, "max_prompt_tokens": max_prompt_tokens, "seed": seed, "include": include, "exclude": exclude}
+    flags = {
+        "input_format": input_format, "success_threshold": success_threshold, "labels": labels, "backend": {"backend": backend}, "max_prompt_tokens": max_prompt_tokens,
+        "seed": seed, "include": include, "exclude": exclude, "library": {"skills_dir": skills, "group_by": group_by},
+    }
     settings = with_flags(load_recipe(recipe) if recipe else {}, given(flags))
-    previous = None
-    if update is not None:
+    previous = previous_library = None
+    if update is not None and library:
+        previous_library, settings = library_update_settings(update, settings)
+    elif update is not None:
         previous, settings = update_settings(update, settings)
         skill = skill or previous_skill(previous)
     try:
@@ -75,18 +79,24 @@ def plan(
     if not library:
         typer.echo(result.model_dump_json(indent=2) if as_json else result.table())
         return
-    planned = _library_plan(tasks, result, cfg, LibraryConfig(skills_dir=skills, group_by=group_by))
+    planned = _library_plan(tasks, result, cfg, previous_library.skill_runs() if previous_library else None, inputs)
+    if previous_library is not None:
+        result = result.with_update(planned.update_split(str(previous_library.run_dir)))
     if as_json:
         typer.echo(json.dumps({**result.model_dump(mode="json"), "library": planned.model_dump(mode="json")}, indent=2))
     else:
         typer.echo(result.table() + "\n" + planned.table())
 
 
-def _library_plan(trajectories: list, result, cfg: RunOptions, library: LibraryConfig):
+def _library_plan(trajectories: list, result, cfg: RunOptions, previous_runs: dict[str, Path] | None, inputs: list[Path]):
     """The library plan: the scanned trajectories routed as distill --library routes them
-    (their tasks unredacted here: plan prints numbers only)."""
+    (their tasks unredacted here: plan prints numbers only); in an update (``previous_runs``:
+    the previous library's skills' runs), each skill's seen, changed and new trajectories."""
     from trace2skill.run.library_plan import library_plan
     from trace2skill.run.routing import route_records, task_record
+    from trace2skill.run.update import scanned_hashes
 
     records = [task_record(t.id, t.task, t.source_format, t.metadata) for t in trajectories]
-    return library_plan(route_records(records, library, cfg.consolidate, cfg.seed), result, cfg)
+    routing = route_records(records, cfg.library or LibraryConfig(), cfg.consolidate, cfg.seed)
+    scanned = scanned_hashes([str(p) for p in inputs], cfg) if previous_runs is not None else None
+    return library_plan(routing, result, cfg, scanned, previous_runs)

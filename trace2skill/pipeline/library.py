@@ -12,6 +12,11 @@ them go at a time, each streaming its own Ray Data datasets.
 The library's ``run.json`` records ``read`` (the pool read, routed and split), ``analyze``
 (every skill's run finished; a skill's own ``run.json`` resumes it) and ``consolidate``
 (``library.json``, the manifest and the report written).
+
+A library update (``cfg.update``: the previous library's run folder, ``run.library_update``)
+routes against the previous library's skills; a skill matched to one runs as the update of
+that skill's previous run, and the previous skills no group took are carried into
+``library.json`` by the last stage.
 """
 
 from __future__ import annotations
@@ -63,11 +68,13 @@ from trace2skill.run.library import (
     library_entry,
     write_library_manifest,
 )
+from trace2skill.run.library_update import carry_skills, previous_library, skill_counts
 from trace2skill.run.options import DistillConfig
 from trace2skill.run.outputs import TRAJECTORIES
 from trace2skill.run.progress import Console
 from trace2skill.run.routing import ROUTES, existing_skills, read_routing, route_pool
 from trace2skill.run.summary import RunSummary
+from trace2skill.run.update import as_update
 from trace2skill.schema import Usage
 from trace2skill.skill.folder import write_skill
 from trace2skill.skill.model import Skill
@@ -138,12 +145,14 @@ def write_skill_parts(batch: pa.Table, *, routes: str, skills: str) -> dict[str,
     return {"written": [written]}
 
 
-def skill_config(cfg: DistillConfig, route: SkillRoute, skill_dir: Path | None, app: str) -> DistillConfig:
+def skill_config(cfg: DistillConfig, route: SkillRoute, skill_dir: Path | None, app: str, previous_run: Path | None = None) -> DistillConfig:
     """The single-skill run of ``route``: deepen the matched existing skill, or create one
-    (drafted from the group's tasks unless ``library.draft_new`` is off)."""
-    return cfg.model_copy(
+    (drafted from the group's tasks unless ``library.draft_new`` is off); in a library update,
+    the update of the matched skill's ``previous_run``."""
+    skill = cfg.model_copy(
         update={
             "library": None,
+            "update": None,
             "run_dir": cfg.resolved_run_dir / SKILLS_DIR / route.skill,
             "skill_dir": skill_dir,
             "mode": "deepen" if skill_dir else "create",
@@ -152,6 +161,7 @@ def skill_config(cfg: DistillConfig, route: SkillRoute, skill_dir: Path | None, 
             "analyst_app": app,
         }
     )
+    return as_update(skill, previous_run) if previous_run else skill
 
 
 def starting_skill(cfg: DistillConfig, route: SkillRoute) -> Skill:
@@ -188,10 +198,10 @@ SKILL_STAGES: tuple[Stage[DistillRun], ...] = (
 )
 
 
-def distill_skill(lib: LibraryRun, route: SkillRoute, skill_dir: Path | None) -> RunSummary:
-    """One skill's run, started or resumed; its summary."""
+def distill_skill(lib: LibraryRun, route: SkillRoute, skill_dir: Path | None, previous_run: Path | None = None) -> RunSummary:
+    """One skill's run (the update of ``previous_run`` when given), started or resumed; its summary."""
     t_start = time.perf_counter()
-    cfg = skill_config(lib.base.cfg, route, skill_dir, lib.base.app)
+    cfg = skill_config(lib.base.cfg, route, skill_dir, lib.base.app, previous_run)
     run_dir = cfg.resolved_run_dir
     state = start_run(cfg, resume=(run_dir / STATE_FILE).is_file())
     if state.finished:
@@ -205,27 +215,35 @@ def distill_skill(lib: LibraryRun, route: SkillRoute, skill_dir: Path | None) ->
 
 
 def distill_skills(lib: LibraryRun) -> None:
-    """Every skill's run, ``library.parallel_skills`` at a time."""
+    """Every skill's run, ``library.parallel_skills`` at a time; in a library update, a skill
+    matched to one of the previous library's updates that skill's run."""
     routing = lib.routing or read_routing(lib.run_dir)[0]
     lib.routing = routing
     found = existing_skills(lib.base.cfg.library.skills_dir)
+    previous = previous_library(lib.base.cfg.update).skill_runs() if lib.base.cfg.update else {}
     with ThreadPoolExecutor(max_workers=lib.base.cfg.library.parallel_skills, thread_name_prefix="skill") as pool:
-        futures = {r.skill: pool.submit(distill_skill, lib, r, found.get(r.matched) if r.matched else None) for r in routing.skills}
+        futures = {r.skill: pool.submit(distill_skill, lib, r, found.get(r.matched) if r.matched else None, previous.get(r.matched or "")) for r in routing.skills}
         for name, future in futures.items():
             lib.summaries[name] = future.result()
 
 
 def finish_library(lib: LibraryRun) -> None:
     """``library.json``, the library's manifest (each trajectory with its skill, or unrouted
-    and why) and its report."""
+    and why) and its report; in a library update, the previous skills no group took carried over."""
     from trace2skill.report.library import (
         write_library_report,  # the report's modules load at the run's end
     )
 
     cfg, run_dir = lib.base.cfg, lib.run_dir
     routing, routed = read_routing(run_dir)
-    entries = [library_entry(r, routed.get(r.skill, 0), lib.summaries.get(r.skill) or _summary_of(run_dir / SKILLS_DIR / r.skill), cfg.out_dir, run_dir / SKILLS_DIR / r.skill) for r in routing.skills]
-    library = Library.of(routing, entries, run_dir)
+    entries = []
+    for r in routing.skills:
+        skill_run = run_dir / SKILLS_DIR / r.skill
+        summary = lib.summaries.get(r.skill) or _summary_of(skill_run)
+        entries.append(library_entry(r, routed.get(r.skill, 0), summary, cfg.out_dir, skill_run, skill_counts(summary, skill_run) if cfg.update else None))
+    if cfg.update:
+        entries += carry_skills(previous_library(cfg.update), {r.matched for r in routing.skills if r.matched}, cfg.out_dir)
+    library = Library.of(routing, entries, run_dir, cfg.update)
     (cfg.out_dir / LIBRARY_JSON).write_text(library.model_dump_json(indent=2))
     in_worker(write_library_manifest)(run_dir, [r.skill for r in routing.skills])
     in_worker(write_library_report)(run_dir, cfg.out_dir / LIBRARY_JSON)

@@ -15,7 +15,7 @@ from pathlib import Path
 from trace2skill.report.doc import Link, Links, Report, Section, Table, Text
 from trace2skill.report.html import render_html
 from trace2skill.report.markdown import render_markdown
-from trace2skill.run.library import Library
+from trace2skill.run.library import Library, LibrarySkill
 
 
 def library_report(library: Library, run_dir: Path, out_dir: Path) -> Report:
@@ -27,6 +27,10 @@ def library_report(library: Library, run_dir: Path, out_dir: Path) -> Report:
         rate = "-" if s.success_rate is None else f"{s.success_rate:.0%}"
         rows.append([Links([Link(s.name, report)]), s.origin, s.group, str(s.routed), rate, str(s.lessons), str(s.edits_applied), "yes" if s.valid else "no", s.description])
     routing.blocks.append(Table(["skill", "origin", "group", "routed", "success", "lessons", "edits", "valid", "description"], rows))
+    if library.update:
+        routing.blocks.append(Text(f"An update of the library {library.update}: {library.update_total().line()}."))
+        counts = [[s.name, str(s.update.seen), str(s.update.changed), str(s.update.new), str(s.update.calls), str(s.update.full_calls)] for s in library.skills if s.update]
+        routing.blocks.append(Table(["skill", "seen (no call)", "changed", "new", "analysis calls", "a full run's"], counts))
     sections = [routing]
     overlaps = Section("Overlapping descriptions", "overlaps")
     if library.overlaps:
@@ -49,11 +53,21 @@ def library_report(library: Library, run_dir: Path, out_dir: Path) -> Report:
                 [
                     Text(s.description),
                     Text(f"{s.origin}; group {s.group}; keywords: {', '.join(s.keywords) or '-'}; {s.routed} trajectories, {s.lessons} lessons, {s.edits_applied} edits applied."),
+                    *[Text(note) for note in _update_note(s)],
                     Table(["what", "where"], [["skill", s.skill_dir], ["run", s.run_dir], ["provenance", s.provenance], ["report", s.report]]),
                 ],
             )
         )
     return Report(title=f"Library of {len(library.skills)} skills", subtitle=str(run_dir), sections=sections)
+
+
+def _update_note(skill: LibrarySkill) -> list[str]:
+    """What a library update did with ``skill``: its counts, or that it was carried over."""
+    if skill.update:
+        return [skill.update.line()]
+    if skill.origin == "carried":
+        return ["Carried over unchanged from the previous library: no trajectory of this pool was routed to it."]
+    return []
 
 
 def write_library_report(run_dir: Path, library_json: Path) -> tuple[Path, Path]:

@@ -24,6 +24,7 @@ from trace2skill.library.models import Overlap, Routing, SkillRoute
 from trace2skill.run.outputs import MANIFEST, QUARANTINE, TRAJECTORIES, trajectory_rows
 from trace2skill.run.routing import ROUTES
 from trace2skill.run.summary import RunSummary
+from trace2skill.run.update import UpdateCounts
 from trace2skill.schema import MANIFEST_SCHEMA, ManifestRow, to_table
 from trace2skill.skill.folder import load_skill
 
@@ -37,7 +38,7 @@ class LibrarySkill(BaseModel):
 
     name: str
     description: str
-    origin: Literal["deepened", "created"]
+    origin: Literal["deepened", "created", "updated", "carried"]  # updated: a previous library's skill; carried: copied unchanged
     group: str
     keywords: list[str] = Field(default_factory=list)
     match_score: float | None = None
@@ -50,6 +51,7 @@ class LibrarySkill(BaseModel):
     run_dir: str
     provenance: str
     report: str
+    update: UpdateCounts | None = None  # in a library update: its seen, changed and new trajectories, its analysis calls and a full run's
 
 
 class Library(BaseModel):
@@ -62,11 +64,13 @@ class Library(BaseModel):
     unrouted: int
     unrouted_reasons: dict[str, int] = Field(default_factory=dict)
     overlaps: list[Overlap] = Field(default_factory=list)
+    update: str | None = None  # the run folder of the library this one updates
 
     @classmethod
-    def of(cls, routing: Routing, skills: list[LibrarySkill], run_dir: Path) -> Library:
+    def of(cls, routing: Routing, skills: list[LibrarySkill], run_dir: Path, update: Path | None = None) -> Library:
         """The library of ``routing`` and its finished ``skills``; the counts from ``run_dir``."""
         return cls(
+            update=str(update) if update else None,
             skills=skills,
             criterion=routing.criterion,
             read=parts.num_rows(run_dir / TRAJECTORIES),
@@ -85,16 +89,27 @@ class Library(BaseModel):
             lines.append(f"{s.name:<{width}}  {s.origin:<8}  {s.routed:>6}  {rate:>7}  {s.lessons:>7}  {'yes' if s.valid else 'no'}")
         lines.append(f"read {self.read}, quarantined {self.quarantined}, unrouted {self.unrouted}; {self.criterion}")
         lines += [f"overlap: {o.a} and {o.b}: {o.reason}" for o in self.overlaps]
+        if self.update:
+            lines += [f"{s.name}: {s.update.line()}" for s in self.skills if s.update]
+            lines += [f"{s.name}: carried over unchanged (no trajectory of this pool routed to it)" for s in self.skills if s.origin == "carried"]
+            lines.append(self.update_total().line())
         return "\n".join(lines)
 
+    def update_total(self) -> UpdateCounts:
+        """The skills' update counts summed: the whole update's seen, changed and new
+        trajectories, its analysis calls and a full run's."""
+        counts = [s.update for s in self.skills if s.update]
+        fields = ("seen", "changed", "new", "calls", "full_calls")
+        return UpdateCounts(previous=self.update or "", **{f: sum(getattr(c, f) for c in counts) for f in fields})
 
-def library_entry(route: SkillRoute, routed: int, summary: RunSummary, out_dir: Path, run_dir: Path) -> LibrarySkill:
-    """The ``library.json`` entry of one finished skill run."""
+
+def library_entry(route: SkillRoute, routed: int, summary: RunSummary, out_dir: Path, run_dir: Path, update: UpdateCounts | None = None) -> LibrarySkill:
+    """The ``library.json`` entry of one finished skill run (``update``: its counts in a library update)."""
     skill_dir = Path(summary.skill_dir)
     return LibrarySkill(
         name=route.skill,
         description=load_skill(skill_dir).description,
-        origin="deepened" if route.matched else "created",
+        origin="updated" if summary.update else "deepened" if route.matched else "created",
         group=route.group,
         keywords=route.keywords,
         match_score=route.match_score,
@@ -103,10 +118,11 @@ def library_entry(route: SkillRoute, routed: int, summary: RunSummary, out_dir: 
         lessons=summary.lessons,
         edits_applied=summary.edits_applied,
         valid=summary.valid,
-        skill_dir=_relative(skill_dir, out_dir),
-        run_dir=_relative(run_dir, out_dir),
-        provenance=_relative(run_dir / "provenance.parquet", out_dir),
-        report=_relative(run_dir / "report.html", out_dir),
+        skill_dir=relative_path(skill_dir, out_dir),
+        run_dir=relative_path(run_dir, out_dir),
+        provenance=relative_path(run_dir / "provenance.parquet", out_dir),
+        report=relative_path(run_dir / "report.html", out_dir),
+        update=update,
     )
 
 
@@ -145,5 +161,6 @@ def _with_skill(table: pa.Table, skill: str) -> pa.Table:
     return table.append_column("skill", pa.array([skill] * table.num_rows, pa.string()))
 
 
-def _relative(path: Path, base: Path) -> str:
+def relative_path(path: Path, base: Path) -> str:
+    """``path`` relative to ``base`` (both resolved), as ``library.json`` writes its paths."""
     return Path(os.path.relpath(path.resolve(), base.resolve())).as_posix()

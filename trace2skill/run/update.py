@@ -34,6 +34,7 @@ PREVIOUS_HASH, PREVIOUS_SOURCE = "previous_hash", "previous_outcome_source"  # t
 NOT_CARRIED = ("inputs", "out_dir", "run_dir", "skill_dir", "mode", "draft", "limit", "update")
 HASH_CHUNK = 65_536  # ids hashed per Arrow chunk by plan --update
 UPDATE_JSON = "update.json"  # the read stage's counts, so that a resumed update reports them
+NO_PREVIOUS = "no previous run (a new skill)"  # a library update's new skill: every trajectory new
 
 
 class UpdateCounts(BaseModel):
@@ -69,7 +70,10 @@ def finished_run(path: Path) -> Path:
     state_file = run_dir / STATE_FILE
     if not state_file.is_file():
         raise RunError(f"--update needs a finished distill's output or run folder; {path} holds no {STATE_FILE}")
-    found = json.loads(state_file.read_text()).get("format")
+    saved = json.loads(state_file.read_text())
+    if saved.get("config", {}).get("library") is not None:
+        raise RunError(f"{run_dir} is a library's run: update it with --library NEW_OUT (distill INPUT... --library NEW_OUT --update {path})")
+    found = saved.get("format")
     if found != RUN_FORMAT:
         raise RunError(
             f"{run_dir} is a run of format {found}, written before trajectories had content hashes (format {RUN_FORMAT}); "
@@ -88,7 +92,12 @@ def update_settings(previous: Path, flags: dict[str, Any]) -> tuple[Path, dict[s
     assert state is not None  # finished_run checked it
     if flags.get("skill_dir") is not None or flags.get("draft"):
         raise RunError("--update starts from the previous run's skill; --skill and --draft do not apply")
-    return run_dir, with_flags({k: v for k, v in state.config.items() if k not in NOT_CARRIED}, flags)
+    return run_dir, carried_settings(state.config, flags)
+
+
+def carried_settings(config: dict[str, Any], flags: dict[str, Any]) -> dict[str, Any]:
+    """A previous run's saved ``config`` less ``NOT_CARRIED``, with ``flags`` on top."""
+    return with_flags({k: v for k, v in config.items() if k not in NOT_CARRIED}, flags)
 
 
 def update_config(previous: Path, inputs: list[Path], out_dir: Path, flags: dict[str, Any]) -> DistillConfig:
@@ -96,9 +105,16 @@ def update_config(previous: Path, inputs: list[Path], out_dir: Path, flags: dict
     command line gave) on top, the new ``inputs`` and ``out_dir``, and the previous skill as
     S0 in deepen mode."""
     run_dir, settings = update_settings(previous, flags)
-    cfg = DistillConfig.model_validate({**settings, "inputs": inputs, "out_dir": out_dir, "skill_dir": previous_skill(run_dir), "mode": "deepen", "update": run_dir})
-    if {cfg.out_dir.resolve(), cfg.resolved_run_dir.resolve()} & {previous_skill(run_dir).parent.resolve(), run_dir.resolve()}:
-        raise RunError(f"--update writes a new run and leaves {previous} intact: give another --out")
+    return as_update(DistillConfig.model_validate({**settings, "inputs": inputs, "out_dir": out_dir}), run_dir)
+
+
+def as_update(cfg: DistillConfig, previous_run: Path) -> DistillConfig:
+    """``cfg`` as the update of the finished run ``previous_run``: its skill as S0 in deepen
+    mode; refused when it would write over that run or its skill."""
+    skill = previous_skill(previous_run)
+    cfg = cfg.model_copy(update={"skill_dir": skill, "mode": "deepen", "draft": False, "update": previous_run})
+    if {cfg.out_dir.resolve(), cfg.resolved_run_dir.resolve()} & {skill.parent.resolve(), previous_run.resolve()}:
+        raise RunError(f"--update writes a new run and leaves {previous_run} intact: give another --out")
     return cfg
 
 
@@ -171,10 +187,14 @@ def update_cost(run_dir: Path, previous_run: Path, calls: int) -> UpdateCounts:
 
 def planned_split(inputs: list[str], previous: Path, cfg: RunOptions) -> UpdateCounts:
     """``plan --update``: how many trajectories of ``inputs`` the update would find seen, changed
-    and new. The records are read and redacted as distill reads them (the hash is of the
-    redacted run), their ids and hashes kept as Arrow arrays and joined with the previous
-    manifest by Arrow (no Ray: a plan is one pass over the files)."""
-    run_dir = finished_run(previous)
+    and new."""
+    return split_against(scanned_hashes(inputs, cfg), finished_run(previous))
+
+
+def scanned_hashes(inputs: list[str], cfg: RunOptions) -> pa.Table:
+    """The ``id`` and ``content_hash`` of every trajectory of ``inputs``, read and redacted as
+    distill reads them (the hash is of the redacted run), kept as Arrow arrays (no Ray: a plan
+    is one pass over the files)."""
     found = sort_inputs(inputs, cfg.input_format, include=cfg.include, exclude=cfg.exclude)
     labels = found.with_labels(read_labels(cfg.labels) if cfg.labels else None)
     chunks, ids, hashes = [], [], []
@@ -187,11 +207,18 @@ def planned_split(inputs: list[str], previous: Path, cfg: RunOptions) -> UpdateC
                 chunks.append(pa.table({"id": ids, "content_hash": hashes}))
                 ids, hashes = [], []
     chunks.append(pa.table({"id": pa.array(ids, pa.string()), "content_hash": pa.array(hashes, pa.string())}))
-    previous_rows = pq.read_table(run_dir / MANIFEST, columns=["trajectory_id", "status", "content_hash"])
+    return pa.concat_tables(chunks)
+
+
+def split_against(scanned: pa.Table, previous_run: Path) -> UpdateCounts:
+    """How many of the ``scanned`` trajectories (``id``, ``content_hash``) the finished run
+    ``previous_run`` analysed unchanged (seen), under other contents (changed), or not (new):
+    a join with its manifest by Arrow."""
+    previous_rows = pq.read_table(previous_run / MANIFEST, columns=["trajectory_id", "status", "content_hash"])
     analysed = previous_rows.filter(pc.and_(pc.is_in(previous_rows["status"], value_set=pa.array(ANALYSED)), pc.not_equal(previous_rows["content_hash"], "")))
     right = pa.table({"trajectory_id": analysed["trajectory_id"], PREVIOUS_HASH: analysed["content_hash"]})
-    joined = pa.concat_tables(chunks).join(right, keys="id", right_keys="trajectory_id", join_type="left outer")
-    return UpdateCounts(previous=str(run_dir), **split_counts(joined))
+    joined = scanned.join(right, keys="id", right_keys="trajectory_id", join_type="left outer")
+    return UpdateCounts(previous=str(previous_run), **split_counts(joined))
 
 
 def earlier_runs(run_dir: Path) -> list[Path]:
