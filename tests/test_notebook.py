@@ -36,3 +36,6 @@ def test_quickstart_notebook_runs():
     assert len(images) == 6  # the report's charts and the evaluation's
     assert re.search(r"^candidate-2 .* PROMOTED ", text, re.MULTILINE)  # the gate promoted the helpful skill
     assert "name: airline-support" in text  # the skill's SKILL.md was printed
+    # The library section: the mixed pool read whole, each of its three families a valid skill of its own.
+    assert re.search(r"^read 36, quarantined 0, unrouted 0; k=3 ", text, re.MULTILINE)
+    assert len(re.findall(r"^\S+ +created +\d+ .* yes$", text, re.MULTILINE)) == 3
