@@ -109,7 +109,7 @@ def write_records(parsed: ray.data.Dataset, trajectories: Path, quarantine: Path
         batch_format="pyarrow",
     )
     # One row of counts a part (a thousand at 1M records), summed here: ``Dataset.sum`` is a
-    # shuffle (map and reduce tasks) that took most of a small read's seconds.
+    # shuffle (map and reduce tasks), seconds of a small read (docs/performance.md).
     totals = Counter({"ok": 0, "quarantined": 0})
     for row in written.iter_rows():
         totals.update({key: int(row[key]) for key in totals})
