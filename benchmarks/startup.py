@@ -8,9 +8,10 @@ Each run is the command a user types, in a fresh process with its own local Ray
 time is trace2skill's and Ray's own), ``--limit 4``, two CPUs. The clock starts at the
 launch; "first analysis" is when the first analysis part file appears in ``RUN_DIR/analysis``
 (the first batch analysed and written), "whole run" when the process exits. The stage
-columns are the run's own ``summary.json`` ``stage_seconds`` (start: the analyst deployment;
-read: the read stage's Ray Data tasks) and "before the run" is launch until
-``pipeline.run.distill`` began (imports, argument checks). Medians of ``--repeats``.
+columns are the run's own ``summary.json`` ``stage_seconds`` (start: the analyst deployment
+created; read: the read stage's Ray Data tasks, then the wait for the analyst's replica, which
+starts meanwhile) and "before the run" is the process's time outside ``pipeline.run.distill``
+(imports and argument checks before it, the exit after it). Medians of ``--repeats``.
 Prints a table and writes ``benchmarks/results/startup.json``.
 """
 

@@ -1,4 +1,4 @@
-"""DistillConfig: the automatic analysis batch size."""
+"""DistillConfig: the automatic analysis batch size and number of analysis actors."""
 
 from __future__ import annotations
 
@@ -29,3 +29,8 @@ def test_large_runs_get_the_largest_batch_small_runs_the_smallest():
 def test_a_given_batch_size_is_kept():
     assert _config(batch_size=1).analysis_batch_size(1_000_000) == 1
     assert _config(batch_size=500).analysis_batch_size(3) == 500
+
+
+@pytest.mark.parametrize(("trajectories", "batch_size", "actors"), [(0, None, 1), (1, None, 1), (4, None, 1), (5, None, 2), (8, None, 2), (100_000, None, 2), (3, 1, 2), (10, 500, 1)])
+def test_no_more_actors_start_than_there_are_batches(trajectories, batch_size, actors):
+    assert _config(analyze_concurrency=2, batch_size=batch_size).analysis_actors(trajectories) == actors

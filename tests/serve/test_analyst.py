@@ -12,8 +12,8 @@ from tests.conftest import make_trajectory
 from tests.llm.openai_server import ChatServer
 from trace2skill.analysts.analyze import AnalystConfig
 from trace2skill.analysts.context import SkillContext
-from trace2skill.llm.config import OpenAIConfig
-from trace2skill.serve.analyst import start_analyst
+from trace2skill.llm.config import EmbeddedConfig, FakeConfig, OpenAIConfig
+from trace2skill.serve.analyst import start_analyst, wait_running
 from trace2skill.serve.config import ReplicaConfig
 
 pytestmark = pytest.mark.ray
@@ -41,3 +41,25 @@ def test_an_http_bound_replica_has_every_analysis_of_its_batches_in_flight(ray_s
     named = [re.findall(r"Please help with task (t\d+)\.", prompt) for prompt in prompts]
     assert sorted(named) == sorted([f"t{i}"] for i in range(12))  # one engine request per analysis, one trajectory in each
     assert server.peak_in_flight == 12
+
+
+def test_a_deployment_started_without_waiting_is_waited_for_and_a_failed_one_raises(ray_session, tmp_path):
+    # A run deploys its analyst without waiting (its replica starts while the read runs) and
+    # waits before the first call; a replica whose constructor raises fails the wait, as
+    # serve.run would have, instead of leaving calls queued for a replica that never comes.
+    replicas = ReplicaConfig(num_replicas=1, num_cpus=0)
+    app, handle = start_analyst(FakeConfig(), AnalystConfig(), replicas, wait=False)
+    try:
+        wait_running(app)
+        assert serve.status().applications[app].status == "RUNNING"
+        row = make_trajectory("t0", False, ["search_direct_flight"]).to_row()
+        [result] = handle.analyze_batch.remote(pa.Table.from_pylist([row]), SKILL).result(timeout_s=120)
+    finally:
+        serve.delete(app)
+    assert result.trajectory_id == "t0" and result.status == "analyzed"
+    broken, _ = start_analyst(EmbeddedConfig(model_path=str(tmp_path / "missing.gguf")), AnalystConfig(), replicas, wait=False)
+    try:
+        with pytest.raises(RuntimeError, match=r"Deploying application .* failed: .*model file not found"):
+            wait_running(broken)
+    finally:
+        serve.delete(broken)

@@ -42,6 +42,7 @@ from trace2skill.pipeline.run import (
     MIN_FREE_BYTES,
     RAY_LOG,
     DistillRun,
+    analyst_ready,
     analyze,
     consolidate,
     freeze_s0,
@@ -95,8 +96,9 @@ class LibraryRun:
 
 
 def start_library(lib: LibraryRun) -> None:
-    """The analyst deployment every skill's run uses."""
+    """The analyst deployment every skill's run uses, running."""
     start(lib.base)
+    analyst_ready(lib.base)
 
 
 def read_and_route(lib: LibraryRun) -> None:

@@ -40,7 +40,7 @@ from trace2skill.run.summary import RunSummary
 from trace2skill.run.update import UPDATE_JSON, changed_note, update_cost
 from trace2skill.safety.trace import write_safety
 from trace2skill.schema import PATCH_SCHEMA, to_table
-from trace2skill.serve.analyst import start_analyst
+from trace2skill.serve.analyst import start_analyst, wait_running
 from trace2skill.skill.folder import load_skill, minimal_skill, write_skill
 from trace2skill.skill.model import Skill
 
@@ -117,14 +117,22 @@ class DistillRun:
 
 
 def start(run: DistillRun) -> None:
-    """The analyst deployment (or the one ``--analyst-app`` names)."""
+    """The analyst deployment (or the one ``--analyst-app`` names), started without waiting
+    for its replicas: they start while the read runs (``analyst_ready`` waits for them)."""
     run.progress(f"starting the analyst deployment ({run.cfg.backend.backend} backend)")
-    run.app, run.handle = start_analyst(run.cfg.backend, run.cfg.analyst, run.cfg.replicas, existing=run.cfg.analyst_app)
+    run.app, run.handle = start_analyst(run.cfg.backend, run.cfg.analyst, run.cfg.replicas, existing=run.cfg.analyst_app, wait=False)
+
+
+def analyst_ready(run: DistillRun) -> None:
+    """Wait until the analyst deployment runs (raises if it failed); every stage that calls it
+    waits first, as a resumption may skip the stages before it."""
+    wait_running(run.app)
 
 
 def read(run: DistillRun) -> None:
-    """``read_inputs``, then ``freeze_s0``."""
+    """``read_inputs``, then ``freeze_s0`` once the analyst runs (a draft calls it)."""
     read_inputs(run)
+    analyst_ready(run)
     freeze_s0(run)
 
 
@@ -161,6 +169,7 @@ def analyze(run: DistillRun) -> None:
     """Analyse every trajectory without a result in ``RUN_DIR/analysis``; the actors write the
     results there themselves."""
     cfg, run_dir, progress = run.cfg, run.run_dir, run.progress
+    analyst_ready(run)
     analysis = run_dir / ANALYSIS_DIR
     done = parts.num_rows(analysis)  # analysed before a resumption, or seen by an update's read
     # A resumption counts what the interrupted run spent.
@@ -192,7 +201,7 @@ def analyze(run: DistillRun) -> None:
         fn_constructor_kwargs={"app": run.app, "skill": SkillContext.of(run.frozen_s0), "run_dir": str(run_dir), "verifier": verifier, "rows_per_request": cfg.rows_per_request, "changed": changed_note(cfg.update) if cfg.update else None},
         batch_size=batch_size,
         batch_format="pyarrow",
-        compute=ActorPoolStrategy(size=cfg.analyze_concurrency),
+        compute=ActorPoolStrategy(size=cfg.analysis_actors(total - done)),
         num_cpus=0,  # the actors only wait on Serve; the replicas hold the CPUs
     )
     counts = parts.value_counts(analysis, "status")
@@ -211,6 +220,7 @@ def consolidate(run: DistillRun) -> dict[str, float]:
     """Lessons and patches split from the results, merged by topic, the skill finished and the
     run's outputs written; the seconds of the writing (``apply``), timed in its worker."""
     cfg, run_dir, summary = run.cfg, run.run_dir, run.summary
+    analyst_ready(run)
     usage = analysis_usage(run_dir)
     summary.analysis_usage = summary.analysis_usage + usage
     if cfg.update:

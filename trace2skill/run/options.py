@@ -161,6 +161,11 @@ class DistillConfig(RunOptions):
             return self.batch_size
         return max(MIN_AUTO_BATCH, min(MAX_AUTO_BATCH, trajectories // (self.analyze_concurrency * BLOCKS_PER_ACTOR)))
 
+    def analysis_actors(self, trajectories: int) -> int:
+        """The analysis actors for ``trajectories`` to analyse: ``analyze_concurrency``, but no
+        more than there are batches (an actor with no batch would only take a CPU to start)."""
+        return max(1, min(self.analyze_concurrency, -(-trajectories // self.analysis_batch_size(trajectories))))
+
     @property
     def resolved_run_dir(self) -> Path:
         return self.run_dir or self.out_dir / "run"

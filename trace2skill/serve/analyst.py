@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -11,7 +12,7 @@ import pyarrow as pa
 import ray
 from pydantic import TypeAdapter
 from ray import serve
-from ray.serve import Application
+from ray.serve import Application, RunTarget
 from ray.serve.handle import DeploymentHandle
 
 from trace2skill.analysts.analyze import AnalystConfig
@@ -41,6 +42,7 @@ from trace2skill.serve.config import ReplicaConfig
 from trace2skill.skill.anchors import Restatement
 
 CHECK_SCHEDULING_S = 300.0  # how long a check may wait for a CPU before it counts as failed
+STATUS_POLL_S = 0.1  # between looks at a deploying application's status (serve.run waits 1 s between them)
 
 
 def ray_checker(config: CheckerConfig) -> Checker | None:
@@ -153,9 +155,11 @@ def analyst_app(backend: SamplingConfig, analyst: AnalystConfig, replicas: Repli
     return Analyst.options(**options).bind(for_replica(backend).model_dump(), analyst.model_dump(), replicas.max_ongoing_requests)
 
 
-def start_analyst(backend: SamplingConfig, analyst: AnalystConfig, replicas: ReplicaConfig, *, existing: str | None = None) -> tuple[str, DeploymentHandle]:
+def start_analyst(backend: SamplingConfig, analyst: AnalystConfig, replicas: ReplicaConfig, *, existing: str | None = None, wait: bool = True) -> tuple[str, DeploymentHandle]:
     """The analyst app's name and a handle to it, deploying it (HTTP proxy off) if it is not
-    running. With ``existing``, use that running application (e.g. a RayService's) instead."""
+    running. With ``existing``, use that running application (e.g. a RayService's) instead.
+    With ``wait`` False, the handle comes back once the deployment is created, while its
+    replicas still start (the caller does other work meanwhile); ``wait_running`` waits for them."""
     serve.start(proxy_location="Disabled")
     if existing is not None:
         status = serve.status().applications.get(existing)
@@ -169,4 +173,23 @@ def start_analyst(backend: SamplingConfig, analyst: AnalystConfig, replicas: Rep
         deploy_vllm(backend.vllm)
     if name in serve.status().applications and serve.status().applications[name].status == "RUNNING":
         return name, serve.get_app_handle(name)
-    return name, serve.run(analyst_app(backend, analyst, replicas), name=name, route_prefix=None)
+    app = analyst_app(backend, analyst, replicas)
+    if wait:
+        return name, serve.run(app, name=name, route_prefix=None)
+    return name, serve.run_many([RunTarget(app, name=name, route_prefix=None)], wait_for_applications_running=False)[0]
+
+
+def wait_running(name: str) -> None:
+    """Return once the Serve application ``name`` is running; raise, as ``serve.run`` does,
+    if its deployment failed (a replica's constructor raised: its error is in the message)
+    or it does not exist."""
+    while True:
+        status = serve.status().applications.get(name)
+        if status is None:
+            raise RuntimeError(f"Waiting for application {name} to be RUNNING, but application doesn't exist.")
+        if status.status == "RUNNING":
+            return
+        if status.status == "DEPLOY_FAILED":  # a deployment's message ends with its replica's error, the line a user needs
+            errors = [d.message.strip().splitlines()[-1] for d in status.deployments.values() if d.message.strip()]
+            raise RuntimeError(f"Deploying application {name} failed: {'; '.join(errors) or status.message}")
+        time.sleep(STATUS_POLL_S)
