@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import json
+import random
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from benchmarks import secrets_corpus as corpus
 from trace2skill.ingest import read_file
 from trace2skill.ingest import signals
 from trace2skill.ingest.signals import exit_status, patch_signal, trace_signal, user_signal, with_outcome_source
+from trace2skill.redact import redact_trajectory
 from trace2skill.schema import Step, Trajectory
 
 DATA = Path(__file__).parent / "data"
@@ -139,3 +144,15 @@ def test_real_files_get_their_signal_at_ingest():
     # Claude Code: the test failed, then the agent changed code and never re-ran it: no signal (the judge's case).
     session = next(r for r in read_file(DATA / "claude_code" / "7d3c1a52-4a8e-4f51-9d0e-1b2c3d4e5f60.jsonl") if isinstance(r, Trajectory))
     assert session.success is None and "outcome_source" not in session.metadata
+
+
+@settings(max_examples=200, deadline=None)
+@given(pad=st.integers(min_value=0, max_value=signals.EXCERPT_CHARS), seed=st.integers(min_value=0, max_value=2**32 - 1))
+def test_an_excerpt_cut_inside_a_secret_leaves_no_piece_of_it(pad, seed):
+    # The excerpt is cut before redaction runs over the metadata: a URL cut before its '@host'
+    # was no longer a URL with a password, and its first characters reached the output.
+    case = corpus.place(random.Random(seed), "url_password", "env")
+    traj = run(*bash("pytest -q", f"<returncode>1</returncode> {'x' * pad} {case.text}"))
+    redacted = redact_trajectory(with_outcome_source(traj))
+    assert redacted.metadata["outcome_signal"]["rule"] == "tests"
+    assert not corpus.leaked(case, redacted.model_dump_json())

@@ -22,6 +22,7 @@ from trace2skill.ingest.base import (
     Record,
     RecordError,
     Source,
+    clip,
     id_value,
     json_type,
     make_trajectory,
@@ -110,7 +111,7 @@ def sample_to_trajectory(sample: Any, source: Source, location: str, header: dic
     if isinstance(sample.get("scores"), dict) and sample["scores"]:
         metadata["scores"] = json.dumps(sample["scores"], ensure_ascii=False)
     if sample.get("error"):
-        metadata["error"] = json.dumps(sample["error"], ensure_ascii=False)[:2000]
+        metadata["error"] = clip(json.dumps(sample["error"], ensure_ascii=False), 2000)  # a whole word or none: a cut secret escapes redaction
     return make_trajectory(source, raw_id=f"{sample_id}:{epoch}", location=location, steps=steps, task=task, outcome=_outcome(sample, source), metadata=metadata)
 
 

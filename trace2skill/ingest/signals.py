@@ -24,6 +24,7 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass
 
+from trace2skill.ingest.base import clip
 from trace2skill.schema import OUTCOME_SIGNAL, OUTCOME_SOURCE, Step, Trajectory
 
 EXCERPT_CHARS = 160
@@ -60,7 +61,9 @@ class Signal:
 
 
 def _excerpt(text: str) -> str:
-    return " ".join(text.split())[:EXCERPT_CHARS]
+    # Cut as a quarantined record's excerpt is (``clip``): a secret the cut fell in would no
+    # longer be recognised by the redaction that runs over the metadata after this.
+    return clip(" ".join(text.split()), EXCERPT_CHARS)
 
 
 def _result_of(steps: list[Step], at: int) -> Step | None:
