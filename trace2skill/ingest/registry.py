@@ -130,8 +130,8 @@ def read_file(
     elif not path.is_file():
         raise FileNotFoundError(f"input file does not exist: {path}")
     source = Source(path=path, format=fmt, success_threshold=success_threshold, id_scope=id_scope or path.name)
-    records = _with_sources(_labelled(FORMATS[fmt].read(source), labels or {}, success_threshold))
-    return _redacted(records, personal_data) if redact else records
+    records = _labelled(FORMATS[fmt].read(source), labels or {}, success_threshold)
+    return _with_sources(_redacted(records, personal_data) if redact else records)
 
 
 def _labelled(records: Iterator[Record], labels: Mapping[str, Label], success_threshold: float) -> Iterator[Record]:
@@ -143,7 +143,8 @@ def _labelled(records: Iterator[Record], labels: Mapping[str, Label], success_th
 
 
 def _with_sources(records: Iterator[Record]) -> Iterator[Record]:
-    # Before redaction: a signal's excerpt is then redacted with the rest of the metadata.
+    # After redaction: a signal's excerpt is cut from redacted text. Cut first, a secret in it
+    # could lose what makes it recognisable (a URL's '@host', a YAML value's line end).
     for record in records:
         yield with_outcome_source(record) if isinstance(record, Trajectory) else record
 

@@ -61,8 +61,8 @@ class Signal:
 
 
 def _excerpt(text: str) -> str:
-    # Cut as a quarantined record's excerpt is (``clip``): a secret the cut fell in would no
-    # longer be recognised by the redaction that runs over the metadata after this.
+    # Cut as a quarantined record's excerpt is (``clip``: no word cut in two); the text was
+    # redacted before (``ingest.registry``), so a cut cannot hide a secret from it.
     return clip(" ".join(text.split()), EXCERPT_CHARS)
 
 
