@@ -1,5 +1,7 @@
 """A driver killed with SIGKILL mid-analysis or mid-consolidation: ``--resume`` finishes the
-run, re-sends only what was not written, and writes the skill an uninterrupted run writes."""
+run, re-sends only what was not written, and writes the skill an uninterrupted run writes.
+The runs embed their lesson units during the analysis (``embed_pool_min_trajectories`` 1), so
+a resumption also meets parts whose units were never streamed."""
 
 from __future__ import annotations
 
@@ -27,7 +29,7 @@ pytestmark = pytest.mark.ray
 
 RECIPE = {
     "backend": {"backend": "fake", "latency_s": 0.25},
-    "consolidate": {"embedder": "hashing"},
+    "consolidate": {"embedder": "hashing", "embed_pool_min_trajectories": 1},
     "batch_size": 2,
     "analyze_concurrency": 1,
     "replicas": {"max_ongoing_requests": 2},
@@ -83,8 +85,21 @@ def analysis_rows(run_dir: Path) -> int:
 @pytest.fixture(scope="module")
 def uninterrupted(ray_session, tmp_path_factory) -> dict[str, str]:
     out = tmp_path_factory.mktemp("uninterrupted")
-    summary = distill(_config(out), progress=lambda _: None)
+    lines: list[str] = []
+    summary = distill(_config(out), progress=lines.append)
+    parts = len(list((out / "run" / "analysis").glob("part-*.parquet")))
+    assert f"lesson units of {parts} of {parts} analysis part(s) embedded during the analysis" in lines
+    assert not (out / "run" / "streamed_units").exists()  # in units/ now
     return _skill_files(Path(summary.skill_dir))
+
+
+def test_units_embedded_during_the_analysis_give_the_skill_of_units_embedded_after_it(uninterrupted, tmp_path):
+    cfg = _config(tmp_path / "out")
+    cfg = cfg.model_copy(update={"consolidate": cfg.consolidate.model_copy(update={"stream_units": False})})
+    lines: list[str] = []
+    summary = distill(cfg, progress=lines.append)
+    assert not any("during the analysis" in line for line in lines)
+    assert _skill_files(Path(summary.skill_dir)) == uninterrupted
 
 
 def test_sigkill_mid_analysis_then_resume(uninterrupted, tmp_path):

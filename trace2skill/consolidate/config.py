@@ -42,6 +42,11 @@ class ConsolidateConfig(BaseModel):
         description="Analysis results from which units are embedded by an actor pool of embed_concurrency (hashing: by Ray tasks); below it, by one Ray task "
         "(the model loads once and no stage waits on CPUs an idle pool holds).",
     )
+    stream_units: bool = Field(
+        True,
+        description="From embed_pool_min_trajectories results up, split and embed the lesson units while the analysis runs (an op after the "
+        "analysis actors, on embed_threads or one thread), instead of after the last analysis; the merge stage then embeds only what the stream did not.",
+    )
     collapse_shard_trajectories: int = Field(
         5_000,
         ge=1,

@@ -52,8 +52,8 @@ class AnalyzeBatch:
         results = [r for rows, response in zip(requests, pending) for r in self._results_of(rows, response)]
         if self.verifier is not None:
             results = [self.verifier.check(result, Trajectory.from_row(row)) for result, row in zip(results, batch.to_pylist())]
-        write_analysis_part(self.run_dir, with_content_hashes(results, batch, self.changed))
-        return progress_rows(results)
+        part = write_analysis_part(self.run_dir, with_content_hashes(results, batch, self.changed))
+        return progress_rows(results, part)
 
     def _results_of(self, rows: pa.Table, response) -> list[AnalysisResult]:
         """The analyst's answers to the request of ``rows``; a request lost with its replica is
@@ -72,10 +72,12 @@ class AnalyzeBatch:
         return [call_failed(row, error) for row in rows.to_pylist()]
 
 
-def progress_rows(results: list[AnalysisResult]) -> dict[str, list]:
-    """What the driver gets back of a batch: ids, statuses and token counts, not the results."""
+def progress_rows(results: list[AnalysisResult], part: Path | None = None) -> dict[str, list]:
+    """What the driver gets back of a batch: ids, statuses and token counts, not the results;
+    and the ``part`` they were written to (for the units op that may follow, ``pipeline.units``)."""
     return {
         "trajectory_id": [r.trajectory_id for r in results],
+        "part": [str(part or "")] * len(results),
         "status": [r.status for r in results],
         "prompt_tokens": [r.usage.prompt_tokens for r in results],
         "completion_tokens": [r.usage.completion_tokens for r in results],

@@ -1,7 +1,8 @@
 """Consolidation on Ray: analysis parts -> units -> embed -> ``units/`` (in shards) -> topic
 centroids -> assign and collapse each shard -> groupby(cluster) reduce -> finish.
 
-Units are split and embedded in the workers and written once, with float16 embeddings, to
+Units are split and embedded in the workers (from ``embed_pool_min_trajectories`` results,
+while the analysis runs: ``pipeline.units``) and written once, with float16 embeddings, to
 ``RUN_DIR/units/shard=K/``; the centroid sample is read from a few shards and the
 far-row refit's from one task a shard (``consolidate.sampling``);
 each shard is then assigned and collapsed by one task, which writes its folded units to
@@ -20,36 +21,33 @@ import json
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cache, partial
+from functools import partial
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-import ray
 from ray import serve
 from ray.data import ActorPoolStrategy
 from ray.serve.handle import DeploymentHandle
 
-from trace2skill.analysts.models import AnalysisResult
 from trace2skill.consolidate.anchors import BoundedRestater
 from trace2skill.consolidate.cluster import fit_centroids, refine
 from trace2skill.consolidate.config import ConsolidateConfig
-from trace2skill.consolidate.embed import Embedder, available_cpus, embedding_matrix, make_embedder, stored_embeddings
+from trace2skill.consolidate.embed import embedding_matrix
 from trace2skill.consolidate.finalize import Fixer
 from trace2skill.consolidate.instance import RestateInstance
 from trace2skill.consolidate.merge import MergeManyFn, MergeOutcome, single
 from trace2skill.consolidate.reduce import ClusterResult, ReduceParams, reduce_cluster, share_ids
 from trace2skill.consolidate.run import Consolidation, cluster_distance, finish, resolve_params
 from trace2skill.consolidate.sampling import far_cap, far_in_shard, pick_far, shard_sample
-from trace2skill.consolidate.shards import SHARD, collapse_shard, folded_table, merged_topics, shard_count, unit_columns, unit_counts
-from trace2skill.consolidate.units import Unit, split_units
+from trace2skill.consolidate.shards import SHARD, collapse_shard, folded_table, merged_topics, unit_counts
+from trace2skill.consolidate.units import Unit
 from trace2skill.consolidate.view import consolidation_view
 from trace2skill.llm.base import LLMError
 from trace2skill.pipeline.tuning import paths_dataset, releasing, trim
-from trace2skill.run.buckets import stable_bucket
+from trace2skill.pipeline.units import streamed_dir, write_units
 from trace2skill.run.options import DistillConfig
 from trace2skill.run.outputs import TRAJECTORIES, trajectory_graders, trajectory_texts
 from trace2skill.run.progress import Console
@@ -63,10 +61,6 @@ UNITS_DIR = "units"  # under the run dir: every unit with its embedding, written
 FOLDED_DIR = "folded"  # under the run dir: the near-duplicates folded, a file per shard and one per topic cluster
 CLUSTERS_DIR = "clusters"  # under the run dir: each topic cluster's result (JSON), written by the reduce
 SHARD_COLUMNS = ["unit_id", "unit", "embedding", "has_edits", "negated", "topic", "kinds", "lesson_ids", "trajectory_ids", "content"]
-# What splitting, reading and writing tasks reserve beside an embedding actor pool: they parse
-# JSON and move Arrow batches, and must not wait for the cores the pool and the replicas hold.
-LIGHT_TASK_CPUS = 0.25
-RESULTS_PER_BLOCK = 512  # analysis results split and embedded per task batch (about 1,000 units a block)
 
 
 def serve_merge(handle: DeploymentHandle, skill_view: str) -> MergeManyFn:
@@ -142,101 +136,6 @@ def serve_restate_instance(handle: DeploymentHandle) -> RestateInstance:
         return (Edit.model_validate(answer["edit"]) if answer["edit"] else None), Usage.model_validate(answer["usage"])
 
     return ask
-
-
-@releasing
-def read_results(batch: pa.Table) -> pa.Table:
-    """Ray Data ``map_batches``: the ``result`` column of the analysis parts named in ``path``."""
-    return pa.concat_tables([pq.read_table(p, columns=["result"]) for p in batch.column("path").to_pylist()])
-
-
-def result_units(batch: pa.Table, shards: int) -> pa.Table:
-    """Ray Data ``map_batches``: analysis results (a row a trajectory) -> their units (a row
-    each) with the text to embed, what a shard collapses by (``unit_columns``) and the shard;
-    ``opens`` is 1 on a trajectory's first unit, so summing it counts the trajectories that gave units."""
-    split: list[Unit] = []
-    opens: list[int] = []
-    for raw in batch.column("result").to_pylist():
-        result = AnalysisResult.model_validate_json(raw)
-        units = split_units([result.patch] if result.patch is not None else [], result.lessons)
-        split += units
-        opens += [int(i == 0) for i in range(len(units))]
-    ids = [u.id for u in split]
-    return pa.table(
-        {
-            "unit_id": pa.array(ids, pa.string()),
-            "unit": pa.array([u.model_dump_json() for u in split], pa.string()),
-            "text": pa.array([u.text for u in split], pa.string()),
-            "opens": pa.array(opens, pa.int8()),
-            **unit_columns(split),
-            SHARD: stable_bucket(ids, shards),  # a shard is a stable hash of the unit id
-        }
-    )
-
-
-def _embedded(batch: pa.Table, embedder: Embedder) -> pa.Table:
-    return batch.drop_columns(["text"]).append_column("embedding", stored_embeddings(embedder.embed(batch.column("text").to_pylist()), sparse=embedder.sparse))
-
-
-@cache
-def _embedder(**embed: Any) -> Embedder:
-    return make_embedder(**embed)  # once per worker process
-
-
-@releasing
-def embedded_units(batch: pa.Table, shards: int, **embed: Any) -> pa.Table:
-    """Ray Data ``map_batches`` task: ``result_units`` of a batch of analysis results, with
-    float16 embeddings in place of their text (one task does both, so a block is a batch of
-    results' units, not a block per embedding batch); ``embed``: ``make_embedder``'s arguments."""
-    return _embedded(result_units(batch, shards), _embedder(**embed))
-
-
-class EmbedBatch:
-    """Ray Data actor: embeds batches of units (the model loads once per actor)."""
-
-    def __init__(self, **embed: Any):
-        self.embedder = make_embedder(**embed)
-
-    def __call__(self, batch: pa.Table) -> pa.Table:
-        return _embedded(batch, self.embedder)
-
-
-def write_units(analysis_dir: Path, units_dir: Path, c: ConsolidateConfig) -> bool:
-    """Split every analysis result of ``analysis_dir/part-*.parquet`` into units and write them
-    with their embeddings to ``units_dir/shard=K/`` (Parquet, from the workers; a shard per
-    ``collapse_shard_trajectories`` results, by a hash of the unit id); whether any unit was.
-
-    Below ``embed_pool_min_trajectories`` results the whole stage is one task. Above it, a model embedder runs in an
-    actor pool and the light tasks around it reserve a fraction of a CPU; the ``hashing`` embedder has no model to load,
-    so it runs in plain tasks (a pool and its fractional-CPU neighbours made the step ~20% slower at 10k: docs/performance.md)."""
-    shutil.rmtree(units_dir, ignore_errors=True)
-    parts = sorted(str(p) for p in analysis_dir.glob("part-*.parquet"))
-    if not parts:
-        return False
-    results = sum(pq.ParquetFile(p).metadata.num_rows for p in parts)
-    shards, small = shard_count(results, c.collapse_shard_trajectories), results < c.embed_pool_min_trajectories
-    pooled = not small and c.embedder != "hashing"
-    cpus = min(c.embed_num_cpus, LIGHT_TASK_CPUS) if pooled else c.embed_num_cpus
-    if small:  # a few MB: one block from here costs less than read_parquet's file-listing task
-        units = ray.data.from_arrow(pa.concat_tables([pq.read_table(p, columns=["result"]) for p in parts]))
-    else:  # the parts are ours and their row counts known: read_parquet's footer-reading tasks cost more than the split (100k: 38 s CPU)
-        per_task = max(1, round(RESULTS_PER_BLOCK * len(parts) / results))
-        units = paths_dataset(parts).map_batches(read_results, batch_size=per_task, batch_format="pyarrow", num_cpus=cpus)
-    threads = c.embed_threads or max(1, available_cpus() // c.embed_concurrency)  # the analysis is over: the actors share all cores
-    embed = dict(name=c.embedder, device=c.embed_device, batch_size=c.embed_batch_size, threads=threads, precision=c.embed_precision)
-    if not pooled:
-        units = units.map_batches(embedded_units, fn_kwargs={"shards": shards, **embed}, batch_size=RESULTS_PER_BLOCK, batch_format="pyarrow", num_cpus=cpus, num_gpus=c.embed_num_gpus)
-    else:
-        units = units.map_batches(result_units, fn_kwargs={"shards": shards}, batch_format="pyarrow", num_cpus=cpus).map_batches(
-            EmbedBatch,
-            fn_constructor_kwargs=embed,
-            batch_size=c.embed_batch_size,
-            compute=ActorPoolStrategy(size=c.embed_concurrency),
-            num_cpus=c.embed_num_cpus, num_gpus=c.embed_num_gpus,
-            batch_format="pyarrow",
-        )
-    units.write_parquet(str(units_dir), partition_cols=[SHARD], ray_remote_args={"num_cpus": cpus})
-    return any(units_dir.glob(f"{SHARD}=*/*.parquet"))
 
 
 @releasing
@@ -331,7 +230,12 @@ def reduce_topics(analysis_dir: Path, cfg: DistillConfig, app: str, skill_view: 
     units_dir, folded_dir, clusters_dir = (analysis_dir.parent / d for d in (UNITS_DIR, FOLDED_DIR, CLUSTERS_DIR))
     for folder in (folded_dir, clusters_dir):
         shutil.rmtree(folder, ignore_errors=True)
-    if not write_units(analysis_dir, units_dir, c):
+    streamed = streamed_dir(analysis_dir.parent, c)
+    copied, embedded = write_units(analysis_dir, units_dir, c, streamed)
+    shutil.rmtree(streamed.parent, ignore_errors=True)  # now in units/; a rerun of this stage embeds again
+    if copied:
+        progress(f"lesson units of {copied} of {copied + embedded} analysis part(s) embedded during the analysis")
+    if not any(units_dir.glob(f"{SHARD}=*/*.parquet")):
         return Topics(units=0)
     shards = sorted(units_dir.glob(f"{SHARD}=*"))
     n_units, n_trajectories = unit_counts(shards)

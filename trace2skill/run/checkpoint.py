@@ -28,6 +28,7 @@ from trace2skill.schema import MANIFEST_SCHEMA, ManifestRow, to_table
 RUN_FORMAT = 5  # 2: trajectories/quarantine are folders of parts; analysis parts carry the manifest columns; 3: one config per engine; 4: outcome_source in the manifest columns; 5: content_hash in the trajectories and manifest columns
 STATE_FILE = "run.json"
 ANALYSIS_DIR = "analysis"
+STREAMED_UNITS_DIR = "streamed_units"  # under the run dir: each analysis part's lesson units, embedded as the part was written
 # The columns of an analysis part: the manifest columns (summed and counted without parsing
 # JSON) and ``result``, the whole AnalysisResult as JSON (lessons, patch; consolidation reads it).
 ANALYSIS_SCHEMA = MANIFEST_SCHEMA.append(pa.field("result", pa.string()))
@@ -147,6 +148,7 @@ def start_run(cfg: DistillConfig, *, resume: bool) -> RunState:
     if state is not None and not state.finished:
         raise RunError(f"{run_dir} holds an unfinished run: resume it (--resume {run_dir}) or choose another --run-dir")
     parts.reset(run_dir / ANALYSIS_DIR)
+    shutil.rmtree(run_dir / STREAMED_UNITS_DIR, ignore_errors=True)  # named after analysis parts: an earlier run's would pass for this one's
     state = RunState(config=config)
     save_state(run_dir, state)
     return state
