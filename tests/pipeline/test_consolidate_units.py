@@ -16,7 +16,7 @@ from trace2skill.consolidate.config import ConsolidateConfig
 from trace2skill.consolidate.embed import embedding_matrix, make_embedder
 from trace2skill.consolidate.shards import unit_columns
 from trace2skill.consolidate.units import Unit, split_units
-from trace2skill.pipeline.units import result_units, sharded, streamed_units, write_units
+from trace2skill.pipeline.units import StreamUnits, result_units, sharded, write_units
 from trace2skill.run.buckets import stable_bucket
 from trace2skill.run.checkpoint import ANALYSIS_DIR, write_analysis_part
 from trace2skill.schema import Edit, Patch
@@ -102,7 +102,7 @@ def stream_parts(run_dir, parts: list, embedder: str) -> None:
     """What the analysis stage's units op does with the progress rows of ``parts``: a batch
     of rows naming them (twice each, as a batch's rows all name their part)."""
     rows = pa.table({"trajectory_id": [f"t{i}" for i in range(2 * len(parts))], "part": [str(p) for p in parts for _ in range(2)]})
-    assert streamed_units(rows, folder=str(run_dir / "streamed"), name=embedder) == rows  # the rows pass on for the progress
+    assert StreamUnits(str(run_dir / "streamed"), name=embedder, threads=1)(rows) == rows  # the rows pass on for the progress
 
 
 def sorted_units(folder) -> pa.Table:

@@ -47,5 +47,5 @@ def test_a_releasing_task_trims_before_and_after_and_is_pickled_by_reference(mon
     assert calls == ["trim", "trim"]  # a failed task's garbage goes back too
     # Ray sends a module-level task function by reference (the worker imports it) only when
     # the wrapper is what the module's name holds; plain pickle succeeds only by reference.
-    for fn in (consolidate.collapse_shards, units.embedded_units, units.streamed_units, pair.compact_runs, pair.file_candidates):
+    for fn in (consolidate.collapse_shards, units.embedded_units, units.read_streamed, pair.compact_runs, pair.file_candidates):
         assert pickle.loads(pickle.dumps(fn)) is fn

@@ -122,7 +122,7 @@ def write_part_units(batch: pa.Table, folder: Path, embedder: Embedder) -> pa.Ta
 
 
 class StreamUnits:
-    """Ray Data actor after the analysis actors: ``write_part_units`` with the model loaded once."""
+    """Ray Data actor after the analysis actors: ``write_part_units`` with the embedder made once."""
 
     def __init__(self, folder: str, **embed: Any):
         self.folder = Path(folder)
@@ -132,28 +132,20 @@ class StreamUnits:
         return write_part_units(batch, self.folder, self.embedder)
 
 
-@releasing
-def streamed_units(batch: pa.Table, folder: str, **embed: Any) -> pa.Table:
-    """Ray Data ``map_batches`` task: ``write_part_units`` (``hashing``: no model to load once)."""
-    return write_part_units(batch, Path(folder), cached_embedder(**embed))
-
-
 def with_streamed_units(analyzed: ray.data.Dataset, run_dir: Path, c: ConsolidateConfig) -> ray.data.Dataset:
     """``analyzed`` (the analysis actors' progress rows, with the ``part`` each wrote) followed
     by the op that embeds each part's units as it arrives: an actor pool of
-    ``embed_concurrency`` for a model embedder (``StreamUnits``), light tasks for ``hashing``.
-    It shares the cores with the analysis, so a model embedder runs on ``embed_threads`` or one thread."""
-    embed = embed_args(c, c.embed_threads or 1)
-    folder = str(streamed_dir(run_dir, c))
-    if c.embedder == "hashing":
-        return analyzed.map_batches(streamed_units, fn_kwargs={"folder": folder, **embed}, batch_size=None, batch_format="pyarrow", num_cpus=LIGHT_TASK_CPUS)
+    ``embed_concurrency`` (``StreamUnits``) on ``embed_threads`` or one thread, as it shares
+    the cores with the analysis. It reserves no CPU, as the analysis actors do not: a
+    reservation beside the read's and the pairing's tasks (a CPU each on 2) let only one of
+    them run at a time and stalled the stream at 10k."""
     return analyzed.map_batches(
         StreamUnits,
-        fn_constructor_kwargs={"folder": folder, **embed},
+        fn_constructor_kwargs={"folder": str(streamed_dir(run_dir, c)), **embed_args(c, c.embed_threads or 1)},
         batch_size=None,
         batch_format="pyarrow",
         compute=ActorPoolStrategy(size=c.embed_concurrency),
-        num_cpus=LIGHT_TASK_CPUS if c.embed_num_gpus == 0 else 0,
+        num_cpus=0,
         num_gpus=c.embed_num_gpus,
     )
 
