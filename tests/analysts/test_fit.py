@@ -1,6 +1,11 @@
 """The fitting rule (analysts.fit): whole when it fits, the least informative text cut first."""
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from trace2skill.analysts.fit import (
+    ERROR_LINE,
+    INFORMATIVE,
     MIN_STEP_CHARS,
     StepText,
     cut_middle,
@@ -157,3 +162,19 @@ def test_what_counts_as_informative():
         assert informative(line), line
     for line in ("Found 1 matches", "bash-$", "10:    print(x)"):
         assert not informative(line), line
+
+
+# Pieces of text near what the patterns look for, joined at random: the screen in front of a
+# pattern must never turn away a text the pattern matches, whatever the case and the lines.
+PIECES = [
+    "Traceback", "tRACEBACK", "Error", "error:", "ErrorCode", "Exception", "exceptions", "FAIL", "fail", "assert", "ASSERT",
+    "exit code 2", "exit status: 1", "Exit Code 0", "exit", "non-zero", "NON-ZERO", 'File "a.py", line 3', '  file "x", line 12',
+    "+", "-", "---", "+++", "@@", "@@ ", "+-", "-+", "\n", " ", "\t", "a", "b", "1", "é", "K", "ſ", "ı", "İ",
+]  # fmt: skip
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.lists(st.sampled_from(PIECES), max_size=12).map("".join))
+def test_the_screen_never_hides_a_match_of_the_pattern(text):
+    for screened in (ERROR_LINE, INFORMATIVE):
+        assert screened.search(text) == (screened.pattern.search(text) is not None), (screened.pattern.pattern, text)

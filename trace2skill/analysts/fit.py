@@ -24,6 +24,7 @@ which steps lost how many characters and why.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -32,14 +33,42 @@ HEAD_STEPS = 2  # the opening request: what the task was
 VERDICT_STEPS = 4  # the last steps, which the grader's verdict judged
 MIN_STEP_CHARS = 240  # below this a cut step says nothing; leave it out instead
 MIN_REPEATED_CHARS = 80  # shorter runs of repeated lines cost less than their marker
-ERROR_LINE = re.compile(
-    r"Traceback|Error\b|Exception\b|FAIL|assert|exit (?:code|status):? *[1-9]|non-zero",
-    re.IGNORECASE,
+
+
+@dataclass(frozen=True)
+class ScreenedPattern:
+    """A regex behind a cheap screen: ASCII text that holds none of ``needles`` (in lower case)
+    and has no line starting with one of ``line_starts`` cannot match, so the regex runs only
+    on the few lines that might. Searching every piece of every cut step took half of an
+    analysis's CPU on real-shaped runs (docs/performance.md). Text with other characters
+    always goes to the regex: under IGNORECASE a non-ASCII letter can match an ASCII one."""
+
+    pattern: re.Pattern[str]
+    needles: tuple[str, ...]
+    line_starts: str = ""
+
+    def search(self, text: str) -> bool:
+        """Whether the pattern matches somewhere in ``text``."""
+        if text.isascii():
+            lower = text.lower()
+            if not any(n in lower for n in self.needles) and not any(text.startswith(c) or f"\n{c}" in text for c in self.line_starts):
+                return False
+        return self.pattern.search(text) is not None
+
+
+_ERROR_NEEDLES = ("traceback", "error", "exception", "fail", "assert", "exit", "non-zero")
+ERROR_LINE = ScreenedPattern(
+    re.compile(r"Traceback|Error\b|Exception\b|FAIL|assert|exit (?:code|status):? *[1-9]|non-zero", re.IGNORECASE),
+    _ERROR_NEEDLES,
 )
-INFORMATIVE = re.compile(
-    r"Traceback|Error\b|Exception\b|FAIL|assert|exit (?:code|status):? *[1-9]|non-zero|"
-    r"^\s*File \".*\", line \d+|^(?:---|\+\+\+|@@) |^[+-](?![+-])",
-    re.IGNORECASE | re.MULTILINE,
+INFORMATIVE = ScreenedPattern(
+    re.compile(
+        r"Traceback|Error\b|Exception\b|FAIL|assert|exit (?:code|status):? *[1-9]|non-zero|"
+        r"^\s*File \".*\", line \d+|^(?:---|\+\+\+|@@) |^[+-](?![+-])",
+        re.IGNORECASE | re.MULTILINE,
+    ),
+    (*_ERROR_NEEDLES, 'file "', "@@"),
+    line_starts="+-",
 )
 
 
@@ -131,12 +160,12 @@ def _ranges(indices: list[int]) -> str:
 
 def informative(text: str) -> bool:
     """Whether ``text`` holds error output or a diff."""
-    return INFORMATIVE.search(text) is not None
+    return INFORMATIVE.search(text)
 
 
 def error_output(step: StepText) -> bool:
     """Whether ``step`` is a tool's output with an error line in it."""
-    return step.output and ERROR_LINE.search(step.body) is not None
+    return step.output and ERROR_LINE.search(step.body)
 
 
 def protected(steps: list[StepText]) -> list[bool]:
@@ -207,11 +236,7 @@ def cut_middle(body: str, max_chars: int) -> str:
     for pattern, order in ((ERROR_LINE, reversed), (INFORMATIVE, list)):
         # error lines from the last: a traceback ends with its exception, a test run with its failures
         for i, (text, _) in order(list(enumerate(segments))):
-            if (
-                not keep[i]
-                and pattern.search(text)
-                and used + len(text) + 1 <= max_chars // 2
-            ):
+            if not keep[i] and used + len(text) + 1 <= max_chars // 2 and pattern.search(text):  # the search last: the costly test
                 keep[i], used = True, used + len(text) + 1
     for i in _head_and_tail(len(segments)):
         if not keep[i]:
