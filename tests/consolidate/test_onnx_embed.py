@@ -5,6 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from trace2skill.consolidate import embed
 from trace2skill.consolidate.config import ConsolidateConfig
 from trace2skill.consolidate.embed import MiniLMEmbedder, OnnxMiniLMEmbedder, make_embedder
 from trace2skill.consolidate.onnx_model import cache_dir, onnx_model
@@ -30,8 +31,15 @@ def cache(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def onnx(cache):
+def loaded(cache):
     return OnnxMiniLMEmbedder(batch_size=4, threads=1)
+
+
+@pytest.fixture
+def onnx(loaded):
+    """The module's embedder (the model loads once) with nothing remembered from other tests."""
+    loaded.seen.clear()
+    return loaded
 
 
 @pytest.fixture(scope="module")
@@ -73,8 +81,21 @@ def test_identical_texts_are_embedded_once_and_get_the_same_row(onnx, monkeypatc
     np.testing.assert_array_equal(x[1], x[4])
 
 
+def test_texts_met_in_an_earlier_call_are_not_embedded_again_and_the_oldest_are_forgotten(onnx, monkeypatch):
+    monkeypatch.setattr(embed, "SEEN_TEXTS", 2)
+    first = onnx.embed(SENTENCES[:3])
+    assert list(onnx.seen) == sorted(SENTENCES[:3], key=len)[1:]  # embedded shortest first; the first one is forgotten
+    embedded: list[list[str]] = []
+    pooled = onnx._pooled
+    monkeypatch.setattr(onnx, "_pooled", lambda texts: embedded.append(texts) or pooled(texts))
+    again = onnx.embed(SENTENCES[:3])
+    assert embedded == [[sorted(SENTENCES[:3], key=len)[0]]]  # only the forgotten text is embedded again
+    assert (first * again).sum(axis=1).min() > 0.98
+
+
 def test_batching_and_padding_hardly_move_a_texts_row(onnx):
     alone = np.stack([onnx.embed([s])[0] for s in SENTENCES])
+    onnx.seen.clear()  # else the batch would be the rows embedded alone
     together = onnx.embed(SENTENCES)  # batches of 4 of mixed lengths, padded
     # padding is masked out; what moves a row a little is that int8 activations take their scale from the whole batch
     assert (alone * together).sum(axis=1).min() > 0.98

@@ -29,7 +29,9 @@ pytestmark = pytest.mark.ray
 
 RECIPE = {
     "backend": {"backend": "fake", "latency_s": 0.25},
-    "consolidate": {"embedder": "hashing", "embed_pool_min_trajectories": 1},
+    # fp32: a vector does not depend on the texts it is batched with (int8's do), and the
+    # stream batches units by analysis part, the merge stage otherwise
+    "consolidate": {"embedder": "minilm", "embed_precision": "fp32", "embed_pool_min_trajectories": 1},
     "batch_size": 2,
     "analyze_concurrency": 1,
     "replicas": {"max_ongoing_requests": 2},

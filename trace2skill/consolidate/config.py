@@ -44,8 +44,8 @@ class ConsolidateConfig(BaseModel):
     )
     stream_units: bool = Field(
         True,
-        description="From embed_pool_min_trajectories results up, split and embed the lesson units while the analysis runs (an op after the "
-        "analysis actors, on embed_threads or one thread), instead of after the last analysis; the merge stage then embeds only what the stream did not.",
+        description="From embed_pool_min_trajectories results up and for a model embedder (not hashing), split and embed the lesson units while the "
+        "analysis runs (an op after the analysis actors), instead of after the last analysis; the merge stage then embeds only what the stream did not.",
     )
     collapse_shard_trajectories: int = Field(
         5_000,

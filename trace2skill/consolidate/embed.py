@@ -31,6 +31,7 @@ from trace2skill.consolidate.onnx_model import Precision
 
 # Negations decide what a lesson says; they must not vanish as stop words.
 _KEEP = {"never", "not", "no", "always", "nothing", "none", "cannot"}
+SEEN_TEXTS = 20_000  # vectors an ONNX embedder keeps by text (~30 MB): agents repeat their lessons word for word across runs
 WIDEN_ROWS = 4096  # stored embeddings widened to float32 at a time when a stage reads many (64 MB of hashing rows)
 
 
@@ -104,7 +105,9 @@ class MiniLMEmbedder:
 class OnnxMiniLMEmbedder:
     """all-MiniLM-L6-v2 quantised to int8 (or fp32: ``onnx_model.onnx_model``) on ONNX Runtime's CPU
     provider: mean-pooled token states, L2-normalised, as sentence-transformers computes them.
-    Identical texts are embedded once, and texts are batched by length so padding stays short."""
+    Identical texts are embedded once (the last ``SEEN_TEXTS`` an embedder met are kept, so a
+    lesson text that recurs across batches is not embedded again), and texts are batched by
+    length so padding stays short."""
 
     name = MiniLMEmbedder.name
     dedup_threshold = MiniLMEmbedder.dedup_threshold
@@ -121,21 +124,28 @@ class OnnxMiniLMEmbedder:
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or available_cpus()
         options.inter_op_num_threads = 1
+        # Threads that wait spin by default: beside the analysis (pipeline.units) they burnt
+        # the cores its replica needed.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = ort.InferenceSession(str(onnx_model(precision)), options, providers=["CPUExecutionProvider"])
         self.tokenizer = Tokenizer.from_file(str(model_dir() / "tokenizer.json"))
         self.tokenizer.enable_truncation(MAX_TOKENS)
         self.tokenizer.enable_padding()  # to the longest of each batch
         self.batch_size = batch_size
+        self.seen: dict[str, np.ndarray] = {}  # text -> vector, for the texts an actor meets again in later batches
 
     def embed(self, texts: list[str]) -> np.ndarray:
         unique = list(dict.fromkeys(texts))
-        order = sorted(range(len(unique)), key=lambda i: len(unique[i]))  # similar lengths share a batch: less padding
-        out = np.zeros((len(unique), 384), dtype=np.float32)
-        for start in range(0, len(order), self.batch_size):
-            idx = order[start : start + self.batch_size]
-            out[idx] = self._pooled([unique[i] for i in idx])
-        row = {text: i for i, text in enumerate(unique)}
-        return _normalise(out[[row[t] for t in texts]] if texts else out)
+        found = {t: self.seen[t] for t in unique if t in self.seen}
+        todo = sorted((t for t in unique if t not in found), key=len)  # similar lengths share a batch: less padding
+        for start in range(0, len(todo), self.batch_size):
+            batch = todo[start : start + self.batch_size]
+            found.update(zip(batch, _normalise(self._pooled(batch))))
+        for text in todo:  # the latest texts stay, the oldest go
+            self.seen[text] = found[text]
+        while len(self.seen) > SEEN_TEXTS:
+            del self.seen[next(iter(self.seen))]
+        return np.stack([found[t] for t in texts]) if texts else np.zeros((0, 384), dtype=np.float32)
 
     def _pooled(self, texts: list[str]) -> np.ndarray:
         encoded = self.tokenizer.encode_batch(texts)

@@ -28,7 +28,7 @@ from trace2skill.pipeline.pair import MAX_PARTITIONS, ROWS_PER_PARTITION, task_p
 from trace2skill.pipeline.read import input_plan, read_records, write_records
 from trace2skill.pipeline.stages import Stage, run_stages
 from trace2skill.pipeline.tuning import TRIM_EVERY_BATCHES, analysis_stream, in_worker, ray_session, system_arrow_pool, trim
-from trace2skill.pipeline.units import with_streamed_units
+from trace2skill.pipeline.units import streams_units, with_streamed_units
 from trace2skill.pipeline.update import mark_seen, seen_count, unseen, with_previous
 from trace2skill.run.budget import PromptBudget, budget_report, budget_run
 from trace2skill.run.checkpoint import ANALYSIS_DIR, Checkpoint, RunState, check_writable, mark_done, start_run
@@ -205,7 +205,7 @@ def analyze(run: DistillRun) -> None:
         compute=ActorPoolStrategy(size=cfg.analysis_actors(total - done)),
         num_cpus=0,  # the actors only wait on Serve; the replicas hold the CPUs
     )
-    if cfg.consolidate.stream_units and total - done >= cfg.consolidate.embed_pool_min_trajectories:
+    if streams_units(cfg.consolidate, total - done):
         analyzed = with_streamed_units(analyzed, run_dir, cfg.consolidate)  # the merge stage's units, embedded meanwhile
     counts = parts.value_counts(analysis, "status")
     with progress.stage("analyze", total, "trajectory", initial=done) as bar:

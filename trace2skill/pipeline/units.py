@@ -1,11 +1,12 @@
 """Consolidation's lesson units on Ray: analysis results -> units (a row each) with their
 embeddings -> ``RUN_DIR/units/shard=K/`` (Parquet, float16 embeddings, written once).
 
-From ``embed_pool_min_trajectories`` results up (and ``stream_units``), the units are split
-and embedded *while the analysis runs*: ``with_streamed_units`` chains an embedding op after
-the analysis actors, which writes each analysis part's units to
-``RUN_DIR/streamed_units/<embedder>/<part name>``; the analysis leaves a core idle with an
-instant LLM and the cores to a GPU engine's requests with a real one (docs/performance.md).
+From ``embed_pool_min_trajectories`` results up, for a model embedder (``streams_units``),
+the units are split and embedded *while the analysis runs*: ``with_streamed_units`` chains
+an embedding op after the analysis actors, which writes each analysis part's units to
+``RUN_DIR/streamed_units/<embedder>-<precision>/<part name>``; the analysis leaves a core
+idle with an instant LLM, and the cores wait on an engine's requests with a real one
+(docs/performance.md).
 The merge stage's ``write_units`` then only embeds the parts without such a file (those
 analysed before a resumption, or seen by an update) and copies the rest into the shards:
 the shard count depends on how many results the run ends with, known only then.
@@ -41,6 +42,11 @@ RESULTS_PER_BLOCK = 512  # analysis results split and embedded per task batch (a
 def embed_args(c: ConsolidateConfig, threads: int) -> dict[str, Any]:
     """``make_embedder``'s arguments for the run's embedder with ``threads`` intra-op threads."""
     return {"name": c.embedder, "device": c.embed_device, "batch_size": c.embed_batch_size, "threads": threads, "precision": c.embed_precision}
+
+
+def embed_threads(c: ConsolidateConfig) -> int:
+    """Intra-op threads of an embedding actor: ``embed_threads``, or the actors' share of the node's cores."""
+    return c.embed_threads or max(1, available_cpus() // c.embed_concurrency)
 
 
 def streamed_dir(run_dir: Path, c: ConsolidateConfig) -> Path:
@@ -132,16 +138,25 @@ class StreamUnits:
         return write_part_units(batch, self.folder, self.embedder)
 
 
+def streams_units(c: ConsolidateConfig, trajectories: int) -> bool:
+    """Whether the analysis of ``trajectories`` embeds their units as it goes: with
+    ``stream_units``, from ``embed_pool_min_trajectories``, for a model embedder. ``hashing``
+    has no model: its embedding costs less than the copy it would save the merge stage (the
+    compact corpus at 10k: analysis 14.7 -> 18.0 s for a merge 0.6 s shorter)."""
+    return c.stream_units and c.embedder != "hashing" and trajectories >= c.embed_pool_min_trajectories
+
+
 def with_streamed_units(analyzed: ray.data.Dataset, run_dir: Path, c: ConsolidateConfig) -> ray.data.Dataset:
     """``analyzed`` (the analysis actors' progress rows, with the ``part`` each wrote) followed
     by the op that embeds each part's units as it arrives: an actor pool of
-    ``embed_concurrency`` (``StreamUnits``) on ``embed_threads`` or one thread, as it shares
-    the cores with the analysis. It reserves no CPU, as the analysis actors do not: a
-    reservation beside the read's and the pairing's tasks (a CPU each on 2) let only one of
-    them run at a time and stalled the stream at 10k."""
+    ``embed_concurrency`` (``StreamUnits``), each on its share of the cores, as in the merge
+    stage: on one thread it fell behind a fast analysis (the compact corpus at 10k: the
+    stage 14.6 -> 43.1 s). It reserves no CPU, as the analysis actors do not: a reservation
+    beside the read's and the pairing's tasks (a CPU each on 2) let only one of them run at
+    a time and stalled the stream at 10k."""
     return analyzed.map_batches(
         StreamUnits,
-        fn_constructor_kwargs={"folder": str(streamed_dir(run_dir, c)), **embed_args(c, c.embed_threads or 1)},
+        fn_constructor_kwargs={"folder": str(streamed_dir(run_dir, c)), **embed_args(c, embed_threads(c))},
         batch_size=None,
         batch_format="pyarrow",
         compute=ActorPoolStrategy(size=c.embed_concurrency),
@@ -199,8 +214,7 @@ def _embedding(parts: list[str], results: int, shards: int, c: ConsolidateConfig
     else:  # the parts are ours and their row counts known: read_parquet's footer-reading tasks cost more than the split (100k: 38 s CPU)
         per_task = max(1, round(RESULTS_PER_BLOCK * len(parts) / results))
         units = paths_dataset(parts).map_batches(read_results, batch_size=per_task, batch_format="pyarrow", num_cpus=cpus)
-    threads = c.embed_threads or max(1, available_cpus() // c.embed_concurrency)  # the analysis is over: the actors share all cores
-    embed = embed_args(c, threads)
+    embed = embed_args(c, embed_threads(c))
     if not _pooled(results, c):
         return units.map_batches(embedded_units, fn_kwargs={"shards": shards, **embed}, batch_size=RESULTS_PER_BLOCK, batch_format="pyarrow", num_cpus=cpus, num_gpus=c.embed_num_gpus)
     return units.map_batches(result_units, batch_format="pyarrow", num_cpus=cpus).map_batches(
