@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-WORKER_MODULES = ["trace2skill.pipeline.read", "trace2skill.pipeline.pair", "trace2skill.pipeline.analyze", "trace2skill.pipeline.consolidate", "trace2skill.run.outputs"]
+WORKER_MODULES = ["trace2skill.pipeline.read", "trace2skill.pipeline.pair", "trace2skill.pipeline.analyze", "trace2skill.pipeline.consolidate", "trace2skill.pipeline.units", "trace2skill.run.outputs"]
 
 
 @pytest.mark.parametrize("module", WORKER_MODULES)
