@@ -63,11 +63,14 @@ def _written(run_dir: Path) -> list[AnalysisResult]:
     return [AnalysisResult.model_validate_json(r) for r in pq.read_table(run_dir / ANALYSIS_DIR)["result"].to_pylist()]
 
 
-def test_a_batch_is_one_request_written_as_a_part_and_only_counts_return(tmp_path):
+def test_a_batch_is_one_request_written_as_a_part_and_only_counts_and_the_part_return(tmp_path):
     handle = _Handle([_answers])
     returned = _actor(handle, tmp_path)(_batch("ok1", "bad2", "ok3"))
     assert len(handle.batches) == 1
-    assert returned == {"trajectory_id": ["ok1", "bad2", "ok3"], "status": ["no_lesson"] * 3, "prompt_tokens": [7] * 3, "completion_tokens": [0] * 3}
+    (part,) = (tmp_path / ANALYSIS_DIR).glob("part-*.parquet")
+    assert returned == {
+        "trajectory_id": ["ok1", "bad2", "ok3"], "part": [str(part)] * 3, "status": ["no_lesson"] * 3, "prompt_tokens": [7] * 3, "completion_tokens": [0] * 3,
+    }  # fmt: skip
     written = pq.read_table(tmp_path / ANALYSIS_DIR)
     assert written["trajectory_id"].to_pylist() == ["ok1", "bad2", "ok3"] and written["prompt_tokens"].to_pylist() == [7] * 3
     assert [r.status for r in _written(tmp_path)] == ["no_lesson"] * 3
