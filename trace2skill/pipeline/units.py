@@ -187,8 +187,9 @@ def write_units(analysis_dir: Path, units_dir: Path, c: ConsolidateConfig, strea
         return 0, 0
     results = sum(pq.ParquetFile(p).metadata.num_rows for p in parts)
     shards = shard_count(results, c.collapse_shard_trajectories)
-    done = [str(streamed / p.name) for p in parts if streamed is not None and (streamed / p.name).is_file()]
-    todo = [str(p) for p in parts if streamed is None or not (streamed / p.name).is_file()]
+    found = {p: streamed / p.name for p in parts if streamed is not None and (streamed / p.name).is_file()}
+    done = [str(f) for f in found.values()]
+    todo = [str(p) for p in parts if p not in found]
     units = _embedding(todo, results, shards, c) if todo else None
     if done:
         per_task = max(1, round(RESULTS_PER_BLOCK * len(parts) / results))
